@@ -1,0 +1,735 @@
+//! `coffer`: the command line.
+
+mod vaults;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use coffer_core::{BackupOptions, CheckOptions, ReadData, SnapshotFilter, Vault};
+use coffer_sources::filter::Patterns;
+use coffer_sources::{files, run_backup, stream, Progress, SnapshotMeta};
+use serde_json::json;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// A usage or configuration error (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+#[derive(Parser)]
+#[command(
+    name = "coffer",
+    version,
+    about = "Encrypted, deduplicated backups of files and databases"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+/// Options every command takes.
+#[derive(Args, Clone, Debug)]
+pub struct GlobalArgs {
+    /// Vault: a directory, s3://bucket/prefix, or the name of a local vault
+    #[arg(long, global = true, env = "COFFER_VAULT")]
+    pub vault: Option<String>,
+    /// File holding the vault's password
+    #[arg(long, global = true, env = "COFFER_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Key file that unlocks the vault
+    #[arg(long, global = true, env = "COFFER_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Print JSON for scripts
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only errors and warnings
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a vault
+    Init {
+        /// Label of the first key slot
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Back up paths (or standard input) into the vault
+    Backup(BackupArgs),
+    /// List snapshots
+    Snapshots(FilterArgs),
+    /// List the files of a snapshot
+    Ls {
+        /// Snapshot id prefix or `latest`
+        snapshot: String,
+        /// Path inside the snapshot
+        path: Option<String>,
+        /// Long listing (mode, owner, size, time)
+        #[arg(long, short)]
+        long: bool,
+    },
+    /// Restore a snapshot
+    Restore {
+        /// Snapshot id prefix or `latest`
+        snapshot: String,
+        /// Directory to restore into
+        #[arg(long)]
+        target: PathBuf,
+        /// Restore only entries matching this glob (repeatable)
+        #[arg(long)]
+        include: Vec<String>,
+        /// Restore only below this path of the snapshot
+        #[arg(long)]
+        subpath: Option<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Show what changed between two snapshots
+    Diff {
+        /// First snapshot
+        a: String,
+        /// Second snapshot
+        b: String,
+    },
+    /// Check the vault's structure, and with --read-data its data
+    Check {
+        /// Read and verify every pack
+        #[arg(long)]
+        read_data: bool,
+        /// Read a subset: `10%` (random) or `n/m` (part n of m)
+        #[arg(long, value_name = "SUBSET")]
+        read_data_subset: Option<String>,
+    },
+    /// Manage key slots
+    #[command(subcommand)]
+    Key(KeyCmd),
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Add a key slot (new key file or password)
+    Add {
+        /// Key file for the new slot (created if missing)
+        #[arg(long)]
+        new_key_file: Option<PathBuf>,
+        /// File holding the new slot's password (or COFFER_NEW_PASSWORD)
+        #[arg(long)]
+        new_password_file: Option<PathBuf>,
+        /// A label for the slot
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List key slots
+    List,
+    /// Remove a key slot (not the last one)
+    Remove {
+        /// Slot id prefix
+        id: String,
+    },
+}
+
+#[derive(Args)]
+struct FilterArgs {
+    /// Only snapshots of this host (repeatable)
+    #[arg(long)]
+    host: Vec<String>,
+    /// Only snapshots with these tags (comma-separated: all of them; repeatable: any)
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Only snapshots that include this path (repeatable)
+    #[arg(long)]
+    path: Vec<String>,
+}
+
+impl FilterArgs {
+    fn filter(&self) -> SnapshotFilter {
+        SnapshotFilter {
+            hosts: self.host.clone(),
+            tags: self.tag.clone(),
+            paths: self.path.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    /// Paths to back up
+    paths: Vec<PathBuf>,
+    /// Leave out entries matching this glob (repeatable)
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// Back up only files matching this glob (repeatable)
+    #[arg(long)]
+    include: Vec<String>,
+    /// Read exclude globs from a file (repeatable)
+    #[arg(long)]
+    exclude_file: Vec<PathBuf>,
+    /// Do not cross file system boundaries
+    #[arg(long, short = 'x')]
+    one_file_system: bool,
+    /// Tag the snapshot (repeatable)
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Host name to record
+    #[arg(long)]
+    host: Option<String>,
+    /// Do everything but write to the vault
+    #[arg(long)]
+    dry_run: bool,
+    /// Read the content from standard input
+    #[arg(long)]
+    stdin: bool,
+    /// File name for --stdin
+    #[arg(long, default_value = "stdin")]
+    stdin_name: String,
+    /// zstd level (0 = none)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(0..=22))]
+    compression: i32,
+    /// Read every file, ignoring the parent snapshot
+    #[arg(long)]
+    force: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("COFFER_LOG")
+                .unwrap_or_else(|_| "error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let json = cli.global.json;
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if json {
+                println!("{}", json!({"error": format!("{e:#}")}));
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(if e.downcast_ref::<UsageError>().is_some() {
+                2
+            } else {
+                1
+            })
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    let g = &cli.global;
+    match cli.cmd {
+        Cmd::Init { label } => {
+            let (vault, key) = vaults::init(g, &label, !g.json)?;
+            if g.json {
+                println!(
+                    "{}",
+                    json!({"vault": vault.backend().location(), "id": vault.config().id, "key_file": key})
+                );
+            }
+            Ok(0)
+        }
+        Cmd::Backup(a) => backup(g, a),
+        Cmd::Snapshots(f) => {
+            let vault = vaults::open(g)?;
+            let snaps = vault.snapshots(&f.filter())?;
+            if g.json {
+                let v: Vec<_> = snaps
+                    .iter()
+                    .map(|(id, s)| {
+                        let mut j = serde_json::to_value(s).unwrap();
+                        j["id"] = json!(id.to_hex());
+                        j["short_id"] = json!(id.short());
+                        j
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "{:<8}  {:<25}  {:<12}  {:<12}  paths",
+                    "id", "time", "host", "tags"
+                );
+                for (id, s) in &snaps {
+                    println!(
+                        "{:<8}  {:<25}  {:<12}  {:<12}  {}",
+                        id.short(),
+                        s.timestamp().strftime("%Y-%m-%d %H:%M:%S UTC"),
+                        s.hostname,
+                        s.tags.join(","),
+                        s.paths.join(" ")
+                    );
+                }
+                println!("{} snapshots", snaps.len());
+            }
+            Ok(0)
+        }
+        Cmd::Ls {
+            snapshot,
+            path,
+            long,
+        } => ls(g, &snapshot, path.as_deref(), long),
+        Cmd::Restore {
+            snapshot,
+            target,
+            include,
+            subpath,
+            filter,
+        } => {
+            let vault = vaults::open(g)?;
+            let (id, snap) = vault.find_snapshot(&snapshot, &filter.filter())?;
+            let index = vault.load_index()?;
+            let progress = Arc::new(Progress::default());
+            progress
+                .total_bytes
+                .store(snap.summary.total_bytes, Ordering::Relaxed);
+            let bar = ProgressView::start(g, progress.clone(), "restoring");
+            let stats = files::restore(
+                &vault,
+                &index,
+                &snap,
+                &files::RestoreOptions {
+                    target: target.clone(),
+                    includes: Patterns::new(&include, "--include")?,
+                    subpath,
+                },
+                &progress,
+            )
+            .with_context(|| {
+                format!(
+                    "restoring snapshot {} into {}",
+                    id.short(),
+                    target.display()
+                )
+            })?;
+            bar.finish();
+            for w in &stats.warnings {
+                eprintln!("warning: {w}");
+            }
+            if g.json {
+                println!(
+                    "{}",
+                    json!({"snapshot": id.to_hex(), "target": target, "files": stats.files, "dirs": stats.dirs,
+                           "others": stats.others, "bytes": stats.bytes, "warnings": stats.warnings})
+                );
+            } else if !g.quiet {
+                println!(
+                    "restored snapshot {} into {}: {} files, {} directories, {} other, {}",
+                    id.short(),
+                    target.display(),
+                    stats.files,
+                    stats.dirs,
+                    stats.others,
+                    human(stats.bytes)
+                );
+            }
+            Ok(if stats.warnings.is_empty() { 0 } else { 3 })
+        }
+        Cmd::Diff { a, b } => {
+            let vault = vaults::open(g)?;
+            let (ia, sa) = vault.find_snapshot(&a, &SnapshotFilter::default())?;
+            let (ib, sb) = vault.find_snapshot(&b, &SnapshotFilter::default())?;
+            let index = vault.load_index()?;
+            let changes = coffer_core::diff(&vault, &index, &sa.tree, &sb.tree)?;
+            if g.json {
+                println!(
+                    "{}",
+                    json!({"from": ia.to_hex(), "to": ib.to_hex(), "changes": changes})
+                );
+            } else {
+                for c in &changes {
+                    println!("{}  {}", c.change, c.path);
+                }
+                println!(
+                    "{} changes from {} to {}",
+                    changes.len(),
+                    ia.short(),
+                    ib.short()
+                );
+            }
+            Ok(0)
+        }
+        Cmd::Check {
+            read_data,
+            read_data_subset,
+        } => {
+            let vault = vaults::open(g)?;
+            let rd = match (read_data, read_data_subset) {
+                (_, Some(s)) => parse_subset(&s)?,
+                (true, None) => ReadData::All,
+                (false, None) => ReadData::None,
+            };
+            let report = coffer_core::check(&vault, &CheckOptions { read_data: rd })?;
+            if g.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for p in &report.problems {
+                    println!(
+                        "damaged: {}: {} (snapshots affected: {})",
+                        p.object,
+                        p.detail,
+                        if p.snapshots.is_empty() {
+                            "none".into()
+                        } else {
+                            p.snapshots.join(", ")
+                        }
+                    );
+                }
+                if !g.quiet || !report.ok() {
+                    println!(
+                        "checked {} snapshots, {} trees, {} index objects, {} packs ({} read, {} blobs verified); {} unreferenced packs; {}",
+                        report.snapshots,
+                        report.trees,
+                        report.index_objects,
+                        report.packs,
+                        report.packs_read,
+                        report.blobs_read,
+                        report.unreferenced_packs,
+                        if report.ok() { "no errors".to_string() } else { format!("{} problems", report.problems.len()) }
+                    );
+                }
+            }
+            if report.ok() {
+                Ok(0)
+            } else {
+                bail!(
+                    "vault {} is damaged: {} problems (see above)",
+                    vault.backend().location(),
+                    report.problems.len()
+                )
+            }
+        }
+        Cmd::Key(k) => key(g, k),
+    }
+}
+
+fn parse_subset(s: &str) -> Result<ReadData> {
+    let bad = || {
+        UsageError(format!(
+            "--read-data-subset `{s}`: give a percentage like 10% or a part like 1/5"
+        ))
+    };
+    if let Some(p) = s.strip_suffix('%') {
+        let f: f64 = p.trim().parse().map_err(|_| bad())?;
+        if !(f > 0.0 && f <= 100.0) {
+            bail!(bad());
+        }
+        return Ok(ReadData::Fraction(f / 100.0));
+    }
+    let (n, m) = s.split_once('/').ok_or_else(bad)?;
+    let (n, m): (u32, u32) = (
+        n.trim().parse().map_err(|_| bad())?,
+        m.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || m == 0 || n > m {
+        bail!(bad());
+    }
+    Ok(ReadData::Part(n, m))
+}
+
+fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
+    if a.stdin && !a.paths.is_empty() {
+        bail!(UsageError("--stdin takes no paths".into()));
+    }
+    if !a.stdin && a.paths.is_empty() {
+        bail!(UsageError(
+            "backup needs at least one path (or --stdin)".into()
+        ));
+    }
+    for p in &a.paths {
+        std::fs::symlink_metadata(p).with_context(|| format!("cannot back up {}", p.display()))?;
+    }
+    let t = vaults::target(g);
+    let vault: Vault = if t.is_default && !Vault::exists(vaults::backend(&t)?.as_ref())? {
+        vaults::init(g, "default", true)?.0
+    } else {
+        vaults::open(g)?
+    };
+    let opts = BackupOptions {
+        compression_level: a.compression,
+        dry_run: a.dry_run,
+        ..Default::default()
+    };
+    let meta = SnapshotMeta {
+        host: a.host.clone(),
+        tags: a.tag.clone(),
+    };
+    let progress = Arc::new(Progress::default());
+    let bar = ProgressView::start(g, progress.clone(), "backing up");
+    let result = if a.stdin {
+        run_backup(&vault, &opts, &meta, |arch, _| {
+            stream::save_stream(
+                arch,
+                std::io::stdin().lock(),
+                &a.stdin_name,
+                "stdin",
+                Default::default(),
+            )
+        })?
+    } else {
+        let paths: Vec<PathBuf> = a
+            .paths
+            .iter()
+            .map(|p| files::absolute(p))
+            .collect::<Result<_, _>>()?;
+        let path_strings: Vec<String> = paths
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        let parent = if a.force {
+            None
+        } else {
+            let host = a.host.clone().unwrap_or_else(coffer_core::hostname);
+            vault
+                .snapshots(&SnapshotFilter {
+                    hosts: vec![host],
+                    tags: vec![],
+                    paths: path_strings.clone(),
+                })?
+                .into_iter()
+                .rev()
+                .find(|(_, s)| s.paths.len() == path_strings.len() && s.source.kind == "files")
+        };
+        let fopts = files::FilesOptions {
+            paths,
+            excludes: Patterns::with_files(a.exclude.clone(), &a.exclude_file, "--exclude")?,
+            includes: Patterns::new(&a.include, "--include")?,
+            one_file_system: a.one_file_system,
+            parent,
+        };
+        run_backup(&vault, &opts, &meta, |arch, index| {
+            files::backup(arch, index, &fopts, &progress)
+        })?
+    };
+    bar.finish();
+    for w in &result.warnings {
+        eprintln!("warning: {w}");
+    }
+    let s = &result.snapshot.summary;
+    if g.json {
+        let mut j = serde_json::to_value(&result.snapshot)?;
+        j["id"] = json!(result.id.map(|i| i.to_hex()));
+        j["dry_run"] = json!(a.dry_run);
+        j["warnings"] = json!(result.warnings);
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else if !g.quiet {
+        println!(
+            "files: {} new, {} changed, {} unmodified; {} directories",
+            s.files_new, s.files_changed, s.files_unmodified, s.dirs
+        );
+        println!(
+            "added {} ({} stored) in {} new blobs; {} processed",
+            human(s.bytes_added),
+            human(s.bytes_stored),
+            s.blobs_added,
+            human(s.total_bytes)
+        );
+        match result.id {
+            Some(id) => println!(
+                "snapshot {} saved in {}",
+                id.short(),
+                vault.backend().location()
+            ),
+            None => println!("dry run: nothing written"),
+        }
+    }
+    Ok(if result.warnings.is_empty() { 0 } else { 3 })
+}
+
+fn ls(g: &GlobalArgs, snapshot: &str, path: Option<&str>, long: bool) -> Result<u8> {
+    let vault = vaults::open(g)?;
+    let (_, snap) = vault.find_snapshot(snapshot, &SnapshotFilter::default())?;
+    let index = vault.load_index()?;
+    let start = path.unwrap_or("/").trim_end_matches('/').to_string();
+    let mut out = Vec::new();
+    let root = match vault.find_node(&index, &snap.tree, &start)? {
+        None => Some(snap.tree),
+        Some(n) => {
+            let sub = n.subtree;
+            out.push((start.clone(), n));
+            sub
+        }
+    };
+    if let Some(t) = root {
+        walk_ls(&vault, &index, &t, &start, &mut out)?;
+    }
+    for (p, n) in &out {
+        if g.json {
+            println!(
+                "{}",
+                json!({"path": p, "type": format!("{:?}", n.kind).to_lowercase(), "size": n.size, "mode": format!("{:o}", n.mode),
+                       "uid": n.uid, "gid": n.gid, "user": n.user, "group": n.group, "mtime": n.mtime.secs})
+            );
+        } else if long {
+            println!(
+                "{:o} {:>8} {:>8} {:>12} {} {}",
+                n.mode,
+                n.user.clone().unwrap_or(n.uid.to_string()),
+                n.group.clone().unwrap_or(n.gid.to_string()),
+                n.size,
+                jiff::Timestamp::from_second(n.mtime.secs)
+                    .map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default(),
+                p
+            );
+        } else {
+            println!("{p}");
+        }
+    }
+    Ok(0)
+}
+
+fn walk_ls(
+    vault: &Vault,
+    index: &coffer_core::Index,
+    tree: &coffer_core::Id,
+    prefix: &str,
+    out: &mut Vec<(String, coffer_core::Node)>,
+) -> Result<()> {
+    for n in vault.load_tree(index, tree)?.nodes {
+        let p = format!("{prefix}/{}", n.display_name());
+        let sub = n.subtree;
+        out.push((p.clone(), n));
+        if let Some(s) = sub {
+            walk_ls(vault, index, &s, &p, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn key(g: &GlobalArgs, k: KeyCmd) -> Result<u8> {
+    let vault = vaults::open(g)?;
+    match k {
+        KeyCmd::Add {
+            new_key_file,
+            new_password_file,
+            label,
+        } => {
+            let (secret, created) =
+                vaults::new_secret(new_key_file.as_deref(), new_password_file.as_deref())?;
+            let id = vault.add_key(&secret, &label, None)?;
+            if g.json {
+                println!("{}", json!({"id": id.to_hex(), "key_file": created}));
+            } else {
+                if let Some(k) = created {
+                    println!("created key file {} (mode 0600): keep it safe", k.display());
+                }
+                println!("added key slot {}", id.short());
+            }
+        }
+        KeyCmd::List => {
+            let slots = coffer_core::keys::list_slots(vault.backend().as_ref())?;
+            if g.json {
+                let v: Vec<_> = slots
+                    .iter()
+                    .map(|s| json!({"id": s.id.to_hex(), "kind": s.slot.kind, "created": s.slot.created,
+                                    "hostname": s.slot.hostname, "label": s.slot.label, "current": s.id == vault.slot()}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for s in &slots {
+                    println!(
+                        "{} {:<9} {:<10} {} {} {}",
+                        if s.id == vault.slot() { "*" } else { " " },
+                        s.id.short(),
+                        format!("{:?}", s.slot.kind).to_lowercase(),
+                        s.slot.created,
+                        s.slot.hostname,
+                        s.slot.label
+                    );
+                }
+            }
+        }
+        KeyCmd::Remove { id } => {
+            let removed = coffer_core::keys::remove_slot(vault.backend().as_ref(), &id)?;
+            if g.json {
+                println!("{}", json!({"removed": removed.to_hex()}));
+            } else {
+                println!("removed key slot {}", removed.short());
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn human(b: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+/// A progress bar fed from [`Progress`] counters, drawn only on a terminal.
+struct ProgressView {
+    stop: Option<(
+        Arc<std::sync::atomic::AtomicBool>,
+        std::thread::JoinHandle<()>,
+    )>,
+}
+
+impl ProgressView {
+    fn start(g: &GlobalArgs, p: Arc<Progress>, what: &'static str) -> Self {
+        if g.json || g.quiet || !std::io::stdout().is_terminal() {
+            return ProgressView { stop: None };
+        }
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = stop.clone();
+        let h = std::thread::spawn(move || {
+            let total = p.total_bytes.load(Ordering::Relaxed);
+            let bar = if total > 0 {
+                indicatif::ProgressBar::new(total)
+            } else {
+                indicatif::ProgressBar::new_spinner()
+            };
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {msg} {bytes} {bytes_per_sec} {elapsed}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            while !s2.load(Ordering::Relaxed) {
+                bar.set_position(p.bytes.load(Ordering::Relaxed));
+                bar.set_message(format!(
+                    "{what}: {} entries",
+                    p.entries.load(Ordering::Relaxed)
+                ));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        });
+        ProgressView {
+            stop: Some((stop, h)),
+        }
+    }
+
+    fn finish(self) {
+        if let Some((s, h)) = self.stop {
+            s.store(true, Ordering::Relaxed);
+            let _ = h.join();
+        }
+    }
+}

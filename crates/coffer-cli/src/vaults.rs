@@ -1,0 +1,225 @@
+//! Which vault a command means and how to unlock it.
+
+use anyhow::{bail, Context, Result};
+use coffer_core::{Secret, Vault};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::{GlobalArgs, UsageError};
+
+/// The data directory (`$XDG_DATA_HOME/coffer` or `~/.local/share/coffer`).
+pub fn data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                .join(".local/share")
+        });
+    base.join("coffer")
+}
+
+/// A resolved vault location.
+pub struct Target {
+    /// Storage location string (path or s3 URL).
+    pub location: String,
+    /// The name, when it is a named local vault (`default`, …).
+    pub name: Option<String>,
+    /// Whether the user gave no vault at all (the default vault).
+    pub is_default: bool,
+}
+
+impl Target {
+    /// The key file that goes with a named vault.
+    pub fn default_key_file(&self) -> Option<PathBuf> {
+        self.name
+            .as_ref()
+            .map(|n| data_dir().join("keys").join(format!("{n}.key")))
+    }
+}
+
+/// Resolves `--vault`/`COFFER_VAULT`.
+pub fn target(g: &GlobalArgs) -> Target {
+    match g.vault.as_deref().filter(|v| !v.is_empty()) {
+        None => named("default", true),
+        Some(v) if v.contains("://") || v.contains('/') || v.starts_with('.') => Target {
+            location: v.to_string(),
+            name: None,
+            is_default: false,
+        },
+        Some(name) => named(name, false),
+    }
+}
+
+fn named(name: &str, is_default: bool) -> Target {
+    Target {
+        location: data_dir()
+            .join("vaults")
+            .join(name)
+            .to_string_lossy()
+            .into_owned(),
+        name: Some(name.to_string()),
+        is_default,
+    }
+}
+
+/// The secret the user gave, if any.
+pub fn secret(g: &GlobalArgs, t: &Target) -> Result<Option<Secret>> {
+    if let Some(kf) = &g.key_file {
+        return Ok(Some(Secret::from_key_file(kf)?));
+    }
+    if let Some(pf) = &g.password_file {
+        let text = std::fs::read_to_string(pf)
+            .with_context(|| format!("reading password file {}", pf.display()))?;
+        let pw = text.strip_suffix('\n').unwrap_or(&text);
+        let pw = pw.strip_suffix('\r').unwrap_or(pw);
+        if pw.is_empty() {
+            bail!(UsageError(format!(
+                "password file {} is empty",
+                pf.display()
+            )));
+        }
+        return Ok(Some(Secret::Password(pw.to_string())));
+    }
+    if let Ok(pw) = std::env::var("COFFER_PASSWORD") {
+        if !pw.is_empty() {
+            return Ok(Some(Secret::Password(pw)));
+        }
+    }
+    if let Some(kf) = t.default_key_file().filter(|p| p.exists()) {
+        return Ok(Some(Secret::from_key_file(&kf)?));
+    }
+    Ok(None)
+}
+
+fn no_secret(t: &Target) -> anyhow::Error {
+    UsageError(format!(
+        "no secret for vault {}: set COFFER_PASSWORD, --password-file or --key-file (COFFER_KEY_FILE)",
+        t.location
+    ))
+    .into()
+}
+
+/// Opens the backend of a target.
+pub fn backend(t: &Target) -> Result<Arc<dyn coffer_core::Backend>> {
+    Ok(coffer_storage::open_location(&t.location)?)
+}
+
+/// Opens an existing vault.
+pub fn open(g: &GlobalArgs) -> Result<Vault> {
+    let t = target(g);
+    let backend = backend(&t)?;
+    let config_exists = Vault::exists(backend.as_ref())?;
+    if !config_exists {
+        return Err(coffer_core::Error::NotFound {
+            what: format!("vault at {}", t.location),
+            hint:
+                ": create it with `coffer init` (or run `coffer backup DIR` for the default vault)"
+                    .into(),
+        }
+        .into());
+    }
+    let secret = secret(g, &t)?.ok_or_else(|| no_secret(&t))?;
+    Ok(Vault::open(backend, &secret)?)
+}
+
+/// Creates a vault. Without a secret, a named vault gets a new key file in
+/// the data directory; `--key-file` naming a missing file creates it.
+pub fn init(g: &GlobalArgs, label: &str, announce: bool) -> Result<(Vault, Option<PathBuf>)> {
+    let t = target(g);
+    let backend = backend(&t)?;
+    if Vault::exists(backend.as_ref())? {
+        return Err(coffer_core::Error::AlreadyExists {
+            what: format!("a vault at {}", t.location),
+            hint: ": init refuses to touch it".into(),
+        }
+        .into());
+    }
+    let mut created_key = None;
+    let secret = match (&g.key_file, secret_without_key_file(g)?) {
+        (Some(kf), _) if !kf.exists() => {
+            created_key = Some(kf.clone());
+            coffer_core::keys::write_new_key_file(kf)?
+        }
+        (Some(kf), _) => Secret::from_key_file(kf)?,
+        (None, Some(s)) => s,
+        (None, None) => match t.default_key_file() {
+            Some(kf) if kf.exists() => Secret::from_key_file(&kf)?,
+            Some(kf) => {
+                created_key = Some(kf.clone());
+                coffer_core::keys::write_new_key_file(&kf)?
+            }
+            None => return Err(no_secret(&t)),
+        },
+    };
+    let vault = Vault::init(
+        backend,
+        &secret,
+        &coffer_core::InitOptions {
+            label: label.to_string(),
+            ..Default::default()
+        },
+    )?;
+    if announce {
+        eprintln!("created vault at {}", t.location);
+        if let Some(k) = &created_key {
+            eprintln!(
+                "created key file {} (mode 0600): keep a copy of it somewhere safe; without it the vault cannot be read",
+                k.display()
+            );
+        }
+    }
+    Ok((vault, created_key))
+}
+
+fn secret_without_key_file(g: &GlobalArgs) -> Result<Option<Secret>> {
+    let g2 = GlobalArgs {
+        key_file: None,
+        ..g.clone()
+    };
+    // A named vault's default key file is handled by the caller.
+    secret(
+        &g2,
+        &Target {
+            location: String::new(),
+            name: None,
+            is_default: false,
+        },
+    )
+}
+
+/// Reads a new secret for `key add`.
+pub fn new_secret(
+    key_file: Option<&Path>,
+    password_file: Option<&Path>,
+) -> Result<(Secret, Option<PathBuf>)> {
+    if let Some(kf) = key_file {
+        if kf.exists() {
+            return Ok((Secret::from_key_file(kf)?, None));
+        }
+        return Ok((
+            coffer_core::keys::write_new_key_file(kf)?,
+            Some(kf.to_path_buf()),
+        ));
+    }
+    if let Some(pf) = password_file {
+        let text = std::fs::read_to_string(pf)
+            .with_context(|| format!("reading password file {}", pf.display()))?;
+        let pw = text.trim_end_matches(['\n', '\r']);
+        if pw.is_empty() {
+            bail!(UsageError(format!(
+                "password file {} is empty",
+                pf.display()
+            )));
+        }
+        return Ok((Secret::Password(pw.to_string()), None));
+    }
+    if let Ok(pw) = std::env::var("COFFER_NEW_PASSWORD") {
+        if !pw.is_empty() {
+            return Ok((Secret::Password(pw), None));
+        }
+    }
+    bail!(UsageError(
+        "key add needs the new secret: --new-key-file PATH, --new-password-file PATH or COFFER_NEW_PASSWORD".into()
+    ))
+}

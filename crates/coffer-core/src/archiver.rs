@@ -1,0 +1,377 @@
+//! The backup pipeline.
+//!
+//! Sources (the files walker, database streams) call [`Archiver::save_stream`],
+//! [`Archiver::save_bytes`] and [`Archiver::save_tree`] from many threads at
+//! once. Each chunk is hashed, checked against the index and the chunks
+//! already saved by this run, compressed and sealed on the calling thread
+//! (large streams fan their chunks out over the rayon pool), and appended to
+//! the open pack of its kind. Full packs go through a bounded channel to
+//! uploader threads, so memory stays bounded by
+//! `pack_size × (1 + queue + uploaders)` plus one batch of chunks per thread.
+//!
+//! Order of writes, which makes a kill at any instant safe: a pack is
+//! uploaded before any index object lists it; index objects are written
+//! before the snapshot; the snapshot is written last. A killed backup leaves
+//! packs and index objects that no snapshot references; prune removes them.
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use rayon::prelude::*;
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::backend::ObjectKind;
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::index::{Index, IndexFile, IndexPack};
+use crate::pack::{seal_blob, BlobKind, FinishedPack, PackBuilder};
+use crate::tree::{ChunkRef, Tree};
+use crate::vault::Vault;
+
+/// Options of a backup.
+#[derive(Debug, Clone)]
+pub struct BackupOptions {
+    /// zstd level (0 = no compression). Default 3.
+    pub compression_level: i32,
+    /// Target pack size in bytes. Default 16 MiB.
+    pub pack_size: usize,
+    /// Uploader threads. Default 2.
+    pub uploaders: usize,
+    /// Compute everything but write nothing.
+    pub dry_run: bool,
+}
+
+impl Default for BackupOptions {
+    fn default() -> Self {
+        BackupOptions {
+            compression_level: 3,
+            pack_size: 16 << 20,
+            uploaders: 2,
+            dry_run: false,
+        }
+    }
+}
+
+/// Counters of one archiver run.
+#[derive(Debug, Default)]
+pub struct ArchiverStats {
+    /// Bytes handed to the archiver.
+    pub bytes_read: AtomicU64,
+    /// New blobs.
+    pub blobs_added: AtomicU64,
+    /// Plaintext bytes of new blobs.
+    pub bytes_added: AtomicU64,
+    /// Stored bytes of new blobs.
+    pub bytes_stored: AtomicU64,
+    /// Packs uploaded.
+    pub packs: AtomicU64,
+}
+
+/// Index entries are flushed to an index object once this many accumulate.
+const INDEX_FLUSH_BLOBS: usize = 50_000;
+
+struct Shared {
+    vault: Vault,
+    dry_run: bool,
+    pending_index: Mutex<IndexFile>,
+    index_objects: Mutex<Vec<Id>>,
+    error: Mutex<Option<Error>>,
+    stats: ArchiverStats,
+}
+
+impl Shared {
+    fn fail(&self, e: Error) {
+        let mut slot = self.error.lock().unwrap();
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        match self.error.lock().unwrap().take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn upload(&self, pack: FinishedPack) -> Result<()> {
+        if !self.dry_run {
+            self.vault
+                .backend()
+                .write(&ObjectKind::Pack.path(&pack.id), pack.bytes)
+                .map_err(|e| self.vault.storage_err(e))?;
+        }
+        self.stats.packs.fetch_add(1, Ordering::Relaxed);
+        let full = {
+            let mut idx = self.pending_index.lock().unwrap();
+            idx.packs.push(IndexPack {
+                id: pack.id,
+                blobs: pack.blobs,
+            });
+            if idx.blob_count() >= INDEX_FLUSH_BLOBS {
+                Some(std::mem::take(&mut *idx))
+            } else {
+                None
+            }
+        };
+        if let Some(f) = full {
+            self.write_index(f)?;
+        }
+        Ok(())
+    }
+
+    fn write_index(&self, mut f: IndexFile) -> Result<()> {
+        if f.packs.is_empty() || self.dry_run {
+            return Ok(());
+        }
+        f.version = 1;
+        let id = self.vault.save_object(
+            ObjectKind::Index,
+            &postcard::to_stdvec(&f).expect("serializable"),
+        )?;
+        self.index_objects.lock().unwrap().push(id);
+        Ok(())
+    }
+}
+
+/// Saves chunks and trees of one backup into a vault.
+pub struct Archiver<'a> {
+    shared: Arc<Shared>,
+    index: &'a Index,
+    seen: Mutex<HashSet<Id>>,
+    data: Mutex<PackBuilder>,
+    tree: Mutex<PackBuilder>,
+    tx: Option<Sender<FinishedPack>>,
+    uploaders: Vec<JoinHandle<()>>,
+    opts: BackupOptions,
+}
+
+impl<'a> Archiver<'a> {
+    /// Starts a run against `vault`, deduplicating against `index`.
+    pub fn new(vault: &Vault, index: &'a Index, opts: BackupOptions) -> Self {
+        let shared = Arc::new(Shared {
+            vault: vault.clone(),
+            dry_run: opts.dry_run,
+            pending_index: Mutex::new(IndexFile::default()),
+            index_objects: Mutex::new(Vec::new()),
+            error: Mutex::new(None),
+            stats: ArchiverStats::default(),
+        });
+        let (tx, rx): (Sender<FinishedPack>, Receiver<FinishedPack>) = bounded(1);
+        let uploaders = (0..opts.uploaders.max(1))
+            .map(|i| {
+                let rx = rx.clone();
+                let shared = shared.clone();
+                std::thread::Builder::new()
+                    .name(format!("coffer-upload-{i}"))
+                    .spawn(move || {
+                        for pack in rx {
+                            if let Err(e) = shared.upload(pack) {
+                                shared.fail(e);
+                            }
+                        }
+                    })
+                    .expect("spawn uploader thread")
+            })
+            .collect();
+        Archiver {
+            shared,
+            index,
+            seen: Mutex::new(HashSet::new()),
+            data: Mutex::new(PackBuilder::default()),
+            tree: Mutex::new(PackBuilder::default()),
+            tx: Some(tx),
+            uploaders,
+            opts,
+        }
+    }
+
+    /// The run's counters.
+    pub fn stats(&self) -> &ArchiverStats {
+        &self.shared.stats
+    }
+
+    /// The vault being written.
+    pub fn vault(&self) -> &Vault {
+        &self.shared.vault
+    }
+
+    /// Whether blob `id` is already stored or saved by this run.
+    pub fn has_blob(&self, id: &Id) -> bool {
+        self.index.contains(id) || self.seen.lock().unwrap().contains(id)
+    }
+
+    /// Saves one blob (deduplicated); returns its id.
+    pub fn save_blob(&self, kind: BlobKind, data: &[u8]) -> Result<Id> {
+        let key = self.shared.vault.key();
+        let id = key.chunk_id(data);
+        if self.index.contains(&id) || !self.seen.lock().unwrap().insert(id) {
+            return Ok(id);
+        }
+        let sealed = seal_blob(key, &id, data, self.opts.compression_level);
+        let st = &self.shared.stats;
+        st.blobs_added.fetch_add(1, Ordering::Relaxed);
+        st.bytes_added
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        st.bytes_stored
+            .fetch_add(sealed.len() as u64, Ordering::Relaxed);
+        let builder = match kind {
+            BlobKind::Data => &self.data,
+            BlobKind::Tree => &self.tree,
+        };
+        let full = {
+            let mut b = builder.lock().unwrap();
+            b.add(kind, id, &sealed, data.len() as u32);
+            if b.size() >= self.opts.pack_size {
+                Some(std::mem::take(&mut *b))
+            } else {
+                None
+            }
+        };
+        if let Some(b) = full {
+            self.send(b)?;
+        }
+        Ok(id)
+    }
+
+    fn send(&self, b: PackBuilder) -> Result<()> {
+        self.shared.check_peek()?;
+        let pack = b.finish(self.shared.vault.key());
+        self.tx
+            .as_ref()
+            .expect("archiver is open")
+            .send(pack)
+            .map_err(|_| Error::InvalidInput("uploader threads stopped".into()))?;
+        Ok(())
+    }
+
+    /// Saves a whole small buffer as content (one chunk if shorter than the
+    /// chunker's minimum, else chunked).
+    pub fn save_bytes(&self, data: &[u8], what: &Path) -> Result<Vec<ChunkRef>> {
+        if data.is_empty() {
+            return Ok(Vec::new());
+        }
+        if (data.len() as u64) < self.shared.vault.config().chunker.min as u64 {
+            self.shared
+                .stats
+                .bytes_read
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+            let id = self.save_blob(BlobKind::Data, data)?;
+            return Ok(vec![ChunkRef {
+                id,
+                len: data.len() as u32,
+            }]);
+        }
+        self.save_stream(data, what)
+    }
+
+    /// Chunks and saves a stream; returns its chunks. `what` names the
+    /// source for error messages.
+    pub fn save_stream<R: Read>(&self, reader: R, what: &Path) -> Result<Vec<ChunkRef>> {
+        let c = self.shared.vault.config().chunker;
+        let seed = self.shared.vault.key().chunker_seed();
+        let cdc = fastcdc::v2020::StreamCDC::with_level_and_seed(
+            reader,
+            c.min,
+            c.avg,
+            c.max,
+            fastcdc::v2020::Normalization::Level1,
+            seed,
+        );
+        let batch_len = rayon::current_num_threads().max(1) * 2;
+        let mut refs = Vec::new();
+        let mut batch: Vec<Vec<u8>> = Vec::with_capacity(batch_len);
+        for chunk in cdc {
+            let chunk = chunk.map_err(|e| match e {
+                fastcdc::v2020::Error::IoError(io) => Error::io(what, io),
+                other => Error::io(what, std::io::Error::other(other.to_string())),
+            })?;
+            self.shared
+                .stats
+                .bytes_read
+                .fetch_add(chunk.length as u64, Ordering::Relaxed);
+            batch.push(chunk.data);
+            if batch.len() >= batch_len {
+                self.save_batch(&mut batch, &mut refs)?;
+            }
+        }
+        self.save_batch(&mut batch, &mut refs)?;
+        Ok(refs)
+    }
+
+    fn save_batch(&self, batch: &mut Vec<Vec<u8>>, refs: &mut Vec<ChunkRef>) -> Result<()> {
+        let out: Vec<Result<ChunkRef>> = if batch.len() == 1 {
+            vec![self
+                .save_blob(BlobKind::Data, &batch[0])
+                .map(|id| ChunkRef {
+                    id,
+                    len: batch[0].len() as u32,
+                })]
+        } else {
+            batch
+                .par_iter()
+                .map(|d| {
+                    self.save_blob(BlobKind::Data, d).map(|id| ChunkRef {
+                        id,
+                        len: d.len() as u32,
+                    })
+                })
+                .collect()
+        };
+        batch.clear();
+        for r in out {
+            refs.push(r?);
+        }
+        Ok(())
+    }
+
+    /// Saves a tree; returns its id.
+    pub fn save_tree(&self, tree: &Tree) -> Result<Id> {
+        self.save_blob(BlobKind::Tree, &tree.encode())
+    }
+
+    /// Flushes open packs, waits for uploads and writes the index. After
+    /// this returns Ok, every blob saved is durable and indexed, and a
+    /// snapshot that refers to them may be written.
+    pub fn finish(mut self) -> Result<Vec<Id>> {
+        let mut result = Ok(());
+        for b in [&self.data, &self.tree] {
+            let b = std::mem::take(&mut *b.lock().unwrap());
+            if !b.is_empty() && result.is_ok() {
+                result = self.send(b);
+            }
+        }
+        drop(self.tx.take());
+        for h in self.uploaders.drain(..) {
+            let _ = h.join();
+        }
+        result?;
+        self.shared.check()?;
+        let rest = std::mem::take(&mut *self.shared.pending_index.lock().unwrap());
+        self.shared.write_index(rest)?;
+        let ids = std::mem::take(&mut *self.shared.index_objects.lock().unwrap());
+        Ok(ids)
+    }
+}
+
+impl Shared {
+    fn check_peek(&self) -> Result<()> {
+        let slot = self.error.lock().unwrap();
+        match &*slot {
+            Some(e) => Err(Error::InvalidInput(format!("an upload failed: {e}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Archiver<'_> {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        for h in self.uploaders.drain(..) {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The storage interface a vault is written through.
+//!
+//! Backends store opaque, write-once objects under slash-separated paths.
+//! The vault never overwrites or renames an object: every object's name is
+//! either the keyed hash of its bytes or random, so a second write to the same
+//! name would carry the same bytes.
+
+use crate::error::StorageError;
+use crate::id::Id;
+
+/// An object as listed by a backend.
+#[derive(Debug, Clone)]
+pub struct ObjectInfo {
+    /// Path inside the vault, e.g. `packs/ab/ab12…`.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Synchronous object storage. Implementations must be safe to call from many
+/// threads at once, and must not block a tokio worker thread (the S3 backend
+/// runs its own runtime and is called from plain threads).
+pub trait Backend: Send + Sync {
+    /// A human-readable location for messages (`/srv/vault`, `s3://bucket/prefix`).
+    fn location(&self) -> String;
+    /// Stores an object durably. Returns only once the object would survive a
+    /// crash of this process (and, for local disks, of the machine).
+    fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError>;
+    /// Reads a whole object.
+    fn read(&self, path: &str) -> Result<Vec<u8>, StorageError>;
+    /// Reads `len` bytes at `offset`.
+    fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError>;
+    /// Lists the objects below a prefix (recursively), e.g. `snapshots/`.
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError>;
+    /// Deletes an object; deleting a missing object is not an error.
+    fn delete(&self, path: &str) -> Result<(), StorageError>;
+    /// Whether an object exists.
+    fn exists(&self, path: &str) -> Result<bool, StorageError> {
+        match self.read_range(path, 0, 1) {
+            Ok(_) => Ok(true),
+            Err(e) if e.not_found => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The kinds of objects in a vault and where they live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// Key slots: `keys/<random id>`.
+    Key,
+    /// Snapshots: `snapshots/<id>`.
+    Snapshot,
+    /// Index objects: `index/<id>`.
+    Index,
+    /// Packs: `packs/<first two hex digits>/<id>`.
+    Pack,
+}
+
+impl ObjectKind {
+    /// The directory of this kind, with a trailing slash.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            ObjectKind::Key => "keys/",
+            ObjectKind::Snapshot => "snapshots/",
+            ObjectKind::Index => "index/",
+            ObjectKind::Pack => "packs/",
+        }
+    }
+
+    /// The path of an object of this kind.
+    pub fn path(self, id: &Id) -> String {
+        let hex = id.to_hex();
+        match self {
+            ObjectKind::Pack => format!("packs/{}/{}", &hex[..2], hex),
+            _ => format!("{}{}", self.prefix(), hex),
+        }
+    }
+
+    /// The associated data that binds a sealed object to its kind.
+    pub fn aad(self) -> &'static [u8] {
+        match self {
+            ObjectKind::Key => b"coffer.key",
+            ObjectKind::Snapshot => b"coffer.snapshot",
+            ObjectKind::Index => b"coffer.index",
+            ObjectKind::Pack => b"coffer.packheader",
+        }
+    }
+
+    /// Parses the id out of a listed path of this kind.
+    pub fn id_of(self, path: &str) -> Option<Id> {
+        let name = path.rsplit('/').next()?;
+        Id::parse(name)
+    }
+}

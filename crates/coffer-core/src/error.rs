@@ -1,0 +1,143 @@
+//! Typed errors of the vault. Each error carries a kind, a message that names
+//! the object and says what to do, and whether retrying can help.
+
+use std::path::PathBuf;
+
+/// What went wrong, broadly; front ends map kinds to exit codes and HTTP statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The secret (password or key file) opens no key slot of the vault.
+    WrongKey,
+    /// A named thing (vault, snapshot, object, key slot) does not exist.
+    NotFound,
+    /// A thing that must not exist yet already does (e.g. `init` on a vault).
+    AlreadyExists,
+    /// Stored data failed authentication, a hash check or decoding.
+    Damaged,
+    /// The storage backend failed (network, permissions, full disk).
+    Storage,
+    /// A local file system operation failed.
+    Io,
+    /// The caller asked for something invalid (bad prefix, bad option).
+    InvalidInput,
+}
+
+/// A storage failure, as reported by a [`crate::Backend`].
+#[derive(Debug, thiserror::Error)]
+#[error("{op} {path}: {message}")]
+pub struct StorageError {
+    /// The operation (`read`, `write`, `list`, `delete`).
+    pub op: &'static str,
+    /// The object path inside the vault.
+    pub path: String,
+    /// The backend's message.
+    pub message: String,
+    /// True when the object does not exist.
+    pub not_found: bool,
+    /// True when the same request may succeed later (timeouts, 5xx, throttling).
+    pub retryable: bool,
+}
+
+/// The error type of every coffer-core operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The secret opens no key slot.
+    #[error("the password or key file does not open vault {vault}: no key slot accepts it (check COFFER_PASSWORD, --password-file or --key-file)")]
+    WrongKey {
+        /// The vault's location.
+        vault: String,
+    },
+    /// Something named does not exist.
+    #[error("{what} not found{hint}")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+        /// An optional hint, starting with `: `.
+        hint: String,
+    },
+    /// Something exists that must not.
+    #[error("{what} already exists{hint}")]
+    AlreadyExists {
+        /// What exists.
+        what: String,
+        /// An optional hint, starting with `: `.
+        hint: String,
+    },
+    /// Stored data is damaged.
+    #[error("damaged: {object}: {detail}")]
+    Damaged {
+        /// The damaged object (e.g. `packs/ab/abcd…`, `index/…`, `snapshots/…`).
+        object: String,
+        /// What failed (authentication, hash mismatch, decoding).
+        detail: String,
+    },
+    /// The backend failed.
+    #[error("storage {location}: {source}")]
+    Storage {
+        /// The vault's location.
+        location: String,
+        /// The backend error.
+        #[source]
+        source: StorageError,
+    },
+    /// Local I/O failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The local path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Invalid input from the caller.
+    #[error("{0}")]
+    InvalidInput(String),
+}
+
+impl Error {
+    /// The broad kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::WrongKey { .. } => ErrorKind::WrongKey,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+            Error::Damaged { .. } => ErrorKind::Damaged,
+            Error::Storage { source, .. } if source.not_found => ErrorKind::NotFound,
+            Error::Storage { .. } => ErrorKind::Storage,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+        }
+    }
+
+    /// Whether the same call may succeed if tried again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Storage { source, .. } if source.retryable)
+    }
+
+    /// Shorthand for a [`Error::Damaged`].
+    pub fn damaged(object: impl Into<String>, detail: impl Into<String>) -> Self {
+        Error::Damaged {
+            object: object.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Shorthand for a [`Error::NotFound`] without a hint.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Error::NotFound {
+            what: what.into(),
+            hint: String::new(),
+        }
+    }
+
+    /// Shorthand for an [`Error::Io`].
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

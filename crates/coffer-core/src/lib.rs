@@ -1,0 +1,70 @@
+//! coffer-core: the vault.
+//!
+//! A vault is a set of write-once objects on a [`Backend`]: a plaintext
+//! `config`, key slots under `keys/`, and sealed snapshots, index objects and
+//! packs. The full format is in `docs/format.md`; this crate is its only
+//! writer.
+//!
+//! Invariants this crate keeps:
+//! - **Write once.** No object is ever rewritten or renamed. Object names are
+//!   keyed BLAKE3 hashes of the stored bytes (or random, for key slots), so
+//!   names reveal nothing about content.
+//! - **Sealed.** Everything but `config` and the key slots' salts is
+//!   encrypted and authenticated with XChaCha20-Poly1305 under a random
+//!   192-bit nonce before it leaves the process ([`crypto`]).
+//! - **Crash safe.** A backup writes packs, then index objects, then the
+//!   snapshot. A kill at any instant leaves at most unreferenced packs and
+//!   index objects, which `check` accepts and prune removes.
+//! - **No global lock.** Several writers may back up into one vault at once;
+//!   each only adds objects. Duplicate blobs across writers are harmless.
+//! - **Bounded memory.** The in-memory index costs 44 bytes per chunk
+//!   ([`Index::BYTES_PER_ENTRY`]); the backup pipeline holds a bounded
+//!   number of packs and chunk batches.
+//! - **Verified reads.** Every blob is checked against its keyed hash before
+//!   its bytes are used; damage yields [`Error::Damaged`] naming the object.
+//!
+//! This crate is synchronous: no async runtime, no CLI or HTTP types.
+
+#![deny(missing_docs)]
+
+pub mod archiver;
+pub mod backend;
+pub mod check;
+pub mod crypto;
+pub mod diff;
+pub mod error;
+pub mod id;
+pub mod index;
+pub mod keys;
+pub mod pack;
+pub mod restore;
+pub mod snapshot;
+pub mod tree;
+pub mod vault;
+
+pub use archiver::{Archiver, BackupOptions};
+pub use backend::{Backend, ObjectInfo, ObjectKind};
+pub use check::{check, CheckOptions, CheckReport, ReadData};
+pub use crypto::MasterKey;
+pub use diff::{diff, Change};
+pub use error::{Error, ErrorKind, Result, StorageError};
+pub use id::Id;
+pub use index::Index;
+pub use keys::{KdfParams, Secret, SlotInfo};
+pub use pack::BlobKind;
+pub use restore::{restore_contents, ContentStats};
+pub use snapshot::{BackupSummary, Snapshot, SnapshotFilter, SourceInfo};
+pub use tree::{ChunkRef, Node, NodeKind, Time, Tree, Xattr};
+pub use vault::{ChunkerParams, InitOptions, Vault, VaultConfig, FORMAT_VERSION};
+
+/// This machine's host name (from the kernel), or `unknown`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The version of coffer that writes snapshots.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

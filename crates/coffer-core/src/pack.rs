@@ -1,0 +1,256 @@
+//! Blobs and packs.
+//!
+//! A blob is one chunk of file data or one serialized tree. Stored form:
+//! `seal(aad = "coffer.blob" || id, flag || payload)` where `flag` is 0 for a
+//! raw payload and 1 for zstd. Compression is kept only when it saves space,
+//! so incompressible data is stored as is.
+//!
+//! A pack is many sealed blobs back to back, then the sealed pack header (the
+//! list of blobs: kind, id, stored length, raw length), then the header's
+//! length as a little-endian u32. The pack's name is the keyed hash of all its
+//! bytes, so `check --read-data` detects any flipped byte before decrypting.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::ObjectKind;
+use crate::crypto::MasterKey;
+use crate::error::{Error, Result};
+use crate::id::Id;
+
+/// What a blob holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BlobKind {
+    /// A chunk of file or stream content.
+    Data,
+    /// A serialized directory tree.
+    Tree,
+}
+
+/// One blob inside a pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackedBlob {
+    /// Data or tree.
+    pub kind: BlobKind,
+    /// The blob's keyed hash.
+    pub id: Id,
+    /// Byte offset inside the pack.
+    pub offset: u32,
+    /// Stored (sealed) length.
+    pub len: u32,
+    /// Plaintext length.
+    pub raw_len: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HeaderEntry {
+    kind: BlobKind,
+    id: Id,
+    len: u32,
+    raw_len: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    version: u8,
+    blobs: Vec<HeaderEntry>,
+}
+
+fn blob_aad(id: &Id) -> [u8; 43] {
+    let mut aad = [0u8; 43];
+    aad[..11].copy_from_slice(b"coffer.blob");
+    aad[11..].copy_from_slice(&id.0);
+    aad
+}
+
+/// Compresses (when it helps) and seals one blob.
+pub fn seal_blob(key: &MasterKey, id: &Id, data: &[u8], level: i32) -> Vec<u8> {
+    let mut plain = Vec::with_capacity(data.len() + 1);
+    let compressed = if level > 0 && data.len() > 64 {
+        zstd::bulk::compress(data, level).ok()
+    } else {
+        None
+    };
+    match compressed {
+        Some(c) if c.len() + 16 < data.len() => {
+            plain.push(1);
+            plain.extend_from_slice(&c);
+        }
+        _ => {
+            plain.push(0);
+            plain.extend_from_slice(data);
+        }
+    }
+    key.seal(&blob_aad(id), &plain)
+}
+
+/// Opens one blob and verifies its content against `id`. `object` names the
+/// pack for messages.
+pub fn open_blob(
+    key: &MasterKey,
+    id: &Id,
+    sealed: &[u8],
+    raw_len: Option<u32>,
+    object: &str,
+) -> Result<Vec<u8>> {
+    let plain = key
+        .open(&blob_aad(id), sealed)
+        .ok_or_else(|| Error::damaged(object, format!("blob {id} fails authentication")))?;
+    let data = match plain.first() {
+        Some(0) => plain[1..].to_vec(),
+        Some(1) => {
+            let cap = raw_len.map(|n| n as usize).unwrap_or(64 << 20);
+            zstd::bulk::decompress(&plain[1..], cap.max(1)).map_err(|e| {
+                Error::damaged(object, format!("blob {id} does not decompress: {e}"))
+            })?
+        }
+        _ => {
+            return Err(Error::damaged(
+                object,
+                format!("blob {id} has an unknown encoding"),
+            ))
+        }
+    };
+    if key.chunk_id(&data) != *id {
+        return Err(Error::damaged(
+            object,
+            format!("blob {id} does not match its hash"),
+        ));
+    }
+    Ok(data)
+}
+
+/// Collects sealed blobs into a pack.
+#[derive(Default)]
+pub struct PackBuilder {
+    buf: Vec<u8>,
+    blobs: Vec<PackedBlob>,
+}
+
+/// A finished pack ready to upload.
+pub struct FinishedPack {
+    /// The pack's name.
+    pub id: Id,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// The blobs it holds.
+    pub blobs: Vec<PackedBlob>,
+}
+
+impl PackBuilder {
+    /// Appends a sealed blob.
+    pub fn add(&mut self, kind: BlobKind, id: Id, sealed: &[u8], raw_len: u32) {
+        self.blobs.push(PackedBlob {
+            kind,
+            id,
+            offset: self.buf.len() as u32,
+            len: sealed.len() as u32,
+            raw_len,
+        });
+        self.buf.extend_from_slice(sealed);
+    }
+
+    /// Bytes so far.
+    pub fn size(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True when no blob was added.
+    pub fn is_empty(&self) -> bool {
+        self.blobs.is_empty()
+    }
+
+    /// Appends the sealed header and names the pack.
+    pub fn finish(self, key: &MasterKey) -> FinishedPack {
+        let header = Header {
+            version: 1,
+            blobs: self
+                .blobs
+                .iter()
+                .map(|b| HeaderEntry {
+                    kind: b.kind,
+                    id: b.id,
+                    len: b.len,
+                    raw_len: b.raw_len,
+                })
+                .collect(),
+        };
+        let plain = postcard::to_stdvec(&header).expect("serializable");
+        let sealed = key.seal(ObjectKind::Pack.aad(), &plain);
+        let mut bytes = self.buf;
+        bytes.extend_from_slice(&sealed);
+        bytes.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+        FinishedPack {
+            id: key.object_name(&bytes),
+            bytes,
+            blobs: self.blobs,
+        }
+    }
+}
+
+/// Reads the header of a whole pack. `object` names the pack for messages.
+pub fn parse_pack(key: &MasterKey, bytes: &[u8], object: &str) -> Result<Vec<PackedBlob>> {
+    let damaged = |d: &str| Error::damaged(object, d.to_string());
+    if bytes.len() < 4 {
+        return Err(damaged("pack is too short"));
+    }
+    let hlen = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().unwrap()) as usize;
+    if hlen + 4 > bytes.len() {
+        return Err(damaged("pack header length is out of range"));
+    }
+    let hstart = bytes.len() - 4 - hlen;
+    let plain = key
+        .open(ObjectKind::Pack.aad(), &bytes[hstart..bytes.len() - 4])
+        .ok_or_else(|| damaged("pack header fails authentication"))?;
+    let header: Header = postcard::from_bytes(&plain)
+        .map_err(|e| damaged(&format!("pack header does not decode: {e}")))?;
+    let mut offset = 0u32;
+    let mut out = Vec::with_capacity(header.blobs.len());
+    for b in header.blobs {
+        out.push(PackedBlob {
+            kind: b.kind,
+            id: b.id,
+            offset,
+            len: b.len,
+            raw_len: b.raw_len,
+        });
+        offset = offset
+            .checked_add(b.len)
+            .filter(|&o| (o as usize) <= hstart)
+            .ok_or_else(|| damaged("pack header lists blobs beyond the pack's data"))?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_roundtrip() {
+        let key = MasterKey::generate();
+        let mut b = PackBuilder::default();
+        let a = vec![1u8; 5000];
+        let c: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        for d in [&a, &c] {
+            let id = key.chunk_id(d);
+            b.add(
+                BlobKind::Data,
+                id,
+                &seal_blob(&key, &id, d, 3),
+                d.len() as u32,
+            );
+        }
+        let p = b.finish(&key);
+        let blobs = parse_pack(&key, &p.bytes, "p").unwrap();
+        assert_eq!(blobs, p.blobs);
+        for (blob, d) in blobs.iter().zip([&a, &c]) {
+            let s = &p.bytes[blob.offset as usize..(blob.offset + blob.len) as usize];
+            assert_eq!(
+                &open_blob(&key, &blob.id, s, Some(blob.raw_len), "p").unwrap(),
+                d
+            );
+        }
+        // compressible data was compressed
+        assert!(blobs[0].len < 200);
+    }
+}

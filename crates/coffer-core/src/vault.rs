@@ -1,0 +1,426 @@
+//! Opening a vault, and reading and writing its sealed objects.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use crate::backend::{Backend, ObjectKind};
+use crate::crypto::MasterKey;
+use crate::error::{Error, Result, StorageError};
+use crate::id::Id;
+use crate::index::{Index, IndexFile};
+use crate::keys::{self, KdfParams, Secret};
+use crate::pack;
+use crate::snapshot::{Snapshot, SnapshotFilter};
+use crate::tree::Tree;
+
+/// The vault format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Content-defined chunking parameters (bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkerParams {
+    /// Smallest chunk.
+    pub min: u32,
+    /// Average chunk.
+    pub avg: u32,
+    /// Largest chunk.
+    pub max: u32,
+}
+
+impl Default for ChunkerParams {
+    fn default() -> Self {
+        ChunkerParams {
+            min: 512 * 1024,
+            avg: 1024 * 1024,
+            max: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// The plaintext `config` object: what is needed before a key is known.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultConfig {
+    /// Always `coffer-vault`.
+    pub format: String,
+    /// Format version.
+    pub version: u32,
+    /// Random vault id (hex); binds key slots to this vault.
+    pub id: String,
+    /// When the vault was made (RFC 3339).
+    pub created: String,
+    /// Chunker parameters (the chunker's gear table is keyed by the master key).
+    pub chunker: ChunkerParams,
+}
+
+/// Options of [`Vault::init`].
+#[derive(Debug, Clone, Default)]
+pub struct InitOptions {
+    /// Chunker parameters; default 512 KiB / 1 MiB / 8 MiB.
+    pub chunker: ChunkerParams,
+    /// Argon2id parameters for a password slot.
+    pub kdf: Option<KdfParams>,
+    /// Label of the first key slot.
+    pub label: String,
+}
+
+/// An open vault: storage plus the master key.
+#[derive(Clone)]
+pub struct Vault {
+    backend: Arc<dyn Backend>,
+    key: MasterKey,
+    config: VaultConfig,
+    slot: Id,
+}
+
+const CONFIG: &str = "config";
+
+impl Vault {
+    /// Whether `backend` holds a vault.
+    pub fn exists(backend: &dyn Backend) -> Result<bool> {
+        backend.exists(CONFIG).map_err(|source| Error::Storage {
+            location: backend.location(),
+            source,
+        })
+    }
+
+    /// Creates a vault with one key slot for `secret`. Refuses if one exists.
+    pub fn init(backend: Arc<dyn Backend>, secret: &Secret, opts: &InitOptions) -> Result<Vault> {
+        if Self::exists(backend.as_ref())? {
+            return Err(Error::AlreadyExists {
+                what: format!("a vault at {}", backend.location()),
+                hint: ": init refuses to touch it; use it as it is or choose another location"
+                    .into(),
+            });
+        }
+        let config = VaultConfig {
+            format: "coffer-vault".into(),
+            version: FORMAT_VERSION,
+            id: hex::encode(crate::crypto::random_bytes::<16>()),
+            created: jiff::Timestamp::now().to_string(),
+            chunker: opts.chunker,
+        };
+        let key = MasterKey::generate();
+        // The slot first: a vault whose config exists always has a key.
+        let slot = keys::add_slot(
+            backend.as_ref(),
+            &config.id,
+            &key,
+            secret,
+            &opts.label,
+            opts.kdf,
+        )?;
+        let body = serde_json::to_vec_pretty(&config).expect("serializable");
+        backend
+            .write(CONFIG, body)
+            .map_err(|source| Error::Storage {
+                location: backend.location(),
+                source,
+            })?;
+        Ok(Vault {
+            backend,
+            key,
+            config,
+            slot,
+        })
+    }
+
+    /// Opens an existing vault with `secret`.
+    pub fn open(backend: Arc<dyn Backend>, secret: &Secret) -> Result<Vault> {
+        let config = Self::read_config(backend.as_ref())?;
+        let (key, slot) = keys::open(backend.as_ref(), &config.id, secret)?;
+        Ok(Vault {
+            backend,
+            key,
+            config,
+            slot,
+        })
+    }
+
+    /// Reads the plaintext config.
+    pub fn read_config(backend: &dyn Backend) -> Result<VaultConfig> {
+        let body = backend.read(CONFIG).map_err(|source| {
+            if source.not_found {
+                Error::NotFound {
+                    what: format!("vault at {}", backend.location()),
+                    hint: ": create it with `coffer init` or check --vault".into(),
+                }
+            } else {
+                Error::Storage {
+                    location: backend.location(),
+                    source,
+                }
+            }
+        })?;
+        let config: VaultConfig = serde_json::from_slice(&body)
+            .map_err(|e| Error::damaged(CONFIG, format!("does not parse: {e}")))?;
+        if config.format != "coffer-vault" {
+            return Err(Error::damaged(CONFIG, "not a coffer vault config"));
+        }
+        if config.version > FORMAT_VERSION {
+            return Err(Error::InvalidInput(format!(
+                "vault at {} has format version {}; this coffer reads up to {FORMAT_VERSION}: upgrade coffer",
+                backend.location(),
+                config.version
+            )));
+        }
+        Ok(config)
+    }
+
+    /// The storage.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// The master key.
+    pub fn key(&self) -> &MasterKey {
+        &self.key
+    }
+
+    /// The config.
+    pub fn config(&self) -> &VaultConfig {
+        &self.config
+    }
+
+    /// The key slot that opened the vault.
+    pub fn slot(&self) -> Id {
+        self.slot
+    }
+
+    /// Adds a key slot for `secret`.
+    pub fn add_key(&self, secret: &Secret, label: &str, kdf: Option<KdfParams>) -> Result<Id> {
+        keys::add_slot(
+            self.backend.as_ref(),
+            &self.config.id,
+            &self.key,
+            secret,
+            label,
+            kdf,
+        )
+    }
+
+    /// Wraps a backend error with this vault's location.
+    pub fn storage_err(&self, source: StorageError) -> Error {
+        Error::Storage {
+            location: self.backend.location(),
+            source,
+        }
+    }
+
+    /// Seals and stores an object; returns its name.
+    pub fn save_object(&self, kind: ObjectKind, plaintext: &[u8]) -> Result<Id> {
+        let sealed = self.key.seal(kind.aad(), plaintext);
+        let id = self.key.object_name(&sealed);
+        self.backend
+            .write(&kind.path(&id), sealed)
+            .map_err(|e| self.storage_err(e))?;
+        Ok(id)
+    }
+
+    /// Loads and opens an object, checking its name against its bytes.
+    pub fn load_object(&self, kind: ObjectKind, id: &Id) -> Result<Vec<u8>> {
+        let path = kind.path(id);
+        let sealed = self.backend.read(&path).map_err(|e| self.storage_err(e))?;
+        if self.key.object_name(&sealed) != *id {
+            return Err(Error::damaged(
+                path,
+                "content does not match its name (flipped or truncated bytes)",
+            ));
+        }
+        self.key
+            .open(kind.aad(), &sealed)
+            .ok_or_else(|| Error::damaged(path, "fails authentication"))
+    }
+
+    /// Ids of every object of `kind`.
+    pub fn list(&self, kind: ObjectKind) -> Result<Vec<(Id, u64)>> {
+        let mut out: Vec<(Id, u64)> = self
+            .backend
+            .list(kind.prefix())
+            .map_err(|e| self.storage_err(e))?
+            .into_iter()
+            .filter_map(|o| kind.id_of(&o.path).map(|id| (id, o.size)))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Loads one index object.
+    pub fn load_index_file(&self, id: &Id) -> Result<IndexFile> {
+        let body = self.load_object(ObjectKind::Index, id)?;
+        postcard::from_bytes(&body).map_err(|e| {
+            Error::damaged(ObjectKind::Index.path(id), format!("does not decode: {e}"))
+        })
+    }
+
+    /// Loads every index object into memory, in parallel. Damaged index
+    /// objects are returned beside the index rather than failing the load.
+    pub fn load_index_lenient(&self) -> Result<(Index, Vec<Error>)> {
+        let ids = self.list(ObjectKind::Index)?;
+        // Each entry takes at least 36 stored bytes; untouched capacity costs no memory.
+        let cap: u64 = ids.iter().map(|(_, s)| s / 36).sum();
+        let files: Vec<Result<IndexFile>> = ids
+            .par_iter()
+            .map(|(id, _)| self.load_index_file(id))
+            .collect();
+        let mut index = Index::with_capacity(cap as usize);
+        let mut errors = Vec::new();
+        for f in files {
+            match f {
+                Ok(f) => index.add(&f),
+                Err(e @ Error::Damaged { .. }) => errors.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        index.finish();
+        Ok((index, errors))
+    }
+
+    /// Loads every index object; fails on a damaged one.
+    pub fn load_index(&self) -> Result<Index> {
+        let (index, mut errors) = self.load_index_lenient()?;
+        match errors.pop() {
+            Some(e) => Err(e),
+            None => Ok(index),
+        }
+    }
+
+    /// Stores a snapshot; returns its id.
+    pub fn save_snapshot(&self, snap: &Snapshot) -> Result<Id> {
+        self.save_object(
+            ObjectKind::Snapshot,
+            &serde_json::to_vec(snap).expect("serializable"),
+        )
+    }
+
+    /// Loads one snapshot.
+    pub fn load_snapshot(&self, id: &Id) -> Result<Snapshot> {
+        let body = self.load_object(ObjectKind::Snapshot, id)?;
+        serde_json::from_slice(&body).map_err(|e| {
+            Error::damaged(
+                ObjectKind::Snapshot.path(id),
+                format!("does not parse: {e}"),
+            )
+        })
+    }
+
+    /// Every snapshot, oldest first. Damaged ones are returned separately.
+    pub fn snapshots_lenient(&self) -> Result<(Vec<(Id, Snapshot)>, Vec<Error>)> {
+        let ids = self.list(ObjectKind::Snapshot)?;
+        let loaded: Vec<(Id, Result<Snapshot>)> = ids
+            .par_iter()
+            .map(|(id, _)| (*id, self.load_snapshot(id)))
+            .collect();
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for (id, r) in loaded {
+            match r {
+                Ok(s) => good.push((id, s)),
+                Err(e @ Error::Damaged { .. }) => bad.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        good.sort_by(|a, b| a.1.timestamp().cmp(&b.1.timestamp()).then(a.0.cmp(&b.0)));
+        Ok((good, bad))
+    }
+
+    /// Every readable snapshot matching `filter`, oldest first.
+    pub fn snapshots(&self, filter: &SnapshotFilter) -> Result<Vec<(Id, Snapshot)>> {
+        let (mut good, _) = self.snapshots_lenient()?;
+        good.retain(|(_, s)| filter.matches(s));
+        Ok(good)
+    }
+
+    /// Resolves `latest` or an id prefix to one snapshot.
+    pub fn find_snapshot(&self, name: &str, filter: &SnapshotFilter) -> Result<(Id, Snapshot)> {
+        if name == "latest" {
+            return self
+                .snapshots(filter)?
+                .pop()
+                .ok_or_else(|| Error::NotFound {
+                    what: format!("a snapshot in {}", self.backend.location()),
+                    hint: " matching the filter: list them with `coffer snapshots`".into(),
+                });
+        }
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(Error::InvalidInput(format!(
+                "`{name}` is not a snapshot id: give `latest` or a hex id prefix"
+            )));
+        }
+        let name = name.to_ascii_lowercase();
+        let matches: Vec<Id> = self
+            .list(ObjectKind::Snapshot)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|id| id.to_hex().starts_with(&name))
+            .collect();
+        match matches.as_slice() {
+            [] => Err(Error::NotFound {
+                what: format!("snapshot {name}"),
+                hint: format!(
+                    " in {}: list them with `coffer snapshots`",
+                    self.backend.location()
+                ),
+            }),
+            [id] => Ok((*id, self.load_snapshot(id)?)),
+            _ => Err(Error::InvalidInput(format!(
+                "snapshot prefix {name} matches {} snapshots: give more digits",
+                matches.len()
+            ))),
+        }
+    }
+
+    /// Reads a blob through the index and verifies it.
+    pub fn read_blob(&self, index: &Index, id: &Id) -> Result<Vec<u8>> {
+        let loc = index.lookup(id).ok_or_else(|| Error::NotFound {
+            what: format!("blob {id}"),
+            hint: " in the index: the vault is missing data; run `coffer check`".into(),
+        })?;
+        let pack_id = index.pack(loc.pack);
+        let path = ObjectKind::Pack.path(&pack_id);
+        let sealed = self
+            .backend
+            .read_range(&path, loc.offset as u64, loc.len as u64)
+            .map_err(|e| self.storage_err(e))?;
+        if sealed.len() != loc.len as usize {
+            return Err(Error::damaged(path, format!("blob {id} is truncated")));
+        }
+        pack::open_blob(&self.key, id, &sealed, None, &path)
+    }
+
+    /// Loads a tree blob.
+    pub fn load_tree(&self, index: &Index, id: &Id) -> Result<Tree> {
+        let bytes = self.read_blob(index, id)?;
+        Tree::decode(&bytes)
+            .ok_or_else(|| Error::damaged(format!("tree {id}"), "does not decode as a tree"))
+    }
+
+    /// Finds the node at `path` (slash-separated, relative to the snapshot
+    /// root) below tree `root`. An empty path yields `None` (the root).
+    pub fn find_node(
+        &self,
+        index: &Index,
+        root: &Id,
+        path: &str,
+    ) -> Result<Option<crate::tree::Node>> {
+        let mut tree = self.load_tree(index, root)?;
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let mut node = None;
+        for (i, part) in parts.iter().enumerate() {
+            let n = tree
+                .get(part.as_bytes())
+                .cloned()
+                .ok_or_else(|| Error::not_found(format!("path {path} in the snapshot")))?;
+            if i + 1 < parts.len() {
+                let sub = n.subtree.ok_or_else(|| {
+                    Error::InvalidInput(format!("{part} in {path} is not a directory"))
+                })?;
+                tree = self.load_tree(index, &sub)?;
+            }
+            node = Some(n);
+        }
+        Ok(node)
+    }
+}

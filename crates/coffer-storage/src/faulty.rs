@@ -1,0 +1,88 @@
+//! A backend that fails on command, for fault tests.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use coffer_core::{Backend, ObjectInfo, StorageError};
+
+/// A fault to inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Every operation succeeds.
+    None,
+    /// Writes fail after `n` more successful writes (a full disk, a crash point).
+    FailWritesAfter(u64),
+    /// Every read fails.
+    FailReads,
+}
+
+/// Wraps a backend and injects [`Fault`]s.
+pub struct FaultyBackend {
+    inner: Arc<dyn Backend>,
+    fault: Mutex<Fault>,
+    writes: AtomicU64,
+}
+
+impl FaultyBackend {
+    /// Wraps `inner` with no fault set.
+    pub fn new(inner: Arc<dyn Backend>) -> Self {
+        FaultyBackend {
+            inner,
+            fault: Mutex::new(Fault::None),
+            writes: AtomicU64::new(0),
+        }
+    }
+
+    /// Sets the fault; counting of writes restarts.
+    pub fn set(&self, f: Fault) {
+        self.writes.store(0, Ordering::SeqCst);
+        *self.fault.lock().unwrap() = f;
+    }
+
+    fn injected(op: &'static str, path: &str) -> StorageError {
+        StorageError {
+            op,
+            path: path.into(),
+            message: "injected fault (no space left on device)".into(),
+            not_found: false,
+            retryable: false,
+        }
+    }
+}
+
+impl Backend for FaultyBackend {
+    fn location(&self) -> String {
+        format!("faulty:{}", self.inner.location())
+    }
+
+    fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        if let Fault::FailWritesAfter(n) = *self.fault.lock().unwrap() {
+            if self.writes.fetch_add(1, Ordering::SeqCst) >= n {
+                return Err(Self::injected("write", path));
+            }
+        }
+        self.inner.write(path, data)
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
+        if *self.fault.lock().unwrap() == Fault::FailReads {
+            return Err(Self::injected("read", path));
+        }
+        self.inner.read(path)
+    }
+
+    fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError> {
+        if *self.fault.lock().unwrap() == Fault::FailReads {
+            return Err(Self::injected("read", path));
+        }
+        self.inner.read_range(path, offset, len)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
+        self.inner.list(prefix)
+    }
+
+    fn delete(&self, path: &str) -> Result<(), StorageError> {
+        self.inner.delete(path)
+    }
+}

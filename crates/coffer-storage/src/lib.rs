@@ -1,0 +1,26 @@
+//! coffer-storage: the places a vault can live.
+//!
+//! - [`OpendalBackend`]: a local directory or an S3 bucket/prefix, through
+//!   OpenDAL. The S3 client runs on a small tokio runtime owned by the
+//!   backend; callers are plain threads and block on it, never a runtime's
+//!   worker thread.
+//! - [`MemoryBackend`]: in memory, for tests.
+//! - [`FaultyBackend`]: wraps another backend and fails or truncates
+//!   requests on command, for tests of crash and fault handling.
+//!
+//! Invariants: a `write` returns only when the object is durable (the local
+//! directory writes a temporary file, fsyncs it, and moves it into place, so
+//! a reader never sees half an object); the vault layer never overwrites or
+//! renames an object.
+
+#![deny(missing_docs)]
+
+mod faulty;
+mod memory;
+mod opendal_backend;
+mod url;
+
+pub use faulty::{Fault, FaultyBackend};
+pub use memory::MemoryBackend;
+pub use opendal_backend::OpendalBackend;
+pub use url::{open_location, Location, S3Location};

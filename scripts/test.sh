@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# coffer's whole test command: installs what the tests need, starts a local
+# Garage S3 server, runs the workspace tests, and stops Garage again.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+GARAGE_SH="$PWD/scripts/garage.sh"
+
+say() { echo "test.sh: $*" >&2; }
+
+# --- 1. Test dependencies -----------------------------------------------------
+# Debian packages the tests need, as "command:package" pairs. A package is
+# installed (one `apt-get update`, then `apt-get install -y`) only if its
+# command is missing. Nothing yet; add entries here, e.g.
+#   APT_DEPS=("restic:restic" "curl:curl")
+APT_DEPS=()
+
+missing=()
+for dep in "${APT_DEPS[@]}"; do
+    command -v "${dep%%:*}" >/dev/null 2>&1 || missing+=("${dep#*:}")
+done
+if ((${#missing[@]})); then
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Other (non-apt) dependencies go here.
+
+# --- 2. Garage ----------------------------------------------------------------
+# Installs garage if needed (slow the first time), starts it, writes the env file.
+# shellcheck disable=SC2317 # invoked by the trap
+cleanup() { "$GARAGE_SH" stop || true; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+env_file="$("$GARAGE_SH" start)"
+# shellcheck source=/dev/null
+source "$env_file"
+
+# --- 3. Tests -----------------------------------------------------------------
+say "running cargo test --workspace --locked"
+status=0
+CARGO_TERM_COLOR=never cargo test --workspace --locked || status=$?
+if ((status == 0)); then say "tests passed"; else say "tests FAILED (exit $status)"; fi
+exit "$status"
