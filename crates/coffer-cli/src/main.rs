@@ -74,10 +74,13 @@ enum Cmd {
         /// Snapshot id prefix or `latest`
         snapshot: String,
         /// Path inside the snapshot
-        path: Option<String>,
+        #[arg(value_name = "PATH")]
+        inside: Option<String>,
         /// Long listing (mode, owner, size, time)
         #[arg(long, short)]
         long: bool,
+        #[command(flatten)]
+        filter: FilterArgs,
     },
     /// Restore a snapshot
     Restore {
@@ -220,10 +223,11 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
+            let msg = message(&e);
             if json {
-                println!("{}", json!({"error": format!("{e:#}")}));
+                println!("{}", json!({"error": msg}));
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {msg}");
             ExitCode::from(if e.downcast_ref::<UsageError>().is_some() {
                 2
             } else {
@@ -231,6 +235,22 @@ fn main() -> ExitCode {
             })
         }
     }
+}
+
+/// The error and its causes, leaving out a cause whose text the message
+/// before it already includes.
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 fn run(cli: Cli) -> Result<u8> {
@@ -282,9 +302,10 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Cmd::Ls {
             snapshot,
-            path,
+            inside,
             long,
-        } => ls(g, &snapshot, path.as_deref(), long),
+            filter,
+        } => ls(g, &snapshot, inside.as_deref(), long, &filter.filter()),
         Cmd::Restore {
             snapshot,
             target,
@@ -468,7 +489,13 @@ fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
     };
     let meta = SnapshotMeta {
         host: a.host.clone(),
-        tags: a.tag.clone(),
+        tags: a
+            .tag
+            .iter()
+            .flat_map(|t| t.split(','))
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
     };
     let progress = Arc::new(Progress::default());
     let bar = ProgressView::start(g, progress.clone(), "backing up");
@@ -552,9 +579,15 @@ fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
     Ok(if result.warnings.is_empty() { 0 } else { 3 })
 }
 
-fn ls(g: &GlobalArgs, snapshot: &str, path: Option<&str>, long: bool) -> Result<u8> {
+fn ls(
+    g: &GlobalArgs,
+    snapshot: &str,
+    path: Option<&str>,
+    long: bool,
+    filter: &SnapshotFilter,
+) -> Result<u8> {
     let vault = vaults::open(g)?;
-    let (_, snap) = vault.find_snapshot(snapshot, &SnapshotFilter::default())?;
+    let (_, snap) = vault.find_snapshot(snapshot, filter)?;
     let index = vault.load_index()?;
     let start = path.unwrap_or("/").trim_end_matches('/').to_string();
     let mut out = Vec::new();
@@ -731,5 +764,14 @@ impl ProgressView {
             s.store(true, Ordering::Relaxed);
             let _ = h.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

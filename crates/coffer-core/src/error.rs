@@ -76,8 +76,7 @@ pub enum Error {
     Storage {
         /// The vault's location.
         location: String,
-        /// The backend error.
-        #[source]
+        /// The backend error (its text is part of this message).
         source: StorageError,
     },
     /// Local I/O failed.
@@ -85,8 +84,7 @@ pub enum Error {
     Io {
         /// The local path.
         path: PathBuf,
-        /// The OS error.
-        #[source]
+        /// The OS error (its text is part of this message).
         source: std::io::Error,
     },
     /// Invalid input from the caller.

@@ -1,0 +1,320 @@
+//! Test harness: runs the real `coffer` binary against a local or S3 vault.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_coffer");
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    Local,
+    S3,
+}
+
+/// A scratch directory with a vault location and a key file.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub vault: String,
+    pub key: PathBuf,
+    pub kind: Kind,
+}
+
+pub fn s3_url(name: &str) -> String {
+    let bucket = std::env::var("COFFER_TEST_S3_BUCKET").unwrap_or_default();
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    if bucket.is_empty() || endpoint.is_empty() || std::env::var("AWS_ACCESS_KEY_ID").is_err() {
+        panic!(
+            "S3 tests need a running Garage: run `bash scripts/test.sh`, or `scripts/garage.sh start` and \
+             `source /tmp/coffer-garage/env` (sets COFFER_TEST_S3_BUCKET, AWS_ENDPOINT_URL and the AWS keys)"
+        );
+    }
+    let r: u64 = rand::random();
+    format!("s3://{bucket}/{name}-{r:016x}")
+}
+
+impl Env {
+    pub fn new(kind: Kind, name: &str) -> Env {
+        let dir = tempfile::Builder::new()
+            .prefix("coffer-test-")
+            .tempdir()
+            .unwrap();
+        let vault = match kind {
+            Kind::Local => dir.path().join("vault").to_string_lossy().into_owned(),
+            Kind::S3 => s3_url(name),
+        };
+        let key = dir.path().join("vault.key");
+        Env {
+            dir,
+            vault,
+            key,
+            kind,
+        }
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// A command with the vault and key set and a private data dir.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("COFFER_VAULT", &self.vault)
+            .env("COFFER_KEY_FILE", &self.key)
+            .env("XDG_DATA_HOME", self.path("xdg"))
+            .env_remove("COFFER_PASSWORD")
+            .env_remove("COFFER_PASSWORD_FILE")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Runs and asserts exit code 0.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "coffer {args:?} failed ({:?})\nstdout: {}\nstderr: {}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        serde_json::from_str(&self.ok(&a)).unwrap()
+    }
+
+    pub fn init(&self) {
+        self.ok(&["init"]);
+    }
+
+    /// Backs up and returns the snapshot id.
+    pub fn backup(&self, paths: &[&Path]) -> String {
+        let mut a = vec!["backup".to_string(), "--json".into()];
+        a.extend(paths.iter().map(|p| p.to_string_lossy().into_owned()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let v: serde_json::Value = serde_json::from_str(&self.ok(&a)).unwrap();
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    pub fn restore(&self, snap: &str, target: &Path) {
+        self.ok(&["restore", snap, "--target", target.to_str().unwrap(), "-q"]);
+    }
+
+    /// The local vault's files (relative path → bytes), for "nothing written" checks.
+    pub fn vault_files(&self) -> BTreeMap<String, Vec<u8>> {
+        assert_eq!(self.kind, Kind::Local);
+        let mut out = BTreeMap::new();
+        let root = PathBuf::from(&self.vault);
+        if root.exists() {
+            walk_files(&root, &root, &mut out);
+        }
+        out
+    }
+}
+
+fn walk_files(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            walk_files(root, &p, out);
+        } else {
+            out.insert(
+                p.strip_prefix(root).unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            );
+        }
+    }
+}
+
+pub fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn write(p: &Path, data: &[u8]) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, data).unwrap();
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Builds a tree exercising every kind of entry and metadata.
+pub fn rich_tree(root: &Path) {
+    write(&root.join("a.txt"), b"hello\n");
+    write(&root.join("dir/b.bin"), &noise(1, 3_000_000));
+    write(
+        &root.join("dir/sub/c.txt"),
+        &b"compressible line\n".repeat(50_000),
+    );
+    write(&root.join("dir/empty-file"), b"");
+    std::fs::create_dir_all(root.join("empty-dir")).unwrap();
+    std::os::unix::fs::symlink("dir/sub/c.txt", root.join("link")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/target", root.join("dangling")).unwrap();
+    std::fs::hard_link(root.join("dir/b.bin"), root.join("hardlink.bin")).unwrap();
+    let fifo = std::ffi::CString::new(root.join("fifo").as_os_str().as_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o640) }, 0);
+    // A name that is not UTF-8.
+    write(
+        &root.join(OsStr::from_bytes(b"latin1-\xe9t\xe9.txt")),
+        b"bytes",
+    );
+    // A sparse file: 20 MiB with one byte of data in the middle.
+    let f = std::fs::File::create(root.join("sparse.img")).unwrap();
+    f.set_len(20 << 20).unwrap();
+    std::os::unix::fs::FileExt::write_at(&f, b"x", 10 << 20).unwrap();
+    xattr::set(root.join("a.txt"), "user.coffer", b"value").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(root.join("a.txt"), std::fs::Permissions::from_mode(0o4751)).unwrap();
+    std::fs::set_permissions(
+        root.join("empty-dir"),
+        std::fs::Permissions::from_mode(0o1777),
+    )
+    .unwrap();
+    if is_root() {
+        std::os::unix::fs::lchown(root.join("dir/sub/c.txt"), Some(1234), Some(2345)).unwrap();
+        let dev = std::ffi::CString::new(root.join("null-dev").as_os_str().as_bytes()).unwrap();
+        assert_eq!(
+            unsafe { libc::mknod(dev.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(1, 3)) },
+            0
+        );
+    }
+    let t = filetime::FileTime::from_unix_time(1_600_000_000, 123_456_789);
+    filetime::set_file_mtime(root.join("dir/b.bin"), t).unwrap();
+    filetime::set_symlink_file_times(root.join("link"), t, t).unwrap();
+}
+
+/// Asserts two trees are equal in content and metadata (but atime/ctime).
+pub fn assert_same_tree(a: &Path, b: &Path) {
+    let ea = entries(a);
+    let eb = entries(b);
+    assert_eq!(
+        ea.keys().collect::<Vec<_>>(),
+        eb.keys().collect::<Vec<_>>(),
+        "restored tree has other entries than the source"
+    );
+    for (k, x) in &ea {
+        let y = &eb[k];
+        assert_eq!(x, y, "entry {k:?} differs");
+    }
+    // Hard links: the same groups of paths share an inode.
+    assert_eq!(link_groups(a), link_groups(b), "hard link groups differ");
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Entry {
+    kind: char,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: (i64, i64),
+    size: u64,
+    content: Option<Vec<u8>>,
+    target: Option<PathBuf>,
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    rdev: u64,
+    nlink: u64,
+}
+
+fn link_groups(root: &Path) -> Vec<Vec<Vec<u8>>> {
+    let mut g: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
+    for (k, _) in entries(root) {
+        let m = std::fs::symlink_metadata(root.join(OsStr::from_bytes(&k))).unwrap();
+        if m.is_file() && m.nlink() > 1 {
+            g.entry(m.ino()).or_default().push(k);
+        }
+    }
+    let mut v: Vec<_> = g.into_values().collect();
+    v.sort();
+    v
+}
+
+fn entries(root: &Path) -> BTreeMap<Vec<u8>, Entry> {
+    let mut out = BTreeMap::new();
+    collect(root, root, &mut out);
+    out
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<Vec<u8>, Entry>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        let ft = m.file_type();
+        let kind = if ft.is_dir() {
+            'd'
+        } else if ft.is_symlink() {
+            'l'
+        } else if ft.is_fifo() {
+            'p'
+        } else if ft.is_char_device() {
+            'c'
+        } else {
+            'f'
+        };
+        let mut xattrs: Vec<(Vec<u8>, Vec<u8>)> = xattr::list(&p)
+            .map(|l| {
+                l.map(|n| {
+                    let v = xattr::get(&p, &n).unwrap().unwrap_or_default();
+                    (n.as_bytes().to_vec(), v)
+                })
+                .collect()
+            })
+            .unwrap_or_default();
+        xattrs.sort();
+        let rel = p
+            .strip_prefix(root)
+            .unwrap()
+            .as_os_str()
+            .as_bytes()
+            .to_vec();
+        out.insert(
+            rel,
+            Entry {
+                kind,
+                mode: m.mode(),
+                uid: m.uid(),
+                gid: m.gid(),
+                mtime: if kind == 'd' {
+                    (0, 0)
+                } else {
+                    (m.mtime(), m.mtime_nsec())
+                },
+                size: if kind == 'd' { 0 } else { m.size() },
+                content: (kind == 'f').then(|| std::fs::read(&p).unwrap()),
+                target: (kind == 'l').then(|| std::fs::read_link(&p).unwrap()),
+                xattrs,
+                rdev: m.rdev(),
+                nlink: if kind == 'd' { 0 } else { m.nlink() },
+            },
+        );
+        if kind == 'd' {
+            collect(root, &p, out);
+        }
+    }
+}
