@@ -429,11 +429,13 @@ fn run(cli: Cli) -> Result<u8> {
             if report.ok() {
                 Ok(0)
             } else {
-                bail!(
-                    "vault {} is damaged: {} problems (see above)",
+                // The report is the output (also with --json); say it on stderr too.
+                eprintln!(
+                    "error: vault {} is damaged: {} problems",
                     vault.backend().location(),
                     report.problems.len()
-                )
+                );
+                Ok(1)
             }
         }
         Cmd::Key(k) => key(g, k),

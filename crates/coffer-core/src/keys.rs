@@ -129,8 +129,9 @@ impl Default for KdfParams {
 
 /// A key slot as stored (JSON, not itself encrypted: it holds only salts and
 /// the wrapped secret).
+/// Unknown fields are ignored so that later slot kinds (write-only clients)
+/// do not lock out this version's readers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct KeySlot {
     /// Slot format version (1).
     pub version: u32,
@@ -166,6 +167,10 @@ fn wrapping_key(secret: &Secret, salt: &[u8], kdf: Option<KdfParams>) -> Result<
     match secret {
         Secret::Password(pw) => {
             let p = kdf.unwrap_or_default();
+            // Refuse absurd parameters a tampered slot could carry.
+            if p.m_kib > 4 << 20 || p.t > 100 || p.p > 64 {
+                return Err(Error::InvalidInput("a key slot asks for Argon2id parameters beyond 4 GiB / t=100 / p=64: refusing it".into()));
+            }
             let params = argon2::Params::new(p.m_kib, p.t, p.p, Some(32))
                 .map_err(|e| Error::InvalidInput(format!("bad Argon2id parameters: {e}")))?;
             let a =
@@ -236,9 +241,12 @@ pub fn list_slots(backend: &dyn Backend) -> Result<Vec<SlotInfo>> {
             continue;
         };
         let body = backend.read(&obj.path).map_err(storage)?;
-        let slot: KeySlot = serde_json::from_slice(&body)
-            .map_err(|e| Error::damaged(&obj.path, format!("key slot does not parse: {e}")))?;
-        out.push(SlotInfo { id, slot });
+        // A slot of a kind this version does not know, or a damaged one, is
+        // skipped: it must not lock out the other slots.
+        match serde_json::from_slice::<KeySlot>(&body) {
+            Ok(slot) => out.push(SlotInfo { id, slot }),
+            Err(e) => tracing::warn!("{}: key slot skipped: {e}", obj.path),
+        }
     }
     out.sort_by(|a, b| a.slot.created.cmp(&b.slot.created));
     Ok(out)

@@ -14,6 +14,9 @@ use crate::pack;
 use crate::snapshot::{Snapshot, SnapshotFilter};
 use crate::tree::Tree;
 
+/// Readable snapshots (oldest first) and the errors of damaged ones.
+pub type SnapshotsAndDamage = (Vec<(Id, Snapshot)>, Vec<Error>);
+
 /// The vault format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -158,6 +161,19 @@ impl Vault {
             .map_err(|e| Error::damaged(CONFIG, format!("does not parse: {e}")))?;
         if config.format != "coffer-vault" {
             return Err(Error::damaged(CONFIG, "not a coffer vault config"));
+        }
+        let c = config.chunker;
+        let sane = |v: u32, lo: u32, hi: u32| (lo..=hi).contains(&v);
+        if !(sane(c.min, 64, 1 << 26)
+            && sane(c.avg, 256, 1 << 28)
+            && sane(c.max, 1024, 1 << 28)
+            && c.min <= c.avg
+            && c.avg <= c.max)
+        {
+            return Err(Error::damaged(
+                CONFIG,
+                "chunker parameters are out of range",
+            ));
         }
         if config.version > FORMAT_VERSION {
             return Err(Error::InvalidInput(format!(
@@ -307,7 +323,7 @@ impl Vault {
     }
 
     /// Every snapshot, oldest first. Damaged ones are returned separately.
-    pub fn snapshots_lenient(&self) -> Result<(Vec<(Id, Snapshot)>, Vec<Error>)> {
+    pub fn snapshots_lenient(&self) -> Result<SnapshotsAndDamage> {
         let ids = self.list(ObjectKind::Snapshot)?;
         let loaded: Vec<(Id, Result<Snapshot>)> = ids
             .par_iter()

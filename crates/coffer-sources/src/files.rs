@@ -394,9 +394,7 @@ impl Walker<'_> {
         .map_err(|e| Error::io(path, e))?;
         let refs = if size < self.vault.config().chunker.min as u64 {
             let mut buf = Vec::with_capacity(size as usize + 1);
-            (&mut f)
-                .read_to_end(&mut buf)
-                .map_err(|e| Error::io(path, e))?;
+            f.read_to_end(&mut buf).map_err(|e| Error::io(path, e))?;
             if buf.len() as u64 >= self.vault.config().chunker.min as u64 {
                 self.archiver.save_stream(&buf[..], path)?
             } else {
@@ -479,6 +477,7 @@ struct Item {
     node: Node,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn collect(
     vault: &Vault,
     index: &Index,

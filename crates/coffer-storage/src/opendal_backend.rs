@@ -12,6 +12,8 @@ pub struct OpendalBackend {
     op: Operator,
     rt: tokio::runtime::Runtime,
     location: String,
+    /// For local vaults: the root, whose directories are fsynced after a write.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl OpendalBackend {
@@ -22,7 +24,12 @@ impl OpendalBackend {
             .enable_all()
             .build()
             .map_err(|e| Error::io("tokio runtime", e))?;
-        Ok(OpendalBackend { op, rt, location })
+        Ok(OpendalBackend {
+            op,
+            rt,
+            location,
+            local_root: None,
+        })
     }
 
     /// A vault in a local directory (created if missing). Objects are
@@ -35,7 +42,9 @@ impl OpendalBackend {
             .atomic_write_dir(&format!("{root}/.tmp"));
         let op = Operator::new(builder)
             .map_err(|e| Error::InvalidInput(format!("local vault {root}: {e}")))?;
-        Self::with_operator(op, root)
+        let mut b = Self::with_operator(op, root)?;
+        b.local_root = Some(abs);
+        Ok(b)
     }
 
     /// A vault in an S3 bucket/prefix.
@@ -94,8 +103,24 @@ impl Backend for OpendalBackend {
     fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
         self.rt
             .block_on(self.op.write(path, data))
-            .map(|_| ())
-            .map_err(|e| Self::err("write", path, e))
+            .map_err(|e| Self::err("write", path, e))?;
+        if let Some(root) = &self.local_root {
+            // The file was fsynced and moved into place; make the move (and a
+            // directory it created) durable too, up to the vault's root.
+            let mut dir = root.join(path);
+            while dir.pop() && dir.starts_with(root) {
+                std::fs::File::open(&dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| StorageError {
+                        op: "fsync",
+                        path: dir.display().to_string(),
+                        message: e.to_string(),
+                        not_found: false,
+                        retryable: false,
+                    })?;
+            }
+        }
+        Ok(())
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
