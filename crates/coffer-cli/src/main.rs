@@ -257,7 +257,7 @@ fn run(cli: Cli) -> Result<u8> {
     let g = &cli.global;
     match cli.cmd {
         Cmd::Init { label } => {
-            let (vault, key) = vaults::init(g, &label, !g.json)?;
+            let (vault, key) = vaults::init(g, &label, !g.json && !g.quiet)?;
             if g.json {
                 println!(
                     "{}",
