@@ -160,7 +160,9 @@ impl<'a> Archiver<'a> {
             error: Mutex::new(None),
             stats: ArchiverStats::default(),
         });
-        let (tx, rx): (Sender<FinishedPack>, Receiver<FinishedPack>) = bounded(1);
+        // A rendezvous channel: a full pack waits until an uploader takes it,
+        // so at most 1 + uploaders data packs are in memory.
+        let (tx, rx): (Sender<FinishedPack>, Receiver<FinishedPack>) = bounded(0);
         let uploaders = (0..opts.uploaders.max(1))
             .map(|i| {
                 let rx = rx.clone();
@@ -224,6 +226,10 @@ impl<'a> Archiver<'a> {
         };
         let full = {
             let mut b = builder.lock().unwrap();
+            if b.is_empty() && kind == BlobKind::Data {
+                // Room for a full pack and the largest blob that tips it over.
+                *b = PackBuilder::with_capacity(self.opts.pack_size + sealed.len().max(1 << 20));
+            }
             b.add(kind, id, &sealed, data.len() as u32);
             if b.size() >= self.opts.pack_size {
                 Some(std::mem::take(&mut *b))

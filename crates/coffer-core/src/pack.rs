@@ -62,11 +62,37 @@ fn blob_aad(id: &Id) -> [u8; 43] {
     aad
 }
 
+thread_local! {
+    // zstd contexts are costly to make (hundreds of KiB each); keep one per thread.
+    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { std::cell::RefCell::new(None) };
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn compress(data: &[u8], level: i32) -> Option<Vec<u8>> {
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.as_ref().map(|(l, _)| *l) != Some(level) {
+            *c = Some((level, zstd::bulk::Compressor::new(level).ok()?));
+        }
+        c.as_mut()?.1.compress(data).ok()
+    })
+}
+
+fn decompress(data: &[u8], cap: usize) -> std::io::Result<Vec<u8>> {
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d = Some(zstd::bulk::Decompressor::new()?);
+        }
+        d.as_mut().expect("set above").decompress(data, cap)
+    })
+}
+
 /// Compresses (when it helps) and seals one blob.
 pub fn seal_blob(key: &MasterKey, id: &Id, data: &[u8], level: i32) -> Vec<u8> {
     let mut plain = Vec::with_capacity(data.len() + 1);
     let compressed = if level > 0 && data.len() > 64 {
-        zstd::bulk::compress(data, level).ok()
+        compress(data, level)
     } else {
         None
     };
@@ -97,12 +123,12 @@ pub fn open_blob(
         .ok_or_else(|| Error::damaged(object, format!("blob {id} fails authentication")))?;
     let data = match plain.first() {
         Some(0) => plain[1..].to_vec(),
-        Some(1) => {
-            let cap = raw_len.map(|n| n as usize).unwrap_or(64 << 20);
-            zstd::bulk::decompress(&plain[1..], cap.max(1)).map_err(|e| {
-                Error::damaged(object, format!("blob {id} does not decompress: {e}"))
-            })?
+        Some(1) => match raw_len {
+            Some(n) => decompress(&plain[1..], (n as usize).max(1)),
+            // Length unknown (tree blobs read through the index): stream it.
+            None => zstd::stream::decode_all(&plain[1..]),
         }
+        .map_err(|e| Error::damaged(object, format!("blob {id} does not decompress: {e}")))?,
         _ => {
             return Err(Error::damaged(
                 object,
@@ -137,6 +163,15 @@ pub struct FinishedPack {
 }
 
 impl PackBuilder {
+    /// A builder whose buffer holds `capacity` bytes without growing (growing
+    /// a 16 MiB vector doubles it and copies it).
+    pub fn with_capacity(capacity: usize) -> Self {
+        PackBuilder {
+            buf: Vec::with_capacity(capacity),
+            blobs: Vec::new(),
+        }
+    }
+
     /// Appends a sealed blob.
     pub fn add(&mut self, kind: BlobKind, id: Id, sealed: &[u8], raw_len: u32) {
         self.blobs.push(PackedBlob {

@@ -38,6 +38,8 @@ pub struct ContentStats {
 /// Largest gap between two needed blobs that is read through rather than
 /// split into two requests.
 const MAX_GAP: u32 = 256 * 1024;
+/// Largest single ranged read of a pack (bounds memory per restore thread).
+const MAX_READ: u32 = 8 << 20;
 
 /// Restores the content of `files` (file number → chunks). `sink(file,
 /// offset, bytes)` writes verified bytes. Errors name the pack and blob and,
@@ -104,7 +106,7 @@ where
                 let mut end = needs[i].offset + needs[i].len;
                 while j < needs.len()
                     && needs[j].offset <= end + MAX_GAP
-                    && needs[j].offset + needs[j].len - start <= 32 << 20
+                    && needs[j].offset + needs[j].len - start <= MAX_READ
                 {
                     end = end.max(needs[j].offset + needs[j].len);
                     j += 1;

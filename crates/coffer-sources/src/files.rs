@@ -569,6 +569,8 @@ pub fn restore(
             .push(format!("{}: {w}", p.display()))
     };
 
+    let t0 = std::time::Instant::now();
+    tracing::info!("restore: {} entries listed", items.len());
     // 1. Directories, in order.
     for it in items.iter().filter(|i| i.node.kind == NodeKind::Dir) {
         let p = target.join(&it.rel);
@@ -643,6 +645,7 @@ pub fn restore(
         .collect();
     creates.into_iter().collect::<Result<Vec<()>>>()?;
 
+    tracing::info!("restore: entries created after {:?}", t0.elapsed());
     // 3. Content, verified blob by blob; all-zero chunks stay holes.
     let files: Vec<usize> = items
         .iter()
@@ -678,6 +681,7 @@ pub fn restore(
         stats.lock().unwrap().files += 1;
     }
 
+    tracing::info!("restore: content written after {:?}", t0.elapsed());
     // 4. Metadata: non-directories in parallel, then directories deepest first.
     let meta: Vec<Result<()>> = items
         .par_iter()
