@@ -205,6 +205,15 @@ struct BackupArgs {
 }
 
 fn main() -> ExitCode {
+    // glibc raises its mmap threshold after each large free, after which the
+    // 16 MiB pack buffers come from (and stay in) the heap arenas of each
+    // thread. A fixed threshold keeps large buffers in mmap and returns them
+    // to the system when freed.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 4);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
