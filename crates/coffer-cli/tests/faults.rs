@@ -242,3 +242,29 @@ fn backups_killed_at_random_moments_leave_a_sound_vault() {
     assert_same_tree(&src, &out2.join(src.strip_prefix("/").unwrap()));
     eprintln!("{kills} kills, {} backups completed", completed.len());
 }
+
+#[test]
+fn read_data_subsets_cover_the_vault() {
+    let env = Env::new(Kind::Local, "subset");
+    let (_, _, _, _) = two_snapshots(&env);
+    let packs = objects(&env, "packs").len();
+    let read = |subset: &str| -> u64 {
+        let r = env.json(&["check", "--read-data-subset", subset]);
+        r["packs_read"].as_u64().unwrap()
+    };
+    assert_eq!(
+        read("1/2") + read("2/2"),
+        packs as u64,
+        "parts 1/2 and 2/2 must cover every pack"
+    );
+    assert_eq!(read("100%"), packs as u64);
+    assert!(read("50%") <= packs as u64);
+    // A damaged pack is found by the part that holds it.
+    let p = &objects(&env, "packs")[0];
+    flip_byte(p, 10);
+    let failing: Vec<bool> = ["1/2", "2/2"]
+        .iter()
+        .map(|s| env.run(&["check", "--read-data-subset", s]).status.code() == Some(1))
+        .collect();
+    assert_eq!(failing.iter().filter(|f| **f).count(), 1, "{failing:?}");
+}
