@@ -3,7 +3,7 @@
 //! Stored as many write-once `index/<id>` objects, each listing packs and
 //! their blobs. In memory, the union is one sorted vector of 44-byte entries
 //! (32-byte id, pack number, offset, length): 44 bytes per indexed chunk plus
-//! 32 bytes per pack. Duplicates (the same blob in two packs, left by
+//! 33 bytes per pack once loaded. Duplicates (the same blob in two packs, left by
 //! concurrent writers) keep the first entry.
 
 use serde::{Deserialize, Serialize};
@@ -78,6 +78,15 @@ impl Index {
 
     /// Adds the content of one index object. Call [`Index::finish`] before lookups.
     pub fn add(&mut self, file: &IndexFile) {
+        if self.pack_numbers.is_empty() && !self.packs.is_empty() {
+            // finish() dropped the map; rebuild it to add more.
+            self.pack_numbers = self
+                .packs
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (*p, i as u32))
+                .collect();
+        }
         for p in &file.packs {
             let n = match self.pack_numbers.get(&p.id) {
                 Some(&n) => n,
@@ -110,6 +119,10 @@ impl Index {
             self.entries.dedup_by(|a, b| a.id == b.id);
             self.sorted = true;
         }
+        // Only add() needs the pack → number map; it costs ~80 bytes a pack.
+        self.pack_numbers = HashMap::new();
+        self.packs.shrink_to_fit();
+        self.tree_packs.shrink_to_fit();
     }
 
     /// Where `id` is stored.

@@ -277,17 +277,22 @@ impl Vault {
         let ids = self.list(ObjectKind::Index)?;
         // Each entry takes at least 36 stored bytes; untouched capacity costs no memory.
         let cap: u64 = ids.iter().map(|(_, s)| s / 36).sum();
-        let files: Vec<Result<IndexFile>> = ids
-            .par_iter()
-            .map(|(id, _)| self.load_index_file(id))
-            .collect();
         let mut index = Index::with_capacity(cap as usize);
         let mut errors = Vec::new();
-        for f in files {
-            match f {
-                Ok(f) => index.add(&f),
-                Err(e @ Error::Damaged { .. }) => errors.push(e),
-                Err(e) => return Err(e),
+        // Decode a few objects at a time: the decoded form takes about twice
+        // the memory of the index entries it yields.
+        let batch = rayon::current_num_threads().max(1) * 2;
+        for ids in ids.chunks(batch) {
+            let files: Vec<Result<IndexFile>> = ids
+                .par_iter()
+                .map(|(id, _)| self.load_index_file(id))
+                .collect();
+            for f in files {
+                match f {
+                    Ok(f) => index.add(&f),
+                    Err(e @ Error::Damaged { .. }) => errors.push(e),
+                    Err(e) => return Err(e),
+                }
             }
         }
         index.finish();
