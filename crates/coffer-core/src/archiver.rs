@@ -4,10 +4,11 @@
 //! [`Archiver::save_bytes`] and [`Archiver::save_tree`] from many threads at
 //! once. Each chunk is hashed, checked against the index and the chunks
 //! already saved by this run, compressed and sealed on the calling thread
-//! (large streams fan their chunks out over the rayon pool), and appended to
-//! the open pack of its kind. Full packs go through a bounded channel to
-//! uploader threads, so memory stays bounded by
-//! `pack_size × (1 + queue + uploaders)` plus one batch of chunks per thread.
+//! (one large stream at a time fans its chunks out over the rayon pool), and
+//! appended to the open pack of its kind. Full packs are handed to uploader
+//! threads without a queue, so memory stays bounded by
+//! `pack_size × (2 + uploaders)` plus one chunk per thread and one batch of
+//! one chunk per thread for the stream that fans out.
 //!
 //! Order of writes, which makes a kill at any instant safe: a pack is
 //! uploaded before any index object lists it; index objects are written
@@ -24,10 +25,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::backend::ObjectKind;
+use crate::chunker::Chunker;
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::index::{Index, IndexFile, IndexPack};
-use crate::pack::{seal_blob, BlobKind, FinishedPack, PackBuilder};
+use crate::pack::{seal_blob_into, BlobKind, FinishedPack, PackBuilder};
 use crate::tree::{ChunkRef, Tree};
 use crate::vault::Vault;
 
@@ -69,6 +71,15 @@ pub struct ArchiverStats {
     /// Packs uploaded.
     pub packs: AtomicU64,
 }
+
+thread_local! {
+    // Each thread seals into one buffer that it keeps: no allocation (and,
+    // for large chunks, no fresh mmap and page faults) per blob.
+    static SCRATCH: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
+}
+
+/// A seal buffer larger than this (grown for a large chunk) is not kept.
+const SCRATCH_KEEP: usize = 4 << 20;
 
 /// Index entries are flushed to an index object once this many accumulate.
 const INDEX_FLUSH_BLOBS: usize = 50_000;
@@ -147,6 +158,29 @@ pub struct Archiver<'a> {
     tx: Option<Sender<FinishedPack>>,
     uploaders: Vec<JoinHandle<()>>,
     opts: BackupOptions,
+    fan_out: Permit,
+}
+
+/// A single permit that is taken without waiting.
+#[derive(Default)]
+struct Permit(std::sync::atomic::AtomicBool);
+
+/// Gives the permit back when dropped.
+struct PermitGuard<'a>(&'a Permit);
+
+impl Permit {
+    fn try_acquire(&self) -> Option<PermitGuard<'_>> {
+        self.0
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| PermitGuard(self))
+    }
+}
+
+impl Drop for PermitGuard<'_> {
+    fn drop(&mut self) {
+        self.0 .0.store(false, Ordering::Release);
+    }
 }
 
 impl<'a> Archiver<'a> {
@@ -188,6 +222,7 @@ impl<'a> Archiver<'a> {
             tx: Some(tx),
             uploaders,
             opts,
+            fan_out: Permit::default(),
         }
     }
 
@@ -213,7 +248,9 @@ impl<'a> Archiver<'a> {
         if self.index.contains(&id) || !self.seen.lock().unwrap().insert(id) {
             return Ok(id);
         }
-        let sealed = seal_blob(key, &id, data, self.opts.compression_level);
+        let mut scratch = SCRATCH.with(|s| s.take()).unwrap_or_default();
+        let n = seal_blob_into(key, &id, data, self.opts.compression_level, &mut scratch);
+        let sealed = &scratch[..n];
         let st = &self.shared.stats;
         st.blobs_added.fetch_add(1, Ordering::Relaxed);
         st.bytes_added
@@ -230,13 +267,16 @@ impl<'a> Archiver<'a> {
                 // Room for a full pack and the largest blob that tips it over.
                 *b = PackBuilder::with_capacity(self.opts.pack_size + sealed.len().max(1 << 20));
             }
-            b.add(kind, id, &sealed, data.len() as u32);
+            b.add(kind, id, sealed, data.len() as u32);
             if b.size() >= self.opts.pack_size {
                 Some(std::mem::take(&mut *b))
             } else {
                 None
             }
         };
+        if scratch.len() <= SCRATCH_KEEP {
+            SCRATCH.with(|s| s.set(Some(scratch)));
+        }
         if let Some(b) = full {
             self.send(b)?;
         }
@@ -277,29 +317,40 @@ impl<'a> Archiver<'a> {
     /// Chunks and saves a stream; returns its chunks. `what` names the
     /// source for error messages.
     pub fn save_stream<R: Read>(&self, reader: R, what: &Path) -> Result<Vec<ChunkRef>> {
-        let c = self.shared.vault.config().chunker;
-        let seed = self.shared.vault.key().chunker_seed();
-        let cdc = fastcdc::v2020::StreamCDC::with_level_and_seed(
+        let mut chunker = Chunker::new(
             reader,
-            c.min,
-            c.avg,
-            c.max,
-            fastcdc::v2020::Normalization::Level1,
-            seed,
+            self.shared.vault.config().chunker,
+            self.shared.vault.key().chunker_seed(),
         );
-        let batch_len = rayon::current_num_threads().max(1) * 2;
+        // One stream at a time fans its chunks out over the pool; the others
+        // (many files walked in parallel) save chunk by chunk on their own
+        // thread. Waiting in a batch lets a rayon thread pick up another
+        // file's work, so batching everywhere would nest one batch per level
+        // and memory would grow with the square of the thread count. The
+        // permit is only tried, never waited for, so this cannot deadlock.
+        let permit = self.fan_out.try_acquire();
+        let batch_len = if permit.is_some() {
+            rayon::current_num_threads().max(1)
+        } else {
+            1
+        };
         let mut refs = Vec::new();
         let mut batch: Vec<Vec<u8>> = Vec::with_capacity(batch_len);
-        for chunk in cdc {
-            let chunk = chunk.map_err(|e| match e {
-                fastcdc::v2020::Error::IoError(io) => Error::io(what, io),
-                other => Error::io(what, std::io::Error::other(other.to_string())),
-            })?;
+        while let Some(chunk) = chunker.next_chunk().map_err(|e| Error::io(what, e))? {
             self.shared
                 .stats
                 .bytes_read
-                .fetch_add(chunk.length as u64, Ordering::Relaxed);
-            batch.push(chunk.data);
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            if batch_len == 1 {
+                // Saved straight from the chunker's buffer, without a copy.
+                let id = self.save_blob(BlobKind::Data, chunk)?;
+                refs.push(ChunkRef {
+                    id,
+                    len: chunk.len() as u32,
+                });
+                continue;
+            }
+            batch.push(chunk.to_vec());
             if batch.len() >= batch_len {
                 self.save_batch(&mut batch, &mut refs)?;
             }

@@ -14,7 +14,7 @@
 //! object kind, and for blobs the chunk id), so an object moved to another
 //! name or a blob swapped inside a pack fails authentication.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 
@@ -24,6 +24,9 @@ use crate::id::Id;
 pub const SCHEME_DATA_KEY: u8 = 1;
 /// Bytes a sealed message adds to its plaintext.
 pub const OVERHEAD: usize = 1 + 24 + 16;
+/// Bytes in front of the ciphertext (scheme and nonce): the room
+/// [`MasterKey::seal_in_place`] needs before the plaintext.
+pub const SEAL_PREFIX: usize = 1 + 24;
 
 /// The vault's master key and the subkeys derived from it.
 ///
@@ -94,6 +97,25 @@ impl MasterKey {
         seal_with(&self.data, aad, plaintext)
     }
 
+    /// Seals in place: `buf` holds [`SEAL_PREFIX`] bytes of room, then the
+    /// plaintext; afterwards it holds the sealed message. Saves the copies
+    /// and allocations of [`MasterKey::seal`] for large blobs.
+    pub fn seal_in_place(&self, aad: &[u8], buf: &mut Vec<u8>) {
+        seal_in_place_with(&self.data, aad, buf)
+    }
+
+    /// Seals in place inside a slice laid out as [`SEAL_PREFIX`] bytes of
+    /// room, the plaintext, and 16 bytes of room for the tag.
+    pub fn seal_slice(&self, aad: &[u8], buf: &mut [u8]) {
+        seal_slice_with(&self.data, aad, buf)
+    }
+
+    /// Opens a sealed message in place and returns its plaintext, a slice of
+    /// `sealed`; `None` if it fails authentication.
+    pub fn open_in_place<'a>(&self, aad: &[u8], sealed: &'a mut [u8]) -> Option<&'a [u8]> {
+        open_in_place_with(&self.data, aad, sealed)
+    }
+
     /// Opens a message sealed by [`MasterKey::seal`]; `None` if it fails
     /// authentication.
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
@@ -112,37 +134,56 @@ pub(crate) fn open_key(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Option<Vec<
 }
 
 fn seal_with(cipher: &XChaCha20Poly1305, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-    let mut nonce = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let ct = cipher
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
-        .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory buffers");
-    let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
-    out.push(SCHEME_DATA_KEY);
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&ct);
-    out
+    let mut buf = Vec::with_capacity(OVERHEAD + plaintext.len());
+    buf.resize(SEAL_PREFIX, 0);
+    buf.extend_from_slice(plaintext);
+    seal_in_place_with(cipher, aad, &mut buf);
+    buf
 }
 
-fn open_with(cipher: &XChaCha20Poly1305, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+fn seal_in_place_with(cipher: &XChaCha20Poly1305, aad: &[u8], buf: &mut Vec<u8>) {
+    buf.extend_from_slice(&[0; 16]);
+    seal_slice_with(cipher, aad, buf);
+}
+
+fn seal_slice_with(cipher: &XChaCha20Poly1305, aad: &[u8], buf: &mut [u8]) {
+    assert!(
+        buf.len() >= OVERHEAD,
+        "sealing needs room for the prefix and the tag"
+    );
+    let mut nonce = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    buf[0] = SCHEME_DATA_KEY;
+    buf[1..SEAL_PREFIX].copy_from_slice(&nonce);
+    let end = buf.len() - 16;
+    let tag = cipher
+        .encrypt_in_place_detached(XNonce::from_slice(&nonce), aad, &mut buf[SEAL_PREFIX..end])
+        .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory buffers");
+    buf[end..].copy_from_slice(&tag);
+}
+
+fn open_in_place_with<'a>(
+    cipher: &XChaCha20Poly1305,
+    aad: &[u8],
+    sealed: &'a mut [u8],
+) -> Option<&'a [u8]> {
     if sealed.len() < OVERHEAD || sealed[0] != SCHEME_DATA_KEY {
         return None;
     }
+    let (head, rest) = sealed.split_at_mut(SEAL_PREFIX);
+    let (msg, tag) = rest.split_at_mut(rest.len() - 16);
     cipher
-        .decrypt(
-            XNonce::from_slice(&sealed[1..25]),
-            Payload {
-                msg: &sealed[25..],
-                aad,
-            },
-        )
-        .ok()
+        .decrypt_in_place_detached(XNonce::from_slice(&head[1..]), aad, msg, (&*tag).into())
+        .ok()?;
+    Some(msg)
+}
+
+fn open_with(cipher: &XChaCha20Poly1305, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    let mut buf = sealed.to_vec();
+    let n = open_in_place_with(cipher, aad, &mut buf)?.len();
+    buf.truncate(SEAL_PREFIX + n);
+    buf.drain(..SEAL_PREFIX);
+    Some(buf)
 }
 
 /// Fills a buffer with random bytes from the OS.

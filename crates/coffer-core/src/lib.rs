@@ -30,6 +30,7 @@
 pub mod archiver;
 pub mod backend;
 pub mod check;
+pub mod chunker;
 pub mod crypto;
 pub mod diff;
 pub mod error;

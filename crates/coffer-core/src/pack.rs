@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::backend::ObjectKind;
-use crate::crypto::MasterKey;
+use crate::crypto::{MasterKey, SEAL_PREFIX};
 use crate::error::{Error, Result};
 use crate::id::Id;
 
@@ -68,13 +68,15 @@ thread_local! {
     static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
 }
 
-fn compress(data: &[u8], level: i32) -> Option<Vec<u8>> {
+/// Compresses `data` into `out`; `None` when the result would not fit
+/// (then compressing does not pay) or zstd fails.
+fn compress_into(data: &[u8], level: i32, out: &mut [u8]) -> Option<usize> {
     COMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
         if c.as_ref().map(|(l, _)| *l) != Some(level) {
             *c = Some((level, zstd::bulk::Compressor::new(level).ok()?));
         }
-        c.as_mut()?.1.compress(data).ok()
+        c.as_mut()?.1.compress_to_buffer(data, out).ok()
     })
 }
 
@@ -88,25 +90,48 @@ fn decompress(data: &[u8], cap: usize) -> std::io::Result<Vec<u8>> {
     })
 }
 
-/// Compresses (when it helps) and seals one blob.
+/// Compresses (when it saves more than 16 bytes) and seals one blob.
 pub fn seal_blob(key: &MasterKey, id: &Id, data: &[u8], level: i32) -> Vec<u8> {
-    let mut plain = Vec::with_capacity(data.len() + 1);
-    let compressed = if level > 0 && data.len() > 64 {
-        compress(data, level)
-    } else {
-        None
-    };
-    match compressed {
-        Some(c) if c.len() + 16 < data.len() => {
-            plain.push(1);
-            plain.extend_from_slice(&c);
-        }
-        _ => {
-            plain.push(0);
-            plain.extend_from_slice(data);
+    let mut buf = Vec::new();
+    let n = seal_blob_into(key, id, data, level, &mut buf);
+    buf.truncate(n);
+    buf
+}
+
+/// Like [`seal_blob`], but into `buf`, a scratch buffer kept between calls:
+/// the sealed blob is `buf[..n]` for the returned `n`. zstd writes straight
+/// behind the seal's prefix and gives up as soon as its output would not be
+/// smaller; then the bytes are encrypted in place. `buf` only grows, so a
+/// reused buffer is never zeroed again.
+pub fn seal_blob_into(
+    key: &MasterKey,
+    id: &Id,
+    data: &[u8],
+    level: i32,
+    buf: &mut Vec<u8>,
+) -> usize {
+    let head = SEAL_PREFIX + 1;
+    let most = head + data.len() + 16;
+    if buf.len() < most {
+        buf.reserve_exact(most - buf.len());
+        buf.resize(most, 0);
+    }
+    let mut body = None;
+    if level > 0 && data.len() > 64 {
+        let room = data.len() - 17;
+        body = compress_into(data, level, &mut buf[head..head + room]);
+        if body.is_some() {
+            buf[SEAL_PREFIX] = 1;
         }
     }
-    key.seal(&blob_aad(id), &plain)
+    let body = body.unwrap_or_else(|| {
+        buf[SEAL_PREFIX] = 0;
+        buf[head..head + data.len()].copy_from_slice(data);
+        data.len()
+    });
+    let n = head + body + 16;
+    key.seal_slice(&blob_aad(id), &mut buf[..n]);
+    n
 }
 
 /// Opens one blob and verifies its content against `id`. `object` names the
@@ -118,17 +143,36 @@ pub fn open_blob(
     raw_len: Option<u32>,
     object: &str,
 ) -> Result<Vec<u8>> {
+    let mut buf = sealed.to_vec();
+    open_blob_in_place(key, id, &mut buf, raw_len, object, |d| d.to_vec())
+}
+
+/// Opens one blob in place (decrypting inside `sealed`), verifies it against
+/// `id` and hands the plaintext to `f`. Raw blobs are never copied; only
+/// compressed ones need a buffer of their own.
+pub fn open_blob_in_place<R>(
+    key: &MasterKey,
+    id: &Id,
+    sealed: &mut [u8],
+    raw_len: Option<u32>,
+    object: &str,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<R> {
     let plain = key
-        .open(&blob_aad(id), sealed)
+        .open_in_place(&blob_aad(id), sealed)
         .ok_or_else(|| Error::damaged(object, format!("blob {id} fails authentication")))?;
-    let data = match plain.first() {
-        Some(0) => plain[1..].to_vec(),
-        Some(1) => match raw_len {
-            Some(n) => decompress(&plain[1..], (n as usize).max(1)),
-            // Length unknown (tree blobs read through the index): stream it.
-            None => zstd::stream::decode_all(&plain[1..]),
+    let decompressed;
+    let data: &[u8] = match plain.first() {
+        Some(0) => &plain[1..],
+        Some(1) => {
+            decompressed = match raw_len {
+                Some(n) => decompress(&plain[1..], (n as usize).max(1)),
+                // Length unknown (tree blobs read through the index): stream it.
+                None => zstd::stream::decode_all(&plain[1..]),
+            }
+            .map_err(|e| Error::damaged(object, format!("blob {id} does not decompress: {e}")))?;
+            &decompressed
         }
-        .map_err(|e| Error::damaged(object, format!("blob {id} does not decompress: {e}")))?,
         _ => {
             return Err(Error::damaged(
                 object,
@@ -136,13 +180,13 @@ pub fn open_blob(
             ))
         }
     };
-    if key.chunk_id(&data) != *id {
+    if key.chunk_id(data) != *id {
         return Err(Error::damaged(
             object,
             format!("blob {id} does not match its hash"),
         ));
     }
-    Ok(data)
+    Ok(f(data))
 }
 
 /// Collects sealed blobs into a pack.
