@@ -11,7 +11,7 @@ use crate::backend::ObjectKind;
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::index::Index;
-use crate::pack::open_blob;
+use crate::pack::open_blob_in_place;
 use crate::tree::ChunkRef;
 use crate::vault::Vault;
 
@@ -39,7 +39,7 @@ pub struct ContentStats {
 /// split into two requests.
 const MAX_GAP: u32 = 256 * 1024;
 /// Largest single ranged read of a pack (bounds memory per restore thread).
-const MAX_READ: u32 = 8 << 20;
+const MAX_READ: u32 = 4 << 20;
 
 /// Restores the content of `files` (file number → chunks). `sink(file,
 /// offset, bytes)` writes verified bytes. Errors name the pack and blob and,
@@ -116,7 +116,7 @@ where
                     .read_range(&path, start as u64, (end - start) as u64)
                 {
                     Err(e) => errs.push(vault.storage_err(e)),
-                    Ok(buf) => {
+                    Ok(mut buf) => {
                         for n in &needs[i..j] {
                             let a = (n.offset - start) as usize;
                             let b = a + n.len as usize;
@@ -127,8 +127,26 @@ where
                                 ));
                                 continue;
                             }
-                            match open_blob(vault.key(), &n.id, &buf[a..b], Some(n.raw_len), &path)
-                            {
+                            let written = open_blob_in_place(
+                                vault.key(),
+                                &n.id,
+                                &mut buf[a..b],
+                                Some(n.raw_len),
+                                &path,
+                                |data| {
+                                    for (f, off) in &n.targets {
+                                        if let Err(e) = sink(*f, *off, data) {
+                                            errs.push(Error::io(describe(*f), e));
+                                        } else {
+                                            bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                                        }
+                                    }
+                                },
+                            );
+                            match written {
+                                Ok(()) => {
+                                    blobs.fetch_add(1, Ordering::Relaxed);
+                                }
                                 Err(e) => {
                                     let files: Vec<String> = n
                                         .targets
@@ -140,16 +158,6 @@ where
                                         &path,
                                         format!("{} (needed by {})", detail(&e), files.join(", ")),
                                     ))
-                                }
-                                Ok(data) => {
-                                    blobs.fetch_add(1, Ordering::Relaxed);
-                                    for (f, off) in &n.targets {
-                                        if let Err(e) = sink(*f, *off, &data) {
-                                            errs.push(Error::io(describe(*f), e));
-                                        } else {
-                                            bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-                                        }
-                                    }
                                 }
                             }
                         }

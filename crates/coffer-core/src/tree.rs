@@ -73,7 +73,8 @@ pub struct Node {
     pub group: Option<String>,
     /// Modification time.
     pub mtime: Time,
-    /// Access time.
+    /// Access time: zero, not recorded (see docs/format.md); restored when
+    /// an older snapshot has one.
     pub atime: Time,
     /// Status change time (used to detect changes, not restored).
     pub ctime: Time,

@@ -76,6 +76,44 @@ pub struct Vault {
     key: MasterKey,
     config: VaultConfig,
     slot: Id,
+    tree_packs: Arc<PackCache>,
+}
+
+/// Whole tree packs, kept after a tree blob was read from them: walking a
+/// snapshot reads every directory's tree, and those sit side by side in a
+/// few packs, so one read per pack replaces one ranged read per directory.
+/// Least recently used packs go first once [`PackCache::BUDGET`] is passed.
+#[derive(Default)]
+struct PackCache {
+    packs: std::sync::Mutex<Vec<(Id, Arc<Vec<u8>>)>>,
+}
+
+impl PackCache {
+    /// Bytes of packs kept at most (a pack larger than this is not kept).
+    const BUDGET: usize = 32 << 20;
+
+    fn get(&self, id: &Id) -> Option<Arc<Vec<u8>>> {
+        let mut v = self.packs.lock().unwrap();
+        let i = v.iter().position(|(p, _)| p == id)?;
+        let e = v.remove(i);
+        let bytes = e.1.clone();
+        v.push(e);
+        Some(bytes)
+    }
+
+    fn put(&self, id: Id, bytes: Arc<Vec<u8>>) {
+        if bytes.len() > Self::BUDGET {
+            return;
+        }
+        let mut v = self.packs.lock().unwrap();
+        if v.iter().any(|(p, _)| *p == id) {
+            return;
+        }
+        v.push((id, bytes));
+        while v.iter().map(|(_, b)| b.len()).sum::<usize>() > Self::BUDGET {
+            v.remove(0);
+        }
+    }
 }
 
 const CONFIG: &str = "config";
@@ -127,6 +165,7 @@ impl Vault {
             key,
             config,
             slot,
+            tree_packs: Arc::default(),
         })
     }
 
@@ -139,6 +178,7 @@ impl Vault {
             key,
             config,
             slot,
+            tree_packs: Arc::default(),
         })
     }
 
@@ -411,9 +451,33 @@ impl Vault {
         pack::open_blob(&self.key, id, &sealed, None, &path)
     }
 
-    /// Loads a tree blob.
+    /// Drops the tree packs kept by [`Vault::load_tree`] (once a walk of the
+    /// trees is over, to give the memory back).
+    pub fn forget_cached_trees(&self) {
+        self.tree_packs.packs.lock().unwrap().clear();
+    }
+
+    /// Loads a tree blob (through the cache of whole tree packs).
     pub fn load_tree(&self, index: &Index, id: &Id) -> Result<Tree> {
-        let bytes = self.read_blob(index, id)?;
+        let loc = index.lookup(id).ok_or_else(|| Error::NotFound {
+            what: format!("tree {id}"),
+            hint: " in the index: the vault is missing data; run `coffer check`".into(),
+        })?;
+        let pack_id = index.pack(loc.pack);
+        let path = ObjectKind::Pack.path(&pack_id);
+        let pack = match self.tree_packs.get(&pack_id) {
+            Some(p) => p,
+            None => {
+                let p = Arc::new(self.backend.read(&path).map_err(|e| self.storage_err(e))?);
+                self.tree_packs.put(pack_id, p.clone());
+                p
+            }
+        };
+        let (a, b) = (loc.offset as usize, loc.offset as usize + loc.len as usize);
+        let sealed = pack
+            .get(a..b)
+            .ok_or_else(|| Error::damaged(&path, format!("blob {id} is truncated")))?;
+        let bytes = pack::open_blob(&self.key, id, sealed, None, &path)?;
         Tree::decode(&bytes)
             .ok_or_else(|| Error::damaged(format!("tree {id}"), "does not decode as a tree"))
     }

@@ -126,14 +126,14 @@ impl Backend for OpendalBackend {
     fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
         self.rt
             .block_on(self.op.read(path))
-            .map(|b| b.to_vec())
+            .map(into_vec)
             .map_err(|e| Self::err("read", path, e))
     }
 
     fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError> {
         self.rt
             .block_on(async { self.op.read_with(path).range(offset..offset + len).await })
-            .map(|b| b.to_vec())
+            .map(into_vec)
             .map_err(|e| Self::err("read", path, e))
     }
 
@@ -179,4 +179,10 @@ impl Backend for OpendalBackend {
             .block_on(self.op.exists(path))
             .map_err(|e| Self::err("stat", path, e))
     }
+}
+
+/// The bytes of an OpenDAL buffer, without a copy when the buffer is one
+/// piece that nothing else shares (as a local file read gives).
+fn into_vec(b: opendal::Buffer) -> Vec<u8> {
+    Vec::from(b.to_bytes())
 }

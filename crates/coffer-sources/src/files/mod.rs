@@ -1,22 +1,25 @@
 //! Directory trees: backup and restore.
 
 use coffer_core::{
-    restore_contents, Archiver, BackupSummary, ChunkRef, Error, Id, Index, Node, NodeKind, Result,
-    Snapshot, SourceInfo, Time, Tree, Vault, Xattr,
+    Archiver, BackupSummary, ChunkRef, Error, Id, Index, Node, NodeKind, Result, Snapshot,
+    SourceInfo, Time, Tree, Vault, Xattr,
 };
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
-use std::fs::{File, Metadata};
+use std::fs::Metadata;
 use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::filter::Patterns;
 use crate::{add, Progress, SourceOutput};
+
+mod restore;
+pub use restore::{restore, RestoreOptions, RestoreStats};
 
 /// Options of a files backup.
 #[derive(Debug, Default)]
@@ -66,11 +69,14 @@ struct Walker<'a> {
     names: Names,
 }
 
-/// Cache of user and group names.
+/// Cache of user and group names, both ways: one NSS lookup per distinct id
+/// or name (each lookup reads /etc/passwd or asks nscd).
 #[derive(Default)]
 struct Names {
     users: Mutex<HashMap<u32, Option<String>>>,
     groups: Mutex<HashMap<u32, Option<String>>>,
+    uids: Mutex<HashMap<String, Option<u32>>>,
+    gids: Mutex<HashMap<String, Option<u32>>>,
 }
 
 impl Names {
@@ -93,6 +99,26 @@ impl Names {
                 uzers::get_group_by_gid(gid).map(|g| g.name().to_string_lossy().into_owned())
             })
             .clone()
+    }
+    /// The local uid of user `name`, if there is one.
+    fn uid(&self, name: &str) -> Option<u32> {
+        let mut m = self.uids.lock().unwrap();
+        if let Some(v) = m.get(name) {
+            return *v;
+        }
+        let v = uzers::get_user_by_name(name).map(|u| u.uid());
+        m.insert(name.to_string(), v);
+        v
+    }
+    /// The local gid of group `name`, if there is one.
+    fn gid(&self, name: &str) -> Option<u32> {
+        let mut m = self.gids.lock().unwrap();
+        if let Some(v) = m.get(name) {
+            return *v;
+        }
+        let v = uzers::get_group_by_name(name).map(|g| g.gid());
+        m.insert(name.to_string(), v);
+        v
     }
 }
 
@@ -270,7 +296,9 @@ impl Walker<'_> {
         n.user = self.names.user(m.uid());
         n.group = self.names.group(m.gid());
         n.mtime = time(m.mtime(), m.mtime_nsec());
-        n.atime = time(m.atime(), m.atime_nsec());
+        // atime is not recorded: reading a directory (this backup does) or a
+        // file moves it, so recording it would make every backup store new
+        // trees for data that did not change (borg leaves it out too).
         n.ctime = time(m.ctime(), m.ctime_nsec());
         n.inode = m.ino();
         n.dev = m.dev();
@@ -443,334 +471,4 @@ impl Walker<'_> {
         self.archiver
             .save_tree(&Tree::new(nodes?.into_iter().flatten().collect()))
     }
-}
-
-/// Options of a files restore.
-#[derive(Debug, Default)]
-pub struct RestoreOptions {
-    /// Directory to restore into (created if missing).
-    pub target: PathBuf,
-    /// Only entries matching these (paths as in the snapshot, e.g.
-    /// `/home/me/doc/*.txt`, or names), with what lies below them.
-    pub includes: Patterns,
-    /// Restore only below this path of the snapshot.
-    pub subpath: Option<String>,
-}
-
-/// What a restore did.
-#[derive(Debug, Default, Clone)]
-pub struct RestoreStats {
-    /// Files written.
-    pub files: u64,
-    /// Directories made.
-    pub dirs: u64,
-    /// Other entries made.
-    pub others: u64,
-    /// Content bytes written.
-    pub bytes: u64,
-    /// Warnings (e.g. device nodes that need root).
-    pub warnings: Vec<String>,
-}
-
-struct Item {
-    rel: PathBuf,
-    node: Node,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn collect(
-    vault: &Vault,
-    index: &Index,
-    tree: &Id,
-    rel: &Path,
-    snap_path: &Path,
-    inc: &Patterns,
-    forced: bool,
-    out: &mut Vec<Item>,
-) -> Result<bool> {
-    let t = vault.load_tree(index, tree)?;
-    let mut any = false;
-    for n in t.nodes {
-        let name = OsStr::from_bytes(&n.name);
-        let r = rel.join(name);
-        let sp = snap_path.join(name);
-        let selected = forced || inc.is_empty() || inc.matches(&sp);
-        let pos = out.len();
-        let sub = n.subtree;
-        out.push(Item {
-            rel: r.clone(),
-            node: n,
-        });
-        let mut keep = selected;
-        if let Some(sub) = sub {
-            keep |= collect(vault, index, &sub, &r, &sp, inc, selected, out)?;
-        }
-        if !keep {
-            out.truncate(pos);
-        }
-        any |= keep;
-    }
-    Ok(any)
-}
-
-/// Restores a snapshot's files into `opts.target`.
-pub fn restore(
-    vault: &Vault,
-    index: &Index,
-    snap: &Snapshot,
-    opts: &RestoreOptions,
-    progress: &Progress,
-) -> Result<RestoreStats> {
-    let mut items = Vec::new();
-    let mut root = snap.tree;
-    let mut snap_path = PathBuf::from("/");
-    if let Some(sub) = opts
-        .subpath
-        .as_deref()
-        .filter(|s| !s.trim_matches('/').is_empty())
-    {
-        let node = vault
-            .find_node(index, &snap.tree, sub)?
-            .ok_or_else(|| Error::not_found(format!("path {sub} in the snapshot")))?;
-        snap_path = PathBuf::from("/").join(sub.trim_matches('/'));
-        match node.subtree {
-            Some(t) => root = t,
-            None => {
-                let name = node.name.clone();
-                items.push(Item {
-                    rel: PathBuf::from(OsStr::from_bytes(&name)),
-                    node,
-                });
-                root = Id::default();
-            }
-        }
-    }
-    if root != Id::default() {
-        collect(
-            vault,
-            index,
-            &root,
-            Path::new(""),
-            &snap_path,
-            &opts.includes,
-            false,
-            &mut items,
-        )?;
-    }
-    let target = &opts.target;
-    std::fs::create_dir_all(target).map_err(|e| Error::io(target, e))?;
-    let is_root = unsafe { libc::geteuid() } == 0;
-    let stats = Mutex::new(RestoreStats::default());
-    let warn = |p: &Path, w: String| {
-        stats
-            .lock()
-            .unwrap()
-            .warnings
-            .push(format!("{}: {w}", p.display()))
-    };
-
-    let t0 = std::time::Instant::now();
-    tracing::info!("restore: {} entries listed", items.len());
-    // 1. Directories, in order.
-    for it in items.iter().filter(|i| i.node.kind == NodeKind::Dir) {
-        let p = target.join(&it.rel);
-        match std::fs::create_dir(&p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && p.is_dir() => {}
-            Err(e) => return Err(Error::io(&p, e)),
-        }
-        stats.lock().unwrap().dirs += 1;
-    }
-    // 2. Files, links and special files. Hard links: the first path of an
-    //    inode gets the content, the others link to it afterwards.
-    let mut first_of: HashMap<(u64, u64), usize> = HashMap::new();
-    let mut links: Vec<(usize, usize)> = Vec::new();
-    for (i, it) in items.iter().enumerate() {
-        let n = &it.node;
-        if n.kind != NodeKind::Dir && n.links > 1 && n.inode != 0 {
-            match first_of.get(&(n.dev, n.inode)) {
-                Some(&f) => links.push((f, i)),
-                None => {
-                    first_of.insert((n.dev, n.inode), i);
-                }
-            }
-        }
-    }
-    let linked: std::collections::HashSet<usize> = links.iter().map(|(_, i)| *i).collect();
-    let creates: Vec<Result<()>> = items
-        .par_iter()
-        .enumerate()
-        .filter(|(i, it)| it.node.kind != NodeKind::Dir && !linked.contains(i))
-        .map(|(_, it)| {
-            let p = target.join(&it.rel);
-            let n = &it.node;
-            match n.kind {
-                NodeKind::File => {
-                    let f = File::create(&p).map_err(|e| Error::io(&p, e))?;
-                    f.set_len(n.size).map_err(|e| Error::io(&p, e))?;
-                    stats.lock().unwrap().files += 1;
-                }
-                NodeKind::Symlink => {
-                    let _ = std::fs::remove_file(&p);
-                    let t = OsStr::from_bytes(n.target.as_deref().unwrap_or_default());
-                    std::os::unix::fs::symlink(t, &p).map_err(|e| Error::io(&p, e))?;
-                    stats.lock().unwrap().others += 1;
-                }
-                NodeKind::Fifo | NodeKind::CharDevice | NodeKind::BlockDevice => {
-                    let fmt = match n.kind {
-                        NodeKind::Fifo => libc::S_IFIFO,
-                        NodeKind::CharDevice => libc::S_IFCHR,
-                        _ => libc::S_IFBLK,
-                    };
-                    if n.kind != NodeKind::Fifo && !is_root {
-                        warn(&p, "device node not restored: needs root".into());
-                        return Ok(());
-                    }
-                    let _ = std::fs::remove_file(&p);
-                    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|_| {
-                        Error::InvalidInput(format!("{}: NUL in path", p.display()))
-                    })?;
-                    let r = unsafe {
-                        libc::mknod(c.as_ptr(), fmt | (n.mode & 0o7777), n.rdev as libc::dev_t)
-                    };
-                    if r != 0 {
-                        return Err(Error::io(&p, std::io::Error::last_os_error()));
-                    }
-                    stats.lock().unwrap().others += 1;
-                }
-                NodeKind::Socket | NodeKind::Dir => {}
-            }
-            Ok(())
-        })
-        .collect();
-    creates.into_iter().collect::<Result<Vec<()>>>()?;
-
-    tracing::info!("restore: entries created after {:?}", t0.elapsed());
-    // 3. Content, verified blob by blob; all-zero chunks stay holes.
-    let files: Vec<usize> = items
-        .iter()
-        .enumerate()
-        .filter(|(i, it)| {
-            it.node.kind == NodeKind::File && !it.node.content.is_empty() && !linked.contains(i)
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let contents: Vec<&[ChunkRef]> = files
-        .iter()
-        .map(|&i| items[i].node.content.as_slice())
-        .collect();
-    let path_of = |f: usize| target.join(&items[files[f]].rel);
-    let cs = restore_contents(
-        vault,
-        index,
-        &contents,
-        |f, off, data| {
-            add(&progress.bytes, data.len() as u64);
-            write_sparse(&path_of(f), off, data)
-        },
-        |f| format!("{}", items[files[f]].rel.display()),
-    )?;
-    stats.lock().unwrap().bytes = cs.bytes;
-    for (first, dup) in &links {
-        let (a, b) = (
-            target.join(&items[*first].rel),
-            target.join(&items[*dup].rel),
-        );
-        let _ = std::fs::remove_file(&b);
-        std::fs::hard_link(&a, &b).map_err(|e| Error::io(&b, e))?;
-        stats.lock().unwrap().files += 1;
-    }
-
-    tracing::info!("restore: content written after {:?}", t0.elapsed());
-    // 4. Metadata: non-directories in parallel, then directories deepest first.
-    let meta: Vec<Result<()>> = items
-        .par_iter()
-        .filter(|it| it.node.kind != NodeKind::Dir)
-        .map(|it| set_meta(&target.join(&it.rel), &it.node, is_root))
-        .collect();
-    meta.into_iter().collect::<Result<Vec<()>>>()?;
-    for it in items.iter().rev().filter(|i| i.node.kind == NodeKind::Dir) {
-        set_meta(&target.join(&it.rel), &it.node, is_root)?;
-    }
-    Ok(stats.into_inner().unwrap())
-}
-
-/// Writes `data` at `off`, leaving 4 KiB blocks of zeros as holes (the
-/// file was created at its full length, so holes read back as zeros).
-fn write_sparse(path: &Path, off: u64, data: &[u8]) -> std::io::Result<()> {
-    const BLOCK: usize = 4096;
-    let mut file: Option<File> = None;
-    let mut i = 0;
-    while i < data.len() {
-        // Blocks aligned to the file offset, so holes line up with the file system's.
-        let first = (BLOCK - (off as usize + i) % BLOCK).min(data.len() - i);
-        let end_of = |s: usize| {
-            if s == i {
-                i + first
-            } else {
-                (s + BLOCK).min(data.len())
-            }
-        };
-        let zero = |s: usize, e: usize| data[s..e].iter().all(|&b| b == 0);
-        if zero(i, end_of(i)) {
-            i = end_of(i);
-            continue;
-        }
-        let start = i;
-        let mut end = end_of(i);
-        while end < data.len() && !zero(end, end_of(end)) {
-            end = end_of(end);
-        }
-        let f = match &file {
-            Some(f) => f,
-            None => file.insert(std::fs::OpenOptions::new().write(true).open(path)?),
-        };
-        f.write_all_at(&data[start..end], off + start as u64)?;
-        i = end;
-    }
-    Ok(())
-}
-
-fn set_meta(p: &Path, n: &Node, is_root: bool) -> Result<()> {
-    if n.kind == NodeKind::Socket {
-        return Ok(());
-    }
-    let c = std::ffi::CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| Error::InvalidInput(format!("{}: NUL in path", p.display())))?;
-    if is_root {
-        let uid = n
-            .user
-            .as_deref()
-            .and_then(uzers::get_user_by_name)
-            .map(|u| u.uid())
-            .unwrap_or(n.uid);
-        let gid = n
-            .group
-            .as_deref()
-            .and_then(uzers::get_group_by_name)
-            .map(|g| g.gid())
-            .unwrap_or(n.gid);
-        if unsafe { libc::lchown(c.as_ptr(), uid, gid) } != 0 {
-            return Err(Error::io(p, std::io::Error::last_os_error()));
-        }
-    }
-    for x in &n.xattrs {
-        if let Err(e) = xattr::set(p, OsStr::from_bytes(&x.name), &x.value) {
-            // Some file systems take no xattrs of a namespace; say so, go on.
-            tracing::warn!(
-                "{}: xattr {} not restored: {e}",
-                p.display(),
-                String::from_utf8_lossy(&x.name)
-            );
-        }
-    }
-    if n.kind != NodeKind::Symlink {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(n.mode))
-            .map_err(|e| Error::io(p, e))?;
-    }
-    let mt = filetime::FileTime::from_unix_time(n.mtime.secs, n.mtime.nanos);
-    let at = filetime::FileTime::from_unix_time(n.atime.secs, n.atime.nanos);
-    filetime::set_symlink_file_times(p, at, mt).map_err(|e| Error::io(p, e))?;
-    Ok(())
 }
