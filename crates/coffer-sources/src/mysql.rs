@@ -146,7 +146,9 @@ impl Mysql {
             let v = process::tool_version(&p)?;
             let tool = product_version(&v);
             if tool.0 == server.0 && tool.1 < server.1 {
-                too_old.get_or_insert((p, v, tool));
+                if too_old.is_none() {
+                    too_old = Some((p, v, tool));
+                }
                 continue;
             }
             return Ok((p, v));

@@ -107,12 +107,12 @@ impl Postgres {
         Ok(pg)
     }
 
-    /// The server's major version in `server_version_num` units (15, or 906
-    /// for 9.6).
+    /// The server's major version as [`pg_major`] counts it (1500 for 15,
+    /// 906 for 9.6).
     pub fn server_major(&self) -> u32 {
         let n = self.server_version_num;
         if n >= 100_000 {
-            n / 10_000
+            n / 10_000 * 100
         } else {
             n / 100
         }
@@ -464,7 +464,7 @@ fn tool_dirs(opts: &PgOptions) -> ToolDirs {
                 .collect()
         })
         .unwrap_or_default();
-    extra.sort_by(|a, b| b.0.cmp(&a.0));
+    extra.sort_by_key(|e| std::cmp::Reverse(e.0));
     ToolDirs {
         only: opts.bin_dir.clone(),
         option: "--pg-bin-dir".into(),
@@ -482,23 +482,25 @@ fn install_hint(major: Option<u32>) -> String {
     )
 }
 
-/// The major version of a `pg_dump --version` line, in
-/// `server_version_num / 10000` units (15; 906 for 9.6).
+/// The major version of a `pg_dump --version` line as one comparable
+/// number: 100 × major from PostgreSQL 10 on (1500 for 15), 100 × major +
+/// minor before (906 for 9.6, whose major versions had two parts).
 pub fn pg_major(version: &str) -> u32 {
     let n = process::version_numbers(version);
     match n.as_slice() {
         [] => 0,
-        [a, ..] if *a >= 10 => *a,
+        [a, ..] if *a >= 10 => a * 100,
         [a] => a * 100,
         [a, b, ..] => a * 100 + b,
     }
 }
 
+/// A [`pg_major`] number as PostgreSQL writes it (`15`, `9.6`).
 fn show_major(m: u32) -> String {
-    if m >= 100 {
-        format!("{}.{}", m / 100, m % 100)
+    if m >= 1000 {
+        (m / 100).to_string()
     } else {
-        m.to_string()
+        format!("{}.{}", m / 100, m % 100)
     }
 }
 
@@ -541,13 +543,12 @@ mod tests {
 
     #[test]
     fn majors() {
-        assert_eq!(
-            pg_major("pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"),
-            15
-        );
-        assert_eq!(pg_major("pg_dump (PostgreSQL) 9.6.24"), 906);
-        assert_eq!(pg_major("pg_dump (PostgreSQL) 17devel"), 17);
-        assert_eq!(show_major(906), "9.6");
+        let v15 = pg_major("pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)");
+        let v96 = pg_major("pg_dump (PostgreSQL) 9.6.24");
+        assert_eq!((v15, v96), (1500, 906));
+        assert!(v96 < v15 && v15 < pg_major("pg_dump (PostgreSQL) 17devel"));
+        assert_eq!(show_major(v15), "15");
+        assert_eq!(show_major(v96), "9.6");
     }
 
     #[test]

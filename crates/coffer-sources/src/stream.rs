@@ -190,3 +190,64 @@ pub fn restore_to_file(vault: &Vault, index: &Index, snap: &Snapshot, path: &Pat
     f.sync_all().map_err(|e| Error::io(path, e))?;
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{run_backup, SnapshotMeta};
+    use coffer_core::{BackupOptions, InitOptions, Secret};
+    use std::sync::Arc;
+
+    fn vault() -> Vault {
+        Vault::init(
+            Arc::new(coffer_storage::MemoryBackend::new()),
+            &Secret::KeyFile([7; 32]),
+            &InitOptions::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn stream_reads_back_in_order_and_a_failed_source_writes_no_snapshot() {
+        let v = vault();
+        // Several chunks, so read-ahead batches and their order matter.
+        let data: Vec<u8> = (0..20_000_000u64)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let r = run_backup(
+            &v,
+            &BackupOptions::default(),
+            &SnapshotMeta::default(),
+            |a, _| save_stream(a, &data[..], "s.bin", "stdin", BTreeMap::new()),
+        )
+        .unwrap();
+        let index = v.load_index().unwrap();
+        let mut reader = StreamReader::open(&v, &index, &r.snapshot).unwrap();
+        assert_eq!(reader.name(), "s.bin");
+        assert_eq!(reader.len(), data.len() as u64);
+        let mut got = Vec::new();
+        // Odd-sized reads cross chunk boundaries.
+        let mut buf = vec![0u8; 77_777];
+        loop {
+            let n = reader.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got == data, "stream differs");
+
+        let before = v.snapshots(&Default::default()).unwrap().len();
+        let e = run_backup(
+            &v,
+            &BackupOptions::default(),
+            &SnapshotMeta::default(),
+            |a, _| {
+                a.save_stream(&data[..1000], Path::new("x"))?;
+                Err::<SourceOutput, _>(crate::SourceError::Mismatch("the dump failed".into()))
+            },
+        );
+        assert!(e.is_err());
+        assert_eq!(v.snapshots(&Default::default()).unwrap().len(), before);
+    }
+}
