@@ -950,7 +950,29 @@ fn issue3_redis_rdb_over_the_network_restores_every_key() {
         redis_text(scratch.1, &["-n", "3", "GET", &format!("{p}db3")]),
         "in db 3"
     );
+    assert_eq!(
+        d["transfer"], "diskless",
+        "the machine's Redis syncs diskless"
+    );
+    // The disk-based transfer (`$<len>` payload) from a server configured
+    // for it: the scratch server, which holds the same keys.
+    redis_text(scratch.1, &["CONFIG", "SET", "repl-diskless-sync", "no"]);
+    let v2 = backup_json(
+        &env,
+        &["--redis", &format!("redis://127.0.0.1:{}", scratch.1)],
+    );
+    assert_eq!(v2["source"]["details"]["transfer"], "disk");
+    let dir2 = env.path("redis-restore-2");
+    env.ok(&[
+        "restore",
+        v2["id"].as_str().unwrap(),
+        "--redis-dir",
+        dir2.to_str().unwrap(),
+    ]);
     drop(scratch);
+    let scratch2 = start_redis(&dir2);
+    assert_eq!(redis_state(scratch2.1, &p), want);
+    drop(scratch2);
     env.ok(&["check", "--read-data"]);
 }
 
