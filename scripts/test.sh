@@ -11,9 +11,17 @@ say() { echo "test.sh: $*" >&2; }
 # --- 1. Test dependencies -----------------------------------------------------
 # Debian packages the tests need, as "command:package" pairs. A package is
 # installed (one `apt-get update`, then `apt-get install -y`) only if its
-# command is missing. Nothing yet; add entries here, e.g.
-#   APT_DEPS=("restic:restic" "curl:curl")
-APT_DEPS=()
+# command is missing. The database tests (crates/coffer-cli/tests/databases.rs)
+# need the client tools, and redis-server for a scratch server; the servers
+# themselves (PostgreSQL on 5432, MariaDB on 3306, Redis on 6379) must run.
+APT_DEPS=(
+    "psql:postgresql-client"
+    "pg_dump:postgresql-client"
+    "mariadb:mariadb-client"
+    "mariadb-dump:mariadb-client"
+    "redis-cli:redis-tools"
+    "redis-server:redis-server"
+)
 
 missing=()
 for dep in "${APT_DEPS[@]}"; do

@@ -1,5 +1,6 @@
 //! `coffer`: the command line.
 
+mod sources;
 mod vaults;
 
 use anyhow::{bail, Context, Result};
@@ -65,7 +66,7 @@ enum Cmd {
         #[arg(long, default_value = "")]
         label: String,
     },
-    /// Back up paths (or standard input) into the vault
+    /// Back up paths, standard input, a database or a command's output into the vault
     Backup(BackupArgs),
     /// List snapshots
     Snapshots(FilterArgs),
@@ -82,19 +83,21 @@ enum Cmd {
         #[command(flatten)]
         filter: FilterArgs,
     },
-    /// Restore a snapshot
+    /// Restore a snapshot (files into a directory; dumps into a database, a file or a command)
     Restore {
         /// Snapshot id prefix or `latest`
         snapshot: String,
-        /// Directory to restore into
+        /// Directory to restore files into
         #[arg(long)]
-        target: PathBuf,
+        target: Option<PathBuf>,
         /// Restore only entries matching this glob (repeatable)
         #[arg(long)]
         include: Vec<String>,
         /// Restore only below this path of the snapshot
         #[arg(long)]
         subpath: Option<String>,
+        #[command(flatten)]
+        stream: sources::StreamRestoreArgs,
         #[command(flatten)]
         filter: FilterArgs,
     },
@@ -202,6 +205,8 @@ struct BackupArgs {
     /// Read every file, ignoring the parent snapshot
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    db: sources::DbBackupArgs,
 }
 
 fn main() -> ExitCode {
@@ -239,11 +244,16 @@ fn main() -> ExitCode {
                 println!("{}", json!({"error": msg}));
             }
             eprintln!("error: {msg}");
-            ExitCode::from(if e.downcast_ref::<UsageError>().is_some() {
-                2
-            } else {
-                1
-            })
+            ExitCode::from(
+                if e.downcast_ref::<UsageError>().is_some()
+                    || e.downcast_ref::<coffer_sources::SourceError>()
+                        .is_some_and(|s| s.is_usage())
+                {
+                    2
+                } else {
+                    1
+                },
+            )
         }
     }
 }
@@ -322,11 +332,23 @@ fn run(cli: Cli) -> Result<u8> {
             target,
             include,
             subpath,
+            stream,
             filter,
         } => {
+            let dests = stream.count() + usize::from(target.is_some());
+            if dests != 1 {
+                bail!(UsageError(
+                    "restore needs exactly one destination: --target DIR (files), --to-file FILE, \
+                     --postgres URL, --mysql URL, --redis-dir DIR, --run-restore-command or --restore-command CMD"
+                        .into()
+                ));
+            }
             let vault = vaults::open(g)?;
             let (id, snap) = vault.find_snapshot(&snapshot, &filter.filter())?;
             let index = vault.load_index()?;
+            let Some(target) = target else {
+                return sources::restore(g, &vault, &index, &id, &snap, &stream);
+            };
             let progress = Arc::new(Progress::default());
             progress
                 .total_bytes
@@ -478,14 +500,20 @@ fn parse_subset(s: &str) -> Result<ReadData> {
 }
 
 fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
-    if a.stdin && !a.paths.is_empty() {
-        bail!(UsageError("--stdin takes no paths".into()));
-    }
-    if !a.stdin && a.paths.is_empty() {
+    let sources = usize::from(a.stdin) + usize::from(!a.paths.is_empty()) + a.db.count();
+    if sources > 1 {
         bail!(UsageError(
-            "backup needs at least one path (or --stdin)".into()
+            "give one source per backup: paths, --stdin, --postgres, --mysql, --redis or --command"
+                .into()
         ));
     }
+    if sources == 0 {
+        bail!(UsageError(
+            "backup needs at least one path (or --stdin, --postgres URL, --mysql URL, --redis URL, --command CMD)"
+                .into()
+        ));
+    }
+    a.db.check()?;
     for p in &a.paths {
         std::fs::symlink_metadata(p).with_context(|| format!("cannot back up {}", p.display()))?;
     }
@@ -510,6 +538,34 @@ fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
             .filter(|t| !t.is_empty())
             .collect(),
     };
+    if a.db.count() > 0 {
+        let (done, failed) = sources::backup(&vault, &opts, &meta, &a.db)?;
+        // --all-databases and --globals print a JSON list, however many.
+        let list = a.db.many_snapshots() || done.len() > 1;
+        let mut code = 0;
+        let mut all = Vec::new();
+        for r in &done {
+            all.push(report_backup(g, &vault, r, a.dry_run, list)?);
+            if !r.warnings.is_empty() {
+                code = 3;
+            }
+        }
+        if g.json && list {
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        }
+        if !failed.is_empty() {
+            let n = failed.len();
+            let total = n + done.len();
+            if n == 1 && done.is_empty() {
+                return Err(failed.into_iter().next().unwrap());
+            }
+            for e in &failed {
+                eprintln!("error: {}", message(e));
+            }
+            bail!("{n} of {total} backups failed (their errors are above); the other {} snapshots were saved", done.len());
+        }
+        return Ok(code);
+    }
     let progress = Arc::new(Progress::default());
     let bar = ProgressView::start(g, progress.clone(), "backing up");
     let result = if a.stdin {
@@ -558,21 +614,44 @@ fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
         })?
     };
     bar.finish();
+    report_backup(g, &vault, &result, a.dry_run, false)?;
+    Ok(if result.warnings.is_empty() { 0 } else { 3 })
+}
+
+/// Prints a backup's warnings and summary; with --json prints the snapshot
+/// as JSON, or (when `collect`) returns it for the caller to print in a list.
+fn report_backup(
+    g: &GlobalArgs,
+    vault: &Vault,
+    result: &coffer_sources::BackupResult,
+    dry_run: bool,
+    collect: bool,
+) -> Result<serde_json::Value> {
     for w in &result.warnings {
         eprintln!("warning: {w}");
     }
     let s = &result.snapshot.summary;
+    let mut j = serde_json::to_value(&result.snapshot)?;
+    j["id"] = json!(result.id.map(|i| i.to_hex()));
+    j["dry_run"] = json!(dry_run);
+    j["warnings"] = json!(result.warnings);
     if g.json {
-        let mut j = serde_json::to_value(&result.snapshot)?;
-        j["id"] = json!(result.id.map(|i| i.to_hex()));
-        j["dry_run"] = json!(a.dry_run);
-        j["warnings"] = json!(result.warnings);
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        if !collect {
+            println!("{}", serde_json::to_string_pretty(&j)?);
+        }
     } else if !g.quiet {
-        println!(
-            "files: {} new, {} changed, {} unmodified; {} directories",
-            s.files_new, s.files_changed, s.files_unmodified, s.dirs
-        );
+        if result.snapshot.source.kind == "files" {
+            println!(
+                "files: {} new, {} changed, {} unmodified; {} directories",
+                s.files_new, s.files_changed, s.files_unmodified, s.dirs
+            );
+        } else {
+            println!(
+                "{} {}",
+                result.snapshot.source.kind,
+                result.snapshot.paths.join(" ")
+            );
+        }
         println!(
             "added {} ({} stored) in {} new blobs; {} processed",
             human(s.bytes_added),
@@ -589,7 +668,7 @@ fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
             None => println!("dry run: nothing written"),
         }
     }
-    Ok(if result.warnings.is_empty() { 0 } else { 3 })
+    Ok(j)
 }
 
 fn ls(

@@ -4,17 +4,54 @@
 //!   unchanged files by their parent snapshot's metadata) and restores them
 //!   with full fidelity (mode, owners by name and id, times, symlinks, hard
 //!   links, xattrs, FIFOs, devices, sparse files, names that are not UTF-8).
-//! - [`stream`]: any byte stream (standard input, later database dumps) as a
-//!   one-file snapshot.
+//! - [`stream`]: any byte stream (standard input, dumps, command output) as a
+//!   one-file snapshot, and [`stream::StreamReader`] to read it back in order.
+//! - [`postgres`]: logical dumps of PostgreSQL databases (`pg_dump -Fc -Z0`,
+//!   one snapshot per database) and the cluster's globals, restored through
+//!   `pg_restore` (parallel with `--jobs`) and `psql`.
+//! - [`mysql`]: MariaDB/MySQL dumps (`mariadb-dump --single-transaction`),
+//!   restored through the `mariadb` client.
+//! - [`redis`]: an RDB snapshot taken over the network with the replication
+//!   protocol (as `redis-cli --rdb` does), so it works with persistence off.
+//! - [`command`]: the standard output of any command; its exit status decides
+//!   whether the snapshot is written.
+//!
+//! Shared pieces: [`dburl`] parses server URLs and never prints a password;
+//! [`process`] runs every child process (dump and restore tools, commands)
+//! the same way; [`error`] holds the typed [`SourceError`].
 //!
 //! Every source runs through [`run_backup`], so the order of writes that
-//! makes a kill safe (packs, index, then snapshot) is kept in one place.
+//! makes a kill safe (packs, index, then snapshot) is kept in one place. A
+//! database or command source returns its tree only after its dump process
+//! exited with status 0: a failed or killed dump returns an error before any
+//! snapshot is written, leaving at most unreferenced packs for prune.
+//!
+//! | source | snapshot `source.kind` | file in the snapshot | restore |
+//! | --- | --- | --- | --- |
+//! | `--postgres URL/db` | `postgres` | `DB.pgdump` (custom format, uncompressed) | `pg_restore` into a database |
+//! | `--postgres URL --globals` | `postgres-globals` | `globals.sql` | `psql` |
+//! | `--mysql URL[/db]` | `mysql` | `DB.sql` or `all-databases.sql` | `mariadb` client |
+//! | `--redis URL` | `redis` | `dump.rdb` | written into a directory for `redis-server` |
+//! | `--command CMD --name N` | `command` | `N` | the recorded restore command, or a file |
+//!
+//! Physical PostgreSQL backups (base backups, WAL archiving, point-in-time
+//! recovery) are not here yet; they will sit beside [`postgres`] and share
+//! its tool discovery.
 
 #![deny(missing_docs)]
 
+pub mod command;
+pub mod dburl;
+pub mod error;
 pub mod files;
 pub mod filter;
+pub mod mysql;
+pub mod postgres;
+pub mod process;
+pub mod redis;
 pub mod stream;
+
+pub use error::{SourceError, SourceResult};
 
 use coffer_core::{
     Archiver, BackupOptions, BackupSummary, Id, Index, Result, Snapshot, SourceInfo, Vault,
@@ -71,14 +108,19 @@ pub struct BackupResult {
 /// Runs one backup: loads the index, lets `source` save its data through an
 /// [`Archiver`], waits until every pack and index object is durable, and only
 /// then writes the snapshot.
-pub fn run_backup<F>(
+///
+/// The source's error type `E` is the caller's choice (the vault's
+/// [`coffer_core::Error`] or [`SourceError`]); a source that fails returns
+/// `Err` and no snapshot is written.
+pub fn run_backup<F, E>(
     vault: &Vault,
     opts: &BackupOptions,
     meta: &SnapshotMeta,
     source: F,
-) -> Result<BackupResult>
+) -> Result<BackupResult, E>
 where
-    F: FnOnce(&Archiver, &Index) -> Result<SourceOutput>,
+    F: FnOnce(&Archiver, &Index) -> Result<SourceOutput, E>,
+    E: From<coffer_core::Error>,
 {
     let started = jiff::Timestamp::now();
     let index = vault.load_index()?;
