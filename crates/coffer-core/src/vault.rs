@@ -79,6 +79,17 @@ pub struct Vault {
     tree_packs: Arc<PackCache>,
 }
 
+/// Where blob `id` (a `what`, for messages) is: its location, pack and the
+/// pack's object path.
+fn locate(index: &Index, id: &Id, what: &str) -> Result<(crate::index::Location, Id, String)> {
+    let loc = index.lookup(id).ok_or_else(|| Error::NotFound {
+        what: format!("{what} {id}"),
+        hint: " in the index: the vault is missing data; run `coffer check`".into(),
+    })?;
+    let pack_id = index.pack(loc.pack);
+    Ok((loc, pack_id, ObjectKind::Pack.path(&pack_id)))
+}
+
 /// Whole tree packs, kept after a tree blob was read from them: walking a
 /// snapshot reads every directory's tree, and those sit side by side in a
 /// few packs, so one read per pack replaces one ranged read per directory.
@@ -435,12 +446,7 @@ impl Vault {
 
     /// Reads a blob through the index and verifies it.
     pub fn read_blob(&self, index: &Index, id: &Id) -> Result<Vec<u8>> {
-        let loc = index.lookup(id).ok_or_else(|| Error::NotFound {
-            what: format!("blob {id}"),
-            hint: " in the index: the vault is missing data; run `coffer check`".into(),
-        })?;
-        let pack_id = index.pack(loc.pack);
-        let path = ObjectKind::Pack.path(&pack_id);
+        let (loc, _, path) = locate(index, id, "blob")?;
         let sealed = self
             .backend
             .read_range(&path, loc.offset as u64, loc.len as u64)
@@ -459,12 +465,7 @@ impl Vault {
 
     /// Loads a tree blob (through the cache of whole tree packs).
     pub fn load_tree(&self, index: &Index, id: &Id) -> Result<Tree> {
-        let loc = index.lookup(id).ok_or_else(|| Error::NotFound {
-            what: format!("tree {id}"),
-            hint: " in the index: the vault is missing data; run `coffer check`".into(),
-        })?;
-        let pack_id = index.pack(loc.pack);
-        let path = ObjectKind::Pack.path(&pack_id);
+        let (loc, pack_id, path) = locate(index, id, "tree")?;
         let pack = match self.tree_packs.get(&pack_id) {
             Some(p) => p,
             None => {
