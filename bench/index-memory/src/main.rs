@@ -49,19 +49,17 @@ extern "C" {
 }
 
 /// The malloc settings `coffer` itself makes at start (coffer-cli main.rs):
-/// a fixed mmap threshold and at most 4 arenas. Set COFFER_BENCH_MALLOC=glibc
-/// to measure with glibc's defaults instead.
+/// a fixed 4 MiB mmap threshold. Set COFFER_BENCH_MALLOC=glibc to measure
+/// with glibc's defaults instead.
 fn malloc_like_cli() -> &'static str {
     const M_MMAP_THRESHOLD: i32 = -3;
-    const M_ARENA_MAX: i32 = -8;
     if std::env::var("COFFER_BENCH_MALLOC").as_deref() == Ok("glibc") {
         return "glibc-defaults";
     }
     unsafe {
-        mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-        mallopt(M_ARENA_MAX, 4);
+        mallopt(M_MMAP_THRESHOLD, 4 << 20);
     }
-    "coffer-cli (M_MMAP_THRESHOLD=256KiB, M_ARENA_MAX=4)"
+    "coffer-cli (M_MMAP_THRESHOLD=4MiB)"
 }
 
 /// VmRSS after handing free heap memory back: what of `rss()` is live.

@@ -79,6 +79,18 @@ pub struct Vault {
     tree_packs: Arc<PackCache>,
 }
 
+/// Gives freed heap memory back to the system. Decoding index objects on
+/// several threads leaves megabytes of freed blocks in each thread's malloc
+/// arena, scattered between live ones, which glibc keeps otherwise (about
+/// 10 bytes per indexed chunk at 2 million chunks).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Where blob `id` (a `what`, for messages) is: its location, pack and the
 /// pack's object path.
 fn locate(index: &Index, id: &Id, what: &str) -> Result<(crate::index::Location, Id, String)> {
@@ -353,6 +365,7 @@ impl Vault {
     /// Loads every index object; fails on a damaged one.
     pub fn load_index(&self) -> Result<Index> {
         let (index, mut errors) = self.load_index_lenient()?;
+        release_free_memory();
         match errors.pop() {
             Some(e) => Err(e),
             None => Ok(index),
