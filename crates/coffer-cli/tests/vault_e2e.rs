@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 macro_rules! both {
@@ -493,4 +493,56 @@ fn filters_ls_excludes_includes_and_dry_run() {
     // ls of a sub path, long form.
     let ls = env.ok(&["ls", "latest", &format!("{p}/sub"), "--host", "h1", "-l"]);
     assert!(ls.contains("deep.txt"), "{ls}");
+}
+
+/// Unmounts a file system when dropped, so a failing test leaves no mount.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn one_file_system_keeps_mount_points_but_not_what_is_mounted() {
+    assert!(
+        is_root(),
+        "this test mounts a tmpfs and needs root; run the suite as root (CI does)"
+    );
+    let env = Env::new(Kind::Local, "one-fs");
+    let src = env.path("src");
+    write(&src.join("here.txt"), b"on the root file system");
+    let mnt = src.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let st = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=1m",
+            "coffer-test",
+            mnt.to_str().unwrap(),
+        ])
+        .status()
+        .expect("run mount");
+    assert!(
+        st.success(),
+        "mount -t tmpfs failed: the test needs to mount a tmpfs"
+    );
+    let _guard = Mounted(mnt.clone());
+    write(&mnt.join("inside.txt"), b"on the tmpfs");
+    env.init();
+    let p = src.to_str().unwrap();
+    env.ok(&["backup", "--one-file-system", p]);
+    let ls = env.ok(&["ls", "latest"]);
+    assert!(ls.contains("here.txt") && ls.contains("mnt"), "{ls}");
+    assert!(
+        !ls.contains("inside.txt"),
+        "-x crossed into the tmpfs: {ls}"
+    );
+    env.ok(&["backup", "-x", p]);
+    assert!(!env.ok(&["ls", "latest"]).contains("inside.txt"));
+    env.ok(&["backup", p]);
+    assert!(env.ok(&["ls", "latest"]).contains("inside.txt"));
 }
