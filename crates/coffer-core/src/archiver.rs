@@ -5,10 +5,11 @@
 //! once. Each chunk is hashed, checked against the index and the chunks
 //! already saved by this run, compressed and sealed on the calling thread
 //! (one large stream at a time fans its chunks out over the rayon pool), and
-//! appended to the open pack of its kind. Full packs are handed to uploader
-//! threads without a queue, so memory stays bounded by
-//! `pack_size × (2 + uploaders)` plus one chunk per thread and one batch of
-//! one chunk per thread for the stream that fans out.
+//! appended to the open pack of its kind. A full pack is handed to an
+//! uploader thread without a queue while its builder stays locked, so memory
+//! stays bounded by `pack_size × (1 + uploaders)` plus a chunk and a sealed
+//! chunk per thread and one batch of one chunk per thread for the stream that
+//! fans out. Uploaders: one for a local disk, four for S3.
 //!
 //! Order of writes, which makes a kill at any instant safe: a pack is
 //! uploaded before any index object lists it; index objects are written
@@ -38,9 +39,10 @@ use crate::vault::Vault;
 pub struct BackupOptions {
     /// zstd level (0 = no compression). Default 3.
     pub compression_level: i32,
-    /// Target pack size in bytes. Default 16 MiB.
+    /// Target pack size in bytes. Default 8 MiB.
     pub pack_size: usize,
-    /// Uploader threads. Default 2.
+    /// Uploader threads; 0 (the default) takes the backend's
+    /// [`Backend::concurrent_writes`](crate::Backend::concurrent_writes).
     pub uploaders: usize,
     /// Compute everything but write nothing.
     pub dry_run: bool,
@@ -50,8 +52,8 @@ impl Default for BackupOptions {
     fn default() -> Self {
         BackupOptions {
             compression_level: 3,
-            pack_size: 16 << 20,
-            uploaders: 2,
+            pack_size: 8 << 20,
+            uploaders: 0,
             dry_run: false,
         }
     }
@@ -197,7 +199,11 @@ impl<'a> Archiver<'a> {
         // A rendezvous channel: a full pack waits until an uploader takes it,
         // so at most 1 + uploaders data packs are in memory.
         let (tx, rx): (Sender<FinishedPack>, Receiver<FinishedPack>) = bounded(0);
-        let uploaders = (0..opts.uploaders.max(1))
+        let n = match opts.uploaders {
+            0 => vault.backend().concurrent_writes().max(1),
+            n => n,
+        };
+        let uploaders = (0..n)
             .map(|i| {
                 let rx = rx.clone();
                 let shared = shared.clone();
@@ -261,7 +267,7 @@ impl<'a> Archiver<'a> {
             BlobKind::Data => &self.data,
             BlobKind::Tree => &self.tree,
         };
-        let full = {
+        {
             let mut b = builder.lock().unwrap();
             if b.is_empty() && kind == BlobKind::Data {
                 // Room for a full pack and the largest blob that tips it over.
@@ -269,16 +275,19 @@ impl<'a> Archiver<'a> {
             }
             b.add(kind, id, sealed, data.len() as u32);
             if b.size() >= self.opts.pack_size {
-                Some(std::mem::take(&mut *b))
-            } else {
-                None
+                // Handed over with the lock held: other threads wait here
+                // instead of filling yet another pack while this one waits
+                // for an uploader, so at most one pack is being filled.
+                let full = std::mem::take(&mut *b);
+                if let Err(e) = self.send(full) {
+                    drop(b);
+                    SCRATCH.with(|s| s.set(Some(scratch)));
+                    return Err(e);
+                }
             }
-        };
+        }
         if scratch.len() <= SCRATCH_KEEP {
             SCRATCH.with(|s| s.set(Some(scratch)));
-        }
-        if let Some(b) = full {
-            self.send(b)?;
         }
         Ok(id)
     }

@@ -26,6 +26,12 @@ pub trait Backend: Send + Sync {
     /// Stores an object durably. Returns only once the object would survive a
     /// crash of this process (and, for local disks, of the machine).
     fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError>;
+    /// How many object writes pay off running at once: a remote store hides
+    /// its latency behind several, a local disk gains nothing from more than
+    /// one (and each write in flight holds a pack in memory).
+    fn concurrent_writes(&self) -> usize {
+        1
+    }
     /// Reads a whole object.
     fn read(&self, path: &str) -> Result<Vec<u8>, StorageError>;
     /// Reads `len` bytes at `offset`.

@@ -100,6 +100,14 @@ impl Backend for OpendalBackend {
         self.location.clone()
     }
 
+    fn concurrent_writes(&self) -> usize {
+        if self.local_root.is_some() {
+            1
+        } else {
+            4
+        }
+    }
+
     fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
         self.rt
             .block_on(self.op.write(path, data))
