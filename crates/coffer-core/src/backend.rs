@@ -55,6 +55,10 @@ pub enum ObjectKind {
     Index,
     /// Packs: `packs/<first two hex digits>/<id>`.
     Pack,
+    /// Archived PostgreSQL WAL files: `wal/<encrypted file name>`. Their
+    /// names are not ids (see [`crate::wal`]), so [`ObjectKind::path`] and
+    /// [`ObjectKind::id_of`] do not apply; use [`crate::wal::object_path`].
+    Wal,
 }
 
 impl ObjectKind {
@@ -65,6 +69,7 @@ impl ObjectKind {
             ObjectKind::Snapshot => "snapshots/",
             ObjectKind::Index => "index/",
             ObjectKind::Pack => "packs/",
+            ObjectKind::Wal => "wal/",
         }
     }
 
@@ -84,6 +89,7 @@ impl ObjectKind {
             ObjectKind::Snapshot => b"coffer.snapshot",
             ObjectKind::Index => b"coffer.index",
             ObjectKind::Pack => b"coffer.packheader",
+            ObjectKind::Wal => b"coffer.wal",
         }
     }
 

@@ -42,6 +42,7 @@ pub mod restore;
 pub mod snapshot;
 pub mod tree;
 pub mod vault;
+pub mod wal;
 
 pub use archiver::{Archiver, BackupOptions};
 pub use backend::{Backend, ObjectInfo, ObjectKind};
