@@ -259,11 +259,11 @@ mod tests {
         let (l, bad) = list(&v).unwrap();
         assert!(bad.is_empty());
         let names: Vec<&str> = l.iter().map(|w| w.name.as_str()).collect();
-        assert_eq!(names, vec!["00000002.history", seg]);
+        assert_eq!(names, vec![seg, "00000002.history"]);
         // The name hides the file name; a renamed object fails to open.
-        assert!(!l[1].path.contains(seg));
+        assert!(!l[0].path.contains(seg));
         let other = object_path(&v, "000000010000000000000009");
-        let bytes = mem.read(&l[1].path).unwrap();
+        let bytes = mem.read(&l[0].path).unwrap();
         mem.write(&other, bytes).unwrap();
         let e = get(&v, "000000010000000000000009").unwrap_err();
         assert!(e.to_string().contains("fails authentication"), "{e}");
