@@ -3,7 +3,8 @@
 //! Backends store opaque, write-once objects under slash-separated paths.
 //! The vault never overwrites or renames an object: every object's name is
 //! either the keyed hash of its bytes or random, so a second write to the same
-//! name would carry the same bytes.
+//! name would carry the same bytes. (Archived WAL files are named after their
+//! encrypted file name; see [`crate::wal`] for how a rewrite is refused.)
 
 use crate::error::StorageError;
 use crate::id::Id;

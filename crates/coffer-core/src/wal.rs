@@ -5,7 +5,7 @@
 //! `00000002.history` …), so unlike every other object a WAL object's name
 //! is derived from that file name, not from its bytes:
 //!
-//! - **Name** = `wal/` + hex([`MasterKey::seal_name`] of the file name): a
+//! - **Name** = `wal/` + hex([`crate::MasterKey::seal_name`] of the file name): a
 //!   deterministic encryption with a synthetic IV. A retry of the same file
 //!   finds the same object, `wal-fetch` finds it from the name alone, and a
 //!   listing recovers every file name without reading any object; the name
