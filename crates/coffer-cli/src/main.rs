@@ -83,11 +83,11 @@ enum Cmd {
         #[command(flatten)]
         filter: FilterArgs,
     },
-    /// Restore a snapshot (files into a directory; dumps into a database, a file or a command)
+    /// Restore a snapshot (files into a directory; dumps into a database, a file or a command; base backups into a data directory)
     Restore {
         /// Snapshot id prefix or `latest`
         snapshot: String,
-        /// Directory to restore files into
+        /// Directory to restore files into; with --pgdata: `immediate` (stop recovery as soon as the base backup is consistent)
         #[arg(long)]
         target: Option<PathBuf>,
         /// Restore only entries matching this glob (repeatable)
@@ -120,6 +120,21 @@ enum Cmd {
     /// Manage key slots
     #[command(subcommand)]
     Key(KeyCmd),
+    /// Archive one PostgreSQL WAL file (archive_command = 'coffer --vault V --key-file K wal-push %p')
+    WalPush {
+        /// The WAL file (PostgreSQL's %p)
+        path: PathBuf,
+    },
+    /// Fetch one archived WAL file (restore_command = 'coffer --vault V --key-file K wal-fetch %f %p'); exit 1 if the vault lacks it
+    WalFetch {
+        /// The WAL file's name (PostgreSQL's %f)
+        name: String,
+        /// Where to write it (PostgreSQL's %p)
+        dest: PathBuf,
+    },
+    /// PostgreSQL physical backups (base backups for point-in-time recovery)
+    #[command(subcommand)]
+    Pg(sources::PgCmd),
 }
 
 #[derive(Subcommand)]
@@ -335,11 +350,25 @@ fn run(cli: Cli) -> Result<u8> {
             stream,
             filter,
         } => {
+            let mut stream = stream;
+            let mut target = target;
+            if stream.pgdata.is_some() {
+                // `--target immediate` is a recovery target there, not a directory.
+                match target.take() {
+                    None => {}
+                    Some(t) if t.as_os_str() == "immediate" => stream.target_immediate = true,
+                    Some(t) => bail!(UsageError(format!(
+                        "--target {} with --pgdata: the only recovery target --target takes is `immediate` \
+                         (or use --target-time, --target-lsn, --target-xid, --target-name)",
+                        t.display()
+                    ))),
+                }
+            }
             let dests = stream.count() + usize::from(target.is_some());
             if dests != 1 {
                 bail!(UsageError(
                     "restore needs exactly one destination: --target DIR (files), --to-file FILE, \
-                     --postgres URL, --mysql URL, --redis-dir DIR, --run-restore-command or --restore-command CMD"
+                     --postgres URL, --mysql URL, --redis-dir DIR, --pgdata DIR, --run-restore-command or --restore-command CMD"
                         .into()
                 ));
             }
@@ -447,7 +476,7 @@ fn run(cli: Cli) -> Result<u8> {
                 }
                 if !g.quiet || !report.ok() {
                     println!(
-                        "checked {} snapshots, {} trees, {} index objects, {} packs ({} read, {} blobs verified); {} unreferenced packs; {}",
+                        "checked {} snapshots, {} trees, {} index objects, {} packs ({} read, {} blobs verified); {} unreferenced packs; {} WAL files ({} read); {}",
                         report.snapshots,
                         report.trees,
                         report.index_objects,
@@ -455,6 +484,8 @@ fn run(cli: Cli) -> Result<u8> {
                         report.packs_read,
                         report.blobs_read,
                         report.unreferenced_packs,
+                        report.wal_files,
+                        report.wal_files_read,
                         if report.ok() { "no errors".to_string() } else { format!("{} problems", report.problems.len()) }
                     );
                 }
@@ -472,6 +503,9 @@ fn run(cli: Cli) -> Result<u8> {
             }
         }
         Cmd::Key(k) => key(g, k),
+        Cmd::WalPush { path } => sources::wal_push(g, &path),
+        Cmd::WalFetch { name, dest } => sources::wal_fetch(g, &name, &dest),
+        Cmd::Pg(c) => sources::pg(g, c),
     }
 }
 

@@ -4,11 +4,16 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use coffer_core::wal::PutOutcome;
 use coffer_core::{BackupOptions, Id, Index, Snapshot, Vault};
 use coffer_sources::dburl::DbUrl;
 use coffer_sources::mysql::{self, Mysql, MysqlOptions, MysqlRestoreOptions};
+use coffer_sources::pg_physical::{
+    self, PgdataOptions, RecoveryOptions, RecoveryTarget, WalSecret,
+};
 use coffer_sources::postgres::{self, PgOptions, PgRestoreOptions, Postgres};
 use coffer_sources::stream::{self, StreamReader};
+use coffer_sources::wal::{self, FetchOutcome};
 use coffer_sources::{command, redis, run_backup, BackupResult, SnapshotMeta, SourceError};
 use serde_json::json;
 use std::path::PathBuf;
@@ -255,6 +260,30 @@ pub struct StreamRestoreArgs {
     /// Restore a mysql snapshot into this database (mysql://user@host:port/newdb; no db for an all-databases dump)
     #[arg(long, value_name = "URL")]
     pub mysql: Option<String>,
+    /// Unpack a postgres-base snapshot into this new data directory, set up for point-in-time recovery
+    #[arg(long, value_name = "DIR")]
+    pub pgdata: Option<PathBuf>,
+    /// With --pgdata: recover up to this time (as PostgreSQL reads a timestamptz, e.g. '2026-03-01 12:00:00+00')
+    #[arg(long, value_name = "TIME")]
+    pub target_time: Option<String>,
+    /// With --pgdata: recover up to this WAL position (e.g. 0/3000060)
+    #[arg(long, value_name = "LSN")]
+    pub target_lsn: Option<String>,
+    /// With --pgdata: recover up to this transaction id
+    #[arg(long, value_name = "XID")]
+    pub target_xid: Option<String>,
+    /// With --pgdata: recover up to this restore point (pg_create_restore_point)
+    #[arg(long, value_name = "NAME")]
+    pub target_name: Option<String>,
+    /// With --pgdata and --target-time/-lsn/-xid: stop just before the target instead of just after it
+    #[arg(long)]
+    pub target_exclusive: bool,
+    /// With --pgdata, when running as root: give the files to this user (default: the owner of DIR's parent)
+    #[arg(long, value_name = "USER")]
+    pub pgdata_owner: Option<String>,
+    /// Set from `--target immediate` with --pgdata.
+    #[arg(skip)]
+    pub target_immediate: bool,
     /// Write a redis snapshot's dump.rdb into this directory (start redis-server --dir DIR on it)
     #[arg(long, value_name = "DIR")]
     pub redis_dir: Option<PathBuf>,
@@ -285,6 +314,7 @@ impl StreamRestoreArgs {
             self.postgres.is_some(),
             self.mysql.is_some(),
             self.redis_dir.is_some(),
+            self.pgdata.is_some(),
             self.run_restore_command || self.restore_command.is_some(),
         ]
         .iter()
@@ -322,6 +352,18 @@ pub fn restore(
     }
     if a.jobs > 1 && a.postgres.is_none() {
         bail!(UsageError("--jobs goes with --postgres".into()));
+    }
+    let pitr_flags = a.target_time.is_some()
+        || a.target_lsn.is_some()
+        || a.target_xid.is_some()
+        || a.target_name.is_some()
+        || a.target_exclusive
+        || a.pgdata_owner.is_some()
+        || a.target_immediate;
+    if pitr_flags && a.pgdata.is_none() {
+        bail!(UsageError(
+            "--target-time, --target-lsn, --target-xid, --target-name, --target-exclusive and --pgdata-owner go with --pgdata DIR".into()
+        ));
     }
     let reader = StreamReader::open(vault, index, snap)?;
     let bytes = reader.len();
@@ -374,6 +416,14 @@ pub fn restore(
         .map_err(usage)
         .with_context(|| format!("restoring snapshot {} into {}", id.short(), url))?;
         dest = url.location(url.database.as_deref());
+    } else if let Some(dir) = &a.pgdata {
+        let settings = restore_pgdata(g, reader, id, snap, dir, a)?;
+        if !g.quiet && !g.json {
+            for s in &settings {
+                println!("{s}");
+            }
+        }
+        dest = dir.display().to_string();
     } else if let Some(dir) = &a.redis_dir {
         expect_kind(id, snap, &[redis::KIND], "--redis-dir")?;
         let p = redis::restore_to_dir(reader, dir)?;
@@ -408,4 +458,272 @@ pub fn restore(
         );
     }
     Ok(if warnings.is_empty() { 0 } else { 3 })
+}
+
+/// `coffer pg …`: physical PostgreSQL backups.
+#[derive(clap::Subcommand)]
+pub enum PgCmd {
+    /// Take a base backup of a running cluster (pg_basebackup, streamed) into the vault
+    Basebackup {
+        /// The cluster: postgres://user@host:port/ (the user needs the REPLICATION attribute)
+        #[arg(long, value_name = "URL")]
+        postgres: String,
+        /// Tag the snapshot (repeatable)
+        #[arg(long)]
+        tag: Vec<String>,
+        /// Host name to record
+        #[arg(long)]
+        host: Option<String>,
+        /// zstd level (0 = none)
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(0..=22))]
+        compression: i32,
+        #[command(flatten)]
+        tools: ToolArgs,
+    },
+    /// Report gaps in the archived WAL and the recoverable window (exit 1 if no base backup can recover or a gap cuts the window)
+    WalVerify,
+}
+
+/// Runs a `coffer pg` command.
+pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
+    match cmd {
+        PgCmd::Basebackup {
+            postgres: u,
+            tag,
+            host,
+            compression,
+            tools,
+        } => {
+            let url = DbUrl::parse(&u, postgres::SCHEMES, postgres::DEFAULT_PORT, "--postgres")
+                .map_err(usage)?;
+            let vault = crate::vaults::open(g)?;
+            let pg = Postgres::connect(&url, &tools.pg(), None)?;
+            let opts = BackupOptions {
+                compression_level: compression,
+                ..Default::default()
+            };
+            let meta = SnapshotMeta {
+                host,
+                tags: tag
+                    .iter()
+                    .flat_map(|t| t.split(','))
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+            };
+            let r = one(
+                &vault,
+                &opts,
+                &meta,
+                &format!("a base backup of {}", url.location(None)),
+                |arch| pg.base_backup(arch),
+            )?;
+            crate::report_backup(g, &vault, &r, false, false)?;
+            Ok(0)
+        }
+        PgCmd::WalVerify => {
+            let vault = crate::vaults::open(g)?;
+            let r = wal::verify(&vault)?;
+            if g.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "{} WAL segments archived ({} to {}), {} other files",
+                    r.segments,
+                    r.oldest_segment.as_deref().unwrap_or("-"),
+                    r.newest_segment.as_deref().unwrap_or("-"),
+                    r.other_files
+                );
+                for gap in &r.gaps {
+                    println!(
+                        "gap: {} segments missing after {} (next archived: {})",
+                        gap.missing, gap.after, gap.before
+                    );
+                }
+                for b in &r.base_backups {
+                    println!(
+                        "base backup {} ({}): needs WAL from {}; {}",
+                        &b.snapshot[..8],
+                        b.time,
+                        b.start_wal_file,
+                        match (&b.recoverable_to, b.consistent) {
+                            (Some(to), true) => format!("recoverable up to {to}"),
+                            _ => "NOT recoverable: WAL up to its end point is missing".into(),
+                        }
+                    );
+                }
+                for u in &r.undecodable {
+                    println!("damaged: {u}: name does not decode");
+                }
+                match &r.window {
+                    Some((from, to)) => {
+                        println!("recoverable window: from {from} to the end of segment {to}")
+                    }
+                    None => println!("no recoverable window: no base backup has its WAL archived"),
+                }
+            }
+            if r.window.is_none() || r.gaps_in_window > 0 {
+                eprintln!(
+                    "error: the WAL archive in {} {}: take a new base backup (coffer pg basebackup) and check archive_command",
+                    vault.backend().location(),
+                    if r.window.is_none() { "cannot recover any base backup" } else { "has gaps inside the recoverable window" }
+                );
+                return Ok(1);
+            }
+            Ok(if r.gaps.is_empty() && r.undecodable.is_empty() {
+                0
+            } else {
+                3
+            })
+        }
+    }
+}
+
+/// `coffer wal-push PATH`: archives one WAL file; exits 0 only once it is durable.
+pub fn wal_push(g: &GlobalArgs, path: &std::path::Path) -> Result<u8> {
+    let vault = crate::vaults::open(g)?;
+    let (name, outcome) = wal::push(&vault, path)
+        .map_err(usage)
+        .with_context(|| format!("archiving WAL file {} failed", path.display()))?;
+    let (already, stored) = match outcome {
+        PutOutcome::Stored { stored } => (false, stored),
+        PutOutcome::AlreadyArchived => (true, 0),
+    };
+    if g.json {
+        println!(
+            "{}",
+            json!({"wal_file": name, "already_archived": already, "stored_bytes": stored})
+        );
+    } else if !g.quiet {
+        if already {
+            println!("WAL file {name} was already archived with identical content");
+        } else {
+            println!("archived WAL file {name} ({} stored)", crate::human(stored));
+        }
+    }
+    Ok(0)
+}
+
+/// `coffer wal-fetch NAME DEST`: exit 1 and nothing written when the vault lacks it.
+pub fn wal_fetch(g: &GlobalArgs, name: &str, dest: &std::path::Path) -> Result<u8> {
+    let vault = crate::vaults::open(g)?;
+    match wal::fetch(&vault, name, dest)
+        .map_err(usage)
+        .with_context(|| format!("fetching WAL file {name} to {}", dest.display()))?
+    {
+        FetchOutcome::Written(n) => {
+            if g.json {
+                println!(
+                    "{}",
+                    json!({"wal_file": name, "bytes": n, "written_to": dest})
+                );
+            } else if !g.quiet {
+                println!(
+                    "fetched WAL file {name} to {} ({})",
+                    dest.display(),
+                    crate::human(n)
+                );
+            }
+            Ok(0)
+        }
+        FetchOutcome::Missing => {
+            // PostgreSQL asks for files past the end of the archive at the end
+            // of every recovery: one quiet line, exit 1.
+            if g.json {
+                println!("{}", json!({"wal_file": name, "missing": true}));
+            }
+            eprintln!(
+                "WAL file {name} is not in vault {}",
+                vault.backend().location()
+            );
+            Ok(1)
+        }
+    }
+}
+
+/// The recovery configuration for `restore --pgdata`: where the server finds
+/// coffer, the vault and a secret *file* it can read.
+fn recovery_options(g: &GlobalArgs, a: &StreamRestoreArgs) -> Result<RecoveryOptions> {
+    let t = crate::vaults::target(g);
+    let vault = if t.location.contains("://") {
+        t.location.clone()
+    } else {
+        std::path::absolute(&t.location)
+            .with_context(|| format!("making vault path {} absolute", t.location))?
+            .to_string_lossy()
+            .into_owned()
+    };
+    let abs = |p: &std::path::Path| {
+        std::path::absolute(p).with_context(|| format!("making {} absolute", p.display()))
+    };
+    let secret = if let Some(k) = &g.key_file {
+        WalSecret::KeyFile(abs(k)?)
+    } else if let Some(p) = &g.password_file {
+        WalSecret::PasswordFile(abs(p)?)
+    } else if std::env::var("COFFER_PASSWORD").is_ok_and(|p| !p.is_empty()) {
+        bail!(UsageError(
+            "restore --pgdata: the vault's password came from COFFER_PASSWORD, which the PostgreSQL server \
+             cannot see when it runs restore_command; give --key-file or --password-file (a file the server's \
+             user can read) instead"
+                .into()
+        ));
+    } else if let Some(k) = t.default_key_file().filter(|k| k.exists()) {
+        WalSecret::KeyFile(abs(&k)?)
+    } else {
+        bail!(UsageError(format!(
+            "restore --pgdata needs --key-file or --password-file for vault {}: the server's restore_command uses it",
+            t.location
+        )));
+    };
+    let targets = [
+        a.target_time.clone().map(RecoveryTarget::Time),
+        a.target_lsn.clone().map(RecoveryTarget::Lsn),
+        a.target_xid.clone().map(RecoveryTarget::Xid),
+        a.target_name.clone().map(RecoveryTarget::Name),
+        a.target_immediate.then_some(RecoveryTarget::Immediate),
+    ];
+    let mut given: Vec<RecoveryTarget> = targets.into_iter().flatten().collect();
+    if given.len() > 1 {
+        bail!(UsageError(
+            "give at most one recovery target: --target-time, --target-lsn, --target-xid, --target-name or --target immediate".into()
+        ));
+    }
+    Ok(RecoveryOptions {
+        coffer: std::env::current_exe().context("finding the path of the coffer executable")?,
+        vault,
+        secret,
+        target: given.pop().unwrap_or(RecoveryTarget::Latest),
+        inclusive: !a.target_exclusive,
+    })
+}
+
+fn restore_pgdata(
+    g: &GlobalArgs,
+    reader: StreamReader<'_>,
+    id: &Id,
+    snap: &Snapshot,
+    dir: &std::path::Path,
+    a: &StreamRestoreArgs,
+) -> Result<Vec<String>> {
+    expect_kind(id, snap, &[pg_physical::KIND_BASE], "--pgdata")?;
+    let recovery = recovery_options(g, a)?;
+    let owner = match &a.pgdata_owner {
+        Some(u) => Some(pg_physical::lookup_user(u).map_err(usage)?),
+        None => None,
+    };
+    let opts = PgdataOptions {
+        dir: dir.to_path_buf(),
+        recovery,
+        owner,
+        comment: format!(
+            "coffer restore of base backup snapshot {} ({}), {}",
+            id.short(),
+            snap.paths.join(" "),
+            jiff::Timestamp::now()
+        ),
+    };
+    let done = pg_physical::restore_pgdata(reader, &opts)
+        .map_err(usage)
+        .with_context(|| format!("restoring snapshot {} into {}", id.short(), dir.display()))?;
+    Ok(done.settings)
 }

@@ -3,7 +3,8 @@
 //! Backends store opaque, write-once objects under slash-separated paths.
 //! The vault never overwrites or renames an object: every object's name is
 //! either the keyed hash of its bytes or random, so a second write to the same
-//! name would carry the same bytes.
+//! name would carry the same bytes. (Archived WAL files are named after their
+//! encrypted file name; see [`crate::wal`] for how a rewrite is refused.)
 
 use crate::error::StorageError;
 use crate::id::Id;
@@ -61,6 +62,10 @@ pub enum ObjectKind {
     Index,
     /// Packs: `packs/<first two hex digits>/<id>`.
     Pack,
+    /// Archived PostgreSQL WAL files: `wal/<encrypted file name>`. Their
+    /// names are not ids (see [`crate::wal`]), so [`ObjectKind::path`] and
+    /// [`ObjectKind::id_of`] do not apply; use [`crate::wal::object_path`].
+    Wal,
 }
 
 impl ObjectKind {
@@ -71,6 +76,7 @@ impl ObjectKind {
             ObjectKind::Snapshot => "snapshots/",
             ObjectKind::Index => "index/",
             ObjectKind::Pack => "packs/",
+            ObjectKind::Wal => "wal/",
         }
     }
 
@@ -90,6 +96,7 @@ impl ObjectKind {
             ObjectKind::Snapshot => b"coffer.snapshot",
             ObjectKind::Index => b"coffer.index",
             ObjectKind::Pack => b"coffer.packheader",
+            ObjectKind::Wal => b"coffer.wal",
         }
     }
 

@@ -39,6 +39,8 @@ pub struct MasterKey {
     data: XChaCha20Poly1305,
     id_key: [u8; 32],
     name_key: [u8; 32],
+    wal_name_mac: [u8; 32],
+    wal_name_cipher: [u8; 32],
     chunker_seed: u64,
 }
 
@@ -56,11 +58,15 @@ impl MasterKey {
         let id_key = blake3::derive_key("coffer 2026 v1 chunk id key", &secret);
         let name_key = blake3::derive_key("coffer 2026 v1 object name key", &secret);
         let seed = blake3::derive_key("coffer 2026 v1 chunker seed", &secret);
+        let wal_name_mac = blake3::derive_key("coffer 2026 v1 wal name iv key", &secret);
+        let wal_name_cipher = blake3::derive_key("coffer 2026 v1 wal name cipher key", &secret);
         MasterKey {
             secret,
             data: XChaCha20Poly1305::new((&data_key).into()),
             id_key,
             name_key,
+            wal_name_mac,
+            wal_name_cipher,
             chunker_seed: u64::from_le_bytes(seed[..8].try_into().unwrap()),
         }
     }
@@ -84,6 +90,45 @@ impl MasterKey {
     /// The name of a stored object: keyed hash of its stored bytes.
     pub fn object_name(&self, stored: &[u8]) -> Id {
         Id(*blake3::keyed_hash(&self.name_key, stored).as_bytes())
+    }
+
+    /// Encrypts a short name deterministically (a synthetic IV): the nonce
+    /// is the keyed BLAKE3 hash of the name (first 24 bytes) and the name is
+    /// encrypted with XChaCha20 under that nonce. Returns `nonce ||
+    /// ciphertext`. Equal names give equal output, so a writer and a reader
+    /// that know only the name find the same object; different names give
+    /// unrelated output, and nothing about the name shows but its length.
+    pub fn seal_name(&self, name: &[u8]) -> Vec<u8> {
+        let iv = self.name_iv(name);
+        let mut out = Vec::with_capacity(24 + name.len());
+        out.extend_from_slice(&iv);
+        out.extend_from_slice(name);
+        self.name_keystream(&iv, &mut out[24..]);
+        out
+    }
+
+    /// Decrypts the output of [`MasterKey::seal_name`]; `None` when it is
+    /// too short or its nonce is not the keyed hash of the decrypted name
+    /// (damaged, or made under another key).
+    pub fn open_name(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() < 24 {
+            return None;
+        }
+        let iv: [u8; 24] = sealed[..24].try_into().ok()?;
+        let mut name = sealed[24..].to_vec();
+        self.name_keystream(&iv, &mut name);
+        (self.name_iv(&name) == iv).then_some(name)
+    }
+
+    fn name_iv(&self, name: &[u8]) -> [u8; 24] {
+        let h = blake3::keyed_hash(&self.wal_name_mac, name);
+        h.as_bytes()[..24].try_into().expect("24 of 32 bytes")
+    }
+
+    fn name_keystream(&self, iv: &[u8; 24], buf: &mut [u8]) {
+        use chacha20::cipher::{KeyIvInit, StreamCipher};
+        let mut c = chacha20::XChaCha20::new((&self.wal_name_cipher).into(), iv.into());
+        c.apply_keystream(buf);
     }
 
     /// Seed XOR'd into the chunker's gear table, so chunk boundaries do not
@@ -218,5 +263,22 @@ mod tests {
         assert_eq!(a.chunk_id(b"x"), b.chunk_id(b"x"));
         assert_ne!(a.chunk_id(b"x"), a.object_name(b"x"));
         assert_eq!(a.chunker_seed(), b.chunker_seed());
+    }
+
+    #[test]
+    fn sealed_names_are_deterministic_and_checked() {
+        let a = MasterKey::from_secret([7; 32]);
+        let n = b"000000010000000000000002";
+        let s = a.seal_name(n);
+        assert_eq!(s, a.seal_name(n));
+        assert_eq!(s.len(), 24 + n.len());
+        assert_ne!(&s[24..], &n[..]);
+        assert_eq!(a.open_name(&s).unwrap(), n);
+        assert_ne!(a.seal_name(b"000000010000000000000003"), s);
+        let mut bad = s.clone();
+        bad[30] ^= 1;
+        assert!(a.open_name(&bad).is_none());
+        assert!(MasterKey::from_secret([8; 32]).open_name(&s).is_none());
+        assert!(a.open_name(&s[..10]).is_none());
     }
 }

@@ -8,7 +8,9 @@
 //! Invariants this crate keeps:
 //! - **Write once.** No object is ever rewritten or renamed. Object names are
 //!   keyed BLAKE3 hashes of the stored bytes (or random, for key slots), so
-//!   names reveal nothing about content.
+//!   names reveal nothing about content. Archived WAL files ([`wal`]) are
+//!   named by their encrypted PostgreSQL file name instead, and a second
+//!   write of a name is refused unless its content is identical.
 //! - **Sealed.** Everything but `config` and the key slots' salts is
 //!   encrypted and authenticated with XChaCha20-Poly1305 under a random
 //!   192-bit nonce before it leaves the process ([`crypto`]).
@@ -42,6 +44,7 @@ pub mod restore;
 pub mod snapshot;
 pub mod tree;
 pub mod vault;
+pub mod wal;
 
 pub use archiver::{Archiver, BackupOptions};
 pub use backend::{Backend, ObjectInfo, ObjectKind};

@@ -34,9 +34,13 @@
 //! | `--redis URL` | `redis` | `dump.rdb` | written into a directory for `redis-server` |
 //! | `--command CMD --name N` | `command` | `N` | the recorded restore command, or a file |
 //!
-//! Physical PostgreSQL backups (base backups, WAL archiving, point-in-time
-//! recovery) are not here yet; they will sit beside [`postgres`] and share
-//! its tool discovery.
+//! Physical PostgreSQL backups sit beside [`postgres`] and share its tool
+//! discovery and connection handling:
+//!
+//! | command | snapshot `source.kind` / objects | restore |
+//! | --- | --- | --- |
+//! | `pg basebackup --postgres URL` ([`pg_physical`]) | `postgres-base`, file `base.tar` | `restore --pgdata DIR` with a recovery target |
+//! | `wal-push PATH` ([`wal`]) | `wal/<encrypted name>` objects, no snapshot | `wal-fetch NAME DEST` (the server's restore_command) |
 
 #![deny(missing_docs)]
 
@@ -46,10 +50,12 @@ pub mod error;
 pub mod files;
 pub mod filter;
 pub mod mysql;
+pub mod pg_physical;
 pub mod postgres;
 pub mod process;
 pub mod redis;
 pub mod stream;
+pub mod wal;
 
 pub use error::{SourceError, SourceResult};
 

@@ -107,6 +107,11 @@ impl Postgres {
         Ok(pg)
     }
 
+    /// The server's URL (its password is never printed).
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
     /// The server's major version as [`pg_major`] counts it (1500 for 15,
     /// 906 for 9.6).
     pub fn server_major(&self) -> u32 {
@@ -126,7 +131,7 @@ impl Postgres {
             .unwrap_or(&self.server_version)
     }
 
-    fn connect_error(&self, db: &str, e: SourceError) -> SourceError {
+    pub(crate) fn connect_error(&self, db: &str, e: SourceError) -> SourceError {
         match e {
             SourceError::Process { detail, .. } => SourceError::Connect {
                 target: format!("PostgreSQL at {}", self.url.describe(Some(db))),
@@ -137,7 +142,7 @@ impl Postgres {
     }
 
     /// A libpq connection string for `db`, without the password.
-    fn conninfo(&self, db: &str) -> String {
+    pub(crate) fn conninfo(&self, db: &str) -> String {
         let mut parts = vec![
             kv("host", &self.url.host),
             kv("port", &self.url.port.to_string()),
@@ -160,7 +165,7 @@ impl Postgres {
         parts.join(" ")
     }
 
-    fn command(&self, tool: &Path) -> Command {
+    pub(crate) fn command(&self, tool: &Path) -> Command {
         let mut c = Command::new(tool);
         if let Some(p) = &self.url.password {
             c.env("PGPASSWORD", p);
@@ -168,13 +173,13 @@ impl Postgres {
         c
     }
 
-    fn secret(&self) -> Option<&str> {
+    pub(crate) fn secret(&self) -> Option<&str> {
         self.url.password.as_deref()
     }
 
     /// Runs one SQL statement in `db` through psql; returns its unaligned,
     /// tuples-only output.
-    fn query(&self, db: &str, sql: &str) -> SourceResult<String> {
+    pub(crate) fn query(&self, db: &str, sql: &str) -> SourceResult<String> {
         let mut c = self.command(&self.psql);
         c.args(["-X", "-w", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
             .arg(self.conninfo(db))
@@ -227,7 +232,7 @@ impl Postgres {
         })
     }
 
-    fn server_needs(&self) -> String {
+    pub(crate) fn server_needs(&self) -> String {
         format!(
             "the PostgreSQL {} server at {}",
             self.short_version(),
@@ -319,7 +324,7 @@ impl Postgres {
         Ok(out)
     }
 
-    fn details(&self, db: Option<&str>) -> BTreeMap<String, String> {
+    pub(crate) fn details(&self, db: Option<&str>) -> BTreeMap<String, String> {
         let mut d = BTreeMap::new();
         d.insert("host".into(), self.url.host.clone());
         d.insert("port".into(), self.url.port.to_string());
