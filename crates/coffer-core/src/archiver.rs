@@ -8,7 +8,7 @@
 //! appended to the open pack of its kind. A full pack is handed to an
 //! uploader thread without a queue while its builder stays locked, so memory
 //! stays bounded by `pack_size × (1 + uploaders)` plus a chunk and a sealed
-//! chunk per thread and one batch of one chunk per thread for the stream that
+//! chunk per thread and one batch of two chunks per thread for the stream that
 //! fans out. Uploaders: one for a local disk, four for S3.
 //!
 //! Order of writes, which makes a kill at any instant safe: a pack is
@@ -339,7 +339,7 @@ impl<'a> Archiver<'a> {
         // permit is only tried, never waited for, so this cannot deadlock.
         let permit = self.fan_out.try_acquire();
         let batch_len = if permit.is_some() {
-            rayon::current_num_threads().max(1)
+            rayon::current_num_threads().max(1) * 2
         } else {
             1
         };
