@@ -196,8 +196,9 @@ impl<'a> Archiver<'a> {
             error: Mutex::new(None),
             stats: ArchiverStats::default(),
         });
-        // A rendezvous channel: a full pack waits until an uploader takes it,
-        // so at most 1 + uploaders data packs are in memory.
+        // A rendezvous channel: a full pack waits, with its builder locked,
+        // until an uploader takes it, so at most 1 + uploaders data packs are
+        // in memory.
         let (tx, rx): (Sender<FinishedPack>, Receiver<FinishedPack>) = bounded(0);
         let n = match opts.uploaders {
             0 => vault.backend().concurrent_writes().max(1),
@@ -267,7 +268,7 @@ impl<'a> Archiver<'a> {
             BlobKind::Data => &self.data,
             BlobKind::Tree => &self.tree,
         };
-        {
+        let sent = {
             let mut b = builder.lock().unwrap();
             if b.is_empty() && kind == BlobKind::Data {
                 // Room for a full pack and the largest blob that tips it over.
@@ -278,17 +279,15 @@ impl<'a> Archiver<'a> {
                 // Handed over with the lock held: other threads wait here
                 // instead of filling yet another pack while this one waits
                 // for an uploader, so at most one pack is being filled.
-                let full = std::mem::take(&mut *b);
-                if let Err(e) = self.send(full) {
-                    drop(b);
-                    SCRATCH.with(|s| s.set(Some(scratch)));
-                    return Err(e);
-                }
+                self.send(std::mem::take(&mut *b))
+            } else {
+                Ok(())
             }
-        }
+        };
         if scratch.len() <= SCRATCH_KEEP {
             SCRATCH.with(|s| s.set(Some(scratch)));
         }
+        sent?;
         Ok(id)
     }
 

@@ -25,7 +25,7 @@ pub const SCHEME_DATA_KEY: u8 = 1;
 /// Bytes a sealed message adds to its plaintext.
 pub const OVERHEAD: usize = 1 + 24 + 16;
 /// Bytes in front of the ciphertext (scheme and nonce): the room
-/// [`MasterKey::seal_in_place`] needs before the plaintext.
+/// [`MasterKey::seal_slice`] needs before the plaintext.
 pub const SEAL_PREFIX: usize = 1 + 24;
 
 /// The vault's master key and the subkeys derived from it.
@@ -142,13 +142,6 @@ impl MasterKey {
         seal_with(&self.data, aad, plaintext)
     }
 
-    /// Seals in place: `buf` holds [`SEAL_PREFIX`] bytes of room, then the
-    /// plaintext; afterwards it holds the sealed message. Saves the copies
-    /// and allocations of [`MasterKey::seal`] for large blobs.
-    pub fn seal_in_place(&self, aad: &[u8], buf: &mut Vec<u8>) {
-        seal_in_place_with(&self.data, aad, buf)
-    }
-
     /// Seals in place inside a slice laid out as [`SEAL_PREFIX`] bytes of
     /// room, the plaintext, and 16 bytes of room for the tag.
     pub fn seal_slice(&self, aad: &[u8], buf: &mut [u8]) {
@@ -182,13 +175,9 @@ fn seal_with(cipher: &XChaCha20Poly1305, aad: &[u8], plaintext: &[u8]) -> Vec<u8
     let mut buf = Vec::with_capacity(OVERHEAD + plaintext.len());
     buf.resize(SEAL_PREFIX, 0);
     buf.extend_from_slice(plaintext);
-    seal_in_place_with(cipher, aad, &mut buf);
-    buf
-}
-
-fn seal_in_place_with(cipher: &XChaCha20Poly1305, aad: &[u8], buf: &mut Vec<u8>) {
     buf.extend_from_slice(&[0; 16]);
-    seal_slice_with(cipher, aad, buf);
+    seal_slice_with(cipher, aad, &mut buf);
+    buf
 }
 
 fn seal_slice_with(cipher: &XChaCha20Poly1305, aad: &[u8], buf: &mut [u8]) {

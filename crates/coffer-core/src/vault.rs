@@ -460,14 +460,15 @@ impl Vault {
     /// Reads a blob through the index and verifies it.
     pub fn read_blob(&self, index: &Index, id: &Id) -> Result<Vec<u8>> {
         let (loc, _, path) = locate(index, id, "blob")?;
-        let sealed = self
+        let mut sealed = self
             .backend
             .read_range(&path, loc.offset as u64, loc.len as u64)
             .map_err(|e| self.storage_err(e))?;
         if sealed.len() != loc.len as usize {
             return Err(Error::damaged(path, format!("blob {id} is truncated")));
         }
-        pack::open_blob(&self.key, id, &sealed, None, &path)
+        // The buffer is ours: open it where it is rather than copying it.
+        pack::open_blob_in_place(&self.key, id, &mut sealed, None, &path, <[u8]>::to_vec)
     }
 
     /// Drops the tree packs kept by [`Vault::load_tree`] (once a walk of the

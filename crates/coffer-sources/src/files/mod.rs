@@ -81,45 +81,46 @@ struct Names {
 
 impl Names {
     fn user(&self, uid: u32) -> Option<String> {
-        self.users
-            .lock()
-            .unwrap()
-            .entry(uid)
-            .or_insert_with(|| {
-                uzers::get_user_by_uid(uid).map(|u| u.name().to_string_lossy().into_owned())
-            })
-            .clone()
+        cached(&self.users, uid, |&uid| {
+            uzers::get_user_by_uid(uid).map(|u| u.name().to_string_lossy().into_owned())
+        })
     }
     fn group(&self, gid: u32) -> Option<String> {
-        self.groups
-            .lock()
-            .unwrap()
-            .entry(gid)
-            .or_insert_with(|| {
-                uzers::get_group_by_gid(gid).map(|g| g.name().to_string_lossy().into_owned())
-            })
-            .clone()
+        cached(&self.groups, gid, |&gid| {
+            uzers::get_group_by_gid(gid).map(|g| g.name().to_string_lossy().into_owned())
+        })
     }
     /// The local uid of user `name`, if there is one.
     fn uid(&self, name: &str) -> Option<u32> {
-        let mut m = self.uids.lock().unwrap();
-        if let Some(v) = m.get(name) {
-            return *v;
-        }
-        let v = uzers::get_user_by_name(name).map(|u| u.uid());
-        m.insert(name.to_string(), v);
-        v
+        cached(&self.uids, name.to_string(), |n| {
+            uzers::get_user_by_name(n).map(|u| u.uid())
+        })
     }
     /// The local gid of group `name`, if there is one.
     fn gid(&self, name: &str) -> Option<u32> {
-        let mut m = self.gids.lock().unwrap();
-        if let Some(v) = m.get(name) {
-            return *v;
-        }
-        let v = uzers::get_group_by_name(name).map(|g| g.gid());
-        m.insert(name.to_string(), v);
-        v
+        cached(&self.gids, name.to_string(), |n| {
+            uzers::get_group_by_name(n).map(|g| g.gid())
+        })
     }
+}
+
+/// The cached answer for `key`, looked up with `find` the first time.
+fn cached<K, V>(
+    map: &Mutex<HashMap<K, Option<V>>>,
+    key: K,
+    find: impl FnOnce(&K) -> Option<V>,
+) -> Option<V>
+where
+    K: std::hash::Hash + Eq,
+    V: Clone,
+{
+    let mut m = map.lock().unwrap();
+    if let Some(v) = m.get(&key) {
+        return v.clone();
+    }
+    let v = find(&key);
+    m.insert(key, v.clone());
+    v
 }
 
 /// An entry of the virtual top of the snapshot tree: the given paths and
