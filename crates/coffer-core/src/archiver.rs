@@ -46,6 +46,40 @@ pub struct BackupOptions {
     pub uploaders: usize,
     /// Compute everything but write nothing.
     pub dry_run: bool,
+    /// Set from another thread to stop the backup cleanly: the next blob
+    /// saved fails with [`Error::Interrupted`] and no snapshot is written.
+    pub cancel: Option<Cancel>,
+}
+
+/// A stop request shared between a running operation and whoever may stop
+/// it (the daemon at a completion window or on SIGTERM).
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<Mutex<Option<String>>>);
+
+impl Cancel {
+    /// Asks the operation to stop, saying why.
+    pub fn cancel(&self, why: impl Into<String>) {
+        let mut g = self.0.lock().unwrap();
+        if g.is_none() {
+            *g = Some(why.into());
+        }
+    }
+
+    /// Why the operation was asked to stop, if it was.
+    pub fn reason(&self) -> Option<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// `Err(Interrupted)` once a stop was asked for.
+    pub fn check(&self, what: &str) -> Result<()> {
+        match self.reason() {
+            Some(why) => Err(Error::Interrupted {
+                what: what.to_string(),
+                why,
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Default for BackupOptions {
@@ -55,6 +89,7 @@ impl Default for BackupOptions {
             pack_size: 8 << 20,
             uploaders: 0,
             dry_run: false,
+            cancel: None,
         }
     }
 }
@@ -250,6 +285,9 @@ impl<'a> Archiver<'a> {
 
     /// Saves one blob (deduplicated); returns its id.
     pub fn save_blob(&self, kind: BlobKind, data: &[u8]) -> Result<Id> {
+        if let Some(c) = &self.opts.cancel {
+            c.check("the backup")?;
+        }
         let key = self.shared.vault.key();
         let id = key.chunk_id(data);
         if self.index.contains(&id) || !self.seen.lock().unwrap().insert(id) {

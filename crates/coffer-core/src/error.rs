@@ -20,6 +20,8 @@ pub enum ErrorKind {
     Io,
     /// The caller asked for something invalid (bad prefix, bad option).
     InvalidInput,
+    /// The operation was stopped on request (a completion window, SIGTERM).
+    Interrupted,
 }
 
 /// A storage failure, as reported by a [`crate::Backend`].
@@ -90,6 +92,14 @@ pub enum Error {
     /// Invalid input from the caller.
     #[error("{0}")]
     InvalidInput(String),
+    /// Stopped on request before it finished; nothing it wrote is referenced.
+    #[error("{what} was stopped before it finished ({why}); nothing was lost, and what it had written is unreferenced until prune removes it")]
+    Interrupted {
+        /// The operation (`backup of /etc`).
+        what: String,
+        /// Why (`completion window of 2h reached`, `SIGTERM`).
+        why: String,
+    },
 }
 
 impl Error {
@@ -104,6 +114,7 @@ impl Error {
             Error::Storage { .. } => ErrorKind::Storage,
             Error::Io { .. } => ErrorKind::Io,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::Interrupted { .. } => ErrorKind::Interrupted,
         }
     }
 

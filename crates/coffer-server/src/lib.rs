@@ -1,7 +1,14 @@
-//! coffer-server: `coffer serve` — scheduler, job runner, catalog, HTTP API,
-//! metrics, dashboard and notifications.
+//! coffer-server: `coffer serve` — configuration, scheduler, job runner and
+//! catalog (later: HTTP API, metrics, dashboard and notifications).
 //!
-//! Not built yet: the vault engine (coffer-core) comes first. This crate
-//! exists so the workspace has the five layers of DESIGN.md from the start.
+//! - [`config`]: the `coffer.toml` file: vaults, sources, plans of rules;
+//!   parsed strictly (unknown fields are errors with line and column).
+//! - [`schedule`]: cron expressions (5-field, AWS `cron(…)`, `@every`) and a
+//!   [`schedule::Clock`] that tests drive.
+//! - [`catalog`]: the SQLite record of every job and its state changes.
 
 #![deny(missing_docs)]
+
+pub mod catalog;
+pub mod config;
+pub mod schedule;

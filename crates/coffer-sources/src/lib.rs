@@ -54,6 +54,7 @@ pub mod pg_physical;
 pub mod postgres;
 pub mod process;
 pub mod redis;
+pub mod spec;
 pub mod stream;
 pub mod wal;
 
