@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use coffer_core::{BackupOptions, CheckOptions, ReadData, SnapshotFilter, Vault};
 use coffer_sources::filter::Patterns;
+use coffer_sources::spec::{self, SourceSpec};
 use coffer_sources::{files, run_backup, stream, Progress, SnapshotMeta};
 use serde_json::json;
 use std::io::IsTerminal;
@@ -572,38 +573,10 @@ fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
             .filter(|t| !t.is_empty())
             .collect(),
     };
-    if a.db.count() > 0 {
-        let (done, failed) = sources::backup(&vault, &opts, &meta, &a.db)?;
-        // --all-databases and --globals print a JSON list, however many.
-        let list = a.db.many_snapshots() || done.len() > 1;
-        let mut code = 0;
-        let mut all = Vec::new();
-        for r in &done {
-            all.push(report_backup(g, &vault, r, a.dry_run, list)?);
-            if !r.warnings.is_empty() {
-                code = 3;
-            }
-        }
-        if g.json && list {
-            println!("{}", serde_json::to_string_pretty(&all)?);
-        }
-        if !failed.is_empty() {
-            let n = failed.len();
-            let total = n + done.len();
-            if n == 1 && done.is_empty() {
-                return Err(failed.into_iter().next().unwrap());
-            }
-            for e in &failed {
-                eprintln!("error: {}", message(e));
-            }
-            bail!("{n} of {total} backups failed (their errors are above); the other {} snapshots were saved", done.len());
-        }
-        return Ok(code);
-    }
-    let progress = Arc::new(Progress::default());
-    let bar = ProgressView::start(g, progress.clone(), "backing up");
-    let result = if a.stdin {
-        run_backup(&vault, &opts, &meta, |arch, _| {
+    if a.stdin {
+        let progress = Arc::new(Progress::default());
+        let bar = ProgressView::start(g, progress.clone(), "backing up");
+        let result = run_backup(&vault, &opts, &meta, |arch, _| {
             stream::save_stream(
                 arch,
                 std::io::stdin().lock(),
@@ -611,45 +584,57 @@ fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
                 "stdin",
                 Default::default(),
             )
-        })?
+        })?;
+        bar.finish();
+        report_backup(g, &vault, &result, a.dry_run, false)?;
+        return Ok(if result.warnings.is_empty() { 0 } else { 3 });
+    }
+    let spec = if a.db.count() > 0 {
+        a.db.spec()
     } else {
-        let paths: Vec<PathBuf> = a
-            .paths
-            .iter()
-            .map(|p| files::absolute(p))
-            .collect::<Result<_, _>>()?;
-        let path_strings: Vec<String> = paths
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
-        let parent = if a.force {
-            None
-        } else {
-            let host = a.host.clone().unwrap_or_else(coffer_core::hostname);
-            vault
-                .snapshots(&SnapshotFilter {
-                    hosts: vec![host],
-                    tags: vec![],
-                    paths: path_strings.clone(),
-                })?
-                .into_iter()
-                .rev()
-                .find(|(_, s)| s.paths.len() == path_strings.len() && s.source.kind == "files")
-        };
-        let fopts = files::FilesOptions {
-            paths,
-            excludes: Patterns::with_files(a.exclude.clone(), &a.exclude_file, "--exclude")?,
-            includes: Patterns::new(&a.include, "--include")?,
+        SourceSpec::Files {
+            paths: a.paths.clone(),
+            exclude: a.exclude.clone(),
+            exclude_files: a.exclude_file.clone(),
+            include: a.include.clone(),
             one_file_system: a.one_file_system,
-            parent,
-        };
-        run_backup(&vault, &opts, &meta, |arch, index| {
-            files::backup(arch, index, &fopts, &progress)
-        })?
+            force: a.force,
+        }
     };
+    let progress = Arc::new(Progress::default());
+    let bar = ProgressView::start(g, progress.clone(), "backing up");
+    let outcome = spec::backup(&vault, &spec, &opts, &meta, &progress).map_err(sources::usage)?;
     bar.finish();
-    report_backup(g, &vault, &result, a.dry_run, false)?;
-    Ok(if result.warnings.is_empty() { 0 } else { 3 })
+    // --all-databases and --globals print a JSON list, however many.
+    let list = a.db.many_snapshots() || outcome.done.len() > 1;
+    let mut all = Vec::new();
+    for r in &outcome.done {
+        all.push(report_backup(g, &vault, r, a.dry_run, list)?);
+    }
+    if g.json && list {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    }
+    let code = if outcome.warnings() > 0 { 3 } else { 0 };
+    let (n, done) = (outcome.failed.len(), outcome.done.len());
+    let mut failed = outcome.failed.into_iter().map(|f| {
+        anyhow::Error::new(f.error).context(format!(
+            "backup of {} failed; no snapshot was written",
+            f.what
+        ))
+    });
+    match (n, done) {
+        (0, _) => Ok(code),
+        (1, 0) => Err(failed.next().unwrap()),
+        _ => {
+            for e in failed {
+                eprintln!("error: {}", message(&e));
+            }
+            bail!(
+                "{n} of {} backups failed (their errors are above); the other {done} snapshots were saved",
+                n + done
+            )
+        }
+    }
 }
 
 /// Prints a backup's warnings and summary; with --json prints the snapshot

@@ -12,9 +12,10 @@ use coffer_sources::pg_physical::{
     self, PgdataOptions, RecoveryOptions, RecoveryTarget, WalSecret,
 };
 use coffer_sources::postgres::{self, PgOptions, PgRestoreOptions, Postgres};
+use coffer_sources::spec::{self, SourceSpec};
 use coffer_sources::stream::{self, StreamReader};
 use coffer_sources::wal::{self, FetchOutcome};
-use coffer_sources::{command, redis, run_backup, BackupResult, SnapshotMeta, SourceError};
+use coffer_sources::{command, redis, SnapshotMeta, SourceError};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -100,6 +101,34 @@ impl DbBackupArgs {
         self.postgres.is_some() && (self.all_databases || self.globals)
     }
 
+    /// The source these flags describe (call when [`Self::count`] is 1).
+    pub fn spec(&self) -> SourceSpec {
+        let bin = |d: &Option<PathBuf>| d.clone();
+        if let Some(u) = &self.postgres {
+            SourceSpec::Postgres {
+                url: u.clone(),
+                all_databases: self.all_databases,
+                globals: self.globals,
+                include_databases: self.include_database.clone(),
+                exclude_databases: self.exclude_database.clone(),
+                bin_dir: bin(&self.tools.pg_bin_dir),
+            }
+        } else if let Some(u) = &self.mysql {
+            SourceSpec::Mysql {
+                url: u.clone(),
+                bin_dir: bin(&self.tools.mysql_bin_dir),
+            }
+        } else if let Some(u) = &self.redis {
+            SourceSpec::Redis { url: u.clone() }
+        } else {
+            SourceSpec::Command {
+                command: self.command.clone().unwrap_or_default(),
+                name: self.name.clone().unwrap_or_default(),
+                restore_command: self.restore_command.clone(),
+            }
+        }
+    }
+
     /// Flags that belong to a source that is not given.
     pub fn check(&self) -> Result<()> {
         let pg = self.postgres.is_some();
@@ -133,119 +162,13 @@ impl DbBackupArgs {
     }
 }
 
-fn usage(e: SourceError) -> anyhow::Error {
+/// A source error as the CLI reports it: usage errors exit 2.
+pub fn usage(e: SourceError) -> anyhow::Error {
     if e.is_usage() {
         anyhow::Error::new(UsageError(e.to_string()))
     } else {
         e.into()
     }
-}
-
-/// One backup of a database source, with the context every failure gets.
-fn one<F>(
-    vault: &Vault,
-    opts: &BackupOptions,
-    meta: &SnapshotMeta,
-    what: &str,
-    f: F,
-) -> Result<BackupResult>
-where
-    F: FnOnce(&coffer_core::Archiver) -> Result<coffer_sources::SourceOutput, SourceError>,
-{
-    run_backup(vault, opts, meta, |arch, _| f(arch))
-        .with_context(|| format!("backup of {what} failed; no snapshot was written"))
-}
-
-/// Runs the database or command backup the flags ask for; returns each
-/// snapshot made, and the failures of an --all-databases run.
-pub fn backup(
-    vault: &Vault,
-    opts: &BackupOptions,
-    meta: &SnapshotMeta,
-    a: &DbBackupArgs,
-) -> Result<(Vec<BackupResult>, Vec<anyhow::Error>)> {
-    if let Some(u) = &a.postgres {
-        let url = DbUrl::parse(u, postgres::SCHEMES, postgres::DEFAULT_PORT, "--postgres")
-            .map_err(usage)?;
-        match (&url.database, a.all_databases, a.globals) {
-            (Some(_), true, _) => bail!(UsageError(format!(
-                "--all-databases takes a URL without a database (postgres://host:port), not {url}"
-            ))),
-            (None, false, false) => bail!(UsageError(format!(
-                "--postgres {url} names no database: add it (postgres://host:port/db), or give --all-databases or --globals"
-            ))),
-            _ => {}
-        }
-        let pg = Postgres::connect(&url, &a.tools.pg(), None)?;
-        let dbs = if a.all_databases {
-            let d = pg
-                .databases(&a.include_database, &a.exclude_database)
-                .map_err(usage)?;
-            if d.is_empty() {
-                bail!(
-                    "no database on {} matches --include-database/--exclude-database",
-                    url.host_port()
-                );
-            }
-            d
-        } else {
-            url.database.iter().cloned().collect()
-        };
-        let mut done = Vec::new();
-        let mut failed = Vec::new();
-        if a.globals {
-            let what = format!("the globals of {}", url.location(None));
-            match one(vault, opts, meta, &what, |arch| pg.backup_globals(arch)) {
-                Ok(r) => done.push(r),
-                Err(e) => failed.push(e),
-            }
-        }
-        for db in &dbs {
-            let what = url.location(Some(db));
-            match one(vault, opts, meta, &what, |arch| {
-                pg.backup_database(arch, db)
-            }) {
-                Ok(r) => done.push(r),
-                Err(e) => failed.push(e),
-            }
-        }
-        return Ok((done, failed));
-    }
-    let r = if let Some(u) = &a.mysql {
-        let url = DbUrl::parse(u, mysql::SCHEMES, mysql::DEFAULT_PORT, "--mysql").map_err(usage)?;
-        if a.all_databases && url.database.is_some() {
-            bail!(UsageError(format!(
-                "--all-databases takes a URL without a database (mysql://host:port), not {url}"
-            )));
-        }
-        let m = Mysql::connect(&url, &a.tools.mysql(), url.database.as_deref())?;
-        one(
-            vault,
-            opts,
-            meta,
-            &url.location(url.database.as_deref()),
-            |arch| m.backup(arch),
-        )?
-    } else if let Some(u) = &a.redis {
-        let url = DbUrl::parse(u, redis::SCHEMES, redis::DEFAULT_PORT, "--redis").map_err(usage)?;
-        let r = redis::Redis::connect(&url)?;
-        one(vault, opts, meta, &url.location(None), |arch| {
-            r.backup(arch)
-        })?
-    } else if let Some(c) = &a.command {
-        let src = command::CommandSource::new(
-            c.clone(),
-            a.name.clone().unwrap_or_default(),
-            a.restore_command.clone(),
-        )
-        .map_err(usage)?;
-        one(vault, opts, meta, &format!("command `{c}`"), |arch| {
-            src.backup(arch)
-        })?
-    } else {
-        unreachable!("backup() is called with a database or command source")
-    };
-    Ok((vec![r], Vec::new()))
 }
 
 /// Restore destinations for stream snapshots.
@@ -494,10 +417,12 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
             compression,
             tools,
         } => {
-            let url = DbUrl::parse(&u, postgres::SCHEMES, postgres::DEFAULT_PORT, "--postgres")
-                .map_err(usage)?;
+            let spec = SourceSpec::PostgresBase {
+                url: u,
+                bin_dir: tools.pg_bin_dir.clone(),
+            };
+            spec.validate().map_err(usage)?;
             let vault = crate::vaults::open(g)?;
-            let pg = Postgres::connect(&url, &tools.pg(), None)?;
             let opts = BackupOptions {
                 compression_level: compression,
                 ..Default::default()
@@ -511,13 +436,15 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
                     .filter(|t| !t.is_empty())
                     .collect(),
             };
-            let r = one(
-                &vault,
-                &opts,
-                &meta,
-                &format!("a base backup of {}", url.location(None)),
-                |arch| pg.base_backup(arch),
-            )?;
+            let outcome =
+                spec::backup(&vault, &spec, &opts, &meta, &Default::default()).map_err(usage)?;
+            if let Some(f) = outcome.failed.into_iter().next() {
+                return Err(anyhow::Error::new(f.error).context(format!(
+                    "backup of {} failed; no snapshot was written",
+                    f.what
+                )));
+            }
+            let r = outcome.done.into_iter().next().expect("one base backup");
             crate::report_backup(g, &vault, &r, false, false)?;
             Ok(0)
         }

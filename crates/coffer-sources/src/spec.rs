@@ -81,3 +81,305 @@ pub enum SourceSpec {
         restore_command: Option<String>,
     },
 }
+
+use crate::dburl::DbUrl;
+use crate::filter::Patterns;
+use crate::{command, files, mysql, postgres, redis, run_backup, BackupResult, Progress};
+use crate::{SnapshotMeta, SourceError, SourceOutput};
+use coffer_core::{Archiver, BackupOptions, SnapshotFilter, Vault};
+
+/// One failed backup of a source that makes several snapshots.
+#[derive(Debug)]
+pub struct Failure {
+    /// What failed (`postgres://host:5432/shop`, `the globals of …`).
+    pub what: String,
+    /// Why.
+    pub error: SourceError,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "backup of {} failed; no snapshot was written: {}",
+            self.what, self.error
+        )
+    }
+}
+
+/// What a [`backup`] did: the snapshots written, and the parts that failed
+/// (a source that makes one snapshot has at most one failure).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Each snapshot made (on a dry run: computed, not written).
+    pub done: Vec<BackupResult>,
+    /// Each part that failed.
+    pub failed: Vec<Failure>,
+}
+
+impl Outcome {
+    fn one(what: String, r: Result<BackupResult, SourceError>) -> Outcome {
+        let mut o = Outcome::default();
+        o.push(what, r);
+        o
+    }
+
+    fn push(&mut self, what: String, r: Result<BackupResult, SourceError>) {
+        match r {
+            Ok(b) => self.done.push(b),
+            Err(error) => self.failed.push(Failure { what, error }),
+        }
+    }
+
+    /// Warnings of every snapshot (unreadable files …).
+    pub fn warnings(&self) -> usize {
+        self.done.iter().map(|d| d.warnings.len()).sum()
+    }
+}
+
+impl SourceSpec {
+    /// A short description for messages and job records (never a password).
+    pub fn describe(&self) -> String {
+        let url = |u: &str, schemes: &[&str], port: u16| {
+            DbUrl::parse(u, schemes, port, "url")
+                .map(|u| u.to_string())
+                .unwrap_or_else(|_| "(an invalid URL)".into())
+        };
+        match self {
+            SourceSpec::Files { paths, .. } => paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            SourceSpec::Postgres { url: u, .. } => {
+                url(u, postgres::SCHEMES, postgres::DEFAULT_PORT)
+            }
+            SourceSpec::PostgresBase { url: u, .. } => format!(
+                "a base backup of {}",
+                url(u, postgres::SCHEMES, postgres::DEFAULT_PORT)
+            ),
+            SourceSpec::Mysql { url: u, .. } => url(u, mysql::SCHEMES, mysql::DEFAULT_PORT),
+            SourceSpec::Redis { url: u } => url(u, redis::SCHEMES, redis::DEFAULT_PORT),
+            SourceSpec::Command { command, .. } => format!("command `{command}`"),
+        }
+    }
+
+    /// Checks what can be checked without touching a server or the vault
+    /// (URLs, option combinations); a failure is a usage error.
+    pub fn validate(&self) -> Result<(), SourceError> {
+        let usage = |m: String| Err(SourceError::Usage(m));
+        match self {
+            SourceSpec::Files {
+                paths,
+                exclude,
+                include,
+                ..
+            } => {
+                if paths.is_empty() {
+                    return usage("a files source needs at least one path".into());
+                }
+                Patterns::new(exclude, "exclude")?;
+                Patterns::new(include, "include")?;
+            }
+            SourceSpec::Postgres {
+                url,
+                all_databases,
+                globals,
+                include_databases,
+                exclude_databases,
+                ..
+            } => {
+                let u = DbUrl::parse(url, postgres::SCHEMES, postgres::DEFAULT_PORT, "--postgres")?;
+                match (&u.database, *all_databases, *globals) {
+                    (Some(_), true, _) => {
+                        return usage(format!(
+                        "all databases takes a URL without a database (postgres://host:port), not {u}"
+                    ))
+                    }
+                    (None, false, false) => return usage(format!(
+                        "{u} names no database: add it (postgres://host:port/db), or ask for all databases or the globals"
+                    )),
+                    _ => {}
+                }
+                let filtered = !include_databases.is_empty() || !exclude_databases.is_empty();
+                if filtered && !*all_databases {
+                    return usage(
+                        "database include/exclude globs go with all databases".to_string(),
+                    );
+                }
+            }
+            SourceSpec::PostgresBase { url, .. } => {
+                DbUrl::parse(url, postgres::SCHEMES, postgres::DEFAULT_PORT, "--postgres")?;
+            }
+            SourceSpec::Mysql { url, .. } => {
+                DbUrl::parse(url, mysql::SCHEMES, mysql::DEFAULT_PORT, "--mysql")?;
+            }
+            SourceSpec::Redis { url } => {
+                DbUrl::parse(url, redis::SCHEMES, redis::DEFAULT_PORT, "--redis")?;
+            }
+            SourceSpec::Command { command, name, .. } => {
+                if command.trim().is_empty() || name.trim().is_empty() {
+                    return usage("a command source needs a command and a name".into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Backs up `spec` into `vault`: the one implementation behind `coffer
+/// backup`, `coffer pg basebackup`, the daemon's jobs and the HTTP API.
+///
+/// A usage error (bad URL, bad glob) or a failure before anything could be
+/// attempted (the server cannot be reached, no database matches) is `Err`;
+/// once backups run, each snapshot's success or failure is in the
+/// [`Outcome`], so one failing database of many does not hide the others.
+pub fn backup(
+    vault: &Vault,
+    spec: &SourceSpec,
+    opts: &BackupOptions,
+    meta: &SnapshotMeta,
+    progress: &Progress,
+) -> Result<Outcome, SourceError> {
+    spec.validate()?;
+    let one =
+        |what: String, f: &dyn Fn(&Archiver) -> Result<SourceOutput, SourceError>| -> Outcome {
+            let r = run_backup(vault, opts, meta, |arch, _| f(arch));
+            Outcome::one(what, r)
+        };
+    match spec {
+        SourceSpec::Files {
+            paths,
+            exclude,
+            exclude_files,
+            include,
+            one_file_system,
+            force,
+        } => {
+            let paths: Vec<PathBuf> = paths
+                .iter()
+                .map(|p| files::absolute(p))
+                .collect::<Result<_, _>>()?;
+            for p in &paths {
+                std::fs::symlink_metadata(p)
+                    .map_err(|e| SourceError::io(format!("cannot back up {}", p.display()), e))?;
+            }
+            let path_strings: Vec<String> = paths
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            let parent = if *force {
+                None
+            } else {
+                let host = meta.host.clone().unwrap_or_else(coffer_core::hostname);
+                vault
+                    .snapshots(&SnapshotFilter {
+                        hosts: vec![host],
+                        tags: vec![],
+                        paths: path_strings.clone(),
+                    })?
+                    .into_iter()
+                    .rev()
+                    .find(|(_, s)| s.paths.len() == path_strings.len() && s.source.kind == "files")
+            };
+            let fopts = files::FilesOptions {
+                paths,
+                excludes: Patterns::with_files(exclude.clone(), exclude_files, "exclude")?,
+                includes: Patterns::new(include, "include")?,
+                one_file_system: *one_file_system,
+                parent,
+            };
+            let r = run_backup(vault, opts, meta, |arch, index| {
+                files::backup(arch, index, &fopts, progress)
+            });
+            Ok(Outcome::one(
+                path_strings.join(" "),
+                r.map_err(SourceError::from),
+            ))
+        }
+        SourceSpec::Postgres {
+            url,
+            all_databases,
+            globals,
+            include_databases,
+            exclude_databases,
+            bin_dir,
+        } => {
+            let url = DbUrl::parse(url, postgres::SCHEMES, postgres::DEFAULT_PORT, "--postgres")?;
+            let pgo = postgres::PgOptions {
+                bin_dir: bin_dir.clone(),
+            };
+            let pg = postgres::Postgres::connect(&url, &pgo, None)?;
+            let dbs = if *all_databases {
+                let d = pg.databases(include_databases, exclude_databases)?;
+                if d.is_empty() {
+                    return Err(SourceError::Mismatch(format!(
+                        "no database on {} matches the include/exclude globs",
+                        url.host_port()
+                    )));
+                }
+                d
+            } else {
+                url.database.iter().cloned().collect()
+            };
+            let mut out = Outcome::default();
+            if *globals {
+                let what = format!("the globals of {}", url.location(None));
+                out.push(
+                    what,
+                    run_backup(vault, opts, meta, |arch, _| pg.backup_globals(arch)),
+                );
+            }
+            for db in &dbs {
+                out.push(
+                    url.location(Some(db)),
+                    run_backup(vault, opts, meta, |arch, _| pg.backup_database(arch, db)),
+                );
+            }
+            Ok(out)
+        }
+        SourceSpec::PostgresBase { url, bin_dir } => {
+            let url = DbUrl::parse(url, postgres::SCHEMES, postgres::DEFAULT_PORT, "--postgres")?;
+            let pgo = postgres::PgOptions {
+                bin_dir: bin_dir.clone(),
+            };
+            let pg = postgres::Postgres::connect(&url, &pgo, None)?;
+            Ok(one(
+                format!("a base backup of {}", url.location(None)),
+                &|arch| pg.base_backup(arch),
+            ))
+        }
+        SourceSpec::Mysql { url, bin_dir } => {
+            let url = DbUrl::parse(url, mysql::SCHEMES, mysql::DEFAULT_PORT, "--mysql")?;
+            let mo = mysql::MysqlOptions {
+                bin_dir: bin_dir.clone(),
+            };
+            let m = mysql::Mysql::connect(&url, &mo, url.database.as_deref())?;
+            Ok(one(url.location(url.database.as_deref()), &|arch| {
+                m.backup(arch)
+            }))
+        }
+        SourceSpec::Redis { url } => {
+            let url = DbUrl::parse(url, redis::SCHEMES, redis::DEFAULT_PORT, "--redis")?;
+            let r = redis::Redis::connect(&url)?;
+            let what = url.location(None);
+            // Redis::backup consumes the connection: one attempt.
+            let res = run_backup(vault, opts, meta, |arch, _| r.backup(arch));
+            Ok(Outcome::one(what, res))
+        }
+        SourceSpec::Command {
+            command,
+            name,
+            restore_command,
+        } => {
+            let src = command::CommandSource::new(
+                command.clone(),
+                name.clone(),
+                restore_command.clone(),
+            )?;
+            Ok(one(format!("command `{command}`"), &|arch| {
+                src.backup(arch)
+            }))
+        }
+    }
+}
