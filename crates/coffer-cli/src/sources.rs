@@ -510,6 +510,7 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
                     .map(|t| t.trim().to_string())
                     .filter(|t| !t.is_empty())
                     .collect(),
+                ..Default::default()
             };
             let r = one(
                 &vault,
