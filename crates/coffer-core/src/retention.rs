@@ -643,7 +643,7 @@ mod tests {
         ];
         let now = ts("2026-12-01T00:00:00Z");
         let p = policy(|p| {
-            p.keep_monthly = Some(12);
+            p.keep_daily = Some(12);
             p.delete_after_days = Some(30);
         });
         let d = plan_retention(&snaps, &p, now, &TimeZone::UTC);
