@@ -1,5 +1,6 @@
 //! `coffer`: the command line.
 
+mod retention;
 mod sources;
 mod vaults;
 
@@ -136,6 +137,14 @@ enum Cmd {
     /// PostgreSQL physical backups (base backups for point-in-time recovery)
     #[command(subcommand)]
     Pg(sources::PgCmd),
+    /// Remove snapshots by a retention policy or by id, explaining each decision (their data goes with prune)
+    Forget(retention::ForgetArgs),
+    /// Vault lock: governance or compliance immutability
+    #[command(subcommand)]
+    Vault(retention::VaultCmd),
+    /// Legal holds on snapshots
+    #[command(subcommand)]
+    Snapshot(retention::SnapshotCmd),
 }
 
 #[derive(Subcommand)]
@@ -507,6 +516,9 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::WalPush { path } => sources::wal_push(g, &path),
         Cmd::WalFetch { name, dest } => sources::wal_fetch(g, &name, &dest),
         Cmd::Pg(c) => sources::pg(g, c),
+        Cmd::Forget(a) => retention::forget(g, a),
+        Cmd::Vault(c) => retention::vault(g, c),
+        Cmd::Snapshot(c) => retention::snapshot(g, c),
     }
 }
 
@@ -572,6 +584,7 @@ fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
             .collect(),
+        ..Default::default()
     };
     if a.stdin {
         let progress = Arc::new(Progress::default());

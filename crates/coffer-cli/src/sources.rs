@@ -435,6 +435,7 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
                     .map(|t| t.trim().to_string())
                     .filter(|t| !t.is_empty())
                     .collect(),
+                ..Default::default()
             };
             let outcome =
                 spec::backup(&vault, &spec, &opts, &meta, &Default::default()).map_err(usage)?;

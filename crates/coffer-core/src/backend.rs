@@ -66,6 +66,12 @@ pub enum ObjectKind {
     /// names are not ids (see [`crate::wal`]), so [`ObjectKind::path`] and
     /// [`ObjectKind::id_of`] do not apply; use [`crate::wal::object_path`].
     Wal,
+    /// Vault lock records: `locks/<id>` (see [`crate::lock`]).
+    Lock,
+    /// Legal holds: `holds/<keyed hash of the snapshot id>` (see
+    /// [`crate::lock`]); the one kind whose name is not the hash of its bytes
+    /// but of the snapshot it holds, so it can be found and released.
+    Hold,
 }
 
 impl ObjectKind {
@@ -77,6 +83,8 @@ impl ObjectKind {
             ObjectKind::Index => "index/",
             ObjectKind::Pack => "packs/",
             ObjectKind::Wal => "wal/",
+            ObjectKind::Lock => "locks/",
+            ObjectKind::Hold => "holds/",
         }
     }
 
@@ -97,6 +105,8 @@ impl ObjectKind {
             ObjectKind::Index => b"coffer.index",
             ObjectKind::Pack => b"coffer.packheader",
             ObjectKind::Wal => b"coffer.wal",
+            ObjectKind::Lock => b"coffer.lock",
+            ObjectKind::Hold => b"coffer.hold",
         }
     }
 

@@ -1,6 +1,49 @@
 //! Vault lock (AWS Backup Vault Lock semantics) and legal holds.
+//!
+//! Both live in the vault itself, so every client that opens it honours
+//! them, whichever host or front end it runs on.
+//!
+//! **Vault lock.** Sealed JSON [`LockRecord`]s under `locks/<id>` (the id is
+//! the keyed hash of the stored bytes, as for snapshots). Records are
+//! write-once: setting, changing or removing the lock writes a new record,
+//! and nothing deletes old ones. The lock in force is found by replaying the
+//! records oldest first (by `created`, then id): each record replaces the
+//! lock (or, with `removes`, ends it), except that a record written when a
+//! compliance lock was no longer changeable is ignored and reported. So
+//! "the newest record wins" as long as it was allowed when it was written.
+//!
+//! - Governance mode ([`LockPolicy::changeable_for_days`] absent): the lock
+//!   can be changed or removed at any time; forget keeps snapshots younger
+//!   than `min_retention_days` unless it is asked to bypass governance.
+//! - Compliance mode (`changeable_for_days = D`, D ≥ 3): until `created + D
+//!   days` the lock can still be changed or removed; after that nobody can,
+//!   and no option removes a snapshot younger than its retention.
+//!
+//! **Legal holds.** One sealed JSON [`HoldRecord`] per held snapshot under
+//! `holds/<name>`, where the name is the keyed BLAKE3 (object name key) of
+//! `coffer.hold` followed by the snapshot id: stable, so a hold can be
+//! found and released from the snapshot id alone, and revealing nothing.
+//! Holding a held snapshot again writes nothing; releasing deletes the
+//! object. A held snapshot is never forgotten, whatever the lock or options.
+//!
+//! These rules are enforced by coffer, that is by every client holding the
+//! vault's key. They do not stop someone who deletes objects from the
+//! storage directly: against that, use the storage's own immutability (S3
+//! Object Lock, a bucket policy without `DeleteObject`).
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+use crate::backend::ObjectKind;
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::retention::{add_days, ser_ts, Protection};
+use crate::vault::Vault;
+
+/// The shortest grace period of a compliance lock, in days (AWS Backup's
+/// minimum for `ChangeableForDays`): time to notice and undo a mistake.
+pub const MIN_CHANGEABLE_DAYS: u32 = 3;
 
 /// Governance or compliance mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,6 +54,15 @@ pub enum LockMode {
     /// After the grace period nobody can change or remove the lock, and no
     /// snapshot younger than its retention can be deleted.
     Compliance,
+}
+
+impl std::fmt::Display for LockMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LockMode::Governance => "governance",
+            LockMode::Compliance => "compliance",
+        })
+    }
 }
 
 /// A vault lock as configured: retention bounds and, for compliance mode, the
@@ -38,6 +90,36 @@ impl LockPolicy {
             LockMode::Governance
         }
     }
+
+    /// Checks the policy itself: the minimum is not above the maximum, and
+    /// a compliance grace period is at least [`MIN_CHANGEABLE_DAYS`]. On
+    /// failure, says what to give instead.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.min_retention_days > self.max_retention_days {
+            return Err(format!(
+                "min_retention_days = {} is above max_retention_days = {}: give a minimum no larger than the maximum",
+                self.min_retention_days, self.max_retention_days
+            ));
+        }
+        if let Some(d) = self.changeable_for_days {
+            if d < MIN_CHANGEABLE_DAYS {
+                return Err(format!(
+                    "changeable_for_days = {d} is too short: a compliance lock needs a grace period of at least {MIN_CHANGEABLE_DAYS} days \
+                     (during it the lock can still be changed or removed); give {MIN_CHANGEABLE_DAYS} or more, or leave it out for governance mode"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `7`, or `0.08` for fractions of a day.
+pub(crate) fn fmt_days(d: f64) -> String {
+    if d.fract() == 0.0 {
+        format!("{d:.0}")
+    } else {
+        format!("{d:.2}")
+    }
 }
 
 impl LockPolicy {
@@ -52,14 +134,504 @@ impl LockPolicy {
                 self.max_retention_days
             )),
             Some(d) if d < self.min_retention_days as f64 => Err(format!(
-                "the retention keeps snapshots for {d} days, below the lock's minimum of {} days",
+                "the retention keeps snapshots for {} days, below the lock's minimum of {} days",
+                fmt_days(d),
                 self.min_retention_days
             )),
             Some(d) if d > self.max_retention_days as f64 => Err(format!(
-                "the retention keeps snapshots for {d} days, beyond the lock's maximum of {} days",
+                "the retention keeps snapshots for {} days, beyond the lock's maximum of {} days",
+                fmt_days(d),
                 self.max_retention_days
             )),
             Some(_) => Ok(()),
         }
+    }
+}
+
+/// One stored lock record (`locks/<id>`, sealed JSON). Readers ignore
+/// unknown fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockRecord {
+    /// Record format version (1).
+    pub version: u32,
+    /// When it was written (RFC 3339); orders the records.
+    pub created: String,
+    /// The lock it sets; for a removal, the lock it removes.
+    pub policy: LockPolicy,
+    /// The policy's mode, spelled out for readers.
+    pub mode: LockMode,
+    /// Compliance mode: `created` plus `changeable_for_days` (RFC 3339);
+    /// from then on the lock can no longer be changed or removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changeable_until: Option<String>,
+    /// Whether this record removes the lock instead of setting one.
+    #[serde(default)]
+    pub removes: bool,
+    /// Who wrote it (`user@host`).
+    #[serde(default)]
+    pub who: String,
+}
+
+/// The lock in force on a vault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VaultLock {
+    /// The record that set it.
+    pub record: Id,
+    /// Its bounds.
+    pub policy: LockPolicy,
+    /// Its mode.
+    pub mode: LockMode,
+    /// When it was set.
+    #[serde(serialize_with = "ser_ts")]
+    pub created: Timestamp,
+    /// Compliance mode: until when it can be changed or removed.
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub changeable_until: Option<Timestamp>,
+    /// Who set it.
+    pub who: String,
+}
+
+fn ser_opt_ts<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.collect_str(t),
+        None => s.serialize_none(),
+    }
+}
+
+impl VaultLock {
+    /// Whether the lock can still be changed or removed at `now`.
+    pub fn changeable_at(&self, now: Timestamp) -> bool {
+        match self.changeable_until {
+            None => true,
+            Some(u) => now < u,
+        }
+    }
+
+    /// `compliance lock (min 7, max 365 days, set 2026-… by root@web1)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} lock (min {}, max {} days, set {} by {})",
+            self.mode,
+            self.policy.min_retention_days,
+            self.policy.max_retention_days,
+            self.created,
+            if self.who.is_empty() { "?" } else { &self.who }
+        )
+    }
+}
+
+/// What the stored lock records say.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LockState {
+    /// The lock in force, if any.
+    pub lock: Option<VaultLock>,
+    /// How many records there are.
+    pub records: usize,
+    /// When the newest record (valid or not) was written: a new record must
+    /// be later, or the replay order would not be the order of writing.
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub newest: Option<Timestamp>,
+    /// Records that were ignored because they tried to change or remove a
+    /// compliance lock after its grace period, one line each.
+    pub ignored: Vec<String>,
+}
+
+/// A legal hold (`holds/<name>`, sealed JSON). Readers ignore unknown
+/// fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldRecord {
+    /// Record format version (1).
+    pub version: u32,
+    /// The held snapshot.
+    pub snapshot: Id,
+    /// Why (free text, may be empty).
+    #[serde(default)]
+    pub reason: String,
+    /// Who placed it (`user@host`).
+    #[serde(default)]
+    pub who: String,
+    /// When (RFC 3339).
+    pub created: String,
+}
+
+/// The protections a vault lock and a snapshot's own `retain_until` give a
+/// snapshot taken at `time`. Governance protections (the governance lock's
+/// minimum, and `retain_until` without a compliance lock) are left out when
+/// `bypass_governance`; compliance ones never are. Protections that are over
+/// at "now" are included: the caller decides with its own clock.
+pub fn snapshot_protections(
+    lock: Option<&VaultLock>,
+    time: Timestamp,
+    retain_until: Option<Timestamp>,
+    bypass_governance: bool,
+) -> Vec<Protection> {
+    let compliance = lock.is_some_and(|l| l.mode == LockMode::Compliance);
+    let mut out = Vec::new();
+    if let Some(l) = lock {
+        if compliance || !bypass_governance {
+            out.push(Protection {
+                until: add_days(time, l.policy.min_retention_days),
+                what: format!("locked ({})", l.mode),
+                absolute: compliance,
+            });
+        }
+    }
+    if let Some(u) = retain_until {
+        if compliance || !bypass_governance {
+            out.push(Protection {
+                until: u,
+                what: if compliance {
+                    "retained (compliance)".into()
+                } else {
+                    "retained".into()
+                },
+                absolute: compliance,
+            });
+        }
+    }
+    out
+}
+
+/// Parses a stored RFC 3339 time, naming the object on failure.
+fn parse_time(s: &str, object: &str, field: &str) -> Result<Timestamp> {
+    s.parse().map_err(|e| {
+        Error::damaged(
+            object.to_string(),
+            format!("{field} `{s}` is not an RFC 3339 time: {e}"),
+        )
+    })
+}
+
+impl Vault {
+    /// Reads every lock record and replays them (see the module doc).
+    /// A damaged record fails the call: without it the lock in force is
+    /// unknown, and destructive operations must not guess.
+    pub fn lock_state(&self) -> Result<LockState> {
+        self.lock_state_cached(&mut HashMap::new())
+    }
+
+    /// [`Vault::lock_state`], reusing records already read (they are
+    /// write-once, so a record read once never changes).
+    pub fn lock_state_cached(&self, cache: &mut HashMap<Id, LockRecord>) -> Result<LockState> {
+        let mut records = Vec::new();
+        for (id, _) in self.list(ObjectKind::Lock)? {
+            let rec = match cache.get(&id) {
+                Some(r) => r.clone(),
+                None => {
+                    let body = self.load_object(ObjectKind::Lock, &id)?;
+                    let r: LockRecord = serde_json::from_slice(&body).map_err(|e| {
+                        Error::damaged(ObjectKind::Lock.path(&id), format!("does not parse: {e}"))
+                    })?;
+                    cache.insert(id, r.clone());
+                    r
+                }
+            };
+            let path = ObjectKind::Lock.path(&id);
+            let created = parse_time(&rec.created, &path, "created")?;
+            let until = rec
+                .changeable_until
+                .as_deref()
+                .map(|u| parse_time(u, &path, "changeable_until"))
+                .transpose()?;
+            records.push((created, id, rec, until));
+        }
+        records.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut state = LockState {
+            records: records.len(),
+            newest: records.last().map(|r| r.0),
+            ..Default::default()
+        };
+        for (created, id, rec, until) in records {
+            if let Some(cur) = &state.lock {
+                if !cur.changeable_at(created) {
+                    state.ignored.push(format!(
+                        "lock record {} ({} by {}) was written after the compliance lock of {} stopped being changeable at {}; it has no effect",
+                        id.short(),
+                        created,
+                        rec.who,
+                        cur.created,
+                        cur.changeable_until.map(|t| t.to_string()).unwrap_or_default()
+                    ));
+                    continue;
+                }
+            }
+            state.lock = (!rec.removes).then(|| VaultLock {
+                record: id,
+                mode: rec.policy.mode(),
+                policy: rec.policy,
+                created,
+                changeable_until: until,
+                who: rec.who,
+            });
+        }
+        Ok(state)
+    }
+
+    /// Refuses to change the lock when a compliance lock is past its grace
+    /// period, or when the clock is behind the newest record.
+    fn check_lock_change(&self, state: &LockState, now: Timestamp, what: &str) -> Result<()> {
+        if let Some(cur) = &state.lock {
+            if !cur.changeable_at(now) {
+                return Err(Error::InvalidInput(format!(
+                    "cannot {what} of vault {}: its {} could be changed or removed only until {}; nobody can change it now",
+                    self.backend().location(),
+                    cur.describe(),
+                    cur.changeable_until.map(|t| t.to_string()).unwrap_or_default()
+                )));
+            }
+        }
+        if let Some(newest) = state.newest {
+            if now <= newest {
+                return Err(Error::InvalidInput(format!(
+                    "cannot {what} of vault {}: its newest lock record was written at {newest}, not before this machine's time {now}; \
+                     check this machine's clock",
+                    self.backend().location()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets or changes the vault lock. Refused when the policy is invalid
+    /// (grace period under 3 days, minimum above maximum), or when a
+    /// compliance lock in force is past its grace period.
+    pub fn set_lock(&self, policy: &LockPolicy, who: &str, now: Timestamp) -> Result<VaultLock> {
+        policy.validate().map_err(|e| {
+            Error::InvalidInput(format!("vault lock for {}: {e}", self.backend().location()))
+        })?;
+        let state = self.lock_state()?;
+        self.check_lock_change(&state, now, "change the lock")?;
+        let until = policy.changeable_for_days.map(|d| add_days(now, d));
+        let rec = LockRecord {
+            version: 1,
+            created: now.to_string(),
+            policy: policy.clone(),
+            mode: policy.mode(),
+            changeable_until: until.map(|t| t.to_string()),
+            removes: false,
+            who: who.to_string(),
+        };
+        let id = self.save_object(
+            ObjectKind::Lock,
+            &serde_json::to_vec(&rec).expect("serializable"),
+        )?;
+        Ok(VaultLock {
+            record: id,
+            policy: policy.clone(),
+            mode: policy.mode(),
+            created: now,
+            changeable_until: until,
+            who: who.to_string(),
+        })
+    }
+
+    /// Removes the vault lock; returns the lock that was removed. Refused
+    /// when there is none, or when it is a compliance lock past its grace
+    /// period.
+    pub fn remove_lock(&self, who: &str, now: Timestamp) -> Result<VaultLock> {
+        let state = self.lock_state()?;
+        let Some(cur) = state.lock.clone() else {
+            return Err(Error::NotFound {
+                what: format!("a vault lock on {}", self.backend().location()),
+                hint: ": there is nothing to remove (see `coffer vault lock-status`)".into(),
+            });
+        };
+        self.check_lock_change(&state, now, "remove the lock")?;
+        let rec = LockRecord {
+            version: 1,
+            created: now.to_string(),
+            policy: cur.policy.clone(),
+            mode: cur.mode,
+            changeable_until: None,
+            removes: true,
+            who: who.to_string(),
+        };
+        self.save_object(
+            ObjectKind::Lock,
+            &serde_json::to_vec(&rec).expect("serializable"),
+        )?;
+        Ok(cur)
+    }
+
+    /// The path of the hold object of snapshot `snapshot`: the keyed hash of
+    /// `coffer.hold` and the id. (Ordinary object names hash sealed bytes,
+    /// which start with the scheme byte 1, never with `c`, so the two kinds
+    /// of names cannot collide.)
+    pub fn hold_path(&self, snapshot: &Id) -> String {
+        let mut input = ObjectKind::Hold.aad().to_vec();
+        input.extend_from_slice(&snapshot.0);
+        ObjectKind::Hold.path(&self.key().object_name(&input))
+    }
+
+    /// Reads one hold object and checks that it belongs at `path`.
+    fn read_hold(&self, path: &str) -> Result<Option<HoldRecord>> {
+        let sealed = match self.backend().read(path) {
+            Ok(b) => b,
+            Err(e) if e.not_found => return Ok(None),
+            Err(e) => return Err(self.storage_err(e)),
+        };
+        let body = self
+            .key()
+            .open(ObjectKind::Hold.aad(), &sealed)
+            .ok_or_else(|| Error::damaged(path, "fails authentication"))?;
+        let rec: HoldRecord = serde_json::from_slice(&body)
+            .map_err(|e| Error::damaged(path, format!("does not parse: {e}")))?;
+        if self.hold_path(&rec.snapshot) != path {
+            return Err(Error::damaged(
+                path,
+                format!(
+                    "holds snapshot {} but is not stored under that snapshot's hold name",
+                    rec.snapshot.short()
+                ),
+            ));
+        }
+        Ok(Some(rec))
+    }
+
+    /// The hold on `snapshot`, if any.
+    pub fn hold_of(&self, snapshot: &Id) -> Result<Option<HoldRecord>> {
+        self.read_hold(&self.hold_path(snapshot))
+    }
+
+    /// Every legal hold, oldest first.
+    pub fn holds(&self) -> Result<Vec<HoldRecord>> {
+        let mut out = Vec::new();
+        let listed = self
+            .backend()
+            .list(ObjectKind::Hold.prefix())
+            .map_err(|e| self.storage_err(e))?;
+        for o in listed {
+            if ObjectKind::Hold.id_of(&o.path).is_none() {
+                continue;
+            }
+            if let Some(r) = self.read_hold(&o.path)? {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| a.created.cmp(&b.created).then(a.snapshot.cmp(&b.snapshot)));
+        Ok(out)
+    }
+
+    /// Places a legal hold on snapshot `snapshot` (which must exist).
+    /// Returns the hold and whether it is new: holding a held snapshot
+    /// writes nothing and returns the existing hold, so the object under a
+    /// hold name is written once. (Two clients holding the same snapshot at
+    /// the same instant may both write; each write is atomic and either
+    /// record is a valid hold.)
+    pub fn hold_snapshot(
+        &self,
+        snapshot: &Id,
+        reason: &str,
+        who: &str,
+        now: Timestamp,
+    ) -> Result<(HoldRecord, bool)> {
+        self.load_snapshot(snapshot)?;
+        if let Some(h) = self.hold_of(snapshot)? {
+            return Ok((h, false));
+        }
+        let rec = HoldRecord {
+            version: 1,
+            snapshot: *snapshot,
+            reason: reason.to_string(),
+            who: who.to_string(),
+            created: now.to_string(),
+        };
+        let sealed = self.key().seal(
+            ObjectKind::Hold.aad(),
+            &serde_json::to_vec(&rec).expect("serializable"),
+        );
+        self.backend()
+            .write(&self.hold_path(snapshot), sealed)
+            .map_err(|e| self.storage_err(e))?;
+        Ok((rec, true))
+    }
+
+    /// Releases the legal hold on `snapshot`; returns the hold released.
+    pub fn release_snapshot(&self, snapshot: &Id) -> Result<HoldRecord> {
+        let path = self.hold_path(snapshot);
+        let rec = self.read_hold(&path)?.ok_or_else(|| Error::NotFound {
+            what: format!("a legal hold on snapshot {}", snapshot.short()),
+            hint: format!(
+                " in {}: list holds with `coffer snapshot holds`",
+                self.backend().location()
+            ),
+        })?;
+        self.backend()
+            .delete(&path)
+            .map_err(|e| self.storage_err(e))?;
+        Ok(rec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RetentionPolicy;
+
+    #[test]
+    fn validate_policy() {
+        let p = |min, max, d| LockPolicy {
+            min_retention_days: min,
+            max_retention_days: max,
+            changeable_for_days: d,
+        };
+        assert!(p(7, 365, None).validate().is_ok());
+        assert!(p(7, 365, Some(3)).validate().is_ok());
+        let e = p(7, 365, Some(2)).validate().unwrap_err();
+        assert!(e.contains("at least 3 days"), "{e}");
+        assert!(p(30, 7, None).validate().is_err());
+        assert_eq!(p(7, 365, Some(3)).mode(), LockMode::Compliance);
+    }
+
+    #[test]
+    fn retention_bounds() {
+        let lock = LockPolicy {
+            min_retention_days: 7,
+            max_retention_days: 90,
+            changeable_for_days: None,
+        };
+        let hourly = RetentionPolicy {
+            keep_hourly: Some(2),
+            ..Default::default()
+        };
+        let e = lock.check_retention(&hourly).unwrap_err();
+        assert!(
+            e.contains("0.08 days, below the lock's minimum of 7"),
+            "{e}"
+        );
+        let ok = RetentionPolicy {
+            delete_after_days: Some(30),
+            ..Default::default()
+        };
+        assert!(lock.check_retention(&ok).is_ok());
+    }
+
+    #[test]
+    fn protections_by_mode() {
+        let t: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+        let mut lock = VaultLock {
+            record: Id::default(),
+            policy: LockPolicy {
+                min_retention_days: 7,
+                max_retention_days: 90,
+                changeable_for_days: None,
+            },
+            mode: LockMode::Governance,
+            created: t,
+            changeable_until: None,
+            who: String::new(),
+        };
+        let ru: Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
+        let p = snapshot_protections(Some(&lock), t, Some(ru), false);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].until, "2026-11-08T00:00:00Z".parse().unwrap());
+        assert!(!p[0].absolute);
+        assert!(snapshot_protections(Some(&lock), t, Some(ru), true).is_empty());
+        assert_eq!(snapshot_protections(None, t, Some(ru), false).len(), 1);
+        lock.mode = LockMode::Compliance;
+        let p = snapshot_protections(Some(&lock), t, Some(ru), true);
+        assert_eq!(p.len(), 2);
+        assert!(p.iter().all(|p| p.absolute));
+        assert_eq!(p[0].what, "locked (compliance)");
     }
 }

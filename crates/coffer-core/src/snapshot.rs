@@ -74,12 +74,27 @@ pub struct Snapshot {
     /// What the backup did.
     #[serde(default)]
     pub summary: BackupSummary,
+    /// Until when (RFC 3339) this snapshot must be kept, set by the rule
+    /// that made it. Forget keeps it until then: absolutely under a
+    /// compliance lock, otherwise unless governance is bypassed. Absent in
+    /// snapshots written before this field existed, which is format
+    /// compatible (readers ignore unknown fields and default missing ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_until: Option<String>,
 }
 
 impl Snapshot {
     /// The snapshot time as a timestamp (epoch if unparsable).
     pub fn timestamp(&self) -> jiff::Timestamp {
         self.time.parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    /// `retain_until` as a timestamp. A value that does not parse counts as
+    /// "forever" (`Timestamp::MAX`): when in doubt, keep.
+    pub fn retain_until_timestamp(&self) -> Option<jiff::Timestamp> {
+        self.retain_until
+            .as_ref()
+            .map(|s| s.parse().unwrap_or(jiff::Timestamp::MAX))
     }
 }
 

@@ -99,6 +99,9 @@ pub struct SnapshotMeta {
     pub host: Option<String>,
     /// Tags.
     pub tags: Vec<String>,
+    /// Keep the snapshot at least until then (written as the snapshot's
+    /// `retain_until`; see [`coffer_core::Snapshot::retain_until`]).
+    pub retain_until: Option<jiff::Timestamp>,
 }
 
 /// The result of a backup.
@@ -155,6 +158,7 @@ where
         source: out.source,
         program_version: coffer_core::VERSION.to_string(),
         summary,
+        retain_until: meta.retain_until.map(|t| t.to_string()),
     };
     let id = if opts.dry_run {
         None
