@@ -1,5 +1,6 @@
 //! `coffer`: the command line.
 
+mod config_cmd;
 mod sources;
 mod vaults;
 
@@ -50,6 +51,9 @@ pub struct GlobalArgs {
     /// Key file that unlocks the vault
     #[arg(long, global = true, env = "COFFER_KEY_FILE")]
     pub key_file: Option<PathBuf>,
+    /// Configuration file of `coffer serve` (default: /etc/coffer/coffer.toml for root, else $XDG_CONFIG_HOME/coffer/coffer.toml)
+    #[arg(long, global = true, env = "COFFER_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Print JSON for scripts
     #[arg(long, global = true)]
     pub json: bool,
@@ -135,6 +139,9 @@ enum Cmd {
     /// PostgreSQL physical backups (base backups for point-in-time recovery)
     #[command(subcommand)]
     Pg(sources::PgCmd),
+    /// The configuration file of `coffer serve`
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCmd),
 }
 
 #[derive(Subcommand)]
@@ -506,6 +513,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::WalPush { path } => sources::wal_push(g, &path),
         Cmd::WalFetch { name, dest } => sources::wal_fetch(g, &name, &dest),
         Cmd::Pg(c) => sources::pg(g, c),
+        Cmd::Config(c) => config_cmd::run(g, c),
     }
 }
 
