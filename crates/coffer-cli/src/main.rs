@@ -1,6 +1,7 @@
 //! `coffer`: the command line.
 
 mod retention;
+mod config_cmd;
 mod sources;
 mod vaults;
 
@@ -52,6 +53,9 @@ pub struct GlobalArgs {
     /// Key file that unlocks the vault
     #[arg(long, global = true, env = "COFFER_KEY_FILE")]
     pub key_file: Option<PathBuf>,
+    /// Configuration file of `coffer serve` (default: /etc/coffer/coffer.toml for root, else $XDG_CONFIG_HOME/coffer/coffer.toml)
+    #[arg(long, global = true, env = "COFFER_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Print JSON for scripts
     #[arg(long, global = true)]
     pub json: bool,
@@ -145,6 +149,9 @@ enum Cmd {
     /// Legal holds on snapshots
     #[command(subcommand)]
     Snapshot(retention::SnapshotCmd),
+    /// The configuration file of `coffer serve`
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCmd),
 }
 
 #[derive(Subcommand)]
@@ -519,6 +526,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Forget(a) => retention::forget(g, a),
         Cmd::Vault(c) => retention::vault(g, c),
         Cmd::Snapshot(c) => retention::snapshot(g, c),
+        Cmd::Config(c) => config_cmd::run(g, c),
     }
 }
 

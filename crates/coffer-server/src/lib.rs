@@ -5,6 +5,9 @@
 //!   parsed strictly (unknown fields are errors with line and column).
 //! - [`schedule`]: cron expressions (5-field, AWS `cron(…)`, `@every`) and a
 //!   [`schedule::Clock`] that tests drive.
+//! - [`scheduler`]: the daemon's decisions (create, start, expire, stop
+//!   jobs; catch up after downtime) as a pure function of rules, catalog
+//!   state and time.
 //! - [`catalog`]: the SQLite record of every job and its state changes.
 
 #![deny(missing_docs)]
@@ -12,3 +15,4 @@
 pub mod catalog;
 pub mod config;
 pub mod schedule;
+pub mod scheduler;
