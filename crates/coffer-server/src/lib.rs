@@ -6,9 +6,12 @@
 //! - [`schedule`]: cron expressions (5-field, AWS `cron(…)`, `@every`) and a
 //!   [`schedule::Clock`] that tests drive.
 //! - [`catalog`]: the SQLite record of every job and its state changes.
+//! - [`state`]: the state directory (catalog, daemon lock) and the daemon's
+//!   single-instance lock.
 
 #![deny(missing_docs)]
 
 pub mod catalog;
 pub mod config;
 pub mod schedule;
+pub mod state;
