@@ -9,6 +9,8 @@
 //!   jobs; catch up after downtime) as a pure function of rules, catalog
 //!   state and time.
 //! - [`catalog`]: the SQLite record of every job and its state changes.
+//! - [`state`]: the state directory (catalog, daemon lock) and the daemon's
+//!   single-instance lock.
 
 #![deny(missing_docs)]
 
@@ -16,3 +18,4 @@ pub mod catalog;
 pub mod config;
 pub mod schedule;
 pub mod scheduler;
+pub mod state;
