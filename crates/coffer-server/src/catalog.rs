@@ -362,6 +362,8 @@ text_enum!(
         Cli = "cli",
         /// The HTTP API.
         Api = "api",
+        /// Follows a backup of its rule (a copy, the cold tier).
+        Rule = "rule",
     }
 );
 

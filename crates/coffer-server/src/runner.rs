@@ -1,0 +1,547 @@
+//! Running a rule's work: one backup job per source, and what follows a
+//! backup (the rule's retention, its copies into other vaults with their own
+//! retention, and the move of old snapshots to the cold tier), each recorded
+//! in the catalog. The daemon and `coffer plan run` both call
+//! [`Runner::run_backup_job`], so a rule runs the same way whoever starts it.
+//!
+//! Snapshots written by a rule carry the tags `source:<name>` and
+//! `rule:<plan>/<rule>` (beside the source's own tags). Retention, copies and
+//! the cold tier select by those tags, so a rule's retention never touches
+//! snapshots of another rule or another source, nor snapshots made by hand.
+//!
+//! Job states (AWS Backup's): a backup whose every snapshot was written with
+//! no warning is COMPLETED; one with unreadable files skipped, or where some
+//! databases of an `all_databases` source failed while others were saved,
+//! is PARTIAL; one that wrote nothing is FAILED; one stopped at its
+//! completion window or by SIGTERM is ABORTED. What follows a backup never
+//! changes its state: a failed copy is its own FAILED copy job, and a
+//! retention that could not run is a warning event of the backup job.
+
+use crate::catalog::{
+    Catalog, EventLevel, JobCounters, JobId, JobKind, JobOutcome, JobState, NewJob, Trigger,
+};
+use crate::config::{Config, KeySource, RuleConfig, SourceConfig, SourceKind};
+use coffer_core::copy::{copy_snapshots, CopyOptions};
+use coffer_core::forget::{execute_forget, plan_forget, ForgetOptions};
+use coffer_core::{BackupOptions, Cancel, Id, RetentionPolicy, Secret, SnapshotFilter, Vault};
+use coffer_sources::spec::{self, SourceSpec};
+use coffer_sources::{Progress, SnapshotMeta};
+use jiff::Timestamp;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The tag every snapshot of source `name` made by a rule carries.
+pub fn source_tag(name: &str) -> String {
+    format!("source:{name}")
+}
+
+/// The tag every snapshot made by rule `plan/rule` carries.
+pub fn rule_tag(rule: &RuleConfig) -> String {
+    format!("rule:{}", rule.id())
+}
+
+/// Runs jobs of a configuration and records them in a catalog. Opened vaults
+/// are kept (unlocking a password slot costs an Argon2 derivation).
+pub struct Runner {
+    config: Config,
+    catalog: Arc<Catalog>,
+    vaults: Mutex<HashMap<String, Vault>>,
+    now: Box<dyn Fn() -> Timestamp + Send + Sync>,
+}
+
+impl Runner {
+    /// A runner for `config`, recording in `catalog`.
+    pub fn new(config: Config, catalog: Arc<Catalog>) -> Runner {
+        Runner {
+            config,
+            catalog,
+            vaults: Mutex::new(HashMap::new()),
+            now: Box::new(Timestamp::now),
+        }
+    }
+
+    /// Takes "now" from `now` (tests drive retention and the cold tier
+    /// through simulated time).
+    pub fn with_clock(mut self, now: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
+        self.now = Box::new(now);
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// Opens (once) the vault named `name` in the configuration. The error
+    /// names the vault and what to fix, never a secret.
+    pub fn vault(&self, name: &str) -> Result<Vault, String> {
+        if let Some(v) = self.vaults.lock().unwrap().get(name) {
+            return Ok(v.clone());
+        }
+        let vc = self.config.vault(name).ok_or_else(|| {
+            format!(
+                "vault `{name}` is not in {}",
+                self.config.path.display()
+            )
+        })?;
+        let secret = match &vc.key {
+            KeySource::KeyFile(p) => Secret::from_key_file(p).map_err(|e| e.to_string())?,
+            KeySource::PasswordFile(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    format!("vault `{name}`: cannot read password file {}: {e}", p.display())
+                })?;
+                Secret::Password(text.trim_end_matches(['\n', '\r']).to_string())
+            }
+            KeySource::PasswordEnv(var) => match std::env::var(var) {
+                Ok(pw) if !pw.is_empty() => Secret::Password(pw),
+                _ => {
+                    return Err(format!(
+                        "vault `{name}`: environment variable {var} (password_env) is not set"
+                    ))
+                }
+            },
+        };
+        let url = match (&vc.storage_class, vc.url.starts_with("s3://")) {
+            (Some(class), true) => {
+                let sep = if vc.url.contains('?') { '&' } else { '?' };
+                format!("{}{sep}storage_class={class}", vc.url)
+            }
+            _ => vc.url.clone(),
+        };
+        let backend = coffer_storage::open_location(&url)
+            .map_err(|e| format!("vault `{name}` ({}): {e}", vc.url))?;
+        let vault = Vault::open(backend, &secret).map_err(|e| format!("vault `{name}`: {e}"))?;
+        self.vaults
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), vault.clone());
+        Ok(vault)
+    }
+
+    /// Records a new backup job of `source` by `rule` (CREATED).
+    pub fn create_backup_job(
+        &self,
+        rule: &RuleConfig,
+        source: &str,
+        trigger: Trigger,
+        scheduled: Option<(Timestamp, Timestamp, Timestamp)>,
+    ) -> Result<JobId, crate::catalog::CatalogError> {
+        let mut j = NewJob::new(JobKind::Backup, trigger);
+        j.plan = Some(rule.plan.clone());
+        j.rule = Some(rule.name.clone());
+        j.source = Some(source.to_string());
+        j.vault = Some(rule.vault.clone());
+        if let Some((at, start, complete)) = scheduled {
+            j.scheduled_at = Some(at);
+            j.start_deadline = Some(start);
+            j.complete_deadline = Some(complete);
+        }
+        self.catalog.create_job(&j)
+    }
+
+    fn event(&self, id: JobId, level: EventLevel, msg: &str) {
+        if let Err(e) = self.catalog.record_event(id, level, msg) {
+            tracing::warn!(job = id.0, "cannot record an event in the catalog: {e}");
+        }
+    }
+
+    fn finish(&self, id: JobId, outcome: &JobOutcome) {
+        if let Err(e) = self.catalog.finish_job(id, outcome) {
+            tracing::error!(job = id.0, "cannot record the end of the job in the catalog: {e}");
+        }
+    }
+
+    /// Runs backup job `id` (already CREATED): RUNNING, the backup, then
+    /// the rule's retention, copies and cold tier; records the outcome and
+    /// returns it. `cancel` stops it cleanly (the job becomes ABORTED with
+    /// the reason given to the cancel).
+    pub fn run_backup_job(
+        &self,
+        id: JobId,
+        rule: &RuleConfig,
+        source: &SourceConfig,
+        cancel: &Cancel,
+    ) -> JobOutcome {
+        if let Err(e) = self.catalog.start_job(id) {
+            let o = JobOutcome::failed(format!("cannot start the job in the catalog: {e}"));
+            self.finish(id, &o);
+            return o;
+        }
+        let outcome = self.backup(id, rule, source, cancel);
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(msg) => match cancel.reason() {
+                Some(why) => JobOutcome::aborted(why),
+                None => JobOutcome::failed(msg),
+            },
+        };
+        self.finish(id, &outcome);
+        outcome
+    }
+
+    fn backup(
+        &self,
+        id: JobId,
+        rule: &RuleConfig,
+        source: &SourceConfig,
+        cancel: &Cancel,
+    ) -> Result<JobOutcome, String> {
+        let vault = self.vault(&rule.vault)?;
+        // The lock stored in the vault binds every client, whatever this
+        // configuration says.
+        let lock = vault
+            .lock_state()
+            .map_err(|e| format!("reading the lock of vault `{}`: {e}", rule.vault))?;
+        if let Some(l) = &lock.lock {
+            l.policy.check_retention(&rule.retention).map_err(|why| {
+                format!(
+                    "rule {} cannot write into vault `{}`: {why} ({})",
+                    rule.id(),
+                    rule.vault,
+                    l.describe()
+                )
+            })?;
+        }
+        let spec = with_password(source)?;
+        let now = (self.now)();
+        let mut tags = source.tags.clone();
+        tags.push(source_tag(&source.name));
+        tags.push(rule_tag(rule));
+        let meta = SnapshotMeta {
+            host: None,
+            tags,
+            retain_until: rule
+                .retention
+                .delete_after_days
+                .map(|d| coffer_core::retention::add_days(now, d)),
+        };
+        let opts = BackupOptions {
+            cancel: Some(cancel.clone()),
+            ..Default::default()
+        };
+        self.event(
+            id,
+            EventLevel::Info,
+            &format!(
+                "backing up {} ({}) into vault `{}`",
+                source.name,
+                spec.describe(),
+                rule.vault
+            ),
+        );
+        let outcome = spec::backup(&vault, &spec, &opts, &meta, &Progress::default())
+            .map_err(|e| e.to_string())?;
+        if let Some(why) = cancel.reason() {
+            if outcome.done.is_empty() {
+                return Ok(JobOutcome::aborted(why));
+            }
+        }
+        let mut counters = JobCounters::default();
+        let mut ids = Vec::new();
+        for d in &outcome.done {
+            let s = &d.snapshot.summary;
+            counters.bytes_read += s.bytes_read;
+            counters.bytes_added += s.bytes_added;
+            counters.bytes_stored += s.bytes_stored;
+            counters.files_new += s.files_new;
+            counters.files_changed += s.files_changed;
+            counters.files_unmodified += s.files_unmodified;
+            counters.warnings += d.warnings.len() as u64;
+            for w in d.warnings.iter().take(20) {
+                self.event(id, EventLevel::Warning, w);
+            }
+            if let Some(sid) = d.id {
+                ids.push(sid);
+                self.event(id, EventLevel::Info, &format!("snapshot {} saved", sid.short()));
+            }
+        }
+        for f in &outcome.failed {
+            self.event(id, EventLevel::Error, &f.to_string());
+        }
+        let mut result = if outcome.done.is_empty() {
+            let msg = outcome
+                .failed
+                .iter()
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(if msg.is_empty() {
+                "the source produced no snapshot".into()
+            } else {
+                msg
+            });
+        } else {
+            JobOutcome::completed(counters, ids.iter().map(|i| i.to_hex()).collect())
+        };
+        if !outcome.failed.is_empty() {
+            result.state = JobState::Partial;
+            result.reason = Some(format!(
+                "{} of {} backups failed: {}",
+                outcome.failed.len(),
+                outcome.failed.len() + outcome.done.len(),
+                outcome.failed[0]
+            ));
+        } else if counters.warnings > 0 {
+            result.state = JobState::Partial;
+            result.reason = Some(format!(
+                "{} entries could not be read and were skipped (see the job's events)",
+                counters.warnings
+            ));
+        }
+        // What follows a backup: a failure here is reported, not fatal.
+        let filter = rule_filter(rule, &source.name);
+        if let Err(e) = self.apply_retention(id, &vault, &rule.vault, &filter, &rule.retention) {
+            self.event(id, EventLevel::Warning, &format!("retention not applied: {e}"));
+        }
+        for copy in &rule.copy_to {
+            self.copy_job(id, rule, source, &vault, &copy.vault, &ids, &copy.retention, cancel);
+        }
+        if let (Some(days), Some(cold)) = (rule.cold_after_days, &rule.cold_vault) {
+            self.cold_job(id, rule, source, &vault, cold, days, cancel);
+        }
+        Ok(result)
+    }
+
+    /// Applies `policy` to the snapshots `filter` selects in `vault`;
+    /// records what it removed as an event of job `id`.
+    fn apply_retention(
+        &self,
+        id: JobId,
+        vault: &Vault,
+        name: &str,
+        filter: &SnapshotFilter,
+        policy: &RetentionPolicy,
+    ) -> Result<(), String> {
+        if policy.keeps_everything() {
+            return Ok(());
+        }
+        let opts = ForgetOptions {
+            policy: policy.clone(),
+            filter: filter.clone(),
+            now: (self.now)(),
+            ..Default::default()
+        };
+        let plan = plan_forget(vault, &opts).map_err(|e| e.to_string())?;
+        let stats = execute_forget(vault, &plan).map_err(|e| e.to_string())?;
+        if !stats.removed.is_empty() {
+            self.event(
+                id,
+                EventLevel::Info,
+                &format!(
+                    "retention removed {} snapshots from vault `{name}`: {}",
+                    stats.removed.len(),
+                    stats
+                        .removed
+                        .iter()
+                        .map(|i| i.short())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            );
+        }
+        for r in &stats.refused {
+            self.event(id, EventLevel::Info, &format!("retention kept {}: {}", r.id.short(), r.message));
+        }
+        Ok(())
+    }
+
+    /// A copy job (its own catalog row) of `ids` from `src` into vault
+    /// `dst_name`, then `retention` there. Returns the copy's state.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_job(
+        &self,
+        parent: JobId,
+        rule: &RuleConfig,
+        source: &SourceConfig,
+        src: &Vault,
+        dst_name: &str,
+        ids: &[Id],
+        retention: &RetentionPolicy,
+        cancel: &Cancel,
+    ) -> JobState {
+        let mut j = NewJob::new(JobKind::Copy, Trigger::Rule);
+        j.plan = Some(rule.plan.clone());
+        j.rule = Some(rule.name.clone());
+        j.source = Some(source.name.clone());
+        j.vault = Some(rule.vault.clone());
+        j.destination_vault = Some(dst_name.to_string());
+        let job = match self.catalog.create_job(&j) {
+            Ok(job) => job,
+            Err(e) => {
+                self.event(parent, EventLevel::Error, &format!("cannot record a copy job: {e}"));
+                return JobState::Failed;
+            }
+        };
+        self.event(
+            parent,
+            EventLevel::Info,
+            &format!("copy job {} into vault `{dst_name}` created", job.0),
+        );
+        let _ = self.catalog.start_job(job);
+        let outcome = (|| -> Result<JobOutcome, String> {
+            let dst = self.vault(dst_name)?;
+            let opts = CopyOptions {
+                cancel: Some(cancel.clone()),
+                ..Default::default()
+            };
+            let stats = copy_snapshots(src, &dst, ids, &opts).map_err(|e| e.to_string())?;
+            let mut counters = JobCounters::default();
+            let mut made = Vec::new();
+            let mut failures = Vec::new();
+            for s in &stats.snapshots {
+                counters.bytes_read += s.counters.bytes_read;
+                counters.bytes_added += s.counters.bytes_sent;
+                counters.bytes_stored += s.counters.bytes_stored;
+                match (&s.destination, &s.detail) {
+                    (Some(d), _) => made.push(d.to_hex()),
+                    (None, detail) => failures.push(format!(
+                        "snapshot {}: {}",
+                        s.source.short(),
+                        detail.as_deref().unwrap_or("not copied")
+                    )),
+                }
+            }
+            if let Err(e) = self.apply_retention(
+                job,
+                &dst,
+                dst_name,
+                &rule_filter(rule, &source.name),
+                retention,
+            ) {
+                self.event(job, EventLevel::Warning, &format!("retention not applied: {e}"));
+            }
+            let mut o = JobOutcome::completed(counters, made.clone());
+            if !failures.is_empty() {
+                o.state = if made.is_empty() {
+                    JobState::Failed
+                } else {
+                    JobState::Partial
+                };
+                o.error = Some(failures.join("; "));
+            }
+            Ok(o)
+        })();
+        let outcome = outcome.unwrap_or_else(|e| match cancel.reason() {
+            Some(why) => JobOutcome::aborted(why),
+            None => JobOutcome::failed(e),
+        });
+        self.finish(job, &outcome);
+        outcome.state
+    }
+
+    /// Moves this rule's snapshots of `source` older than `days` from the
+    /// hot vault to `cold`: a copy job, then forgetting the copied ones in
+    /// the hot vault (a lock or hold there still keeps them).
+    #[allow(clippy::too_many_arguments)]
+    fn cold_job(
+        &self,
+        parent: JobId,
+        rule: &RuleConfig,
+        source: &SourceConfig,
+        hot: &Vault,
+        cold: &str,
+        days: u32,
+        cancel: &Cancel,
+    ) {
+        let now = (self.now)();
+        let cutoff = now - jiff::SignedDuration::from_hours(24 * days as i64);
+        let old: Vec<Id> = match hot.snapshots(&rule_filter(rule, &source.name)) {
+            Ok(s) => s
+                .into_iter()
+                .filter(|(_, s)| s.timestamp() < cutoff)
+                .map(|(id, _)| id)
+                .collect(),
+            Err(e) => {
+                self.event(parent, EventLevel::Warning, &format!("cold tier: {e}"));
+                return;
+            }
+        };
+        if old.is_empty() {
+            return;
+        }
+        let state = self.copy_job(
+            parent,
+            rule,
+            source,
+            hot,
+            cold,
+            &old,
+            &RetentionPolicy::default(),
+            cancel,
+        );
+        if state != JobState::Completed {
+            self.event(
+                parent,
+                EventLevel::Warning,
+                "cold tier: the copy did not complete; the snapshots stay in the hot vault",
+            );
+            return;
+        }
+        let opts = ForgetOptions {
+            ids: old,
+            now,
+            ..Default::default()
+        };
+        match plan_forget(hot, &opts).and_then(|p| execute_forget(hot, &p)) {
+            Ok(st) => self.event(
+                parent,
+                EventLevel::Info,
+                &format!(
+                    "cold tier: moved {} snapshots older than {days} days into vault `{cold}`{}",
+                    st.removed.len(),
+                    if st.refused.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " ({} kept in the hot vault by a lock or hold)",
+                            st.refused.len()
+                        )
+                    }
+                ),
+            ),
+            Err(e) => self.event(parent, EventLevel::Warning, &format!("cold tier: {e}")),
+        }
+    }
+}
+
+/// The snapshots of `source` made by `rule`.
+pub fn rule_filter(rule: &RuleConfig, source: &str) -> SnapshotFilter {
+    SnapshotFilter {
+        tags: vec![format!("{},{}", source_tag(source), rule_tag(rule))],
+        ..Default::default()
+    }
+}
+
+/// The source's spec with its configured password put into its URL (from
+/// there the client tools get it through the environment; it is never
+/// printed).
+fn with_password(source: &SourceConfig) -> Result<SourceSpec, String> {
+    let mut spec = source.to_spec();
+    let Some(secret) = &source.password else {
+        return Ok(spec);
+    };
+    let pw = secret
+        .read()
+        .map_err(|e| format!("source `{}`: {e}", source.name))?;
+    let url = match &mut spec {
+        SourceSpec::Postgres { url, .. }
+        | SourceSpec::PostgresBase { url, .. }
+        | SourceSpec::Mysql { url, .. }
+        | SourceSpec::Redis { url } => url,
+        _ => return Ok(spec),
+    };
+    let mut u = url::Url::parse(url).map_err(|e| format!("source `{}`: bad url: {e}", source.name))?;
+    if matches!(source.kind, SourceKind::Redis) && u.username().is_empty() {
+        // redis://:password@host: the password alone.
+        u.set_username("").ok();
+    }
+    u.set_password(Some(&pw))
+        .map_err(|_| format!("source `{}`: its URL cannot carry a password", source.name))?;
+    *url = u.to_string();
+    Ok(spec)
+}
