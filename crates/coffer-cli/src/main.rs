@@ -1,5 +1,6 @@
 //! `coffer`: the command line.
 
+mod copy;
 mod sources;
 mod vaults;
 
@@ -117,6 +118,8 @@ enum Cmd {
         #[arg(long, value_name = "SUBSET")]
         read_data_subset: Option<String>,
     },
+    /// Copy snapshots into another vault (its own key and storage), sending only what it lacks
+    Copy(copy::CopyArgs),
     /// Manage key slots
     #[command(subcommand)]
     Key(KeyCmd),
@@ -502,6 +505,7 @@ fn run(cli: Cli) -> Result<u8> {
                 Ok(1)
             }
         }
+        Cmd::Copy(a) => copy::run(g, a),
         Cmd::Key(k) => key(g, k),
         Cmd::WalPush { path } => sources::wal_push(g, &path),
         Cmd::WalFetch { name, dest } => sources::wal_fetch(g, &name, &dest),

@@ -33,6 +33,7 @@ pub mod archiver;
 pub mod backend;
 pub mod check;
 pub mod chunker;
+pub mod copy;
 pub mod crypto;
 pub mod diff;
 pub mod error;
@@ -51,6 +52,9 @@ pub mod wal;
 pub use archiver::{Archiver, BackupOptions, Cancel};
 pub use backend::{Backend, ObjectInfo, ObjectKind};
 pub use check::{check, CheckOptions, CheckReport, ReadData};
+pub use copy::{
+    copy_snapshots, CopyCounters, CopyOptions, CopyStats, CopyStatus, SnapshotCopy,
+};
 pub use crypto::MasterKey;
 pub use diff::{diff, Change};
 pub use error::{Error, ErrorKind, Result, StorageError};
@@ -61,7 +65,7 @@ pub use lock::{LockMode, LockPolicy};
 pub use pack::BlobKind;
 pub use restore::{restore_contents, ContentStats};
 pub use retention::RetentionPolicy;
-pub use snapshot::{BackupSummary, Snapshot, SnapshotFilter, SourceInfo};
+pub use snapshot::{BackupSummary, Origin, Snapshot, SnapshotFilter, SourceInfo};
 pub use tree::{ChunkRef, Node, NodeKind, Time, Tree, Xattr};
 pub use vault::{ChunkerParams, InitOptions, Vault, VaultConfig, FORMAT_VERSION};
 

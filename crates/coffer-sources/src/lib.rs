@@ -155,6 +155,7 @@ where
         source: out.source,
         program_version: coffer_core::VERSION.to_string(),
         summary,
+        origin: None,
     };
     let id = if opts.dry_run {
         None
