@@ -113,7 +113,7 @@ fn restore_and_compare(v: &Vault, snap: &coffer_core::Snapshot, src: &Path, out:
 }
 
 fn compare(a: &Path, b: &Path) {
-    let mut names = |p: &Path| {
+    let names = |p: &Path| {
         let mut v: Vec<_> = std::fs::read_dir(p)
             .unwrap()
             .map(|e| e.unwrap().file_name())
