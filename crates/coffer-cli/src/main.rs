@@ -2,6 +2,7 @@
 
 mod retention;
 mod config_cmd;
+mod copy;
 mod sources;
 mod vaults;
 
@@ -123,6 +124,8 @@ enum Cmd {
         #[arg(long, value_name = "SUBSET")]
         read_data_subset: Option<String>,
     },
+    /// Copy snapshots into another vault (its own key and storage), sending only what it lacks
+    Copy(copy::CopyArgs),
     /// Manage key slots
     #[command(subcommand)]
     Key(KeyCmd),
@@ -519,6 +522,7 @@ fn run(cli: Cli) -> Result<u8> {
                 Ok(1)
             }
         }
+        Cmd::Copy(a) => copy::run(g, a),
         Cmd::Key(k) => key(g, k),
         Cmd::WalPush { path } => sources::wal_push(g, &path),
         Cmd::WalFetch { name, dest } => sources::wal_fetch(g, &name, &dest),

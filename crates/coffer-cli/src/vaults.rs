@@ -223,3 +223,65 @@ pub fn new_secret(
         "key add needs the new secret: --new-key-file PATH, --new-password-file PATH or COFFER_NEW_PASSWORD".into()
     ))
 }
+
+/// Opens a second, existing vault (`copy --to`): `location` is a directory,
+/// an s3:// URL or a local vault name, unlocked by `key_file`, else
+/// `password_file`, else `COFFER_TO_PASSWORD`, else a named vault's own key
+/// file. The first vault's secret is never tried on it. Creates nothing.
+pub fn open_other(
+    g: &GlobalArgs,
+    location: &str,
+    key_file: Option<&Path>,
+    password_file: Option<&Path>,
+    flags: &str,
+) -> Result<Vault> {
+    let t = target(&GlobalArgs {
+        vault: Some(location.to_string()),
+        ..g.clone()
+    });
+    let backend = backend(&t)?;
+    if !Vault::exists(backend.as_ref())? {
+        return Err(coffer_core::Error::NotFound {
+            what: format!("vault at {}", t.location),
+            hint: format!(
+                ": create it first with `coffer init --vault {}` (and its own key)",
+                t.location
+            ),
+        }
+        .into());
+    }
+    let secret = if let Some(kf) = key_file {
+        Secret::from_key_file(kf)?
+    } else if let Some(pf) = password_file {
+        let text = std::fs::read_to_string(pf)
+            .with_context(|| format!("reading password file {}", pf.display()))?;
+        let pw = text.strip_suffix('\n').unwrap_or(&text);
+        let pw = pw.strip_suffix('\r').unwrap_or(pw);
+        if pw.is_empty() {
+            bail!(UsageError(format!(
+                "password file {} is empty",
+                pf.display()
+            )));
+        }
+        Secret::Password(pw.to_string())
+    } else if let Some(pw) = std::env::var("COFFER_TO_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
+        Secret::Password(pw)
+    } else if let Some(kf) = t.default_key_file().filter(|p| p.exists()) {
+        Secret::from_key_file(&kf)?
+    } else {
+        bail!(UsageError(format!(
+            "no secret for vault {}: give {flags}",
+            t.location
+        )));
+    };
+    match Vault::open(backend, &secret) {
+        Err(e) if e.kind() == coffer_core::ErrorKind::WrongKey => bail!(
+            "the secret given for vault {} opens none of its key slots: check {flags}",
+            t.location
+        ),
+        r => Ok(r.with_context(|| format!("opening vault {}", t.location))?),
+    }
+}

@@ -49,6 +49,11 @@ pub struct BackupOptions {
     /// Set from another thread to stop the backup cleanly: the next blob
     /// saved fails with [`Error::Interrupted`] and no snapshot is written.
     pub cancel: Option<Cancel>,
+    /// Also write an index object once this many stored bytes of packs are
+    /// uploaded but not yet indexed (0, the default: only every 50,000
+    /// blobs). A kill loses the work of unindexed packs, so `copy` sets
+    /// this to a few dozen MiB to make a resumed copy send little again.
+    pub index_flush_bytes: u64,
 }
 
 /// A stop request shared between a running operation and whoever may stop
@@ -90,6 +95,7 @@ impl Default for BackupOptions {
             uploaders: 0,
             dry_run: false,
             cancel: None,
+            index_flush_bytes: 0,
         }
     }
 }
@@ -124,7 +130,11 @@ const INDEX_FLUSH_BLOBS: usize = 50_000;
 struct Shared {
     vault: Vault,
     dry_run: bool,
+    index_flush_bytes: u64,
     pending_index: Mutex<IndexFile>,
+    /// Stored bytes of the packs in `pending_index` (guarded by its lock's
+    /// order: only changed while `pending_index` is locked).
+    pending_bytes: AtomicU64,
     index_objects: Mutex<Vec<Id>>,
     error: Mutex<Option<Error>>,
     stats: ArchiverStats,
@@ -153,13 +163,18 @@ impl Shared {
                 .map_err(|e| self.vault.storage_err(e))?;
         }
         self.stats.packs.fetch_add(1, Ordering::Relaxed);
+        let size: u64 = pack.blobs.iter().map(|b| b.len as u64).sum();
         let full = {
             let mut idx = self.pending_index.lock().unwrap();
             idx.packs.push(IndexPack {
                 id: pack.id,
                 blobs: pack.blobs,
             });
-            if idx.blob_count() >= INDEX_FLUSH_BLOBS {
+            let bytes = self.pending_bytes.fetch_add(size, Ordering::Relaxed) + size;
+            if idx.blob_count() >= INDEX_FLUSH_BLOBS
+                || (self.index_flush_bytes > 0 && bytes >= self.index_flush_bytes)
+            {
+                self.pending_bytes.store(0, Ordering::Relaxed);
                 Some(std::mem::take(&mut *idx))
             } else {
                 None
@@ -226,7 +241,9 @@ impl<'a> Archiver<'a> {
         let shared = Arc::new(Shared {
             vault: vault.clone(),
             dry_run: opts.dry_run,
+            index_flush_bytes: opts.index_flush_bytes,
             pending_index: Mutex::new(IndexFile::default()),
+            pending_bytes: AtomicU64::new(0),
             index_objects: Mutex::new(Vec::new()),
             error: Mutex::new(None),
             stats: ArchiverStats::default(),

@@ -33,6 +33,7 @@ pub mod archiver;
 pub mod backend;
 pub mod check;
 pub mod chunker;
+pub mod copy;
 pub mod crypto;
 pub mod diff;
 pub mod error;
@@ -52,6 +53,9 @@ pub mod wal;
 pub use archiver::{Archiver, BackupOptions, Cancel};
 pub use backend::{Backend, ObjectInfo, ObjectKind};
 pub use check::{check, CheckOptions, CheckReport, ReadData};
+pub use copy::{
+    copy_snapshots, CopyCounters, CopyOptions, CopyStats, CopyStatus, SnapshotCopy,
+};
 pub use crypto::MasterKey;
 pub use diff::{diff, Change};
 pub use error::{Error, ErrorKind, Result, StorageError};
@@ -63,7 +67,7 @@ pub use lock::{HoldRecord, LockMode, LockPolicy, LockRecord, LockState, VaultLoc
 pub use pack::BlobKind;
 pub use restore::{restore_contents, ContentStats};
 pub use retention::{plan_retention, Candidate, Decision, GroupBy, Protection, RetentionPolicy};
-pub use snapshot::{BackupSummary, Snapshot, SnapshotFilter, SourceInfo};
+pub use snapshot::{BackupSummary, Origin, Snapshot, SnapshotFilter, SourceInfo};
 pub use tree::{ChunkRef, Node, NodeKind, Time, Tree, Xattr};
 pub use vault::{ChunkerParams, InitOptions, Vault, VaultConfig, FORMAT_VERSION};
 

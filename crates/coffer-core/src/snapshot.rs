@@ -81,6 +81,21 @@ pub struct Snapshot {
     /// compatible (readers ignore unknown fields and default missing ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retain_until: Option<String>,
+    /// Where this snapshot was copied from, when `coffer copy` wrote it.
+    /// Absent in snapshots written by a backup (older readers ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// The snapshot a copy was made from: its vault's `config.id` and its id
+/// there. Copying skips a snapshot whose origin the destination already
+/// holds, which makes a copy idempotent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Origin {
+    /// The source vault's `config.id` (32 hex digits).
+    pub vault: String,
+    /// The snapshot's id in the source vault.
+    pub snapshot: Id,
 }
 
 impl Snapshot {

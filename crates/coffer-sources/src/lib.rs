@@ -159,6 +159,7 @@ where
         program_version: coffer_core::VERSION.to_string(),
         summary,
         retain_until: meta.retain_until.map(|t| t.to_string()),
+        origin: None,
     };
     let id = if opts.dry_run {
         None
