@@ -136,7 +136,7 @@ fn refusal(id: &Id, hold: Option<&HoldRecord>, protections: &[Protection]) -> Op
         ));
     }
     for p in protections {
-        why.push(format!("{} until {}", p.what, p.until));
+        why.push(format!("{} until {:.0}", p.what, p.until));
     }
     let latest_absolute = protections
         .iter()
@@ -145,7 +145,7 @@ fn refusal(id: &Id, hold: Option<&HoldRecord>, protections: &[Protection]) -> Op
         .max();
     if let Some(u) = latest_absolute {
         need.push(format!(
-            "wait until {u}: a compliance lock cannot be overridden by any option"
+            "wait until {u:.0}: a compliance lock cannot be overridden by any option"
         ));
     } else if !protections.is_empty() {
         need.push("rerun with --bypass-governance to override the governance protection".into());

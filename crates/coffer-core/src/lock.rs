@@ -210,7 +210,7 @@ impl VaultLock {
     /// `compliance lock (min 7, max 365 days, set 2026-… by root@web1)`.
     pub fn describe(&self) -> String {
         format!(
-            "{} lock (min {}, max {} days, set {} by {})",
+            "{} lock (min {}, max {} days, set {:.0} by {})",
             self.mode,
             self.policy.min_retention_days,
             self.policy.max_retention_days,
@@ -376,7 +376,7 @@ impl Vault {
                     "cannot {what} of vault {}: its {} could be changed or removed only until {}; nobody can change it now",
                     self.backend().location(),
                     cur.describe(),
-                    cur.changeable_until.map(|t| t.to_string()).unwrap_or_default()
+                    cur.changeable_until.map(|t| format!("{t:.0}")).unwrap_or_default()
                 )));
             }
         }
