@@ -453,6 +453,22 @@ impl Vault {
         Ok(cur)
     }
 
+    /// Checks a rule's retention against the lock stored in this vault (see
+    /// [`LockPolicy::check_retention`]); a job whose retention falls outside
+    /// the lock's bounds must fail with this error. No lock: always fine.
+    pub fn check_retention_against_lock(&self, policy: &crate::RetentionPolicy) -> Result<()> {
+        match self.lock_state()?.lock {
+            Some(l) => l.policy.check_retention(policy).map_err(|e| {
+                Error::InvalidInput(format!(
+                    "retention `{policy}` does not fit the {} of vault {}: {e}",
+                    l.describe(),
+                    self.backend().location()
+                ))
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The path of the hold object of snapshot `snapshot`: the keyed hash of
     /// `coffer.hold` and the id. (Ordinary object names hash sealed bytes,
     /// which start with the scheme byte 1, never with `c`, so the two kinds
