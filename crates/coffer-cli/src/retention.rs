@@ -309,9 +309,9 @@ pub fn vault(g: &GlobalArgs, c: VaultCmd) -> Result<u8> {
             };
             policy.validate().map_err(|e| {
                 UsageError(
-                    e.replace("changeable_for_days", "--changeable-for-days")
-                        .replace("min_retention_days", "--min-retention-days")
-                        .replace("max_retention_days", "--max-retention-days"),
+                    e.replace("changeable_for_days = ", "--changeable-for-days ")
+                        .replace("min_retention_days = ", "--min-retention-days ")
+                        .replace("max_retention_days = ", "--max-retention-days "),
                 )
             })?;
             let g = with_vault(g, vault);
@@ -336,7 +336,7 @@ pub fn vault(g: &GlobalArgs, c: VaultCmd) -> Result<u8> {
                 );
                 match lock.changeable_until {
                     Some(u) => println!(
-                        "it can be changed or removed until {u}; after that nobody can change or remove it"
+                        "it can be changed or removed until {u:.0}; after that nobody can change or remove it"
                     ),
                     None => println!("it can be changed or removed at any time (governance mode)"),
                 }
@@ -390,8 +390,8 @@ pub fn vault(g: &GlobalArgs, c: VaultCmd) -> Result<u8> {
                         println!("vault {}: {}", v.backend().location(), l.describe());
                         match l.changeable_until {
                             None => println!("governance mode: can be changed or removed at any time; forget --bypass-governance overrides it"),
-                            Some(u) if l.changeable_at(now) => println!("compliance mode: can be changed or removed until {u}"),
-                            Some(u) => println!("compliance mode: frozen since {u}; nobody can change or remove it"),
+                            Some(u) if l.changeable_at(now) => println!("compliance mode: can be changed or removed until {u:.0}"),
+                            Some(u) => println!("compliance mode: frozen since {u:.0}; nobody can change or remove it"),
                         }
                     }
                 }

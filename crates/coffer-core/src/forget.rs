@@ -136,7 +136,7 @@ fn refusal(id: &Id, hold: Option<&HoldRecord>, protections: &[Protection]) -> Op
         ));
     }
     for p in protections {
-        why.push(format!("{} until {}", p.what, p.until));
+        why.push(format!("{} until {:.0}", p.what, p.until));
     }
     let latest_absolute = protections
         .iter()
@@ -145,7 +145,7 @@ fn refusal(id: &Id, hold: Option<&HoldRecord>, protections: &[Protection]) -> Op
         .max();
     if let Some(u) = latest_absolute {
         need.push(format!(
-            "wait until {u}: a compliance lock cannot be overridden by any option"
+            "wait until {u:.0}: a compliance lock cannot be overridden by any option"
         ));
     } else if !protections.is_empty() {
         need.push("rerun with --bypass-governance to override the governance protection".into());
@@ -592,6 +592,21 @@ mod tests {
             now - SignedDuration::from_hours(1),
         )
         .unwrap();
+        // A rule's retention is checked against the stored lock's bounds.
+        let short = RetentionPolicy {
+            keep_daily: Some(3),
+            ..Default::default()
+        };
+        let e = v
+            .check_retention_against_lock(&short)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("below the lock's minimum of 5 days"), "{e}");
+        let fits = RetentionPolicy {
+            delete_after_days: Some(30),
+            ..Default::default()
+        };
+        v.check_retention_against_lock(&fits).unwrap();
         // A policy below the minimum is refused as a whole.
         let e = plan_forget(&v, &opts(now, |o| o.policy.delete_after_days = Some(2))).unwrap_err();
         let m = e.to_string();

@@ -2,7 +2,8 @@
 //!
 //! A vault is a set of write-once objects on a [`Backend`]: a plaintext
 //! `config`, key slots under `keys/`, and sealed snapshots, index objects and
-//! packs. The full format is in `docs/format.md`; this crate is its only
+//! packs, plus vault lock records and legal holds ([`lock`]) that
+//! [`forget`] honours. The full format is in `docs/format.md`; this crate is its only
 //! writer.
 //!
 //! Invariants this crate keeps:

@@ -210,7 +210,7 @@ impl VaultLock {
     /// `compliance lock (min 7, max 365 days, set 2026-… by root@web1)`.
     pub fn describe(&self) -> String {
         format!(
-            "{} lock (min {}, max {} days, set {} by {})",
+            "{} lock (min {}, max {} days, set {:.0} by {})",
             self.mode,
             self.policy.min_retention_days,
             self.policy.max_retention_days,
@@ -376,7 +376,7 @@ impl Vault {
                     "cannot {what} of vault {}: its {} could be changed or removed only until {}; nobody can change it now",
                     self.backend().location(),
                     cur.describe(),
-                    cur.changeable_until.map(|t| t.to_string()).unwrap_or_default()
+                    cur.changeable_until.map(|t| format!("{t:.0}")).unwrap_or_default()
                 )));
             }
         }
@@ -451,6 +451,22 @@ impl Vault {
             &serde_json::to_vec(&rec).expect("serializable"),
         )?;
         Ok(cur)
+    }
+
+    /// Checks a rule's retention against the lock stored in this vault (see
+    /// [`LockPolicy::check_retention`]); a job whose retention falls outside
+    /// the lock's bounds must fail with this error. No lock: always fine.
+    pub fn check_retention_against_lock(&self, policy: &crate::RetentionPolicy) -> Result<()> {
+        match self.lock_state()?.lock {
+            Some(l) => l.policy.check_retention(policy).map_err(|e| {
+                Error::InvalidInput(format!(
+                    "retention `{policy}` does not fit the {} of vault {}: {e}",
+                    l.describe(),
+                    self.backend().location()
+                ))
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The path of the hold object of snapshot `snapshot`: the keyed hash of

@@ -398,7 +398,9 @@ fn protect(c: &Candidate, by_policy: bool, mut reasons: Vec<String>, now: Timest
     }
     for p in c.protections.iter().filter(|p| now < p.until) {
         keep = true;
-        reasons.push(format!("{} until {}", p.what, p.until));
+        // Whole seconds: reasons are for reading (the exact time is in
+        // `Protection::until`).
+        reasons.push(format!("{} until {:.0}", p.what, p.until));
     }
     Decision {
         id: c.id,
