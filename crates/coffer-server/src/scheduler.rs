@@ -895,6 +895,39 @@ mod tests {
     }
 
     #[test]
+    fn a_late_start_keeps_the_deadline_of_its_scheduled_time() {
+        let mut r = rule("p/daily", "0 5 * * *", "UTC", "8h", &["db"]);
+        r.completion_window = SignedDuration::from_hours(10);
+        let mut state = State::default();
+        state
+            .last_scheduled
+            .insert("p/daily".into(), ts("2026-06-01T04:00:00Z"));
+        state.running.push(RunningJob {
+            id: 7,
+            source: "db".into(),
+            completion_deadline: None,
+        });
+        // 05:00: created, waits for job 7.
+        let d = decide(&[r.clone()], &state, ts("2026-06-01T05:00:00Z"));
+        assert_eq!(d.create.len(), 1);
+        assert_eq!(d.create[0].start_deadline, ts("2026-06-01T13:00:00Z"));
+        assert_eq!(d.create[0].completion_deadline, ts("2026-06-01T15:00:00Z"));
+        assert!(d.start.is_empty());
+        let ids = state.apply(&d, || 8);
+        assert_eq!(ids, [8]);
+        // 09:00: job 7 ended; job 8 starts, to be stopped at 15:00.
+        state.finish(7);
+        let d = decide(&[r], &state, ts("2026-06-01T09:00:00Z"));
+        assert_eq!(
+            d.start,
+            [Start {
+                job: JobRef::Waiting(8),
+                completion_deadline: ts("2026-06-01T15:00:00Z")
+            }]
+        );
+    }
+
+    #[test]
     fn a_new_rule_does_not_backfill() {
         let rules = vec![rule("p/daily", "0 5 * * *", "UTC", "8h", &["etc"])];
         let d = decide(&rules, &State::default(), ts("2026-06-01T06:00:00Z"));
