@@ -1,5 +1,6 @@
 //! `coffer`: the command line.
 
+mod jobs;
 mod sources;
 mod vaults;
 
@@ -135,6 +136,8 @@ enum Cmd {
     /// PostgreSQL physical backups (base backups for point-in-time recovery)
     #[command(subcommand)]
     Pg(sources::PgCmd),
+    /// Jobs recorded by coffer serve and coffer plan run (the catalog in the state directory)
+    Jobs(jobs::JobsArgs),
 }
 
 #[derive(Subcommand)]
@@ -506,6 +509,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::WalPush { path } => sources::wal_push(g, &path),
         Cmd::WalFetch { name, dest } => sources::wal_fetch(g, &name, &dest),
         Cmd::Pg(c) => sources::pg(g, c),
+        Cmd::Jobs(a) => jobs::run(g, a),
     }
 }
 
