@@ -3,6 +3,7 @@
 mod retention;
 mod config_cmd;
 mod copy;
+mod jobs;
 mod sources;
 mod vaults;
 
@@ -155,6 +156,8 @@ enum Cmd {
     /// The configuration file of `coffer serve`
     #[command(subcommand)]
     Config(config_cmd::ConfigCmd),
+    /// Jobs recorded by coffer serve and coffer plan run (the catalog in the state directory)
+    Jobs(jobs::JobsArgs),
 }
 
 #[derive(Subcommand)]
@@ -531,6 +534,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Vault(c) => retention::vault(g, c),
         Cmd::Snapshot(c) => retention::snapshot(g, c),
         Cmd::Config(c) => config_cmd::run(g, c),
+        Cmd::Jobs(a) => jobs::run(g, a),
     }
 }
 
