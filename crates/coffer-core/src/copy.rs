@@ -212,7 +212,10 @@ fn load_copymap(dst: &Vault, source_vault: &str) -> Result<(HashMap<Id, Id>, Vec
         let Some(name) = o.path.rsplit('/').next().and_then(Id::parse) else {
             continue;
         };
-        let sealed = dst.backend().read(&o.path).map_err(|e| dst.storage_err(e))?;
+        let sealed = dst
+            .backend()
+            .read(&o.path)
+            .map_err(|e| dst.storage_err(e))?;
         let file = if dst.key().object_name(&sealed) != name {
             Err("content does not match its name")
         } else {
@@ -534,7 +537,8 @@ pub fn copy_snapshots(
                     copies.insert(*id, d);
                 }
             }
-            Err((e, c)) => {
+            Err(f) => {
+                let (e, c) = *f;
                 result.status = CopyStatus::Failed;
                 result.detail = Some(e.to_string());
                 result.counters = c;
@@ -553,7 +557,8 @@ pub fn copy_snapshots(
     Ok(stats)
 }
 
-type Failure = (Error, CopyCounters);
+/// A failed snapshot: the error and what was done before it.
+type Failure = Box<(Error, CopyCounters)>;
 
 /// Copies one snapshot; returns its new id (`None` on a dry run).
 fn copy_one(
@@ -602,11 +607,11 @@ fn copy_one(
         c.bytes_stored = archiver.stats().bytes_stored.load(Ordering::Relaxed);
         let root = match root {
             Ok(r) => r,
-            Err(e) => return Err((e, c)),
+            Err(e) => return Err(Box::new((e, c))),
         };
         // Packs and index objects are durable after this.
         if let Err(e) = archiver.finish() {
-            return Err((e, c));
+            return Err(Box::new((e, c)));
         }
         (root, new, saved, c)
     };
@@ -620,7 +625,7 @@ fn copy_one(
             entries,
         };
         if let Err(e) = save_copymap(run.dst, &file) {
-            return Err((e, c));
+            return Err(Box::new((e, c)));
         }
     }
     run.sent.extend(saved);
@@ -645,7 +650,7 @@ fn copy_one(
     }
     match run.dst.save_snapshot(&out) {
         Ok(d) => Ok((Some(d), c)),
-        Err(e) => Err((e, c)),
+        Err(e) => Err(Box::new((e, c))),
     }
 }
 

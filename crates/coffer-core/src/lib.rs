@@ -54,9 +54,7 @@ pub mod wal;
 pub use archiver::{Archiver, BackupOptions, Cancel};
 pub use backend::{Backend, ObjectInfo, ObjectKind};
 pub use check::{check, CheckOptions, CheckReport, ReadData};
-pub use copy::{
-    copy_snapshots, CopyCounters, CopyOptions, CopyStats, CopyStatus, SnapshotCopy,
-};
+pub use copy::{copy_snapshots, CopyCounters, CopyOptions, CopyStats, CopyStatus, SnapshotCopy};
 pub use crypto::MasterKey;
 pub use diff::{diff, Change};
 pub use error::{Error, ErrorKind, Result, StorageError};

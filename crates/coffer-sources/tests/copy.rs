@@ -38,7 +38,10 @@ fn make_tree(root: &Path) {
         );
     }
     write(&root.join("a/b/c/small.txt"), b"small file\n");
-    write(&root.join("a/b/text.txt"), &b"line of text\n".repeat(40_000));
+    write(
+        &root.join("a/b/text.txt"),
+        &b"line of text\n".repeat(40_000),
+    );
     write(&root.join("a/other/x.bin"), &noise(77, 300_000));
     write(&root.join("empty"), b"");
     std::fs::create_dir_all(root.join("emptydir")).unwrap();
@@ -46,8 +49,12 @@ fn make_tree(root: &Path) {
 
 fn vault(secret: u8) -> (Arc<MemoryBackend>, Vault) {
     let mem = Arc::new(MemoryBackend::new());
-    let v = Vault::init(mem.clone(), &Secret::KeyFile([secret; 32]), &InitOptions::default())
-        .unwrap();
+    let v = Vault::init(
+        mem.clone(),
+        &Secret::KeyFile([secret; 32]),
+        &InitOptions::default(),
+    )
+    .unwrap();
     (mem, v)
 }
 
@@ -204,7 +211,12 @@ fn copying_twice_stores_no_new_object() {
     assert_eq!(twice.snapshots.len(), 1);
     assert_eq!(dst2.snapshots(&Default::default()).unwrap().len(), 1);
     // Copying a copy back to where it came from is a no-op too.
-    let back = copy(&dst, &src, first.snapshots[0].destination.unwrap(), &Default::default());
+    let back = copy(
+        &dst,
+        &src,
+        first.snapshots[0].destination.unwrap(),
+        &Default::default(),
+    );
     assert_eq!(back.snapshots[0].status, CopyStatus::Skipped);
     assert_eq!(back.snapshots[0].destination, Some(id));
 }
@@ -261,8 +273,12 @@ fn a_copy_failed_at_each_write_resumes_sending_less() {
     loop {
         let mem = Arc::new(MemoryBackend::new());
         let faulty = Arc::new(FaultyBackend::new(mem.clone()));
-        let dst = Vault::init(faulty.clone(), &Secret::KeyFile([2; 32]), &InitOptions::default())
-            .unwrap();
+        let dst = Vault::init(
+            faulty.clone(),
+            &Secret::KeyFile([2; 32]),
+            &InitOptions::default(),
+        )
+        .unwrap();
         faulty.set(Fault::FailWritesAfter(after));
         let stats = copy_snapshots(&src, &dst, &[id], &small_packs()).unwrap();
         faulty.set(Fault::None);
@@ -315,7 +331,9 @@ fn dry_run_writes_nothing_and_counts_like_a_copy() {
     let (_, src) = vault(1);
     let (dst_mem, dst) = vault(2);
     let id = backup(&src, &src_tree).id.unwrap();
-    let before = coffer_core::Backend::list(dst_mem.as_ref(), "").unwrap().len();
+    let before = coffer_core::Backend::list(dst_mem.as_ref(), "")
+        .unwrap()
+        .len();
     let dry = copy(
         &src,
         &dst,
@@ -326,7 +344,9 @@ fn dry_run_writes_nothing_and_counts_like_a_copy() {
         },
     );
     assert_eq!(
-        coffer_core::Backend::list(dst_mem.as_ref(), "").unwrap().len(),
+        coffer_core::Backend::list(dst_mem.as_ref(), "")
+            .unwrap()
+            .len(),
         before
     );
     assert_eq!(dry.snapshots[0].status, CopyStatus::Copied);
