@@ -75,7 +75,12 @@ fn since(s: &str) -> Result<Timestamp, String> {
 
 /// Runs `coffer jobs …`.
 pub fn run(g: &GlobalArgs, a: JobsArgs) -> Result<u8> {
-    let state = StateDir::resolve(a.state_dir.as_deref());
+    // Without --state-dir, an explicitly given configuration's state_dir.
+    let from_config = match (&a.state_dir, &g.config) {
+        (None, Some(_)) => Some(crate::daemon::load_config(g)?.state_dir),
+        _ => None,
+    };
+    let state = StateDir::resolve(a.state_dir.as_deref().or(from_config.as_deref()));
     match a.cmd {
         JobsCmd::List(l) => list(g, &state, l),
         JobsCmd::Show { id } => {

@@ -3,6 +3,7 @@
 mod retention;
 mod config_cmd;
 mod copy;
+mod daemon;
 mod jobs;
 mod sources;
 mod vaults;
@@ -156,6 +157,20 @@ enum Cmd {
     /// The configuration file of `coffer serve`
     #[command(subcommand)]
     Config(config_cmd::ConfigCmd),
+    /// Run the plans of the configuration file on their schedules (the daemon)
+    Serve {
+        /// The daemon's state directory (default: the configuration's state_dir)
+        #[arg(long, env = "COFFER_STATE_DIR", value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Run a rule of the configuration now
+    Plan {
+        /// The daemon's state directory (default: the configuration's state_dir)
+        #[arg(long, env = "COFFER_STATE_DIR", value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        cmd: daemon::PlanCmd,
+    },
     /// Jobs recorded by coffer serve and coffer plan run (the catalog in the state directory)
     Jobs(jobs::JobsArgs),
 }
@@ -534,6 +549,8 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Vault(c) => retention::vault(g, c),
         Cmd::Snapshot(c) => retention::snapshot(g, c),
         Cmd::Config(c) => config_cmd::run(g, c),
+        Cmd::Serve { state_dir } => daemon::serve(g, state_dir),
+        Cmd::Plan { state_dir, cmd } => daemon::plan(g, cmd, state_dir),
         Cmd::Jobs(a) => jobs::run(g, a),
     }
 }

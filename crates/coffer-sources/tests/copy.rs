@@ -71,6 +71,7 @@ fn backup(vault: &Vault, src: &Path) -> coffer_sources::BackupResult {
     let meta = SnapshotMeta {
         host: Some("host1".into()),
         tags: vec!["daily".into()],
+        ..Default::default()
     };
     run_backup(vault, &BackupOptions::default(), &meta, |a, i| {
         files::backup(a, i, &fopts, &Progress::default())

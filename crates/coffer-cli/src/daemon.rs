@@ -1,0 +1,148 @@
+//! `coffer serve` and `coffer plan run`: flags in, coffer-server's daemon
+//! and runner out. SIGTERM and SIGINT stop both cleanly.
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use coffer_core::Cancel;
+use coffer_server::catalog::JobState;
+use coffer_server::config::Config;
+use coffer_server::daemon::{self, DaemonOptions};
+use coffer_server::schedule::SystemClock;
+use coffer_server::state::StateDir;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::{GlobalArgs, UsageError};
+
+/// `coffer plan …`.
+#[derive(Subcommand)]
+pub enum PlanCmd {
+    /// Run one rule now (every source it selects, one after the other), with or without a daemon
+    Run {
+        /// The rule, as PLAN/RULE
+        rule: String,
+        /// Only this source of the rule
+        #[arg(long)]
+        source: Option<String>,
+    },
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Installs the SIGTERM/SIGINT handlers that set [`STOP`].
+fn catch_signals() {
+    // SAFETY: the handler only stores to an atomic, which is
+    // async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+    }
+}
+
+/// Loads the configuration or reports its problems as a usage error (exit 2).
+pub fn load_config(g: &GlobalArgs) -> Result<Config> {
+    let path = crate::config_cmd::config_path(g, None);
+    Config::load(&path).map_err(|errors| {
+        let lines: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
+        UsageError(format!(
+            "{}\n{}: fix the configuration (coffer config check shows every problem)",
+            lines.join("\n"),
+            path.display()
+        ))
+        .into()
+    })
+}
+
+/// `coffer serve`.
+pub fn serve(g: &GlobalArgs, state_dir: Option<PathBuf>) -> Result<u8> {
+    let mut config = load_config(g)?;
+    if let Some(d) = state_dir {
+        config.state_dir = d;
+    }
+    catch_signals();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    std::thread::spawn(move || loop {
+        if STOP.load(Ordering::SeqCst) {
+            s2.store(true, Ordering::SeqCst);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    });
+    let quiet = g.quiet;
+    let json = g.json;
+    let opts = DaemonOptions {
+        clock: Arc::new(SystemClock),
+        stop,
+        log: Arc::new(move |line: &str| {
+            if json {
+                eprintln!(
+                    "{}",
+                    json!({"time": jiff::Timestamp::now().to_string(), "message": line})
+                );
+            } else if !quiet {
+                eprintln!("{} {line}", jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ"));
+            }
+        }),
+    };
+    daemon::serve(config, opts).context("coffer serve")?;
+    Ok(0)
+}
+
+/// `coffer plan run PLAN/RULE`.
+pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<u8> {
+    let PlanCmd::Run { rule, source } = cmd;
+    let mut config = load_config(g)?;
+    if let Some(d) = state_dir {
+        config.state_dir = d;
+    }
+    let catalog = Arc::new(
+        StateDir::new(config.state_dir.clone())
+            .open_catalog()
+            .context("opening the job catalog")?,
+    );
+    catch_signals();
+    let cancel = Cancel::default();
+    let c2 = cancel.clone();
+    std::thread::spawn(move || loop {
+        if STOP.load(Ordering::SeqCst) {
+            c2.cancel("coffer plan run was interrupted (SIGTERM or SIGINT)");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    });
+    let results = daemon::run_rule_now(&config, catalog, &rule, source.as_deref(), &cancel)
+        .map_err(UsageError)?;
+    let mut code = 0;
+    let mut out = Vec::new();
+    for (id, o) in &results {
+        let why = o.reason.as_deref().or(o.error.as_deref()).unwrap_or("");
+        match o.state {
+            JobState::Completed => {}
+            JobState::Partial => code = code.max(3),
+            _ => code = 1,
+        }
+        if g.json {
+            out.push(json!({"job": id.0, "state": o.state.to_string(), "reason": o.reason,
+                            "error": o.error, "snapshots": o.snapshot_ids}));
+        } else if !g.quiet || o.state != JobState::Completed {
+            println!(
+                "job {} {}{}{}",
+                id.0,
+                o.state,
+                if why.is_empty() { "" } else { ": " },
+                why
+            );
+        }
+    }
+    if g.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(code)
+}
