@@ -87,7 +87,10 @@ pub fn serve(g: &GlobalArgs, state_dir: Option<PathBuf>) -> Result<u8> {
                     json!({"time": jiff::Timestamp::now().to_string(), "message": line})
                 );
             } else if !quiet {
-                eprintln!("{} {line}", jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ"));
+                eprintln!(
+                    "{} {line}",
+                    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ")
+                );
             }
         }),
     };
@@ -129,8 +132,10 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
             _ => code = 1,
         }
         if g.json {
-            out.push(json!({"job": id.0, "state": o.state.to_string(), "reason": o.reason,
-                            "error": o.error, "snapshots": o.snapshot_ids}));
+            out.push(
+                json!({"job": id.0, "state": o.state.to_string(), "reason": o.reason,
+                            "error": o.error, "snapshots": o.snapshot_ids}),
+            );
         } else if !g.quiet || o.state != JobState::Completed {
             println!(
                 "job {} {}{}{}",

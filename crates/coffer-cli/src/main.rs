@@ -1,10 +1,10 @@
 //! `coffer`: the command line.
 
-mod retention;
 mod config_cmd;
 mod copy;
 mod daemon;
 mod jobs;
+mod retention;
 mod sources;
 mod vaults;
 

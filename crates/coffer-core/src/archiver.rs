@@ -285,6 +285,11 @@ impl<'a> Archiver<'a> {
         }
     }
 
+    /// The stop request of this run, if it can be stopped.
+    pub fn cancel(&self) -> Option<&Cancel> {
+        self.opts.cancel.as_ref()
+    }
+
     /// The run's counters.
     pub fn stats(&self) -> &ArchiverStats {
         &self.shared.stats

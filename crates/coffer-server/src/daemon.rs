@@ -109,7 +109,11 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
             }
         }
         let d = scheduler::decide(&rules, &seen, now);
-        let trigger = if first { Trigger::CatchUp } else { Trigger::Schedule };
+        let trigger = if first {
+            Trigger::CatchUp
+        } else {
+            Trigger::Schedule
+        };
         first = false;
         let mut created = Vec::new();
         for n in &d.create {

@@ -83,17 +83,18 @@ impl Runner {
         if let Some(v) = self.vaults.lock().unwrap().get(name) {
             return Ok(v.clone());
         }
-        let vc = self.config.vault(name).ok_or_else(|| {
-            format!(
-                "vault `{name}` is not in {}",
-                self.config.path.display()
-            )
-        })?;
+        let vc = self
+            .config
+            .vault(name)
+            .ok_or_else(|| format!("vault `{name}` is not in {}", self.config.path.display()))?;
         let secret = match &vc.key {
             KeySource::KeyFile(p) => Secret::from_key_file(p).map_err(|e| e.to_string())?,
             KeySource::PasswordFile(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| {
-                    format!("vault `{name}`: cannot read password file {}: {e}", p.display())
+                    format!(
+                        "vault `{name}`: cannot read password file {}: {e}",
+                        p.display()
+                    )
                 })?;
                 Secret::Password(text.trim_end_matches(['\n', '\r']).to_string())
             }
@@ -152,7 +153,10 @@ impl Runner {
 
     fn finish(&self, id: JobId, outcome: &JobOutcome) {
         if let Err(e) = self.catalog.finish_job(id, outcome) {
-            tracing::error!(job = id.0, "cannot record the end of the job in the catalog: {e}");
+            tracing::error!(
+                job = id.0,
+                "cannot record the end of the job in the catalog: {e}"
+            );
         }
     }
 
@@ -257,7 +261,11 @@ impl Runner {
             }
             if let Some(sid) = d.id {
                 ids.push(sid);
-                self.event(id, EventLevel::Info, &format!("snapshot {} saved", sid.short()));
+                self.event(
+                    id,
+                    EventLevel::Info,
+                    &format!("snapshot {} saved", sid.short()),
+                );
             }
         }
         for f in &outcome.failed {
@@ -296,10 +304,23 @@ impl Runner {
         // What follows a backup: a failure here is reported, not fatal.
         let filter = rule_filter(rule, &source.name);
         if let Err(e) = self.apply_retention(id, &vault, &rule.vault, &filter, &rule.retention) {
-            self.event(id, EventLevel::Warning, &format!("retention not applied: {e}"));
+            self.event(
+                id,
+                EventLevel::Warning,
+                &format!("retention not applied: {e}"),
+            );
         }
         for copy in &rule.copy_to {
-            self.copy_job(id, rule, source, &vault, &copy.vault, &ids, &copy.retention, cancel);
+            self.copy_job(
+                id,
+                rule,
+                source,
+                &vault,
+                &copy.vault,
+                &ids,
+                &copy.retention,
+                cancel,
+            );
         }
         if let (Some(days), Some(cold)) = (rule.cold_after_days, &rule.cold_vault) {
             self.cold_job(id, rule, source, &vault, cold, days, cancel);
@@ -345,7 +366,11 @@ impl Runner {
             );
         }
         for r in &stats.refused {
-            self.event(id, EventLevel::Info, &format!("retention kept {}: {}", r.id.short(), r.message));
+            self.event(
+                id,
+                EventLevel::Info,
+                &format!("retention kept {}: {}", r.id.short(), r.message),
+            );
         }
         Ok(())
     }
@@ -373,7 +398,11 @@ impl Runner {
         let job = match self.catalog.create_job(&j) {
             Ok(job) => job,
             Err(e) => {
-                self.event(parent, EventLevel::Error, &format!("cannot record a copy job: {e}"));
+                self.event(
+                    parent,
+                    EventLevel::Error,
+                    &format!("cannot record a copy job: {e}"),
+                );
                 return JobState::Failed;
             }
         };
@@ -413,7 +442,11 @@ impl Runner {
                 &rule_filter(rule, &source.name),
                 retention,
             ) {
-                self.event(job, EventLevel::Warning, &format!("retention not applied: {e}"));
+                self.event(
+                    job,
+                    EventLevel::Warning,
+                    &format!("retention not applied: {e}"),
+                );
             }
             let mut o = JobOutcome::completed(counters, made.clone());
             if !failures.is_empty() {
@@ -535,7 +568,8 @@ fn with_password(source: &SourceConfig) -> Result<SourceSpec, String> {
         | SourceSpec::Redis { url } => url,
         _ => return Ok(spec),
     };
-    let mut u = url::Url::parse(url).map_err(|e| format!("source `{}`: bad url: {e}", source.name))?;
+    let mut u =
+        url::Url::parse(url).map_err(|e| format!("source `{}`: bad url: {e}", source.name))?;
     if matches!(source.kind, SourceKind::Redis) && u.username().is_empty() {
         // redis://:password@host: the password alone.
         u.set_username("").ok();

@@ -209,8 +209,42 @@ pub fn stdout_to_vault(
 ) -> SourceResult<Vec<ChunkRef>> {
     let mut cmd = cmd;
     cmd.stdin(Stdio::null());
+    // A stoppable run puts the process in a group of its own, so that a stop
+    // request kills the whole group (a shell's children hold the pipe open
+    // too) and the read below ends at once.
+    let watch = archiver.cancel().cloned();
+    if watch.is_some() {
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    }
     let mut p = Proc::spawn(cmd, what, secret, false, true)?;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = watch.map(|cancel| {
+        let pgid = p.child.id() as libc::pid_t;
+        let done = done.clone();
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                if cancel.reason().is_some() {
+                    // SAFETY: signals the process group this function started.
+                    unsafe {
+                        libc::kill(-pgid, libc::SIGKILL);
+                    }
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    });
     let content = archiver.save_stream(p.stdout(), Path::new(name));
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Some(w) = watcher {
+        let _ = w.join();
+    }
+    if let Some(c) = archiver.cancel() {
+        if let Err(e) = c.check("the backup") {
+            p.kill();
+            return Err(e.into());
+        }
+    }
     match content {
         Ok(c) => {
             p.finish()?;

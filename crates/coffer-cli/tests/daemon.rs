@@ -1,0 +1,358 @@
+//! End-to-end tests of `coffer serve` and `coffer plan run` (issue 4): the
+//! real daemon with `@every` rules, SIGTERM, a second daemon refused, a
+//! daemon killed during a job, a failing source next to a working one, and
+//! a completion window that stops a job.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A scratch directory with a vault, a config file and a data directory.
+struct Setup {
+    env: Env,
+    config: std::path::PathBuf,
+}
+
+impl Setup {
+    fn new(name: &str, rules: &str, sources: &str) -> Setup {
+        let env = Env::new(Kind::Local, name);
+        env.init();
+        write(&env.path("data/a.txt"), b"alpha");
+        write(&env.path("data/sub/b.bin"), &noise(7, 300_000));
+        let config = env.path("coffer.toml");
+        let text = format!(
+            r#"
+state_dir = "state"
+
+[[vault]]
+name = "main"
+url = "vault"
+key_file = "vault.key"
+
+[[source]]
+name = "docs"
+kind = "files"
+paths = ["data"]
+tags = ["t1"]
+{sources}
+
+[[plan]]
+name = "p"
+{rules}
+"#
+        );
+        std::fs::write(&config, text).unwrap();
+        Setup { env, config }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.env.cmd(args);
+        c.env("COFFER_CONFIG", &self.config)
+            .env_remove("COFFER_STATE_DIR");
+        c
+    }
+
+    fn serve(&self) -> Child {
+        self.cmd(&["serve"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn jobs(&self) -> Vec<Value> {
+        let o = self
+            .cmd(&["--json", "jobs", "list", "--limit", "0"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "jobs list: {}", stderr(&o));
+        serde_json::from_slice::<Value>(&o.stdout)
+            .unwrap()
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Waits until `pred` holds for the job list (at most `secs`).
+    fn wait_jobs(&self, secs: u64, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let t = Instant::now();
+        loop {
+            let jobs = self.jobs();
+            if pred(&jobs) {
+                return jobs;
+            }
+            if t.elapsed() > Duration::from_secs(secs) {
+                panic!("timed out after {secs}s waiting for {what}; jobs: {jobs:#?}");
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+fn count(jobs: &[Value], source: &str, state: &str) -> usize {
+    jobs.iter()
+        .filter(|j| j["source"] == source && j["state"] == state && j["kind"] == "backup")
+        .count()
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill on a child we own.
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+}
+
+/// Waits for the daemon to exit; returns its exit code and its log.
+fn wait_exit(mut child: Child, secs: u64) -> (Option<i32>, String) {
+    let t = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            let mut log = String::new();
+            use std::io::Read;
+            child.stderr.take().unwrap().read_to_string(&mut log).ok();
+            return (st.code(), log);
+        }
+        if t.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            panic!("coffer serve did not stop within {secs}s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn issue4_serve_runs_rules_on_schedule_applies_retention_and_stops_on_sigterm() {
+    let s = Setup::new(
+        "serve",
+        r#"
+[[plan.rule]]
+name = "often"
+vault = "main"
+sources = ["docs"]
+schedule = "@every 2s"
+start_window = "1h"
+completion_window = "2h"
+retention = { keep_last = 2 }
+
+[[plan.rule]]
+name = "broken"
+vault = "main"
+sources = ["nodb"]
+schedule = "@every 2s"
+start_window = "1h"
+completion_window = "2h"
+"#,
+        r#"
+[[source]]
+name = "nodb"
+kind = "postgres"
+url = "postgres://postgres@127.0.0.1:1/nothere"
+"#,
+    );
+    let check = s.cmd(&["config", "check"]).output().unwrap();
+    assert!(check.status.success(), "{}", stderr(&check));
+    let daemon = s.serve();
+    let jobs = s.wait_jobs(
+        90,
+        "3 completed backups of docs and a failed one of nodb",
+        |j| count(j, "docs", "COMPLETED") >= 3 && count(j, "nodb", "FAILED") >= 1,
+    );
+    // The unreachable source fails with its reason, and the other rule
+    // keeps running.
+    let failed = jobs
+        .iter()
+        .find(|j| j["source"] == "nodb" && j["state"] == "FAILED")
+        .unwrap();
+    let err = failed["error"].as_str().unwrap_or_default();
+    assert!(err.contains("127.0.0.1:1"), "{failed:#}");
+    // A second daemon on the same state directory refuses to start.
+    let second = s.cmd(&["serve"]).output().unwrap();
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains(&daemon.id().to_string()),
+        "{}",
+        stderr(&second)
+    );
+    signal(&daemon, libc::SIGTERM);
+    let (code, log) = wait_exit(daemon, 60);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("stopped"), "{log}");
+    // Nothing is left unfinished.
+    let jobs = s.jobs();
+    for j in &jobs {
+        let st = j["state"].as_str().unwrap();
+        assert!(
+            !["CREATED", "PENDING", "RUNNING"].contains(&st),
+            "unfinished after SIGTERM: {j:#}"
+        );
+    }
+    // Retention keep_last = 2 ran after each backup: at most 2 snapshots of
+    // the rule remain (a backup stopped by SIGTERM writes none).
+    let snaps = s
+        .env
+        .json(&["snapshots", "--tag", "source:docs,rule:p/often"]);
+    let n = snaps.as_array().unwrap().len();
+    assert!((1..=2).contains(&n), "{snaps:#}");
+    let snap = &snaps[0];
+    let tags: Vec<&str> = snap["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(tags.contains(&"t1"), "{tags:?}");
+    // The newest snapshot restores exactly.
+    let target = s.env.path("restored");
+    s.env.ok(&[
+        "restore",
+        "latest",
+        "--tag",
+        "source:docs",
+        "--target",
+        target.to_str().unwrap(),
+    ]);
+    let data = s.env.path("data");
+    assert_same_tree(&data, &target.join(data.strip_prefix("/").unwrap()));
+    s.env.ok(&["check", "--read-data"]);
+}
+
+#[test]
+fn issue4_daemon_killed_during_a_job_is_recorded_aborted_and_the_next_run_works() {
+    let s = Setup::new(
+        "killed",
+        r#"
+[[plan.rule]]
+name = "slow"
+vault = "main"
+sources = ["slowcmd"]
+schedule = "@every 3s"
+start_window = "1h"
+completion_window = "2h"
+"#,
+        r#"
+[[source]]
+name = "slowcmd"
+kind = "command"
+command = "sleep 4; echo done"
+stream_name = "slow.txt"
+"#,
+    );
+    let daemon = s.serve();
+    s.wait_jobs(60, "a running job", |j| count(j, "slowcmd", "RUNNING") >= 1);
+    signal(&daemon, libc::SIGKILL);
+    let (code, _) = wait_exit(daemon, 30);
+    assert_eq!(code, None, "killed by a signal");
+    let running: Vec<i64> = s
+        .jobs()
+        .iter()
+        .filter(|j| j["state"] == "RUNNING")
+        .map(|j| j["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(running.len(), 1);
+    // The vault is sound after the kill.
+    s.env.ok(&["check"]);
+    let daemon = s.serve();
+    let jobs = s.wait_jobs(
+        60,
+        "the killed job ABORTED and a later run COMPLETED",
+        |j| {
+            count(j, "slowcmd", "COMPLETED") >= 1
+                && j.iter()
+                    .any(|x| x["id"].as_i64() == Some(running[0]) && x["state"] == "ABORTED")
+        },
+    );
+    let aborted = jobs
+        .iter()
+        .find(|x| x["id"].as_i64() == Some(running[0]))
+        .unwrap();
+    assert!(
+        aborted["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("killed or crashed"),
+        "{aborted:#}"
+    );
+    signal(&daemon, libc::SIGTERM);
+    let (code, log) = wait_exit(daemon, 60);
+    assert_eq!(code, Some(0), "{log}");
+    let shown = s
+        .cmd(&["jobs", "show", &running[0].to_string()])
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    s.env.ok(&["check"]);
+}
+
+#[test]
+fn issue4_completion_window_stops_a_job_cleanly() {
+    let s = Setup::new(
+        "window",
+        r#"
+[[plan.rule]]
+name = "tight"
+vault = "main"
+sources = ["forever"]
+schedule = "@every 4s"
+start_window = "1s"
+completion_window = "3s"
+"#,
+        r#"
+[[source]]
+name = "forever"
+kind = "command"
+command = "head -c 20000000 /dev/urandom; sleep 120"
+stream_name = "noise.bin"
+"#,
+    );
+    let daemon = s.serve();
+    let jobs = s.wait_jobs(60, "a job stopped at its completion deadline", |j| {
+        count(j, "forever", "ABORTED") >= 1
+    });
+    signal(&daemon, libc::SIGTERM);
+    let (code, log) = wait_exit(daemon, 60);
+    assert_eq!(code, Some(0), "{log}");
+    let stopped = jobs
+        .iter()
+        .find(|j| j["source"] == "forever" && j["state"] == "ABORTED")
+        .unwrap();
+    assert!(
+        stopped["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("completion deadline"),
+        "{stopped:#}"
+    );
+    // Nothing of the stopped backups is referenced; the vault is sound.
+    let snaps = s.env.json(&["snapshots"]);
+    assert!(snaps.as_array().unwrap().is_empty(), "{snaps:#}");
+    s.env.ok(&["check"]);
+}
+
+#[test]
+fn issue4_plan_run_without_a_daemon_records_a_cli_job() {
+    let s = Setup::new(
+        "planrun",
+        r#"
+[[plan.rule]]
+name = "nightly"
+vault = "main"
+sources = ["docs"]
+schedule = "cron(0 5 ? * * *)"
+retention = { keep_daily = 7 }
+"#,
+        "",
+    );
+    let out = s.cmd(&["plan", "run", "p/nightly"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let jobs = s.jobs();
+    assert_eq!(jobs.len(), 1, "{jobs:#?}");
+    assert_eq!(jobs[0]["state"], "COMPLETED");
+    assert_eq!(jobs[0]["trigger"], "cli");
+    // An unknown rule is a usage error.
+    let bad = s.cmd(&["plan", "run", "p/nope"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("p/nope"), "{}", stderr(&bad));
+}
