@@ -31,14 +31,7 @@ pub fn config_path(g: &GlobalArgs, file: Option<&Path>) -> PathBuf {
     if unsafe { libc::geteuid() } == 0 {
         return PathBuf::from("/etc/coffer/coffer.toml");
     }
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-                .join(".config")
-        });
-    base.join("coffer").join("coffer.toml")
+    coffer_server::state::xdg_dir("XDG_CONFIG_HOME", ".config").join("coffer.toml")
 }
 
 /// Runs a `coffer config` subcommand; returns the exit code.

@@ -9,14 +9,7 @@ use crate::{GlobalArgs, UsageError};
 
 /// The data directory (`$XDG_DATA_HOME/coffer` or `~/.local/share/coffer`).
 pub fn data_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-                .join(".local/share")
-        });
-    base.join("coffer")
+    coffer_server::state::xdg_dir("XDG_DATA_HOME", ".local/share")
 }
 
 /// A resolved vault location.
@@ -63,23 +56,21 @@ fn named(name: &str, is_default: bool) -> Target {
     }
 }
 
+/// Reads a password file; an empty one is a usage error.
+fn read_password_file(pf: &Path) -> Result<Secret> {
+    Secret::from_password_file(pf).map_err(|e| match e {
+        coffer_core::Error::InvalidInput(m) => UsageError(m).into(),
+        e => anyhow::Error::new(e).context(format!("reading password file {}", pf.display())),
+    })
+}
+
 /// The secret the user gave, if any.
 pub fn secret(g: &GlobalArgs, t: &Target) -> Result<Option<Secret>> {
     if let Some(kf) = &g.key_file {
         return Ok(Some(Secret::from_key_file(kf)?));
     }
     if let Some(pf) = &g.password_file {
-        let text = std::fs::read_to_string(pf)
-            .with_context(|| format!("reading password file {}", pf.display()))?;
-        let pw = text.strip_suffix('\n').unwrap_or(&text);
-        let pw = pw.strip_suffix('\r').unwrap_or(pw);
-        if pw.is_empty() {
-            bail!(UsageError(format!(
-                "password file {} is empty",
-                pf.display()
-            )));
-        }
-        return Ok(Some(Secret::Password(pw.to_string())));
+        return Ok(Some(read_password_file(pf)?));
     }
     if let Ok(pw) = std::env::var("COFFER_PASSWORD") {
         if !pw.is_empty() {
@@ -253,17 +244,7 @@ pub fn open_other(
     let secret = if let Some(kf) = key_file {
         Secret::from_key_file(kf)?
     } else if let Some(pf) = password_file {
-        let text = std::fs::read_to_string(pf)
-            .with_context(|| format!("reading password file {}", pf.display()))?;
-        let pw = text.strip_suffix('\n').unwrap_or(&text);
-        let pw = pw.strip_suffix('\r').unwrap_or(pw);
-        if pw.is_empty() {
-            bail!(UsageError(format!(
-                "password file {} is empty",
-                pf.display()
-            )));
-        }
-        Secret::Password(pw.to_string())
+        read_password_file(pf)?
     } else if let Some(pw) = std::env::var("COFFER_TO_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty())

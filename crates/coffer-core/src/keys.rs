@@ -40,6 +40,21 @@ impl std::fmt::Debug for Secret {
 }
 
 impl Secret {
+    /// Reads a password file: its content less one trailing `\n` or `\r\n`
+    /// (as the format documents). An empty password is refused.
+    pub fn from_password_file(path: &Path) -> Result<Secret> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let pw = text.strip_suffix('\n').unwrap_or(&text);
+        let pw = pw.strip_suffix('\r').unwrap_or(pw);
+        if pw.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "password file {} is empty",
+                path.display()
+            )));
+        }
+        Ok(Secret::Password(pw.to_string()))
+    }
+
     /// Reads a key file written by [`write_new_key_file`].
     pub fn from_key_file(path: &Path) -> Result<Secret> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

@@ -315,18 +315,7 @@ impl Config {
 /// The default state directory: `/var/lib/coffer` for root, else
 /// `$XDG_STATE_HOME/coffer` (`~/.local/state/coffer`).
 pub fn default_state_dir() -> PathBuf {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return PathBuf::from("/var/lib/coffer");
-    }
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-                .join(".local/state")
-        });
-    base.join("coffer")
+    crate::state::StateDir::default_path()
 }
 
 // ---------------------------------------------------------------------------

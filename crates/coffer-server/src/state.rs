@@ -48,6 +48,18 @@ pub enum StateError {
     },
 }
 
+/// `$VAR/coffer`, or `~/FALLBACK/coffer` when the XDG variable `var` is
+/// unset or empty (the XDG base directory rule).
+pub fn xdg_dir(var: &str, fallback: &str) -> PathBuf {
+    let base = std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into())).join(fallback)
+        });
+    base.join("coffer")
+}
+
 /// The state directory of the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateDir {
@@ -75,14 +87,7 @@ impl StateDir {
         if unsafe { libc::geteuid() } == 0 {
             return PathBuf::from("/var/lib/coffer");
         }
-        let base = std::env::var_os("XDG_STATE_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into()))
-                    .join(".local/state")
-            });
-        base.join("coffer")
+        xdg_dir("XDG_STATE_HOME", ".local/state")
     }
 
     /// The directory.
