@@ -120,7 +120,12 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     });
-    let results = daemon::run_rule_now(&config, catalog, &rule, source.as_deref(), &cancel)
+    // COFFER_NOW (test-only, as for forget) moves "now" for retention and
+    // the cold tier.
+    let now = std::env::var_os("COFFER_NOW")
+        .map(|_| crate::retention::now())
+        .transpose()?;
+    let results = daemon::run_rule_now(&config, catalog, &rule, source.as_deref(), &cancel, now)
         .map_err(UsageError)?;
     let mut code = 0;
     let mut out = Vec::new();

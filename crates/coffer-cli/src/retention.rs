@@ -126,7 +126,7 @@ pub enum SnapshotCmd {
 }
 
 /// "Now": `COFFER_NOW` (test-only) or the clock.
-fn now() -> Result<Timestamp> {
+pub(crate) fn now() -> Result<Timestamp> {
     match std::env::var("COFFER_NOW") {
         Ok(s) if !s.is_empty() => Ok(s.parse().map_err(|e| {
             UsageError(format!(

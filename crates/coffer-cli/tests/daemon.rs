@@ -356,3 +356,105 @@ retention = { keep_daily = 7 }
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(stderr(&bad).contains("p/nope"), "{}", stderr(&bad));
 }
+
+#[test]
+fn issue4_rule_copies_to_a_second_vault_and_moves_old_snapshots_to_the_cold_tier() {
+    let s = Setup::new(
+        "tiers",
+        r#"
+[[plan.rule]]
+name = "nightly"
+vault = "main"
+sources = ["docs"]
+schedule = "cron(0 5 ? * * *)"
+retention = { keep_last = 5 }
+copy_to = [{ vault = "dr", retention = { keep_last = 1 } }]
+cold_after_days = 1
+cold_vault = "cold"
+
+[[vault]]
+name = "dr"
+url = "dr"
+key_file = "dr.key"
+
+[[vault]]
+name = "cold"
+url = "cold"
+key_file = "cold.key"
+tier = "cold"
+"#,
+        "",
+    );
+    for v in ["dr", "cold"] {
+        let (vault, key) = (s.env.path(v), s.env.path(&format!("{v}.key")));
+        s.env.ok(&[
+            "init",
+            "--vault",
+            vault.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+        ]);
+    }
+    let o = s.cmd(&["plan", "run", "p/nightly"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    write(&s.env.path("data/c.txt"), b"gamma");
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(72);
+    let o = s
+        .cmd(&["plan", "run", "p/nightly"])
+        .env("COFFER_NOW", later.to_string())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let jobs = s.jobs();
+    let state = |kind: &str, dest: Option<&str>| {
+        jobs.iter()
+            .filter(|j| j["kind"] == kind && dest.is_none_or(|d| j["destination_vault"] == d))
+            .map(|j| j["state"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        state("backup", None),
+        ["COMPLETED", "COMPLETED"],
+        "{jobs:#?}"
+    );
+    assert_eq!(
+        state("copy", Some("dr")),
+        ["COMPLETED", "COMPLETED"],
+        "{jobs:#?}"
+    );
+    assert_eq!(state("copy", Some("cold")), ["COMPLETED"], "{jobs:#?}");
+    let count = |vault: &str| {
+        let (v, k) = (s.env.path(vault), s.env.path(&format!("{vault}.key")));
+        s.env
+            .json(&[
+                "snapshots",
+                "--vault",
+                v.to_str().unwrap(),
+                "--key-file",
+                k.to_str().unwrap(),
+            ])
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    // Both snapshots are older than a day at the later "now": moved.
+    assert_eq!(count("vault"), 0);
+    assert_eq!(count("cold"), 2);
+    // The copy's own retention keeps one in the second vault.
+    assert_eq!(count("dr"), 1);
+    // The newest restores from the cold vault alone.
+    let (cv, ck) = (s.env.path("cold"), s.env.path("cold.key"));
+    let target = s.env.path("from-cold");
+    s.env.ok(&[
+        "restore",
+        "latest",
+        "--vault",
+        cv.to_str().unwrap(),
+        "--key-file",
+        ck.to_str().unwrap(),
+        "--target",
+        target.to_str().unwrap(),
+    ]);
+    let data = s.env.path("data");
+    assert_same_tree(&data, &target.join(data.strip_prefix("/").unwrap()));
+}

@@ -235,14 +235,16 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
 
 /// Runs every source of rule `plan/rule` of `config` now, one after the
 /// other, recording each as a job started from the command line. A source
-/// that another job is backing up is refused for that source. Returns each
-/// job's id and outcome.
+/// that another job is backing up is refused for that source. `now`, when
+/// given, is the time retention and the cold tier call "now" (tests).
+/// Returns each job's id and outcome.
 pub fn run_rule_now(
     config: &Config,
     catalog: Arc<Catalog>,
     rule_id: &str,
     only_source: Option<&str>,
     cancel: &Cancel,
+    now: Option<jiff::Timestamp>,
 ) -> Result<Vec<(crate::catalog::JobId, JobOutcome)>, String> {
     let rule = config
         .rules()
@@ -264,7 +266,10 @@ pub fn run_rule_now(
         }
         None => rule.sources.clone(),
     };
-    let runner = Runner::new(config.clone(), catalog.clone());
+    let mut runner = Runner::new(config.clone(), catalog.clone());
+    if let Some(t) = now {
+        runner = runner.with_clock(move || t);
+    }
     let mut out = Vec::new();
     for s in sources {
         let busy = catalog
