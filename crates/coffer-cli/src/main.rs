@@ -1,5 +1,6 @@
 //! `coffer`: the command line.
 
+mod prune;
 mod sources;
 mod vaults;
 
@@ -117,6 +118,8 @@ enum Cmd {
         #[arg(long, value_name = "SUBSET")]
         read_data_subset: Option<String>,
     },
+    /// Delete data no snapshot needs and repack mostly-empty packs (safe while backups run)
+    Prune(prune::PruneArgs),
     /// Manage key slots
     #[command(subcommand)]
     Key(KeyCmd),
@@ -502,6 +505,7 @@ fn run(cli: Cli) -> Result<u8> {
                 Ok(1)
             }
         }
+        Cmd::Prune(a) => prune::run(g, a),
         Cmd::Key(k) => key(g, k),
         Cmd::WalPush { path } => sources::wal_push(g, &path),
         Cmd::WalFetch { name, dest } => sources::wal_fetch(g, &name, &dest),

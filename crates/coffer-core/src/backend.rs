@@ -66,6 +66,12 @@ pub enum ObjectKind {
     /// names are not ids (see [`crate::wal`]), so [`ObjectKind::path`] and
     /// [`ObjectKind::id_of`] do not apply; use [`crate::wal::object_path`].
     Wal,
+    /// Writer sessions of running backups and prunes: `sessions/<id>`
+    /// (see [`crate::session`]).
+    Session,
+    /// Prune plans waiting for their delete phase: `prune/<id>` (see
+    /// [`crate::prune`]).
+    PrunePlan,
 }
 
 impl ObjectKind {
@@ -77,6 +83,8 @@ impl ObjectKind {
             ObjectKind::Index => "index/",
             ObjectKind::Pack => "packs/",
             ObjectKind::Wal => "wal/",
+            ObjectKind::Session => "sessions/",
+            ObjectKind::PrunePlan => "prune/",
         }
     }
 
@@ -97,6 +105,8 @@ impl ObjectKind {
             ObjectKind::Index => b"coffer.index",
             ObjectKind::Pack => b"coffer.packheader",
             ObjectKind::Wal => b"coffer.wal",
+            ObjectKind::Session => b"coffer.session",
+            ObjectKind::PrunePlan => b"coffer.prune",
         }
     }
 
