@@ -67,7 +67,11 @@ fn prune_reports_freed_bytes_and_repacks() {
 
     let before = env.vault_files();
     let dry = prune_json(&env, &["--dry-run"]);
-    assert_eq!(env.vault_files(), before, "--dry-run wrote or deleted something");
+    assert_eq!(
+        env.vault_files(),
+        before,
+        "--dry-run wrote or deleted something"
+    );
     assert_eq!(dry["dry_run"], true);
     assert!(dry["packs_repacked"].as_u64().unwrap() >= 1, "{dry}");
 
@@ -77,7 +81,10 @@ fn prune_reports_freed_bytes_and_repacks() {
     assert!(r["packs_deleted"].as_u64().unwrap() >= 2, "{r}");
     let freed = r["bytes_freed"].as_u64().unwrap();
     assert!(freed > 4_500_000, "{r}");
-    assert_eq!(freed, dry["bytes_freed"].as_u64().unwrap(), "dry run: {dry}\nreal: {r}");
+    // The dry run cannot know the size of the new packs' headers.
+    let estimate = dry["bytes_freed"].as_u64().unwrap();
+    assert!(estimate.abs_diff(freed) < 16_384, "dry run: {dry}\nreal: {r}");
+    assert_eq!(dry["packs_deleted"], r["packs_deleted"]);
     assert_eq!(pack_bytes(&env), bytes_before - freed);
     assert_eq!(r["plans_deferred"].as_array().unwrap().len(), 0);
     env.ok(&["check", "--read-data"]);
@@ -220,9 +227,14 @@ fn prune_killed_at_random_moments_leaves_a_sound_vault() {
     assert_eq!(r["plans_deferred"].as_array().unwrap().len(), 0, "{r}");
     let files = env.vault_files();
     assert!(
-        !files.keys().any(|p| p.starts_with("prune/") || p.starts_with("sessions/")),
+        !files
+            .keys()
+            .any(|p| p.starts_with("prune/") || p.starts_with("sessions/")),
         "{:?}",
-        files.keys().filter(|p| !p.starts_with("packs/")).collect::<Vec<_>>()
+        files
+            .keys()
+            .filter(|p| !p.starts_with("packs/"))
+            .collect::<Vec<_>>()
     );
     env.ok(&["check", "--read-data"]);
     for (n, (id, dir)) in kept.iter().enumerate() {

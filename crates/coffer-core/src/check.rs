@@ -102,7 +102,22 @@ fn split(e: &Error) -> (String, String) {
 }
 
 /// Checks `vault`.
+///
+/// A prune whose delete phase runs while this check reads can remove packs
+/// the check's index still names (a plan made after the check loaded the
+/// index). The delete phase replaces index objects before it deletes
+/// packs, so when problems turn up and the index objects changed during
+/// the run, the check runs once more with the new index.
 pub fn check(vault: &Vault, opts: &CheckOptions) -> Result<CheckReport> {
+    let before = vault.list(ObjectKind::Index)?;
+    let report = check_once(vault, opts)?;
+    if report.ok() || vault.list(ObjectKind::Index)? == before {
+        return Ok(report);
+    }
+    check_once(vault, opts)
+}
+
+fn check_once(vault: &Vault, opts: &CheckOptions) -> Result<CheckReport> {
     let mut report = CheckReport::default();
     let (snaps, bad_snaps) = vault.snapshots_lenient()?;
     report.snapshots = snaps.len() + bad_snaps.len();

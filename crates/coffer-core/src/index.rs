@@ -296,7 +296,10 @@ mod tests {
         idx.set_condemned([Id([100; 32])].into_iter().collect());
         idx.finish();
         // Blob 1 has a copy outside the condemned pack: that one is used.
-        assert_eq!(idx.pack(idx.lookup(&Id([1; 32])).unwrap().pack), Id([101; 32]));
+        assert_eq!(
+            idx.pack(idx.lookup(&Id([1; 32])).unwrap().pack),
+            Id([101; 32])
+        );
         assert!(idx.contains_live(&Id([1; 32])));
         // Blob 2 is only in the condemned pack: readable, not deduplicated against.
         assert!(idx.contains(&Id([2; 32])));

@@ -253,7 +253,12 @@ pub fn prune(vault: &Vault, opts: &PruneOptions) -> Result<PruneReport> {
     } else {
         Some(SessionGuard::start(vault, SessionKind::Prune)?)
     };
-    remove_dead_sessions(vault, guard.as_ref().map(|g| g.id()), opts.dry_run, &mut report)?;
+    remove_dead_sessions(
+        vault,
+        guard.as_ref().map(|g| g.id()),
+        opts.dry_run,
+        &mut report,
+    )?;
     if let Some(dir) = &opts.local_dir {
         report.tmp_files_removed = clean_tmp(dir, TMP_MAX_AGE, opts.dry_run)?;
     }
@@ -503,20 +508,21 @@ fn repack_packs(
     let mut builders = [PackBuilder::default(), PackBuilder::default()];
     let mut new_packs: Vec<IndexPack> = Vec::new();
     let mut done = Vec::new();
-    let write = |b: PackBuilder, new_packs: &mut Vec<IndexPack>, report: &mut PruneReport| -> Result<()> {
-        let f = b.finish(key);
-        report.packs_written += 1;
-        report.bytes_written += f.bytes.len() as u64;
-        vault
-            .backend()
-            .write(&ObjectKind::Pack.path(&f.id), f.bytes)
-            .map_err(|e| vault.storage_err(e))?;
-        new_packs.push(IndexPack {
-            id: f.id,
-            blobs: f.blobs,
-        });
-        Ok(())
-    };
+    let write =
+        |b: PackBuilder, new_packs: &mut Vec<IndexPack>, report: &mut PruneReport| -> Result<()> {
+            let f = b.finish(key);
+            report.packs_written += 1;
+            report.bytes_written += f.bytes.len() as u64;
+            vault
+                .backend()
+                .write(&ObjectKind::Pack.path(&f.id), f.bytes)
+                .map_err(|e| vault.storage_err(e))?;
+            new_packs.push(IndexPack {
+                id: f.id,
+                blobs: f.blobs,
+            });
+            Ok(())
+        };
     for &n in packs {
         let pack = index.pack(n);
         let path = ObjectKind::Pack.path(&pack);
@@ -540,7 +546,10 @@ fn repack_packs(
         let mut bad = None;
         for (id, loc) in &used_in[&n] {
             let (a, b) = (loc.offset as usize, loc.offset as usize + loc.len as usize);
-            match bytes.get(a..b).map(|s| (s, open_blob(key, id, s, None, &path))) {
+            match bytes
+                .get(a..b)
+                .map(|s| (s, open_blob(key, id, s, None, &path)))
+            {
                 Some((sealed, Ok(plain))) => blobs.push((*id, sealed, plain.len() as u32)),
                 Some((_, Err(e))) => {
                     bad = Some(e.to_string());
@@ -610,9 +619,9 @@ fn delete_phase(
         .collect();
     let (mut plans, bad_plans) = list_plans(vault)?;
     for e in bad_plans {
-        report
-            .warnings
-            .push(format!("{e}; that plan is not run: delete the object if it stays damaged"));
+        report.warnings.push(format!(
+            "{e}; that plan is not run: delete the object if it stays damaged"
+        ));
     }
     if dry_run {
         if let Some(p) = pending {
@@ -621,7 +630,8 @@ fn delete_phase(
     }
     let mut allowed: Vec<&(Id, PrunePlan)> = Vec::new();
     for p in &plans {
-        let deadline = p.1.created_at() + jiff::SignedDuration::try_from(CLOCK_SKEW).expect("small");
+        let deadline =
+            p.1.created_at().checked_add(CLOCK_SKEW).unwrap_or(jiff::Timestamp::MAX);
         let mut blockers: Vec<SessionInfo> = live
             .iter()
             .filter(|s| s.kind == SessionKind::Prune || s.started_at() < deadline)

@@ -102,7 +102,8 @@ impl Session {
     /// killed backup or prune, whose session need not wait to go stale.
     /// (A reused pid only makes a dead session look alive: the safe side.)
     pub fn is_dead_here(&self) -> bool {
-        if self.machine.is_empty() || self.machine != machine_id() || self.host != crate::hostname() {
+        if self.machine.is_empty() || self.machine != machine_id() || self.host != crate::hostname()
+        {
             return false;
         }
         // SAFETY: signal 0 only checks that the process exists.
@@ -159,9 +160,8 @@ pub fn save(vault: &Vault, s: &Session) -> Result<Id> {
 /// Loads one session object.
 pub fn load(vault: &Vault, id: &Id) -> Result<Session> {
     let body = vault.load_object(ObjectKind::Session, id)?;
-    serde_json::from_slice(&body).map_err(|e| {
-        Error::damaged(ObjectKind::Session.path(id), format!("does not parse: {e}"))
-    })
+    serde_json::from_slice(&body)
+        .map_err(|e| Error::damaged(ObjectKind::Session.path(id), format!("does not parse: {e}")))
 }
 
 /// Every session object: the readable ones and the errors of damaged ones.
@@ -288,11 +288,7 @@ impl Drop for SessionGuard {
             let _ = t.join();
         }
         let id = self.current.lock().unwrap().id;
-        if let Err(e) = self
-            .vault
-            .backend()
-            .delete(&ObjectKind::Session.path(&id))
-        {
+        if let Err(e) = self.vault.backend().delete(&ObjectKind::Session.path(&id)) {
             tracing::warn!("cannot delete the session object: {e}");
         }
     }

@@ -4,7 +4,7 @@
 use coffer_core::prune::{list_plans, PruneOptions};
 use coffer_core::session::{self, Session, SessionGuard, SessionKind};
 use coffer_core::{
-    check, Backend, BackupOptions, ChunkerParams, CheckOptions, Id, InitOptions, ObjectInfo,
+    check, Backend, BackupOptions, CheckOptions, ChunkerParams, Id, InitOptions, ObjectInfo,
     ObjectKind, ReadData, Secret, StorageError, Vault,
 };
 use coffer_sources::stream::{save_stream, StreamReader};
@@ -97,7 +97,10 @@ fn assert_sound(vault: &Vault, expected: &HashMap<Id, Vec<u8>>) {
     let snaps = vault.snapshots(&Default::default()).unwrap();
     assert_eq!(snaps.len(), expected.len());
     for (id, snap) in snaps {
-        assert!(read_back(vault, &snap) == expected[&id], "snapshot {id} differs");
+        assert!(
+            read_back(vault, &snap) == expected[&id],
+            "snapshot {id} differs"
+        );
     }
 }
 
@@ -189,7 +192,10 @@ fn repack_copies_used_blobs_out_of_mostly_empty_packs() {
     assert!(r.packs_repacked >= 1, "{r:?}");
     assert!(r.blobs_copied >= 1 && r.packs_written >= 1, "{r:?}");
     assert!(r.bytes_freed > 0);
-    assert_eq!(stored_pack_bytes(&vault), before + r.bytes_written - r.bytes_deleted);
+    assert_eq!(
+        stored_pack_bytes(&vault),
+        before + r.bytes_written - r.bytes_deleted
+    );
     let mut expected = HashMap::new();
     expected.insert(s2, d2);
     assert_sound(&vault, &expected);
@@ -243,7 +249,13 @@ fn a_backup_running_across_a_prune_keeps_what_it_referenced() {
     assert_eq!(s[0].pid, std::process::id());
     assert_eq!(s[0].kind, SessionKind::Backup);
     // check passes with a plan pending.
-    let c = check(&vault, &CheckOptions { read_data: ReadData::All }).unwrap();
+    let c = check(
+        &vault,
+        &CheckOptions {
+            read_data: ReadData::All,
+        },
+    )
+    .unwrap();
     assert!(c.ok() && c.prune_plans == 1 && c.sessions == 1, "{c:?}");
 
     go_tx.send(()).unwrap();
@@ -317,7 +329,7 @@ fn stale_sessions_are_removed_and_do_not_hold_plans() {
     };
     session::save(&vault, &mk(48)).unwrap(); // older than a day: removed
     session::save(&vault, &mk(2)).unwrap(); // stale, not live: kept, ignored
-    // A session of a process gone on this machine is dead at once.
+                                            // A session of a process gone on this machine is dead at once.
     let mut dead = Session::new(SessionKind::Prune);
     dead.pid = dead_pid();
     session::save(&vault, &dead).unwrap();
