@@ -136,7 +136,8 @@ fn parallel_backups_and_prunes(kind: Kind) {
         if kind == Kind::Local && prunes % 2 == 1 {
             let mut d = done.lock().unwrap();
             if d.len() > 2 {
-                let (id, _) = d.remove(rand::random::<usize>() % d.len());
+                let at = rand::random::<usize>() % d.len();
+                let (id, _) = d.remove(at);
                 forget_local(&env, &id);
                 forgotten.push(id);
             }

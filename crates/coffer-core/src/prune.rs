@@ -675,10 +675,8 @@ fn delete_phase(
             spared.insert(index.pack(loc.pack));
         }
     }
-    if dry_run {
-        // The pending plan is not in the index's condemned set: nothing it
-        // condemns counts as spared, which is what phase 1 computed.
-    }
+    // On a dry run the pending plan is not in the index's condemned set, so
+    // nothing it condemns counts as spared: phase 1 just computed them unused.
     let mut to_delete: BTreeSet<Id> = BTreeSet::new();
     for (_, p) in &allowed {
         for c in &p.packs {
