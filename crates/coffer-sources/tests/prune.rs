@@ -266,7 +266,8 @@ fn a_backup_running_across_a_prune_keeps_what_it_referenced() {
     let r = coffer_core::prune(&vault, &prune_opts()).unwrap();
     assert!(r.plans_deferred.is_empty(), "{r:?}");
     assert!(r.packs_spared > 0, "{r:?}");
-    assert_eq!(r.packs_deleted, 0, "{r:?}");
+    // Only the old snapshot's tree pack goes: the new tree differs (mtime).
+    assert!(r.packs_deleted <= 1, "{r:?}");
     assert!(list_plans(&vault).unwrap().0.is_empty());
     let mut expected = HashMap::new();
     expected.insert(res.id.unwrap(), d);
@@ -472,10 +473,10 @@ fn a_crash_at_every_write_and_delete_of_prune_leaves_a_sound_vault() {
             crash_at: n,
         });
         let cv = Vault::open(crashing, &SECRET).unwrap();
-        assert!(
-            coffer_core::prune(&cv, &prune_opts()).is_err(),
-            "crash at mutation {n}"
-        );
+        // Every step but the last (deleting prune's own session, which
+        // only logs a failure) makes prune fail.
+        let res = coffer_core::prune(&cv, &prune_opts());
+        assert!(res.is_err() || n == total - 1, "crash at mutation {n}");
         // The process "died": its session object (if written) is left. A
         // dead process's session is found dead by pid in real life (the
         // end-to-end kill test covers that); this process lives on, so
