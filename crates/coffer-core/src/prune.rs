@@ -413,15 +413,30 @@ fn condemn(
 
     let mut used_bytes = vec![0u64; index.packs().len()];
     let mut used_in: HashMap<u32, Vec<(Id, Location)>> = HashMap::new();
+    // A pack the index chose for a used blob but the listing above lacks was
+    // either written since (by a backup that finished meanwhile) or is
+    // missing: list again to tell. Only listed packs are candidates below.
+    let mut relisted: Option<HashSet<Id>> = None;
     for id in &used {
         let loc = index.lookup(id).expect("checked by used_blobs");
         let pack = index.pack(loc.pack);
         if !listed.contains_key(&pack) && !already.contains(&pack) {
-            return Err(Error::InvalidInput(format!(
-                "pack {} holds blob {id}, which a snapshot needs, but is missing from {}; prune deletes nothing in a damaged vault: run `coffer check`",
-                ObjectKind::Pack.path(&pack),
-                vault.backend().location()
-            )));
+            if relisted.is_none() {
+                relisted = Some(
+                    vault
+                        .list(ObjectKind::Pack)?
+                        .into_iter()
+                        .map(|(p, _)| p)
+                        .collect(),
+                );
+            }
+            if !relisted.as_ref().expect("set above").contains(&pack) {
+                return Err(Error::InvalidInput(format!(
+                    "pack {} holds blob {id}, which a snapshot needs, but is missing from {}; prune deletes nothing in a damaged vault: run `coffer check`",
+                    ObjectKind::Pack.path(&pack),
+                    vault.backend().location()
+                )));
+            }
         }
         used_bytes[loc.pack as usize] += loc.len as u64;
         used_in.entry(loc.pack).or_default().push((*id, loc));

@@ -448,6 +448,9 @@ impl Vault {
         for (id, r) in loaded {
             match r {
                 Ok(s) => good.push((id, s)),
+                // Forgotten between the listing and the read: it is gone,
+                // which is no error for a reader.
+                Err(Error::Storage { source, .. }) if source.not_found => {}
                 Err(e @ Error::Damaged { .. }) => bad.push(e),
                 Err(e) => return Err(e),
             }
