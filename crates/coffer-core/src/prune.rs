@@ -646,7 +646,9 @@ fn delete_phase(
     let mut allowed: Vec<&(Id, PrunePlan)> = Vec::new();
     for p in &plans {
         let deadline =
-            p.1.created_at().checked_add(CLOCK_SKEW).unwrap_or(jiff::Timestamp::MAX);
+            p.1.created_at()
+                .checked_add(CLOCK_SKEW)
+                .unwrap_or(jiff::Timestamp::MAX);
         let mut blockers: Vec<SessionInfo> = live
             .iter()
             .filter(|s| s.kind == SessionKind::Prune || s.started_at() < deadline)
