@@ -81,6 +81,9 @@ impl PrunePlan {
     }
 }
 
+/// Readable plans and the errors of damaged ones.
+pub type PlansAndDamage = (Vec<(Id, PrunePlan)>, Vec<Error>);
+
 /// Loads one plan.
 pub fn load_plan(vault: &Vault, id: &Id) -> Result<PrunePlan> {
     let body = vault.load_object(ObjectKind::PrunePlan, id)?;
@@ -94,7 +97,7 @@ pub fn load_plan(vault: &Vault, id: &Id) -> Result<PrunePlan> {
 
 /// Every prune plan, and the errors of damaged ones. A plan deleted between
 /// the listing and the read (its delete phase just finished) is left out.
-pub fn list_plans(vault: &Vault) -> Result<(Vec<(Id, PrunePlan)>, Vec<Error>)> {
+pub fn list_plans(vault: &Vault) -> Result<PlansAndDamage> {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     for (id, _) in vault.list(ObjectKind::PrunePlan)? {

@@ -164,10 +164,13 @@ pub fn load(vault: &Vault, id: &Id) -> Result<Session> {
         .map_err(|e| Error::damaged(ObjectKind::Session.path(id), format!("does not parse: {e}")))
 }
 
+/// Readable sessions and the errors of damaged ones.
+pub type SessionsAndDamage = (Vec<(Id, Session)>, Vec<Error>);
+
 /// Every session object: the readable ones and the errors of damaged ones.
 /// A session deleted between the listing and the read (it ended or was
 /// refreshed) is left out.
-pub fn list(vault: &Vault) -> Result<(Vec<(Id, Session)>, Vec<Error>)> {
+pub fn list(vault: &Vault) -> Result<SessionsAndDamage> {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     for (id, _) in vault.list(ObjectKind::Session)? {
