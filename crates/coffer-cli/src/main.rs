@@ -5,6 +5,7 @@ mod copy;
 mod daemon;
 mod jobs;
 mod retention;
+mod prune;
 mod sources;
 mod vaults;
 
@@ -128,6 +129,8 @@ enum Cmd {
     },
     /// Copy snapshots into another vault (its own key and storage), sending only what it lacks
     Copy(copy::CopyArgs),
+    /// Delete data no snapshot needs and repack mostly-empty packs (safe while backups run)
+    Prune(prune::PruneArgs),
     /// Manage key slots
     #[command(subcommand)]
     Key(KeyCmd),
@@ -541,6 +544,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
         }
         Cmd::Copy(a) => copy::run(g, a),
+        Cmd::Prune(a) => prune::run(g, a),
         Cmd::Key(k) => key(g, k),
         Cmd::WalPush { path } => sources::wal_push(g, &path),
         Cmd::WalFetch { name, dest } => sources::wal_fetch(g, &name, &dest),

@@ -302,7 +302,9 @@ impl<'a> Archiver<'a> {
 
     /// Whether blob `id` is already stored or saved by this run.
     pub fn has_blob(&self, id: &Id) -> bool {
-        self.index.contains(id) || self.seen.lock().unwrap().contains(id)
+        // Not against a blob whose only copies a prune plan condemns: prune
+        // may delete them once this run's session is gone.
+        self.index.contains_live(id) || self.seen.lock().unwrap().contains(id)
     }
 
     /// Saves one blob (deduplicated); returns its id.
@@ -312,7 +314,7 @@ impl<'a> Archiver<'a> {
         }
         let key = self.shared.vault.key();
         let id = key.chunk_id(data);
-        if self.index.contains(&id) || !self.seen.lock().unwrap().insert(id) {
+        if self.index.contains_live(&id) || !self.seen.lock().unwrap().insert(id) {
             return Ok(id);
         }
         let mut scratch = SCRATCH.with(|s| s.take()).unwrap_or_default();

@@ -72,6 +72,12 @@ pub enum ObjectKind {
     /// [`crate::lock`]); the one kind whose name is not the hash of its bytes
     /// but of the snapshot it holds, so it can be found and released.
     Hold,
+    /// Writer sessions of running backups and prunes: `sessions/<id>`
+    /// (see [`crate::session`]).
+    Session,
+    /// Prune plans waiting for their delete phase: `prune/<id>` (see
+    /// [`crate::prune`]).
+    PrunePlan,
 }
 
 impl ObjectKind {
@@ -85,6 +91,8 @@ impl ObjectKind {
             ObjectKind::Wal => "wal/",
             ObjectKind::Lock => "locks/",
             ObjectKind::Hold => "holds/",
+            ObjectKind::Session => "sessions/",
+            ObjectKind::PrunePlan => "prune/",
         }
     }
 
@@ -107,6 +115,8 @@ impl ObjectKind {
             ObjectKind::Wal => b"coffer.wal",
             ObjectKind::Lock => b"coffer.lock",
             ObjectKind::Hold => b"coffer.hold",
+            ObjectKind::Session => b"coffer.session",
+            ObjectKind::PrunePlan => b"coffer.prune",
         }
     }
 

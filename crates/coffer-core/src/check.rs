@@ -6,7 +6,11 @@
 //! downloaded, their names checked against their bytes, and every blob opened
 //! and verified against its id. Each problem names the damaged object and the
 //! snapshots that need it. Packs no index lists (left by an interrupted or
-//! running backup) are reported as unreferenced, not as errors.
+//! running backup) are reported as unreferenced, not as errors. An indexed
+//! pack that is missing is no problem when a prune plan condemns it (a
+//! prune's delete phase removes it while this check runs); a blob that a
+//! snapshot needs is still reported if no readable copy is left. Session
+//! (`sessions/`) and prune plan (`prune/`) objects must open and parse.
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -69,6 +73,12 @@ pub struct CheckReport {
     pub trees: usize,
     /// Packs no index lists (interrupted or running backups; prune removes them).
     pub unreferenced_packs: usize,
+    /// Writer sessions (`sessions/`) found.
+    pub sessions: usize,
+    /// Prune plans (`prune/`) found.
+    pub prune_plans: usize,
+    /// Indexed packs that a prune plan condemns.
+    pub condemned_packs: usize,
     /// Archived WAL files (`wal/`) whose names decrypted.
     pub wal_files: usize,
     /// Archived WAL files read, decrypted and decompressed (with read-data).
@@ -92,7 +102,22 @@ fn split(e: &Error) -> (String, String) {
 }
 
 /// Checks `vault`.
+///
+/// A prune whose delete phase runs while this check reads can remove packs
+/// the check's index still names (a plan made after the check loaded the
+/// index). The delete phase replaces index objects before it deletes
+/// packs, so when problems turn up and the index objects changed during
+/// the run, the check runs once more with the new index.
 pub fn check(vault: &Vault, opts: &CheckOptions) -> Result<CheckReport> {
+    let before = vault.list(ObjectKind::Index)?;
+    let report = check_once(vault, opts)?;
+    if report.ok() || vault.list(ObjectKind::Index)? == before {
+        return Ok(report);
+    }
+    check_once(vault, opts)
+}
+
+fn check_once(vault: &Vault, opts: &CheckOptions) -> Result<CheckReport> {
     let mut report = CheckReport::default();
     let (snaps, bad_snaps) = vault.snapshots_lenient()?;
     report.snapshots = snaps.len() + bad_snaps.len();
@@ -161,7 +186,13 @@ pub fn check(vault: &Vault, opts: &CheckOptions) -> Result<CheckReport> {
 
     for (n, pack) in index.packs().iter().enumerate() {
         let path = ObjectKind::Pack.path(pack);
+        if index.is_condemned(n as u32) {
+            report.condemned_packs += 1;
+        }
         match listed.get(pack) {
+            // A prune's delete phase is removing it; readers prefer other
+            // copies, and a needed blob without one shows up in the walk.
+            None if index.is_condemned(n as u32) => {}
             None => add_problem(
                 path,
                 "pack is missing".into(),
@@ -305,7 +336,26 @@ pub fn check(vault: &Vault, opts: &CheckOptions) -> Result<CheckReport> {
         });
     }
     check_wal(vault, opts, &mut report)?;
+    check_prune_objects(vault, &mut report)?;
     Ok(report)
+}
+
+/// Session and prune plan objects must open and parse: a writer that
+/// cannot read a plan refuses to back up.
+fn check_prune_objects(vault: &Vault, report: &mut CheckReport) -> Result<()> {
+    let (sessions, bad_sessions) = crate::session::list(vault)?;
+    let (plans, bad_plans) = crate::prune::list_plans(vault)?;
+    report.sessions = sessions.len() + bad_sessions.len();
+    report.prune_plans = plans.len() + bad_plans.len();
+    for e in bad_sessions.iter().chain(&bad_plans) {
+        let (object, detail) = split(e);
+        report.problems.push(Problem {
+            object,
+            detail: format!("{detail}; delete the object (prune waits for, and backups refuse, what they cannot read)"),
+            snapshots: Vec::new(),
+        });
+    }
+    Ok(())
 }
 
 /// Archived WAL files: every name under `wal/` must decrypt (structure);

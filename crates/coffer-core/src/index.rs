@@ -4,7 +4,11 @@
 //! their blobs. In memory, the union is one sorted vector of 44-byte entries
 //! (32-byte id, pack number, offset, length): 44 bytes per indexed chunk plus
 //! 33 bytes per pack once loaded. Duplicates (the same blob in two packs, left by
-//! concurrent writers) keep the first entry.
+//! concurrent writers) keep one entry: a copy in a pack that no prune plan
+//! condemns ([`Index::set_condemned`]) wins over one in a condemned pack,
+//! then the lowest pack number. Readers therefore read the copy that will
+//! stay, and writers ([`Index::contains_live`]) do not deduplicate against a
+//! blob whose only copies prune is about to delete.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -63,6 +67,10 @@ pub struct Index {
     packs: Vec<Id>,
     pack_numbers: HashMap<Id, u32>,
     tree_packs: Vec<bool>,
+    /// Packs that a prune plan condemns (set by [`Index::set_condemned`]).
+    condemned_ids: std::collections::HashSet<Id>,
+    /// By pack number, filled by [`Index::finish`].
+    condemned: Vec<bool>,
     entries: Vec<Entry>,
     sorted: bool,
 }
@@ -111,11 +119,28 @@ impl Index {
         self.sorted = false;
     }
 
-    /// Sorts and removes duplicate entries.
+    /// Marks packs that prune plans condemn. Call before [`Index::finish`]
+    /// (which then prefers copies outside them).
+    pub fn set_condemned(&mut self, packs: std::collections::HashSet<Id>) {
+        self.condemned_ids = packs;
+        self.sorted = false;
+    }
+
+    /// Sorts and removes duplicate entries, keeping for each blob a copy in
+    /// a pack no plan condemns if there is one, else the lowest pack number.
     pub fn finish(&mut self) {
+        self.condemned = self
+            .packs
+            .iter()
+            .map(|p| self.condemned_ids.contains(p))
+            .collect();
         if !self.sorted {
-            self.entries
-                .sort_unstable_by(|a, b| a.id.cmp(&b.id).then(a.pack.cmp(&b.pack)));
+            let condemned = &self.condemned;
+            self.entries.sort_unstable_by(|a, b| {
+                a.id.cmp(&b.id)
+                    .then(condemned[a.pack as usize].cmp(&condemned[b.pack as usize]))
+                    .then(a.pack.cmp(&b.pack))
+            });
             self.entries.dedup_by(|a, b| a.id == b.id);
             self.sorted = true;
         }
@@ -141,9 +166,21 @@ impl Index {
             })
     }
 
-    /// Whether `id` is stored.
+    /// Whether `id` is stored (in any pack, condemned or not).
     pub fn contains(&self, id: &Id) -> bool {
         self.lookup(id).is_some()
+    }
+
+    /// Whether `id` is stored in a pack that no prune plan condemns: what a
+    /// writer may deduplicate against. A blob whose only copies are
+    /// condemned must be stored again, since prune may delete them.
+    pub fn contains_live(&self, id: &Id) -> bool {
+        self.lookup(id).is_some_and(|l| !self.is_condemned(l.pack))
+    }
+
+    /// Whether a prune plan condemns pack `n`.
+    pub fn is_condemned(&self, n: u32) -> bool {
+        self.condemned.get(n as usize).copied().unwrap_or(false)
     }
 
     /// The pack with number `n`.
@@ -230,5 +267,42 @@ mod tests {
             Id([101; 32])
         );
         assert!(idx.lookup(&Id([9; 32])).is_none());
+    }
+
+    #[test]
+    fn condemned_copies_lose() {
+        let blob = |i: u8| PackedBlob {
+            kind: BlobKind::Data,
+            id: Id([i; 32]),
+            offset: 0,
+            len: 10,
+            raw_len: 9,
+        };
+        let f = IndexFile {
+            version: 1,
+            packs: vec![
+                IndexPack {
+                    id: Id([100; 32]),
+                    blobs: vec![blob(1), blob(2)],
+                },
+                IndexPack {
+                    id: Id([101; 32]),
+                    blobs: vec![blob(1)],
+                },
+            ],
+        };
+        let mut idx = Index::default();
+        idx.add(&f);
+        idx.set_condemned([Id([100; 32])].into_iter().collect());
+        idx.finish();
+        // Blob 1 has a copy outside the condemned pack: that one is used.
+        assert_eq!(
+            idx.pack(idx.lookup(&Id([1; 32])).unwrap().pack),
+            Id([101; 32])
+        );
+        assert!(idx.contains_live(&Id([1; 32])));
+        // Blob 2 is only in the condemned pack: readable, not deduplicated against.
+        assert!(idx.contains(&Id([2; 32])));
+        assert!(!idx.contains_live(&Id([2; 32])));
     }
 }

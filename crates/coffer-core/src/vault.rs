@@ -336,35 +336,80 @@ impl Vault {
 
     /// Loads every index object into memory, in parallel. Damaged index
     /// objects are returned beside the index rather than failing the load.
+    /// Damaged prune plans are left out here (`check` reports them).
     pub fn load_index_lenient(&self) -> Result<(Index, Vec<Error>)> {
-        let ids = self.list(ObjectKind::Index)?;
+        self.load_index_with(false)
+    }
+
+    fn load_index_with(&self, strict_plans: bool) -> Result<(Index, Vec<Error>)> {
+        // Prune plans before index objects: a plan's packs leave the index
+        // objects before the plan is deleted, so a pack this load finds in
+        // the index that a concurrent prune is removing is one the plans
+        // read here condemn, and lookups prefer a copy that stays.
+        let (plans, bad_plans) = crate::prune::list_plans(self)?;
+        if strict_plans {
+            if let Some(e) = bad_plans.into_iter().next() {
+                return Err(e);
+            }
+        }
+        let condemned = crate::prune::condemned_packs(&plans);
+        let mut ids = self.list(ObjectKind::Index)?;
         // Each entry takes at least 36 stored bytes; untouched capacity costs no memory.
         let cap: u64 = ids.iter().map(|(_, s)| s / 36).sum();
         let mut index = Index::with_capacity(cap as usize);
         let mut errors = Vec::new();
-        // Decode a few objects at a time: the decoded form takes about twice
-        // the memory of the index entries it yields.
-        let batch = rayon::current_num_threads().max(1) * 2;
-        for ids in ids.chunks(batch) {
-            let files: Vec<Result<IndexFile>> = ids
-                .par_iter()
-                .map(|(id, _)| self.load_index_file(id))
-                .collect();
-            for f in files {
-                match f {
-                    Ok(f) => index.add(&f),
-                    Err(e @ Error::Damaged { .. }) => errors.push(e),
-                    Err(e) => return Err(e),
+        let mut loaded: std::collections::HashSet<Id> = std::collections::HashSet::new();
+        // Prune replaces an index object by writing the new one and then
+        // deleting the old: one listed here can vanish before it is read.
+        // Then list again and read the objects not seen yet (its
+        // replacement among them); a few rounds always suffice unless
+        // prunes keep racing this load, which then fails and can be rerun.
+        for round in 0..5 {
+            let mut vanished = false;
+            // Decode a few objects at a time: the decoded form takes about
+            // twice the memory of the index entries it yields.
+            let batch = rayon::current_num_threads().max(1) * 2;
+            for ids in ids.chunks(batch) {
+                let files: Vec<(Id, Result<IndexFile>)> = ids
+                    .par_iter()
+                    .map(|(id, _)| (*id, self.load_index_file(id)))
+                    .collect();
+                for (id, f) in files {
+                    match f {
+                        Ok(f) => {
+                            index.add(&f);
+                            loaded.insert(id);
+                        }
+                        Err(e @ Error::Damaged { .. }) => {
+                            errors.push(e);
+                            loaded.insert(id);
+                        }
+                        Err(Error::Storage { source, .. }) if source.not_found && round < 4 => {
+                            vanished = true;
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             }
+            if !vanished {
+                break;
+            }
+            ids = self
+                .list(ObjectKind::Index)?
+                .into_iter()
+                .filter(|(id, _)| !loaded.contains(id))
+                .collect();
         }
+        index.set_condemned(condemned);
         index.finish();
         Ok((index, errors))
     }
 
-    /// Loads every index object; fails on a damaged one.
+    /// Loads every index object; fails on a damaged one, or on a damaged
+    /// prune plan (a writer that cannot tell which packs are condemned
+    /// could deduplicate against data prune deletes).
     pub fn load_index(&self) -> Result<Index> {
-        let (index, mut errors) = self.load_index_lenient()?;
+        let (index, mut errors) = self.load_index_with(true)?;
         release_free_memory();
         match errors.pop() {
             Some(e) => Err(e),
@@ -403,6 +448,9 @@ impl Vault {
         for (id, r) in loaded {
             match r {
                 Ok(s) => good.push((id, s)),
+                // Forgotten between the listing and the read: it is gone,
+                // which is no error for a reader.
+                Err(Error::Storage { source, .. }) if source.not_found => {}
                 Err(e @ Error::Damaged { .. }) => bad.push(e),
                 Err(e) => return Err(e),
             }

@@ -115,9 +115,10 @@ pub struct BackupResult {
     pub warnings: Vec<String>,
 }
 
-/// Runs one backup: loads the index, lets `source` save its data through an
-/// [`Archiver`], waits until every pack and index object is durable, and only
-/// then writes the snapshot.
+/// Runs one backup: writes a writer session (see [`coffer_core::session`]),
+/// loads the index and the prune plans, lets `source` save its data through
+/// an [`Archiver`], waits until every pack and index object is durable, and
+/// only then writes the snapshot; the session is deleted at the end.
 ///
 /// The source's error type `E` is the caller's choice (the vault's
 /// [`coffer_core::Error`] or [`SourceError`]); a source that fails returns
@@ -133,6 +134,18 @@ where
     E: From<coffer_core::Error>,
 {
     let started = jiff::Timestamp::now();
+    // The session goes first: prune holds back the delete phase of every
+    // plan made before it (plus clock skew), and any plan made after it is
+    // read with the index below, so this run never deduplicates against a
+    // pack prune may delete. Dropped (deleted) on every way out.
+    let session = if opts.dry_run {
+        None
+    } else {
+        Some(coffer_core::SessionGuard::start(
+            vault,
+            coffer_core::SessionKind::Backup,
+        )?)
+    };
     let index = vault.load_index()?;
     let archiver = Archiver::new(vault, &index, opts.clone());
     let out = source(&archiver, &index)?;
@@ -161,11 +174,14 @@ where
         retain_until: meta.retain_until.map(|t| t.to_string()),
         origin: None,
     };
-    let id = if opts.dry_run {
-        None
-    } else {
-        Some(vault.save_snapshot(&snapshot)?)
+    let id = match &session {
+        None => None,
+        Some(session) => {
+            session.check_fresh()?;
+            Some(vault.save_snapshot(&snapshot)?)
+        }
     };
+    drop(session);
     Ok(BackupResult {
         id,
         snapshot,

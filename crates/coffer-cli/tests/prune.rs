@@ -1,0 +1,267 @@
+//! `coffer prune` end to end with the real binary: freed bytes, repacking,
+//! backups and prunes running together (local directory and Garage S3),
+//! and prune killed with SIGKILL at random moments.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// "Forgets" a snapshot of a local vault by deleting its object (what
+/// `coffer forget` does, without its retention rules).
+fn forget_local(env: &Env, id: &str) {
+    let p = Path::new(&env.vault).join("snapshots").join(id);
+    std::fs::remove_file(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+}
+
+fn prune_json(env: &Env, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["prune", "--json"];
+    a.extend_from_slice(args);
+    let o = env.run(&a);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "coffer {a:?}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Whether prune plans are left (through `check --json`, which works for
+/// S3 vaults too).
+fn env_has_plans(env: &Env) -> bool {
+    env.json(&["check"])["prune_plans"].as_u64().unwrap() > 0
+}
+
+fn restore_same(env: &Env, id: &str, src: &Path, out: &Path) {
+    env.restore(id, out);
+    assert_same_tree(src, &out.join(src.strip_prefix("/").unwrap()));
+}
+
+fn pack_bytes(env: &Env) -> u64 {
+    env.vault_files()
+        .iter()
+        .filter(|(p, _)| p.starts_with("packs/"))
+        .map(|(_, b)| b.len() as u64)
+        .sum()
+}
+
+#[test]
+fn prune_reports_freed_bytes_and_repacks() {
+    let env = Env::new(Kind::Local, "prune");
+    env.init();
+    // One data pack holds a big file and a small one; the second snapshot
+    // keeps only the small one, so that pack ends up mostly unused.
+    let s1_dir = env.path("s1");
+    write(&s1_dir.join("big"), &noise(1, 5_000_000));
+    write(&s1_dir.join("small"), &noise(2, 900_000));
+    let s2_dir = env.path("s2");
+    write(&s2_dir.join("small"), &noise(2, 900_000));
+    let s1 = env.backup(&[&s1_dir]);
+    let s2 = env.backup(&[&s2_dir]);
+    forget_local(&env, &s1);
+
+    let before = env.vault_files();
+    let dry = prune_json(&env, &["--dry-run"]);
+    assert_eq!(
+        env.vault_files(),
+        before,
+        "--dry-run wrote or deleted something"
+    );
+    assert_eq!(dry["dry_run"], true);
+    assert!(dry["packs_repacked"].as_u64().unwrap() >= 1, "{dry}");
+
+    let bytes_before = pack_bytes(&env);
+    let r = prune_json(&env, &[]);
+    assert!(r["packs_repacked"].as_u64().unwrap() >= 1, "{r}");
+    assert!(r["packs_deleted"].as_u64().unwrap() >= 2, "{r}");
+    let freed = r["bytes_freed"].as_u64().unwrap();
+    assert!(freed > 4_500_000, "{r}");
+    // The dry run cannot know the size of the new packs' headers.
+    let estimate = dry["bytes_freed"].as_u64().unwrap();
+    assert!(
+        estimate.abs_diff(freed) < 16_384,
+        "dry run: {dry}\nreal: {r}"
+    );
+    assert_eq!(dry["packs_deleted"], r["packs_deleted"]);
+    assert_eq!(pack_bytes(&env), bytes_before - freed);
+    assert_eq!(r["plans_deferred"].as_array().unwrap().len(), 0);
+    env.ok(&["check", "--read-data"]);
+    restore_same(&env, &s2, &s2_dir, &env.path("out"));
+
+    // The human report names the freed bytes.
+    let s3 = env.backup(&[&s1_dir]);
+    forget_local(&env, &s3);
+    let text = env.ok(&["prune"]);
+    assert!(text.contains("freed"), "{text}");
+    assert!(text.contains("MiB"), "{text}");
+    // Bad flags are a usage error.
+    let o = env.run(&["prune", "--repack-below", "150"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// Files for writer `w`'s backup `i`: one new file, one shared by all
+/// writers that changes every other round, one that never changes.
+fn make_source(dir: &Path, w: u64, i: u64) {
+    write(&dir.join("own"), &noise(1000 * (w + 1) + i, 1_200_000));
+    write(&dir.join("shared"), &noise(500 + i / 2, 1_300_000));
+    write(&dir.join("constant"), &noise(99, 1_100_000));
+}
+
+fn parallel_backups_and_prunes(kind: Kind) {
+    let env = Arc::new(Env::new(kind, "prune-parallel"));
+    env.init();
+    let done: Arc<Mutex<Vec<(String, PathBuf)>>> = Arc::default();
+    let writers_left = Arc::new(std::sync::atomic::AtomicUsize::new(3));
+    let mut threads = Vec::new();
+    for w in 0..3u64 {
+        let (env, done, left) = (env.clone(), done.clone(), writers_left.clone());
+        threads.push(std::thread::spawn(move || {
+            for i in 0..8u64 {
+                let dir = env.path(&format!("src-{w}-{i}"));
+                make_source(&dir, w, i);
+                let id = env.backup(&[&dir]);
+                done.lock().unwrap().push((id, dir));
+            }
+            left.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }));
+    }
+    // Prune over and over while the writers run; on a local vault also
+    // forget a snapshot now and then, so data they share becomes unused.
+    let mut forgotten = Vec::new();
+    let mut prunes = 0;
+    let mut deferred = 0;
+    while writers_left.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        if kind == Kind::Local {
+            let mut d = done.lock().unwrap();
+            if d.len() >= 2 {
+                let at = rand::random::<usize>() % d.len();
+                let (id, _) = d.remove(at);
+                forget_local(&env, &id);
+                forgotten.push(id);
+            }
+        }
+        let r = prune_json(&env, &[]);
+        deferred += r["plans_deferred"].as_array().unwrap().len();
+        prunes += 1;
+        // Let the writers get ahead a little between prunes.
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(prunes < 500, "writers never finish");
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    // With no backup running, one prune runs every plan.
+    let r = prune_json(&env, &[]);
+    assert_eq!(r["plans_deferred"].as_array().unwrap().len(), 0, "{r}");
+    assert!(!env_has_plans(&env), "{r}");
+    env.ok(&["check", "--read-data"]);
+    let done = done.lock().unwrap();
+    assert_eq!(done.len() + forgotten.len(), 24);
+    assert!(kind == Kind::S3 || !forgotten.is_empty());
+    for (n, (id, dir)) in done.iter().enumerate() {
+        restore_same(&env, id, dir, &env.path(&format!("out-{n}")));
+    }
+    eprintln!(
+        "{prunes} prunes ({deferred} plans deferred) during 24 backups; {} snapshots forgotten",
+        forgotten.len()
+    );
+}
+
+#[test]
+fn backups_and_prunes_in_parallel_on_a_local_vault() {
+    parallel_backups_and_prunes(Kind::Local);
+}
+
+#[test]
+fn backups_and_prunes_in_parallel_on_s3() {
+    parallel_backups_and_prunes(Kind::S3);
+}
+
+#[test]
+fn prune_killed_at_random_moments_leaves_a_sound_vault() {
+    let env = Env::new(Kind::Local, "prune-kill");
+    env.init();
+    let keep_dir = env.path("keep");
+    write(&keep_dir.join("a"), &noise(1, 1_000_000));
+    let keep = env.backup(&[&keep_dir]);
+    let mut kept = vec![(keep, keep_dir)];
+    let mut kills = 0;
+    let mut round = 0u64;
+    let mut span = Duration::from_millis(100);
+    while kills < 20 {
+        round += 1;
+        // New garbage every round: a snapshot to forget that shares a file
+        // with one to keep, so prune both deletes and repacks.
+        let gone_dir = env.path(&format!("gone-{round}"));
+        write(&gone_dir.join("big"), &noise(10_000 + round, 3_000_000));
+        write(&gone_dir.join("shared"), &noise(20_000 + round, 600_000));
+        let keep_dir = env.path(&format!("keep-{round}"));
+        write(&keep_dir.join("shared"), &noise(20_000 + round, 600_000));
+        let gone = env.backup(&[&gone_dir]);
+        kept.push((env.backup(&[&keep_dir]), keep_dir));
+        forget_local(&env, &gone);
+
+        let started = std::time::Instant::now();
+        let mut child = env
+            .cmd(&["prune", "--json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Anywhere in the longest run seen so far (the first one is left to
+        // finish), so kills land in every phase, not only at start-up.
+        if round > 1 {
+            std::thread::sleep(Duration::from_millis(
+                rand::random::<u64>() % span.as_millis().max(1) as u64,
+            ));
+        }
+        let status = if round == 1 {
+            Some(child.wait().unwrap())
+        } else {
+            child.try_wait().unwrap()
+        };
+        match status {
+            Some(status) => {
+                assert_eq!(status.code(), Some(0));
+                span = span.max(started.elapsed());
+            }
+            None => {
+                // SIGKILL: no destructor runs, the session object stays.
+                child.kill().unwrap();
+                child.wait().unwrap();
+                kills += 1;
+            }
+        }
+        env.ok(&["check"]);
+        if round.is_multiple_of(5) {
+            let (id, dir) = kept.last().unwrap();
+            restore_same(&env, id, dir, &env.path(&format!("out-r{round}")));
+        }
+        assert!(round < 300, "prune finishes too fast to be killed");
+    }
+    // The killed prunes' sessions belong to dead processes: the next prune
+    // neither waits for them nor leaves anything behind.
+    let r = prune_json(&env, &[]);
+    assert_eq!(r["plans_deferred"].as_array().unwrap().len(), 0, "{r}");
+    let files = env.vault_files();
+    assert!(
+        !files
+            .keys()
+            .any(|p| p.starts_with("prune/") || p.starts_with("sessions/")),
+        "{:?}",
+        files
+            .keys()
+            .filter(|p| !p.starts_with("packs/"))
+            .collect::<Vec<_>>()
+    );
+    env.ok(&["check", "--read-data"]);
+    for (n, (id, dir)) in kept.iter().enumerate() {
+        restore_same(&env, id, dir, &env.path(&format!("out-{n}")));
+    }
+    eprintln!("{kills} kills in {round} rounds");
+}

@@ -1,0 +1,298 @@
+//! Writer sessions: how a running backup (or prune) tells prune it is there.
+//!
+//! A session is a sealed JSON object `sessions/<id>` (named, like every
+//! object, by the keyed hash of its stored bytes). A backup writes its
+//! session *before* it loads the index and the prune plans, rewrites it every
+//! [`SESSION_REFRESH`] while it runs (new object first, then the old one is
+//! deleted, so one always exists; `started` is kept), and deletes it when it
+//! ends, whether it succeeded or failed. A killed backup leaves its session
+//! behind; it stops counting once `refreshed` is [`SESSION_LIVE`] old, and
+//! prune removes it once it is [`SESSION_REMOVE_AFTER`] old.
+//!
+//! Prune's delete phase runs a plan only when no live backup session
+//! started before the plan's creation plus [`CLOCK_SKEW`]: such a backup may
+//! have loaded the index before the plan existed and deduplicated against
+//! the packs the plan condemns. See `crate::prune` and docs/format.md.
+
+use serde::{Deserialize, Serialize};
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::backend::ObjectKind;
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::vault::Vault;
+
+/// How often a running session is rewritten.
+pub const SESSION_REFRESH: Duration = Duration::from_secs(5 * 60);
+/// A session whose `refreshed` is younger than this is live.
+pub const SESSION_LIVE: Duration = Duration::from_secs(30 * 60);
+/// Prune deletes session objects whose `refreshed` is older than this.
+pub const SESSION_REMOVE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+/// The largest clock difference between hosts that prune tolerates.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// What a session is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionKind {
+    /// A backup (any source): adds packs, index objects and a snapshot.
+    Backup,
+    /// A prune: while one is live, another prune defers its delete phase.
+    Prune,
+}
+
+/// The content of a `sessions/` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Format version (1).
+    pub version: u32,
+    /// What the session does.
+    pub kind: SessionKind,
+    /// Host it runs on.
+    pub host: String,
+    /// Process id on that host.
+    pub pid: u32,
+    /// RFC 3339 time it started (before it loaded the index).
+    pub started: String,
+    /// RFC 3339 time of its latest refresh.
+    pub refreshed: String,
+    /// The boot id and PID namespace of the process (Linux), so that prune
+    /// on the same machine can tell that the process is gone; empty where
+    /// unknown.
+    #[serde(default)]
+    pub machine: String,
+}
+
+/// This process's boot id and PID namespace (`boot-id/pid:[inode]`), or
+/// empty when either is unknown.
+pub fn machine_id() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let ns = std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if boot.is_empty() || ns.is_empty() {
+        String::new()
+    } else {
+        format!("{boot}/{ns}")
+    }
+}
+
+impl Session {
+    /// A session of this process, started and refreshed now.
+    pub fn new(kind: SessionKind) -> Session {
+        let now = jiff::Timestamp::now().to_string();
+        Session {
+            version: 1,
+            kind,
+            host: crate::hostname(),
+            pid: std::process::id(),
+            started: now.clone(),
+            refreshed: now,
+            machine: machine_id(),
+        }
+    }
+
+    /// True when the session was written on this machine, in this PID
+    /// namespace since the last boot, and its process no longer exists: a
+    /// killed backup or prune, whose session need not wait to go stale.
+    /// (A reused pid only makes a dead session look alive: the safe side.)
+    pub fn is_dead_here(&self) -> bool {
+        if self.machine.is_empty() || self.machine != machine_id() || self.host != crate::hostname()
+        {
+            return false;
+        }
+        // SAFETY: signal 0 only checks that the process exists.
+        let r = unsafe { libc::kill(self.pid as libc::pid_t, 0) };
+        r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    }
+
+    /// `started`, parsed; an unparsable time counts as the Unix epoch, which
+    /// makes the session block every plan while it is live (the safe side).
+    pub fn started_at(&self) -> jiff::Timestamp {
+        self.started.parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    /// `refreshed`, parsed; an unparsable time counts as now (live).
+    pub fn refreshed_at(&self) -> jiff::Timestamp {
+        self.refreshed
+            .parse()
+            .unwrap_or_else(|_| jiff::Timestamp::now())
+    }
+
+    /// Whether the session counts as running at `now`: refreshed less than
+    /// [`SESSION_LIVE`] ago, and not known dead on this machine.
+    pub fn is_live(&self, now: jiff::Timestamp) -> bool {
+        age(now, self.refreshed_at()) < SESSION_LIVE && !self.is_dead_here()
+    }
+
+    /// `host pid N (kind, started T)`, for messages.
+    pub fn describe(&self) -> String {
+        let kind = match self.kind {
+            SessionKind::Backup => "backup",
+            SessionKind::Prune => "prune",
+        };
+        format!(
+            "{kind} on {} pid {} started {}",
+            self.host, self.pid, self.started
+        )
+    }
+}
+
+/// How long ago `then` was at `now` (zero if in the future).
+pub fn age(now: jiff::Timestamp, then: jiff::Timestamp) -> Duration {
+    let d = now.as_millisecond() - then.as_millisecond();
+    Duration::from_millis(d.max(0) as u64)
+}
+
+/// Stores a session object; returns its name.
+pub fn save(vault: &Vault, s: &Session) -> Result<Id> {
+    vault.save_object(
+        ObjectKind::Session,
+        &serde_json::to_vec(s).expect("serializable"),
+    )
+}
+
+/// Loads one session object.
+pub fn load(vault: &Vault, id: &Id) -> Result<Session> {
+    let body = vault.load_object(ObjectKind::Session, id)?;
+    serde_json::from_slice(&body)
+        .map_err(|e| Error::damaged(ObjectKind::Session.path(id), format!("does not parse: {e}")))
+}
+
+/// Readable sessions and the errors of damaged ones.
+pub type SessionsAndDamage = (Vec<(Id, Session)>, Vec<Error>);
+
+/// Every session object: the readable ones and the errors of damaged ones.
+/// A session deleted between the listing and the read (it ended or was
+/// refreshed) is left out.
+pub fn list(vault: &Vault) -> Result<SessionsAndDamage> {
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for (id, _) in vault.list(ObjectKind::Session)? {
+        match load(vault, &id) {
+            Ok(s) => good.push((id, s)),
+            Err(Error::Storage { source, .. }) if source.not_found => {}
+            Err(e @ Error::Damaged { .. }) => bad.push(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((good, bad))
+}
+
+struct Current {
+    id: Id,
+    session: Session,
+    /// When the latest refresh was stored (this process's clock).
+    stored: std::time::Instant,
+}
+
+/// A running session: written by [`SessionGuard::start`], refreshed by a
+/// background thread, deleted on drop. A killed process leaves it behind.
+pub struct SessionGuard {
+    vault: Vault,
+    current: Arc<Mutex<Current>>,
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SessionGuard {
+    /// Writes a session of `kind` and starts refreshing it every
+    /// [`SESSION_REFRESH`].
+    pub fn start(vault: &Vault, kind: SessionKind) -> Result<SessionGuard> {
+        Self::start_with(vault, kind, SESSION_REFRESH)
+    }
+
+    /// Like [`SessionGuard::start`] with another refresh interval (tests).
+    pub fn start_with(vault: &Vault, kind: SessionKind, every: Duration) -> Result<SessionGuard> {
+        let session = Session::new(kind);
+        let id = save(vault, &session)?;
+        let current = Arc::new(Mutex::new(Current {
+            id,
+            session,
+            stored: std::time::Instant::now(),
+        }));
+        let (tx, rx) = channel::<()>();
+        let (v, cur) = (vault.clone(), current.clone());
+        let thread = std::thread::Builder::new()
+            .name("coffer-session".into())
+            .spawn(move || loop {
+                match rx.recv_timeout(every) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    // Stopped, or the guard is gone.
+                    _ => return,
+                }
+                let mut c = cur.lock().unwrap();
+                let mut next = c.session.clone();
+                next.refreshed = jiff::Timestamp::now().to_string();
+                // New object first, then the old one: a listing always finds
+                // at least one. A failed refresh is retried next time; the
+                // backup checks before its snapshot that it kept up.
+                match save(&v, &next) {
+                    Ok(new_id) => {
+                        let old = std::mem::replace(&mut c.id, new_id);
+                        c.session = next;
+                        c.stored = std::time::Instant::now();
+                        if let Err(e) = v.backend().delete(&ObjectKind::Session.path(&old)) {
+                            tracing::warn!("cannot delete the old session object: {e}");
+                        }
+                    }
+                    Err(e) => tracing::warn!("cannot refresh the session object: {e}"),
+                }
+            })
+            .map_err(|e| Error::io("a session refresh thread", e))?;
+        Ok(SessionGuard {
+            vault: vault.clone(),
+            current,
+            stop: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The session's current object name.
+    pub fn id(&self) -> Id {
+        self.current.lock().unwrap().id
+    }
+
+    /// The session as last stored.
+    pub fn session(&self) -> Session {
+        self.current.lock().unwrap().session.clone()
+    }
+
+    /// Fails when the session was not refreshed for so long that prune may
+    /// have taken it for dead (the process was stopped, or storage refused
+    /// the refreshes): data this run deduplicated against may be gone, so
+    /// the caller must not write a snapshot that relies on it.
+    pub fn check_fresh(&self) -> Result<()> {
+        let since = self.current.lock().unwrap().stored.elapsed();
+        // Leave room for the other host's clock to run ahead of ours.
+        if since + CLOCK_SKEW >= SESSION_LIVE {
+            return Err(Error::Interrupted {
+                what: "the backup".into(),
+                why: format!(
+                    "its session in {} was not refreshed for {} s, so a prune may have taken it for dead; no snapshot was written: run the backup again",
+                    self.vault.backend().location(),
+                    since.as_secs()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let id = self.current.lock().unwrap().id;
+        if let Err(e) = self.vault.backend().delete(&ObjectKind::Session.path(&id)) {
+            tracing::warn!("cannot delete the session object: {e}");
+        }
+    }
+}
