@@ -4,8 +4,8 @@ mod config_cmd;
 mod copy;
 mod daemon;
 mod jobs;
-mod retention;
 mod prune;
+mod retention;
 mod sources;
 mod vaults;
 

@@ -261,11 +261,15 @@ struct Run<'a> {
     /// Destination blobs saved by earlier snapshots of this run.
     sent: HashSet<Id>,
     opts: &'a CopyOptions,
+    /// This copy's writer session in the destination (none on a dry run).
+    session: Option<crate::SessionGuard>,
 }
 
 impl Run<'_> {
     fn dst_has(&self, id: &Id) -> bool {
-        self.dst_index.contains(id) || self.sent.contains(id)
+        // Not a blob whose only copies a prune plan condemns: it may be
+        // deleted before this copy's snapshot is written.
+        self.dst_index.contains_live(id) || self.sent.contains(id)
     }
 
     /// The destination id of source blob `id`, if known and present there.
@@ -457,6 +461,14 @@ pub fn copy_snapshots(
             dst.backend().location()
         )));
     }
+    // A writer session in the destination, before anything is read there:
+    // prune then knows this copy may reference what it is about to delete
+    // (see docs/format.md, "Writer sessions").
+    let session = if opts.dry_run {
+        None
+    } else {
+        Some(crate::SessionGuard::start(dst, crate::SessionKind::Backup)?)
+    };
     // Snapshots the destination holds, and which source snapshots they copy.
     let (dst_snaps, _) = dst.snapshots_lenient()?;
     let dst_ids: HashSet<Id> = dst_snaps.iter().map(|(id, _)| *id).collect();
@@ -478,6 +490,7 @@ pub fn copy_snapshots(
         map,
         sent: HashSet::new(),
         opts,
+        session,
     };
     let mut stats = CopyStats {
         map_entries: run.map.len(),
@@ -647,6 +660,11 @@ fn copy_one(
     });
     if opts.dry_run {
         return Ok((None, c));
+    }
+    if let Some(g) = &run.session {
+        if let Err(e) = g.check_fresh() {
+            return Err(Box::new((e, c)));
+        }
     }
     match run.dst.save_snapshot(&out) {
         Ok(d) => Ok((Some(d), c)),

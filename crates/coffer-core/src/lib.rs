@@ -69,8 +69,8 @@ pub use pack::BlobKind;
 pub use prune::{prune, PruneOptions, PrunePlan, PruneReport};
 pub use restore::{restore_contents, ContentStats};
 pub use retention::{plan_retention, Candidate, Decision, GroupBy, Protection, RetentionPolicy};
-pub use snapshot::{BackupSummary, Origin, Snapshot, SnapshotFilter, SourceInfo};
 pub use session::{Session, SessionGuard, SessionKind};
+pub use snapshot::{BackupSummary, Origin, Snapshot, SnapshotFilter, SourceInfo};
 pub use tree::{ChunkRef, Node, NodeKind, Time, Tree, Xattr};
 pub use vault::{ChunkerParams, InitOptions, Vault, VaultConfig, FORMAT_VERSION};
 

@@ -494,6 +494,22 @@ fn condemn(
     if opts.dry_run {
         return Ok(Some((Id([0; 32]), plan)));
     }
+    // The copy map (a cache of `coffer copy`) may map a source tree to a
+    // destination tree whose chunks this plan condemns; a copy trusting it
+    // would write a snapshot that needs them. The map goes before the plan
+    // is written: a copy that loaded it earlier holds a session that started
+    // before the plan, so the delete phase waits for it, and one that starts
+    // later finds no stale entry.
+    for o in vault
+        .backend()
+        .list(crate::copy::COPYMAP_PREFIX)
+        .map_err(|e| vault.storage_err(e))?
+    {
+        vault
+            .backend()
+            .delete(&o.path)
+            .map_err(|e| vault.storage_err(e))?;
+    }
     let id = vault.save_object(
         ObjectKind::PrunePlan,
         &serde_json::to_vec(&plan).expect("serializable"),
