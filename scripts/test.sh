@@ -49,8 +49,8 @@ env_file="$("$GARAGE_SH" start)"
 source "$env_file"
 
 # --- 3. Tests -----------------------------------------------------------------
-say "running cargo test --workspace --locked"
+say "running cargo test --workspace --locked --no-fail-fast"
 status=0
-CARGO_TERM_COLOR=never cargo test --workspace --locked || status=$?
+CARGO_TERM_COLOR=never cargo test --workspace --locked --no-fail-fast || status=$?
 if ((status == 0)); then say "tests passed"; else say "tests FAILED (exit $status)"; fi
 exit "$status"
