@@ -452,3 +452,30 @@ fn s3_forget_with_hold_and_lock() {
     assert_eq!(left, expect);
     f.check_and_restore_all();
 }
+
+#[test]
+fn damaged_lock_record_is_named_by_check_and_stops_forget() {
+    let f = fixture(Kind::Local, "damaged-lock", 2);
+    f.env.ok(&lock_args("3"));
+    f.env.ok(&["check"]);
+    let dir = std::path::Path::new(&f.env.vault).join("locks");
+    let rec = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut b = std::fs::read(&rec).unwrap();
+    let at = b.len() / 2;
+    b[at] ^= 0x40;
+    std::fs::write(&rec, b).unwrap();
+    let o = f.env.run(&["check"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    let name = rec.file_name().unwrap().to_str().unwrap();
+    assert!(out.contains(&format!("locks/{name}")), "{out}");
+    // Forget refuses to guess which lock is in force.
+    let o = f.env.run(&["forget", "--keep-last", "1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("locks/"), "{}", stderr(&o));
+}

@@ -337,7 +337,32 @@ fn check_once(vault: &Vault, opts: &CheckOptions) -> Result<CheckReport> {
     }
     check_wal(vault, opts, &mut report)?;
     check_prune_objects(vault, &mut report)?;
+    check_lock_objects(vault, &mut report)?;
     Ok(report)
+}
+
+/// Vault lock records and legal holds must open and parse: forget, prune
+/// and the daemon refuse to act on a vault whose lock or holds they cannot
+/// read, rather than guess.
+fn check_lock_objects(vault: &Vault, report: &mut CheckReport) -> Result<()> {
+    let results = [vault.lock_state().map(|_| ()), vault.holds().map(|_| ())];
+    for r in results {
+        match r {
+            Ok(()) => {}
+            Err(e @ Error::Damaged { .. }) => {
+                let (object, detail) = split(&e);
+                report.problems.push(Problem {
+                    object,
+                    detail: format!(
+                        "{detail}; forget and the daemon refuse to act while a lock record or hold cannot be read (restore it from a copy of the vault)"
+                    ),
+                    snapshots: Vec::new(),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Session and prune plan objects must open and parse: a writer that
