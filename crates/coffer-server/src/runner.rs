@@ -248,14 +248,7 @@ impl Runner {
         let mut counters = JobCounters::default();
         let mut ids = Vec::new();
         for d in &outcome.done {
-            let s = &d.snapshot.summary;
-            counters.bytes_read += s.bytes_read;
-            counters.bytes_added += s.bytes_added;
-            counters.bytes_stored += s.bytes_stored;
-            counters.files_new += s.files_new;
-            counters.files_changed += s.files_changed;
-            counters.files_unmodified += s.files_unmodified;
-            counters.warnings += d.warnings.len() as u64;
+            counters += JobCounters::from(&d.snapshot.summary);
             for w in d.warnings.iter().take(20) {
                 self.event(id, EventLevel::Warning, w);
             }
