@@ -49,6 +49,8 @@ pub mod restore;
 pub mod retention;
 pub mod session;
 pub mod snapshot;
+#[cfg(test)]
+mod test_backend;
 pub mod tree;
 pub mod vault;
 pub mod wal;

@@ -181,59 +181,9 @@ pub fn list(vault: &Vault) -> Result<(Vec<WalObject>, Vec<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Backend, InitOptions, ObjectInfo, Secret, StorageError};
-    use std::collections::BTreeMap;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Default)]
-    struct Mem(Mutex<BTreeMap<String, Vec<u8>>>);
-    fn nf(op: &'static str, path: &str) -> StorageError {
-        StorageError {
-            op,
-            path: path.into(),
-            message: "not found".into(),
-            not_found: true,
-            retryable: false,
-        }
-    }
-    impl Backend for Mem {
-        fn location(&self) -> String {
-            "mem".into()
-        }
-        fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
-            self.0.lock().unwrap().insert(path.into(), data);
-            Ok(())
-        }
-        fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
-            self.0
-                .lock()
-                .unwrap()
-                .get(path)
-                .cloned()
-                .ok_or_else(|| nf("read", path))
-        }
-        fn read_range(&self, path: &str, o: u64, l: u64) -> Result<Vec<u8>, StorageError> {
-            let d = self.read(path)?;
-            Ok(d[o as usize..(o + l).min(d.len() as u64) as usize].to_vec())
-        }
-        fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
-            Ok(self
-                .0
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(k, _)| k.starts_with(prefix))
-                .map(|(k, v)| ObjectInfo {
-                    path: k.clone(),
-                    size: v.len() as u64,
-                })
-                .collect())
-        }
-        fn delete(&self, path: &str) -> Result<(), StorageError> {
-            self.0.lock().unwrap().remove(path);
-            Ok(())
-        }
-    }
+    use crate::test_backend::Mem;
+    use crate::{Backend, InitOptions, Secret};
+    use std::sync::Arc;
 
     #[test]
     fn put_get_list_retry_and_conflict() {
