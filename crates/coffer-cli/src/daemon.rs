@@ -35,14 +35,22 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
-/// Installs the SIGTERM/SIGINT handlers that set [`STOP`].
-fn catch_signals() {
+/// Installs the SIGTERM/SIGINT handlers and calls `on_stop` (on a thread
+/// of its own) once one of them arrives. The handler only sets [`STOP`];
+/// the watcher does the rest outside signal context.
+fn on_stop_signal(on_stop: impl FnOnce() + Send + 'static) {
     // SAFETY: the handler only stores to an atomic, which is
     // async-signal-safe.
     unsafe {
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
     }
+    std::thread::spawn(move || {
+        while !STOP.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        on_stop();
+    });
 }
 
 /// Loads the configuration or reports its problems as a usage error (exit 2).
@@ -65,16 +73,9 @@ pub fn serve(g: &GlobalArgs, state_dir: Option<PathBuf>) -> Result<u8> {
     if let Some(d) = state_dir {
         config.state_dir = d;
     }
-    catch_signals();
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
-    std::thread::spawn(move || loop {
-        if STOP.load(Ordering::SeqCst) {
-            s2.store(true, Ordering::SeqCst);
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    });
+    on_stop_signal(move || s2.store(true, Ordering::SeqCst));
     let quiet = g.quiet;
     let json = g.json;
     let opts = DaemonOptions {
@@ -110,16 +111,9 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
             .open_catalog()
             .context("opening the job catalog")?,
     );
-    catch_signals();
     let cancel = Cancel::default();
     let c2 = cancel.clone();
-    std::thread::spawn(move || loop {
-        if STOP.load(Ordering::SeqCst) {
-            c2.cancel("coffer plan run was interrupted (SIGTERM or SIGINT)");
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    });
+    on_stop_signal(move || c2.cancel("coffer plan run was interrupted (SIGTERM or SIGINT)"));
     // COFFER_NOW (test-only, as for forget) moves "now" for retention and
     // the cold tier.
     let now = std::env::var_os("COFFER_NOW")

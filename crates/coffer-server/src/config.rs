@@ -310,6 +310,11 @@ impl Config {
     pub fn rules(&self) -> impl Iterator<Item = &RuleConfig> {
         self.plans.iter().flat_map(|p| p.rules.iter())
     }
+
+    /// The rule whose [`RuleConfig::id`] is `id` (`plan/rule`).
+    pub fn rule(&self, id: &str) -> Option<&RuleConfig> {
+        self.rules().find(|r| r.id() == id)
+    }
 }
 
 /// The default state directory: `/var/lib/coffer` for root, else

@@ -57,6 +57,14 @@ struct Running {
     handle: std::thread::JoinHandle<()>,
 }
 
+/// A job thread ended: its source is free and its thread is joined.
+fn reap(state: &mut State, running: &mut HashMap<i64, Running>, id: i64) {
+    state.finish(id);
+    if let Some(r) = running.remove(&id) {
+        let _ = r.handle.join();
+    }
+}
+
 /// Runs the daemon until `opts.stop` is set. Returns once every job has
 /// stopped and been recorded.
 pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
@@ -88,10 +96,7 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
     ));
     while !opts.stop.load(Ordering::SeqCst) {
         while let Ok(id) = done_rx.try_recv() {
-            state.finish(id);
-            if let Some(r) = running.remove(&id) {
-                let _ = r.handle.join();
-            }
+            reap(&mut state, &mut running, id);
         }
         let now = opts.clock.now();
         // Backups that another process (coffer plan run) runs keep their
@@ -117,10 +122,8 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
         first = false;
         let mut created = Vec::new();
         for n in &d.create {
-            let (plan, rule) = n.rule.split_once('/').unwrap_or((&n.rule, ""));
             let rc = config
-                .rules()
-                .find(|r| r.plan == plan && r.name == rule)
+                .rule(&n.rule)
                 .expect("the scheduler only names configured rules");
             let id = runner.create_backup_job(
                 rc,
@@ -143,17 +146,25 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
         }
         for s in &d.start {
             let id = resolve(s.job);
-            let job = catalog.get_job(crate::catalog::JobId(id))?;
-            let (Some(plan), Some(rule), Some(source)) = (job.plan, job.rule, job.source) else {
-                continue;
+            // The rule and source of the job, as the scheduler knew them
+            // (`seen` is the state before `apply`).
+            let (rule_id, source) = match s.job {
+                JobRef::New(i) => (&d.create[i].rule, &d.create[i].source),
+                JobRef::Waiting(w) => {
+                    let w = seen
+                        .waiting
+                        .iter()
+                        .find(|j| j.id == w)
+                        .expect("a waiting job the scheduler started");
+                    (&w.rule, &w.source)
+                }
             };
             let rc = config
-                .rules()
-                .find(|r| r.plan == plan && r.name == rule)
+                .rule(rule_id)
                 .cloned()
                 .expect("a job of a configured rule");
             let sc = config
-                .source(&source)
+                .source(source)
                 .cloned()
                 .expect("a job of a configured source");
             let cancel = Cancel::default();
@@ -163,7 +174,7 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
                 done_tx.clone(),
                 opts.log.clone(),
             );
-            (opts.log)(&format!("job {id}: backing up {source} ({plan}/{rule})"));
+            (opts.log)(&format!("job {id}: backing up {source} ({rule_id})"));
             let handle = std::thread::Builder::new()
                 .name(format!("coffer-job-{id}"))
                 .spawn(move || {
@@ -193,21 +204,15 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
             catalog.set_last_scheduled(plan, name, *t)?;
         }
         // Sleep until something is due, a job ends, or a second passed.
-        let wake = scheduler::next_wakeup(&rules, &state, opts.clock.now());
-        let mut wait = Duration::from_secs(1);
-        if let Some(w) = wake {
-            let until = w.duration_since(opts.clock.now());
-            if let Ok(u) = Duration::try_from(until) {
-                wait = wait.min(u.max(Duration::from_millis(10)));
-            } else {
-                wait = Duration::from_millis(10);
-            }
-        }
+        let now = opts.clock.now();
+        let wait = match scheduler::next_wakeup(&rules, &state, now) {
+            Some(w) => Duration::try_from(w.duration_since(now))
+                .unwrap_or(Duration::ZERO)
+                .clamp(Duration::from_millis(10), Duration::from_secs(1)),
+            None => Duration::from_secs(1),
+        };
         if let Ok(id) = done_rx.recv_timeout(wait) {
-            state.finish(id);
-            if let Some(r) = running.remove(&id) {
-                let _ = r.handle.join();
-            }
+            reap(&mut state, &mut running, id);
         }
     }
     (opts.log)(&format!(
@@ -247,8 +252,7 @@ pub fn run_rule_now(
     now: Option<jiff::Timestamp>,
 ) -> Result<Vec<(crate::catalog::JobId, JobOutcome)>, String> {
     let rule = config
-        .rules()
-        .find(|r| r.id() == rule_id)
+        .rule(rule_id)
         .ok_or_else(|| {
             format!(
                 "no rule `{rule_id}` in {}: give PLAN/RULE as in `coffer config check`",

@@ -20,7 +20,7 @@
 use crate::catalog::{
     Catalog, EventLevel, JobCounters, JobId, JobKind, JobOutcome, JobState, NewJob, Trigger,
 };
-use crate::config::{Config, KeySource, RuleConfig, SourceConfig, SourceKind};
+use crate::config::{Config, KeySource, RuleConfig, SourceConfig};
 use coffer_core::copy::{copy_snapshots, CopyOptions};
 use coffer_core::forget::{execute_forget, plan_forget, ForgetOptions};
 use coffer_core::{BackupOptions, Cancel, Id, RetentionPolicy, Secret, SnapshotFilter, Vault};
@@ -88,15 +88,13 @@ impl Runner {
             .vault(name)
             .ok_or_else(|| format!("vault `{name}` is not in {}", self.config.path.display()))?;
         let secret = match &vc.key {
-            KeySource::KeyFile(p) => Secret::from_key_file(p).map_err(|e| e.to_string())?,
+            KeySource::KeyFile(p) => {
+                Secret::from_key_file(p).map_err(|e| format!("vault `{name}`: {e}"))?
+            }
+            // The CLI's rule for password files (one trailing newline
+            // dropped), so a vault made with `--password-file` opens here.
             KeySource::PasswordFile(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| {
-                    format!(
-                        "vault `{name}`: cannot read password file {}: {e}",
-                        p.display()
-                    )
-                })?;
-                Secret::Password(text.trim_end_matches(['\n', '\r']).to_string())
+                Secret::from_password_file(p).map_err(|e| format!("vault `{name}`: {e}"))?
             }
             KeySource::PasswordEnv(var) => match std::env::var(var) {
                 Ok(pw) if !pw.is_empty() => Secret::Password(pw),
@@ -132,11 +130,7 @@ impl Runner {
         trigger: Trigger,
         scheduled: Option<(Timestamp, Timestamp, Timestamp)>,
     ) -> Result<JobId, crate::catalog::CatalogError> {
-        let mut j = NewJob::new(JobKind::Backup, trigger);
-        j.plan = Some(rule.plan.clone());
-        j.rule = Some(rule.name.clone());
-        j.source = Some(source.to_string());
-        j.vault = Some(rule.vault.clone());
+        let mut j = rule_job(JobKind::Backup, trigger, rule, source);
         if let Some((at, start, complete)) = scheduled {
             j.scheduled_at = Some(at);
             j.start_deadline = Some(start);
@@ -264,7 +258,7 @@ impl Runner {
         for f in &outcome.failed {
             self.event(id, EventLevel::Error, &f.to_string());
         }
-        let mut result = if outcome.done.is_empty() {
+        if outcome.done.is_empty() {
             let msg = outcome
                 .failed
                 .iter()
@@ -276,9 +270,8 @@ impl Runner {
             } else {
                 msg
             });
-        } else {
-            JobOutcome::completed(counters, ids.iter().map(|i| i.to_hex()).collect())
-        };
+        }
+        let mut result = JobOutcome::completed(counters, ids.iter().map(|i| i.to_hex()).collect());
         if !outcome.failed.is_empty() {
             result.state = JobState::Partial;
             result.reason = Some(format!(
@@ -382,11 +375,7 @@ impl Runner {
         retention: &RetentionPolicy,
         cancel: &Cancel,
     ) -> JobState {
-        let mut j = NewJob::new(JobKind::Copy, Trigger::Rule);
-        j.plan = Some(rule.plan.clone());
-        j.rule = Some(rule.name.clone());
-        j.source = Some(source.name.clone());
-        j.vault = Some(rule.vault.clone());
+        let mut j = rule_job(JobKind::Copy, Trigger::Rule, rule, &source.name);
         j.destination_vault = Some(dst_name.to_string());
         let job = match self.catalog.create_job(&j) {
             Ok(job) => job,
@@ -535,6 +524,16 @@ impl Runner {
     }
 }
 
+/// A job row of `kind` for `source` by `rule`, writing into the rule's vault.
+fn rule_job(kind: JobKind, trigger: Trigger, rule: &RuleConfig, source: &str) -> NewJob {
+    let mut j = NewJob::new(kind, trigger);
+    j.plan = Some(rule.plan.clone());
+    j.rule = Some(rule.name.clone());
+    j.source = Some(source.to_string());
+    j.vault = Some(rule.vault.clone());
+    j
+}
+
 /// The snapshots of `source` made by `rule`.
 pub fn rule_filter(rule: &RuleConfig, source: &str) -> SnapshotFilter {
     SnapshotFilter {
@@ -563,10 +562,6 @@ fn with_password(source: &SourceConfig) -> Result<SourceSpec, String> {
     };
     let mut u =
         url::Url::parse(url).map_err(|e| format!("source `{}`: bad url: {e}", source.name))?;
-    if matches!(source.kind, SourceKind::Redis) && u.username().is_empty() {
-        // redis://:password@host: the password alone.
-        u.set_username("").ok();
-    }
     u.set_password(Some(&pw))
         .map_err(|_| format!("source `{}`: its URL cannot carry a password", source.name))?;
     *url = u.to_string();
