@@ -423,14 +423,22 @@ fn s3_forget_with_hold_and_lock() {
     let f = fixture(Kind::S3, "retention", 3);
     f.env
         .ok(&["snapshot", "hold", &f.ids[0][..8], "--reason", "legal"]);
-    f.env.ok(&[
+    let lock = [
         "vault",
         "lock",
         "--min-retention-days",
         "7",
         "--max-retention-days",
         "30",
-    ]);
+    ];
+    // Garage does not enforce object lock: refused unless --software-only.
+    let o = f.env.run(&lock);
+    fails_with(&o, 1, "the store does not enforce object lock");
+    let mut soft = lock.to_vec();
+    soft.push("--software-only");
+    f.env.ok(&soft);
+    let st = f.env.json(&["vault", "lock-status"]);
+    assert_eq!(st["enforcement"], "coffer-only");
     let dry = f.env.json(&[
         "forget",
         "--keep-last",

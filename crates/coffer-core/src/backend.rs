@@ -8,6 +8,51 @@
 
 use crate::error::StorageError;
 use crate::id::Id;
+use crate::lock::LockMode;
+
+/// Store-enforced retention of one object (S3 Object Lock): the store
+/// refuses to delete or overwrite the object's version before `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectRetention {
+    /// GOVERNANCE (an admin with the bypass permission can delete) or
+    /// COMPLIANCE (nobody can).
+    pub mode: LockMode,
+    /// Retain until this time.
+    pub until: jiff::Timestamp,
+}
+
+/// The retention a backend gives every object it writes, set from the vault
+/// lock when the vault is opened (see [`crate::lock`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum WriteRetention {
+    /// Objects are written without store retention.
+    #[default]
+    None,
+    /// Every object is written with this mode and a retain-until date of
+    /// its write time plus `days` (plus [`crate::lock::RETENTION_SLACK_DAYS`]).
+    Lock {
+        /// The mode.
+        mode: LockMode,
+        /// Days from the write.
+        days: u32,
+    },
+    /// The vault lock could not be read: writes fail with this message
+    /// rather than store objects that might need retention without it.
+    Unknown(String),
+}
+
+/// What [`Backend::ensure_retention`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetentionStats {
+    /// Objects looked at.
+    pub objects: usize,
+    /// Objects whose retention was set or extended.
+    pub extended: usize,
+    /// Objects that already had the retention asked for.
+    pub unchanged: usize,
+    /// Objects that do not exist (paths).
+    pub missing: Vec<String>,
+}
 
 /// An object as listed by a backend.
 #[derive(Debug, Clone)]
@@ -41,6 +86,44 @@ pub trait Backend: Send + Sync {
     fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError>;
     /// Deletes an object; deleting a missing object is not an error.
     fn delete(&self, path: &str) -> Result<(), StorageError>;
+    /// When an object was last written, if the store tells (a local file's
+    /// modification time, S3's `Last-Modified`); `None` when it does not.
+    /// Used to date the newest archived WAL file without reading it.
+    fn modified(&self, path: &str) -> Result<Option<jiff::Timestamp>, StorageError> {
+        let _ = path;
+        Ok(None)
+    }
+    /// Whether the store can enforce retention per object (S3 Object
+    /// Lock). A local directory cannot.
+    fn supports_object_lock(&self) -> bool {
+        false
+    }
+    /// Sets the retention every later [`Backend::write`] gives its object.
+    /// Backends without object lock ignore it.
+    fn set_write_retention(&self, _retention: WriteRetention) {}
+    /// The retention later writes get.
+    fn write_retention(&self) -> WriteRetention {
+        WriteRetention::None
+    }
+    /// Makes sure each object carries at least the given retention:
+    /// objects whose retain-until is earlier (or that have none) get the
+    /// later date; a retention is never shortened, and a COMPLIANCE one
+    /// never becomes GOVERNANCE.
+    fn ensure_retention(
+        &self,
+        items: Vec<(String, ObjectRetention)>,
+    ) -> Result<RetentionStats, StorageError> {
+        Err(StorageError {
+            op: "set retention",
+            path: items.first().map(|i| i.0.clone()).unwrap_or_default(),
+            message: format!(
+                "{} does not support object lock; coffer enforces the vault lock in software only",
+                self.location()
+            ),
+            not_found: false,
+            retryable: false,
+        })
+    }
     /// Whether an object exists.
     fn exists(&self, path: &str) -> Result<bool, StorageError> {
         match self.read_range(path, 0, 1) {

@@ -28,18 +28,35 @@
 //!
 //! These rules are enforced by coffer, that is by every client holding the
 //! vault's key. They do not stop someone who deletes objects from the
-//! storage directly: against that, use the storage's own immutability (S3
-//! Object Lock, a bucket policy without `DeleteObject`).
+//! storage directly: against that, use the storage's own immutability.
+//!
+//! **Store-enforced locks (S3 Object Lock).** A lock record says whether
+//! the store enforces the lock too ([`LockRecord::store_enforced`]; the CLI
+//! sets it only after probing the bucket). When it does, opening the vault
+//! tells the backend to write every object with S3 Object Lock retention
+//! ([`Vault::apply_store_lock`]): the lock's mode, retained until the write
+//! plus `min_retention_days` plus [`RETENTION_SLACK_DAYS`]. Objects that a
+//! snapshot needs for longer (a later snapshot deduplicating against old
+//! packs, a snapshot's `retain_until`, a raised minimum) get their
+//! retention extended ([`Vault::plan_store_retention`],
+//! [`Vault::extend_store_retention`]): before each snapshot is saved for the
+//! objects that snapshot needs, and over the whole vault when the lock is
+//! set and by `coffer vault extend-retention`.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-use crate::backend::ObjectKind;
+use crate::backend::{ObjectKind, ObjectRetention, RetentionStats, WriteRetention};
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::retention::{add_days, ser_ts, Protection};
 use crate::vault::Vault;
+
+/// Store retention is set this many days beyond what is needed, so that a
+/// pack every daily backup reuses is extended about once a day rather than
+/// at every backup.
+pub const RETENTION_SLACK_DAYS: u32 = 1;
 
 /// The shortest grace period of a compliance lock, in days (AWS Backup's
 /// minimum for `ChangeableForDays`): time to notice and undo a mistake.
@@ -170,6 +187,11 @@ pub struct LockRecord {
     /// Who wrote it (`user@host`).
     #[serde(default)]
     pub who: String,
+    /// Whether the store enforces the lock too (S3 Object Lock, checked by
+    /// a probe when the lock was set). Absent in records written before
+    /// this field existed: enforced by coffer only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_enforced: Option<bool>,
 }
 
 /// The lock in force on a vault.
@@ -189,6 +211,9 @@ pub struct VaultLock {
     pub changeable_until: Option<Timestamp>,
     /// Who set it.
     pub who: String,
+    /// Whether the store enforces it too (S3 Object Lock); otherwise only
+    /// coffer does.
+    pub store_enforced: bool,
 }
 
 fn ser_opt_ts<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
@@ -362,6 +387,7 @@ impl Vault {
                 created,
                 changeable_until: until,
                 who: rec.who,
+                store_enforced: rec.store_enforced.unwrap_or(false),
             });
         }
         Ok(state)
@@ -396,6 +422,20 @@ impl Vault {
     /// (grace period under 3 days, minimum above maximum), or when a
     /// compliance lock in force is past its grace period.
     pub fn set_lock(&self, policy: &LockPolicy, who: &str, now: Timestamp) -> Result<VaultLock> {
+        self.set_lock_with(policy, who, now, false)
+    }
+
+    /// [`Vault::set_lock`], recording whether the store enforces the lock
+    /// too. The caller must have checked that it does (the CLI probes the
+    /// bucket); afterwards call [`Vault::apply_store_lock`] and
+    /// [`Vault::extend_store_retention`] so existing objects get retention.
+    pub fn set_lock_with(
+        &self,
+        policy: &LockPolicy,
+        who: &str,
+        now: Timestamp,
+        store_enforced: bool,
+    ) -> Result<VaultLock> {
         policy.validate().map_err(|e| {
             Error::InvalidInput(format!("vault lock for {}: {e}", self.backend().location()))
         })?;
@@ -410,11 +450,14 @@ impl Vault {
             changeable_until: until.map(|t| t.to_string()),
             removes: false,
             who: who.to_string(),
+            store_enforced: Some(store_enforced),
         };
         let id = self.save_object(
             ObjectKind::Lock,
             &serde_json::to_vec(&rec).expect("serializable"),
         )?;
+        self.backend()
+            .set_write_retention(write_retention_for(policy, store_enforced));
         Ok(VaultLock {
             record: id,
             policy: policy.clone(),
@@ -422,6 +465,7 @@ impl Vault {
             created: now,
             changeable_until: until,
             who: who.to_string(),
+            store_enforced,
         })
     }
 
@@ -445,11 +489,13 @@ impl Vault {
             changeable_until: None,
             removes: true,
             who: who.to_string(),
+            store_enforced: None,
         };
         self.save_object(
             ObjectKind::Lock,
             &serde_json::to_vec(&rec).expect("serializable"),
         )?;
+        self.backend().set_write_retention(WriteRetention::None);
         Ok(cur)
     }
 
@@ -579,6 +625,239 @@ impl Vault {
     }
 }
 
+/// The write retention a lock asks of a store that enforces it.
+fn write_retention_for(policy: &LockPolicy, store_enforced: bool) -> WriteRetention {
+    if store_enforced && policy.min_retention_days > 0 {
+        WriteRetention::Lock {
+            mode: policy.mode(),
+            days: policy.min_retention_days,
+        }
+    } else {
+        WriteRetention::None
+    }
+}
+
+/// Which objects need store retention until when (see
+/// [`Vault::plan_store_retention`]).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RetentionPlan {
+    /// The lock's mode: the S3 Object Lock mode objects get.
+    pub mode: Option<LockMode>,
+    /// Snapshots that still need protection.
+    pub snapshots: usize,
+    /// Object path → the time until which the store must retain it.
+    #[serde(skip)]
+    pub objects: std::collections::BTreeMap<String, Timestamp>,
+    /// The latest of those times.
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub latest: Option<Timestamp>,
+}
+
+impl RetentionPlan {
+    fn need(&mut self, path: String, until: Timestamp) {
+        let e = self.objects.entry(path).or_insert(until);
+        if *e < until {
+            *e = until;
+        }
+        if self.latest.is_none_or(|l| l < until) {
+            self.latest = Some(until);
+        }
+    }
+}
+
+impl Vault {
+    /// Tells the backend which retention to give the objects it writes,
+    /// from the lock in force: its mode and `min_retention_days` when the
+    /// lock record says the store enforces it, none otherwise. Backends
+    /// without object lock are left alone (no read at all). When the lock
+    /// records cannot be read, writes are made to fail (they might need
+    /// retention) and the error is returned.
+    pub fn apply_store_lock(&self) -> Result<()> {
+        if !self.backend().supports_object_lock() {
+            return Ok(());
+        }
+        match self.lock_state() {
+            Ok(state) => {
+                let r = state
+                    .lock
+                    .as_ref()
+                    .map(|l| write_retention_for(&l.policy, l.store_enforced))
+                    .unwrap_or_default();
+                self.backend().set_write_retention(r);
+                Ok(())
+            }
+            Err(e) => {
+                self.backend().set_write_retention(WriteRetention::Unknown(format!(
+                    "the vault lock of {} cannot be read ({e}), so coffer cannot tell which object lock retention new objects need; \
+                     run `coffer check` and repair or restore the lock records",
+                    self.backend().location()
+                )));
+                Err(e)
+            }
+        }
+    }
+
+    /// Which objects the store must retain until when, for the snapshots
+    /// given (all of them when `snaps` is `None`), under the lock in force
+    /// when it is store-enforced (otherwise an empty plan). Each snapshot
+    /// needs protection until the latest of its protections (the lock's
+    /// minimum from its time, its `retain_until`), capped at its time plus
+    /// the lock's maximum; snapshots whose protection is over at `now` are
+    /// left out. A snapshot needs its own object and the packs holding its
+    /// trees and file chunks; every index object, key slot, lock record and
+    /// `config` are needed as long as any snapshot is.
+    pub fn plan_store_retention(
+        &self,
+        snaps: Option<&[(Id, crate::Snapshot)]>,
+        now: Timestamp,
+    ) -> Result<RetentionPlan> {
+        let state = self.lock_state()?;
+        let Some(lock) = state.lock.filter(|l| l.store_enforced) else {
+            return Ok(RetentionPlan::default());
+        };
+        let all;
+        let snaps = match snaps {
+            Some(s) => s,
+            None => {
+                all = self.snapshots(&crate::SnapshotFilter::default())?;
+                &all[..]
+            }
+        };
+        let mut plan = RetentionPlan {
+            mode: Some(lock.mode),
+            ..Default::default()
+        };
+        let needed: Vec<(&Id, &crate::Snapshot, Timestamp)> = snaps
+            .iter()
+            .filter_map(|(id, snap)| {
+                let time = snap.timestamp();
+                let cap = add_days(
+                    time,
+                    lock.policy
+                        .max_retention_days
+                        .max(lock.policy.min_retention_days),
+                );
+                let until =
+                    snapshot_protections(Some(&lock), time, snap.retain_until_timestamp(), false)
+                        .into_iter()
+                        .map(|p| p.until)
+                        .max()?
+                        .min(cap);
+                (until > now).then_some((id, snap, until))
+            })
+            .collect();
+        if needed.is_empty() {
+            return Ok(plan);
+        }
+        plan.snapshots = needed.len();
+        let index = self.load_index()?;
+        for (id, snap, until) in &needed {
+            plan.need(ObjectKind::Snapshot.path(id), *until);
+            let mut stack = vec![snap.tree];
+            let mut seen = std::collections::HashSet::new();
+            let blob = |b: &Id, plan: &mut RetentionPlan| -> Result<()> {
+                let loc = index.lookup(b).ok_or_else(|| {
+                    Error::damaged(
+                        ObjectKind::Snapshot.path(id),
+                        format!("needs blob {b}, which no index object lists; run `coffer check`"),
+                    )
+                })?;
+                plan.need(ObjectKind::Pack.path(&index.pack(loc.pack)), *until);
+                Ok(())
+            };
+            while let Some(t) = stack.pop() {
+                if !seen.insert(t) {
+                    continue;
+                }
+                blob(&t, &mut plan)?;
+                let tree = self.load_tree(&index, &t)?;
+                for node in &tree.nodes {
+                    for c in &node.content {
+                        blob(&c.id, &mut plan)?;
+                    }
+                    if let Some(sub) = node.subtree {
+                        stack.push(sub);
+                    }
+                }
+            }
+        }
+        self.forget_cached_trees();
+        let latest = plan.latest.expect("a snapshot needs protection");
+        plan.need("config".into(), latest);
+        for kind in [ObjectKind::Index, ObjectKind::Key, ObjectKind::Lock] {
+            for o in self
+                .backend()
+                .list(kind.prefix())
+                .map_err(|e| self.storage_err(e))?
+            {
+                plan.need(o.path, latest);
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Makes the store retain every object of `plan` until its time (see
+    /// [`crate::Backend::ensure_retention`]). An empty plan does nothing.
+    pub fn extend_store_retention(&self, plan: &RetentionPlan) -> Result<RetentionStats> {
+        let Some(mode) = plan.mode else {
+            return Ok(RetentionStats::default());
+        };
+        if plan.objects.is_empty() {
+            return Ok(RetentionStats::default());
+        }
+        let items = plan
+            .objects
+            .iter()
+            .map(|(p, u)| (p.clone(), ObjectRetention { mode, until: *u }))
+            .collect();
+        self.backend()
+            .ensure_retention(items)
+            .map_err(|e| self.storage_err(e))
+    }
+
+    /// Extends the store retention of the objects `snap` needs, before it
+    /// is saved (see the module doc); nothing unless the backend writes
+    /// with a lock's retention. Returns the retention the snapshot's own
+    /// object needs, for [`Vault::protect_saved_snapshot`].
+    pub(crate) fn protect_new_snapshot(
+        &self,
+        snap: &crate::Snapshot,
+    ) -> Result<Option<(LockMode, Timestamp)>> {
+        match self.backend().write_retention() {
+            WriteRetention::None => return Ok(None),
+            WriteRetention::Unknown(m) => return Err(Error::InvalidInput(m)),
+            WriteRetention::Lock { .. } => {}
+        }
+        // Not saved yet, so without an id: its own object is handled by
+        // protect_saved_snapshot once written.
+        let unsaved = Id::default();
+        let mut plan =
+            self.plan_store_retention(Some(&[(unsaved, snap.clone())]), Timestamp::now())?;
+        let own = plan.objects.remove(&ObjectKind::Snapshot.path(&unsaved));
+        self.extend_store_retention(&plan)?;
+        Ok(plan.mode.zip(own))
+    }
+
+    /// Gives a just-saved snapshot object the retention it needs (which can
+    /// exceed the write retention when its `retain_until` is later).
+    pub(crate) fn protect_saved_snapshot(
+        &self,
+        id: &Id,
+        own: Option<(LockMode, Timestamp)>,
+    ) -> Result<()> {
+        let Some((mode, until)) = own else {
+            return Ok(());
+        };
+        self.backend()
+            .ensure_retention(vec![(
+                ObjectKind::Snapshot.path(id),
+                ObjectRetention { mode, until },
+            )])
+            .map(|_| ())
+            .map_err(|e| self.storage_err(e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,6 +915,7 @@ mod tests {
             created: t,
             changeable_until: None,
             who: String::new(),
+            store_enforced: false,
         };
         let ru: Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
         let p = snapshot_protections(Some(&lock), t, Some(ru), false);
@@ -649,5 +929,75 @@ mod tests {
         assert_eq!(p.len(), 2);
         assert!(p.iter().all(|p| p.absolute));
         assert_eq!(p[0].what, "locked (compliance)");
+    }
+
+    #[test]
+    fn store_retention_plan_covers_what_snapshots_need() {
+        use crate::test_backend::Mem;
+        use crate::tree::{Node, NodeKind, Tree};
+        use crate::{Archiver, BackupOptions, InitOptions, Secret, Snapshot};
+        use std::sync::Arc;
+        let v = Vault::init(
+            Arc::new(Mem::default()),
+            &Secret::KeyFile([7; 32]),
+            &InitOptions::default(),
+        )
+        .unwrap();
+        let index = v.load_index().unwrap();
+        let a = Archiver::new(&v, &index, BackupOptions::default());
+        let mut f = Node::new(b"f".to_vec(), NodeKind::File);
+        f.content = a
+            .save_bytes(&[42u8; 100_000], std::path::Path::new("f"))
+            .unwrap();
+        let tree = a.save_tree(&Tree::new(vec![f])).unwrap();
+        a.finish().unwrap();
+        let now: Timestamp = "2026-06-01T00:00:00Z".parse().unwrap();
+        let day = jiff::SignedDuration::from_hours(24);
+        let snap = |time: Timestamp, retain_until: Option<Timestamp>| {
+            let mut j = serde_json::json!({
+                "version": 1, "time": time.to_string(), "tree": tree,
+                "paths": ["/d"], "hostname": "h", "username": "u",
+                "source": {"kind": "files"}, "program_version": "test",
+            });
+            if let Some(r) = retain_until {
+                j["retain_until"] = r.to_string().into();
+            }
+            v.save_snapshot(&serde_json::from_value::<Snapshot>(j).unwrap())
+                .unwrap()
+        };
+        let young = snap(now - day, None);
+        let kept = snap(now - day, Some(now + day * 60));
+        let old = snap(now - day * 30, None);
+        let policy = LockPolicy {
+            min_retention_days: 7,
+            max_retention_days: 90,
+            changeable_for_days: None,
+        };
+        // A software-only lock needs no store retention.
+        v.set_lock(&policy, "t", now - day * 2).unwrap();
+        assert!(v
+            .plan_store_retention(None, now)
+            .unwrap()
+            .objects
+            .is_empty());
+        v.set_lock_with(&policy, "t", now - day, true).unwrap();
+        let plan = v.plan_store_retention(None, now).unwrap();
+        assert_eq!(plan.mode, Some(LockMode::Governance));
+        assert_eq!(plan.snapshots, 2, "the old snapshot's protection is over");
+        let o = &plan.objects;
+        assert_eq!(o[&ObjectKind::Snapshot.path(&young)], now + day * 6);
+        assert_eq!(o[&ObjectKind::Snapshot.path(&kept)], now + day * 60);
+        assert!(!o.contains_key(&ObjectKind::Snapshot.path(&old)));
+        let packs: Vec<_> = o.keys().filter(|k| k.starts_with("packs/")).collect();
+        assert!(!packs.is_empty());
+        // The packs both need are kept as long as the longer-kept one.
+        assert!(packs.iter().all(|p| o[*p] == now + day * 60));
+        assert_eq!(o["config"], now + day * 60);
+        for prefix in ["index/", "keys/", "locks/"] {
+            assert!(o.keys().any(|k| k.starts_with(prefix)), "{prefix}");
+        }
+        assert_eq!(plan.latest, Some(now + day * 60));
+        // Without object lock the backend refuses to extend.
+        assert!(v.extend_store_retention(&plan).is_err());
     }
 }

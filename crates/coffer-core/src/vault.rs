@@ -196,13 +196,16 @@ impl Vault {
     pub fn open(backend: Arc<dyn Backend>, secret: &Secret) -> Result<Vault> {
         let config = Self::read_config(backend.as_ref())?;
         let (key, slot) = keys::open(backend.as_ref(), &config.id, secret)?;
-        Ok(Vault {
+        let vault = Vault {
             backend,
             key,
             config,
             slot,
             tree_packs: Arc::default(),
-        })
+        };
+        // An unreadable lock makes writes fail with the reason; reads go on.
+        let _ = vault.apply_store_lock();
+        Ok(vault)
     }
 
     /// Reads the plaintext config.
@@ -418,11 +421,16 @@ impl Vault {
     }
 
     /// Stores a snapshot; returns its id.
+    /// On a store-enforced vault lock, the objects it needs get their
+    /// object lock retention extended first (see [`crate::lock`]).
     pub fn save_snapshot(&self, snap: &Snapshot) -> Result<Id> {
-        self.save_object(
+        let own = self.protect_new_snapshot(snap)?;
+        let id = self.save_object(
             ObjectKind::Snapshot,
             &serde_json::to_vec(snap).expect("serializable"),
-        )
+        )?;
+        self.protect_saved_snapshot(&id, own)?;
+        Ok(id)
     }
 
     /// Loads one snapshot.

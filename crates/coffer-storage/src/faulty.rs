@@ -3,7 +3,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use coffer_core::{Backend, ObjectInfo, StorageError};
+use coffer_core::{
+    Backend, ObjectInfo, ObjectRetention, RetentionStats, StorageError, WriteRetention,
+};
 
 /// A fault to inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,5 +86,28 @@ impl Backend for FaultyBackend {
 
     fn delete(&self, path: &str) -> Result<(), StorageError> {
         self.inner.delete(path)
+    }
+
+    fn modified(&self, path: &str) -> Result<Option<jiff::Timestamp>, StorageError> {
+        self.inner.modified(path)
+    }
+
+    fn supports_object_lock(&self) -> bool {
+        self.inner.supports_object_lock()
+    }
+
+    fn set_write_retention(&self, retention: WriteRetention) {
+        self.inner.set_write_retention(retention)
+    }
+
+    fn write_retention(&self) -> WriteRetention {
+        self.inner.write_retention()
+    }
+
+    fn ensure_retention(
+        &self,
+        items: Vec<(String, ObjectRetention)>,
+    ) -> Result<RetentionStats, StorageError> {
+        self.inner.ensure_retention(items)
     }
 }

@@ -4,6 +4,10 @@
 //!   OpenDAL. The S3 client runs on a small tokio runtime owned by the
 //!   backend; callers are plain threads and block on it, never a runtime's
 //!   worker thread.
+//!   On S3, a vault whose lock the store enforces writes every object with
+//!   S3 Object Lock retention, through [`S3Client`] (signed requests for
+//!   the calls OpenDAL does not expose); [`ObjectLockClient::probe`] checks
+//!   what a bucket really enforces.
 //! - [`MemoryBackend`]: in memory, for tests.
 //! - [`FaultyBackend`]: wraps another backend and fails or truncates
 //!   requests on command, for tests of crash and fault handling.
@@ -18,9 +22,15 @@
 mod faulty;
 mod memory;
 mod opendal_backend;
+mod s3lock;
+mod store_lock;
 mod url;
 
 pub use faulty::{Fault, FaultyBackend};
 pub use memory::MemoryBackend;
 pub use opendal_backend::OpendalBackend;
+pub use s3lock::{
+    CheckStatus, HeadInfo, ObjectLockClient, ProbeCheck, ProbeReport, S3Client, S3Error,
+};
+pub use store_lock::{lock_vault, probe_location, LockOutcome, StoreLockError, StoreProbe};
 pub use url::{open_location, Location, S3Location};

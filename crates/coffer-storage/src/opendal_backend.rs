@@ -1,10 +1,18 @@
 //! Local directories and S3 through OpenDAL.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Mutex, RwLock};
 
-use coffer_core::{Backend, Error, ObjectInfo, Result, StorageError};
+use coffer_core::lock::RETENTION_SLACK_DAYS;
+use coffer_core::{
+    Backend, Error, ObjectInfo, ObjectRetention, Result, RetentionStats, StorageError,
+    WriteRetention,
+};
+use futures::StreamExt;
 use opendal::{ErrorKind as OdKind, Operator};
 
+use crate::s3lock::{covers, storage_err, stronger, S3Client};
 use crate::url::S3Location;
 
 /// A backend on an OpenDAL operator, driven by its own tokio runtime.
@@ -14,6 +22,25 @@ pub struct OpendalBackend {
     location: String,
     /// For local vaults: the root, whose directories are fsynced after a write.
     local_root: Option<std::path::PathBuf>,
+    /// For S3 vaults: object lock writes and retention.
+    lock: Option<ObjectLock>,
+}
+
+/// Object lock state of an S3 backend.
+struct ObjectLock {
+    s3: S3Client,
+    /// What later writes get.
+    retention: RwLock<WriteRetention>,
+    /// Retention this process wrote or read, by path: retention is never
+    /// shortened, so a known date saves a HEAD.
+    known: Mutex<HashMap<String, ObjectRetention>>,
+}
+
+/// How many retention requests run at once.
+const RETENTION_CONCURRENCY: usize = 8;
+
+fn slack() -> jiff::SignedDuration {
+    jiff::SignedDuration::from_hours(24 * RETENTION_SLACK_DAYS as i64)
 }
 
 impl OpendalBackend {
@@ -29,6 +56,7 @@ impl OpendalBackend {
             rt,
             location,
             local_root: None,
+            lock: None,
         })
     }
 
@@ -81,7 +109,49 @@ impl OpendalBackend {
                     .with_max_times(4)
                     .with_jitter(),
             );
-        Self::with_operator(op, location)
+        let mut b = Self::with_operator(op, location)?;
+        b.lock = Some(ObjectLock {
+            s3: S3Client::new(loc)
+                .map_err(|e| Error::InvalidInput(format!("s3://{}: {e}", loc.bucket)))?,
+            retention: RwLock::new(WriteRetention::None),
+            known: Mutex::new(HashMap::new()),
+        });
+        Ok(b)
+    }
+
+    /// Writes with object lock retention when the vault lock asks for it.
+    /// Returns `None` when the write is OpenDAL's to do.
+    fn write_locked(&self, path: &str, data: &[u8]) -> Option<Result<(), StorageError>> {
+        let lock = self.lock.as_ref()?;
+        let r = match &*lock.retention.read().expect("not poisoned") {
+            WriteRetention::None => return None,
+            WriteRetention::Unknown(m) => {
+                return Some(Err(StorageError {
+                    op: "write",
+                    path: path.to_string(),
+                    message: m.clone(),
+                    not_found: false,
+                    retryable: false,
+                }))
+            }
+            WriteRetention::Lock { mode, days } => ObjectRetention {
+                mode: *mode,
+                until: jiff::Timestamp::now()
+                    + jiff::SignedDuration::from_hours(24 * *days as i64)
+                    + slack(),
+            },
+        };
+        Some(
+            self.rt
+                .block_on(lock.s3.put_object(path, data, Some(r)))
+                .map(|_| {
+                    lock.known
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(path.to_string(), r);
+                })
+                .map_err(|e| storage_err(e, "write", path)),
+        )
     }
 
     fn err(op: &'static str, path: &str, e: opendal::Error) -> StorageError {
@@ -109,6 +179,9 @@ impl Backend for OpendalBackend {
     }
 
     fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        if let Some(r) = self.write_locked(path, &data) {
+            return r;
+        }
         self.rt
             .block_on(self.op.write(path, data))
             .map_err(|e| Self::err("write", path, e))?;
@@ -182,15 +255,135 @@ impl Backend for OpendalBackend {
             .map_err(|e| Self::err("delete", path, e))
     }
 
+    fn modified(&self, path: &str) -> Result<Option<jiff::Timestamp>, StorageError> {
+        self.rt
+            .block_on(self.op.stat(path))
+            .map(|m| m.last_modified().map(|t| t.into_inner()))
+            .map_err(|e| Self::err("stat", path, e))
+    }
+
     fn exists(&self, path: &str) -> Result<bool, StorageError> {
         self.rt
             .block_on(self.op.exists(path))
             .map_err(|e| Self::err("stat", path, e))
     }
+
+    fn supports_object_lock(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    fn set_write_retention(&self, retention: WriteRetention) {
+        if let Some(l) = &self.lock {
+            *l.retention.write().expect("not poisoned") = retention;
+        }
+    }
+
+    fn write_retention(&self) -> WriteRetention {
+        match &self.lock {
+            Some(l) => l.retention.read().expect("not poisoned").clone(),
+            None => WriteRetention::None,
+        }
+    }
+
+    fn ensure_retention(
+        &self,
+        items: Vec<(String, ObjectRetention)>,
+    ) -> Result<RetentionStats, StorageError> {
+        let Some(lock) = &self.lock else {
+            return Err(StorageError {
+                op: "set retention",
+                path: self.location.clone(),
+                message: format!(
+                    "{} is a local directory: it cannot enforce object lock",
+                    self.location
+                ),
+                not_found: false,
+                retryable: false,
+            });
+        };
+        let outcomes: Vec<(String, Result<Option<bool>, StorageError>)> = self.rt.block_on(async {
+            futures::stream::iter(items)
+                .map(|(path, want)| async move {
+                    let r = ensure_one(lock, &path, want).await;
+                    (path, r)
+                })
+                .buffer_unordered(RETENTION_CONCURRENCY)
+                .collect()
+                .await
+        });
+        let mut stats = RetentionStats::default();
+        for (path, r) in outcomes {
+            stats.objects += 1;
+            match r? {
+                Some(true) => stats.extended += 1,
+                Some(false) => stats.unchanged += 1,
+                None => stats.missing.push(path),
+            }
+        }
+        stats.missing.sort();
+        Ok(stats)
+    }
+}
+
+/// Gives one object at least `want`: `Some(true)` when it was extended,
+/// `Some(false)` when it already had it, `None` when it does not exist.
+async fn ensure_one(
+    lock: &ObjectLock,
+    path: &str,
+    want: ObjectRetention,
+) -> Result<Option<bool>, StorageError> {
+    let known = lock.known.lock().expect("not poisoned").get(path).copied();
+    if known.is_some_and(|k| covers(&k, &want)) {
+        return Ok(Some(false));
+    }
+    let have = match lock.s3.head(path).await {
+        Ok(h) => h.retention,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(storage_err(e, "read retention", path)),
+    };
+    if let Some(h) = have.filter(|h| covers(h, &want)) {
+        lock.known
+            .lock()
+            .expect("not poisoned")
+            .insert(path.to_string(), h);
+        return Ok(Some(false));
+    }
+    let new = ObjectRetention {
+        mode: have.map_or(want.mode, |h| stronger(h.mode, want.mode)),
+        until: have.map_or(want.until, |h| h.until.max(want.until)) + slack(),
+    };
+    lock.s3
+        .put_retention(path, new)
+        .await
+        .map_err(|e| storage_err(e, "extend retention", path))?;
+    lock.known
+        .lock()
+        .expect("not poisoned")
+        .insert(path.to_string(), new);
+    Ok(Some(true))
 }
 
 /// The bytes of an OpenDAL buffer, without a copy when the buffer is one
 /// piece that nothing else shares (as a local file read gives).
 fn into_vec(b: opendal::Buffer) -> Vec<u8> {
     Vec::from(b.to_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_local_object_has_a_modification_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = OpendalBackend::local(dir.path()).unwrap();
+        let before = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(5);
+        b.write("wal/ab", vec![1, 2, 3]).unwrap();
+        let t = b
+            .modified("wal/ab")
+            .unwrap()
+            .expect("a local file has an mtime");
+        assert!(t >= before && t <= jiff::Timestamp::now(), "{t}");
+        assert!(b.modified("wal/missing").unwrap_err().not_found);
+    }
 }
