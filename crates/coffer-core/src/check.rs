@@ -5,7 +5,10 @@
 //! every chunk it names is indexed. With `read_data`, the selected packs are
 //! downloaded, their names checked against their bytes, and every blob opened
 //! and verified against its id. Each problem names the damaged object and the
-//! snapshots that need it. Packs no index lists (left by an interrupted or
+//! snapshots that need it ([`Problem::snapshot_ids`]). [`ReadData::LeastRecent`]
+//! reads the packs verified longest ago first, so that repeated partial runs
+//! cover the whole vault; [`CheckReport::verified_packs`] names the packs
+//! read and found sound, for the caller to remember. Packs no index lists (left by an interrupted or
 //! running backup) are reported as unreferenced, not as errors. An indexed
 //! pack that is missing is no problem when a prune plan condemns it (a
 //! prune's delete phase removes it while this check runs); a blob that a
@@ -15,7 +18,9 @@
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
+use crate::archiver::Cancel;
 use crate::backend::ObjectKind;
 use crate::error::{Error, Result};
 use crate::id::Id;
@@ -25,7 +30,7 @@ use crate::tree::Tree;
 use crate::vault::Vault;
 
 /// Which packs `check` reads in full.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ReadData {
     /// None: structure only.
     None,
@@ -36,10 +41,67 @@ pub enum ReadData {
     /// Part `n` of `m` (1-based): packs whose first id byte mod m is n-1;
     /// running 1/m … m/m covers the vault.
     Part(u32, u32),
+    /// A share of the packs (0 < `fraction` ≤ 1, at least one pack), those
+    /// verified longest ago first: packs missing from `verified` (never
+    /// verified) come first, then by the time given, then by id. Running it
+    /// again with the times updated reads the next packs, so ⌈1/fraction⌉
+    /// runs read every pack. Archived WAL files are sampled at random with
+    /// the same fraction.
+    LeastRecent {
+        /// The share of the packs to read.
+        fraction: f64,
+        /// When each pack's data was last verified.
+        verified: Arc<HashMap<Id, jiff::Timestamp>>,
+    },
+}
+
+impl ReadData {
+    /// Picks the packs to read among `packs` (the indexed packs present).
+    fn select(&self, packs: &[Id]) -> HashSet<Id> {
+        match self {
+            ReadData::None => HashSet::new(),
+            ReadData::All => packs.iter().copied().collect(),
+            ReadData::Fraction(f) => packs
+                .iter()
+                .filter(|_| rand::random::<f64>() < *f)
+                .copied()
+                .collect(),
+            ReadData::Part(n, m) => packs
+                .iter()
+                .filter(|p| (p.0[0] as u32) % m == n - 1)
+                .copied()
+                .collect(),
+            ReadData::LeastRecent { fraction, verified } => {
+                let mut order: Vec<(Option<jiff::Timestamp>, Id)> = packs
+                    .iter()
+                    .map(|p| (verified.get(p).copied(), *p))
+                    .collect();
+                // `None` (never verified) sorts first.
+                order.sort();
+                order.dedup();
+                // A hair below, so that 5% of 100 packs is 5, not 6.
+                let want = ((fraction * order.len() as f64) - 1e-9).ceil().max(1.0) as usize;
+                order.into_iter().take(want).map(|(_, p)| p).collect()
+            }
+        }
+    }
+
+    /// Whether this share selects an archived WAL file whose name starts
+    /// with the hex byte `b`.
+    fn select_wal(&self, b: u32) -> bool {
+        match self {
+            ReadData::None => false,
+            ReadData::All => true,
+            ReadData::Fraction(f) | ReadData::LeastRecent { fraction: f, .. } => {
+                rand::random::<f64>() < *f
+            }
+            ReadData::Part(n, m) => b % m == n - 1,
+        }
+    }
 }
 
 /// Options of [`check`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CheckOptions {
     /// Which packs to read.
     pub read_data: ReadData,
@@ -52,8 +114,23 @@ pub struct Problem {
     pub object: String,
     /// What is wrong.
     pub detail: String,
-    /// Snapshots that need it.
+    /// Snapshots that need it (short ids).
     pub snapshots: Vec<String>,
+    /// The same snapshots, full ids (for records; not in the JSON output,
+    /// which names them by `snapshots`).
+    #[serde(skip)]
+    pub snapshot_ids: Vec<Id>,
+}
+
+impl Problem {
+    fn new(object: String, detail: String, snapshot_ids: Vec<Id>) -> Problem {
+        Problem {
+            object,
+            detail,
+            snapshots: snapshot_ids.iter().map(Id::short).collect(),
+            snapshot_ids,
+        }
+    }
 }
 
 /// What check found.
@@ -69,6 +146,16 @@ pub struct CheckReport {
     pub packs_read: usize,
     /// Blobs verified by reading.
     pub blobs_read: u64,
+    /// Bytes of pack data read.
+    pub bytes_read: u64,
+    /// The packs read in full whose every blob verified (to remember as
+    /// verified; not in the JSON output).
+    #[serde(skip)]
+    pub verified_packs: Vec<Id>,
+    /// The indexed packs present in storage: the vault's current packs,
+    /// against which a coverage is measured (not in the JSON output).
+    #[serde(skip)]
+    pub pack_ids: Vec<Id>,
     /// Trees loaded.
     pub trees: usize,
     /// Packs no index lists (interrupted or running backups; prune removes them).
@@ -92,6 +179,16 @@ impl CheckReport {
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
     }
+
+    /// Every snapshot some problem affects (full ids, sorted, each once).
+    pub fn affected_snapshots(&self) -> Vec<Id> {
+        let set: BTreeSet<Id> = self
+            .problems
+            .iter()
+            .flat_map(|p| p.snapshot_ids.iter().copied())
+            .collect();
+        set.into_iter().collect()
+    }
 }
 
 fn split(e: &Error) -> (String, String) {
@@ -109,32 +206,37 @@ fn split(e: &Error) -> (String, String) {
 /// packs, so when problems turn up and the index objects changed during
 /// the run, the check runs once more with the new index.
 pub fn check(vault: &Vault, opts: &CheckOptions) -> Result<CheckReport> {
+    check_with_cancel(vault, opts, &Cancel::default())
+}
+
+/// [`check`] that stops early, with [`Error::Interrupted`], once `cancel`
+/// is cancelled (the daemon's completion window, SIGTERM). It looks between
+/// packs and between snapshots.
+pub fn check_with_cancel(
+    vault: &Vault,
+    opts: &CheckOptions,
+    cancel: &Cancel,
+) -> Result<CheckReport> {
     let before = vault.list(ObjectKind::Index)?;
-    let report = check_once(vault, opts)?;
+    let report = check_once(vault, opts, cancel)?;
     if report.ok() || vault.list(ObjectKind::Index)? == before {
         return Ok(report);
     }
-    check_once(vault, opts)
+    check_once(vault, opts, cancel)
 }
 
-fn check_once(vault: &Vault, opts: &CheckOptions) -> Result<CheckReport> {
+fn check_once(vault: &Vault, opts: &CheckOptions, cancel: &Cancel) -> Result<CheckReport> {
     let mut report = CheckReport::default();
     let (snaps, bad_snaps) = vault.snapshots_lenient()?;
     report.snapshots = snaps.len() + bad_snaps.len();
     for e in &bad_snaps {
         let (object, detail) = split(e);
-        let sid = object
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(8)
-            .collect();
-        report.problems.push(Problem {
-            object,
-            detail,
-            snapshots: vec![sid],
-        });
+        let sid = object.rsplit('/').next().and_then(Id::parse);
+        let mut p = Problem::new(object, detail, sid.into_iter().collect());
+        if p.snapshots.is_empty() {
+            p.snapshots = vec![p.object.rsplit('/').next().unwrap_or("").to_string()];
+        }
+        report.problems.push(p);
     }
     let (index, bad_index) = vault.load_index_lenient()?;
     report.index_objects = vault.list(ObjectKind::Index)?.len();
@@ -210,29 +312,37 @@ fn check_once(vault: &Vault, opts: &CheckOptions) -> Result<CheckReport> {
     }
 
     // Read data.
+    let present: Vec<Id> = index
+        .packs()
+        .iter()
+        .filter(|p| listed.contains_key(p))
+        .copied()
+        .collect();
+    let chosen = opts.read_data.select(&present);
     let selected: Vec<(u32, Id)> = index
         .packs()
         .iter()
         .enumerate()
-        .filter(|(_, p)| listed.contains_key(p))
-        .filter(|(_, p)| match opts.read_data {
-            ReadData::None => false,
-            ReadData::All => true,
-            ReadData::Fraction(f) => rand::random::<f64>() < f,
-            ReadData::Part(n, m) => (p.0[0] as u32) % m == n - 1,
-        })
+        .filter(|(_, p)| chosen.contains(p))
         .map(|(n, p)| (n as u32, *p))
         .collect();
+    report.pack_ids = present;
     report.packs_read = selected.len();
     let blobs_read = std::sync::atomic::AtomicU64::new(0);
+    let bytes_read = std::sync::atomic::AtomicU64::new(0);
+    let verified = std::sync::Mutex::new(Vec::new());
     let read_problems: Vec<(String, String, Vec<Id>)> = selected
         .par_iter()
         .filter_map(|(n, pack)| {
+            if cancel.reason().is_some() {
+                return None;
+            }
             let path = ObjectKind::Pack.path(pack);
             let bytes = match vault.backend().read(&path) {
                 Ok(b) => b,
                 Err(e) => return Some((path, format!("cannot be read: {e}"), blobs_of_pack(*n))),
             };
+            bytes_read.fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
             let mut details = Vec::new();
             if vault.key().object_name(&bytes) != *pack {
                 details.push("content does not match its name".to_string());
@@ -279,13 +389,18 @@ fn check_once(vault: &Vault, opts: &CheckOptions) -> Result<CheckReport> {
                 details.push(format!("{} blob(s) fail verification", bad.len()));
             }
             if details.is_empty() {
+                verified.lock().unwrap().push(*pack);
                 None
             } else {
                 Some((path, details.join("; "), bad))
             }
         })
         .collect();
+    cancel.check("checking the vault")?;
     report.blobs_read = blobs_read.into_inner();
+    report.bytes_read = bytes_read.into_inner();
+    report.verified_packs = verified.into_inner().unwrap();
+    report.verified_packs.sort();
     for (o, d, b) in read_problems {
         add_problem(o, d, b, &mut pending);
     }
@@ -293,10 +408,11 @@ fn check_once(vault: &Vault, opts: &CheckOptions) -> Result<CheckReport> {
     // Walk every snapshot's trees. `under[tree]` = problems reachable below.
     let mut memo: HashMap<Id, BTreeSet<usize>> = HashMap::new();
     let mut tree_count = 0usize;
-    let mut affected: Vec<BTreeSet<String>> = vec![BTreeSet::new(); pending.len()];
-    let mut extra: Vec<(String, String, BTreeSet<String>)> = Vec::new();
+    let mut affected: Vec<BTreeSet<Id>> = vec![BTreeSet::new(); pending.len()];
+    let mut extra: Vec<(String, String, BTreeSet<Id>)> = Vec::new();
     let mut extra_pos: HashMap<String, usize> = HashMap::new();
     for (sid, snap) in &snaps {
+        cancel.check("checking the vault")?;
         let mut found = BTreeSet::new();
         let mut missing = Vec::new();
         walk(
@@ -310,30 +426,26 @@ fn check_once(vault: &Vault, opts: &CheckOptions) -> Result<CheckReport> {
             &mut missing,
         );
         for p in found {
-            affected[p].insert(sid.short());
+            affected[p].insert(*sid);
         }
         for (object, detail) in missing {
             let i = *extra_pos.entry(object.clone()).or_insert_with(|| {
                 extra.push((object.clone(), detail, BTreeSet::new()));
                 extra.len() - 1
             });
-            extra[i].2.insert(sid.short());
+            extra[i].2.insert(*sid);
         }
     }
     report.trees = tree_count;
     for ((object, detail, _), snaps) in pending.into_iter().zip(affected) {
-        report.problems.push(Problem {
-            object,
-            detail,
-            snapshots: snaps.into_iter().collect(),
-        });
+        report
+            .problems
+            .push(Problem::new(object, detail, snaps.into_iter().collect()));
     }
     for (object, detail, snaps) in extra {
-        report.problems.push(Problem {
-            object,
-            detail,
-            snapshots: snaps.into_iter().collect(),
-        });
+        report
+            .problems
+            .push(Problem::new(object, detail, snaps.into_iter().collect()));
     }
     check_wal(vault, opts, &mut report)?;
     check_prune_objects(vault, &mut report)?;
@@ -351,13 +463,13 @@ fn check_lock_objects(vault: &Vault, report: &mut CheckReport) -> Result<()> {
             Ok(()) => {}
             Err(e @ Error::Damaged { .. }) => {
                 let (object, detail) = split(&e);
-                report.problems.push(Problem {
+                report.problems.push(Problem::new(
                     object,
-                    detail: format!(
+                    format!(
                         "{detail}; forget and the daemon refuse to act while a lock record or hold cannot be read (restore it from a copy of the vault)"
                     ),
-                    snapshots: Vec::new(),
-                });
+                    Vec::new(),
+                ));
             }
             Err(e) => return Err(e),
         }
@@ -374,11 +486,11 @@ fn check_prune_objects(vault: &Vault, report: &mut CheckReport) -> Result<()> {
     report.prune_plans = plans.len() + bad_plans.len();
     for e in bad_sessions.iter().chain(&bad_plans) {
         let (object, detail) = split(e);
-        report.problems.push(Problem {
+        report.problems.push(Problem::new(
             object,
-            detail: format!("{detail}; delete the object (prune waits for, and backups refuse, what they cannot read)"),
-            snapshots: Vec::new(),
-        });
+            format!("{detail}; delete the object (prune waits for, and backups refuse, what they cannot read)"),
+            Vec::new(),
+        ));
     }
     Ok(())
 }
@@ -390,22 +502,17 @@ fn check_wal(vault: &Vault, opts: &CheckOptions, report: &mut CheckReport) -> Re
     let (files, bad) = crate::wal::list(vault)?;
     report.wal_files = files.len();
     for path in bad {
-        report.problems.push(Problem {
-            object: path,
-            detail: "name does not decrypt as an archived WAL file name (damaged, or written under another key)".into(),
-            snapshots: Vec::new(),
-        });
+        report.problems.push(Problem::new(
+            path,
+            "name does not decrypt as an archived WAL file name (damaged, or written under another key)".into(),
+            Vec::new(),
+        ));
     }
     let selected: Vec<&crate::wal::WalObject> = files
         .iter()
-        .filter(|w| match opts.read_data {
-            ReadData::None => false,
-            ReadData::All => true,
-            ReadData::Fraction(f) => rand::random::<f64>() < f,
-            ReadData::Part(n, m) => {
-                let b = u32::from_str_radix(&w.path[4..6], 16).unwrap_or(0);
-                b % m == n - 1
-            }
+        .filter(|w| {
+            let b = u32::from_str_radix(&w.path[4..6], 16).unwrap_or(0);
+            opts.read_data.select_wal(b)
         })
         .collect();
     report.wal_files_read = selected.len();
@@ -417,10 +524,12 @@ fn check_wal(vault: &Vault, opts: &CheckOptions, report: &mut CheckReport) -> Re
                 .read(&w.path)
                 .map_err(|e| vault.storage_err(e))
                 .and_then(|b| crate::wal::open(vault, &w.name, &b, &w.path));
-            r.err().map(|e| Problem {
-                object: w.path.clone(),
-                detail: format!("WAL file {}: {}", w.name, split(&e).1),
-                snapshots: Vec::new(),
+            r.err().map(|e| {
+                Problem::new(
+                    w.path.clone(),
+                    format!("WAL file {}: {}", w.name, split(&e).1),
+                    Vec::new(),
+                )
             })
         })
         .collect();
@@ -508,4 +617,186 @@ fn walk(
     }
     found.extend(here.iter().copied().filter(|&p| p != MISSING));
     memo.insert(*tree_id, here);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archiver::{Archiver, BackupOptions};
+    use crate::backend::Backend;
+    use crate::keys::Secret;
+    use crate::snapshot::Snapshot;
+    use crate::test_backend::Mem;
+    use crate::tree::{Node, NodeKind};
+    use crate::vault::InitOptions;
+
+    fn vault() -> (Vault, Arc<Mem>) {
+        let mem = Arc::new(Mem::default());
+        let v = Vault::init(
+            mem.clone(),
+            &Secret::KeyFile([9; 32]),
+            &InitOptions::default(),
+        )
+        .unwrap();
+        (v, mem)
+    }
+
+    /// One snapshot of one file holding `data` (its own data pack and tree
+    /// pack, since each backup finishes its packs); returns the snapshot
+    /// and the packs it wrote.
+    fn backup(v: &Vault, data: &[u8]) -> (Id, Vec<Id>) {
+        let before: HashSet<Id> = v
+            .list(ObjectKind::Pack)
+            .unwrap()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        let index = v.load_index().unwrap();
+        let arch = Archiver::new(v, &index, BackupOptions::default());
+        let content = arch.save_bytes(data, std::path::Path::new("f")).unwrap();
+        let mut node = Node::new(b"f".to_vec(), NodeKind::File);
+        node.content = content;
+        let tree = arch.save_tree(&Tree::new(vec![node])).unwrap();
+        arch.finish().unwrap();
+        let snap: Snapshot = serde_json::from_value(serde_json::json!({
+            "version": 1, "time": "2026-03-01T00:00:00Z", "tree": tree,
+            "paths": ["/f"], "hostname": "h", "username": "u",
+            "source": {"kind": "files"}, "program_version": "test",
+        }))
+        .unwrap();
+        let id = v.save_snapshot(&snap).unwrap();
+        let packs = v
+            .list(ObjectKind::Pack)
+            .unwrap()
+            .into_iter()
+            .map(|(p, _)| p)
+            .filter(|p| !before.contains(p))
+            .collect();
+        (id, packs)
+    }
+
+    fn noise(seed: u8, len: usize) -> Vec<u8> {
+        let mut x = (seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    fn opts(read_data: ReadData) -> CheckOptions {
+        CheckOptions { read_data }
+    }
+
+    #[test]
+    fn a_damaged_pack_names_itself_and_exactly_the_snapshots_that_need_it() {
+        let (v, mem) = vault();
+        let (s1, p1) = backup(&v, &noise(1, 5000));
+        let (s2, _) = backup(&v, &noise(2, 5000));
+        let clean = check(&v, &opts(ReadData::All)).unwrap();
+        assert!(clean.ok(), "{:?}", clean.problems);
+        assert_eq!(clean.packs_read, clean.pack_ids.len());
+        assert_eq!(clean.verified_packs.len(), clean.pack_ids.len());
+        assert!(clean.bytes_read > 10_000);
+
+        // Flip a byte inside the first blob of one pack the first backup
+        // wrote. (A flipped byte in a pack's header alone is reported too,
+        // but damages no blob, so no snapshot needs a repair.)
+        for (n, bad) in p1.iter().enumerate() {
+            let path = ObjectKind::Pack.path(bad);
+            let good = mem.read(&path).unwrap();
+            let mut bytes = good.clone();
+            bytes[40] ^= 0xff;
+            mem.write(&path, bytes).unwrap();
+            let r = check(&v, &opts(ReadData::All)).unwrap();
+            assert_eq!(r.problems.len(), 1, "pack {n}: {:?}", r.problems);
+            let p = &r.problems[0];
+            assert_eq!(p.object, path);
+            assert!(p.detail.contains("fail verification"), "{}", p.detail);
+            assert_eq!(p.snapshot_ids, vec![s1]);
+            assert_eq!(p.snapshots, vec![s1.short()]);
+            assert_eq!(r.affected_snapshots(), vec![s1]);
+            assert!(!r.affected_snapshots().contains(&s2));
+            // A damaged pack is not reported as verified.
+            assert!(!r.verified_packs.contains(bad));
+            assert_eq!(r.verified_packs.len(), r.pack_ids.len() - 1);
+            // Structure alone reads trees but no data: a damaged data
+            // pack goes unseen, a damaged tree is seen through the tree.
+            let s = check(&v, &opts(ReadData::None)).unwrap();
+            assert!(s.affected_snapshots().iter().all(|x| *x == s1));
+            mem.write(&path, good).unwrap();
+        }
+    }
+
+    #[test]
+    fn least_recent_reads_never_verified_packs_first_and_covers_the_vault() {
+        let (v, _) = vault();
+        for i in 0..4 {
+            backup(&v, &noise(10 + i, 3000));
+        }
+        let all = v.list(ObjectKind::Pack).unwrap().len();
+        assert_eq!(all, 8);
+        let mut verified: HashMap<Id, jiff::Timestamp> = HashMap::new();
+        let mut seen = HashSet::new();
+        for run in 0..4 {
+            let t: jiff::Timestamp = "2026-03-01T00:00:00Z".parse().unwrap();
+            let r = check(
+                &v,
+                &opts(ReadData::LeastRecent {
+                    fraction: 0.25,
+                    verified: Arc::new(verified.clone()),
+                }),
+            )
+            .unwrap();
+            assert_eq!(r.packs_read, 2, "run {run}");
+            for p in &r.verified_packs {
+                assert!(seen.insert(*p), "run {run} read pack {p:?} again");
+                verified.insert(*p, t + jiff::SignedDuration::from_secs(run));
+            }
+        }
+        assert_eq!(seen.len(), all);
+        // Then the oldest come back first.
+        let sel = ReadData::LeastRecent {
+            fraction: 0.25,
+            verified: Arc::new(verified.clone()),
+        }
+        .select(&seen.iter().copied().collect::<Vec<_>>());
+        let oldest: Vec<Id> = verified
+            .iter()
+            .filter(|(_, t)| **t == "2026-03-01T00:00:00Z".parse::<jiff::Timestamp>().unwrap())
+            .map(|(p, _)| *p)
+            .collect();
+        assert_eq!(sel, oldest.into_iter().collect());
+    }
+
+    #[test]
+    fn least_recent_rounds_up_and_reads_at_least_one_pack() {
+        let packs: Vec<Id> = (0..100u8).map(|i| Id([i; 32])).collect();
+        let sel = |f: f64, n: usize| {
+            ReadData::LeastRecent {
+                fraction: f,
+                verified: Arc::default(),
+            }
+            .select(&packs[..n])
+            .len()
+        };
+        assert_eq!(sel(0.05, 100), 5);
+        assert_eq!(sel(0.05, 10), 1);
+        assert_eq!(sel(0.01, 3), 1);
+        assert_eq!(sel(1.0, 7), 7);
+        assert_eq!(sel(0.5, 0), 0);
+    }
+
+    #[test]
+    fn a_cancelled_check_stops_with_interrupted() {
+        let (v, _) = vault();
+        backup(&v, &noise(3, 1000));
+        let c = Cancel::default();
+        c.cancel("completion window");
+        let e = check_with_cancel(&v, &opts(ReadData::All), &c).unwrap_err();
+        assert!(matches!(e, Error::Interrupted { .. }), "{e}");
+    }
 }

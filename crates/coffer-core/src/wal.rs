@@ -178,6 +178,29 @@ pub fn list(vault: &Vault) -> Result<(Vec<WalObject>, Vec<String>)> {
     Ok((good, bad))
 }
 
+/// The newest archived WAL segment and when it was written, as cheaply as
+/// the store allows: one listing of `wal/` (names decrypt without reading
+/// any object) and one `stat` of the newest segment. Segments are ordered
+/// by their position in the WAL (log and segment number), then timeline;
+/// timeline history and backup history files are not segments. The time is
+/// `None` when the store keeps no modification times.
+pub fn newest(vault: &Vault) -> Result<Option<(WalObject, Option<jiff::Timestamp>)>> {
+    let (files, _) = list(vault)?;
+    let is_segment = |n: &str| n.len() == 24 && n.bytes().all(|b| b.is_ascii_hexdigit());
+    let Some(newest) = files
+        .into_iter()
+        .filter(|f| is_segment(&f.name))
+        .max_by(|a, b| (&a.name[8..], &a.name[..8]).cmp(&(&b.name[8..], &b.name[..8])))
+    else {
+        return Ok(None);
+    };
+    let at = vault
+        .backend()
+        .modified(&newest.path)
+        .map_err(|e| vault.storage_err(e))?;
+    Ok(Some((newest, at)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,5 +243,11 @@ mod tests {
         mem.write("wal/abcd", vec![1]).unwrap();
         assert_eq!(list(&v).unwrap().1, vec!["wal/abcd".to_string()]);
         assert!(put(&v, "a/b", b"x").is_err());
+        // The newest segment by position, whatever the timeline.
+        put(&v, "000000020000000000000001", b"x").unwrap();
+        put(&v, "00000001000000000000000A", b"x").unwrap();
+        let (n, at) = newest(&v).unwrap().unwrap();
+        assert_eq!(n.name, "00000001000000000000000A");
+        assert_eq!(at, None, "the test backend keeps no times");
     }
 }

@@ -19,7 +19,9 @@ use crate::filter::Patterns;
 use crate::{add, Progress, SourceOutput};
 
 mod restore;
+mod verify;
 pub use restore::{restore, RestoreOptions, RestoreStats};
+pub use verify::{compare_content, compare_live_sample, verify_restored, Mismatch, VerifyStats};
 
 /// Options of a files backup.
 #[derive(Debug, Default)]

@@ -1,0 +1,217 @@
+//! `coffer verify`: a vault's structure and data checked as a `verify` job
+//! recorded in the catalog (coffer-server's `verify` module does the work).
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use coffer_core::Cancel;
+use coffer_server::catalog::{Catalog, JobState, Trigger};
+use coffer_server::runner::Runner;
+use coffer_server::state::StateDir;
+use coffer_server::verify::{self, VerifyData, VerifyRun, COVERAGE_WINDOW};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::{GlobalArgs, UsageError};
+
+/// `coffer verify`.
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// A vault of the configuration file, by name (it wins over --vault; without it: --vault / COFFER_VAULT, unlocked as for other commands)
+    #[arg(id = "vault_name", value_name = "VAULT")]
+    vault_name: Option<String>,
+    /// Read and verify every pack
+    #[arg(long, conflicts_with = "read_data_subset")]
+    read_data: bool,
+    /// Read a share of the packs, least recently verified first (`5%`), or part n of m (`1/4`)
+    #[arg(long, value_name = "SUBSET")]
+    read_data_subset: Option<String>,
+    /// Run the [[verify]] entry NAME of the configuration file now
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["vault_name", "read_data", "read_data_subset"])]
+    rule: Option<String>,
+    /// The state directory holding the job catalog (default: the configuration's state_dir)
+    #[arg(long, env = "COFFER_STATE_DIR", value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+fn open_catalog(dir: StateDir) -> Result<Arc<Catalog>> {
+    Ok(Arc::new(
+        dir.open_catalog().context("opening the job catalog")?,
+    ))
+}
+
+/// Runs `coffer verify`.
+pub fn run(g: &GlobalArgs, a: VerifyArgs) -> Result<u8> {
+    let data = match (&a.read_data_subset, a.read_data) {
+        (Some(s), _) => VerifyData::parse_subset(s)
+            .map_err(|m| UsageError(format!("--read-data-subset {m}")))?,
+        (None, true) => VerifyData::All,
+        (None, false) => VerifyData::Structure,
+    };
+    let now = crate::retention::now()?;
+    let cancel = Cancel::default();
+    let c2 = cancel.clone();
+    crate::daemon::on_stop_signal(move || {
+        c2.cancel("coffer verify was interrupted (SIGTERM or SIGINT)")
+    });
+    let (name, run) = if a.vault_name.is_some() || a.rule.is_some() {
+        // A configuration vault's name (or entry) wins over --vault and
+        // COFFER_VAULT, which may be set in the environment for other
+        // commands.
+        let mut config = crate::daemon::load_config(g)?;
+        if let Some(d) = a.state_dir {
+            config.state_dir = d;
+        }
+        let catalog = open_catalog(StateDir::new(config.state_dir.clone()))?;
+        let runner = Runner::new(config.clone(), catalog.clone());
+        if let Some(rule) = &a.rule {
+            let Some(entry) = config.verify_entry(rule) else {
+                let known: Vec<&str> = config.verify.iter().map(|v| v.name.as_str()).collect();
+                bail!(UsageError(format!(
+                    "no [[verify]] entry `{rule}` in {} (entries: {})",
+                    config.path.display(),
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            };
+            let id =
+                catalog.create_job(&verify::new_job(&entry.vault, Some(rule), Trigger::Cli))?;
+            let data = entry.data;
+            (
+                entry.vault.clone(),
+                (verify::run_entry(&runner, entry, id, &cancel, now), data),
+            )
+        } else {
+            let name = a.vault_name.expect("a vault name");
+            if config.vault(&name).is_none() {
+                let known: Vec<&str> = config.vaults.iter().map(|v| v.name.as_str()).collect();
+                bail!(UsageError(format!(
+                    "vault `{name}` is not in {} (vaults: {}); give a vault name of the configuration, or --vault DIR|s3://… with its key",
+                    config.path.display(),
+                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                )));
+            }
+            let id = catalog.create_job(&verify::new_job(&name, None, Trigger::Cli))?;
+            let vault = runner.vault(&name);
+            let run = verify::run_job(&catalog, id, &name, vault, data, &cancel, now);
+            (name, (run, data))
+        }
+    } else {
+        // As `coffer jobs`: --state-dir, else an explicitly given
+        // configuration's state_dir, else the default.
+        let from_config = match (&a.state_dir, &g.config) {
+            (None, Some(_)) => Some(crate::daemon::load_config(g)?.state_dir),
+            _ => None,
+        };
+        let state = StateDir::resolve(a.state_dir.as_deref().or(from_config.as_deref()));
+        let t = crate::vaults::target(g);
+        let name = t.name.clone().unwrap_or_else(|| t.location.clone());
+        let vault = match crate::vaults::open(g) {
+            Ok(v) => Ok(v),
+            Err(e) if e.downcast_ref::<UsageError>().is_some() => return Err(e),
+            Err(e) => Err(crate::message(&e)),
+        };
+        let catalog = open_catalog(state)?;
+        let id = catalog.create_job(&verify::new_job(&name, None, Trigger::Cli))?;
+        let run = verify::run_job(&catalog, id, &name, vault, data, &cancel, now);
+        (name, (run, data))
+    };
+    let (run, data) = run;
+    print(g, &name, data, &run)?;
+    Ok(if run.outcome.state == JobState::Completed {
+        0
+    } else {
+        1
+    })
+}
+
+fn print(g: &GlobalArgs, vault: &str, data: VerifyData, run: &VerifyRun) -> Result<()> {
+    let o = &run.outcome;
+    if g.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "job": run.job.0,
+                "vault": vault,
+                "state": o.state.to_string(),
+                "error": o.error,
+                "reason": o.reason,
+                "details": run.details,
+                "problems": run.report.as_ref().map(|r| &r.problems),
+            }))?
+        );
+        if o.state != JobState::Completed {
+            eprintln!(
+                "error: verify job {} of vault {vault} {}: {}",
+                run.job.0,
+                o.state,
+                o.error.as_deref().or(o.reason.as_deref()).unwrap_or("")
+            );
+        }
+        return Ok(());
+    }
+    if let Some(r) = &run.report {
+        print_damage(&r.problems);
+    }
+    match (&run.details, o.state) {
+        (Some(d), JobState::Completed) => {
+            if !g.quiet {
+                println!(
+                    "job {} COMPLETED: vault {vault} verified ({}): {} of {} packs read ({}); coverage {}% of the packs within {} days; no damage",
+                    run.job.0,
+                    data.describe(),
+                    d.packs_read,
+                    d.packs_total,
+                    crate::human(d.bytes_read),
+                    d.coverage_percent,
+                    COVERAGE_WINDOW.as_hours() / 24,
+                );
+            }
+        }
+        (Some(d), state) => {
+            println!(
+                "job {} {state}: vault {vault} is damaged: {} damaged object(s); snapshots affected: {}",
+                run.job.0,
+                d.damaged.len(),
+                if d.affected_snapshots.is_empty() {
+                    "none".to_string()
+                } else {
+                    d.affected_snapshots.join(", ")
+                }
+            );
+            eprintln!(
+                "error: vault {vault} is damaged: {} damaged object(s), {} snapshot(s) affected (verify job {})",
+                d.damaged.len(),
+                d.affected_snapshots.len(),
+                run.job.0
+            );
+        }
+        (None, state) => {
+            eprintln!(
+                "error: verify job {} of vault {vault} {state}: {}",
+                run.job.0,
+                o.error.as_deref().or(o.reason.as_deref()).unwrap_or("")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Prints each damaged object with the snapshots it affects (`coffer
+/// check` and `coffer verify`).
+pub(crate) fn print_damage(problems: &[coffer_core::Problem]) {
+    for p in problems {
+        let affected = if p.snapshots.is_empty() {
+            "none".into()
+        } else {
+            p.snapshots.join(", ")
+        };
+        println!(
+            "damaged: {}: {} (snapshots affected: {affected})",
+            p.object, p.detail
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! `files::verify_restored`: a restored file that differs from its snapshot
+//! (same size, one byte changed; or truncated) is detected.
+
+use coffer_core::{BackupOptions, InitOptions, Secret, Vault};
+use coffer_sources::{files, run_backup, Progress, SnapshotMeta};
+use coffer_storage::MemoryBackend;
+use std::sync::Arc;
+
+#[test]
+fn a_changed_restored_file_is_detected() {
+    let vault = Vault::init(
+        Arc::new(MemoryBackend::new()),
+        &Secret::Password("pw".into()),
+        &InitOptions::default(),
+    )
+    .unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..900_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(src.path().join("big.bin"), &data).unwrap();
+    std::fs::write(src.path().join("small.txt"), b"hello").unwrap();
+    let fopts = files::FilesOptions {
+        paths: vec![src.path().to_path_buf()],
+        ..Default::default()
+    };
+    let r = run_backup(
+        &vault,
+        &BackupOptions::default(),
+        &SnapshotMeta::default(),
+        |a, i| files::backup(a, i, &fopts, &Progress::default()),
+    )
+    .unwrap();
+    let index = vault.load_index().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let opts = files::RestoreOptions {
+        target: out.path().to_path_buf(),
+        ..Default::default()
+    };
+    files::restore(&vault, &index, &r.snapshot, &opts, &Progress::default()).unwrap();
+    let v = files::verify_restored(&vault, &index, &r.snapshot, out.path(), None).unwrap();
+    assert_eq!((v.files, v.mismatch_count), (2, 0), "{v:?}");
+
+    let restored = out.path().join(src.path().strip_prefix("/").unwrap());
+    let mut changed = data.clone();
+    changed[600_000] ^= 1;
+    std::fs::write(restored.join("big.bin"), &changed).unwrap();
+    std::fs::write(restored.join("small.txt"), b"hell").unwrap();
+    let v = files::verify_restored(&vault, &index, &r.snapshot, out.path(), None).unwrap();
+    assert_eq!(v.mismatch_count, 2, "{v:?}");
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|m| m.path.ends_with("big.bin") && m.problem.contains("content differs")),
+        "{v:?}"
+    );
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|m| m.path.ends_with("small.txt") && m.problem.contains("size is 4 bytes")),
+        "{v:?}"
+    );
+}
