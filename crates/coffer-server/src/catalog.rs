@@ -48,8 +48,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, Value, ValueRef};
-use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, Value, ValueRef};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 /// How long a connection waits for another process's lock before failing.
@@ -121,6 +121,60 @@ CREATE TABLE rule_state (
     last_scheduled TEXT NOT NULL,
     PRIMARY KEY (plan, rule)
 ) WITHOUT ROWID;
+"#,
+    // 2: events for notifications and metrics (crate::events), a key-value
+    // table for consumers' cursors, and when each pack's data was last
+    // verified (for `verify --read-data-subset` coverage).
+    r#"
+CREATE TABLE events (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at       TEXT NOT NULL,
+    name     TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    job_id   INTEGER,
+    plan     TEXT,
+    rule     TEXT,
+    source   TEXT,
+    vault    TEXT,
+    message  TEXT NOT NULL,
+    details  TEXT
+);
+CREATE INDEX events_by_at     ON events (at);
+CREATE INDEX events_by_source ON events (source, id);
+CREATE TABLE kv (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE verified_packs (
+    vault       TEXT NOT NULL,
+    pack        TEXT NOT NULL,
+    verified_at TEXT NOT NULL,
+    PRIMARY KEY (vault, pack)
+) WITHOUT ROWID;
+"#,
+    // 3: API tokens (only their hash) and the audit trail (crate::auth,
+    // crate::audit).
+    r#"
+CREATE TABLE tokens (
+    name         TEXT PRIMARY KEY,
+    role         TEXT NOT NULL,
+    hash         TEXT NOT NULL UNIQUE,
+    created_at   TEXT NOT NULL,
+    expires_at   TEXT,
+    revoked_at   TEXT,
+    last_used_at TEXT
+);
+CREATE TABLE audit (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      TEXT NOT NULL,
+    actor   TEXT NOT NULL,
+    role    TEXT,
+    action  TEXT NOT NULL,
+    target  TEXT,
+    result  TEXT NOT NULL,
+    error   TEXT,
+    remote  TEXT
+);
 "#,
 ];
 
@@ -241,7 +295,7 @@ pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 /// A value read from the catalog or given by a user could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct ParseError(String);
+pub struct ParseError(pub(crate) String);
 
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident, $what:literal, { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
@@ -268,9 +322,9 @@ macro_rules! text_enum {
         }
 
         impl std::str::FromStr for $name {
-            type Err = ParseError;
+            type Err = $crate::catalog::ParseError;
             /// Case-insensitive; `_` and `-` are the same.
-            fn from_str(s: &str) -> Result<Self, ParseError> {
+            fn from_str(s: &str) -> Result<Self, $crate::catalog::ParseError> {
                 let norm = s.trim().replace('_', "-");
                 $name::ALL
                     .iter()
@@ -278,36 +332,38 @@ macro_rules! text_enum {
                     .find(|v| v.as_str().replace('_', "-").eq_ignore_ascii_case(&norm))
                     .ok_or_else(|| {
                         let names: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
-                        ParseError(format!("unknown {} `{}`: use one of {}", $what, s, names.join(", ")))
+                        $crate::catalog::ParseError(format!("unknown {} `{}`: use one of {}", $what, s, names.join(", ")))
                     })
             }
         }
 
-        impl Serialize for $name {
+        impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
+        impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+                <String as serde::Deserialize>::deserialize(d)?.parse().map_err(serde::de::Error::custom)
             }
         }
 
-        impl ToSql for $name {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                Ok(ToSqlOutput::from(self.as_str()))
+        impl rusqlite::types::ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(rusqlite::types::ToSqlOutput::from(self.as_str()))
             }
         }
 
-        impl FromSql for $name {
-            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-                value.as_str()?.parse().map_err(|e: ParseError| FromSqlError::Other(Box::new(e)))
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                value.as_str()?.parse().map_err(|e: $crate::catalog::ParseError| rusqlite::types::FromSqlError::Other(Box::new(e)))
             }
         }
     };
 }
+
+pub(crate) use text_enum;
 
 text_enum!(
     /// What a job does.
@@ -326,6 +382,8 @@ text_enum!(
         Prune = "prune",
         /// Forget snapshots by the retention of a rule.
         Forget = "forget",
+        /// Write a scheduled compliance report.
+        Report = "report",
     }
 );
 
@@ -391,6 +449,15 @@ impl JobState {
     /// The states that are not final.
     pub const ACTIVE: &'static [JobState] =
         &[JobState::Created, JobState::Pending, JobState::Running];
+
+    /// The final states.
+    pub const FINAL: &'static [JobState] = &[
+        JobState::Completed,
+        JobState::Partial,
+        JobState::Failed,
+        JobState::Expired,
+        JobState::Aborted,
+    ];
 
     /// Whether a job in this state may move to `to`; on refusal, why.
     pub fn check_transition(self, to: JobState) -> Result<(), &'static str> {
@@ -1157,6 +1224,7 @@ impl Catalog {
             params![id.0, to],
         )?;
         insert_event(tx, id, at, level, Some(to), message)?;
+        insert_job_app_event(tx, id, to, at, message)?;
         Ok(())
     }
 
@@ -1302,12 +1370,14 @@ impl Catalog {
                     s.as_str().to_lowercase(),
                 ),
             };
-            self.enter(tx, id, outcome.state, &now, level, &message)?;
+            // Details first: the job's event (written by `enter`) reads them;
+            // an illegal transition rolls the whole transaction back.
             tx.execute(
                 "UPDATE jobs SET finished_at = ?2, error = ?3, reason = ?4, \
                  details = COALESCE(?5, details) WHERE id = ?1",
                 params![id.0, now, outcome.error, outcome.reason, details],
             )?;
+            self.enter(tx, id, outcome.state, &now, level, &message)?;
             set_counters(tx, id, &outcome.counters)?;
             append_snapshots(tx, id, &outcome.snapshot_ids)?;
             Ok(())
@@ -1562,6 +1632,396 @@ impl Catalog {
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
+
+    /// Records an event that is not a job's state change (an RPO violation,
+    /// a size anomaly, WAL archive lag). Returns its id.
+    pub fn emit(&self, event: &crate::events::NewEvent) -> Result<i64> {
+        let now = format_time(self.now());
+        self.write("recording an event", |tx| insert_app_event(tx, &now, event))
+    }
+
+    /// Events matching `filter`, in id order.
+    pub fn events(&self, filter: &crate::events::EventFilter) -> Result<Vec<crate::events::Event>> {
+        let mut sql = String::from(
+            "SELECT id, at, name, severity, job_id, plan, rule, source, vault, message, details \
+             FROM events WHERE 1 = 1",
+        );
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(a) = filter.after_id {
+            sql.push_str(" AND id > ?");
+            args.push(Value::Integer(a));
+        }
+        if let Some(t) = filter.since {
+            sql.push_str(" AND at >= ?");
+            args.push(Value::Text(format_time(t)));
+        }
+        if !filter.names.is_empty() {
+            sql.push_str(&format!(
+                " AND name IN ({})",
+                vec!["?"; filter.names.len()].join(", ")
+            ));
+            args.extend(filter.names.iter().map(|n| Value::Text(n.as_str().into())));
+        }
+        if let Some(min) = filter.min_severity {
+            let ok: Vec<_> = crate::events::Severity::ALL
+                .iter()
+                .filter(|s| **s >= min)
+                .collect();
+            sql.push_str(&format!(
+                " AND severity IN ({})",
+                vec!["?"; ok.len()].join(", ")
+            ));
+            args.extend(ok.iter().map(|s| Value::Text(s.as_str().into())));
+        }
+        if let Some(src) = &filter.source {
+            sql.push_str(" AND source = ?");
+            args.push(Value::Text(src.clone()));
+        }
+        let newest_first = filter.after_id.is_none();
+        sql.push_str(if newest_first {
+            " ORDER BY id DESC"
+        } else {
+            " ORDER BY id"
+        });
+        sql.push_str(" LIMIT ?");
+        args.push(Value::Integer(
+            filter
+                .limit
+                .map(|l| i64::try_from(l).unwrap_or(i64::MAX))
+                .unwrap_or(-1),
+        ));
+        let mut events = self.read("reading events", |c| {
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
+                let details: Option<String> = r.get(10)?;
+                Ok(crate::events::Event {
+                    id: r.get(0)?,
+                    at: r.get::<_, DbTime>(1)?.0,
+                    name: r.get(2)?,
+                    severity: r.get(3)?,
+                    job_id: r.get::<_, Option<i64>>(4)?.map(JobId),
+                    plan: r.get(5)?,
+                    rule: r.get(6)?,
+                    source: r.get(7)?,
+                    vault: r.get(8)?,
+                    message: r.get(9)?,
+                    details: details.and_then(|d| serde_json::from_str(&d).ok()),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        if newest_first {
+            events.reverse();
+        }
+        Ok(events)
+    }
+
+    /// A value of the key-value table (consumers' cursors and small state).
+    pub fn kv_get(&self, key: &str) -> Result<Option<String>> {
+        self.read("reading a key", |c| {
+            Ok(
+                c.query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+    }
+
+    /// Sets a value of the key-value table.
+    pub fn kv_set(&self, key: &str, value: &str) -> Result<()> {
+        self.write("writing a key", |tx| {
+            tx.execute(
+                "INSERT INTO kv (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records that the data of `packs` of `vault` was read and found
+    /// sound at `at`.
+    pub fn set_packs_verified(&self, vault: &str, packs: &[String], at: Timestamp) -> Result<()> {
+        let at = format_time(at);
+        self.write("recording verified packs", |tx| {
+            let mut st = tx.prepare(
+                "INSERT INTO verified_packs (vault, pack, verified_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (vault, pack) DO UPDATE SET verified_at = excluded.verified_at",
+            )?;
+            for p in packs {
+                st.execute(params![vault, p, at])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// When each pack of `vault` was last verified, as `(pack, time)`.
+    pub fn packs_verified(&self, vault: &str) -> Result<Vec<(String, Timestamp)>> {
+        self.read("reading verified packs", |c| {
+            let mut st =
+                c.prepare("SELECT pack, verified_at FROM verified_packs WHERE vault = ?1")?;
+            let rows = st.query_map([vault], |r| Ok((r.get(0)?, r.get::<_, DbTime>(1)?.0)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// How many jobs there are of each kind and state (metrics).
+    pub fn job_counts(&self) -> Result<Vec<(JobKind, JobState, u64)>> {
+        self.read("counting jobs", |c| {
+            let mut st =
+                c.prepare("SELECT kind, state, COUNT(*) FROM jobs GROUP BY kind, state")?;
+            let rows = st.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    // --- API tokens and the audit trail (crate::auth, crate::audit) ---
+
+    /// Stores a new token (its hash only). Fails with
+    /// [`CatalogError::InvalidInput`] when `name` is taken.
+    pub fn token_insert(&self, t: &TokenRecord) -> Result<()> {
+        let name = t.name.clone();
+        self.write("creating a token", |tx| {
+            let taken: bool = tx.query_row(
+                "SELECT COUNT(*) > 0 FROM tokens WHERE name = ?1",
+                [&t.name],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Err(CatalogError::InvalidInput(format!(
+                    "a token named `{name}` exists already: choose another --name, or revoke it first (`coffer token revoke {name}`)"
+                ))
+                .into());
+            }
+            tx.execute(
+                "INSERT INTO tokens (name, role, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![t.name, t.role, t.hash, format_time(t.created_at), t.expires_at.map(format_time)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Every token, oldest first.
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        self.read("listing tokens", |c| {
+            let mut st = c.prepare(
+                "SELECT name, role, hash, created_at, expires_at, revoked_at, last_used_at FROM tokens ORDER BY created_at, name",
+            )?;
+            let rows = st.query_map([], token_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// The token whose hash is `hash`, if any (revoked and expired ones too).
+    pub fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>> {
+        self.read("looking up a token", |c| {
+            Ok(c.query_row(
+                "SELECT name, role, hash, created_at, expires_at, revoked_at, last_used_at FROM tokens WHERE hash = ?1",
+                [hash],
+                token_from_row,
+            )
+            .optional()?)
+        })
+    }
+
+    /// Records that token `name` was used at `at`.
+    pub fn token_used(&self, name: &str, at: Timestamp) -> Result<()> {
+        self.write("recording a token's use", |tx| {
+            tx.execute(
+                "UPDATE tokens SET last_used_at = ?2 WHERE name = ?1",
+                params![name, format_time(at)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Revokes token `name`; false when there is no such token or it was
+    /// revoked already.
+    pub fn token_revoke(&self, name: &str, at: Timestamp) -> Result<bool> {
+        self.write("revoking a token", |tx| {
+            let n = tx.execute(
+                "UPDATE tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+                params![name, format_time(at)],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Appends one entry to the audit table; returns its id.
+    pub fn audit_insert(&self, a: &AuditRecord) -> Result<i64> {
+        self.write("recording an audit entry", |tx| {
+            tx.execute(
+                "INSERT INTO audit (at, actor, role, action, target, result, error, remote) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![format_time(a.at), a.actor, a.role, a.action, a.target, a.result, a.error, a.remote],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    /// The newest `limit` audit entries, oldest first.
+    pub fn audit_entries(&self, limit: usize) -> Result<Vec<AuditRecord>> {
+        self.read("reading the audit trail", |c| {
+            let mut st = c.prepare(
+                "SELECT at, actor, role, action, target, result, error, remote FROM \
+                 (SELECT * FROM audit ORDER BY id DESC LIMIT ?1) ORDER BY id",
+            )?;
+            let rows = st.query_map([limit as i64], |r| {
+                Ok(AuditRecord {
+                    at: r.get::<_, DbTime>(0)?.0,
+                    actor: r.get(1)?,
+                    role: r.get(2)?,
+                    action: r.get(3)?,
+                    target: r.get(4)?,
+                    result: r.get(5)?,
+                    error: r.get(6)?,
+                    remote: r.get(7)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// How many events there are of each name (metrics).
+    pub fn event_counts(&self) -> Result<Vec<(crate::events::EventName, u64)>> {
+        self.read("counting events", |c| {
+            let mut st = c.prepare("SELECT name, COUNT(*) FROM events GROUP BY name")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}
+
+/// A stored API token (never the token itself: its BLAKE3 hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenRecord {
+    /// Its unique name.
+    pub name: String,
+    /// Its role (`viewer`, `operator`, `admin`).
+    pub role: String,
+    /// The hex BLAKE3 hash of the token.
+    #[serde(skip)]
+    pub hash: String,
+    /// When it was created.
+    #[serde(with = "time_serde")]
+    pub created_at: Timestamp,
+    /// When it stops working, if ever.
+    #[serde(with = "time_serde::option")]
+    pub expires_at: Option<Timestamp>,
+    /// When it was revoked.
+    #[serde(with = "time_serde::option")]
+    pub revoked_at: Option<Timestamp>,
+    /// When it was last used.
+    #[serde(with = "time_serde::option")]
+    pub last_used_at: Option<Timestamp>,
+}
+
+fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
+    Ok(TokenRecord {
+        name: r.get(0)?,
+        role: r.get(1)?,
+        hash: r.get(2)?,
+        created_at: r.get::<_, DbTime>(3)?.0,
+        expires_at: r.get::<_, Option<DbTime>>(4)?.map(|d| d.0),
+        revoked_at: r.get::<_, Option<DbTime>>(5)?.map(|d| d.0),
+        last_used_at: r.get::<_, Option<DbTime>>(6)?.map(|d| d.0),
+    })
+}
+
+/// One entry of the audit trail (see `crate::audit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRecord {
+    /// When.
+    #[serde(with = "time_serde")]
+    pub at: Timestamp,
+    /// Who: `token:NAME` or `cli:USER`.
+    pub actor: String,
+    /// The token's role (API actions).
+    pub role: Option<String>,
+    /// What (`token.create`, `rule.run`, `snapshot.hold`, …).
+    pub action: String,
+    /// On what (a rule, vault, snapshot, token name).
+    pub target: Option<String>,
+    /// `ok` or `error`.
+    pub result: String,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The client's address (API actions).
+    pub remote: Option<String>,
+}
+
+/// Writes the [`crate::events`] event of a job entering `state`, if that
+/// state has one.
+fn insert_job_app_event(
+    tx: &Connection,
+    id: JobId,
+    state: JobState,
+    at: &str,
+    message: &str,
+) -> TxResult<()> {
+    type Opt = Option<String>;
+    let (kind, plan, rule, source, vault, details): (JobKind, Opt, Opt, Opt, Opt, Opt) = tx
+        .query_row(
+            "SELECT kind, plan, rule, source, vault, details FROM jobs WHERE id = ?1",
+            [id.0],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )?;
+    let details: Option<serde_json::Value> = details.and_then(|d| serde_json::from_str(&d).ok());
+    let Some(name) = crate::events::job_event_name(kind, state, details.as_ref()) else {
+        return Ok(());
+    };
+    let subject = source
+        .clone()
+        .or_else(|| vault.clone())
+        .unwrap_or_else(|| "-".into());
+    let event = crate::events::NewEvent {
+        name,
+        job_id: Some(id),
+        plan,
+        rule,
+        source,
+        vault,
+        message: format!("{kind} job {id} ({subject}): {message}"),
+        details,
+    };
+    insert_app_event(tx, at, &event)?;
+    Ok(())
+}
+
+/// Inserts an event row; returns its id.
+fn insert_app_event(tx: &Connection, at: &str, e: &crate::events::NewEvent) -> TxResult<i64> {
+    let details = e
+        .details
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|err| CatalogError::InvalidInput(format!("details of event {}: {err}", e.name)))?;
+    tx.execute(
+        "INSERT INTO events (at, name, severity, job_id, plan, rule, source, vault, message, details) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            at,
+            e.name,
+            e.name.severity(),
+            e.job_id.map(|j| j.0),
+            e.plan,
+            e.rule,
+            e.source,
+            e.vault,
+            e.message,
+            details
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
 }
 
 fn insert_event(
@@ -1638,6 +2098,88 @@ mod tests {
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn job_state_changes_and_checks_write_events() {
+        use crate::events::{EventFilter, EventName, NewEvent, Severity};
+        let (_t, c) = catalog();
+        let id = c.create_job(&backup_job("daily", "db", "pg")).unwrap();
+        c.start_job(id).unwrap();
+        c.finish_job(id, &JobOutcome::failed("connection refused"))
+            .unwrap();
+        let rt = c
+            .create_job(&NewJob {
+                source: Some("pg".into()),
+                ..NewJob::new(JobKind::RestoreTest, Trigger::Cli)
+            })
+            .unwrap();
+        c.start_job(rt).unwrap();
+        let mut out = JobOutcome::failed("restore took longer than 10m");
+        out.details = Some(serde_json::json!({"validation": "TIMED_OUT"}));
+        c.finish_job(rt, &out).unwrap();
+        let mut rpo = NewEvent::new(
+            EventName::RpoViolated,
+            "pg: newest snapshot 26h old, RPO 25h",
+        );
+        rpo.source = Some("pg".into());
+        let rpo_id = c.emit(&rpo).unwrap();
+
+        let all = c.events(&EventFilter::default()).unwrap();
+        let names: Vec<_> = all.iter().map(|e| e.name).collect();
+        assert_eq!(
+            names,
+            [
+                EventName::BackupJobStarted,
+                EventName::BackupJobFailed,
+                EventName::RestoreTestStarted,
+                EventName::RestoreTestTimedOut,
+                EventName::RpoViolated
+            ]
+        );
+        assert_eq!(all[1].job_id, Some(id));
+        assert_eq!(all[1].plan.as_deref(), Some("daily"));
+        assert!(
+            all[1].message.contains("connection refused"),
+            "{}",
+            all[1].message
+        );
+        assert_eq!(all[4].id, rpo_id);
+
+        // A consumer's cursor reads forward; severity filters.
+        let after = c
+            .events(&EventFilter {
+                after_id: Some(all[2].id),
+                limit: Some(1),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].name, EventName::RestoreTestTimedOut);
+        let errors = c
+            .events(&EventFilter {
+                min_severity: Some(Severity::Error),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(errors.len(), 3);
+
+        c.kv_set("notify/webhook", "17").unwrap();
+        c.kv_set("notify/webhook", "18").unwrap();
+        assert_eq!(c.kv_get("notify/webhook").unwrap().as_deref(), Some("18"));
+        assert_eq!(c.kv_get("nothing").unwrap(), None);
+
+        c.set_packs_verified(
+            "main",
+            &["p1".into(), "p2".into()],
+            ts("2026-03-01T00:00:00Z"),
+        )
+        .unwrap();
+        c.set_packs_verified("main", &["p2".into()], ts("2026-03-02T00:00:00Z"))
+            .unwrap();
+        let mut v = c.packs_verified("main").unwrap();
+        v.sort();
+        assert_eq!(v[1], ("p2".to_string(), ts("2026-03-02T00:00:00Z")));
     }
 
     #[test]

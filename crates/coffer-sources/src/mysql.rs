@@ -114,7 +114,9 @@ impl Mysql {
         self.url.password.as_deref()
     }
 
-    fn query(&self, db: Option<&str>, sql: &str) -> SourceResult<String> {
+    /// Runs SQL through the client (in `db` when given); returns its batch
+    /// output without column names (columns separated by tabs).
+    pub fn query(&self, db: Option<&str>, sql: &str) -> SourceResult<String> {
         let mut c = self.command(&self.client);
         c.args(["--batch", "--skip-column-names", "--connect-timeout=15"]);
         if let Some(d) = db {
@@ -126,6 +128,16 @@ impl Mysql {
             format!("{} on {}", tool_name(&self.client), self.url.location(db)),
             self.secret(),
         )
+    }
+
+    /// Drops database `db` if it exists.
+    pub fn drop_database(&self, db: &str) -> SourceResult<()> {
+        self.query(
+            None,
+            &format!("drop database if exists {}", quote_ident(db)),
+        )
+        .map_err(|e| self.connect_error(None, e))?;
+        Ok(())
     }
 
     /// The dump tool: the first `mariadb-dump` or `mysqldump` not older

@@ -178,8 +178,8 @@ impl Postgres {
     }
 
     /// Runs one SQL statement in `db` through psql; returns its unaligned,
-    /// tuples-only output.
-    pub(crate) fn query(&self, db: &str, sql: &str) -> SourceResult<String> {
+    /// tuples-only output (columns separated by `|`).
+    pub fn query(&self, db: &str, sql: &str) -> SourceResult<String> {
         let mut c = self.command(&self.psql);
         c.args(["-X", "-w", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
             .arg(self.conninfo(db))
@@ -356,6 +356,45 @@ impl Postgres {
         Ok(out.trim() != "0")
     }
 
+    /// Drops database `db` if it exists, ending its sessions first
+    /// (`WITH (FORCE)` from PostgreSQL 13 on).
+    pub fn drop_database(&self, db: &str) -> SourceResult<()> {
+        let force = if self.server_version_num >= 130_000 {
+            " with (force)"
+        } else {
+            ""
+        };
+        self.query(
+            MAINTENANCE_DB,
+            &format!("drop database if exists {}{force}", quote_ident(db)),
+        )
+        .map_err(|e| self.connect_error(MAINTENANCE_DB, e))?;
+        Ok(())
+    }
+
+    /// Checks the indexes and tables of `db` with `pg_amcheck
+    /// --install-missing` (which creates the amcheck extension in `db`:
+    /// meant for scratch databases). `Ok(None)` when pg_amcheck is not
+    /// installed; else its report (empty when it found nothing).
+    pub fn amcheck(&self, db: &str) -> SourceResult<Option<String>> {
+        let tool = match self.tool("pg_amcheck", self.server_major().min(1400), "amcheck") {
+            Ok((t, _)) => t,
+            Err(SourceError::ToolMissing { .. } | SourceError::ToolTooOld { .. }) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        let mut c = self.command(&tool);
+        c.args(["--no-password", "--install-missing", "--heapallindexed"])
+            .arg(self.conninfo(db));
+        process::output(
+            c,
+            format!("pg_amcheck of {}", self.url.location(Some(db))),
+            self.secret(),
+        )
+        .map(Some)
+    }
+
     /// Restores a dump made by `pg_dump` version `dump_version` (from the
     /// snapshot's details) into the URL's database.
     pub fn restore<R: Read>(
@@ -455,6 +494,28 @@ impl Postgres {
             .map(str::to_string)
             .collect())
     }
+}
+
+/// The server program `name` (`postgres`, `pg_ctl`) of exactly major
+/// version `major` (in [`pg_major`] units), as a data directory of that
+/// version needs: looked for like the client tools.
+pub fn server_tool(opts: &PgOptions, name: &str, major: u32) -> SourceResult<PathBuf> {
+    let dirs = tool_dirs(opts);
+    let found = dirs.find_all(&[name]);
+    for p in &found {
+        if pg_major(&process::tool_version(p)?) == major {
+            return Ok(p.clone());
+        }
+    }
+    Err(SourceError::ToolMissing {
+        tool: format!("{name} {}", show_major(major)),
+        searched: dirs.searched(),
+        hint: format!(
+            "install the PostgreSQL {} server (Debian: apt-get install postgresql-{}), or point bin_dir at its bin directory",
+            show_major(major),
+            show_major(major)
+        ),
+    })
 }
 
 fn tool_dirs(opts: &PgOptions) -> ToolDirs {

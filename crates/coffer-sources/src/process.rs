@@ -12,13 +12,21 @@
 //!   is killed and reaped, never left running.
 //! - Standard error is captured (its last 16 KiB) for the error message, with
 //!   the URL's password replaced by `***`.
+//! - Inside a [`cancel_scope`] (a restore test with a time limit), every
+//!   process starts in a process group of its own, and the whole group is
+//!   killed as soon as the scope's [`Cancel`] fires or the process is
+//!   dropped: a shell's children (`sh -c 'sleep 600'`) die with it.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 
-use coffer_core::{Archiver, ChunkRef};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use coffer_core::{Archiver, Cancel, ChunkRef};
 
 use crate::error::{SourceError, SourceResult};
 
@@ -34,6 +42,60 @@ pub struct Proc {
     stdin: Option<ChildStdin>,
     stderr: Option<JoinHandle<Vec<u8>>>,
     reaped: bool,
+    /// Set when the process leads its own group (inside a cancel scope):
+    /// the flag that stops the group's watcher thread.
+    group: Option<Arc<AtomicBool>>,
+}
+
+thread_local! {
+    /// The [`Cancel`] of the innermost [`cancel_scope`] on this thread.
+    static SCOPE: RefCell<Option<Cancel>> = const { RefCell::new(None) };
+}
+
+/// While alive, processes this thread starts through [`Proc`] are killed
+/// (with their whole process group) once `cancel` fires. Restores the outer
+/// scope on drop.
+#[must_use = "the scope ends when this guard is dropped"]
+pub struct CancelScope {
+    prev: Option<Cancel>,
+}
+
+/// Starts a [`CancelScope`] for `cancel` on this thread.
+pub fn cancel_scope(cancel: &Cancel) -> CancelScope {
+    let prev = SCOPE.with(|s| s.borrow_mut().replace(cancel.clone()));
+    CancelScope { prev }
+}
+
+impl Drop for CancelScope {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        SCOPE.with(|s| *s.borrow_mut() = prev);
+    }
+}
+
+/// Runs `f` outside any cancel scope: for clean-up (dropping a scratch
+/// database) that must run even after the scope's cancel fired.
+pub fn outside_cancel_scope<T>(f: impl FnOnce() -> T) -> T {
+    let prev = SCOPE.with(|s| s.borrow_mut().take());
+    let out = f();
+    SCOPE.with(|s| *s.borrow_mut() = prev);
+    out
+}
+
+/// Kills process group `pgid` once `cancel` fires, until `done` is set.
+fn watch_group(pgid: libc::pid_t, cancel: Cancel, done: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        while !done.load(Ordering::SeqCst) {
+            if cancel.reason().is_some() {
+                // SAFETY: signals the process group that Proc::spawn started.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
 }
 
 impl Proc {
@@ -48,6 +110,11 @@ impl Proc {
         pipe_stdout: bool,
     ) -> SourceResult<Proc> {
         let what = what.into();
+        let scope = SCOPE.with(|s| s.borrow().clone());
+        if let Some(c) = &scope {
+            c.check(&what)?;
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        }
         cmd.stderr(Stdio::piped());
         if pipe_stdin {
             cmd.stdin(Stdio::piped());
@@ -81,7 +148,13 @@ impl Proc {
                 tail
             })
             .map_err(|e| SourceError::io("cannot start a thread", e))?;
+        let group = scope.map(|c| {
+            let done = Arc::new(AtomicBool::new(false));
+            watch_group(child.id() as libc::pid_t, c, done.clone());
+            done
+        });
         Ok(Proc {
+            group,
             stdout: child.stdout.take(),
             stdin: child.stdin.take(),
             child,
@@ -107,6 +180,9 @@ impl Proc {
             .wait()
             .map_err(|e| SourceError::io(format!("waiting for {}", self.what), e))?;
         self.reaped = true;
+        if let Some(done) = &self.group {
+            done.store(true, Ordering::SeqCst);
+        }
         let tail = self.stderr_text();
         if status.success() {
             Ok(tail)
@@ -146,6 +222,15 @@ impl Proc {
     }
 
     fn kill_now(&mut self) {
+        if let Some(done) = &self.group {
+            done.store(true, Ordering::SeqCst);
+            if !self.reaped {
+                // SAFETY: the process leads a group of its own (see spawn).
+                unsafe {
+                    libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL);
+                }
+            }
+        }
         if !self.reaped {
             let _ = self.child.kill();
             let _ = self.child.wait();

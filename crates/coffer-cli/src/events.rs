@@ -1,0 +1,90 @@
+//! `coffer events`: recent events of the catalog (what notification sinks
+//! are sent), oldest first.
+
+use anyhow::Result;
+use clap::Args;
+use coffer_server::catalog::parse_since;
+use coffer_server::events::{EventFilter, EventName, Severity};
+use coffer_server::state::StateDir;
+use jiff::Timestamp;
+use std::path::PathBuf;
+
+use crate::GlobalArgs;
+
+/// `coffer events`.
+#[derive(Args)]
+pub struct EventsArgs {
+    /// The daemon's state directory (default: the configuration's state_dir, else the default state directory)
+    #[arg(long, env = "COFFER_STATE_DIR", value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Events since then: a span back from now (24h, 7d, 2w) or a time (2026-03-01, 2026-03-01T12:00:00Z; UTC)
+    #[arg(long, default_value = "24h", value_parser = since)]
+    since: Timestamp,
+    /// Only events of these names (repeatable or comma-separated), e.g. BACKUP_JOB_FAILED,RPO_VIOLATED
+    #[arg(long, value_delimiter = ',', value_parser = parse_name)]
+    name: Vec<EventName>,
+    /// Only events at least this severe: info, warning or error
+    #[arg(long, value_parser = parse_severity)]
+    severity: Option<Severity>,
+    /// Only events of this source
+    #[arg(long)]
+    source: Option<String>,
+    /// Show at most this many (the newest; 0: all)
+    #[arg(long, default_value_t = 200)]
+    limit: usize,
+}
+
+fn since(s: &str) -> Result<Timestamp, String> {
+    parse_since(s, Timestamp::now()).map_err(|e| e.to_string())
+}
+
+fn parse_name(s: &str) -> Result<EventName, String> {
+    s.parse()
+        .map_err(|e: coffer_server::catalog::ParseError| e.to_string())
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+        .map_err(|e: coffer_server::catalog::ParseError| e.to_string())
+}
+
+/// Runs `coffer events`.
+pub fn run(g: &GlobalArgs, a: EventsArgs) -> Result<u8> {
+    let from_config = match (&a.state_dir, &g.config) {
+        (None, Some(_)) => Some(crate::daemon::load_config(g)?.state_dir),
+        _ => None,
+    };
+    let state = StateDir::resolve(a.state_dir.as_deref().or(from_config.as_deref()));
+    let Some(catalog) = crate::jobs::open_for_listing(g, &state)? else {
+        return Ok(0);
+    };
+    let events = catalog.events(&EventFilter {
+        since: Some(a.since),
+        names: a.name,
+        min_severity: a.severity,
+        source: a.source,
+        limit: (a.limit > 0).then_some(a.limit),
+        ..EventFilter::default()
+    })?;
+    if g.json {
+        println!("{}", serde_json::to_string_pretty(&events)?);
+        return Ok(0);
+    }
+    for e in &events {
+        println!(
+            "{}  {}",
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            coffer_server::notify::summary(e)
+        );
+    }
+    if !g.quiet {
+        println!(
+            "{} event{} since {} in {}",
+            events.len(),
+            if events.len() == 1 { "" } else { "s" },
+            a.since.strftime("%Y-%m-%d %H:%M:%S"),
+            catalog.path().display()
+        );
+    }
+    Ok(0)
+}
