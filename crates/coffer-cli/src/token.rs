@@ -1,0 +1,224 @@
+//! `coffer token`: API tokens of `coffer serve` (create, list, revoke), and
+//! [`audit`], the one call each acting command makes to record itself in
+//! the audit trail.
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use coffer_server::audit::{self, Actor};
+use coffer_server::auth::{self, Role};
+use coffer_server::state::StateDir;
+use serde_json::json;
+use std::path::PathBuf;
+
+use crate::{GlobalArgs, UsageError};
+
+/// `coffer token …`.
+#[derive(Subcommand)]
+pub enum TokenCmd {
+    /// Create a token for the HTTP API (printed once; only its hash is kept)
+    Create {
+        /// viewer (reads), operator (also starts jobs), admin (also holds, forget, tokens)
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// A unique name (default: ROLE-TIME)
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifetime, e.g. 90d or 12h (default: no expiry)
+        #[arg(long, value_parser = auth::parse_lifetime)]
+        expires: Option<std::time::Duration>,
+        /// The daemon's state directory (default: the configuration's state_dir)
+        #[arg(long, env = "COFFER_STATE_DIR", value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// List tokens (names, roles, expiry; never the tokens)
+    List {
+        /// The daemon's state directory (default: the configuration's state_dir)
+        #[arg(long, env = "COFFER_STATE_DIR", value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Revoke a token by name
+    Revoke {
+        /// The token's name
+        name: String,
+        /// The daemon's state directory (default: the configuration's state_dir)
+        #[arg(long, env = "COFFER_STATE_DIR", value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+/// The state directory: --state-dir / COFFER_STATE_DIR, else an explicitly
+/// given configuration's, else the default.
+fn state(g: &GlobalArgs, dir: Option<PathBuf>) -> Result<StateDir> {
+    if let Some(d) = dir.or_else(|| std::env::var_os("COFFER_STATE_DIR").map(PathBuf::from)) {
+        return Ok(StateDir::new(d));
+    }
+    Ok(match &g.config {
+        Some(_) => StateDir::new(crate::daemon::load_config(g)?.state_dir),
+        None => StateDir::resolve(None),
+    })
+}
+
+/// Records the command-line action `action` on `target` and its result in
+/// the audit trail of the state directory (COFFER_STATE_DIR, else the
+/// configuration's, else the default). A failure to record is a warning:
+/// the action itself already happened.
+pub fn audit<T>(g: &GlobalArgs, action: &str, target: Option<&str>, result: &Result<T>) {
+    let r = (|| -> Result<()> {
+        let catalog = state(g, None)?.open_catalog()?;
+        let msg = result.as_ref().err().map(crate::message);
+        audit::record(
+            &catalog,
+            &Actor::cli(),
+            action,
+            target,
+            msg.as_deref().map_or(Ok(()), Err),
+            crate::retention::now()?,
+        )?;
+        Ok(())
+    })();
+    if let Err(e) = r {
+        eprintln!("warning: the audit trail did not record `{action}`: {e:#}");
+    }
+}
+
+/// Runs `coffer token …`.
+pub fn run(g: &GlobalArgs, c: TokenCmd) -> Result<u8> {
+    let now = crate::retention::now()?;
+    match c {
+        TokenCmd::Create {
+            role,
+            name,
+            expires,
+            state_dir,
+        } => {
+            let catalog = state(g, state_dir)?
+                .open_catalog()
+                .context("opening the job catalog")?;
+            let name = name.unwrap_or_else(|| format!("{role}-{}", now.as_second()));
+            let r = auth::create_token(&catalog, &name, role, expires, now);
+            let msg = r.as_ref().err().map(|e| e.to_string());
+            audit::record(
+                &catalog,
+                &Actor::cli(),
+                "token.create",
+                Some(&name),
+                msg.as_deref().map_or(Ok(()), Err),
+                now,
+            )?;
+            let (token, rec) = r.map_err(|e| match e {
+                auth::AuthError::InvalidInput(m) => UsageError(m).into(),
+                coffer_server::auth::AuthError::Catalog(
+                    coffer_server::catalog::CatalogError::InvalidInput(m),
+                ) => anyhow::Error::from(UsageError(m)),
+                e => e.into(),
+            })?;
+            if g.json {
+                let mut j = serde_json::to_value(&rec)?;
+                j["token"] = json!(token);
+                println!("{}", serde_json::to_string_pretty(&j)?);
+            } else {
+                println!("{token}");
+                if !g.quiet {
+                    eprintln!(
+                        "created {} token `{}`{}; it is shown only now: store it in a secret manager",
+                        rec.role,
+                        rec.name,
+                        rec.expires_at
+                            .map(|e| format!(" (expires {e})"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(0)
+        }
+        TokenCmd::List { state_dir } => {
+            let catalog = state(g, state_dir)?
+                .open_catalog()
+                .context("opening the job catalog")?;
+            let tokens = catalog.tokens()?;
+            if g.json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                for t in &tokens {
+                    let status = if t.revoked_at.is_some() {
+                        "revoked".to_string()
+                    } else if t.expires_at.is_some_and(|e| e <= now) {
+                        "expired".to_string()
+                    } else {
+                        t.expires_at
+                            .map(|e| format!("expires {e}"))
+                            .unwrap_or_else(|| "no expiry".into())
+                    };
+                    println!(
+                        "{:<24} {:<8} created {}  {}  last used {}",
+                        t.name,
+                        t.role,
+                        t.created_at,
+                        status,
+                        t.last_used_at
+                            .map(|t| t.to_string())
+                            .unwrap_or_else(|| "never".into())
+                    );
+                }
+                println!("{} tokens", tokens.len());
+            }
+            Ok(0)
+        }
+        TokenCmd::Revoke { name, state_dir } => {
+            let catalog = state(g, state_dir)?
+                .open_catalog()
+                .context("opening the job catalog")?;
+            let revoked = catalog.token_revoke(&name, now)?;
+            let err =
+                format!("no active token named `{name}` (`coffer token list` shows the tokens)");
+            audit::record(
+                &catalog,
+                &Actor::cli(),
+                "token.revoke",
+                Some(&name),
+                if revoked { Ok(()) } else { Err(&err) },
+                now,
+            )?;
+            if !revoked {
+                bail!(UsageError(err));
+            }
+            if g.json {
+                println!("{}", json!({"name": name, "revoked": true}));
+            } else if !g.quiet {
+                println!("revoked token `{name}`");
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// The audited action of a command, and its target: the commands that
+/// change something (runs, holds, forget, vault lock). Token commands
+/// record themselves.
+pub(crate) fn action_of(
+    cmd: &crate::Cmd,
+    g: &GlobalArgs,
+) -> Option<(&'static str, Option<String>)> {
+    use crate::retention::{SnapshotCmd, VaultCmd};
+    use crate::Cmd;
+    let vault = |v: &Option<String>| v.clone().or_else(|| g.vault.clone());
+    Some(match cmd {
+        Cmd::Plan { cmd, .. } => match cmd {
+            crate::daemon::PlanCmd::Run { rule, .. } => ("rule.run", Some(rule.clone())),
+        },
+        Cmd::Verify(_) => ("verify.run", g.vault.clone()),
+        Cmd::RestoreTest(crate::restore_test::RestoreTestCmd::Run { name, .. }) => {
+            ("restore_test.run", Some(name.clone()))
+        }
+        Cmd::Snapshot(SnapshotCmd::Hold { id, .. }) => ("snapshot.hold", Some(id.clone())),
+        Cmd::Snapshot(SnapshotCmd::Release { id }) => ("snapshot.release", Some(id.clone())),
+        Cmd::Forget(a) if !a.dry_run => ("forget", g.vault.clone()),
+        Cmd::Vault(VaultCmd::Lock { vault: v, .. }) => ("vault.lock", vault(v)),
+        Cmd::Vault(VaultCmd::Unlock { vault: v, .. }) => ("vault.unlock", vault(v)),
+        _ => return None,
+    })
+}

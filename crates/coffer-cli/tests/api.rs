@@ -1,0 +1,558 @@
+//! Issue 6, HTTP API: the real `coffer serve` with tokens of each role.
+//! Every route of `api::ROUTES` is walked with no token, a bad token, and a
+//! viewer, operator and admin token (401 / 403 / 2xx; a refused action
+//! changes nothing); an operator runs a rule and the job completes; the
+//! audit log records the actions and holds no secret; TLS works with an
+//! rcgen certificate.
+
+mod common;
+
+use coffer_server::api::{PREFIX, ROUTES};
+use coffer_server::auth::Role;
+use common::*;
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 request over `s`; returns status, head and body.
+fn exchange(
+    mut s: impl Read + Write,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, String, String) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    // A server that refuses the request (plain HTTP to a TLS port) may
+    // close before the write ends: that is no answer (status 0), not a
+    // test failure.
+    let sent = write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    if let Err(e) = sent {
+        assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ),
+            "sending {method} {path}: {e}"
+        );
+        return (0, String::new(), String::new());
+    }
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_string(), body.to_string())
+}
+
+fn call(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, String, String) {
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    exchange(s, method, path, token, body)
+}
+
+fn spawn_serve(env: &Env, config: &Path) -> Child {
+    env.cmd(&["serve"])
+        .env("COFFER_CONFIG", config)
+        .env_remove("COFFER_STATE_DIR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn stop(child: Child) -> String {
+    // SAFETY: kill on a child we own.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let o = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn token(env: &Env, state: &Path, role: &str) -> String {
+    let o = env
+        .cmd(&["token", "create", "--role", role, "--name", role])
+        .env("COFFER_STATE_DIR", state)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+fn config(env: &Env, port: u16, extra: &str) -> std::path::PathBuf {
+    let p = env.path("coffer.toml");
+    std::fs::write(
+        &p,
+        format!(
+            r#"
+state_dir = "state"
+
+[server]
+listen = "127.0.0.1:{port}"
+storage_refresh = "1h"
+{extra}
+
+[[vault]]
+name = "main"
+url = "vault"
+key_file = "vault.key"
+
+[[source]]
+name = "docs"
+kind = "files"
+paths = ["data"]
+rpo = "1h"
+
+[[plan]]
+name = "p"
+
+[[plan.rule]]
+name = "daily"
+vault = "main"
+sources = ["docs"]
+schedule = "0 3 * * *"
+"#
+        ),
+    )
+    .unwrap();
+    p
+}
+
+/// The concrete path of a route, with this test's names.
+fn concrete(path: &str, snap: &str) -> String {
+    format!(
+        "{PREFIX}{}",
+        path.replace("{vault}", "main")
+            .replace("{plan}", "p")
+            .replace("{rule}", "daily")
+            .replace("{id}", "1")
+            .replace("{name}", "nosuchtest")
+            .replace("{snapshot}", snap)
+    )
+}
+
+fn held(port: u16, admin: &str) -> bool {
+    let (c, _, b) = call(
+        port,
+        "GET",
+        &format!("{PREFIX}/vaults/main/snapshots"),
+        Some(admin),
+        None,
+    );
+    assert_eq!(c, 200, "{b}");
+    let v: Value = serde_json::from_str(&b).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["held"] == json!(true))
+}
+
+fn jobs(port: u16, tok: &str) -> Vec<Value> {
+    let (c, _, b) = call(port, "GET", &format!("{PREFIX}/jobs"), Some(tok), None);
+    assert_eq!(c, 200, "{b}");
+    serde_json::from_str::<Value>(&b)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn issue6_api_every_route_every_role_and_audit() {
+    let env = Env::new(Kind::Local, "api");
+    env.init();
+    write(&env.path("data/a.txt"), b"alpha");
+    let snap = env.backup(&[&env.path("data")]);
+    let snap = snap.trim().to_string();
+    let port = free_port();
+    let cfg = config(&env, port, "");
+    let state = env.path("state");
+    let tokens: Vec<(Role, String)> = Role::ALL
+        .iter()
+        .map(|r| (*r, token(&env, &state, r.as_str())))
+        .collect();
+    let tok = |r: Role| tokens.iter().find(|(x, _)| *x == r).unwrap().1.clone();
+    let daemon = spawn_serve(&env, &cfg);
+    wait_until("the listener", 30, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+
+    // Every route: no token and a bad token are 401 with WWW-Authenticate.
+    for r in ROUTES {
+        let path = concrete(r.path, &snap);
+        for t in [None, Some("cof_not-a-real-token"), Some("garbage")] {
+            let (c, head, b) = call(port, r.method, &path, t, Some(&json!({})));
+            assert_eq!(c, 401, "{} {path} with {t:?}: {b}", r.method);
+            assert!(
+                head.to_ascii_lowercase()
+                    .contains("www-authenticate: bearer"),
+                "{head}"
+            );
+        }
+    }
+    // Roles below the route's: 403 and nothing happens.
+    for r in ROUTES {
+        let path = concrete(r.path, &snap);
+        for (role, t) in &tokens {
+            if *role >= r.role {
+                continue;
+            }
+            let (c, _, b) = call(
+                port,
+                r.method,
+                &path,
+                Some(t),
+                Some(&json!({"dry_run": false, "snapshots": [snap]})),
+            );
+            assert_eq!(c, 403, "{} {path} as {role}: {b}", r.method);
+        }
+    }
+    assert!(
+        jobs(port, &tok(Role::Admin)).is_empty(),
+        "a refused action recorded a job"
+    );
+    assert!(!held(port, &tok(Role::Admin)), "a refused hold was placed");
+    // A real forget is admin-only even though a preview is operator's.
+    let (c, _, b) = call(
+        port,
+        "POST",
+        &format!("{PREFIX}/vaults/main/forget"),
+        Some(&tok(Role::Operator)),
+        Some(&json!({"snapshots": [snap], "dry_run": false})),
+    );
+    assert_eq!(c, 403, "{b}");
+
+    // Allowed roles: every read route answers 200 for every role allowed.
+    for r in ROUTES.iter().filter(|r| r.method == "GET") {
+        for (role, t) in &tokens {
+            if *role < r.role {
+                continue;
+            }
+            let path = concrete(r.path, &snap);
+            let path = if r.path == "/jobs/{id}" {
+                format!("{PREFIX}/jobs")
+            } else {
+                path
+            };
+            let (c, _, b) = call(port, r.method, &path, Some(t), None);
+            assert_eq!(c, 200, "{} {path} as {role}: {b}", r.method);
+            serde_json::from_str::<Value>(&b)
+                .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {b}"));
+        }
+    }
+    let (_, _, src) = call(
+        port,
+        "GET",
+        &format!("{PREFIX}/sources"),
+        Some(&tok(Role::Viewer)),
+        None,
+    );
+    assert!(src.contains("\"docs\"") && src.contains("rpo"), "{src}");
+
+    // Operator: a rule run completes as a backup job.
+    let (c, _, b) = call(
+        port,
+        "POST",
+        &format!("{PREFIX}/rules/p/daily/run"),
+        Some(&tok(Role::Operator)),
+        None,
+    );
+    assert_eq!(c, 202, "{b}");
+    let op = tok(Role::Operator);
+    wait_until("the backup job to complete", 60, || {
+        jobs(port, &op)
+            .iter()
+            .any(|j| j["kind"] == "backup" && j["state"] == "COMPLETED")
+    });
+    let job = jobs(port, &op)
+        .into_iter()
+        .find(|j| j["kind"] == "backup")
+        .unwrap();
+    let (c, _, b) = call(
+        port,
+        "GET",
+        &format!("{PREFIX}/jobs/{}", job["id"]),
+        Some(&tok(Role::Viewer)),
+        None,
+    );
+    assert_eq!(c, 200, "{b}");
+    assert!(
+        serde_json::from_str::<Value>(&b).unwrap()["events"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty()),
+        "{b}"
+    );
+    let (c, _, b) = call(
+        port,
+        "GET",
+        &format!("{PREFIX}/jobs/999999"),
+        Some(&tok(Role::Viewer)),
+        None,
+    );
+    assert_eq!(c, 404, "{b}");
+    // Verify: 202 with a job id that completes.
+    let (c, _, b) = call(
+        port,
+        "POST",
+        &format!("{PREFIX}/vaults/main/verify"),
+        Some(&op),
+        Some(&json!({"read_data": true})),
+    );
+    assert_eq!(c, 202, "{b}");
+    let vid = serde_json::from_str::<Value>(&b).unwrap()["job_id"].clone();
+    wait_until("the verify job", 60, || {
+        let (_, _, b) = call(
+            port,
+            "GET",
+            &format!("{PREFIX}/jobs/{vid}"),
+            Some(&op),
+            None,
+        );
+        serde_json::from_str::<Value>(&b).unwrap()["state"] == "COMPLETED"
+    });
+    // Forget preview by an operator changes nothing.
+    let (c, _, b) = call(
+        port,
+        "POST",
+        &format!("{PREFIX}/vaults/main/forget"),
+        Some(&op),
+        Some(&json!({"snapshots": [snap]})),
+    );
+    assert_eq!(c, 200, "{b}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&b).unwrap()["dry_run"],
+        json!(true)
+    );
+    // Unknown restore test, bad body: clear errors.
+    let (c, _, b) = call(
+        port,
+        "POST",
+        &format!("{PREFIX}/restore-tests/nosuchtest/run"),
+        Some(&op),
+        None,
+    );
+    assert_eq!(c, 404, "{b}");
+    assert!(b.contains("nosuchtest"), "{b}");
+    let (c, _, b) = call(
+        port,
+        "POST",
+        &format!("{PREFIX}/rules/p/nope/run"),
+        Some(&op),
+        None,
+    );
+    assert_eq!(c, 404, "{b}");
+
+    // Operator: restore the files snapshot; it lands under the state
+    // directory's restores/, as a restore job.
+    let (c, _, b) = call(
+        port,
+        "POST",
+        &format!("{PREFIX}/vaults/main/snapshots/{snap}/restore"),
+        Some(&op),
+        Some(&json!({"include": ["a.txt"]})),
+    );
+    assert_eq!(c, 202, "{b}");
+    let v: Value = serde_json::from_str(&b).unwrap();
+    let target = std::path::PathBuf::from(v["target"].as_str().unwrap());
+    assert!(target.starts_with(&state), "{b}");
+    let job = v["job_id"].as_i64().unwrap();
+    wait_until("the restore job", 60, || {
+        jobs(port, &op)
+            .iter()
+            .any(|j| j["id"] == job && j["state"] == "COMPLETED")
+    });
+    let data = env.path("data");
+    let restored = target.join(data.strip_prefix("/").unwrap()).join("a.txt");
+    assert_eq!(std::fs::read(&restored).unwrap(), b"alpha");
+
+    // Admin: hold, then release.
+    let admin = tok(Role::Admin);
+    let (c, _, b) = call(
+        port,
+        "POST",
+        &format!("{PREFIX}/vaults/main/snapshots/{snap}/hold"),
+        Some(&admin),
+        Some(&json!({"reason": "case 42"})),
+    );
+    assert_eq!(c, 200, "{b}");
+    assert!(held(port, &admin));
+    let (c, _, b) = call(
+        port,
+        "POST",
+        &format!("{PREFIX}/vaults/main/snapshots/{snap}/release"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(c, 200, "{b}");
+    assert!(!held(port, &admin));
+
+    // A revoked token is refused at once.
+    let o = env
+        .cmd(&["token", "revoke", "viewer"])
+        .env("COFFER_STATE_DIR", &state)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (c, _, _) = call(
+        port,
+        "GET",
+        &format!("{PREFIX}/vaults"),
+        Some(&tok(Role::Viewer)),
+        None,
+    );
+    assert_eq!(c, 401);
+    stop(daemon);
+
+    // The audit log: actions with who, role and address; no secret.
+    let log = std::fs::read_to_string(state.join("audit.log")).unwrap();
+    let entries: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let has = |action: &str, actor: &str| {
+        entries
+            .iter()
+            .any(|e| e["action"] == action && e["actor"] == actor && e["result"] == "ok")
+    };
+    assert!(
+        has(
+            "token.create",
+            &format!("cli:{}", coffer_sources::username())
+        ),
+        "{log}"
+    );
+    assert!(has("rule.run", "token:operator"), "{log}");
+    assert!(has("verify.run", "token:operator"), "{log}");
+    assert!(has("forget.preview", "token:operator"), "{log}");
+    assert!(has("snapshot.hold", "token:admin"), "{log}");
+    assert!(has("snapshot.release", "token:admin"), "{log}");
+    assert!(
+        has(
+            "token.revoke",
+            &format!("cli:{}", coffer_sources::username())
+        ),
+        "{log}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "restore_test.run" && e["result"] == "error"),
+        "{log}"
+    );
+    let rr = entries.iter().find(|e| e["action"] == "rule.run").unwrap();
+    assert_eq!(rr["role"], "operator");
+    assert!(
+        rr["remote"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{rr}"
+    );
+    for (_, t) in &tokens {
+        assert!(!log.contains(t.as_str()), "a token is in the audit log");
+        assert!(!log.contains(&t[4..]), "a token is in the audit log");
+    }
+    let key = std::fs::read_to_string(env.path("vault.key")).unwrap_or_default();
+    if !key.trim().is_empty() {
+        assert!(!log.contains(key.trim()), "the key is in the audit log");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(state.join("audit.log"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn issue6_api_over_tls_with_an_rcgen_certificate() {
+    let env = Env::new(Kind::Local, "api-tls");
+    env.init();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    std::fs::write(env.path("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(env.path("key.pem"), cert.key_pair.serialize_pem()).unwrap();
+    let port = free_port();
+    let cfg = config(&env, port, "tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"");
+    let state = env.path("state");
+    let viewer = token(&env, &state, "viewer");
+    let daemon = spawn_serve(&env, &cfg);
+    wait_until("the listener", 30, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let client = std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    let tls_call = |path: &str, tok: Option<&str>| {
+        let conn =
+            rustls::ClientConnection::new(client.clone(), "localhost".try_into().unwrap()).unwrap();
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        exchange(rustls::StreamOwned::new(conn, tcp), "GET", path, tok, None)
+    };
+    let (c, _, b) = tls_call(&format!("{PREFIX}/vaults"), Some(&viewer));
+    assert_eq!(c, 200, "{b}");
+    assert!(b.contains("\"main\""), "{b}");
+    let (c, _, _) = tls_call(&format!("{PREFIX}/vaults"), None);
+    assert_eq!(c, 401);
+    let (c, _, _) = tls_call("/healthz", None);
+    assert_eq!(c, 200);
+    // Plain HTTP to the TLS port gets no answer.
+    let (c, _, _) = call(port, "GET", "/healthz", None, None);
+    assert_eq!(c, 0);
+    let err = stop(daemon);
+    assert!(err.contains("https://"), "{err}");
+    // A missing key file is refused at start with the path named.
+    std::fs::remove_file(env.path("key.pem")).unwrap();
+    let o = env
+        .cmd(&["serve"])
+        .env("COFFER_CONFIG", &cfg)
+        .env_remove("COFFER_STATE_DIR")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("key.pem"), "{}", stderr(&o));
+}

@@ -1,0 +1,89 @@
+//! The web dashboard: plain HTML, CSS and JavaScript embedded in the binary
+//! and served by `coffer serve` at `/` and `/ui/…` (see docs/dashboard.md).
+//!
+//! The pages hold no data and need no token to load: everything they show
+//! comes from the HTTP API ([`crate::api`]) with the bearer token the user
+//! types in, so the dashboard can do exactly what that token's role may and
+//! nothing else. No external asset is loaded (no CDN); a strict
+//! Content-Security-Policy keeps it that way.
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+/// The page (one document; the views are switched by its script).
+pub const INDEX_HTML: &str = include_str!("../assets/index.html");
+/// The stylesheet.
+pub const APP_CSS: &str = include_str!("../assets/app.css");
+/// The script.
+pub const APP_JS: &str = include_str!("../assets/app.js");
+
+/// Scripts, styles, images and API calls from this origin only.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn index() -> Response {
+    asset("text/html; charset=utf-8", INDEX_HTML)
+}
+
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", APP_CSS)
+}
+
+async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+/// Adds the dashboard's routes to `router`: `/`, `/ui`, `/ui/app.css`,
+/// `/ui/app.js`, and any other `/ui/…` path (the page itself).
+pub fn routes<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router
+        .route("/", get(index))
+        .route("/ui", get(index))
+        .route("/ui/", get(index))
+        .route("/ui/app.css", get(css))
+        .route("/ui/app.js", get(js))
+        .route("/ui/{*rest}", get(index))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_loads_only_embedded_assets() {
+        assert!(INDEX_HTML.contains("/ui/app.js"));
+        assert!(INDEX_HTML.contains("/ui/app.css"));
+        for text in [INDEX_HTML, APP_CSS, APP_JS] {
+            assert!(!text.contains("http://"), "an external http:// reference");
+            assert!(!text.contains("https://"), "an external https:// reference");
+        }
+    }
+
+    #[test]
+    fn script_uses_only_api_routes_that_exist() {
+        // Every `/api/v1/...` literal in the script matches a route of the table.
+        let routes: Vec<&str> = crate::api::ROUTES.iter().map(|r| r.path).collect();
+        for lit in APP_JS.split('\'').filter(|s| s.starts_with("/api/v1/")) {
+            let p = lit.trim_start_matches(crate::api::PREFIX);
+            let head = p.split(['?', '{']).next().unwrap_or(p);
+            assert!(
+                routes.iter().any(|r| r.starts_with(head)),
+                "app.js calls {lit}, which is no API route"
+            );
+        }
+    }
+}
