@@ -274,8 +274,9 @@ case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     env) cmd_env ;;
+    path) find_garage ;;
     *)
-        echo "usage: $0 {start|stop|env}" >&2
+        echo "usage: $0 {start|stop|env|path}" >&2
         exit 2
         ;;
 esac

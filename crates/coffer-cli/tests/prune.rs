@@ -112,16 +112,18 @@ fn make_source(dir: &Path, w: u64, i: u64) {
     write(&dir.join("constant"), &noise(99, 1_100_000));
 }
 
-fn parallel_backups_and_prunes(kind: Kind) {
+/// `writers` processes each back up `rounds` times into one vault while
+/// prune runs over and over and snapshots are forgotten.
+fn parallel_backups_and_prunes(kind: Kind, writers: u64, rounds: u64) {
     let env = Arc::new(Env::new(kind, "prune-parallel"));
     env.init();
     let done: Arc<Mutex<Vec<(String, PathBuf)>>> = Arc::default();
-    let writers_left = Arc::new(std::sync::atomic::AtomicUsize::new(3));
+    let writers_left = Arc::new(std::sync::atomic::AtomicUsize::new(writers as usize));
     let mut threads = Vec::new();
-    for w in 0..3u64 {
+    for w in 0..writers {
         let (env, done, left) = (env.clone(), done.clone(), writers_left.clone());
         threads.push(std::thread::spawn(move || {
-            for i in 0..8u64 {
+            for i in 0..rounds {
                 let dir = env.path(&format!("src-{w}-{i}"));
                 make_source(&dir, w, i);
                 let id = env.backup(&[&dir]);
@@ -130,20 +132,32 @@ fn parallel_backups_and_prunes(kind: Kind) {
             left.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         }));
     }
-    // Prune over and over while the writers run; on a local vault also
-    // forget a snapshot now and then, so data they share becomes unused.
+    // Prune over and over while the writers run, and forget a snapshot
+    // now and then, so data they share becomes unused.
     let mut forgotten = Vec::new();
     let mut prunes = 0;
     let mut deferred = 0;
     while writers_left.load(std::sync::atomic::Ordering::SeqCst) > 0 {
-        if kind == Kind::Local {
+        let picked = {
             let mut d = done.lock().unwrap();
-            if d.len() >= 2 {
-                let at = rand::random::<usize>() % d.len();
-                let (id, _) = d.remove(at);
-                forget_local(&env, &id);
-                forgotten.push(id);
+            let n = d.len();
+            (n >= 2).then(|| d.remove(rand::random::<usize>() % n).0)
+        };
+        if picked.is_none() && forgotten.is_empty() {
+            // Forget one as soon as two snapshots exist, while the writers
+            // still run (a prune on S3 takes long enough for them all to
+            // finish before the next turn).
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        if let Some(id) = picked {
+            match kind {
+                Kind::Local => forget_local(&env, &id),
+                Kind::S3 => {
+                    env.ok(&["forget", &id]);
+                }
             }
+            forgotten.push(id);
         }
         let r = prune_json(&env, &[]);
         deferred += r["plans_deferred"].as_array().unwrap().len();
@@ -161,25 +175,26 @@ fn parallel_backups_and_prunes(kind: Kind) {
     assert!(!env_has_plans(&env), "{r}");
     env.ok(&["check", "--read-data"]);
     let done = done.lock().unwrap();
-    assert_eq!(done.len() + forgotten.len(), 24);
-    assert!(kind == Kind::S3 || !forgotten.is_empty());
+    assert_eq!(done.len() + forgotten.len(), (writers * rounds) as usize);
+    assert!(!forgotten.is_empty());
     for (n, (id, dir)) in done.iter().enumerate() {
         restore_same(&env, id, dir, &env.path(&format!("out-{n}")));
     }
     eprintln!(
-        "{prunes} prunes ({deferred} plans deferred) during 24 backups; {} snapshots forgotten",
+        "{prunes} prunes ({deferred} plans deferred) during {} backups by {writers} writers; {} snapshots forgotten",
+        writers * rounds,
         forgotten.len()
     );
 }
 
 #[test]
 fn backups_and_prunes_in_parallel_on_a_local_vault() {
-    parallel_backups_and_prunes(Kind::Local);
+    parallel_backups_and_prunes(Kind::Local, 3, 8);
 }
 
 #[test]
-fn backups_and_prunes_in_parallel_on_s3() {
-    parallel_backups_and_prunes(Kind::S3);
+fn eight_writers_and_prunes_in_parallel_on_s3() {
+    parallel_backups_and_prunes(Kind::S3, 8, 3);
 }
 
 #[test]

@@ -180,15 +180,25 @@ fn dry_run_reports_the_same_and_writes_nothing() {
 fn repack_copies_used_blobs_out_of_mostly_empty_packs() {
     let vault = new_vault(Arc::new(MemoryBackend::new()));
     let d1 = noise(7, 4_000_000);
-    // d2 shares a short prefix with d1: after d1's snapshot is forgotten,
-    // the packs holding that prefix are mostly unused.
-    let mut d2 = d1[..150_000].to_vec();
+    // d2 shares a prefix with d1: after d1's snapshot is forgotten, the
+    // pack holding that prefix is partly unused. Chunking is keyed (cut
+    // points differ per vault), so the prefix is longer than the largest
+    // chunk (at least one chunk is always shared) and every partly used
+    // pack is repacked: the test does not depend on where the cuts fall.
+    let mut d2 = d1[..300_000].to_vec();
     d2.extend(noise(8, 1_000_000));
     let (s1, _) = backup(&vault, &d1);
     let (s2, _) = backup(&vault, &d2);
     forget(&vault, &s1);
     let before = stored_pack_bytes(&vault);
-    let r = coffer_core::prune(&vault, &prune_opts()).unwrap();
+    let r = coffer_core::prune(
+        &vault,
+        &PruneOptions {
+            repack_below: 0.99,
+            ..prune_opts()
+        },
+    )
+    .unwrap();
     assert!(r.packs_repacked >= 1, "{r:?}");
     assert!(r.blobs_copied >= 1 && r.packs_written >= 1, "{r:?}");
     assert!(r.bytes_freed > 0);
@@ -429,10 +439,20 @@ fn copy_of(src: &MemoryBackend) -> Arc<MemoryBackend> {
 #[test]
 fn a_crash_at_every_write_and_delete_of_prune_leaves_a_sound_vault() {
     // A vault with data to delete, packs to repack and an unreferenced pack.
+    // Chunking is keyed (cut points differ per vault): the shared prefix is
+    // a little longer than the largest chunk (256 KiB), so at least one
+    // chunk is always shared, and it is under 60% of a full 512 KiB pack,
+    // which is repacked below 60% use, so a repack happens wherever the cuts
+    // fall. Packs prune writes are full of used blobs: a third prune finds
+    // nothing more to do.
+    let opts = PruneOptions {
+        repack_below: 0.6,
+        ..prune_opts()
+    };
     let base = Arc::new(MemoryBackend::new());
     let vault = new_vault(base.clone());
     let d1 = noise(11, 3_000_000);
-    let mut d2 = d1[..150_000].to_vec();
+    let mut d2 = d1[..270_000].to_vec();
     d2.extend(noise(12, 800_000));
     let d3 = noise(13, 1_000_000);
     let (s1, _) = backup(&vault, &d1);
@@ -460,7 +480,7 @@ fn a_crash_at_every_write_and_delete_of_prune_leaves_a_sound_vault() {
         crash_at: u64::MAX,
     });
     let pv = Vault::open(probe.clone(), &SECRET).unwrap();
-    let full = coffer_core::prune(&pv, &prune_opts()).unwrap();
+    let full = coffer_core::prune(&pv, &opts).unwrap();
     assert!(full.packs_repacked > 0 && full.packs_unused > 0 && full.packs_unreferenced == 1);
     let total = probe.mutations.load(Ordering::SeqCst);
     assert!(total >= 8, "{total} mutations");
@@ -475,7 +495,7 @@ fn a_crash_at_every_write_and_delete_of_prune_leaves_a_sound_vault() {
         let cv = Vault::open(crashing, &SECRET).unwrap();
         // Every step but the last (deleting prune's own session, which
         // only logs a failure) makes prune fail.
-        let res = coffer_core::prune(&cv, &prune_opts());
+        let res = coffer_core::prune(&cv, &opts);
         assert!(res.is_err() || n == total - 1, "crash at mutation {n}");
         // The process "died": its session object (if written) is left. A
         // dead process's session is found dead by pid in real life (the
@@ -486,13 +506,13 @@ fn a_crash_at_every_write_and_delete_of_prune_leaves_a_sound_vault() {
             mem.delete(&ObjectKind::Session.path(&id)).unwrap();
         }
         assert_sound(&v, &expected);
-        let r = coffer_core::prune(&v, &prune_opts())
+        let r = coffer_core::prune(&v, &opts)
             .unwrap_or_else(|e| panic!("second prune after a crash at {n}: {e}"));
         assert!(r.plans_deferred.is_empty(), "{r:?}");
         assert!(v.list(ObjectKind::PrunePlan).unwrap().is_empty());
         assert_sound(&v, &expected);
         // The job is finished: a third prune finds nothing to delete.
-        let r = coffer_core::prune(&v, &prune_opts()).unwrap();
+        let r = coffer_core::prune(&v, &opts).unwrap();
         assert_eq!(r.packs_deleted, 0, "after a crash at {n}: {r:?}");
     }
 }
