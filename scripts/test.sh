@@ -21,6 +21,11 @@ APT_DEPS=(
     "mariadb-dump:mariadb-client"
     "redis-cli:redis-tools"
     "redis-server:redis-server"
+    # promtool checks and tests deploy/prometheus/alerts.yml (tests/metrics.rs).
+    "promtool:prometheus"
+    # headless Chromium and its WebDriver for the dashboard (tests/dashboard.rs).
+    "chromium:chromium"
+    "chromedriver:chromium-driver"
 )
 
 missing=()
@@ -35,11 +40,19 @@ if ((${#missing[@]})); then
 fi
 
 # Other (non-apt) dependencies go here.
+# moto[server]: an S3 server with versioning and object lock, for
+# crates/coffer-cli/tests/object_lock.rs (scripts/moto.sh starts it); pip
+# installs it when python3 cannot import it.
+MOTO_SH="$PWD/scripts/moto.sh"
+"$MOTO_SH" install
 
 # --- 2. Garage ----------------------------------------------------------------
 # Installs garage if needed (slow the first time), starts it, writes the env file.
 # shellcheck disable=SC2317 # invoked by the trap
-cleanup() { "$GARAGE_SH" stop || true; }
+cleanup() {
+    "$GARAGE_SH" stop || true
+    "$MOTO_SH" stop || true
+}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -47,6 +60,9 @@ trap 'exit 143' TERM
 env_file="$("$GARAGE_SH" start)"
 # shellcheck source=/dev/null
 source "$env_file"
+moto_env="$("$MOTO_SH" start)"
+# shellcheck source=/dev/null
+source "$moto_env"
 
 # --- 3. Tests -----------------------------------------------------------------
 say "running cargo test --workspace --locked --no-fail-fast"

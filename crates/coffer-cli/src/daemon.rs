@@ -38,7 +38,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 /// Installs the SIGTERM/SIGINT handlers and calls `on_stop` (on a thread
 /// of its own) once one of them arrives. The handler only sets [`STOP`];
 /// the watcher does the rest outside signal context.
-fn on_stop_signal(on_stop: impl FnOnce() + Send + 'static) {
+pub(crate) fn on_stop_signal(on_stop: impl FnOnce() + Send + 'static) {
     // SAFETY: the handler only stores to an atomic, which is
     // async-signal-safe.
     unsafe {

@@ -93,20 +93,8 @@ pub fn run(g: &GlobalArgs, a: JobsArgs) -> Result<u8> {
 }
 
 fn list(g: &GlobalArgs, state: &StateDir, l: ListArgs) -> Result<u8> {
-    let catalog = match state.open_existing_catalog() {
-        Ok(c) => c,
-        // Nothing recorded yet is an empty list, not a failure; say where
-        // we looked, in case it is the wrong directory.
-        Err(e @ CatalogError::Missing { .. }) => {
-            if g.json {
-                println!("[]");
-            }
-            if !g.quiet {
-                eprintln!("note: {e}");
-            }
-            return Ok(0);
-        }
-        Err(e) => return Err(e.into()),
+    let Some(catalog) = open_for_listing(g, state)? else {
+        return Ok(0);
     };
     let filter = JobFilter {
         states: l.state,
@@ -343,5 +331,28 @@ fn duration(d: jiff::SignedDuration) -> String {
         0..=59 => format!("{}.{}s", s, d.subsec_millis().max(0) / 100),
         60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
         _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The catalog of `state` for a listing command (`jobs list`, `events`).
+/// `None` when nothing was recorded yet: that is an empty list (printed as
+/// `[]` with `--json`), not a failure, with a note of where we looked, in
+/// case it is the wrong directory.
+pub(crate) fn open_for_listing(
+    g: &GlobalArgs,
+    state: &StateDir,
+) -> Result<Option<coffer_server::catalog::Catalog>> {
+    match state.open_existing_catalog() {
+        Ok(c) => Ok(Some(c)),
+        Err(e @ CatalogError::Missing { .. }) => {
+            if g.json {
+                println!("[]");
+            }
+            if !g.quiet {
+                eprintln!("note: {e}");
+            }
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
     }
 }

@@ -3,14 +3,20 @@
 mod config_cmd;
 mod copy;
 mod daemon;
+mod events;
 mod jobs;
 mod prune;
+mod report;
+mod restore_test;
 mod retention;
 mod sources;
+mod token;
 mod vaults;
+mod verify;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use coffer_core::human_bytes as human;
 use coffer_core::{BackupOptions, CheckOptions, ReadData, SnapshotFilter, Vault};
 use coffer_sources::filter::Patterns;
 use coffer_sources::spec::{self, SourceSpec};
@@ -176,6 +182,20 @@ enum Cmd {
     },
     /// Jobs recorded by coffer serve and coffer plan run (the catalog in the state directory)
     Jobs(jobs::JobsArgs),
+    /// Each source's protection status: newest backup against its RPO, last restore test against its RTO
+    Status(report::StatusArgs),
+    /// The compliance report: each control's status with evidence (text, json, csv or html)
+    Report(report::ReportArgs),
+    /// Restore tests: real restores into scratch space, validated and timed
+    #[command(subcommand)]
+    RestoreTest(restore_test::RestoreTestCmd),
+    /// Verify a vault as a job: structure, and all or a share of its data (least recently verified first)
+    Verify(verify::VerifyArgs),
+    /// Recent events (job results, RPO violations, anomalies): what notifications are sent
+    Events(events::EventsArgs),
+    /// Tokens of the HTTP API (roles viewer, operator, admin)
+    #[command(subcommand)]
+    Token(token::TokenCmd),
 }
 
 #[derive(Subcommand)]
@@ -332,7 +352,16 @@ fn message(e: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> Result<u8> {
     let g = &cli.global;
-    match cli.cmd {
+    let audited = token::action_of(&cli.cmd, g);
+    let r = dispatch(g, cli.cmd);
+    if let Some((action, target)) = audited {
+        token::audit(g, action, target.as_deref(), &r);
+    }
+    r
+}
+
+fn dispatch(g: &GlobalArgs, cmd: Cmd) -> Result<u8> {
+    match cmd {
         Cmd::Init { label } => {
             let (vault, key) = vaults::init(g, &label, !g.json && !g.quiet)?;
             if g.json {
@@ -503,18 +532,7 @@ fn run(cli: Cli) -> Result<u8> {
             if g.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                for p in &report.problems {
-                    println!(
-                        "damaged: {}: {} (snapshots affected: {})",
-                        p.object,
-                        p.detail,
-                        if p.snapshots.is_empty() {
-                            "none".into()
-                        } else {
-                            p.snapshots.join(", ")
-                        }
-                    );
-                }
+                verify::print_damage(&report.problems);
                 if !g.quiet || !report.ok() {
                     println!(
                         "checked {} snapshots, {} trees, {} index objects, {} packs ({} read, {} blobs verified); {} unreferenced packs; {} WAL files ({} read); {}",
@@ -556,6 +574,12 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Serve { state_dir } => daemon::serve(g, state_dir),
         Cmd::Plan { state_dir, cmd } => daemon::plan(g, cmd, state_dir),
         Cmd::Jobs(a) => jobs::run(g, a),
+        Cmd::Status(a) => report::status(g, a),
+        Cmd::Report(a) => report::report(g, a),
+        Cmd::RestoreTest(c) => restore_test::run(g, c),
+        Cmd::Verify(a) => verify::run(g, a),
+        Cmd::Events(a) => events::run(g, a),
+        Cmd::Token(c) => token::run(g, c),
     }
 }
 
@@ -860,21 +884,6 @@ fn key(g: &GlobalArgs, k: KeyCmd) -> Result<u8> {
         }
     }
     Ok(0)
-}
-
-fn human(b: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < units.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", units[u])
-    }
 }
 
 /// A progress bar fed from [`Progress`] counters, drawn only on a terminal.

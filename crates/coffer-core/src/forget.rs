@@ -746,6 +746,7 @@ mod tests {
             changeable_until: None,
             removes: true,
             who: "rogue".into(),
+            store_enforced: None,
         };
         v.save_object(ObjectKind::Lock, &serde_json::to_vec(&rogue).unwrap())
             .unwrap();

@@ -56,8 +56,10 @@ pub mod vault;
 pub mod wal;
 
 pub use archiver::{Archiver, BackupOptions, Cancel};
-pub use backend::{Backend, ObjectInfo, ObjectKind};
-pub use check::{check, CheckOptions, CheckReport, ReadData};
+pub use backend::{
+    Backend, ObjectInfo, ObjectKind, ObjectRetention, RetentionStats, WriteRetention,
+};
+pub use check::{check, check_with_cancel, CheckOptions, CheckReport, Problem, ReadData};
 pub use copy::{copy_snapshots, CopyCounters, CopyOptions, CopyStats, CopyStatus, SnapshotCopy};
 pub use crypto::MasterKey;
 pub use diff::{diff, Change};
@@ -66,7 +68,7 @@ pub use forget::{execute_forget, plan_forget, ForgetItem, ForgetOptions, ForgetP
 pub use id::Id;
 pub use index::Index;
 pub use keys::{KdfParams, Secret, SlotInfo};
-pub use lock::{HoldRecord, LockMode, LockPolicy, LockRecord, LockState, VaultLock};
+pub use lock::{HoldRecord, LockMode, LockPolicy, LockRecord, LockState, RetentionPlan, VaultLock};
 pub use pack::BlobKind;
 pub use prune::{prune, PruneOptions, PrunePlan, PruneReport};
 pub use restore::{restore_contents, ContentStats};
@@ -75,6 +77,22 @@ pub use session::{Session, SessionGuard, SessionKind};
 pub use snapshot::{BackupSummary, Origin, Snapshot, SnapshotFilter, SourceInfo};
 pub use tree::{ChunkRef, Node, NodeKind, Time, Tree, Xattr};
 pub use vault::{ChunkerParams, InitOptions, Vault, VaultConfig, FORMAT_VERSION};
+
+/// A byte count for people: `512 B`, `1.5 KiB`, `2.0 GiB`.
+pub fn human_bytes(b: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
 
 /// This machine's host name (from the kernel), or `unknown`.
 pub fn hostname() -> String {

@@ -28,6 +28,13 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
+mod monitoring;
+pub use monitoring::{
+    parse_size, EmailConfig, NotifyConfig, NotifyFilter, NotifyTarget, ServerConfig, TlsFiles,
+    WebhookFormat, WebhookUrl, DEFAULT_NOTIFY_BACKOFF, DEFAULT_NOTIFY_RETRIES,
+    DEFAULT_NOTIFY_TIMEOUT, DEFAULT_STORAGE_REFRESH, MAX_NOTIFY_BACKOFF,
+};
+
 /// AWS Backup's default start window.
 pub const DEFAULT_START_WINDOW: SignedDuration = SignedDuration::from_hours(8);
 /// AWS Backup's default completion window (7 days).
@@ -49,6 +56,20 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// The plans, in file order.
     pub plans: Vec<PlanConfig>,
+    /// Thresholds of the anomaly checks (`[anomaly]`; defaults when absent).
+    pub anomaly: AnomalyConfig,
+    /// Minimums of the compliance report (`[compliance]`; defaults when absent).
+    pub compliance: ComplianceConfig,
+    /// Scheduled reports (`[[report]]`), in file order.
+    pub reports: Vec<ReportConfig>,
+    /// The restore tests (`[[restore_test]]`), in file order.
+    pub restore_tests: Vec<RestoreTestConfig>,
+    /// Scheduled verifications (`[[verify]]`), in file order.
+    pub verify: Vec<VerifyConfig>,
+    /// `[server]`: the daemon's HTTP listener (`/metrics`, `/healthz`).
+    pub server: Option<ServerConfig>,
+    /// `[[notify]]`: notification sinks, in file order.
+    pub notify: Vec<NotifyConfig>,
 }
 
 /// A vault the daemon writes to.
@@ -66,6 +87,9 @@ pub struct VaultConfig {
     pub storage_class: Option<String>,
     /// The vault lock: retention bounds every rule writing here must meet.
     pub lock: Option<LockPolicy>,
+    /// The space the vault may use, in bytes (metrics and the
+    /// storage-nearly-full alert); local vaults default to their file system's.
+    pub capacity: Option<u64>,
 }
 
 /// Where a vault's secret comes from. Never the secret itself.
@@ -187,6 +211,16 @@ pub struct SourceConfig {
     /// A database source's password, passed to the client tool through the
     /// environment (`PGPASSWORD`, `MYSQL_PWD`, `REDISCLI_AUTH`).
     pub password: Option<SecretRef>,
+    /// Recovery point objective: the newest good snapshot (for a
+    /// PostgreSQL base backup source with WAL archiving, the newest archived
+    /// WAL) must be younger than this.
+    pub rpo: Option<SignedDuration>,
+    /// Recovery time objective: the last measured restore (by a restore
+    /// test) must have taken less than this.
+    pub rto: Option<SignedDuration>,
+    /// PostgreSQL base backup sources: the newest archived WAL file must
+    /// be younger than this (default: `[anomaly] max_wal_lag`).
+    pub max_wal_lag: Option<SignedDuration>,
 }
 
 impl SourceConfig {
@@ -255,7 +289,115 @@ pub struct CopyConfig {
     pub retention: RetentionPolicy,
 }
 
+// --- Health, anomalies, compliance and reports (see health.rs, report.rs).
+
+/// `[anomaly]`: thresholds of the checks that raise `SIZE_ANOMALY` and
+/// `WAL_ARCHIVE_LAG`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyConfig {
+    /// A backup whose size deviates more than this many percent from the
+    /// moving median of the earlier ones is an anomaly (default 20).
+    pub size_change_percent: f64,
+    /// How many earlier backups of the source make the median (default 7).
+    pub size_window: usize,
+    /// The fewest earlier backups before the size check fires (default 3).
+    pub size_min_history: usize,
+    /// The default WAL archive lag threshold of PostgreSQL base backup
+    /// sources (default 1h); a source's `max_wal_lag` overrides it.
+    pub max_wal_lag: SignedDuration,
+}
+
+impl Default for AnomalyConfig {
+    fn default() -> Self {
+        AnomalyConfig {
+            size_change_percent: 20.0,
+            size_window: 7,
+            size_min_history: 3,
+            max_wal_lag: SignedDuration::from_hours(1),
+        }
+    }
+}
+
+/// `[compliance]`: the minimums the compliance report's controls check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComplianceConfig {
+    /// Every rule runs at least this often (default 24h).
+    pub min_backup_frequency: SignedDuration,
+    /// Every rule (and copy) keeps snapshots at least this many days (default 7).
+    pub min_retention_days: u32,
+    /// Every source has a successful restore test this recent (default 7d).
+    pub restore_test_window: SignedDuration,
+    /// Every vault has a passed verification this recent (default 7d).
+    pub verify_window: SignedDuration,
+}
+
+impl Default for ComplianceConfig {
+    fn default() -> Self {
+        ComplianceConfig {
+            min_backup_frequency: SignedDuration::from_hours(24),
+            min_retention_days: 7,
+            restore_test_window: SignedDuration::from_hours(7 * 24),
+            verify_window: SignedDuration::from_hours(7 * 24),
+        }
+    }
+}
+
+/// Where a scheduled report is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportTarget {
+    /// A directory: one file per run (`report-NAME-TIME.EXT`).
+    Dir(PathBuf),
+    /// A vault: a snapshot of the stream `report-NAME.EXT`.
+    Vault(String),
+}
+
+/// `[[report]]`: a compliance report written on a schedule.
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    /// Its name (unique).
+    pub name: String,
+    /// When it runs.
+    pub schedule: Schedule,
+    /// The time zone its schedule is read in.
+    pub timezone: TimeZone,
+    /// Its format.
+    pub format: crate::report::ReportFormat,
+    /// The period reported on, back from the run's time (default 24h).
+    pub since: SignedDuration,
+    /// Where it goes.
+    pub target: ReportTarget,
+}
+
+// --- End of health, anomalies, compliance and reports.
+/// A scheduled verification of a vault (`[[verify]]`): the daemon runs it
+/// as a `verify` job when due (see [`crate::verify`]).
+#[derive(Debug, Clone)]
+pub struct VerifyConfig {
+    /// Its name (unique among `[[verify]]` entries).
+    pub name: String,
+    /// The vault verified.
+    pub vault: String,
+    /// When it runs.
+    pub schedule: Schedule,
+    /// The time zone its schedule's local times are read in.
+    pub timezone: TimeZone,
+    /// The time zone's name as written (`UTC` by default).
+    pub timezone_name: String,
+    /// What it reads: structure only, all pack data, or a share of it.
+    pub data: crate::verify::VerifyData,
+    /// A run still going this long after it started is stopped (ABORTED).
+    pub completion_window: SignedDuration,
+}
+
+/// The default completion window of a `[[verify]]` entry.
+pub const DEFAULT_VERIFY_COMPLETION_WINDOW: SignedDuration = SignedDuration::from_hours(24);
+
 impl Config {
+    /// The `[[verify]]` entry named `name`.
+    pub fn verify_entry(&self, name: &str) -> Option<&VerifyConfig> {
+        self.verify.iter().find(|v| v.name == name)
+    }
+
     /// Reads and checks `path`. On failure returns every problem found.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -314,6 +456,11 @@ impl Config {
     /// The rule whose [`RuleConfig::id`] is `id` (`plan/rule`).
     pub fn rule(&self, id: &str) -> Option<&RuleConfig> {
         self.rules().find(|r| r.id() == id)
+    }
+
+    /// The restore test named `name`.
+    pub fn restore_test(&self, name: &str) -> Option<&RestoreTestConfig> {
+        self.restore_tests.iter().find(|t| t.name == name)
     }
 }
 
@@ -382,6 +529,29 @@ struct RawConfig {
     source: Vec<RawSource>,
     #[serde(default)]
     plan: Vec<RawPlan>,
+    server: Option<monitoring::RawServer>,
+    #[serde(default)]
+    notify: Vec<monitoring::RawNotify>,
+    anomaly: Option<RawAnomaly>,
+    compliance: Option<RawCompliance>,
+    #[serde(default)]
+    report: Vec<RawReport>,
+    #[serde(default)]
+    restore_test: Vec<RawRestoreTest>,
+    #[serde(default)]
+    verify: Vec<RawVerify>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVerify {
+    name: S<String>,
+    vault: S<String>,
+    schedule: S<String>,
+    timezone: Option<S<String>>,
+    read_data: Option<S<bool>>,
+    read_data_subset: Option<S<String>>,
+    completion_window: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -397,6 +567,7 @@ struct RawVault {
     tier: Option<S<Tier>>,
     storage_class: Option<S<String>>,
     lock: Option<S<LockPolicy>>,
+    capacity: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -423,6 +594,9 @@ struct RawSource {
     command: Option<S<String>>,
     stream_name: Option<S<String>>,
     restore_command: Option<S<String>>,
+    rpo: Option<S<String>>,
+    rto: Option<S<String>>,
+    max_wal_lag: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -456,6 +630,38 @@ struct RawRule {
 struct RawCopy {
     vault: S<String>,
     retention: Option<S<RetentionPolicy>>,
+}
+
+// --- Raw health, anomaly, compliance and report sections.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAnomaly {
+    size_change_percent: Option<S<f64>>,
+    size_window: Option<S<i64>>,
+    size_min_history: Option<S<i64>>,
+    max_wal_lag: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCompliance {
+    min_backup_frequency: Option<S<String>>,
+    min_retention_days: Option<S<u32>>,
+    restore_test_window: Option<S<String>>,
+    verify_window: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    name: S<String>,
+    schedule: S<String>,
+    timezone: Option<S<String>>,
+    format: Option<S<crate::report::ReportFormat>>,
+    since: Option<S<String>>,
+    to_dir: Option<S<PathBuf>>,
+    to_vault: Option<S<String>>,
 }
 
 // ---------------------------------------------------------------------------
@@ -541,6 +747,12 @@ impl Validator<'_> {
         }
     }
 
+    /// An optional duration: `None` when absent (or invalid, reported).
+    fn opt_duration(&mut self, field: &str, v: &Option<S<String>>) -> Option<SignedDuration> {
+        v.as_ref()?;
+        Some(self.duration(field, v, SignedDuration::ZERO)).filter(|d| !d.is_zero())
+    }
+
     fn duration(
         &mut self,
         field: &str,
@@ -578,6 +790,17 @@ impl Validator<'_> {
             .iter()
             .map(|p| self.plan(p, &raw, &vaults))
             .collect();
+        let anomaly = self.anomaly(raw.anomaly.as_ref());
+        let compliance = self.compliance(raw.compliance.as_ref());
+        let reports = self.reports(&raw.report, &vaults);
+        self.duplicates("restore_test", raw.restore_test.iter().map(|t| &t.name));
+        let restore_tests = raw
+            .restore_test
+            .iter()
+            .map(|t| self.restore_test(t, &raw, &vaults, &sources))
+            .collect();
+        self.duplicates("verify", raw.verify.iter().map(|v| &v.name));
+        let verify = raw.verify.iter().map(|e| self.verify(e, &vaults)).collect();
         Config {
             path: self.file.clone(),
             state_dir: raw
@@ -588,8 +811,153 @@ impl Validator<'_> {
             vaults,
             sources,
             plans,
+            anomaly,
+            compliance,
+            reports,
+            restore_tests,
+            verify,
+            server: raw.server.as_ref().map(|s| self.server(s)),
+            notify: self.notify(&raw.notify),
         }
     }
+
+    // --- Health, anomaly, compliance and report sections.
+
+    fn anomaly(&mut self, a: Option<&RawAnomaly>) -> AnomalyConfig {
+        let mut c = AnomalyConfig::default();
+        let Some(a) = a else { return c };
+        if let Some(p) = &a.size_change_percent {
+            if !(p.get_ref().is_finite() && *p.get_ref() > 0.0) {
+                self.at(
+                    p,
+                    "[anomaly] size_change_percent must be a number above 0 (e.g. 20)",
+                );
+            } else {
+                c.size_change_percent = *p.get_ref();
+            }
+        }
+        for (field, v, out, min) in [
+            ("size_window", &a.size_window, &mut c.size_window, 1),
+            (
+                "size_min_history",
+                &a.size_min_history,
+                &mut c.size_min_history,
+                1,
+            ),
+        ] {
+            if let Some(v) = v {
+                match usize::try_from(*v.get_ref()) {
+                    Ok(n) if (min..=1000).contains(&n) => *out = n,
+                    _ => self.at(
+                        v,
+                        format!("[anomaly] {field} must be between {min} and 1000"),
+                    ),
+                }
+            }
+        }
+        if c.size_min_history > c.size_window {
+            let span = a.size_min_history.as_ref().map(|v| v.span());
+            self.error(
+                span,
+                format!(
+                    "[anomaly] size_min_history ({}) is above size_window ({}): the median never has that many backups",
+                    c.size_min_history, c.size_window
+                ),
+            );
+        }
+        c.max_wal_lag = self.duration("max_wal_lag", &a.max_wal_lag, c.max_wal_lag);
+        c
+    }
+
+    fn compliance(&mut self, a: Option<&RawCompliance>) -> ComplianceConfig {
+        let mut c = ComplianceConfig::default();
+        let Some(a) = a else { return c };
+        c.min_backup_frequency = self.duration(
+            "min_backup_frequency",
+            &a.min_backup_frequency,
+            c.min_backup_frequency,
+        );
+        if let Some(d) = &a.min_retention_days {
+            c.min_retention_days = *d.get_ref();
+        }
+        c.restore_test_window = self.duration(
+            "restore_test_window",
+            &a.restore_test_window,
+            c.restore_test_window,
+        );
+        c.verify_window = self.duration("verify_window", &a.verify_window, c.verify_window);
+        c
+    }
+
+    fn reports(&mut self, raw: &[RawReport], vaults: &[VaultConfig]) -> Vec<ReportConfig> {
+        self.duplicates("report", raw.iter().map(|r| &r.name));
+        let mut out = Vec::new();
+        for r in raw {
+            self.name("report", &r.name);
+            let name = r.name.get_ref().clone();
+            let schedule = match Schedule::parse(r.schedule.get_ref()) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.at(
+                        &r.schedule,
+                        format!(
+                            "report `{name}`: bad schedule `{}`: {}",
+                            r.schedule.get_ref(),
+                            e.message
+                        ),
+                    );
+                    continue;
+                }
+            };
+            let timezone = match &r.timezone {
+                None => TimeZone::UTC,
+                Some(z) => match TimeZone::get(z.get_ref()) {
+                    Ok(tz) => tz,
+                    Err(e) => {
+                        self.at(z, format!("report `{name}`: unknown time zone `{}` ({e}); use an IANA name such as \"Europe/Berlin\" or \"UTC\"", z.get_ref()));
+                        TimeZone::UTC
+                    }
+                },
+            };
+            let since = self.duration("since", &r.since, SignedDuration::from_hours(24));
+            let target = match (&r.to_dir, &r.to_vault) {
+                (Some(d), None) => ReportTarget::Dir(self.path(d.get_ref())),
+                (None, Some(v)) => {
+                    if !vaults.iter().any(|x| &x.name == v.get_ref()) {
+                        let known: Vec<&str> = vaults.iter().map(|v| v.name.as_str()).collect();
+                        self.at(v, format!(
+                            "report `{name}`: to_vault `{}` is not a vault of this file (vaults: {})",
+                            v.get_ref(),
+                            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        ));
+                    }
+                    ReportTarget::Vault(v.get_ref().clone())
+                }
+                (Some(_), Some(v)) => {
+                    self.at(
+                        v,
+                        format!("report `{name}`: give only one of to_dir and to_vault"),
+                    );
+                    continue;
+                }
+                (None, None) => {
+                    self.at(&r.name, format!("report `{name}` goes nowhere: set to_dir = \"DIR\" or to_vault = \"VAULT\""));
+                    continue;
+                }
+            };
+            out.push(ReportConfig {
+                name,
+                schedule,
+                timezone,
+                format: r.format.as_ref().map(|f| *f.get_ref()).unwrap_or_default(),
+                since,
+                target,
+            });
+        }
+        out
+    }
+
+    // --- End of health, anomaly, compliance and report sections.
 
     fn vault(&mut self, v: &RawVault) -> VaultConfig {
         self.name("vault", &v.name);
@@ -699,6 +1067,7 @@ impl Validator<'_> {
             tier,
             storage_class: v.storage_class.as_ref().map(|s| s.get_ref().clone()),
             lock,
+            capacity: self.capacity(name, &v.capacity),
         }
     }
 
@@ -909,12 +1278,26 @@ impl Validator<'_> {
                 }
             }
         };
+        let rpo = self.opt_duration("rpo", &s.rpo);
+        let rto = self.opt_duration("rto", &s.rto);
+        let max_wal_lag = self.opt_duration("max_wal_lag", &s.max_wal_lag);
+        if let (Some(m), false) = (&s.max_wal_lag, kind == SourceKind::PostgresBase) {
+            self.at(
+                m,
+                format!(
+                    "source `{name}`: max_wal_lag applies to sources of kind postgres-base only"
+                ),
+            );
+        }
         Some(SourceConfig {
             name,
             kind,
             tags,
             spec,
             password,
+            rpo,
+            rto,
+            max_wal_lag,
         })
     }
 
@@ -985,115 +1368,16 @@ impl Validator<'_> {
     ) -> RuleConfig {
         self.name("rule", &r.name);
         let id = format!("{plan}/{}", r.name.get_ref());
-        // Sources by name and by tag, each once, in file order.
-        let mut selected = BTreeSet::new();
-        if let Some(names) = &r.sources {
-            for n in names.get_ref() {
-                match raw
-                    .source
-                    .iter()
-                    .position(|s| s.name.get_ref() == n.get_ref())
-                {
-                    Some(i) => {
-                        selected.insert(i);
-                    }
-                    None => {
-                        let known: Vec<&str> = raw
-                            .source
-                            .iter()
-                            .map(|s| s.name.get_ref().as_str())
-                            .collect();
-                        self.at(
-                            n,
-                            format!(
-                                "rule `{id}`: `{}` is not a source of this file (sources: {})",
-                                n.get_ref(),
-                                if known.is_empty() {
-                                    "none".to_string()
-                                } else {
-                                    known.join(", ")
-                                }
-                            ),
-                        );
-                    }
-                }
-            }
-        }
-        if let Some(tags) = &r.source_tags {
-            for t in tags.get_ref() {
-                let mut any = false;
-                for (i, s) in raw.source.iter().enumerate() {
-                    if s.tags
-                        .as_ref()
-                        .is_some_and(|ts| ts.get_ref().iter().any(|x| x.get_ref() == t.get_ref()))
-                    {
-                        selected.insert(i);
-                        any = true;
-                    }
-                }
-                if !any {
-                    self.at(
-                        t,
-                        format!("rule `{id}`: no source has the tag `{}`", t.get_ref()),
-                    );
-                }
-            }
-        }
-        let names_given = r.sources.as_ref().is_some_and(|s| !s.get_ref().is_empty())
-            || r.source_tags
-                .as_ref()
-                .is_some_and(|s| !s.get_ref().is_empty());
-        if !names_given {
-            self.at(
-                &r.name,
-                format!("rule `{id}` selects no sources: set sources = [\"name\", …] and/or source_tags = [\"tag\", …]"),
-            );
-        }
-        let sources: Vec<String> = selected
-            .into_iter()
-            .map(|i| raw.source[i].name.get_ref().clone())
-            .collect();
+        let sources = self.select_sources(
+            &format!("rule `{id}`"),
+            &r.name,
+            r.sources.as_ref(),
+            r.source_tags.as_ref(),
+            raw,
+        );
 
-        let schedule = match Schedule::parse(r.schedule.get_ref()) {
-            Ok(s) => s,
-            Err(e) => {
-                // Point inside the string: past the opening quote(s).
-                let start = r.schedule.span().start;
-                let quote = if self.text[start..].starts_with("\"\"\"")
-                    || self.text[start..].starts_with("'''")
-                {
-                    3
-                } else {
-                    1
-                };
-                let at = start + quote + e.offset;
-                self.error(
-                    Some(at..at + e.len),
-                    format!(
-                        "rule `{id}`: bad schedule `{}`: {}",
-                        r.schedule.get_ref(),
-                        e.message
-                    ),
-                );
-                Schedule::parse("@daily").expect("a valid schedule")
-            }
-        };
-        let (timezone, timezone_name) = match &r.timezone {
-            None => (TimeZone::UTC, "UTC".to_string()),
-            Some(z) => match TimeZone::get(z.get_ref()) {
-                Ok(tz) => (tz, z.get_ref().clone()),
-                Err(e) => {
-                    self.at(
-                        z,
-                        format!(
-                            "rule `{id}`: unknown time zone `{}` ({e}); use an IANA name such as \"Europe/Berlin\" or \"UTC\"",
-                            z.get_ref()
-                        ),
-                    );
-                    (TimeZone::UTC, "UTC".to_string())
-                }
-            },
-        };
+        let schedule = self.schedule(&format!("rule `{id}`"), &r.schedule);
+        let (timezone, timezone_name) = self.timezone(&format!("rule `{id}`"), r.timezone.as_ref());
         let start_window = self.duration("start_window", &r.start_window, DEFAULT_START_WINDOW);
         let completion_window = self.duration(
             "completion_window",
@@ -1212,6 +1496,581 @@ impl Validator<'_> {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Restore tests (`[[restore_test]]`): scheduled real restores into scratch
+// space, validated; see `crate::restore_test`. Also the helpers rules and
+// restore tests share (source selection, schedule, time zone).
+
+/// The default time limit of a restore test.
+pub const DEFAULT_RESTORE_TEST_TIMEOUT: SignedDuration = SignedDuration::from_hours(1);
+
+/// A restore test: which snapshot to restore when, and how to validate it.
+#[derive(Debug, Clone)]
+pub struct RestoreTestConfig {
+    /// Its name (unique).
+    pub name: String,
+    /// When it runs.
+    pub schedule: Schedule,
+    /// The time zone its schedule's local times are read in.
+    pub timezone: TimeZone,
+    /// The time zone's name as written (`UTC` by default).
+    pub timezone_name: String,
+    /// The vault restored from.
+    pub vault: String,
+    /// The sources whose snapshots it tests (by name and by tag, in file
+    /// order of the sources, each once). A run tests one of them: the one
+    /// whose last test by this entry is the oldest.
+    pub sources: Vec<String>,
+    /// Which snapshot of the source.
+    pub select: SnapshotSelect,
+    /// Restore and validation together must end within this.
+    pub timeout: SignedDuration,
+    /// Where scratch directories go (default: the system's temporary
+    /// directory).
+    pub scratch_dir: Option<PathBuf>,
+    /// PostgreSQL/MySQL dumps: the server to restore into (default: the
+    /// source's server, with its password).
+    pub target_url: Option<String>,
+    /// Files: compare this many random files with the live source too
+    /// (differences are information only).
+    pub sample_live: Option<u32>,
+    /// Databases: queries run on the restored data, in order.
+    pub queries: Vec<QueryCheck>,
+    /// Redis: the restored RDB must hold at least this many keys.
+    pub min_keys: Option<u64>,
+    /// Redis: keys that must exist.
+    pub keys: Vec<String>,
+    /// Command sources: a shell command fed the restored stream on its
+    /// standard input; exit status 0 is success.
+    pub validate_command: Option<String>,
+}
+
+/// Which snapshot a restore test restores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotSelect {
+    /// The newest.
+    Latest,
+    /// A random one of the last `within_days` days.
+    Random {
+        /// How far back to pick from.
+        within_days: u32,
+    },
+}
+
+/// A validation query and what its answer must be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryCheck {
+    /// The SQL.
+    pub sql: String,
+    /// The expectation on the first column of the first row.
+    pub expect: Expect,
+}
+
+/// What a validation query must return.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expect {
+    /// Only that it runs without an error.
+    NoError,
+    /// The first column of the first row, as a number, compared with a
+    /// number (`> 0`, `>= 10`, `= 3`, `!= 0`, `< 5`, `<= 5`).
+    Compare(CmpOp, f64),
+}
+
+/// A comparison of [`Expect::Compare`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `=`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+}
+
+impl CmpOp {
+    fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+        }
+    }
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expect::NoError => f.write_str("no error"),
+            Expect::Compare(op, n) => write!(f, "{} {n}", op.symbol()),
+        }
+    }
+}
+
+impl std::str::FromStr for Expect {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Expect, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("no error") {
+            return Ok(Expect::NoError);
+        }
+        let ops = [
+            (">=", CmpOp::Ge),
+            ("<=", CmpOp::Le),
+            ("!=", CmpOp::Ne),
+            ("==", CmpOp::Eq),
+            (">", CmpOp::Gt),
+            ("<", CmpOp::Lt),
+            ("=", CmpOp::Eq),
+        ];
+        for (sym, op) in ops {
+            if let Some(rest) = t.strip_prefix(sym) {
+                let n: f64 = rest
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("bad expect `{s}`: `{}` is not a number", rest.trim()))?;
+                return Ok(Expect::Compare(op, n));
+            }
+        }
+        Err(format!(
+            "bad expect `{s}`: write \"> N\", \">= N\", \"= N\", \"!= N\", \"< N\", \"<= N\" or \"no error\""
+        ))
+    }
+}
+
+impl Expect {
+    /// Checks the first column of the first row (`None`: no row). On
+    /// success says what was seen; on failure, why it fails.
+    pub fn check(&self, first: Option<&str>) -> Result<String, String> {
+        let Expect::Compare(op, want) = self else {
+            return Ok(match first {
+                Some(v) => format!("ran; first value {v}"),
+                None => "ran; no rows".into(),
+            });
+        };
+        let Some(v) = first else {
+            return Err(format!("returned no rows, expected {self}"));
+        };
+        let got: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("returned `{v}`, which is not a number (expected {self})"))?;
+        let ok = match op {
+            CmpOp::Gt => got > *want,
+            CmpOp::Ge => got >= *want,
+            CmpOp::Eq => got == *want,
+            CmpOp::Ne => got != *want,
+            CmpOp::Lt => got < *want,
+            CmpOp::Le => got <= *want,
+        };
+        if ok {
+            Ok(format!("returned {v} ({self})"))
+        } else {
+            Err(format!("returned {v}, expected {self}"))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRestoreTest {
+    name: S<String>,
+    schedule: S<String>,
+    timezone: Option<S<String>>,
+    vault: S<String>,
+    sources: Option<S<Vec<S<String>>>>,
+    source_tags: Option<S<Vec<S<String>>>>,
+    select: Option<S<String>>,
+    within_days: Option<S<u32>>,
+    timeout: Option<S<String>>,
+    scratch_dir: Option<S<PathBuf>>,
+    target_url: Option<S<String>>,
+    sample_live: Option<S<u32>>,
+    #[serde(default)]
+    query: Vec<RawQuery>,
+    min_keys: Option<S<u64>>,
+    keys: Option<S<Vec<String>>>,
+    validate_command: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuery {
+    sql: S<String>,
+    expect: Option<S<String>>,
+}
+
+impl Validator<'_> {
+    /// The sources `names` and `tags` select, by name and by tag, each
+    /// once, in file order; `owner` (`rule `p/r``) starts each message.
+    fn select_sources(
+        &mut self,
+        owner: &str,
+        name: &S<String>,
+        names: Option<&S<Vec<S<String>>>>,
+        tags: Option<&S<Vec<S<String>>>>,
+        raw: &RawConfig,
+    ) -> Vec<String> {
+        let mut selected = BTreeSet::new();
+        if let Some(names) = names {
+            for n in names.get_ref() {
+                match raw
+                    .source
+                    .iter()
+                    .position(|s| s.name.get_ref() == n.get_ref())
+                {
+                    Some(i) => {
+                        selected.insert(i);
+                    }
+                    None => {
+                        let known: Vec<&str> = raw
+                            .source
+                            .iter()
+                            .map(|s| s.name.get_ref().as_str())
+                            .collect();
+                        self.at(
+                            n,
+                            format!(
+                                "{owner}: `{}` is not a source of this file (sources: {})",
+                                n.get_ref(),
+                                if known.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    known.join(", ")
+                                }
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(tags) = tags {
+            for t in tags.get_ref() {
+                let mut any = false;
+                for (i, s) in raw.source.iter().enumerate() {
+                    if s.tags
+                        .as_ref()
+                        .is_some_and(|ts| ts.get_ref().iter().any(|x| x.get_ref() == t.get_ref()))
+                    {
+                        selected.insert(i);
+                        any = true;
+                    }
+                }
+                if !any {
+                    self.at(
+                        t,
+                        format!("{owner}: no source has the tag `{}`", t.get_ref()),
+                    );
+                }
+            }
+        }
+        let names_given = names.is_some_and(|s| !s.get_ref().is_empty())
+            || tags.is_some_and(|s| !s.get_ref().is_empty());
+        if !names_given {
+            self.at(
+                name,
+                format!("{owner} selects no sources: set sources = [\"name\", …] and/or source_tags = [\"tag\", …]"),
+            );
+        }
+        selected
+            .into_iter()
+            .map(|i| raw.source[i].name.get_ref().clone())
+            .collect()
+    }
+
+    /// A schedule; an error points inside the string.
+    fn schedule(&mut self, owner: &str, v: &S<String>) -> Schedule {
+        match Schedule::parse(v.get_ref()) {
+            Ok(s) => s,
+            Err(e) => {
+                // Point inside the string: past the opening quote(s).
+                let start = v.span().start;
+                let quote = if self.text[start..].starts_with("\"\"\"")
+                    || self.text[start..].starts_with("'''")
+                {
+                    3
+                } else {
+                    1
+                };
+                let at = start + quote + e.offset;
+                self.error(
+                    Some(at..at + e.len),
+                    format!("{owner}: bad schedule `{}`: {}", v.get_ref(), e.message),
+                );
+                Schedule::parse("@daily").expect("a valid schedule")
+            }
+        }
+    }
+
+    /// A time zone (UTC when absent or unknown, reported).
+    fn timezone(&mut self, owner: &str, v: Option<&S<String>>) -> (TimeZone, String) {
+        match v {
+            None => (TimeZone::UTC, "UTC".to_string()),
+            Some(z) => match TimeZone::get(z.get_ref()) {
+                Ok(tz) => (tz, z.get_ref().clone()),
+                Err(e) => {
+                    self.at(
+                        z,
+                        format!(
+                            "{owner}: unknown time zone `{}` ({e}); use an IANA name such as \"Europe/Berlin\" or \"UTC\"",
+                            z.get_ref()
+                        ),
+                    );
+                    (TimeZone::UTC, "UTC".to_string())
+                }
+            },
+        }
+    }
+
+    fn restore_test(
+        &mut self,
+        t: &RawRestoreTest,
+        raw: &RawConfig,
+        vaults: &[VaultConfig],
+        sources: &[SourceConfig],
+    ) -> RestoreTestConfig {
+        self.name("restore_test", &t.name);
+        let name = t.name.get_ref().clone();
+        let owner = format!("restore_test `{name}`");
+        let selected = self.select_sources(
+            &owner,
+            &t.name,
+            t.sources.as_ref(),
+            t.source_tags.as_ref(),
+            raw,
+        );
+        let schedule = self.schedule(&owner, &t.schedule);
+        let (timezone, timezone_name) = self.timezone(&owner, t.timezone.as_ref());
+        if !vaults.iter().any(|v| &v.name == t.vault.get_ref()) {
+            let known: Vec<&str> = vaults.iter().map(|v| v.name.as_str()).collect();
+            self.at(
+                &t.vault,
+                format!(
+                    "{owner}: vault `{}` is not a vault of this file (vaults: {}); add a [[vault]] with that name or fix the name",
+                    t.vault.get_ref(),
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+            );
+        }
+        let select = match t.select.as_ref().map(|s| (s, s.get_ref().as_str())) {
+            None | Some((_, "latest")) => {
+                if let Some(w) = &t.within_days {
+                    self.at(
+                        w,
+                        format!("{owner}: within_days goes with select = \"random\""),
+                    );
+                }
+                SnapshotSelect::Latest
+            }
+            Some((_, "random")) => match &t.within_days {
+                Some(w) if *w.get_ref() > 0 => SnapshotSelect::Random {
+                    within_days: *w.get_ref(),
+                },
+                Some(w) => {
+                    self.at(w, format!("{owner}: within_days must be at least 1"));
+                    SnapshotSelect::Latest
+                }
+                None => {
+                    self.at(
+                        t.select.as_ref().expect("select is set"),
+                        format!("{owner}: select = \"random\" needs within_days = N (pick among the snapshots of the last N days)"),
+                    );
+                    SnapshotSelect::Latest
+                }
+            },
+            Some((s, other)) => {
+                self.at(
+                    s,
+                    format!("{owner}: bad select `{other}`: use \"latest\" or \"random\""),
+                );
+                SnapshotSelect::Latest
+            }
+        };
+        let timeout = self.duration("timeout", &t.timeout, DEFAULT_RESTORE_TEST_TIMEOUT);
+        let kinds: Vec<SourceKind> = sources
+            .iter()
+            .filter(|s| selected.contains(&s.name))
+            .map(|s| s.kind)
+            .collect();
+        let has = |k: &[SourceKind]| kinds.iter().any(|x| k.contains(x));
+        // Fields that apply to none of the selected sources are mistakes.
+        let db = [
+            SourceKind::Postgres,
+            SourceKind::PostgresBase,
+            SourceKind::Mysql,
+        ];
+        type Misplaced<'k> = (Option<Range<usize>>, &'k [SourceKind], &'k str);
+        let misplaced: [Misplaced<'_>; 6] = [
+            (
+                t.sample_live.as_ref().map(|v| v.span()),
+                &[SourceKind::Files],
+                "sample_live applies to files sources",
+            ),
+            (
+                t.query.first().map(|q| q.sql.span()),
+                &db,
+                "[[restore_test.query]] applies to postgres, postgres-base and mysql sources",
+            ),
+            (
+                t.target_url.as_ref().map(|v| v.span()),
+                &[SourceKind::Postgres, SourceKind::Mysql],
+                "target_url applies to postgres and mysql sources",
+            ),
+            (
+                t.min_keys.as_ref().map(|v| v.span()),
+                &[SourceKind::Redis],
+                "min_keys applies to redis sources",
+            ),
+            (
+                t.keys.as_ref().map(|v| v.span()),
+                &[SourceKind::Redis],
+                "keys applies to redis sources",
+            ),
+            (
+                t.validate_command.as_ref().map(|v| v.span()),
+                &[SourceKind::Command],
+                "validate_command applies to command sources",
+            ),
+        ];
+        if !kinds.is_empty() {
+            for (span, applies, msg) in misplaced {
+                if let Some(span) = span {
+                    if !has(applies) {
+                        self.error(Some(span), format!("{owner}: {msg}, and it selects none"));
+                    }
+                }
+            }
+        }
+        let validate_command = t
+            .validate_command
+            .as_ref()
+            .map(|c| c.get_ref().clone())
+            .filter(|c| !c.trim().is_empty());
+        if has(&[SourceKind::Command]) && validate_command.is_none() {
+            self.at(
+                &t.name,
+                format!("{owner} selects a command source: set validate_command = \"…\" (a shell command fed the restored stream; exit 0 is success)"),
+            );
+        }
+        if let Some(u) = &t.target_url {
+            let text = u.get_ref();
+            let scheme = text.split_once("://").map(|(s, _)| s).unwrap_or("");
+            if !["postgres", "postgresql", "mysql", "mariadb"].contains(&scheme) {
+                self.at(
+                    u,
+                    format!("{owner}: target_url starts with postgres:// or mysql://"),
+                );
+            } else if url_has_password(text) {
+                self.at(u, format!("{owner}: target_url carries a password; the restore test uses the source's password_env or password_file"));
+            }
+        }
+        let queries = t
+            .query
+            .iter()
+            .map(|q| {
+                if q.sql.get_ref().trim().is_empty() {
+                    self.at(&q.sql, format!("{owner}: a query's sql is empty"));
+                }
+                let expect = match &q.expect {
+                    None => Expect::NoError,
+                    Some(e) => e.get_ref().parse().unwrap_or_else(|m: String| {
+                        self.at(e, format!("{owner}: {m}"));
+                        Expect::NoError
+                    }),
+                };
+                QueryCheck {
+                    sql: q.sql.get_ref().clone(),
+                    expect,
+                }
+            })
+            .collect();
+        RestoreTestConfig {
+            name,
+            schedule,
+            timezone,
+            timezone_name,
+            vault: t.vault.get_ref().clone(),
+            sources: selected,
+            select,
+            timeout,
+            scratch_dir: t.scratch_dir.as_ref().map(|p| self.path(p.get_ref())),
+            target_url: t.target_url.as_ref().map(|u| u.get_ref().clone()),
+            sample_live: t.sample_live.as_ref().map(|v| *v.get_ref()),
+            queries,
+            min_keys: t.min_keys.as_ref().map(|v| *v.get_ref()),
+            keys: t
+                .keys
+                .as_ref()
+                .map(|k| k.get_ref().clone())
+                .unwrap_or_default(),
+            validate_command,
+        }
+    }
+}
+
+// `[[verify]]` entries.
+impl Validator<'_> {
+    fn verify(&mut self, e: &RawVerify, vaults: &[VaultConfig]) -> VerifyConfig {
+        use crate::verify::VerifyData;
+        self.name("verify", &e.name);
+        let what = format!("verify `{}`", e.name.get_ref());
+        if !vaults.iter().any(|v| &v.name == e.vault.get_ref()) {
+            let known: Vec<&str> = vaults.iter().map(|v| v.name.as_str()).collect();
+            self.at(
+                &e.vault,
+                format!(
+                    "{what}: vault `{}` is not a vault of this file (vaults: {}); add a [[vault]] with that name or fix the name",
+                    e.vault.get_ref(),
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+            );
+        }
+        let schedule = self.schedule(&what, &e.schedule);
+        let (timezone, timezone_name) = self.timezone(&what, e.timezone.as_ref());
+        let all = e.read_data.as_ref().is_some_and(|b| *b.get_ref());
+        let data = match (&e.read_data_subset, all) {
+            (Some(s), true) => {
+                self.at(
+                    s,
+                    format!("{what}: give either read_data = true (every pack) or read_data_subset (a share), not both"),
+                );
+                VerifyData::All
+            }
+            (Some(s), false) => match VerifyData::parse_subset(s.get_ref()) {
+                Ok(d) => d,
+                Err(m) => {
+                    self.at(s, format!("{what}: read_data_subset {m}"));
+                    VerifyData::Structure
+                }
+            },
+            (None, true) => VerifyData::All,
+            (None, false) => VerifyData::Structure,
+        };
+        let completion_window = self.duration(
+            "completion_window",
+            &e.completion_window,
+            DEFAULT_VERIFY_COMPLETION_WINDOW,
+        );
+        VerifyConfig {
+            name: e.name.get_ref().clone(),
+            vault: e.vault.get_ref().clone(),
+            schedule,
+            timezone,
+            timezone_name,
+            data,
+            completion_window,
+        }
+    }
+}
+
 /// Whether a URL's user information holds a password (`scheme://user:pw@host`).
 fn url_has_password(url: &str) -> bool {
     let Some((_, rest)) = url.split_once("://") else {
@@ -1275,6 +2134,11 @@ tags = ["system"]
         assert_eq!(c.vaults.len(), 3);
         assert_eq!(c.sources.len(), 7);
         assert_eq!(c.rules().count(), 3);
+        assert_eq!(c.verify.len(), 2);
+        assert_eq!(
+            c.verify_entry("nightly-sample").unwrap().data,
+            crate::verify::VerifyData::Percent(5.0)
+        );
         let nightly = c.rules().next().unwrap();
         assert_eq!(nightly.id(), "daily/nightly");
         // By name and by tag, in file order, each once.
@@ -1287,6 +2151,9 @@ tags = ["system"]
         assert_eq!(nightly.copy_to[0].retention.delete_after_days, Some(90));
         let db = c.source("app-db").unwrap();
         assert_eq!(db.password, Some(SecretRef::Env("APP_DB_PASSWORD".into())));
+        assert_eq!(db.rpo, Some(SignedDuration::from_hours(25)));
+        assert_eq!(db.rto, Some(SignedDuration::from_mins(30)));
+        assert_eq!(c.source("etc").unwrap().rpo, None);
         assert!(matches!(
             db.to_spec(),
             SourceSpec::Postgres { globals: true, .. }
@@ -1297,6 +2164,74 @@ tags = ["system"]
         let every = c.rules().nth(2).unwrap();
         assert_eq!(every.completion_window, SignedDuration::from_hours(1));
         assert_eq!(every.timezone_name, "UTC");
+        assert_eq!(c.restore_tests.len(), 2);
+        let rt = c.restore_test("app-db-weekly").unwrap();
+        assert_eq!(rt.select, SnapshotSelect::Random { within_days: 7 });
+        assert_eq!(rt.timeout, SignedDuration::from_mins(30));
+        assert_eq!(rt.queries[0].expect, Expect::Compare(CmpOp::Gt, 0.0));
+        assert_eq!(
+            c.restore_test("etc-daily").unwrap().timeout,
+            DEFAULT_RESTORE_TEST_TIMEOUT
+        );
+    }
+
+    #[test]
+    fn restore_test_problems_have_positions() {
+        let text = format!(
+            "{BASE}
+[[restore_test]]
+name = \"t\"
+schedule = \"0 5 * * MOX\"
+vault = \"mian\"
+sources = [\"ect\"]
+select = \"random\"
+keys = [\"k\"]
+tmeout = \"1h\"
+"
+        );
+        let e = errors(&text);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("unknown field `tmeout`"), "{e:?}");
+        let text = text.replace("tmeout", "timeout");
+        let e = errors(&text);
+        let all = e.join("\n");
+        let l = BASE.lines().count() + 4;
+        for want in [
+            format!("t.toml:{l}:21: restore_test `t`: bad schedule"),
+            format!(
+                "t.toml:{}:9: restore_test `t`: vault `mian` is not a vault",
+                l + 1
+            ),
+            format!(
+                "t.toml:{}:12: restore_test `t`: `ect` is not a source",
+                l + 2
+            ),
+            "select = \"random\" needs within_days".to_string(),
+        ] {
+            assert!(all.contains(&want), "missing {want:?} in:\n{all}");
+        }
+        let e = errors(&format!(
+            "{BASE}\n[[restore_test]]\nname = \"t\"\nschedule = \"@daily\"\nvault = \"main\"\nsources = [\"etc\"]\nkeys = [\"k\"]\n[[restore_test.query]]\nsql = \"select 1\"\nexpect = \"about 3\"\n"
+        ));
+        let all = e.join("\n");
+        assert!(all.contains("keys applies to redis sources"), "{all}");
+        assert!(all.contains("bad expect `about 3`"), "{all}");
+    }
+
+    #[test]
+    fn expectations() {
+        let e: Expect = ">= 10".parse().unwrap();
+        assert!(e.check(Some("10")).is_ok());
+        assert_eq!(
+            e.check(Some("9")).unwrap_err(),
+            "returned 9, expected >= 10"
+        );
+        assert!(e.check(None).is_err());
+        assert!(e.check(Some("x")).is_err());
+        assert!("!= 0".parse::<Expect>().unwrap().check(Some("1")).is_ok());
+        assert!("= 3".parse::<Expect>().unwrap().check(Some("3")).is_ok());
+        assert_eq!("no error".parse::<Expect>().unwrap(), Expect::NoError);
+        assert!("~ 3".parse::<Expect>().is_err());
     }
 
     #[test]
@@ -1445,6 +2380,7 @@ tags = ["system"]
 name = \"etc\"
 kind = \"postgres\"
 paths = [\"/x\"]
+rpo = \"yesterday\"
 
 [[vault]]
 name = \"nokey\"
@@ -1483,6 +2419,7 @@ cold_vault = \"main\"
             "unknown time zone `Mars/Olympus`",
             "start_window must be longer than zero",
             "bad completion_window `soon`",
+            "bad rpo `yesterday`",
             "cold_after_days needs cold_vault",
             "no source has the tag `nope`",
             "cold_vault `main` is not a cold vault",
@@ -1521,5 +2458,93 @@ cold_vault = \"main\"
         assert!(!url_has_password("postgres://u@h/db"));
         assert!(!url_has_password("postgres://h:5432/db?x=a:b@c"));
         assert!(!url_has_password("s3://bucket/p?endpoint=http://h:3900"));
+    }
+
+    /// BASE plus one `[[verify]]` entry whose body is `body`.
+    fn with_verify(body: &str) -> String {
+        format!("{BASE}\n[[verify]]\nname = \"v\"\n{body}\n")
+    }
+
+    /// The line where a `[[verify]]` body starts.
+    fn verify_line() -> usize {
+        with_verify("").lines().count()
+    }
+
+    #[test]
+    fn verify_entries_parse() {
+        use crate::verify::VerifyData;
+        let c = Config::parse(
+            &with_verify("vault = \"main\"\nschedule = \"0 4 * * 0\"\ntimezone = \"Europe/Berlin\"\nread_data_subset = \"5%\"\ncompletion_window = \"6h\""),
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        let v = c.verify_entry("v").unwrap();
+        assert_eq!(v.vault, "main");
+        assert_eq!(v.data, VerifyData::Percent(5.0));
+        assert_eq!(v.timezone_name, "Europe/Berlin");
+        assert_eq!(v.completion_window, SignedDuration::from_hours(6));
+        let c = Config::parse(
+            &with_verify("vault = \"main\"\nschedule = \"@weekly\"\nread_data = true"),
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.verify[0].data, VerifyData::All);
+        assert_eq!(
+            c.verify[0].completion_window,
+            DEFAULT_VERIFY_COMPLETION_WINDOW
+        );
+        let c = Config::parse(
+            &with_verify("vault = \"main\"\nschedule = \"@daily\""),
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.verify[0].data, VerifyData::Structure);
+    }
+
+    #[test]
+    fn verify_entries_are_checked_with_positions() {
+        let l = verify_line();
+        let e = errors(&with_verify(
+            "vault = \"main\"\nschedule = \"@daily\"\nread_dta = true",
+        ));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with(&format!("t.toml:{}:1: unknown field `read_dta`", l + 2)),
+            "{e:?}"
+        );
+        assert!(e[0].contains("`read_data_subset`"), "{e:?}");
+        let e = errors(&with_verify(
+            "vault = \"mian\"\nschedule = \"0 5 * * MOX\"\nread_data_subset = \"150%\"\ntimezone = \"Mars/Base\"",
+        ));
+        assert_eq!(e.len(), 4, "{e:?}");
+        assert!(e[0].starts_with(&format!("t.toml:{l}:9: verify `v`: vault `mian` is not a vault of this file (vaults: main, cold)")), "{e:?}");
+        assert!(
+            e[1].starts_with(&format!("t.toml:{}:21: verify `v`: bad schedule", l + 1)),
+            "{e:?}"
+        );
+        assert!(
+            e[2].starts_with(&format!(
+                "t.toml:{}:20: verify `v`: read_data_subset `150%`: give a percentage",
+                l + 2
+            )),
+            "{e:?}"
+        );
+        assert!(
+            e[3].starts_with(&format!(
+                "t.toml:{}:12: verify `v`: unknown time zone",
+                l + 3
+            )),
+            "{e:?}"
+        );
+        let e = errors(&with_verify(
+            "vault = \"main\"\nschedule = \"@daily\"\nread_data = true\nread_data_subset = \"5%\"",
+        ));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("not both"), "{e:?}");
+        let e = errors(&format!(
+            "{}[[verify]]\nname = \"v\"\nvault = \"main\"\nschedule = \"@daily\"\n",
+            with_verify("vault = \"main\"\nschedule = \"@daily\"")
+        ));
+        assert!(e[0].contains("duplicate verify name `v`"), "{e:?}");
     }
 }

@@ -19,7 +19,7 @@ use crate::catalog::{Catalog, JobOutcome, Trigger};
 use crate::config::Config;
 use crate::runner::Runner;
 use crate::schedule::Clock;
-use crate::scheduler::{self, JobRef, RunningJob, ScheduledRule, State};
+use crate::scheduler::{self, JobRef, PeriodicTask, RunningJob, ScheduledRule, State, TaskKind};
 use crate::state::StateDir;
 use coffer_core::Cancel;
 use std::collections::HashMap;
@@ -40,6 +40,9 @@ pub enum DaemonError {
     /// The catalog.
     #[error(transparent)]
     Catalog(#[from] crate::catalog::CatalogError),
+    /// The HTTP listener (`[server]`).
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
 }
 
 /// How the daemon runs.
@@ -57,9 +60,10 @@ struct Running {
     handle: std::thread::JoinHandle<()>,
 }
 
-/// A job thread ended: its source is free and its thread is joined.
-fn reap(state: &mut State, running: &mut HashMap<i64, Running>, id: i64) {
+/// A job thread ended: its source (or task) is free and its thread is joined.
+fn reap(state: &mut State, tasks: &mut Tasks, running: &mut HashMap<i64, Running>, id: i64) {
     state.finish(id);
+    tasks.running.remove(&id);
     if let Some(r) = running.remove(&id) {
         let _ = r.handle.join();
     }
@@ -78,6 +82,7 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
             aborted.len()
         ));
     }
+    let monitoring = Monitoring::start(&config, &catalog, &opts)?;
     let rules = ScheduledRule::all(&config);
     let mut state = State::default();
     for r in config.rules() {
@@ -86,19 +91,33 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
         }
     }
     let runner = Arc::new(Runner::new(config.clone(), catalog.clone()));
+    let mut tasks = Tasks::load(&config, &catalog)?;
     let (done_tx, done_rx) = mpsc::channel::<i64>();
     let mut running: HashMap<i64, Running> = HashMap::new();
     let mut first = true;
+    let mut health_at: Option<jiff::Timestamp> = None;
     (opts.log)(&format!(
-        "coffer serve: {} rule(s), state in {}",
+        "coffer serve: {} rule(s), {} periodic task(s), state in {}",
         rules.len(),
+        tasks.tasks.len(),
         state_dir.path().display()
     ));
     while !opts.stop.load(Ordering::SeqCst) {
         while let Ok(id) = done_rx.try_recv() {
-            reap(&mut state, &mut running, id);
+            reap(&mut state, &mut tasks, &mut running, id);
+            monitoring.job_ended();
+            // Health (RPO, RTO) right after a job, not only once a minute.
+            health_at = None;
         }
         let now = opts.clock.now();
+        // Health (RPO, RTO, WAL lag) once a minute; it emits its own events.
+        if health_at.is_none_or(|t| now.duration_since(t) >= crate::health::INTERVAL) {
+            health_at = Some(now);
+            let probe = crate::health::wal_probe(|v| runner.vault(v));
+            if let Err(e) = crate::health::evaluate(&config, &catalog, now, &probe) {
+                (opts.log)(&format!("health check failed: {e}"));
+            }
+        }
         // Backups that another process (coffer plan run) runs keep their
         // source busy too.
         let mut seen = state.clone();
@@ -168,29 +187,11 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
                 .cloned()
                 .expect("a job of a configured source");
             let cancel = Cancel::default();
-            let (r2, c2, tx, log2) = (
-                runner.clone(),
-                cancel.clone(),
-                done_tx.clone(),
-                opts.log.clone(),
-            );
+            let (r2, c2) = (runner.clone(), cancel.clone());
             (opts.log)(&format!("job {id}: backing up {source} ({rule_id})"));
-            let handle = std::thread::Builder::new()
-                .name(format!("coffer-job-{id}"))
-                .spawn(move || {
-                    let o = r2.run_backup_job(crate::catalog::JobId(id), &rc, &sc, &c2);
-                    log2(&format!(
-                        "job {id} {}{}",
-                        o.state,
-                        o.reason
-                            .as_deref()
-                            .or(o.error.as_deref())
-                            .map(|r| format!(": {r}"))
-                            .unwrap_or_default()
-                    ));
-                    let _ = tx.send(id);
-                })
-                .expect("spawn a job thread");
+            let handle = spawn_job(id, &opts, &done_tx, move || {
+                r2.run_backup_job(crate::catalog::JobId(id), &rc, &sc, &c2)
+            });
             running.insert(id, Running { cancel, handle });
         }
         for s in &d.stop {
@@ -203,16 +204,24 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
             let (plan, name) = rule.split_once('/').unwrap_or((rule, ""));
             catalog.set_last_scheduled(plan, name, *t)?;
         }
+        tasks.turn(now, trigger, &runner, &done_tx, &mut running, &opts)?;
         // Sleep until something is due, a job ends, or a second passed.
         let now = opts.clock.now();
-        let wait = match scheduler::next_wakeup(&rules, &state, now) {
+        let next = scheduler::next_wakeup(&rules, &state, now)
+            .into_iter()
+            .chain(tasks.next_wakeup(now))
+            .min();
+        let wait = match next {
             Some(w) => Duration::try_from(w.duration_since(now))
                 .unwrap_or(Duration::ZERO)
                 .clamp(Duration::from_millis(10), Duration::from_secs(1)),
             None => Duration::from_secs(1),
         };
         if let Ok(id) = done_rx.recv_timeout(wait) {
-            reap(&mut state, &mut running, id);
+            reap(&mut state, &mut tasks, &mut running, id);
+            monitoring.job_ended();
+            // Health (RPO, RTO) right after a job, not only once a minute.
+            health_at = None;
         }
     }
     (opts.log)(&format!(
@@ -234,8 +243,284 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
             }
         }
     }
+    monitoring.stop();
     (opts.log)("coffer serve stopped");
     Ok(())
+}
+
+/// The daemon's periodic tasks ([`scheduler::PeriodicTask`]): the newest
+/// scheduled time each has handled (kept in the catalog's key-value table)
+/// and the jobs running them with their completion deadlines.
+struct Tasks {
+    tasks: Vec<PeriodicTask>,
+    last: std::collections::BTreeMap<String, jiff::Timestamp>,
+    /// Job id → (task id, completion deadline).
+    running: HashMap<i64, (String, jiff::Timestamp)>,
+}
+
+impl Tasks {
+    fn load(config: &Config, catalog: &Catalog) -> Result<Tasks, DaemonError> {
+        let tasks = PeriodicTask::all(config);
+        let mut last = std::collections::BTreeMap::new();
+        for t in &tasks {
+            if let Some(v) = catalog.kv_get(&t.kv_key())? {
+                if let Ok(at) = v.parse() {
+                    last.insert(t.id.clone(), at);
+                }
+            }
+        }
+        Ok(Tasks {
+            tasks,
+            last,
+            running: HashMap::new(),
+        })
+    }
+
+    /// Starts the tasks due at `now` and stops runs past their deadline.
+    fn turn(
+        &mut self,
+        now: jiff::Timestamp,
+        trigger: Trigger,
+        runner: &Arc<Runner>,
+        done_tx: &mpsc::Sender<i64>,
+        running: &mut HashMap<i64, Running>,
+        opts: &DaemonOptions,
+    ) -> Result<(), DaemonError> {
+        let catalog = runner.catalog();
+        let busy = self.running.values().map(|(t, _)| t.clone()).collect();
+        let due = scheduler::due_tasks(&self.tasks, &self.last, &busy, now);
+        for (task_id, t) in &due.last_scheduled {
+            let key = self
+                .tasks
+                .iter()
+                .find(|x| &x.id == task_id)
+                .map(|x| x.kv_key());
+            catalog.kv_set(&key.expect("a configured task"), &t.to_string())?;
+            self.last.insert(task_id.clone(), *t);
+        }
+        for &(i, scheduled) in &due.run {
+            let task = self.tasks[i].clone();
+            let mut job = task.kind.new_job(catalog, trigger)?;
+            let deadline = now + task.completion_window;
+            job.scheduled_at = Some(scheduled);
+            job.complete_deadline = Some(deadline);
+            let id = catalog.create_job(&job)?.0;
+            self.running.insert(id, (task.id.clone(), deadline));
+            let cancel = Cancel::default();
+            let (r2, c2, clock) = (runner.clone(), cancel.clone(), opts.clock.clone());
+            (opts.log)(&format!("job {id}: {}", task.kind.describe()));
+            let handle = spawn_job(id, opts, done_tx, move || {
+                run_task(&r2, &task.kind, crate::catalog::JobId(id), &c2, clock.now())
+            });
+            running.insert(id, Running { cancel, handle });
+        }
+        for (id, (task, deadline)) in &self.running {
+            if now >= *deadline {
+                if let Some(r) = running.get(id) {
+                    let why = format!(
+                        "stopped: {task} still running at its completion deadline {}",
+                        deadline.strftime("%Y-%m-%d %H:%M:%S UTC")
+                    );
+                    if r.cancel.reason().is_none() {
+                        (opts.log)(&format!("job {id} stopping: {why}"));
+                    }
+                    r.cancel.cancel(why);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn next_wakeup(&self, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+        let deadlines = self.running.values().map(|(_, d)| *d);
+        scheduler::next_task_wakeup(&self.tasks, now)
+            .into_iter()
+            .chain(deadlines)
+            .min()
+    }
+}
+
+/// Runs job `id`'s `work` on a thread of its own, logs how it ended, and
+/// reports its end on `done` (the daemon loop then reaps it).
+fn spawn_job(
+    id: i64,
+    opts: &DaemonOptions,
+    done: &mpsc::Sender<i64>,
+    work: impl FnOnce() -> JobOutcome + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    let (log, done) = (opts.log.clone(), done.clone());
+    std::thread::Builder::new()
+        .name(format!("coffer-job-{id}"))
+        .spawn(move || {
+            let o = work();
+            let why = o.reason.as_deref().or(o.error.as_deref());
+            log(&format!(
+                "job {id} {}{}",
+                o.state,
+                why.map(|r| format!(": {r}")).unwrap_or_default()
+            ));
+            let _ = done.send(id);
+        })
+        .expect("spawn a job thread")
+}
+
+/// Runs one run of a periodic task (job `id`, already CREATED); records
+/// and returns its outcome. One arm per [`TaskKind`].
+pub fn run_task(
+    runner: &Runner,
+    kind: &TaskKind,
+    id: crate::catalog::JobId,
+    cancel: &Cancel,
+    now: jiff::Timestamp,
+) -> JobOutcome {
+    match kind {
+        TaskKind::Verify(v) => crate::verify::run_entry(runner, v, id, cancel, now).outcome,
+        TaskKind::RestoreTest(t) => {
+            let catalog = runner.catalog();
+            match crate::restore_test::run_job(runner.config(), catalog, t, id, cancel) {
+                Ok(_) => match catalog.get_job(id) {
+                    Ok(j) => JobOutcome {
+                        reason: j.reason,
+                        error: j.error,
+                        details: j.details,
+                        ..JobOutcome::new(j.state)
+                    },
+                    Err(e) => JobOutcome::failed(e.to_string()),
+                },
+                Err(e) => record_failure(catalog, id, e.to_string()),
+            }
+        }
+        TaskKind::Report(r) => {
+            let catalog = runner.catalog();
+            if let Err(e) = catalog.start_job(id) {
+                return record_failure(catalog, id, e.to_string());
+            }
+            let o = match crate::report::run_scheduled(runner.config(), catalog, &r.name, now) {
+                Ok((written, report)) => JobOutcome {
+                    details: Some(serde_json::json!({
+                        "written": written,
+                        "summary": report.summary,
+                    })),
+                    ..JobOutcome::new(crate::catalog::JobState::Completed)
+                },
+                Err(e) => JobOutcome::failed(e.to_string()),
+            };
+            if let Err(e) = catalog.finish_job(id, &o) {
+                return JobOutcome::failed(e.to_string());
+            }
+            o
+        }
+    }
+}
+
+/// Records job `id` FAILED with `error` (best effort: the catalog may be
+/// what failed) and returns that outcome.
+fn record_failure(catalog: &Catalog, id: crate::catalog::JobId, error: String) -> JobOutcome {
+    let o = JobOutcome::failed(error);
+    let _ = catalog.finish_job(id, &o);
+    o
+}
+
+/// The daemon's monitoring side: the HTTP listener (`[server]`), the vault
+/// storage monitor, and the notification dispatcher (`[[notify]]`). Each
+/// runs on threads of its own; none can fail or delay a job.
+struct Monitoring {
+    stop: Arc<AtomicBool>,
+    http: Option<crate::http::HttpServer>,
+    storage: Option<crate::metrics::StorageMonitor>,
+    notify: Option<crate::notify::Dispatcher>,
+}
+
+/// Threads stop with the daemon even when it ends early (an error).
+impl Drop for Monitoring {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Monitoring {
+    fn start(
+        config: &Config,
+        catalog: &Arc<Catalog>,
+        opts: &DaemonOptions,
+    ) -> Result<Monitoring, DaemonError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(crate::notify::NotifyStats::default());
+        let notify = if config.notify.is_empty() {
+            None
+        } else {
+            Some(crate::notify::Dispatcher::start(
+                &config.notify,
+                catalog.clone(),
+                stop.clone(),
+                stats.clone(),
+                opts.log.clone(),
+            )?)
+        };
+        let mut m = Monitoring {
+            stop: stop.clone(),
+            http: None,
+            storage: None,
+            notify,
+        };
+        let Some(server) = &config.server else {
+            return Ok(m);
+        };
+        let storage = crate::metrics::StorageMonitor::start(
+            config,
+            server.storage_refresh,
+            stop,
+            opts.log.clone(),
+        );
+        let router = crate::http::router(crate::http::AppState {
+            config: Arc::new(config.clone()),
+            catalog: catalog.clone(),
+            storage: storage.stats(),
+            notify: stats,
+            started_at: opts.clock.now(),
+        });
+        m.storage = Some(storage);
+        match crate::http::HttpServer::start(server.listen, server.tls.as_ref(), router) {
+            Ok(h) => {
+                (opts.log)(&format!(
+                    "listening on {}://{} (/metrics, /healthz, /api/v1)",
+                    if server.tls.is_some() {
+                        "https"
+                    } else {
+                        "http"
+                    },
+                    h.local_addr()
+                ));
+                m.http = Some(h);
+                Ok(m)
+            }
+            Err(e) => {
+                m.stop();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// A job ended: measure the vaults again soon.
+    fn job_ended(&self) {
+        if let Some(s) = &self.storage {
+            s.trigger();
+        }
+    }
+
+    /// Stops every part and waits for its threads.
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.http.take() {
+            h.stop();
+        }
+        if let Some(s) = self.storage.take() {
+            s.join();
+        }
+        if let Some(n) = self.notify.take() {
+            n.join();
+        }
+    }
 }
 
 /// Runs every source of rule `plan/rule` of `config` now, one after the

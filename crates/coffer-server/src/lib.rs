@@ -12,15 +12,47 @@
 //!   copies, cold tier), shared by the daemon and `coffer plan run`.
 //! - [`daemon`]: the `coffer serve` loop.
 //! - [`catalog`]: the SQLite record of every job and its state changes.
+//! - [`events`]: named events (`BACKUP_JOB_FAILED`, `RPO_VIOLATED`, …)
+//!   recorded in the catalog for notifications and metrics.
+//! - [`health`]: each source's RPO and RTO status, and the anomaly checks
+//!   (`RPO_VIOLATED`, `SIZE_ANOMALY`, `WAL_ARCHIVE_LAG`).
+//! - [`report`]: the compliance report (controls with status and evidence)
+//!   and scheduled reports written into a directory or a vault.
+//! - [`records`]: the results verify and restore-test jobs record.
+//! - [`restore_test`]: restore tests: real restores into scratch space,
+//!   validated and timed ([`restore_test::run`]).
+//! - [`verify`]: verification as a job (`coffer verify`, `[[verify]]`
+//!   entries) and a vault's verification status.
+//! - [`http`]: the daemon's HTTP listener (`[server]`): `/metrics`,
+//!   `/healthz`, and the router later routes join.
+//! - [`metrics`]: the Prometheus metrics and their one list of names.
+//! - [`notify`]: notification sinks (`[[notify]]`) fed from the events.
+//! - [`dashboard`]: the web dashboard (embedded assets at `/` and `/ui/`).
+//! - [`api`]: the HTTP API under `/api/v1` (one route table, roles, audit).
+//! - [`auth`]: API tokens (hashed in the catalog) and their roles.
+//! - [`audit`]: the audit trail of actions (`audit.log` and the catalog).
 //! - [`state`]: the state directory (catalog, daemon lock) and the daemon's
 //!   single-instance lock.
 
 #![deny(missing_docs)]
 
+pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod daemon;
+pub mod dashboard;
+pub mod events;
+pub mod health;
+pub mod http;
+pub mod metrics;
+pub mod notify;
+pub mod records;
+pub mod report;
+pub mod restore_test;
 pub mod runner;
 pub mod schedule;
 pub mod scheduler;
 pub mod state;
+pub mod verify;

@@ -83,38 +83,7 @@ impl Runner {
         if let Some(v) = self.vaults.lock().unwrap().get(name) {
             return Ok(v.clone());
         }
-        let vc = self
-            .config
-            .vault(name)
-            .ok_or_else(|| format!("vault `{name}` is not in {}", self.config.path.display()))?;
-        let secret = match &vc.key {
-            KeySource::KeyFile(p) => {
-                Secret::from_key_file(p).map_err(|e| format!("vault `{name}`: {e}"))?
-            }
-            // The CLI's rule for password files (one trailing newline
-            // dropped), so a vault made with `--password-file` opens here.
-            KeySource::PasswordFile(p) => {
-                Secret::from_password_file(p).map_err(|e| format!("vault `{name}`: {e}"))?
-            }
-            KeySource::PasswordEnv(var) => match std::env::var(var) {
-                Ok(pw) if !pw.is_empty() => Secret::Password(pw),
-                _ => {
-                    return Err(format!(
-                        "vault `{name}`: environment variable {var} (password_env) is not set"
-                    ))
-                }
-            },
-        };
-        let url = match (&vc.storage_class, vc.url.starts_with("s3://")) {
-            (Some(class), true) => {
-                let sep = if vc.url.contains('?') { '&' } else { '?' };
-                format!("{}{sep}storage_class={class}", vc.url)
-            }
-            _ => vc.url.clone(),
-        };
-        let backend = coffer_storage::open_location(&url)
-            .map_err(|e| format!("vault `{name}` ({}): {e}", vc.url))?;
-        let vault = Vault::open(backend, &secret).map_err(|e| format!("vault `{name}`: {e}"))?;
+        let vault = open_vault(&self.config, name)?;
         self.vaults
             .lock()
             .unwrap()
@@ -179,6 +148,11 @@ impl Runner {
             },
         };
         self.finish(id, &outcome);
+        if matches!(outcome.state, JobState::Completed | JobState::Partial) {
+            if let Err(e) = crate::health::check_size(&self.config, &self.catalog, id) {
+                tracing::warn!(job = id.0, "size anomaly check: {e}");
+            }
+        }
         outcome
     }
 
@@ -272,6 +246,12 @@ impl Runner {
             });
         }
         let mut result = JobOutcome::completed(counters, ids.iter().map(|i| i.to_hex()).collect());
+        let total: u64 = outcome
+            .done
+            .iter()
+            .map(|d| d.snapshot.summary.total_bytes)
+            .sum();
+        result.details = Some(serde_json::json!({ crate::health::TOTAL_BYTES: total }));
         if !outcome.failed.is_empty() {
             result.state = JobState::Partial;
             result.reason = Some(format!(
@@ -524,6 +504,42 @@ impl Runner {
     }
 }
 
+/// Opens the vault named `name` in `config` (no cache: see [`Runner::vault`]).
+/// The error names the vault and what to fix, never a secret.
+pub fn open_vault(config: &Config, name: &str) -> Result<Vault, String> {
+    let vc = config
+        .vault(name)
+        .ok_or_else(|| format!("vault `{name}` is not in {}", config.path.display()))?;
+    let secret = match &vc.key {
+        KeySource::KeyFile(p) => {
+            Secret::from_key_file(p).map_err(|e| format!("vault `{name}`: {e}"))?
+        }
+        // The CLI's rule for password files (one trailing newline
+        // dropped), so a vault made with `--password-file` opens here.
+        KeySource::PasswordFile(p) => {
+            Secret::from_password_file(p).map_err(|e| format!("vault `{name}`: {e}"))?
+        }
+        KeySource::PasswordEnv(var) => match std::env::var(var) {
+            Ok(pw) if !pw.is_empty() => Secret::Password(pw),
+            _ => {
+                return Err(format!(
+                    "vault `{name}`: environment variable {var} (password_env) is not set"
+                ))
+            }
+        },
+    };
+    let url = match (&vc.storage_class, vc.url.starts_with("s3://")) {
+        (Some(class), true) => {
+            let sep = if vc.url.contains('?') { '&' } else { '?' };
+            format!("{}{sep}storage_class={class}", vc.url)
+        }
+        _ => vc.url.clone(),
+    };
+    let backend = coffer_storage::open_location(&url)
+        .map_err(|e| format!("vault `{name}` ({}): {e}", vc.url))?;
+    Vault::open(backend, &secret).map_err(|e| format!("vault `{name}`: {e}"))
+}
+
 /// A job row of `kind` for `source` by `rule`, writing into the rule's vault.
 fn rule_job(kind: JobKind, trigger: Trigger, rule: &RuleConfig, source: &str) -> NewJob {
     let mut j = NewJob::new(kind, trigger);
@@ -545,7 +561,7 @@ pub fn rule_filter(rule: &RuleConfig, source: &str) -> SnapshotFilter {
 /// The source's spec with its configured password put into its URL (from
 /// there the client tools get it through the environment; it is never
 /// printed).
-fn with_password(source: &SourceConfig) -> Result<SourceSpec, String> {
+pub fn with_password(source: &SourceConfig) -> Result<SourceSpec, String> {
     let mut spec = source.to_spec();
     let Some(secret) = &source.password else {
         return Ok(spec);
