@@ -225,6 +225,47 @@ fn garage_does_not_enforce_object_lock_so_lock_needs_software_only() {
     // Nothing to extend on a software-only lock.
     let x = env.json(&["vault", "extend-retention"]);
     assert_eq!(x["store_enforced"], false);
+
+    // The compliance report does not count a software-only lock on S3.
+    let config = env.path("coffer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+state_dir = "state"
+[[vault]]
+name = "s3"
+url = "{}"
+key_file = "{}"
+"#,
+            env.vault,
+            env.key.display()
+        ),
+    )
+    .unwrap();
+    let o = env.run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "report",
+        "--format",
+        "json",
+    ]);
+    let r: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("report --format json: {e}: {}", stderr(&o)));
+    let lock = r["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "vault-lock")
+        .unwrap();
+    assert_eq!(lock["status"], "FAIL", "{lock}");
+    assert!(
+        lock["failing"][0]
+            .as_str()
+            .unwrap()
+            .contains("enforced by coffer only: the S3 bucket accepts deletes"),
+        "{lock}"
+    );
 }
 
 #[test]
