@@ -237,9 +237,22 @@ state_dir = "state"
 name = "s3"
 url = "{}"
 key_file = "{}"
+[[source]]
+name = "src"
+kind = "files"
+paths = ["{}"]
+[[plan]]
+name = "p"
+[[plan.rule]]
+name = "daily"
+vault = "s3"
+sources = ["src"]
+schedule = "0 3 * * *"
+retention = {{ keep_daily = 7 }}
 "#,
             env.vault,
-            env.key.display()
+            env.key.display(),
+            src.display()
         ),
     )
     .unwrap();
