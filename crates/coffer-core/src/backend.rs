@@ -78,6 +78,13 @@ pub trait Backend: Send + Sync {
     fn concurrent_writes(&self) -> usize {
         1
     }
+    /// How many ranged reads pay off running at once when restoring: a
+    /// remote store answers each after a round trip, so more reads than
+    /// cores keep it busy; for a local disk the cores are the limit (the
+    /// default: restore runs one read per core).
+    fn concurrent_reads(&self) -> usize {
+        1
+    }
     /// Reads a whole object.
     fn read(&self, path: &str) -> Result<Vec<u8>, StorageError>;
     /// Reads `len` bytes at `offset`.

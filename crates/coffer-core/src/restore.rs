@@ -4,7 +4,6 @@
 //! the pack and blob it came from, and its bytes are never handed on.
 
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::backend::ObjectKind;
@@ -15,13 +14,19 @@ use crate::pack::open_blob_in_place;
 use crate::tree::ChunkRef;
 use crate::vault::Vault;
 
-/// A blob and where its bytes go.
-struct Need {
-    id: Id,
+/// One chunk of one file: where its blob lies and where its bytes go. The
+/// plan holds one per chunk of every file (32 bytes each), sorted by pack and
+/// offset; a blob several files share is a run of equal offsets, read and
+/// verified once.
+#[derive(Clone, Copy)]
+struct Want {
+    pack: u32,
     offset: u32,
     len: u32,
     raw_len: u32,
-    targets: Vec<(usize, u64)>,
+    file: u32,
+    chunk: u32,
+    off: u64,
 }
 
 /// What a content restore did.
@@ -56,118 +61,147 @@ where
     S: Fn(usize, u64, &[u8]) -> std::io::Result<()> + Sync,
     D: Fn(usize) -> String + Sync,
 {
-    let mut by_pack: HashMap<u32, HashMap<u32, Need>> = HashMap::new();
+    let total: usize = files.iter().map(|c| c.len()).sum();
+    let mut wants: Vec<Want> = Vec::with_capacity(total);
     for (f, chunks) in files.iter().enumerate() {
         let mut off = 0u64;
-        for c in chunks.iter() {
+        for (ci, c) in chunks.iter().enumerate() {
             let loc = index.lookup(&c.id).ok_or_else(|| Error::NotFound {
                 what: format!("chunk {} of {}", c.id, describe(f)),
                 hint: " in the index: the vault is missing data; run `coffer check`".into(),
             })?;
-            by_pack
-                .entry(loc.pack)
-                .or_default()
-                .entry(loc.offset)
-                .or_insert_with(|| Need {
-                    id: c.id,
-                    offset: loc.offset,
-                    len: loc.len,
-                    raw_len: c.len,
-                    targets: Vec::new(),
-                })
-                .targets
-                .push((f, off));
+            wants.push(Want {
+                pack: loc.pack,
+                offset: loc.offset,
+                len: loc.len,
+                raw_len: c.len,
+                file: f as u32,
+                chunk: ci as u32,
+                off,
+            });
             off += c.len as u64;
+        }
+    }
+    wants.sort_unstable_by_key(|w| (w.pack, w.offset));
+    // One range of `wants` per pack.
+    let mut packs: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut first = 0;
+    for i in 1..=wants.len() {
+        if i == wants.len() || wants[i].pack != wants[first].pack {
+            packs.push(first..i);
+            first = i;
         }
     }
     let bytes = AtomicU64::new(0);
     let blobs = AtomicU64::new(0);
-    let mut packs: Vec<(u32, Vec<Need>)> = by_pack
-        .into_iter()
-        .map(|(p, m)| {
-            let mut v: Vec<Need> = m.into_values().collect();
-            v.sort_by_key(|n| n.offset);
-            (p, v)
-        })
-        .collect();
-    packs.sort_by_key(|(p, _)| *p);
     let npacks = packs.len() as u64;
-    let errors: Vec<Error> = packs
-        .par_iter()
-        .flat_map_iter(|(p, needs)| {
-            let pack_id = index.pack(*p);
-            let path = ObjectKind::Pack.path(&pack_id);
-            let mut errs = Vec::new();
-            let mut i = 0;
-            while i < needs.len() {
-                // Group blobs that lie close together into one ranged read.
-                let start = needs[i].offset;
-                let mut j = i + 1;
-                let mut end = needs[i].offset + needs[i].len;
-                while j < needs.len()
-                    && needs[j].offset <= end + MAX_GAP
-                    && needs[j].offset + needs[j].len - start <= MAX_READ
-                {
-                    end = end.max(needs[j].offset + needs[j].len);
-                    j += 1;
-                }
-                match vault
-                    .backend()
-                    .read_range(&path, start as u64, (end - start) as u64)
-                {
-                    Err(e) => errs.push(vault.storage_err(e)),
-                    Ok(mut buf) => {
-                        for n in &needs[i..j] {
-                            let a = (n.offset - start) as usize;
-                            let b = a + n.len as usize;
-                            if b > buf.len() {
-                                errs.push(Error::damaged(
-                                    &path,
-                                    format!("blob {} is truncated", n.id),
-                                ));
-                                continue;
-                            }
-                            let written = open_blob_in_place(
-                                vault.key(),
-                                &n.id,
-                                &mut buf[a..b],
-                                Some(n.raw_len),
-                                &path,
-                                |data| {
-                                    for (f, off) in &n.targets {
-                                        if let Err(e) = sink(*f, *off, data) {
-                                            errs.push(Error::io(describe(*f), e));
-                                        } else {
-                                            bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-                                        }
-                                    }
-                                },
-                            );
-                            match written {
-                                Ok(()) => {
-                                    blobs.fetch_add(1, Ordering::Relaxed);
+    let run = || -> Vec<Error> {
+        packs
+            .par_iter()
+            .flat_map_iter(|range| {
+                let needs = &wants[range.clone()];
+                let pack_id = index.pack(needs[0].pack);
+                let path = ObjectKind::Pack.path(&pack_id);
+                let mut errs = Vec::new();
+                let mut i = 0;
+                while i < needs.len() {
+                    // Group blobs that lie close together into one ranged
+                    // read; a blob's run of equal offsets is never split.
+                    let start = needs[i].offset;
+                    let mut j = i + 1;
+                    let mut end = needs[i].offset + needs[i].len;
+                    while j < needs.len()
+                        && (needs[j].offset == needs[j - 1].offset
+                            || (needs[j].offset <= end + MAX_GAP
+                                && needs[j].offset + needs[j].len - start <= MAX_READ))
+                    {
+                        end = end.max(needs[j].offset + needs[j].len);
+                        j += 1;
+                    }
+                    match vault
+                        .backend()
+                        .read_range(&path, start as u64, (end - start) as u64)
+                    {
+                        Err(e) => errs.push(vault.storage_err(e)),
+                        Ok(mut buf) => {
+                            let mut k = i;
+                            while k < j {
+                                let mut m = k + 1;
+                                while m < j && needs[m].offset == needs[k].offset {
+                                    m += 1;
                                 }
-                                Err(e) => {
-                                    let files: Vec<String> = n
-                                        .targets
-                                        .iter()
-                                        .take(3)
-                                        .map(|(f, _)| describe(*f))
-                                        .collect();
+                                let (n, targets) = (&needs[k], &needs[k..m]);
+                                k = m;
+                                let id = files[n.file as usize][n.chunk as usize].id;
+                                let a = (n.offset - start) as usize;
+                                let b = a + n.len as usize;
+                                if b > buf.len() {
                                     errs.push(Error::damaged(
                                         &path,
-                                        format!("{} (needed by {})", detail(&e), files.join(", ")),
-                                    ))
+                                        format!("blob {id} is truncated"),
+                                    ));
+                                    continue;
+                                }
+                                let written = open_blob_in_place(
+                                    vault.key(),
+                                    &id,
+                                    &mut buf[a..b],
+                                    Some(n.raw_len),
+                                    &path,
+                                    |data| {
+                                        for t in targets {
+                                            let f = t.file as usize;
+                                            if let Err(e) = sink(f, t.off, data) {
+                                                errs.push(Error::io(describe(f), e));
+                                            } else {
+                                                bytes.fetch_add(
+                                                    data.len() as u64,
+                                                    Ordering::Relaxed,
+                                                );
+                                            }
+                                        }
+                                    },
+                                );
+                                match written {
+                                    Ok(()) => {
+                                        blobs.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                    Err(e) => {
+                                        let files: Vec<String> = targets
+                                            .iter()
+                                            .take(3)
+                                            .map(|t| describe(t.file as usize))
+                                            .collect();
+                                        errs.push(Error::damaged(
+                                            &path,
+                                            format!(
+                                                "{} (needed by {})",
+                                                detail(&e),
+                                                files.join(", ")
+                                            ),
+                                        ))
+                                    }
                                 }
                             }
                         }
                     }
+                    i = j;
                 }
-                i = j;
-            }
-            errs
-        })
-        .collect();
+                errs
+            })
+            .collect()
+    };
+    // A remote store is read with more requests in flight than there are
+    // cores (each holds at most MAX_READ bytes); otherwise one per core.
+    let reads = vault.backend().concurrent_reads();
+    let errors = if reads > rayon::current_num_threads() {
+        match rayon::ThreadPoolBuilder::new().num_threads(reads).build() {
+            Ok(pool) => pool.install(run),
+            Err(_) => run(),
+        }
+    } else {
+        run()
+    };
     let mut it = errors.into_iter();
     if let Some(first) = it.next() {
         let more = it.count();

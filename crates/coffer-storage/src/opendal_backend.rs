@@ -38,6 +38,9 @@ struct ObjectLock {
 
 /// How many retention requests run at once.
 const RETENTION_CONCURRENCY: usize = 8;
+/// Ranged reads a restore keeps in flight against a remote store (each up to
+/// 4 MiB: restore's largest read).
+const REMOTE_READS: usize = 8;
 
 fn slack() -> jiff::SignedDuration {
     jiff::SignedDuration::from_hours(24 * RETENTION_SLACK_DAYS as i64)
@@ -175,6 +178,14 @@ impl Backend for OpendalBackend {
             1
         } else {
             4
+        }
+    }
+
+    fn concurrent_reads(&self) -> usize {
+        if self.local_root.is_some() {
+            1
+        } else {
+            REMOTE_READS
         }
     }
 
