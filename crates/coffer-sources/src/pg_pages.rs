@@ -37,11 +37,10 @@ pub const PAGE: usize = 8192;
 /// Why 16: a changed page costs its whole chunk, so smaller is better for
 /// what a daily backup stores (a few scattered changed pages cost 128 KiB
 /// each, not 1 MiB); but every chunk costs an index entry (44 bytes in
-/// memory, more in index objects) and a pack entry, and zstd compresses
-/// small inputs worse. At 128 KiB a 1 TiB cluster is 8 million chunks
-/// (about 350 MiB of index in memory), and compression is within a few per
-/// cent of 1 MiB chunks. It is also a multiple of the 512-byte tar block, so
-/// meta chunks stay block-aligned.
+/// memory, more in index objects) and a pack entry, and zstd sees less
+/// context per chunk. At 128 KiB a 1 TiB cluster is 8 million chunks (about
+/// 350 MiB of index in memory). It is also a multiple of the 512-byte tar
+/// block, so meta chunks stay block-aligned.
 pub const CHUNK: usize = 16 * PAGE;
 
 /// A regular file with at least this many bytes (two pages) has its data
