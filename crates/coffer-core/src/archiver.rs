@@ -1,6 +1,7 @@
 //! The backup pipeline.
 //!
-//! Sources (the files walker, database streams) call [`Archiver::save_stream`],
+//! Sources (the files walker, database streams) call [`Archiver::save_stream`]
+//! (or [`Archiver::save_chunks`] with their own cut points),
 //! [`Archiver::save_bytes`] and [`Archiver::save_tree`] from many threads at
 //! once. Each chunk is hashed, checked against the index and the chunks
 //! already saved by this run, compressed and sealed on the calling thread
@@ -26,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::backend::ObjectKind;
-use crate::chunker::Chunker;
+use crate::chunker::{ChunkSource, Chunker};
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::index::{Index, IndexFile, IndexPack};
@@ -384,14 +385,24 @@ impl<'a> Archiver<'a> {
         self.save_stream(data, what)
     }
 
-    /// Chunks and saves a stream; returns its chunks. `what` names the
-    /// source for error messages.
+    /// Chunks and saves a stream with the vault's content-defined chunker;
+    /// returns its chunks. `what` names the source for error messages.
     pub fn save_stream<R: Read>(&self, reader: R, what: &Path) -> Result<Vec<ChunkRef>> {
-        let mut chunker = Chunker::new(
+        let chunker = Chunker::new(
             reader,
             self.shared.vault.config().chunker,
             self.shared.vault.key().chunker_seed(),
         );
+        self.save_chunks(chunker, what)
+    }
+
+    /// Saves the chunks `src` hands out, in order; returns them. Used by
+    /// [`save_stream`](Self::save_stream) with the vault's chunker, and by a
+    /// source that knows better where its stream should be cut (PostgreSQL
+    /// base backups are cut on page boundaries). Readers never chunk, so how
+    /// a stream is cut changes only how well it deduplicates. `what` names
+    /// the source for error messages.
+    pub fn save_chunks<S: ChunkSource>(&self, mut src: S, what: &Path) -> Result<Vec<ChunkRef>> {
         // One stream at a time fans its chunks out over the pool; the others
         // (many files walked in parallel) save chunk by chunk on their own
         // thread. Waiting in a batch lets a rayon thread pick up another
@@ -406,13 +417,13 @@ impl<'a> Archiver<'a> {
         };
         let mut refs = Vec::new();
         let mut batch: Vec<Vec<u8>> = Vec::with_capacity(batch_len);
-        while let Some(chunk) = chunker.next_chunk().map_err(|e| Error::io(what, e))? {
+        while let Some(chunk) = src.next_chunk().map_err(|e| Error::io(what, e))? {
             self.shared
                 .stats
                 .bytes_read
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             if batch_len == 1 {
-                // Saved straight from the chunker's buffer, without a copy.
+                // Saved straight from the source's buffer, without a copy.
                 let id = self.save_blob(BlobKind::Data, chunk)?;
                 refs.push(ChunkRef {
                     id,

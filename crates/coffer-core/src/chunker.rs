@@ -24,6 +24,29 @@ thread_local! {
     static SPARE: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
 }
 
+/// Something that hands out a stream's chunks in order: the vault's
+/// content-defined [`Chunker`], or a source's own splitter that knows where
+/// its format's units begin (see
+/// [`Archiver::save_chunks`](crate::Archiver::save_chunks)). The chunks,
+/// concatenated, are the stream.
+pub trait ChunkSource {
+    /// The next chunk (never empty), or `None` at the end of the stream.
+    /// The slice is valid until the next call.
+    fn next_chunk(&mut self) -> std::io::Result<Option<&[u8]>>;
+}
+
+impl<S: ChunkSource + ?Sized> ChunkSource for &mut S {
+    fn next_chunk(&mut self) -> std::io::Result<Option<&[u8]>> {
+        (**self).next_chunk()
+    }
+}
+
+impl<R: Read> ChunkSource for Chunker<R> {
+    fn next_chunk(&mut self) -> std::io::Result<Option<&[u8]>> {
+        Chunker::next_chunk(self)
+    }
+}
+
 /// Splits a reader into content-defined chunks.
 pub struct Chunker<R> {
     reader: R,

@@ -60,6 +60,7 @@ pub use backend::{
     Backend, ObjectInfo, ObjectKind, ObjectRetention, RetentionStats, WriteRetention,
 };
 pub use check::{check, check_with_cancel, CheckOptions, CheckReport, Problem, ReadData};
+pub use chunker::ChunkSource;
 pub use copy::{copy_snapshots, CopyCounters, CopyOptions, CopyStats, CopyStatus, SnapshotCopy};
 pub use crypto::MasterKey;
 pub use diff::{diff, Change};

@@ -39,7 +39,7 @@
 //!
 //! | command | snapshot `source.kind` / objects | restore |
 //! | --- | --- | --- |
-//! | `pg basebackup --postgres URL` ([`pg_physical`]) | `postgres-base`, file `base.tar` | `restore --pgdata DIR` with a recovery target |
+//! | `pg basebackup --postgres URL` ([`pg_physical`], cut on page boundaries by [`pg_pages`]) | `postgres-base`, file `base.tar` | `restore --pgdata DIR` with a recovery target |
 //! | `wal-push PATH` ([`wal`]) | `wal/<encrypted name>` objects, no snapshot | `wal-fetch NAME DEST` (the server's restore_command) |
 
 #![deny(missing_docs)]
@@ -50,6 +50,7 @@ pub mod error;
 pub mod files;
 pub mod filter;
 pub mod mysql;
+pub mod pg_pages;
 pub mod pg_physical;
 pub mod postgres;
 pub mod process;

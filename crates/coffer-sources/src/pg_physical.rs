@@ -8,7 +8,9 @@
 //! output), no WAL in it (it comes from the archive). The start WAL position,
 //! file and timeline are read from the `backup_label` entry as the tar
 //! streams past ([`LabelSniffer`]); the end position is in the backup history
-//! file (`….backup`) the server archives, which `wal-verify` reads. As for
+//! file (`….backup`) the server archives, which `wal-verify` reads. The
+//! stream is cut on PostgreSQL's page boundaries ([`crate::pg_pages`]), so a
+//! later base backup stores only the runs of pages that changed. As for
 //! every source, the snapshot is written only after pg_basebackup exited
 //! with status 0.
 //!
@@ -28,6 +30,7 @@ use std::process::{Command, Stdio};
 use coffer_core::Archiver;
 
 use crate::error::{SourceError, SourceResult};
+use crate::pg_pages::PageSplitter;
 use crate::postgres::{Postgres, MAINTENANCE_DB};
 use crate::wal::{format_lsn, parse_lsn, Segment};
 use crate::{process, stream, SourceOutput};
@@ -36,6 +39,12 @@ use crate::{process, stream, SourceOutput};
 pub const KIND_BASE: &str = "postgres-base";
 /// The file a base backup is stored as in its snapshot.
 pub const BASE_TAR: &str = "base.tar";
+/// How `base.tar` is cut (the snapshot's `chunking` detail; see [`crate::pg_pages`]).
+pub const CHUNKING: &str = "page-aligned, 128 KiB";
+const _: () = assert!(
+    crate::pg_pages::CHUNK == 128 << 10,
+    "CHUNKING names the chunk size"
+);
 
 /// Where the WAL of a base backup starts, from its `backup_label`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,7 +239,12 @@ impl Postgres {
         // As process::stdout_to_vault, with the stream watched for backup_label.
         let mut p = process::Proc::spawn(c, what, self.secret(), false, true)?;
         let mut sniff = LabelSniffer::new(p.stdout());
-        let saved = archiver.save_stream(&mut sniff, Path::new(BASE_TAR));
+        // Cut on page boundaries, so that a later base backup stores only
+        // the 128 KiB runs of pages that changed.
+        let mut split = PageSplitter::new(&mut sniff);
+        let saved = archiver.save_chunks(&mut split, Path::new(BASE_TAR));
+        let fallback_at = split.fallback_at();
+        drop(split);
         let label = std::mem::take(&mut sniff.captured);
         let content = match saved {
             Ok(c) => {
@@ -249,6 +263,12 @@ impl Postgres {
             "tar of the data directory (pg_basebackup -Ft -X none); WAL from the archive (coffer wal-push)".into(),
         );
         d.insert("wal_segment_size".into(), seg_size.to_string());
+        d.insert("chunking".into(), CHUNKING.into());
+        if let Some(at) = fallback_at {
+            // A tar header the splitter could not read (it logged a warning):
+            // the rest was cut at fixed offsets. The backup is complete.
+            d.insert("chunking_fixed_from".into(), at.to_string());
+        }
         let label = String::from_utf8_lossy(&label);
         let Some(l) = parse_backup_label(&label) else {
             return Err(SourceError::Protocol {
