@@ -117,7 +117,7 @@ secret_access_key = "$COFFER_CLUSTER_SECRET_ACCESS_KEY"
 EOF
     chmod 600 "$BENCH_DIR/rustic-config/rustic/cluster.toml"
 }
-rustic() { XDG_CONFIG_HOME=$BENCH_DIR/rustic-config command rustic -P cluster "$@"; }
+RUSTIC=(env "XDG_CONFIG_HOME=$BENCH_DIR/rustic-config" rustic -P cluster)
 
 # measure NAME CMD...: wall seconds and max RSS (MiB) of one step, into
 # results.tsv (round, step, wall, MiB/s, RSS).
@@ -165,10 +165,10 @@ run_tool() {
             ;;
         rustic)
             rustic_profile "rustic-$STAMP-$ROUND"
-            rustic init >logs/rustic-init.log 2>&1 || { tail -5 logs/rustic-init.log >&2; die "rustic init failed"; }
-            measure "rustic backup (cluster)" rustic backup linux
+            "${RUSTIC[@]}" init >logs/rustic-init.log 2>&1 || { tail -5 logs/rustic-init.log >&2; die "rustic init failed"; }
+            measure "rustic backup (cluster)" "${RUSTIC[@]}" backup linux
             fs_make "$out"
-            measure "rustic restore (cluster)" rustic restore latest "$out"
+            measure "rustic restore (cluster)" "${RUSTIC[@]}" restore latest "$out"
             same_tree "$out" || die "rustic restore differs"
             fs_drop "$out"
             ;;

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::backend::ObjectKind;
 use crate::error::{Error, Result};
-use crate::id::Id;
 use crate::index::Index;
 use crate::pack::open_blob_in_place;
 use crate::tree::ChunkRef;
