@@ -201,6 +201,11 @@ pub struct StreamRestoreArgs {
     /// With --pgdata and --target-time/-lsn/-xid: stop just before the target instead of just after it
     #[arg(long)]
     pub target_exclusive: bool,
+    /// With --pgdata: whether the restored server archives WAL. off (default): a side restore must not
+    /// add its new timeline to the vault's archive; preserve: keep archive_mode, for a restore that
+    /// replaces the original cluster
+    #[arg(long, value_name = "MODE", value_parser = ["off", "preserve"])]
+    pub archive_mode: Option<String>,
     /// With --pgdata, when running as root: give the files to this user (default: the owner of DIR's parent)
     #[arg(long, value_name = "USER")]
     pub pgdata_owner: Option<String>,
@@ -282,10 +287,11 @@ pub fn restore(
         || a.target_name.is_some()
         || a.target_exclusive
         || a.pgdata_owner.is_some()
+        || a.archive_mode.is_some()
         || a.target_immediate;
     if pitr_flags && a.pgdata.is_none() {
         bail!(UsageError(
-            "--target-time, --target-lsn, --target-xid, --target-name, --target-exclusive and --pgdata-owner go with --pgdata DIR".into()
+            "--target-time, --target-lsn, --target-xid, --target-name, --target-exclusive, --archive-mode and --pgdata-owner go with --pgdata DIR".into()
         ));
     }
     let reader = StreamReader::open(vault, index, snap)?;
@@ -622,6 +628,7 @@ fn recovery_options(g: &GlobalArgs, a: &StreamRestoreArgs) -> Result<RecoveryOpt
         secret,
         target: given.pop().unwrap_or(RecoveryTarget::Latest),
         inclusive: !a.target_exclusive,
+        archive: a.archive_mode.as_deref() == Some("preserve"),
     })
 }
 

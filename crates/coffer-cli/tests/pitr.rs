@@ -197,22 +197,14 @@ fn ok(o: Output, what: &str) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
-/// Issue 3: restore to a time between two batches and find exactly the
-/// batches before it; wal-fetch of a missing segment writes nothing.
-#[test]
-fn issue_3_point_in_time_restore_finds_exactly_the_batches_before_the_target() {
-    require_setup();
-    let mut s = Scratch::new();
-    let vault = s.path("vault");
-    let key = s.path("vault.key");
-    let data1 = s.path("data1");
-    let port1 = free_port();
-
-    ok(coffer_pg(&vault, &key, &["init"]), "init");
+/// A new vault, and a new cluster in `data` archiving its WAL into it with
+/// `coffer wal-push`, started on `port`.
+fn archiving_cluster(s: &mut Scratch, vault: &Path, key: &Path, data: &Path, port: u16) {
+    ok(coffer_pg(vault, key, &["init"]), "init");
     must(
         as_pg(&format!("{PG_BIN}/initdb"))
             .arg("-D")
-            .arg(&data1)
+            .arg(data)
             .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]),
         "initdb",
     );
@@ -229,11 +221,95 @@ fn issue_3_point_in_time_restore_finds_exactly_the_batches_before_the_target() {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
             .append(true)
-            .open(data1.join("postgresql.conf"))
+            .open(data.join("postgresql.conf"))
             .unwrap();
         f.write_all(conf.as_bytes()).unwrap();
     }
-    s.start(&data1, port1);
+    s.start(data, port);
+}
+
+/// Restores base backup `snap` into `data` with `targets` (flags).
+fn restore_pgdata(vault: &Path, key: &Path, snap: &str, data: &Path, targets: &[&str]) {
+    let o = Command::new(BIN)
+        .arg("--vault")
+        .arg(vault)
+        .arg("--key-file")
+        .arg(key)
+        .args(["restore", snap, "--pgdata"])
+        .arg(data)
+        .args(targets)
+        .env_remove("COFFER_PASSWORD")
+        .env_remove("COFFER_VAULT")
+        .env_remove("COFFER_KEY_FILE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "restore --pgdata {targets:?} failed: {}",
+        out_text(&o)
+    );
+}
+
+/// Starts a restored data directory on a free port and waits until
+/// recovery has ended; returns the port.
+fn start_recovered(s: &mut Scratch, data: &Path) -> u16 {
+    let port = free_port();
+    s.start(data, port);
+    let log = s.log(data);
+    wait_for(
+        "recovery to end",
+        Duration::from_secs(120),
+        || {
+            let r = psql(port, "select pg_is_in_recovery()");
+            (r != "f").then_some(r)
+        },
+        &log,
+    );
+    port
+}
+
+/// The batches in table `t`, as "batch:rows" lines.
+fn batches(port: u16) -> Vec<String> {
+    psql(
+        port,
+        "select batch || ':' || count(*) from t group by batch order by batch",
+    )
+    .lines()
+    .map(String::from)
+    .collect()
+}
+
+/// Waits until the current WAL segment, switched, is archived.
+fn archive_all(port: u16, log: &Path) {
+    let last = psql(port, "select pg_walfile_name(pg_switch_wal())");
+    wait_for(
+        &format!("segment {last} to be archived"),
+        Duration::from_secs(60),
+        || {
+            let st = psql(
+                port,
+                "select coalesce(last_archived_wal, '') || '|' || failed_count from pg_stat_archiver",
+            );
+            let done = st.split('|').next().is_some_and(|w| w >= last.as_str());
+            (!done).then_some(st)
+        },
+        log,
+    );
+}
+
+/// Issue 3: restore to a time between two batches and find exactly the
+/// batches before it; wal-fetch of a missing segment writes nothing.
+#[test]
+fn issue_3_point_in_time_restore_finds_exactly_the_batches_before_the_target() {
+    require_setup();
+    let mut s = Scratch::new();
+    let vault = s.path("vault");
+    let key = s.path("vault.key");
+    let data1 = s.path("data1");
+    let port1 = free_port();
+
+    archiving_cluster(&mut s, &vault, &key, &data1, port1);
     let log1 = s.log(&data1);
     psql(port1, "create table t (batch int, i int)");
 
@@ -273,20 +349,7 @@ fn issue_3_point_in_time_restore_finds_exactly_the_batches_before_the_target() {
         marks.push(psql(port1, "select clock_timestamp()::text"));
         std::thread::sleep(Duration::from_millis(1100));
     }
-    let last = psql(port1, "select pg_walfile_name(pg_switch_wal())");
-    wait_for(
-        &format!("segment {last} to be archived"),
-        Duration::from_secs(60),
-        || {
-            let st = psql(
-                port1,
-                "select coalesce(last_archived_wal, '') || '|' || failed_count from pg_stat_archiver",
-            );
-            let done = st.split('|').next().is_some_and(|w| w >= last.as_str());
-            (!done).then_some(st)
-        },
-        &log1,
-    );
+    archive_all(port1, &log1);
     s.stop(&data1, "fast");
 
     // wal-verify: no gaps, and the base backup is recoverable.
@@ -300,24 +363,12 @@ fn issue_3_point_in_time_restore_finds_exactly_the_batches_before_the_target() {
     // Restore (as root: the files go to the owner of the parent, postgres)
     // to the time between batches 2 and 3.
     let data2 = s.path("data2");
-    let o = Command::new(BIN)
-        .arg("--vault")
-        .arg(&vault)
-        .arg("--key-file")
-        .arg(&key)
-        .args(["restore", &snap_id[..12], "--pgdata"])
-        .arg(&data2)
-        .args(["--target-time", &marks[1]])
-        .env_remove("COFFER_PASSWORD")
-        .env_remove("COFFER_VAULT")
-        .env_remove("COFFER_KEY_FILE")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "restore --pgdata failed: {}",
-        out_text(&o)
+    restore_pgdata(
+        &vault,
+        &key,
+        &snap_id[..12],
+        &data2,
+        &["--target-time", &marks[1]],
     );
     {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -341,24 +392,10 @@ fn issue_3_point_in_time_restore_finds_exactly_the_batches_before_the_target() {
             "{auto}"
         );
     }
-    let port2 = free_port();
-    s.start(&data2, port2);
+    let port2 = start_recovered(&mut s, &data2);
     let log2 = s.log(&data2);
-    wait_for(
-        "recovery to end",
-        Duration::from_secs(120),
-        || {
-            let r = psql(port2, "select pg_is_in_recovery()");
-            (r != "f").then_some(r)
-        },
-        &log2,
-    );
-    let batches = psql(
-        port2,
-        "select batch || ':' || count(*) from t group by batch order by batch",
-    );
     assert_eq!(
-        batches.lines().collect::<Vec<_>>(),
+        batches(port2),
         vec!["1:100", "2:100"],
         "marks {marks:?}\nserver log:\n{}",
         std::fs::read_to_string(&log2).unwrap_or_default()
@@ -429,6 +466,110 @@ fn issue_3_point_in_time_restore_finds_exactly_the_batches_before_the_target() {
     );
     assert!(report["wal_files"].as_u64().unwrap() >= 3, "{report}");
     assert_eq!(report["wal_files"], report["wal_files_read"], "{report}");
+}
+
+/// Issue 3: every other recovery target (immediate, a named restore point,
+/// an LSN, a transaction id) stops exactly where it should.
+#[test]
+fn every_recovery_target_stops_where_it_should() {
+    require_setup();
+    let mut s = Scratch::new();
+    let vault = s.path("vault");
+    let key = s.path("vault.key");
+    let data = s.path("data");
+    let port = free_port();
+    archiving_cluster(&mut s, &vault, &key, &data, port);
+    let log = s.log(&data);
+    psql(port, "create table t (batch int, i int)");
+    let url = format!("postgres://postgres@127.0.0.1:{port}/");
+    let snap: serde_json::Value = serde_json::from_str(&ok(
+        coffer_pg(
+            &vault,
+            &key,
+            &["pg", "basebackup", "--postgres", &url, "--json"],
+        ),
+        "pg basebackup",
+    ))
+    .unwrap();
+    let snap = snap["id"].as_str().unwrap()[..12].to_string();
+    let insert = |b: u32| format!("insert into t select {b}, g from generate_series(1, 100) g");
+    psql(port, &insert(1));
+    psql(port, "select pg_create_restore_point('after-1')");
+    psql(port, &insert(2));
+    let lsn2 = psql(port, "select pg_current_wal_lsn()");
+    // Batch 3 in one transaction whose id is the xid target.
+    let xid3 = psql(
+        port,
+        "with x as (insert into t select 3, g from generate_series(1, 100) g) select txid_current()",
+    );
+    psql(port, &insert(4));
+    archive_all(port, &log);
+    s.stop(&data, "fast");
+    let other_files = || -> u64 {
+        let v: serde_json::Value = serde_json::from_str(&ok(
+            coffer_pg(&vault, &key, &["pg", "wal-verify", "--json"]),
+            "wal-verify",
+        ))
+        .unwrap();
+        v["other_files"].as_u64().unwrap()
+    };
+    let before = other_files();
+
+    // Side restores do not archive (archive_mode = off by default): each
+    // promotes to timeline 2 without adding it to the vault, so every later
+    // restore still finds the original history.
+    let cases: [(&str, Vec<&str>, Vec<&str>); 4] = [
+        ("immediate", vec!["--target", "immediate"], vec![]),
+        ("name", vec!["--target-name", "after-1"], vec!["1:100"]),
+        ("lsn", vec!["--target-lsn", &lsn2], vec!["1:100", "2:100"]),
+        (
+            "xid",
+            vec!["--target-xid", &xid3],
+            vec!["1:100", "2:100", "3:100"],
+        ),
+    ];
+    for (name, flags, want) in cases {
+        let d = s.path(&format!("restored-{name}"));
+        restore_pgdata(&vault, &key, &snap, &d, &flags);
+        let p = start_recovered(&mut s, &d);
+        assert_eq!(
+            batches(p),
+            want,
+            "target {flags:?}\nserver log:\n{}",
+            std::fs::read_to_string(s.log(&d)).unwrap_or_default()
+        );
+        let auto = std::fs::read_to_string(d.join("postgresql.auto.conf")).unwrap();
+        assert!(auto.contains("archive_mode = 'off'"), "{auto}");
+        s.stop(&d, "fast");
+    }
+    assert_eq!(
+        other_files(),
+        before,
+        "a side restore archived into the vault"
+    );
+
+    // --archive-mode preserve keeps archiving: the promoted server pushes
+    // its timeline history file into the vault.
+    let d = s.path("restored-preserve");
+    restore_pgdata(
+        &vault,
+        &key,
+        &snap,
+        &d,
+        &["--target-name", "after-1", "--archive-mode", "preserve"],
+    );
+    let p = start_recovered(&mut s, &d);
+    assert_eq!(batches(p), vec!["1:100"]);
+    wait_for(
+        "the new timeline's history file in the vault",
+        Duration::from_secs(60),
+        || {
+            let n = other_files();
+            (n <= before).then(|| format!("{n} other files"))
+        },
+        &s.log(&d),
+    );
+    s.stop(&d, "fast");
 }
 
 /// A pg_basebackup that dies half way through its stream leaves no snapshot.

@@ -977,6 +977,7 @@ fn test_pg_base(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
         secret,
         target: RecoveryTarget::Latest,
         inclusive: true,
+        archive: false,
     };
     let data = scratch.path().join("data");
     let start = Instant::now();

@@ -337,6 +337,14 @@ pub struct RecoveryOptions {
     pub target: RecoveryTarget,
     /// Stop just after the target (true, PostgreSQL's default) or just before it.
     pub inclusive: bool,
+    /// Keep the restored cluster's `archive_mode` (true) or turn archiving
+    /// off (false). A restored server that archives into the vault it was
+    /// restored from adds a new timeline to that archive once it promotes:
+    /// later restores that follow the latest timeline go down that branch,
+    /// and the original cluster's own next timeline history file then
+    /// collides with it. So archiving stays on only when asked for, for a
+    /// restore that replaces the original cluster.
+    pub archive: bool,
 }
 
 /// Options of [`restore_pgdata`].
@@ -462,6 +470,9 @@ pub fn recovery_settings(o: &RecoveryOptions) -> SourceResult<Vec<String>> {
     }
     if o.target != RecoveryTarget::Latest {
         v.push(set("recovery_target_action", "promote"));
+    }
+    if !o.archive {
+        v.push(set("archive_mode", "off"));
     }
     Ok(v)
 }
@@ -635,6 +646,7 @@ mod tests {
             secret: WalSecret::KeyFile("/etc/coffer/k".into()),
             target: RecoveryTarget::Time("2026-01-01 10:00:00+00".into()),
             inclusive: false,
+            archive: true,
         };
         let s = recovery_settings(&o).unwrap();
         assert_eq!(
