@@ -1,6 +1,8 @@
 //! Test harness: runs the real `coffer` binary against a local or S3 vault.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
