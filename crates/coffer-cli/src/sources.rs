@@ -411,6 +411,12 @@ pub enum PgCmd {
     },
     /// Report gaps in the archived WAL and the recoverable window (exit 1 if no base backup can recover or a gap cuts the window)
     WalVerify,
+    /// Delete archived WAL that no base backup in the vault needs: segments before the oldest base backup's start (timeline history and .partial files are kept)
+    WalPrune {
+        /// Report what would be deleted, delete nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// Runs a `coffer pg` command.
@@ -453,6 +459,47 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
             }
             let r = outcome.done.into_iter().next().expect("one base backup");
             crate::report_backup(g, &vault, &r, false, false)?;
+            Ok(0)
+        }
+        PgCmd::WalPrune { dry_run } => {
+            let vault = crate::vaults::open(g)?;
+            let opts = wal::PruneOptions {
+                dry_run,
+                ..Default::default()
+            };
+            let r = wal::prune(&vault, &opts).with_context(|| {
+                format!("pruning the WAL archive of {}", vault.backend().location())
+            })?;
+            if g.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else if !g.quiet {
+                match (&r.horizon, &r.horizon_snapshot) {
+                    (Some(h), Some(snap)) => println!(
+                        "horizon {h}: the start of the oldest base backup {} ({}), of {} base backups",
+                        &snap[..8.min(snap.len())],
+                        r.horizon_time.as_deref().unwrap_or("?"),
+                        r.base_backups
+                    ),
+                    _ => println!(
+                        "no base backup in {}: nothing deleted (WAL is pruned relative to the oldest base backup)",
+                        vault.backend().location()
+                    ),
+                }
+                let verb = if dry_run { "would delete" } else { "deleted" };
+                println!(
+                    "{verb} {} WAL segments and {} backup history files ({}); kept {} files",
+                    r.segments_deleted,
+                    r.history_files_deleted,
+                    crate::human(r.bytes_freed),
+                    r.kept
+                );
+                if r.kept_for_lock > 0 {
+                    println!(
+                        "kept {} files before the horizon: younger than the vault lock's minimum retention (or the store does not date them)",
+                        r.kept_for_lock
+                    );
+                }
+            }
             Ok(0)
         }
         PgCmd::WalVerify => {

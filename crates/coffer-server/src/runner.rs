@@ -276,6 +276,17 @@ impl Runner {
                 &format!("retention not applied: {e}"),
             );
         }
+        // A base backup rule with retention also prunes the archived WAL
+        // that the remaining base backups no longer need. Its outcome goes
+        // into the job's details (`wal_prune`) and events; a failure fails
+        // nothing else (the backup is done and the WAL is only kept longer).
+        if matches!(spec, SourceSpec::PostgresBase { .. }) && !rule.retention.keeps_everything() {
+            let (level, msg, json) = prune_wal(&vault, &rule.vault, (self.now)());
+            self.event(id, level, &msg);
+            if let Some(serde_json::Value::Object(m)) = result.details.as_mut() {
+                m.insert("wal_prune".into(), json);
+            }
+        }
         for copy in &rule.copy_to {
             self.copy_job(
                 id,
@@ -558,6 +569,43 @@ pub fn rule_filter(rule: &RuleConfig, source: &str) -> SnapshotFilter {
     }
 }
 
+/// Prunes the WAL archive of vault `name` (see [`coffer_sources::wal::prune`]):
+/// the event to record and the JSON for the job's details. A failure is a
+/// warning with `{"error": …}` (and what was deleted before it) in the JSON.
+fn prune_wal(vault: &Vault, name: &str, now: Timestamp) -> (EventLevel, String, serde_json::Value) {
+    use coffer_sources::{wal, SourceError};
+    let opts = wal::PruneOptions {
+        dry_run: false,
+        now,
+    };
+    match wal::prune(vault, &opts) {
+        Ok(r) => {
+            let msg = match &r.horizon {
+                Some(h) => format!(
+                    "WAL prune in vault `{name}`: deleted {} segments and {} backup history files before {h} ({} bytes); {} kept for the vault lock",
+                    r.segments_deleted, r.history_files_deleted, r.bytes_freed, r.kept_for_lock
+                ),
+                None => format!("WAL prune in vault `{name}`: no base backup, nothing deleted"),
+            };
+            let json = serde_json::to_value(&r).unwrap_or_default();
+            (EventLevel::Info, msg, json)
+        }
+        Err(e) => {
+            let mut json = match &e {
+                SourceError::WalPrune(r) => serde_json::to_value(r).unwrap_or_default(),
+                _ => serde_json::json!({}),
+            };
+            json["error"] = e.to_string().into();
+            tracing::warn!("WAL prune in vault `{name}` failed: {e}");
+            (
+                EventLevel::Warning,
+                format!("WAL prune in vault `{name}` failed: {e}"),
+                json,
+            )
+        }
+    }
+}
+
 /// The source's spec with its configured password put into its URL (from
 /// there the client tools get it through the environment; it is never
 /// printed).
@@ -582,4 +630,60 @@ pub fn with_password(source: &SourceConfig) -> Result<SourceSpec, String> {
         .map_err(|_| format!("source `{}`: its URL cannot carry a password", source.name))?;
     *url = u.to_string();
     Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use coffer_core::{InitOptions, Snapshot, SourceInfo};
+
+    fn base(v: &Vault, start: &str) -> Id {
+        v.save_snapshot(&Snapshot {
+            version: 1,
+            time: "2025-01-01T00:00:00Z".into(),
+            tree: Id::default(),
+            paths: vec!["base.tar".into()],
+            hostname: "h".into(),
+            username: "u".into(),
+            tags: vec![],
+            parent: None,
+            source: SourceInfo {
+                kind: coffer_sources::pg_physical::KIND_BASE.into(),
+                details: [("start_wal_file".to_string(), start.to_string())].into(),
+            },
+            program_version: "test".into(),
+            summary: Default::default(),
+            retain_until: None,
+            origin: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn wal_prune_after_retention_records_counts_or_the_error() {
+        let v = Vault::init(
+            Arc::new(coffer_storage::MemoryBackend::new()),
+            &Secret::KeyFile([9; 32]),
+            &InitOptions::default(),
+        )
+        .unwrap();
+        for n in ["000000010000000000000001", "000000010000000000000002"] {
+            coffer_core::wal::put(&v, n, b"x").unwrap();
+        }
+        let now = Timestamp::now();
+        let (level, msg, json) = prune_wal(&v, "pg", now);
+        assert_eq!(level, EventLevel::Info);
+        assert!(msg.contains("no base backup"), "{msg}");
+        assert_eq!(json["segments_deleted"], 0);
+        base(&v, "000000010000000000000002");
+        let (level, msg, json) = prune_wal(&v, "pg", now);
+        assert_eq!(level, EventLevel::Info, "{msg}");
+        assert_eq!(json["segments_deleted"], 1);
+        assert_eq!(json["horizon"], "000000010000000000000002");
+        let bad = base(&v, "nonsense");
+        let (level, msg, json) = prune_wal(&v, "pg", now);
+        assert_eq!(level, EventLevel::Warning);
+        assert!(msg.contains(&bad.to_hex()), "{msg}");
+        assert!(json["error"].as_str().unwrap().contains("nonsense"));
+    }
 }

@@ -78,6 +78,24 @@ pub enum SourceError {
     /// The snapshot does not fit the requested restore.
     #[error("{0}")]
     Mismatch(String),
+    /// `wal-prune` could not delete some archived WAL files; the report
+    /// says which, and what was deleted.
+    #[error("{}", wal_prune_message(.0))]
+    WalPrune(Box<crate::wal::PruneReport>),
+}
+
+fn wal_prune_message(r: &crate::wal::PruneReport) -> String {
+    format!(
+        "could not delete {} archived WAL files (deleted {} segments and {} backup history files before \
+         horizon {}): {}; they stay in the vault. If the store refuses deletes (an S3 object lock), \
+         they can be deleted once their retention ends; otherwise fix the storage error and rerun \
+         `coffer pg wal-prune`",
+        r.failed.len(),
+        r.segments_deleted,
+        r.history_files_deleted,
+        r.horizon.as_deref().unwrap_or("-"),
+        r.failed.join("; ")
+    )
 }
 
 impl SourceError {
