@@ -13,16 +13,7 @@ use common::*;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::time::Duration;
 
 /// One HTTP/1.1 request over `s`; returns status, head and body.
 fn exchange(
@@ -76,36 +67,6 @@ fn call(
     let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     exchange(s, method, path, token, body)
-}
-
-fn spawn_serve(env: &Env, config: &Path) -> Child {
-    env.cmd(&["serve"])
-        .env("COFFER_CONFIG", config)
-        .env_remove("COFFER_STATE_DIR")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn stop(child: Child) -> String {
-    // SAFETY: kill on a child we own.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let o = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn token(env: &Env, state: &Path, role: &str) -> String {
@@ -211,7 +172,7 @@ fn issue6_api_every_route_every_role_and_audit() {
         .map(|r| (*r, token(&env, &state, r.as_str())))
         .collect();
     let tok = |r: Role| tokens.iter().find(|(x, _)| *x == r).unwrap().1.clone();
-    let daemon = spawn_serve(&env, &cfg);
+    let daemon = serve_cmd(&env, &cfg).spawn().unwrap();
     wait_until("the listener", 30, || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
@@ -440,7 +401,7 @@ fn issue6_api_every_route_every_role_and_audit() {
         None,
     );
     assert_eq!(c, 401);
-    stop(daemon);
+    stop_serve(daemon);
 
     // The audit log: actions with who, role and address; no secret.
     let log = std::fs::read_to_string(state.join("audit.log")).unwrap();
@@ -512,7 +473,7 @@ fn issue6_api_over_tls_with_an_rcgen_certificate() {
     let cfg = config(&env, port, "tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"");
     let state = env.path("state");
     let viewer = token(&env, &state, "viewer");
-    let daemon = spawn_serve(&env, &cfg);
+    let daemon = serve_cmd(&env, &cfg).spawn().unwrap();
     wait_until("the listener", 30, || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
@@ -543,7 +504,7 @@ fn issue6_api_over_tls_with_an_rcgen_certificate() {
     // Plain HTTP to the TLS port gets no answer.
     let (c, _, _) = call(port, "GET", "/healthz", None, None);
     assert_eq!(c, 0);
-    let err = stop(daemon);
+    let (_, err) = stop_serve(daemon);
     assert!(err.contains("https://"), "{err}");
     // A missing key file is refused at start with the path named.
     std::fs::remove_file(env.path("key.pem")).unwrap();

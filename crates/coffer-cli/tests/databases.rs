@@ -150,14 +150,6 @@ fn redis_text(port: u16, args: &[&str]) -> String {
         .to_string()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn snapshots(env: &Env) -> Vec<serde_json::Value> {
     env.json(&["snapshots"]).as_array().unwrap().clone()
 }

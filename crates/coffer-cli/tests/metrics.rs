@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn repo() -> PathBuf {
@@ -297,14 +297,6 @@ fn issue6_promtool_checks_and_tests_the_alert_rules() {
 // ---------------------------------------------------------------------------
 // The daemon.
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A plain HTTP/1.1 GET; returns the status and body.
 pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
@@ -381,28 +373,6 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
                     .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
         })
         .map(|s| s.2)
-}
-
-fn spawn_serve(env: &Env, config: &Path) -> Child {
-    env.cmd(&["serve"])
-        .env("COFFER_CONFIG", config)
-        .env_remove("COFFER_STATE_DIR")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn stop(child: Child) -> (Option<i32>, String) {
-    // SAFETY: kill on a child we own.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let o = child.wait_with_output().unwrap();
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 /// Scrapes until `pred` holds (at most `secs`).
@@ -566,7 +536,7 @@ schedule = "@every 2s"
     drop(catalog);
 
     let before = jiff::Timestamp::now().as_second() as f64;
-    let daemon = spawn_serve(&env, &config);
+    let daemon = serve_cmd(&env, &config).spawn().unwrap();
     let (body, s) = scrape_until(port, 90, "a completed and a failed backup", |s| {
         value(s, "backup_last_job_success", &[("source", "docs")]) == Some(1.0)
             && value(s, "backup_last_job_success", &[("source", "nodb")]) == Some(0.0)
@@ -758,7 +728,7 @@ schedule = "@every 2s"
     let (code, _) = http_get(port, "/nothing").unwrap();
     assert_eq!(code, 404);
 
-    let (code, log) = stop(daemon);
+    let (code, log) = stop_serve(daemon);
     assert_eq!(code, Some(0), "{log}");
     assert!(
         log.contains(&format!("listening on http://127.0.0.1:{port}")),
@@ -879,7 +849,7 @@ fn issue6_storage_metrics_of_an_s3_vault() {
         ),
     )
     .unwrap();
-    let daemon = spawn_serve(&env, &config);
+    let daemon = serve_cmd(&env, &config).spawn().unwrap();
     let (body, s) = scrape_until(port, 60, "the S3 vault measured", |s| {
         value(s, "coffer_storage_refresh_success", &[("vault", "s3")]).is_some()
     });
@@ -896,6 +866,6 @@ fn issue6_storage_metrics_of_an_s3_vault() {
         Some(1e9 - used)
     );
     assert!(value(&s, "coffer_storage_objects", &[("vault", "s3")]).unwrap() >= 4.0);
-    let (code, log) = stop(daemon);
+    let (code, log) = stop_serve(daemon);
     assert_eq!(code, Some(0), "{log}");
 }

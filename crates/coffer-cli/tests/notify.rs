@@ -17,9 +17,9 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // ---------------------------------------------------------------------------
 // An HTTP receiver.
@@ -270,37 +270,17 @@ const SMTP_PASSWORD: &str = "s3cr3t-smtp-Pa55word";
 const WRONG_PASSWORD: &str = "wrong-Pa55word-xyz";
 
 fn serve(env: &Env, config: &Path) -> Child {
-    env.cmd(&["serve"])
+    serve_cmd(env, config)
         .current_dir(env.dir.path())
-        .env("COFFER_CONFIG", config)
         .env("COFFER_TEST_SMTP_PW", SMTP_PASSWORD)
-        .env_remove("COFFER_STATE_DIR")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap()
 }
 
 fn stop(child: Child) -> String {
-    // SAFETY: kill on a child we own.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let o = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(0), "{log}");
+    let (code, log) = stop_serve(child);
+    assert_eq!(code, Some(0), "{log}");
     log
-}
-
-fn wait(secs: u64, what: &str, pred: impl Fn() -> bool) {
-    let t = Instant::now();
-    while !pred() {
-        assert!(
-            t.elapsed() < Duration::from_secs(secs),
-            "timed out after {secs}s waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn ids(got: &[(String, String)]) -> Vec<i64> {
@@ -438,9 +418,9 @@ backoff = "50ms"
             .cloned()
             .collect()
     };
-    wait(
-        90,
+    wait_until(
         "2 failure webhooks, a mail, and completed backups",
+        90,
         || {
             hook_got("/coffer").len() >= 2
                 && !hook_got("/slack").is_empty()
@@ -451,7 +431,7 @@ backoff = "50ms"
         },
     );
     // The always-failing sink retried and gave up; the jobs went on.
-    wait(60, "the failing sink to give up", || {
+    wait_until("the failing sink to give up", 60, || {
         broken.got.lock().unwrap().len() >= 3
     });
     let log = stop(daemon);
@@ -525,7 +505,7 @@ backoff = "50ms"
     // is delivered once, or still after the cursor.
     let daemon = serve(&env, &config);
     let before = hook_got("/coffer").len();
-    wait(60, "more failure webhooks after the restart", || {
+    wait_until("more failure webhooks after the restart", 60, || {
         hook_got("/coffer").len() >= before + 2
     });
     let log2 = stop(daemon);

@@ -320,3 +320,51 @@ fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<Vec<u8>, Entry>) {
         }
     }
 }
+
+/// A free TCP port on 127.0.0.1 (bound once, then released for the caller).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `f` until it holds; fails the test after `secs` seconds, naming
+/// `what`.
+pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = std::time::Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(secs),
+            "timed out after {secs}s waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// `coffer serve` with `config` (and no COFFER_STATE_DIR from the
+/// environment): standard error piped, for [`stop_serve`]. Callers add
+/// what else they need, then spawn.
+pub fn serve_cmd(env: &Env, config: &Path) -> Command {
+    let mut c = env.cmd(&["serve"]);
+    c.env("COFFER_CONFIG", config)
+        .env_remove("COFFER_STATE_DIR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Stops a daemon started from [`serve_cmd`] with SIGTERM and waits for it:
+/// its exit code and its log (standard error).
+pub fn stop_serve(child: std::process::Child) -> (Option<i32>, String) {
+    // SAFETY: kill on a child we own.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}

@@ -5,11 +5,11 @@
 //! test fails. Needs root and PostgreSQL 15's server binaries; a missing
 //! piece fails the test with a message.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub use super::free_port;
 use super::{is_root, BIN};
 
 pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -33,14 +33,6 @@ pub fn require_setup() {
         o.status.success(),
         "user {PG_USER} does not exist: install postgresql-15, which creates it"
     );
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A command run as the postgres user.
