@@ -611,6 +611,27 @@ fn run_queries(
     }
 }
 
+/// Restores the snapshot into scratch database `db` on `server` with
+/// `restore` (given the snapshot's stream), timed and recorded as the
+/// restore step; an error names the snapshot, the database and the server.
+fn restore_into_db<'c, E: std::fmt::Display>(
+    c: &'c Ctx<'_>,
+    t: &mut Run,
+    db: &str,
+    server: &str,
+    restore: impl FnOnce(CancelRead<StreamReader<'c>>) -> Result<(), E>,
+) -> Result<(), String> {
+    let start = Instant::now();
+    restore(c.reader(&t.cancel)?).map_err(|e| {
+        format!(
+            "restoring snapshot {} into scratch database {db} on {server}: {e}",
+            c.id.short()
+        )
+    })?;
+    t.restored(start, format!("into scratch database {db} on {server}"));
+    Ok(())
+}
+
 fn test_pg_dump(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
     let bin_dir = match c.spec {
         SourceSpec::Postgres { bin_dir, .. } => bin_dir.clone(),
@@ -626,29 +647,19 @@ fn test_pg_dump(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
         drop: Box::new(|n| pg.drop_database(n).map_err(|e| e.to_string())),
         done: false,
     };
-    let start = Instant::now();
-    let reader = c.reader(&t.cancel)?;
-    pg.restore(
-        reader,
-        &c.detail("pg_dump").unwrap_or_default(),
-        &PgRestoreOptions {
-            create: true,
-            clean: false,
-            jobs: 1,
-            temp_dir: None,
-        },
-    )
-    .map_err(|e| {
-        format!(
-            "restoring snapshot {} into scratch database {db} on {}: {e}",
-            c.id.short(),
-            url.host_port()
+    restore_into_db(c, t, &db, &url.host_port(), |reader| {
+        pg.restore(
+            reader,
+            &c.detail("pg_dump").unwrap_or_default(),
+            &PgRestoreOptions {
+                create: true,
+                clean: false,
+                jobs: 1,
+                temp_dir: None,
+            },
         )
+        .map(drop)
     })?;
-    t.restored(
-        start,
-        format!("into scratch database {db} on {}", url.host_port()),
-    );
     let start = Instant::now();
     match pg.amcheck(&db) {
         Ok(None) => t.check("pg_amcheck", true, "pg_amcheck is not installed: skipped"),
@@ -685,26 +696,17 @@ fn test_mysql(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
         drop: Box::new(|n| m.drop_database(n).map_err(|e| e.to_string())),
         done: false,
     };
-    let start = Instant::now();
-    m.restore(
-        c.reader(&t.cancel)?,
-        Some(&dumped),
-        &MysqlRestoreOptions {
-            create: true,
-            clean: false,
-        },
-    )
-    .map_err(|e| {
-        format!(
-            "restoring snapshot {} into scratch database {db} on {}: {e}",
-            c.id.short(),
-            url.host_port()
+    restore_into_db(c, t, &db, &url.host_port(), |reader| {
+        m.restore(
+            reader,
+            Some(&dumped),
+            &MysqlRestoreOptions {
+                create: true,
+                clean: false,
+            },
         )
+        .map(drop)
     })?;
-    t.restored(
-        start,
-        format!("into scratch database {db} on {}", url.host_port()),
-    );
     let start = Instant::now();
     run_queries(t, c.test, '\t', &|sql| {
         m.query(Some(&db), sql).map_err(|e| e.to_string())
