@@ -82,23 +82,15 @@ where
         }
     }
     wants.sort_unstable_by_key(|w| (w.pack, w.offset));
-    // One range of `wants` per pack.
-    let mut packs: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut first = 0;
-    for i in 1..=wants.len() {
-        if i == wants.len() || wants[i].pack != wants[first].pack {
-            packs.push(first..i);
-            first = i;
-        }
-    }
+    // One slice of `wants` per pack.
+    let packs: Vec<&[Want]> = wants.chunk_by(|a, b| a.pack == b.pack).collect();
     let bytes = AtomicU64::new(0);
     let blobs = AtomicU64::new(0);
     let npacks = packs.len() as u64;
     let run = || -> Vec<Error> {
         packs
             .par_iter()
-            .flat_map_iter(|range| {
-                let needs = &wants[range.clone()];
+            .flat_map_iter(|needs| {
                 let pack_id = index.pack(needs[0].pack);
                 let path = ObjectKind::Pack.path(&pack_id);
                 let mut errs = Vec::new();
@@ -123,14 +115,9 @@ where
                     {
                         Err(e) => errs.push(vault.storage_err(e)),
                         Ok(mut buf) => {
-                            let mut k = i;
-                            while k < j {
-                                let mut m = k + 1;
-                                while m < j && needs[m].offset == needs[k].offset {
-                                    m += 1;
-                                }
-                                let (n, targets) = (&needs[k], &needs[k..m]);
-                                k = m;
+                            // A blob's targets: its run of equal offsets.
+                            for targets in needs[i..j].chunk_by(|a, b| a.offset == b.offset) {
+                                let n = &targets[0];
                                 let id = files[n.file as usize][n.chunk as usize].id;
                                 let a = (n.offset - start) as usize;
                                 let b = a + n.len as usize;
