@@ -63,6 +63,18 @@ pub struct ObjectInfo {
     pub size: u64,
 }
 
+/// An object whose bytes are handed over before its name is known (see
+/// [`Backend::stage`]). Dropped without [`Staged::commit`], it leaves no
+/// object behind.
+pub trait Staged: Send {
+    /// Appends bytes to the object.
+    fn append(&mut self, bytes: &[u8]) -> Result<(), StorageError>;
+    /// Stores the bytes appended so far as object `path`, durably, as
+    /// [`Backend::write`] would. An object already stored under that name
+    /// is kept (it holds the same bytes: names are hashes of content).
+    fn commit(self: Box<Self>, path: &str) -> Result<(), StorageError>;
+}
+
 /// Synchronous object storage. Implementations must be safe to call from many
 /// threads at once, and must not block a tokio worker thread (the S3 backend
 /// runs its own runtime and is called from plain threads).
@@ -77,6 +89,30 @@ pub trait Backend: Send + Sync {
     /// one (and each write in flight holds a pack in memory).
     fn concurrent_writes(&self) -> usize {
         1
+    }
+    /// Whether a small ranged read costs about a system call (a local
+    /// disk): then readers fetch tree blobs one by one instead of keeping
+    /// whole tree packs in memory. The default is no (a remote store, where
+    /// every request is a round trip).
+    fn cheap_reads(&self) -> bool {
+        false
+    }
+    /// Whether [`Backend::stage`] works: objects can be written piece by
+    /// piece and named when complete (a local directory: a temporary file
+    /// linked into place). The default is no: whole objects only.
+    fn can_stage(&self) -> bool {
+        false
+    }
+    /// Starts an object to be written piece by piece and named when it is
+    /// complete, so that a writer does not hold a whole pack in memory.
+    fn stage(&self) -> Result<Box<dyn Staged>, StorageError> {
+        Err(StorageError {
+            op: "stage",
+            path: String::new(),
+            message: format!("{} takes whole objects only", self.location()),
+            not_found: false,
+            retryable: false,
+        })
     }
     /// How many ranged reads pay off running at once when restoring: a
     /// remote store answers each after a round trip, so more reads than
