@@ -6,11 +6,15 @@
 //! once. Each chunk is hashed, checked against the index and the chunks
 //! already saved by this run, compressed and sealed on the calling thread
 //! (one large stream at a time fans its chunks out over the rayon pool), and
-//! appended to the open pack of its kind. A full pack is handed to an
-//! uploader thread without a queue while its builder stays locked, so memory
-//! stays bounded by `pack_size × (1 + uploaders)` plus a chunk and a sealed
-//! chunk per thread and one batch of two chunks per thread for the stream that
-//! fans out. Uploaders: one for a local disk, four for S3.
+//! appended to the open pack of its kind. Where the backend can stage
+//! objects (a local disk), a pack is written on as it fills and its name
+//! hashed along, so no pack is held in memory and a full one queues for its
+//! commit. Otherwise (S3) a full pack is handed to an uploader thread without
+//! a queue while its builder stays locked, so packs take at most
+//! `pack_size × (1 + uploaders)`. On top of that: a chunk and a sealed chunk
+//! per thread and, for the stream that fans out, one batch of at most two
+//! chunks and 2 MiB of copies per thread. Uploaders: one for a local disk,
+//! four for S3.
 //!
 //! Order of writes, which makes a kill at any instant safe: a pack is
 //! uploaded before any index object lists it; index objects are written
@@ -125,6 +129,15 @@ thread_local! {
 /// A seal buffer larger than this (grown for a large chunk) is not kept.
 const SCRATCH_KEEP: usize = 4 << 20;
 
+/// Bytes of chunk copies the stream that fans out may hold per thread of the
+/// pool: its batch is cut when the next chunk would pass this times the
+/// thread count.
+const FAN_OUT_BYTES_PER_THREAD: usize = 2 << 20;
+
+/// Finished staged packs that may wait for their commit (each holds an open
+/// file, not its bytes).
+const STAGED_QUEUE: usize = 16;
+
 /// Index entries are flushed to an index object once this many accumulate.
 const INDEX_FLUSH_BLOBS: usize = 50_000;
 
@@ -157,20 +170,14 @@ impl Shared {
     }
 
     fn upload(&self, pack: FinishedPack) -> Result<()> {
-        if !self.dry_run {
-            self.vault
-                .backend()
-                .write(&ObjectKind::Pack.path(&pack.id), pack.bytes)
-                .map_err(|e| self.vault.storage_err(e))?;
-        }
+        let (id, blobs) = pack
+            .store(&**self.vault.backend(), self.dry_run)
+            .map_err(|e| self.vault.storage_err(e))?;
         self.stats.packs.fetch_add(1, Ordering::Relaxed);
-        let size: u64 = pack.blobs.iter().map(|b| b.len as u64).sum();
+        let size: u64 = blobs.iter().map(|b| b.len as u64).sum();
         let full = {
             let mut idx = self.pending_index.lock().unwrap();
-            idx.packs.push(IndexPack {
-                id: pack.id,
-                blobs: pack.blobs,
-            });
+            idx.packs.push(IndexPack { id, blobs });
             let bytes = self.pending_bytes.fetch_add(size, Ordering::Relaxed) + size;
             if idx.blob_count() >= INDEX_FLUSH_BLOBS
                 || (self.index_flush_bytes > 0 && bytes >= self.index_flush_bytes)
@@ -210,6 +217,8 @@ pub struct Archiver<'a> {
     tree: Mutex<PackBuilder>,
     tx: Option<Sender<FinishedPack>>,
     uploaders: Vec<JoinHandle<()>>,
+    /// Whether packs are staged in the backend as they fill.
+    staging: bool,
     opts: BackupOptions,
     fan_out: Permit,
 }
@@ -249,10 +258,14 @@ impl<'a> Archiver<'a> {
             error: Mutex::new(None),
             stats: ArchiverStats::default(),
         });
-        // A rendezvous channel: a full pack waits, with its builder locked,
-        // until an uploader takes it, so at most 1 + uploaders data packs are
-        // in memory.
-        let (tx, rx): (Sender<FinishedPack>, Receiver<FinishedPack>) = bounded(0);
+        // Packs are staged (written on as they fill) where the backend can;
+        // then a finished pack holds no memory and may queue for its commit.
+        // Otherwise a rendezvous channel: a full pack waits, with its builder
+        // locked, until an uploader takes it, so at most 1 + uploaders packs
+        // of a kind are in memory.
+        let staging = !opts.dry_run && vault.backend().can_stage();
+        let (tx, rx): (Sender<FinishedPack>, Receiver<FinishedPack>) =
+            bounded(if staging { STAGED_QUEUE } else { 0 });
         let n = match opts.uploaders {
             0 => vault.backend().concurrent_writes().max(1),
             n => n,
@@ -281,6 +294,7 @@ impl<'a> Archiver<'a> {
             tree: Mutex::new(PackBuilder::default()),
             tx: Some(tx),
             uploaders,
+            staging,
             opts,
             fan_out: Permit::default(),
         }
@@ -331,13 +345,13 @@ impl<'a> Archiver<'a> {
             BlobKind::Data => &self.data,
             BlobKind::Tree => &self.tree,
         };
-        let sent = {
+        let sent = (|| {
             let mut b = builder.lock().unwrap();
-            if b.is_empty() && kind == BlobKind::Data {
-                // Room for a full pack and the largest blob that tips it over.
-                *b = PackBuilder::with_capacity(self.opts.pack_size + sealed.len().max(1 << 20));
+            if b.is_fresh() {
+                *b = self.new_pack(kind, sealed.len())?;
             }
-            b.add(kind, id, sealed, data.len() as u32);
+            b.add(kind, id, sealed, data.len() as u32)
+                .map_err(|e| self.shared.vault.storage_err(e))?;
             if b.size() >= self.opts.pack_size {
                 // Handed over with the lock held: other threads wait here
                 // instead of filling yet another pack while this one waits
@@ -346,12 +360,33 @@ impl<'a> Archiver<'a> {
             } else {
                 Ok(())
             }
-        };
-        if scratch.len() <= SCRATCH_KEEP {
+        })();
+        if scratch.capacity() <= SCRATCH_KEEP {
             SCRATCH.with(|s| s.set(Some(scratch)));
         }
         sent?;
         Ok(id)
+    }
+
+    /// A builder for the next pack of `kind`, whose first blob is
+    /// `first_len` bytes: staged in the backend when it can, else in memory.
+    fn new_pack(&self, kind: BlobKind, first_len: usize) -> Result<PackBuilder> {
+        if self.staging {
+            let staged = self
+                .shared
+                .vault
+                .backend()
+                .stage()
+                .map_err(|e| self.shared.vault.storage_err(e))?;
+            return Ok(PackBuilder::staged(staged, self.shared.vault.key()));
+        }
+        Ok(match kind {
+            // Room for a full pack and the largest blob that tips it over.
+            BlobKind::Data => {
+                PackBuilder::with_capacity(self.opts.pack_size + first_len.max(1 << 20))
+            }
+            BlobKind::Tree => PackBuilder::default(),
+        })
     }
 
     fn send(&self, b: PackBuilder) -> Result<()> {
@@ -410,20 +445,30 @@ impl<'a> Archiver<'a> {
         // and memory would grow with the square of the thread count. The
         // permit is only tried, never waited for, so this cannot deadlock.
         let permit = self.fan_out.try_acquire();
-        let batch_len = if permit.is_some() {
-            rayon::current_num_threads().max(1) * 2
+        let threads = rayon::current_num_threads().max(1);
+        let (batch_len, batch_cap) = if permit.is_some() {
+            (threads * 2, threads * FAN_OUT_BYTES_PER_THREAD)
         } else {
-            1
+            (1, 0)
         };
         let mut refs = Vec::new();
         let mut batch: Vec<Vec<u8>> = Vec::with_capacity(batch_len);
+        let mut batch_bytes = 0;
         while let Some(chunk) = src.next_chunk().map_err(|e| Error::io(what, e))? {
             self.shared
                 .stats
                 .bytes_read
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            if batch_len == 1 {
-                // Saved straight from the source's buffer, without a copy.
+            let direct = batch_len == 1 || chunk.len() > batch_cap / 2;
+            if !batch.is_empty() && (direct || batch_bytes + chunk.len() > batch_cap) {
+                // The batch goes first: refs stay in stream order.
+                self.save_batch(&mut batch, &mut refs)?;
+                batch_bytes = 0;
+            }
+            if direct {
+                // Saved straight from the source's buffer, without a copy:
+                // every chunk of a stream that does not fan out, and a large
+                // chunk of one that does (it would fill a batch by itself).
                 let id = self.save_blob(BlobKind::Data, chunk)?;
                 refs.push(ChunkRef {
                     id,
@@ -431,9 +476,11 @@ impl<'a> Archiver<'a> {
                 });
                 continue;
             }
+            batch_bytes += chunk.len();
             batch.push(chunk.to_vec());
             if batch.len() >= batch_len {
                 self.save_batch(&mut batch, &mut refs)?;
+                batch_bytes = 0;
             }
         }
         self.save_batch(&mut batch, &mut refs)?;
@@ -511,5 +558,81 @@ impl Drop for Archiver<'_> {
         for h in self.uploaders.drain(..) {
             let _ = h.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Secret;
+    use crate::test_backend::Mem;
+    use crate::vault::InitOptions;
+
+    /// Hands out fixed chunks, as a source with its own cut points does.
+    struct Fixed(Vec<Vec<u8>>, usize);
+
+    impl ChunkSource for Fixed {
+        fn next_chunk(&mut self) -> std::io::Result<Option<&[u8]>> {
+            self.1 += 1;
+            Ok(self.0.get(self.1 - 1).map(|c| &c[..]))
+        }
+    }
+
+    /// A stream that fans out, with small chunks (batched and copied) next
+    /// to large ones (saved straight from the source): the refs come back in
+    /// stream order whatever the mix.
+    #[test]
+    fn fanned_out_chunks_keep_stream_order() {
+        let vault = Vault::init(
+            Arc::new(Mem::default()),
+            &Secret::KeyFile([3; 32]),
+            &InitOptions::default(),
+        )
+        .unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let mib = 1 << 20;
+        // With 2 threads a batch holds up to 4 MiB and a chunk over 2 MiB
+        // is saved straight away.
+        let sizes = [
+            mib,
+            3 * mib,
+            mib / 2,
+            mib / 2,
+            3 * mib,
+            mib,
+            mib,
+            mib,
+            mib,
+            2 * mib + 1,
+        ];
+        let chunks: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                (0..n)
+                    .map(|j| (j as u32).wrapping_mul(2654435761).rotate_left(i as u32) as u8)
+                    .collect()
+            })
+            .collect();
+        let want: Vec<ChunkRef> = chunks
+            .iter()
+            .map(|c| ChunkRef {
+                id: vault.key().chunk_id(c),
+                len: c.len() as u32,
+            })
+            .collect();
+        let index = Index::default();
+        let refs = pool.install(|| {
+            let a = Archiver::new(&vault, &index, BackupOptions::default());
+            let refs = a
+                .save_chunks(Fixed(chunks.clone(), 0), Path::new("stream"))
+                .unwrap();
+            a.finish().unwrap();
+            refs
+        });
+        assert_eq!(refs, want);
     }
 }

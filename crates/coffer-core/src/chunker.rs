@@ -6,7 +6,7 @@
 //! in a buffer of the maximum chunk size that is shifted after every chunk.
 //! Instead a cut is first looked for in a window of twice the average size;
 //! only when the window holds no cut point (about one chunk in ten) is it
-//! widened to the maximum. A cut found inside the window is the cut the full
+//! widened, doubling up to the maximum. A cut found inside a window is the cut the full
 //! buffer would give: the gear hash at a position depends only on the bytes
 //! before it, and the scan visits positions in the same order.
 //!
@@ -98,18 +98,24 @@ impl<R: Read> Chunker<R> {
         if self.end - self.start >= want || self.eof {
             return Ok(());
         }
-        if self.buf.len() - self.start < want {
+        if self.buf.capacity() - self.start < want {
             // Move what is left to the front; grow only when that is not enough.
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
-            if self.buf.len() < want {
+            if self.buf.capacity() < want {
                 // Room for two windows, so the move above happens at most
                 // once per window of data.
                 let size = (2 * want).min(self.max.max(want));
                 self.buf.reserve_exact(size - self.buf.len());
-                self.buf.resize(size, 0);
             }
+        }
+        // Zeroed (once per buffer) only as far as this fill reads: a buffer
+        // with room for the largest chunk costs memory only where a chunk
+        // that large was read into it.
+        let need = self.start + want;
+        if self.buf.len() < need {
+            self.buf.resize(need, 0);
         }
         while self.end - self.start < want {
             match self.reader.read(&mut self.buf[self.end..]) {
@@ -153,8 +159,10 @@ impl<R: Read> Chunker<R> {
                 self.start += count;
                 return Ok(Some(&self.buf[s..s + count]));
             }
-            // No cut point in the window, and more data may follow.
-            want = self.max;
+            // No cut point in the window, and more data may follow: twice
+            // the window, up to the maximum (a cut found in a wider window
+            // is still the one the full buffer gives).
+            want = (2 * want).min(self.max);
         }
     }
 }
@@ -162,9 +170,9 @@ impl<R: Read> Chunker<R> {
 impl<R> Drop for Chunker<R> {
     fn drop(&mut self) {
         let buf = std::mem::take(&mut self.buf);
-        // A buffer widened to the maximum chunk size is let go: it is needed
-        // for about one chunk in ten and would otherwise stay on every thread.
-        if !buf.is_empty() && buf.len() <= 2 * self.window {
+        // A buffer widened for a large chunk is let go: it is needed for
+        // about one chunk in ten and would otherwise stay on every thread.
+        if !buf.is_empty() && buf.capacity() <= 2 * self.window {
             SPARE.with(|s| s.set(Some(buf)));
         }
     }

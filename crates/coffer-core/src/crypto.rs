@@ -87,9 +87,19 @@ impl MasterKey {
         Id(*h.finalize().as_bytes())
     }
 
+    /// A hasher that gives [`MasterKey::chunk_id`] of the bytes fed to it.
+    pub(crate) fn chunk_hasher(&self) -> blake3::Hasher {
+        blake3::Hasher::new_keyed(&self.id_key)
+    }
+
     /// The name of a stored object: keyed hash of its stored bytes.
     pub fn object_name(&self, stored: &[u8]) -> Id {
         Id(*blake3::keyed_hash(&self.name_key, stored).as_bytes())
+    }
+
+    /// A hasher that gives [`MasterKey::object_name`] of the bytes fed to it.
+    pub(crate) fn object_hasher(&self) -> blake3::Hasher {
+        blake3::Hasher::new_keyed(&self.name_key)
     }
 
     /// Encrypts a short name deterministically (a synthetic IV): the nonce

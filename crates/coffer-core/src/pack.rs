@@ -12,9 +12,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::ObjectKind;
+use crate::backend::{Backend, ObjectKind, Staged};
 use crate::crypto::{MasterKey, SEAL_PREFIX};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageError};
 use crate::id::Id;
 
 /// What a blob holds.
@@ -68,16 +68,37 @@ thread_local! {
     static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Compresses `data` into `out`; `None` when the result would not fit
-/// (then compressing does not pay) or zstd fails.
-fn compress_into(data: &[u8], level: i32, out: &mut [u8]) -> Option<usize> {
-    COMPRESSOR.with(|c| {
+/// zstd window of stored blobs (1 MiB).
+const WINDOW_LOG: u32 = 20;
+
+/// Compresses `data` and appends the result to `out` (written straight into
+/// its spare capacity, so only what zstd writes is touched); `None` when it
+/// would take more than `room` bytes (then compressing does not pay) or
+/// zstd fails. On `None`, `out` is as it was.
+fn compress_into(data: &[u8], level: i32, out: &mut Vec<u8>, room: usize) -> Option<usize> {
+    let start = out.len();
+    let n = COMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
         if c.as_ref().map(|(l, _)| *l) != Some(level) {
-            *c = Some((level, zstd::bulk::Compressor::new(level).ok()?));
+            let mut z = zstd::bulk::Compressor::new(level).ok()?;
+            // A 1 MiB window: as good as zstd's own for chunks of about
+            // 1 MiB, and a restore that streams a large chunk through
+            // the decoder needs only that much per thread.
+            z.set_parameter(zstd::zstd_safe::CParameter::WindowLog(WINDOW_LOG))
+                .ok()?;
+            *c = Some((level, z));
         }
-        c.as_mut()?.1.compress_to_buffer(data, out).ok()
-    })
+        let mut cursor = std::io::Cursor::new(&mut *out);
+        cursor.set_position(start as u64);
+        c.as_mut()?.1.compress_to_buffer(data, &mut cursor).ok()
+    });
+    match n {
+        Some(n) if n <= room => Some(n),
+        _ => {
+            out.truncate(start);
+            None
+        }
+    }
 }
 
 fn decompress(data: &[u8], cap: usize) -> std::io::Result<Vec<u8>> {
@@ -100,9 +121,10 @@ pub fn seal_blob(key: &MasterKey, id: &Id, data: &[u8], level: i32) -> Vec<u8> {
 
 /// Like [`seal_blob`], but into `buf`, a scratch buffer kept between calls:
 /// the sealed blob is `buf[..n]` for the returned `n`. zstd writes straight
-/// behind the seal's prefix and gives up as soon as its output would not be
-/// smaller; then the bytes are encrypted in place. `buf` only grows, so a
-/// reused buffer is never zeroed again.
+/// behind the seal's prefix, into the buffer's spare capacity, and its
+/// output is kept only when it is smaller; then the bytes are encrypted in
+/// place. Only the bytes written are touched, so a buffer with room for the
+/// largest chunk costs memory only as far as a blob filled it.
 pub fn seal_blob_into(
     key: &MasterKey,
     id: &Id,
@@ -112,24 +134,21 @@ pub fn seal_blob_into(
 ) -> usize {
     let head = SEAL_PREFIX + 1;
     let most = head + data.len() + 16;
-    if buf.len() < most {
-        buf.reserve_exact(most - buf.len());
-        buf.resize(most, 0);
+    buf.clear();
+    if buf.capacity() < most {
+        buf.reserve_exact(most);
     }
-    let mut body = None;
-    if level > 0 && data.len() > 64 {
-        let room = data.len() - 17;
-        body = compress_into(data, level, &mut buf[head..head + room]);
-        if body.is_some() {
-            buf[SEAL_PREFIX] = 1;
-        }
-    }
-    let body = body.unwrap_or_else(|| {
+    buf.resize(head, 0);
+    let compressed =
+        level > 0 && data.len() > 64 && compress_into(data, level, buf, data.len() - 17).is_some();
+    if compressed {
+        buf[SEAL_PREFIX] = 1;
+    } else {
         buf[SEAL_PREFIX] = 0;
-        buf[head..head + data.len()].copy_from_slice(data);
-        data.len()
-    });
-    let n = head + body + 16;
+        buf.extend_from_slice(data);
+    }
+    let n = buf.len() + 16;
+    buf.resize(n, 0);
     key.seal_slice(&blob_aad(id), &mut buf[..n]);
     n
 }
@@ -161,6 +180,94 @@ pub fn open_blob_in_place<R>(
     let plain = key
         .open_in_place(&blob_aad(id), sealed)
         .ok_or_else(|| Error::damaged(object, format!("blob {id} fails authentication")))?;
+    verify_plain(key, id, plain, raw_len, object, f)
+}
+
+/// Compressed blobs with more plaintext than this are handed on in pieces by
+/// [`open_blob_in_pieces`].
+pub const PIECE: usize = 1 << 20;
+
+/// Like [`open_blob_in_place`], but a compressed blob of more than [`PIECE`]
+/// bytes of plaintext is never held whole: it is decompressed once, in
+/// pieces, to check its length and hash, and then once more to hand the
+/// pieces to `f` (offset in the blob, bytes, whether it is the last piece).
+/// Nothing reaches `f` before the whole blob is verified. The outer error is
+/// the blob's; the inner one is the first that `f` returned.
+pub fn open_blob_in_pieces(
+    key: &MasterKey,
+    id: &Id,
+    sealed: &mut [u8],
+    raw_len: u32,
+    object: &str,
+    mut f: impl FnMut(u64, &[u8], bool) -> std::io::Result<()>,
+) -> Result<std::io::Result<()>> {
+    let plain = key
+        .open_in_place(&blob_aad(id), sealed)
+        .ok_or_else(|| Error::damaged(object, format!("blob {id} fails authentication")))?;
+    if plain.first() != Some(&1) || raw_len as usize <= PIECE {
+        return verify_plain(key, id, plain, Some(raw_len), object, |d| f(0, d, true));
+    }
+    let body = &plain[1..];
+    let bad =
+        |e: std::io::Error| Error::damaged(object, format!("blob {id} does not decompress: {e}"));
+    let mut h = key.chunk_hasher();
+    let mut n = 0u64;
+    decompress_pieces(body, |p| {
+        h.update(p);
+        n += p.len() as u64;
+        Ok(())
+    })
+    .map_err(bad)?;
+    if n != raw_len as u64 || Id(*h.finalize().as_bytes()) != *id {
+        return Err(Error::damaged(
+            object,
+            format!("blob {id} does not match its hash"),
+        ));
+    }
+    let mut off = 0u64;
+    let mut sink_err = None;
+    let second = decompress_pieces(body, |p| {
+        let at = off;
+        off += p.len() as u64;
+        f(at, p, off == n).map_err(|e| {
+            sink_err = Some(e);
+            std::io::Error::other("stopped by the sink")
+        })
+    });
+    match (sink_err, second) {
+        (Some(e), _) => Ok(Err(e)),
+        (None, Err(e)) => Err(bad(e)),
+        (None, Ok(())) => Ok(Ok(())),
+    }
+}
+
+/// Decompresses a zstd stream piece by piece (at most 256 KiB at a time).
+fn decompress_pieces(
+    src: &[u8],
+    mut each: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut d = zstd::stream::read::Decoder::with_buffer(src)?;
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = d.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        each(&buf[..n])?;
+    }
+}
+
+/// Decompresses (when the blob is compressed) and checks a blob's opened
+/// plaintext against `id`, then hands it to `f`.
+fn verify_plain<R>(
+    key: &MasterKey,
+    id: &Id,
+    plain: &[u8],
+    raw_len: Option<u32>,
+    object: &str,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<R> {
     let decompressed;
     let data: &[u8] = match plain.first() {
         Some(0) => &plain[1..],
@@ -189,21 +296,50 @@ pub fn open_blob_in_place<R>(
     Ok(f(data))
 }
 
-/// Collects sealed blobs into a pack.
+/// Collects sealed blobs into a pack: in memory, or written on as they come
+/// into a [`Staged`] object while the pack's name is hashed along.
 #[derive(Default)]
 pub struct PackBuilder {
     buf: Vec<u8>,
     blobs: Vec<PackedBlob>,
+    staged: Option<(Box<dyn Staged>, blake3::Hasher)>,
+    size: usize,
 }
 
 /// A finished pack ready to upload.
 pub struct FinishedPack {
     /// The pack's name.
     pub id: Id,
-    /// Its bytes.
+    /// Its bytes; for a staged pack, the bytes still to append (the sealed
+    /// header and its length) before [`Staged::commit`].
     pub bytes: Vec<u8>,
+    /// The staged object holding the pack's other bytes, if it was staged.
+    pub staged: Option<Box<dyn Staged>>,
     /// The blobs it holds.
     pub blobs: Vec<PackedBlob>,
+}
+
+impl FinishedPack {
+    /// Stores the pack through `backend` under its name (nothing when
+    /// `dry_run`); returns its name and blobs, for the index.
+    pub fn store(
+        self,
+        backend: &dyn Backend,
+        dry_run: bool,
+    ) -> std::result::Result<(Id, Vec<PackedBlob>), StorageError> {
+        let path = ObjectKind::Pack.path(&self.id);
+        match self.staged {
+            // A staged pack of a dry run is dropped, which removes it.
+            Some(_) if dry_run => {}
+            Some(mut s) => {
+                s.append(&self.bytes)?;
+                s.commit(&path)?;
+            }
+            None if dry_run => {}
+            None => backend.write(&path, self.bytes)?,
+        }
+        Ok((self.id, self.blobs))
+    }
 }
 
 impl PackBuilder {
@@ -212,25 +348,53 @@ impl PackBuilder {
     pub fn with_capacity(capacity: usize) -> Self {
         PackBuilder {
             buf: Vec::with_capacity(capacity),
-            blobs: Vec::new(),
+            ..Default::default()
         }
     }
 
-    /// Appends a sealed blob.
-    pub fn add(&mut self, kind: BlobKind, id: Id, sealed: &[u8], raw_len: u32) {
+    /// A builder that writes each blob on into `staged` as it is added, so
+    /// the pack is never held in memory.
+    pub fn staged(staged: Box<dyn Staged>, key: &MasterKey) -> Self {
+        PackBuilder {
+            staged: Some((staged, key.object_hasher())),
+            ..Default::default()
+        }
+    }
+
+    /// Appends a sealed blob. Fails only for a staged pack whose write fails.
+    pub fn add(
+        &mut self,
+        kind: BlobKind,
+        id: Id,
+        sealed: &[u8],
+        raw_len: u32,
+    ) -> std::result::Result<(), StorageError> {
+        match &mut self.staged {
+            Some((s, h)) => {
+                s.append(sealed)?;
+                h.update(sealed);
+            }
+            None => self.buf.extend_from_slice(sealed),
+        }
         self.blobs.push(PackedBlob {
             kind,
             id,
-            offset: self.buf.len() as u32,
+            offset: self.size as u32,
             len: sealed.len() as u32,
             raw_len,
         });
-        self.buf.extend_from_slice(sealed);
+        self.size += sealed.len();
+        Ok(())
     }
 
     /// Bytes so far.
     pub fn size(&self) -> usize {
-        self.buf.len()
+        self.size
+    }
+
+    /// True when nothing was added and no staged object was started.
+    pub fn is_fresh(&self) -> bool {
+        self.blobs.is_empty() && self.staged.is_none()
     }
 
     /// True when no blob was added.
@@ -258,10 +422,22 @@ impl PackBuilder {
         let mut bytes = self.buf;
         bytes.extend_from_slice(&sealed);
         bytes.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
-        FinishedPack {
-            id: key.object_name(&bytes),
-            bytes,
-            blobs: self.blobs,
+        match self.staged {
+            Some((staged, mut h)) => {
+                h.update(&bytes);
+                FinishedPack {
+                    id: Id(*h.finalize().as_bytes()),
+                    bytes,
+                    staged: Some(staged),
+                    blobs: self.blobs,
+                }
+            }
+            None => FinishedPack {
+                id: key.object_name(&bytes),
+                bytes,
+                staged: None,
+                blobs: self.blobs,
+            },
         }
     }
 }
@@ -317,7 +493,8 @@ mod tests {
                 id,
                 &seal_blob(&key, &id, d, 3),
                 d.len() as u32,
-            );
+            )
+            .unwrap();
         }
         let p = b.finish(&key);
         let blobs = parse_pack(&key, &p.bytes, "p").unwrap();

@@ -547,14 +547,10 @@ fn repack_packs(
             let f = b.finish(key);
             report.packs_written += 1;
             report.bytes_written += f.bytes.len() as u64;
-            vault
-                .backend()
-                .write(&ObjectKind::Pack.path(&f.id), f.bytes)
+            let (id, blobs) = f
+                .store(&**vault.backend(), false)
                 .map_err(|e| vault.storage_err(e))?;
-            new_packs.push(IndexPack {
-                id: f.id,
-                blobs: f.blobs,
-            });
+            new_packs.push(IndexPack { id, blobs });
             Ok(())
         };
     for &n in packs {
@@ -603,7 +599,9 @@ fn repack_packs(
         }
         let bi = (kind == BlobKind::Tree) as usize;
         for (id, sealed, raw_len) in blobs {
-            builders[bi].add(kind, id, sealed, raw_len);
+            builders[bi]
+                .add(kind, id, sealed, raw_len)
+                .map_err(|e| vault.storage_err(e))?;
             report.blobs_copied += 1;
             if builders[bi].size() >= opts.pack_size {
                 write(std::mem::take(&mut builders[bi]), &mut new_packs, report)?;

@@ -37,7 +37,10 @@ impl Default for ChunkerParams {
         ChunkerParams {
             min: 512 * 1024,
             avg: 1024 * 1024,
-            max: 8 * 1024 * 1024,
+            // Four times the average, as casync does: a cut is forced only in
+            // data without cut points (long runs of a repeating pattern), and
+            // one chunk must be in memory whole per thread to be sealed.
+            max: 4 * 1024 * 1024,
         }
     }
 }
@@ -61,7 +64,7 @@ pub struct VaultConfig {
 /// Options of [`Vault::init`].
 #[derive(Debug, Clone, Default)]
 pub struct InitOptions {
-    /// Chunker parameters; default 512 KiB / 1 MiB / 8 MiB.
+    /// Chunker parameters; default 512 KiB / 1 MiB / 4 MiB.
     pub chunker: ChunkerParams,
     /// Argon2id parameters for a password slot.
     pub kdf: Option<KdfParams>,
@@ -531,11 +534,25 @@ impl Vault {
     /// trees is over, to give the memory back).
     pub fn forget_cached_trees(&self) {
         self.tree_packs.packs.lock().unwrap().clear();
+        release_free_memory();
     }
 
-    /// Loads a tree blob (through the cache of whole tree packs).
+    /// Loads a tree blob: with one ranged read where reads are cheap (a
+    /// local disk), else through the cache of whole tree packs.
     pub fn load_tree(&self, index: &Index, id: &Id) -> Result<Tree> {
         let (loc, pack_id, path) = locate(index, id, "tree")?;
+        if self.backend.cheap_reads() {
+            let sealed = self
+                .backend
+                .read_range(&path, loc.offset as u64, loc.len as u64)
+                .map_err(|e| self.storage_err(e))?;
+            if sealed.len() < loc.len as usize {
+                return Err(Error::damaged(&path, format!("blob {id} is truncated")));
+            }
+            let bytes = pack::open_blob(&self.key, id, &sealed, None, &path)?;
+            return Tree::decode(&bytes)
+                .ok_or_else(|| Error::damaged(format!("tree {id}"), "does not decode as a tree"));
+        }
         let pack = match self.tree_packs.get(&pack_id) {
             Some(p) => p,
             None => {

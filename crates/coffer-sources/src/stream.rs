@@ -65,7 +65,8 @@ pub fn one_file(
 }
 
 /// Chunks fetched at once (in parallel) by a [`StreamReader`]; with chunks
-/// of at most 8 MiB this bounds its memory to 64 MiB.
+/// of at most 4 MiB (the default maximum; 8 MiB in older vaults) this bounds
+/// its memory to 32 MiB (64 MiB).
 const READ_AHEAD: usize = 8;
 
 /// The content of a one-file snapshot, read in order: chunks are fetched a

@@ -464,7 +464,8 @@ fn a_crash_at_every_write_and_delete_of_prune_leaves_a_sound_vault() {
         let data = noise(14, 1000);
         let id = vault.key().chunk_id(&data);
         let sealed = coffer_core::pack::seal_blob(vault.key(), &id, &data, 0);
-        b.add(coffer_core::BlobKind::Data, id, &sealed, 1000);
+        b.add(coffer_core::BlobKind::Data, id, &sealed, 1000)
+            .unwrap();
         b.finish(vault.key())
     };
     base.write(&ObjectKind::Pack.path(&orphan.id), orphan.bytes)
