@@ -47,7 +47,7 @@ use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::index::Index;
 use crate::pack::BlobKind;
-use crate::restore::restore_contents;
+use crate::restore::{restore_contents, Delivery, Part};
 use crate::snapshot::{Origin, Snapshot};
 use crate::tree::{ChunkRef, Tree};
 use crate::vault::Vault;
@@ -351,7 +351,10 @@ impl Job<'_, '_> {
         let batch = std::mem::take(&mut self.batch);
         self.batched.clear();
         self.batch_bytes = 0;
-        let files: Vec<&[ChunkRef]> = batch.iter().map(std::slice::from_ref).collect();
+        let parts = batch
+            .iter()
+            .map(|c| Part::of(&self.run.src_index, c, || self.what.clone()))
+            .collect::<Result<Vec<Part>>>()?;
         let found: Mutex<Vec<(Id, Id, bool)>> = Mutex::new(Vec::with_capacity(batch.len()));
         let failed: Mutex<Option<Error>> = Mutex::new(None);
         let run = self.run;
@@ -360,8 +363,10 @@ impl Job<'_, '_> {
         let fetched = restore_contents(
             run.src,
             &run.src_index,
-            &files,
-            |f, _, data| {
+            parts.len(),
+            |f| std::slice::from_ref(&parts[f]),
+            Delivery::Whole,
+            |f, _, data, _| {
                 let did = run.dst.key().chunk_id(data);
                 let send = !run.dst_has(&did);
                 if send {

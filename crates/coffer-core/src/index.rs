@@ -152,18 +152,30 @@ impl Index {
 
     /// Where `id` is stored.
     pub fn lookup(&self, id: &Id) -> Option<Location> {
+        self.position(id).map(|n| self.entry(n).1)
+    }
+
+    /// The number of `id`'s entry: a 4-byte handle to the blob for
+    /// [`Index::entry`], for lists that would otherwise hold its 32-byte id.
+    pub fn position(&self, id: &Id) -> Option<u32> {
         debug_assert!(self.sorted || self.entries.is_empty());
         self.entries
             .binary_search_by(|e| e.id.cmp(&id.0))
             .ok()
-            .map(|i| {
-                let e = &self.entries[i];
-                Location {
-                    pack: e.pack,
-                    offset: e.offset,
-                    len: e.len,
-                }
-            })
+            .map(|i| i as u32)
+    }
+
+    /// The blob id and location of entry `n` (from [`Index::position`]).
+    pub fn entry(&self, n: u32) -> (Id, Location) {
+        let e = &self.entries[n as usize];
+        (
+            Id(e.id),
+            Location {
+                pack: e.pack,
+                offset: e.offset,
+                len: e.len,
+            },
+        )
     }
 
     /// Whether `id` is stored (in any pack, condemned or not).
@@ -210,16 +222,7 @@ impl Index {
 
     /// Every (blob id, location).
     pub fn iter(&self) -> impl Iterator<Item = (Id, Location)> + '_ {
-        self.entries.iter().map(|e| {
-            (
-                Id(e.id),
-                Location {
-                    pack: e.pack,
-                    offset: e.offset,
-                    len: e.len,
-                },
-            )
-        })
+        (0..self.entries.len() as u32).map(|n| self.entry(n))
     }
 
     /// Bytes of memory per indexed blob in the entry table.

@@ -22,7 +22,9 @@
 //!   each only adds objects. Duplicate blobs across writers are harmless.
 //! - **Bounded memory.** The in-memory index costs 44 bytes per chunk
 //!   ([`Index::BYTES_PER_ENTRY`]); the backup pipeline holds a bounded
-//!   number of packs and chunk batches.
+//!   number of packs (none where packs are staged in the store as they
+//!   fill) and chunk batches; a restore holds one ranged read and at most
+//!   one chunk's plaintext per thread (large chunks are streamed).
 //! - **Verified reads.** Every blob is checked against its keyed hash before
 //!   its bytes are used; damage yields [`Error::Damaged`] naming the object.
 //!
@@ -57,7 +59,7 @@ pub mod wal;
 
 pub use archiver::{Archiver, BackupOptions, Cancel};
 pub use backend::{
-    Backend, ObjectInfo, ObjectKind, ObjectRetention, RetentionStats, WriteRetention,
+    Backend, ObjectInfo, ObjectKind, ObjectRetention, RetentionStats, Staged, WriteRetention,
 };
 pub use check::{check, check_with_cancel, CheckOptions, CheckReport, Problem, ReadData};
 pub use chunker::ChunkSource;
@@ -72,7 +74,7 @@ pub use keys::{KdfParams, Secret, SlotInfo};
 pub use lock::{HoldRecord, LockMode, LockPolicy, LockRecord, LockState, RetentionPlan, VaultLock};
 pub use pack::BlobKind;
 pub use prune::{prune, PruneOptions, PrunePlan, PruneReport};
-pub use restore::{restore_contents, ContentStats};
+pub use restore::{restore_contents, ContentStats, Delivery, Part};
 pub use retention::{plan_retention, Candidate, Decision, GroupBy, Protection, RetentionPolicy};
 pub use session::{Session, SessionGuard, SessionKind};
 pub use snapshot::{BackupSummary, Origin, Snapshot, SnapshotFilter, SourceInfo};

@@ -9,9 +9,46 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::backend::ObjectKind;
 use crate::error::{Error, Result};
 use crate::index::Index;
-use crate::pack::open_blob_in_place;
+use crate::pack::{open_blob_in_pieces, open_blob_in_place};
 use crate::tree::ChunkRef;
 use crate::vault::Vault;
+
+/// One chunk of content to restore: the index entry of its blob
+/// ([`Index::position`], 4 bytes where the id takes 32) and its plaintext
+/// length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// Entry number in the index.
+    pub entry: u32,
+    /// Plaintext length.
+    pub len: u32,
+}
+
+impl Part {
+    /// The part for `chunk`, or an error naming it and `what` (the file) when
+    /// the index does not hold it.
+    pub fn of(index: &Index, chunk: &ChunkRef, what: impl FnOnce() -> String) -> Result<Part> {
+        let entry = index.position(&chunk.id).ok_or_else(|| Error::NotFound {
+            what: format!("chunk {} of {}", chunk.id, what()),
+            hint: " in the index: the vault is missing data; run `coffer check`".into(),
+        })?;
+        Ok(Part {
+            entry,
+            len: chunk.len,
+        })
+    }
+}
+
+/// How verified bytes reach the sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Every chunk whole, in one call.
+    Whole,
+    /// A large compressed chunk in pieces (see
+    /// [`open_blob_in_pieces`](crate::pack::open_blob_in_pieces)), so that
+    /// memory holds no whole chunk of up to the chunker's maximum per thread.
+    Pieces,
+}
 
 /// One chunk of one file: where its blob lies and where its bytes go. The
 /// plan holds one per chunk of every file (32 bytes each), sorted by pack and
@@ -24,7 +61,7 @@ struct Want {
     len: u32,
     raw_len: u32,
     file: u32,
-    chunk: u32,
+    entry: u32,
     off: u64,
 }
 
@@ -42,43 +79,49 @@ pub struct ContentStats {
 /// Largest gap between two needed blobs that is read through rather than
 /// split into two requests.
 const MAX_GAP: u32 = 256 * 1024;
-/// Largest single ranged read of a pack (bounds memory per restore thread).
-const MAX_READ: u32 = 4 << 20;
+/// Largest single ranged read of a pack from a remote store (bounds memory
+/// per request in flight); a blob larger than this is read whole.
+const MAX_READ_REMOTE: u32 = 4 << 20;
+/// The same for a local disk, where a request costs little more than a
+/// system call, so small reads keep memory down at no cost in speed.
+const MAX_READ_LOCAL: u32 = 1 << 20;
 
-/// Restores the content of `files` (file number → chunks). `sink(file,
-/// offset, bytes)` writes verified bytes. Errors name the pack and blob and,
-/// through `describe(file)`, the file. All packs are attempted; the first
-/// error is returned with a count of the others.
-pub fn restore_contents<S, D>(
+/// Restores the content of `files` files, whose chunks `parts(file)` gives
+/// in order. `sink(file, offset, bytes, last)` writes verified bytes; `last`
+/// is true on a chunk's last call (with [`Delivery::Whole`], on every call).
+/// Errors name the pack and blob and, through `describe(file)`, the file.
+/// All packs are attempted; the first error is returned with a count of the
+/// others.
+pub fn restore_contents<'p, P, S, D>(
     vault: &Vault,
     index: &Index,
-    files: &[&[ChunkRef]],
+    files: usize,
+    parts: P,
+    delivery: Delivery,
     sink: S,
     describe: D,
 ) -> Result<ContentStats>
 where
-    S: Fn(usize, u64, &[u8]) -> std::io::Result<()> + Sync,
+    P: Fn(usize) -> &'p [Part],
+    S: Fn(usize, u64, &[u8], bool) -> std::io::Result<()> + Sync,
     D: Fn(usize) -> String + Sync,
 {
-    let total: usize = files.iter().map(|c| c.len()).sum();
+    let total: usize = (0..files).map(|f| parts(f).len()).sum();
     let mut wants: Vec<Want> = Vec::with_capacity(total);
-    for (f, chunks) in files.iter().enumerate() {
+    for f in 0..files {
         let mut off = 0u64;
-        for (ci, c) in chunks.iter().enumerate() {
-            let loc = index.lookup(&c.id).ok_or_else(|| Error::NotFound {
-                what: format!("chunk {} of {}", c.id, describe(f)),
-                hint: " in the index: the vault is missing data; run `coffer check`".into(),
-            })?;
+        for p in parts(f) {
+            let (_, loc) = index.entry(p.entry);
             wants.push(Want {
                 pack: loc.pack,
                 offset: loc.offset,
                 len: loc.len,
-                raw_len: c.len,
+                raw_len: p.len,
                 file: f as u32,
-                chunk: ci as u32,
+                entry: p.entry,
                 off,
             });
-            off += c.len as u64;
+            off += p.len as u64;
         }
     }
     wants.sort_unstable_by_key(|w| (w.pack, w.offset));
@@ -87,6 +130,16 @@ where
     let bytes = AtomicU64::new(0);
     let blobs = AtomicU64::new(0);
     let npacks = packs.len() as u64;
+    // A remote store (more than one read in flight asked for) gets larger
+    // reads, and more requests in flight than there are cores when it asks
+    // for that; a local disk is read by one thread per core.
+    let reads = vault.backend().concurrent_reads();
+    let remote = reads > 1;
+    let max_read = if remote {
+        MAX_READ_REMOTE
+    } else {
+        MAX_READ_LOCAL
+    };
     let run = || -> Vec<Error> {
         packs
             .par_iter()
@@ -104,7 +157,7 @@ where
                     while j < needs.len()
                         && (needs[j].offset == needs[j - 1].offset
                             || (needs[j].offset <= end + MAX_GAP
-                                && needs[j].offset + needs[j].len - start <= MAX_READ))
+                                && needs[j].offset + needs[j].len - start <= max_read))
                     {
                         end = end.max(needs[j].offset + needs[j].len);
                         j += 1;
@@ -118,7 +171,7 @@ where
                             // A blob's targets: its run of equal offsets.
                             for targets in needs[i..j].chunk_by(|a, b| a.offset == b.offset) {
                                 let n = &targets[0];
-                                let id = files[n.file as usize][n.chunk as usize].id;
+                                let (id, _) = index.entry(n.entry);
                                 let a = (n.offset - start) as usize;
                                 let b = a + n.len as usize;
                                 if b > buf.len() {
@@ -128,26 +181,39 @@ where
                                     ));
                                     continue;
                                 }
-                                let written = open_blob_in_place(
-                                    vault.key(),
-                                    &id,
-                                    &mut buf[a..b],
-                                    Some(n.raw_len),
-                                    &path,
-                                    |data| {
-                                        for t in targets {
-                                            let f = t.file as usize;
-                                            if let Err(e) = sink(f, t.off, data) {
-                                                errs.push(Error::io(describe(f), e));
-                                            } else {
-                                                bytes.fetch_add(
-                                                    data.len() as u64,
-                                                    Ordering::Relaxed,
-                                                );
-                                            }
+                                let mut deliver = |at: u64, data: &[u8], last: bool| {
+                                    for t in targets {
+                                        let f = t.file as usize;
+                                        if let Err(e) = sink(f, t.off + at, data, last) {
+                                            errs.push(Error::io(describe(f), e));
+                                        } else {
+                                            bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
                                         }
-                                    },
-                                );
+                                    }
+                                };
+                                let blob = &mut buf[a..b];
+                                let written = match delivery {
+                                    Delivery::Whole => open_blob_in_place(
+                                        vault.key(),
+                                        &id,
+                                        blob,
+                                        Some(n.raw_len),
+                                        &path,
+                                        |data| deliver(0, data, true),
+                                    ),
+                                    Delivery::Pieces => open_blob_in_pieces(
+                                        vault.key(),
+                                        &id,
+                                        blob,
+                                        n.raw_len,
+                                        &path,
+                                        |at, data, last| {
+                                            deliver(at, data, last);
+                                            Ok(())
+                                        },
+                                    )
+                                    .map(|_| ()),
+                                };
                                 match written {
                                     Ok(()) => {
                                         blobs.fetch_add(1, Ordering::Relaxed);
@@ -177,9 +243,6 @@ where
             })
             .collect()
     };
-    // A remote store is read with more requests in flight than there are
-    // cores (each holds at most MAX_READ bytes); otherwise one per core.
-    let reads = vault.backend().concurrent_reads();
     let errors = if reads > rayon::current_num_threads() {
         match rayon::ThreadPoolBuilder::new().num_threads(reads).build() {
             Ok(pool) => pool.install(run),

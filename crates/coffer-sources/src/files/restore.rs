@@ -10,8 +10,8 @@
 //! directory does not move its mtime afterwards.
 
 use coffer_core::{
-    restore_contents, ChunkRef, Error, Id, Index, Node, NodeKind, Result, Snapshot, Time, Vault,
-    Xattr,
+    restore_contents, Delivery, Error, Id, Index, Node, NodeKind, Part, Result, Snapshot, Time,
+    Vault, Xattr,
 };
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -53,67 +53,180 @@ pub struct RestoreStats {
     pub warnings: Vec<String>,
 }
 
-/// One entry to restore, with only what restoring needs: about a third of
-/// a [`Node`], and the path as its parent's number and its own name, so a
-/// large tree's list stays small.
+/// The entries to restore, kept compact because a large tree has millions:
+/// one fixed-size row per entry, with names and content chunk lists in
+/// shared arrays and the rare fields (link targets, xattrs, device numbers,
+/// hard-link keys, recorded atimes) in a side table. About 56 bytes a row
+/// plus its name and 8 bytes per chunk (its index entry, not its id),
+/// against about 250 for a row of separately allocated fields.
+#[derive(Default)]
+struct List {
+    items: Vec<Item>,
+    names: Vec<u8>,
+    chunks: Vec<Part>,
+    extras: Vec<Extra>,
+}
+
+/// One entry: only what restoring needs, about a quarter of a [`Node`]; the
+/// path is its parent's number and its own name.
 struct Item {
     /// Number of the parent directory's item; [`NO_PARENT`] at the top.
     parent: u32,
-    name: Box<[u8]>,
-    kind: NodeKind,
+    /// Name: `names[name..name + name_len]`.
+    name: u32,
+    /// Content: `chunks[chunks..chunks + nchunks]`.
+    chunks: u32,
+    nchunks: u32,
+    /// Row in `extras`, or [`NO_EXTRA`].
+    extra: u32,
     mode: u32,
     /// Owner and group to set (names already mapped to local ids).
     uid: u32,
     gid: u32,
-    mtime: Time,
-    atime: Time,
+    mtime_nanos: u32,
+    mtime_secs: i64,
     size: u64,
+    name_len: u16,
+    kind: NodeKind,
+}
+
+/// The fields few entries have.
+struct Extra {
+    atime: Time,
     rdev: u64,
     /// (dev, inode) of a file with more than one link.
     hardlink: Option<(u64, u64)>,
     target: Option<Box<[u8]>>,
-    content: Box<[ChunkRef]>,
     xattrs: Box<[Xattr]>,
 }
 
 const NO_PARENT: u32 = u32::MAX;
+const NO_EXTRA: u32 = u32::MAX;
 
-impl Item {
-    fn new(n: Node, parent: u32, meta: &Meta) -> Item {
+/// Lengths of a [`List`]'s arrays, to cut it back to.
+#[derive(Clone, Copy)]
+struct Mark(usize, usize, usize, usize);
+
+impl List {
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn mark(&self) -> Mark {
+        Mark(
+            self.items.len(),
+            self.names.len(),
+            self.chunks.len(),
+            self.extras.len(),
+        )
+    }
+
+    fn truncate(&mut self, m: Mark) {
+        self.items.truncate(m.0);
+        self.names.truncate(m.1);
+        self.chunks.truncate(m.2);
+        self.extras.truncate(m.3);
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.items.shrink_to_fit();
+        self.names.shrink_to_fit();
+        self.chunks.shrink_to_fit();
+        self.extras.shrink_to_fit();
+    }
+
+    /// Adds `n` (at `path` in the snapshot) below item `parent`, its chunks
+    /// looked up in `index`.
+    fn push(
+        &mut self,
+        n: Node,
+        parent: u32,
+        path: &Path,
+        meta: &Meta,
+        index: &Index,
+    ) -> Result<()> {
         let (uid, gid) = meta.owner(&n);
-        Item {
+        let too_many = || Error::InvalidInput("too many entries to restore at once".into());
+        let name_len = u16::try_from(n.name.len()).map_err(|_| {
+            Error::InvalidInput(format!(
+                "a name of {} bytes in the snapshot is longer than any file system takes",
+                n.name.len()
+            ))
+        })?;
+        let hardlink =
+            (n.kind != NodeKind::Dir && n.links > 1 && n.inode != 0).then_some((n.dev, n.inode));
+        let extra = if hardlink.is_some()
+            || n.rdev != 0
+            || n.target.is_some()
+            || !n.xattrs.is_empty()
+            || n.atime != Time::default()
+        {
+            self.extras.push(Extra {
+                atime: n.atime,
+                rdev: n.rdev,
+                hardlink,
+                target: n.target.map(Vec::into_boxed_slice),
+                xattrs: n.xattrs.into_boxed_slice(),
+            });
+            u32::try_from(self.extras.len() - 1).map_err(|_| too_many())?
+        } else {
+            NO_EXTRA
+        };
+        let item = Item {
             parent,
-            hardlink: (n.kind != NodeKind::Dir && n.links > 1 && n.inode != 0)
-                .then_some((n.dev, n.inode)),
-            name: n.name.into_boxed_slice(),
-            kind: n.kind,
+            name: u32::try_from(self.names.len()).map_err(|_| too_many())?,
+            chunks: u32::try_from(self.chunks.len()).map_err(|_| too_many())?,
+            nchunks: u32::try_from(n.content.len()).map_err(|_| too_many())?,
+            extra,
             mode: n.mode,
             uid,
             gid,
-            mtime: n.mtime,
-            atime: n.atime,
+            mtime_nanos: n.mtime.nanos,
+            mtime_secs: n.mtime.secs,
             size: n.size,
-            rdev: n.rdev,
-            target: n.target.map(Vec::into_boxed_slice),
-            content: n.content.into_boxed_slice(),
-            xattrs: n.xattrs.into_boxed_slice(),
+            name_len,
+            kind: n.kind,
+        };
+        if self.items.len() >= NO_PARENT as usize {
+            return Err(too_many());
         }
+        for c in &n.content {
+            self.chunks
+                .push(Part::of(index, c, || path.display().to_string())?);
+        }
+        self.names.extend_from_slice(&n.name);
+        self.items.push(item);
+        Ok(())
     }
-}
 
-/// The path of item `i` below `base`.
-fn path_of(items: &[Item], i: usize, base: &Path) -> PathBuf {
-    let mut names = Vec::new();
-    let mut j = i as u32;
-    while j != NO_PARENT {
-        names.push(&items[j as usize].name);
-        j = items[j as usize].parent;
+    fn name(&self, i: usize) -> &[u8] {
+        let it = &self.items[i];
+        &self.names[it.name as usize..it.name as usize + it.name_len as usize]
     }
-    let mut p = base.to_path_buf();
-    for n in names.iter().rev() {
-        p.push(OsStr::from_bytes(n));
+
+    fn content(&self, i: usize) -> &[Part] {
+        let it = &self.items[i];
+        &self.chunks[it.chunks as usize..(it.chunks + it.nchunks) as usize]
     }
-    p
+
+    fn extra(&self, i: usize) -> Option<&Extra> {
+        self.extras.get(self.items[i].extra as usize)
+    }
+
+    /// The path of item `i` below `base`.
+    fn path(&self, i: usize, base: &Path) -> PathBuf {
+        let mut up = Vec::new();
+        let mut j = i as u32;
+        while j != NO_PARENT {
+            up.push(j as usize);
+            j = self.items[j as usize].parent;
+        }
+        let mut p = base.to_path_buf();
+        for &k in up.iter().rev() {
+            p.push(OsStr::from_bytes(self.name(k)));
+        }
+        p
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -126,16 +239,17 @@ fn collect(
     inc: &Patterns,
     forced: bool,
     meta: &Meta,
-    out: &mut Vec<Item>,
+    out: &mut List,
 ) -> Result<bool> {
     let t = vault.load_tree(index, tree)?;
     let mut any = false;
     for n in t.nodes {
         let sp = snap_path.join(OsStr::from_bytes(&n.name));
         let selected = forced || inc.is_empty() || inc.matches(&sp);
+        let mark = out.mark();
         let pos = out.len();
         let sub = n.subtree;
-        out.push(Item::new(n, parent, meta));
+        out.push(n, parent, &sp, meta, index)?;
         let mut keep = selected;
         if let Some(sub) = sub {
             keep |= collect(
@@ -143,7 +257,7 @@ fn collect(
             )?;
         }
         if !keep {
-            out.truncate(pos);
+            out.truncate(mark);
         }
         any |= keep;
     }
@@ -162,7 +276,7 @@ pub fn restore(
         is_root: unsafe { libc::geteuid() } == 0,
         names: Names::default(),
     };
-    let mut items = Vec::new();
+    let mut items = List::default();
     let mut root = snap.tree;
     let mut snap_path = PathBuf::from("/");
     if let Some(sub) = opts
@@ -177,7 +291,7 @@ pub fn restore(
         match node.subtree {
             Some(t) => root = t,
             None => {
-                items.push(Item::new(node, NO_PARENT, &meta));
+                items.push(node, NO_PARENT, &snap_path, &meta, index)?;
                 root = Id::default();
             }
         }
@@ -212,11 +326,12 @@ pub fn restore(
     tracing::info!("restore: {} entries listed", items.len());
     // 1. Directories, in order.
     for (i, _) in items
+        .items
         .iter()
         .enumerate()
         .filter(|(_, it)| it.kind == NodeKind::Dir)
     {
-        let p = path_of(&items, i, target);
+        let p = items.path(i, target);
         match std::fs::create_dir(&p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && p.is_dir() => {}
@@ -228,8 +343,8 @@ pub fn restore(
     // are linked to it once it is complete.
     let mut first_of: HashMap<(u64, u64), usize> = HashMap::new();
     let mut links: Vec<(usize, usize)> = Vec::new();
-    for (i, it) in items.iter().enumerate() {
-        if let Some(key) = it.hardlink {
+    for i in 0..items.len() {
+        if let Some(key) = items.extra(i).and_then(|e| e.hardlink) {
             match first_of.get(&key) {
                 Some(&f) => links.push((f, i)),
                 None => {
@@ -240,29 +355,32 @@ pub fn restore(
     }
     drop(first_of);
     let linked: HashSet<usize> = links.iter().map(|(_, i)| *i).collect();
-    let has_content = |i: usize, it: &Item| {
-        it.kind == NodeKind::File && !it.content.is_empty() && !linked.contains(&i)
-    };
+    let has_content =
+        |i: usize, it: &Item| it.kind == NodeKind::File && it.nchunks > 0 && !linked.contains(&i);
 
     // 2. Files without content, symlinks and special files, with their
     //    metadata.
     let creates: Vec<Result<()>> = items
+        .items
         .par_iter()
         .enumerate()
         .filter(|(i, it)| it.kind != NodeKind::Dir && !linked.contains(i) && !has_content(*i, it))
         .map(|(i, n)| {
-            let p = path_of(&items, i, target);
+            let p = items.path(i, target);
+            let extra = items.extra(i);
             match n.kind {
                 NodeKind::File => {
                     let f = File::create(&p).map_err(|e| Error::io(&p, e))?;
                     f.set_len(n.size).map_err(|e| Error::io(&p, e))?;
-                    meta.set_fd(&f, n).map_err(|e| Error::io(&p, e))?;
+                    meta.set_fd(&f, n, extra).map_err(|e| Error::io(&p, e))?;
                     stats.lock().unwrap().files += 1;
                     return Ok(());
                 }
                 NodeKind::Symlink => {
                     let _ = std::fs::remove_file(&p);
-                    let t = OsStr::from_bytes(n.target.as_deref().unwrap_or_default());
+                    let t = OsStr::from_bytes(
+                        extra.and_then(|e| e.target.as_deref()).unwrap_or_default(),
+                    );
                     std::os::unix::fs::symlink(t, &p).map_err(|e| Error::io(&p, e))?;
                     stats.lock().unwrap().others += 1;
                 }
@@ -279,7 +397,11 @@ pub fn restore(
                     let _ = std::fs::remove_file(&p);
                     let c = cpath(&p)?;
                     let r = unsafe {
-                        libc::mknod(c.as_ptr(), fmt | (n.mode & 0o7777), n.rdev as libc::dev_t)
+                        libc::mknod(
+                            c.as_ptr(),
+                            fmt | (n.mode & 0o7777),
+                            extra.map_or(0, |e| e.rdev) as libc::dev_t,
+                        )
                     };
                     if r != 0 {
                         return Err(Error::io(&p, std::io::Error::last_os_error()));
@@ -288,7 +410,7 @@ pub fn restore(
                 }
                 NodeKind::Socket | NodeKind::Dir => return Ok(()),
             }
-            meta.set_path(&p, n)
+            meta.set_path(&p, n, extra)
         })
         .collect();
     creates.into_iter().collect::<Result<Vec<()>>>()?;
@@ -296,43 +418,48 @@ pub fn restore(
     tracing::info!("restore: entries created after {:?}", t0.elapsed());
     // 3. Content, verified blob by blob; all-zero blocks stay holes. Each
     //    file is opened at its first chunk and finished at its last.
-    let files: Vec<usize> = items
+    let files: Vec<u32> = items
+        .items
         .iter()
         .enumerate()
         .filter(|(i, it)| has_content(*i, it))
-        .map(|(i, _)| i)
+        .map(|(i, _)| i as u32)
         .collect();
-    let contents: Vec<&[ChunkRef]> = files.iter().map(|&i| &*items[i].content).collect();
-    let open: Vec<Mutex<OpenFile>> = contents
+    let open: Vec<Mutex<OpenFile>> = files
         .iter()
-        .map(|c| {
+        .map(|&i| {
             Mutex::new(OpenFile {
                 file: None,
-                remaining: c.len(),
+                remaining: items.items[i as usize].nchunks,
             })
         })
         .collect();
     let cs = restore_contents(
         vault,
         index,
-        &contents,
-        |f, off, data| {
+        files.len(),
+        |f| items.content(files[f] as usize),
+        Delivery::Pieces,
+        |f, off, data, last| {
             add(&progress.bytes, data.len() as u64);
-            let it = &items[files[f]];
+            let i = files[f] as usize;
+            let it = &items.items[i];
             let mut of = open[f].lock().unwrap();
             if of.file.is_none() {
-                of.file = Some(File::create(path_of(&items, files[f], target))?);
+                of.file = Some(File::create(items.path(i, target))?);
             }
             write_sparse(of.file.as_ref().expect("opened above"), off, data)?;
-            of.remaining -= 1;
-            if of.remaining == 0 {
-                let file = of.file.take().expect("opened above");
-                file.set_len(it.size)?;
-                meta.set_fd(&file, it)?;
+            if last {
+                of.remaining -= 1;
+                if of.remaining == 0 {
+                    let file = of.file.take().expect("opened above");
+                    file.set_len(it.size)?;
+                    meta.set_fd(&file, it, items.extra(i))?;
+                }
             }
             Ok(())
         },
-        |f| format!("{}", path_of(&items, files[f], Path::new("")).display()),
+        |f| format!("{}", items.path(files[f] as usize, Path::new("")).display()),
     )?;
     drop(open);
     {
@@ -341,10 +468,7 @@ pub fn restore(
         st.files += files.len() as u64;
     }
     for (first, dup) in &links {
-        let (a, b) = (
-            path_of(&items, *first, target),
-            path_of(&items, *dup, target),
-        );
+        let (a, b) = (items.path(*first, target), items.path(*dup, target));
         let _ = std::fs::remove_file(&b);
         std::fs::hard_link(&a, &b).map_err(|e| Error::io(&b, e))?;
         stats.lock().unwrap().files += 1;
@@ -352,9 +476,9 @@ pub fn restore(
 
     tracing::info!("restore: content written after {:?}", t0.elapsed());
     // 4. Directories, deepest first.
-    for (i, it) in items.iter().enumerate().rev() {
+    for (i, it) in items.items.iter().enumerate().rev() {
         if it.kind == NodeKind::Dir {
-            meta.set_path(&path_of(&items, i, target), it)?;
+            meta.set_path(&items.path(i, target), it, items.extra(i))?;
         }
     }
     Ok(stats.into_inner().unwrap())
@@ -363,7 +487,8 @@ pub fn restore(
 /// A file being written: open from its first chunk to its last.
 struct OpenFile {
     file: Option<File>,
-    remaining: usize,
+    /// Chunks still to come.
+    remaining: u32,
 }
 
 /// Writes `data` at `off`, leaving 4 KiB blocks of zeros as holes (the
@@ -427,36 +552,37 @@ impl Meta {
         (uid, gid)
     }
 
-    fn times(n: &Item) -> (Option<filetime::FileTime>, filetime::FileTime) {
-        let mt = filetime::FileTime::from_unix_time(n.mtime.secs, n.mtime.nanos);
+    fn times(n: &Item, x: Option<&Extra>) -> (Option<filetime::FileTime>, filetime::FileTime) {
+        let mt = filetime::FileTime::from_unix_time(n.mtime_secs, n.mtime_nanos);
         // Snapshots do not record atime (see `node`); older ones may.
-        let at = (n.atime != Default::default())
-            .then(|| filetime::FileTime::from_unix_time(n.atime.secs, n.atime.nanos));
+        let at = x
+            .filter(|x| x.atime != Time::default())
+            .map(|x| filetime::FileTime::from_unix_time(x.atime.secs, x.atime.nanos));
         (at, mt)
     }
 
     /// Through an open regular file.
-    fn set_fd(&self, f: &File, n: &Item) -> std::io::Result<()> {
+    fn set_fd(&self, f: &File, n: &Item, x: Option<&Extra>) -> std::io::Result<()> {
         use xattr::FileExt as _;
         if self.is_root {
             std::os::unix::fs::fchown(f, Some(n.uid), Some(n.gid))?;
         }
-        for x in &n.xattrs {
-            if let Err(e) = f.set_xattr(OsStr::from_bytes(&x.name), &x.value) {
+        for a in x.map_or(&[][..], |x| &x.xattrs) {
+            if let Err(e) = f.set_xattr(OsStr::from_bytes(&a.name), &a.value) {
                 tracing::warn!(
                     "xattr {} not restored: {e}",
-                    String::from_utf8_lossy(&x.name)
+                    String::from_utf8_lossy(&a.name)
                 );
             }
         }
         use std::os::unix::fs::PermissionsExt;
         f.set_permissions(std::fs::Permissions::from_mode(n.mode))?;
-        let (at, mt) = Self::times(n);
+        let (at, mt) = Self::times(n, x);
         filetime::set_file_handle_times(f, at, Some(mt))
     }
 
     /// By path (directories, symlinks, special files).
-    fn set_path(&self, p: &Path, n: &Item) -> Result<()> {
+    fn set_path(&self, p: &Path, n: &Item, x: Option<&Extra>) -> Result<()> {
         if n.kind == NodeKind::Socket {
             return Ok(());
         }
@@ -466,13 +592,13 @@ impl Meta {
                 return Err(Error::io(p, std::io::Error::last_os_error()));
             }
         }
-        for x in &n.xattrs {
-            if let Err(e) = xattr::set(p, OsStr::from_bytes(&x.name), &x.value) {
+        for a in x.map_or(&[][..], |x| &x.xattrs) {
+            if let Err(e) = xattr::set(p, OsStr::from_bytes(&a.name), &a.value) {
                 // Some file systems take no xattrs of a namespace; say so, go on.
                 tracing::warn!(
                     "{}: xattr {} not restored: {e}",
                     p.display(),
-                    String::from_utf8_lossy(&x.name)
+                    String::from_utf8_lossy(&a.name)
                 );
             }
         }
@@ -481,7 +607,7 @@ impl Meta {
             std::fs::set_permissions(p, std::fs::Permissions::from_mode(n.mode))
                 .map_err(|e| Error::io(p, e))?;
         }
-        let (at, mt) = Self::times(n);
+        let (at, mt) = Self::times(n, x);
         let at = at.unwrap_or_else(|| {
             // Symlink times can only be set together; use now for atime.
             filetime::FileTime::now()
