@@ -187,7 +187,11 @@ fn backups_killed_at_random_moments_leave_a_sound_vault() {
         write(&src.join(format!("f{i:02}")), &noise(i, 700_000));
     }
     env.init();
+    let t0 = std::time::Instant::now();
     let first = env.backup(&[&src]);
+    // Kills land anywhere in a backup of this size, however fast this
+    // machine and build run one (a forced backup reads everything again).
+    let span_ms = (t0.elapsed().as_millis() as u64).max(20);
     let first_tree = env.path("first");
     std::fs::create_dir_all(&first_tree).unwrap();
     let copy = first_tree.join("src");
@@ -213,7 +217,7 @@ fn backups_killed_at_random_moments_leave_a_sound_vault() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let delay = rand::random::<u64>() % 400;
+        let delay = rand::random::<u64>() % span_ms;
         std::thread::sleep(Duration::from_millis(delay));
         match child.try_wait().unwrap() {
             Some(status) => {

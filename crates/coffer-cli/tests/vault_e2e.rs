@@ -546,3 +546,66 @@ fn one_file_system_keeps_mount_points_but_not_what_is_mounted() {
     env.ok(&["backup", p]);
     assert!(env.ok(&["ls", "latest"]).contains("inside.txt"));
 }
+
+/// A local vault on a file system that fills up during a backup: packs are
+/// staged in the vault's `.tmp/` as they fill, so the write that fails is
+/// one of those. The backup fails naming the full disk, leaves no staged
+/// file behind, the vault stays sound, the earlier snapshot restores, and
+/// once there is room again the next backup works.
+#[test]
+fn full_local_disk_fails_the_backup_and_leaves_the_vault_sound() {
+    assert!(
+        is_root(),
+        "this test mounts a small tmpfs and needs root; run the suite as root (CI does)"
+    );
+    let mut env = Env::new(Kind::Local, "full-disk");
+    let mnt = env.path("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let st = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=4m",
+            "coffer-test",
+            mnt.to_str().unwrap(),
+        ])
+        .status()
+        .expect("run mount");
+    assert!(
+        st.success(),
+        "mount -t tmpfs failed: the test needs to mount a tmpfs"
+    );
+    let _guard = Mounted(mnt.clone());
+    env.vault = mnt.join("vault").to_string_lossy().into_owned();
+    env.init();
+    let src = env.path("src");
+    write(&src.join("a.txt"), b"small, and saved first");
+    let first = env.backup(&[&src]);
+    // 12 MiB that do not compress, on a 4 MiB file system.
+    write(&src.join("big.bin"), &noise(7, 12 << 20));
+    let o = env.run(&["backup", src.to_str().unwrap()]);
+    assert!(!o.status.success(), "a backup onto a full disk must fail");
+    let err = stderr(&o);
+    assert!(err.to_lowercase().contains("no space left"), "{err}");
+    let staged: Vec<String> = std::fs::read_dir(mnt.join("vault/.tmp"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("stage-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(staged.is_empty(), "staged files left behind: {staged:?}");
+    env.ok(&["check", "--read-data"]);
+    let out = env.path("out");
+    env.restore(&first, &out);
+    let restored = out.join(src.strip_prefix("/").unwrap()).join("a.txt");
+    assert_eq!(std::fs::read(&restored).unwrap(), b"small, and saved first");
+    let st = std::process::Command::new("mount")
+        .args(["-o", "remount,size=64m", mnt.to_str().unwrap()])
+        .status()
+        .expect("run mount");
+    assert!(st.success(), "remounting the tmpfs larger failed");
+    env.ok(&["backup", src.to_str().unwrap()]);
+    env.ok(&["check"]);
+}
