@@ -272,10 +272,7 @@ pub fn restore(
     opts: &RestoreOptions,
     progress: &Progress,
 ) -> Result<RestoreStats> {
-    let meta = Meta {
-        is_root: unsafe { libc::geteuid() } == 0,
-        names: Names::default(),
-    };
+    let mut meta = Meta::new();
     let mut items = List::default();
     let mut root = snap.tree;
     let mut snap_path = PathBuf::from("/");
@@ -325,6 +322,7 @@ pub fn restore(
     let t0 = std::time::Instant::now();
     tracing::info!("restore: {} entries listed", items.len());
     // 1. Directories, in order.
+    let mut all_new = true;
     for (i, _) in items
         .items
         .iter()
@@ -334,11 +332,17 @@ pub fn restore(
         let p = items.path(i, target);
         match std::fs::create_dir(&p) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && p.is_dir() => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && p.is_dir() => {
+                all_new = false
+            }
             Err(e) => return Err(Error::io(&p, e)),
         }
         stats.lock().unwrap().dirs += 1;
     }
+    // New files below directories this restore made, in a target that hands
+    // down no group (setgid) and no default ACL, get this process's owner
+    // and the umask's mode, so those need not be set again.
+    meta.new_files_plain = all_new && hands_down_nothing(target);
     // Hard links: the first path of an inode gets the content, the others
     // are linked to it once it is complete.
     let mut first_of: HashMap<(u64, u64), usize> = HashMap::new();
@@ -370,9 +374,12 @@ pub fn restore(
             let extra = items.extra(i);
             match n.kind {
                 NodeKind::File => {
-                    let f = File::create(&p).map_err(|e| Error::io(&p, e))?;
-                    f.set_len(n.size).map_err(|e| Error::io(&p, e))?;
-                    meta.set_fd(&f, n, extra).map_err(|e| Error::io(&p, e))?;
+                    let (f, fresh) = create(&p).map_err(|e| Error::io(&p, e))?;
+                    if n.size > 0 || !fresh {
+                        f.set_len(n.size).map_err(|e| Error::io(&p, e))?;
+                    }
+                    meta.set_fd(&f, fresh, n, extra)
+                        .map_err(|e| Error::io(&p, e))?;
                     stats.lock().unwrap().files += 1;
                     return Ok(());
                 }
@@ -430,6 +437,8 @@ pub fn restore(
         .map(|&i| {
             Mutex::new(OpenFile {
                 file: None,
+                fresh: false,
+                whole: false,
                 remaining: items.items[i as usize].nchunks,
             })
         })
@@ -446,15 +455,24 @@ pub fn restore(
             let it = &items.items[i];
             let mut of = open[f].lock().unwrap();
             if of.file.is_none() {
-                of.file = Some(File::create(items.path(i, target))?);
+                let (file, fresh) = create(&items.path(i, target))?;
+                of.file = Some(file);
+                of.fresh = fresh;
             }
-            write_sparse(of.file.as_ref().expect("opened above"), off, data)?;
+            let wrote_last = write_sparse(of.file.as_ref().expect("opened above"), off, data)?;
+            if off + data.len() as u64 == it.size {
+                of.whole = wrote_last;
+            }
             if last {
                 of.remaining -= 1;
                 if of.remaining == 0 {
                     let file = of.file.take().expect("opened above");
-                    file.set_len(it.size)?;
-                    meta.set_fd(&file, it, items.extra(i))?;
+                    // A file whose last byte was written has its length;
+                    // one that ends in a hole gets it here.
+                    if !of.whole || !of.fresh {
+                        file.set_len(it.size)?;
+                    }
+                    meta.set_fd(&file, of.fresh, it, items.extra(i))?;
                 }
             }
             Ok(())
@@ -487,14 +505,44 @@ pub fn restore(
 /// A file being written: open from its first chunk to its last.
 struct OpenFile {
     file: Option<File>,
+    /// Made by this restore (not an existing file opened again).
+    fresh: bool,
+    /// The file's last byte was written (it does not end in a hole).
+    whole: bool,
     /// Chunks still to come.
     remaining: u32,
 }
 
+/// Whether new entries in directory `dir` get their group and mode the
+/// plain way: `dir` is not setgid and has no default ACL.
+fn hands_down_nothing(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let setgid = std::fs::metadata(dir)
+        .map(|m| m.permissions().mode() & 0o2000 != 0)
+        .unwrap_or(true);
+    let acl = !matches!(xattr::get(dir, "system.posix_acl_default"), Ok(None));
+    !setgid && !acl
+}
+
+/// Creates a regular file, or opens an existing one and empties it; says
+/// whether it was made now (then its owner is this process's and its mode
+/// the one new files get).
+fn create(p: &Path) -> std::io::Result<(File, bool)> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(p)
+    {
+        Ok(f) => Ok((f, true)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok((File::create(p)?, false)),
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes `data` at `off`, leaving 4 KiB blocks of zeros as holes (the
 /// file gets its full length when it is finished, so holes read back as
-/// zeros).
-fn write_sparse(file: &File, off: u64, data: &[u8]) -> std::io::Result<()> {
+/// zeros). Returns whether the last byte of `data` was written.
+fn write_sparse(file: &File, off: u64, data: &[u8]) -> std::io::Result<bool> {
     const BLOCK: usize = 4096;
     let mut i = 0;
     while i < data.len() {
@@ -519,8 +567,11 @@ fn write_sparse(file: &File, off: u64, data: &[u8]) -> std::io::Result<()> {
         }
         file.write_all_at(&data[start..end], off + start as u64)?;
         i = end;
+        if i == data.len() {
+            return Ok(true);
+        }
     }
-    Ok(())
+    Ok(false)
 }
 
 fn cpath(p: &Path) -> Result<std::ffi::CString> {
@@ -533,10 +584,37 @@ fn cpath(p: &Path) -> Result<std::ffi::CString> {
 /// others move ctime only).
 struct Meta {
     is_root: bool,
+    /// This process's effective owner and group: a new file's.
+    euid: u32,
+    egid: u32,
+    /// The mode a new regular file gets (0666 less the umask).
+    new_mode: u32,
+    /// Whether files this restore makes get `euid`, `egid` and `new_mode`
+    /// (see [`hands_down_nothing`]); false until the directories are made.
+    new_files_plain: bool,
     names: Names,
 }
 
 impl Meta {
+    fn new() -> Meta {
+        // SAFETY: plain system calls without pointers. umask can only be
+        // read by setting it; it is put back at once, before any file is
+        // made.
+        let (euid, egid, mask) = unsafe {
+            let m = libc::umask(0o022);
+            libc::umask(m);
+            (libc::geteuid(), libc::getegid(), m as u32)
+        };
+        Meta {
+            is_root: euid == 0,
+            euid,
+            egid,
+            new_mode: 0o666 & !mask,
+            new_files_plain: false,
+            names: Names::default(),
+        }
+    }
+
     /// The owner to give: by name when this machine knows the name, else by id.
     fn owner(&self, n: &Node) -> (u32, u32) {
         let uid = n
@@ -561,10 +639,13 @@ impl Meta {
         (at, mt)
     }
 
-    /// Through an open regular file.
-    fn set_fd(&self, f: &File, n: &Item, x: Option<&Extra>) -> std::io::Result<()> {
+    /// Through an open regular file; `fresh` when this restore made it, so
+    /// an owner and mode it already has are not set again.
+    fn set_fd(&self, f: &File, fresh: bool, n: &Item, x: Option<&Extra>) -> std::io::Result<()> {
         use xattr::FileExt as _;
-        if self.is_root {
+        let fresh = fresh && self.new_files_plain;
+        let owned = fresh && n.uid == self.euid && n.gid == self.egid;
+        if self.is_root && !owned {
             std::os::unix::fs::fchown(f, Some(n.uid), Some(n.gid))?;
         }
         for a in x.map_or(&[][..], |x| &x.xattrs) {
@@ -575,8 +656,10 @@ impl Meta {
                 );
             }
         }
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(n.mode))?;
+        if !(fresh && n.mode == self.new_mode) {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(n.mode))?;
+        }
         let (at, mt) = Self::times(n, x);
         filetime::set_file_handle_times(f, at, Some(mt))
     }
