@@ -498,6 +498,23 @@ fn filters_ls_excludes_includes_and_dry_run() {
 /// Unmounts a file system when dropped, so a failing test leaves no mount.
 struct Mounted(PathBuf);
 
+impl Mounted {
+    /// Mounts a tmpfs of `size` (as mount's `size=` option) at `dir`.
+    fn tmpfs(dir: &Path, size: &str) -> Mounted {
+        std::fs::create_dir_all(dir).unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "coffer-test"])
+            .arg(dir)
+            .status()
+            .expect("run mount");
+        assert!(
+            st.success(),
+            "mount -t tmpfs failed: the test needs to mount a tmpfs"
+        );
+        Mounted(dir.to_path_buf())
+    }
+}
+
 impl Drop for Mounted {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
@@ -514,23 +531,7 @@ fn one_file_system_keeps_mount_points_but_not_what_is_mounted() {
     let src = env.path("src");
     write(&src.join("here.txt"), b"on the root file system");
     let mnt = src.join("mnt");
-    std::fs::create_dir_all(&mnt).unwrap();
-    let st = std::process::Command::new("mount")
-        .args([
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=1m",
-            "coffer-test",
-            mnt.to_str().unwrap(),
-        ])
-        .status()
-        .expect("run mount");
-    assert!(
-        st.success(),
-        "mount -t tmpfs failed: the test needs to mount a tmpfs"
-    );
-    let _guard = Mounted(mnt.clone());
+    let _guard = Mounted::tmpfs(&mnt, "1m");
     write(&mnt.join("inside.txt"), b"on the tmpfs");
     env.init();
     let p = src.to_str().unwrap();
@@ -560,23 +561,7 @@ fn full_local_disk_fails_the_backup_and_leaves_the_vault_sound() {
     );
     let mut env = Env::new(Kind::Local, "full-disk");
     let mnt = env.path("small");
-    std::fs::create_dir_all(&mnt).unwrap();
-    let st = std::process::Command::new("mount")
-        .args([
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=4m",
-            "coffer-test",
-            mnt.to_str().unwrap(),
-        ])
-        .status()
-        .expect("run mount");
-    assert!(
-        st.success(),
-        "mount -t tmpfs failed: the test needs to mount a tmpfs"
-    );
-    let _guard = Mounted(mnt.clone());
+    let _guard = Mounted::tmpfs(&mnt, "4m");
     env.vault = mnt.join("vault").to_string_lossy().into_owned();
     env.init();
     let src = env.path("src");
