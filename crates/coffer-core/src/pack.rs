@@ -509,4 +509,60 @@ mod tests {
         // compressible data was compressed
         assert!(blobs[0].len < 200);
     }
+
+    /// A compressed blob over [`PIECE`] reaches the sink in order, in
+    /// pieces, with one `last`; a damaged one reaches it not at all.
+    #[test]
+    fn large_blob_in_pieces() {
+        let key = MasterKey::generate();
+        let data: Vec<u8> = (0..3_000_000u32)
+            .map(|i| (i / 1000 % 251) as u8 ^ (i % 7) as u8)
+            .collect();
+        let id = key.chunk_id(&data);
+        let sealed = seal_blob(&key, &id, &data, 3);
+        assert!(sealed.len() < data.len() / 2, "compressed");
+        let mut got = Vec::new();
+        let mut lasts = 0;
+        let mut calls = 0;
+        open_blob_in_pieces(
+            &key,
+            &id,
+            &mut sealed.clone(),
+            data.len() as u32,
+            "p",
+            |at, d, last| {
+                assert_eq!(at as usize, got.len());
+                got.extend_from_slice(d);
+                lasts += last as usize;
+                calls += 1;
+                Ok(())
+            },
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(got, data);
+        assert_eq!(lasts, 1);
+        assert!(calls > 1, "handed on in pieces");
+        // A blob that authenticates but is not what its id says: refused
+        // before any byte is handed on.
+        let other: Vec<u8> = data.iter().map(|b| b.wrapping_add(1)).collect();
+        let mut wrong = seal_blob(&key, &id, &other, 3);
+        let err = open_blob_in_pieces(&key, &id, &mut wrong, other.len() as u32, "p", |_, _, _| {
+            panic!("bytes handed on before the blob was verified")
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("does not match its hash"), "{err}");
+        // A flipped byte fails authentication.
+        let mut flipped = sealed.clone();
+        flipped[100] ^= 1;
+        assert!(open_blob_in_pieces(
+            &key,
+            &id,
+            &mut flipped,
+            data.len() as u32,
+            "p",
+            |_, _, _| { panic!("damaged bytes handed on") }
+        )
+        .is_err());
+    }
 }
