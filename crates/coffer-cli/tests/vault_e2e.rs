@@ -594,3 +594,36 @@ fn full_local_disk_fails_the_backup_and_leaves_the_vault_sound() {
     env.ok(&["backup", src.to_str().unwrap()]);
     env.ok(&["check"]);
 }
+
+/// A restore skips setting the owner and mode a new file already has; in a
+/// setgid target new files would take the directory's group, so there the
+/// owner is still set and the files keep the group they had.
+#[test]
+fn restore_into_a_setgid_directory_keeps_the_recorded_group() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    assert!(
+        is_root(),
+        "this test changes a directory's group and needs root; run the suite as root (CI does)"
+    );
+    let env = Env::new(Kind::Local, "setgid");
+    let src = env.path("src");
+    write(&src.join("plain.txt"), b"owned by root:root");
+    std::fs::set_permissions(
+        src.join("plain.txt"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    env.init();
+    let snap = env.backup(&[&src]);
+    let target = env.path("shared");
+    std::fs::create_dir_all(&target).unwrap();
+    std::os::unix::fs::chown(&target, None, Some(65534)).unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    env.restore(&snap, &target);
+    let f = target
+        .join(src.strip_prefix("/").unwrap())
+        .join("plain.txt");
+    let m = std::fs::metadata(&f).unwrap();
+    assert_eq!((m.uid(), m.gid()), (0, 0), "{}", f.display());
+    assert_eq!(m.mode() & 0o7777, 0o644);
+}
