@@ -177,10 +177,20 @@ pub fn open_blob_in_place<R>(
     object: &str,
     f: impl FnOnce(&[u8]) -> R,
 ) -> Result<R> {
-    let plain = key
-        .open_in_place(&blob_aad(id), sealed)
-        .ok_or_else(|| Error::damaged(object, format!("blob {id} fails authentication")))?;
+    let plain = open_sealed(key, id, sealed, object)?;
     verify_plain(key, id, plain, raw_len, object, f)
+}
+
+/// Decrypts and authenticates a sealed blob in place; its plaintext is the
+/// encoding flag and the payload.
+fn open_sealed<'a>(
+    key: &MasterKey,
+    id: &Id,
+    sealed: &'a mut [u8],
+    object: &str,
+) -> Result<&'a [u8]> {
+    key.open_in_place(&blob_aad(id), sealed)
+        .ok_or_else(|| Error::damaged(object, format!("blob {id} fails authentication")))
 }
 
 /// Compressed blobs with more plaintext than this are handed on in pieces by
@@ -191,19 +201,16 @@ pub const PIECE: usize = 1 << 20;
 /// bytes of plaintext is never held whole: it is decompressed once, in
 /// pieces, to check its length and hash, and then once more to hand the
 /// pieces to `f` (offset in the blob, bytes, whether it is the last piece).
-/// Nothing reaches `f` before the whole blob is verified. The outer error is
-/// the blob's; the inner one is the first that `f` returned.
+/// Nothing reaches `f` before the whole blob is verified.
 pub fn open_blob_in_pieces(
     key: &MasterKey,
     id: &Id,
     sealed: &mut [u8],
     raw_len: u32,
     object: &str,
-    mut f: impl FnMut(u64, &[u8], bool) -> std::io::Result<()>,
-) -> Result<std::io::Result<()>> {
-    let plain = key
-        .open_in_place(&blob_aad(id), sealed)
-        .ok_or_else(|| Error::damaged(object, format!("blob {id} fails authentication")))?;
+    mut f: impl FnMut(u64, &[u8], bool),
+) -> Result<()> {
+    let plain = open_sealed(key, id, sealed, object)?;
     if plain.first() != Some(&1) || raw_len as usize <= PIECE {
         return verify_plain(key, id, plain, Some(raw_len), object, |d| f(0, d, true));
     }
@@ -215,7 +222,6 @@ pub fn open_blob_in_pieces(
     decompress_pieces(body, |p| {
         h.update(p);
         n += p.len() as u64;
-        Ok(())
     })
     .map_err(bad)?;
     if n != raw_len as u64 || Id(*h.finalize().as_bytes()) != *id {
@@ -225,27 +231,16 @@ pub fn open_blob_in_pieces(
         ));
     }
     let mut off = 0u64;
-    let mut sink_err = None;
-    let second = decompress_pieces(body, |p| {
+    decompress_pieces(body, |p| {
         let at = off;
         off += p.len() as u64;
-        f(at, p, off == n).map_err(|e| {
-            sink_err = Some(e);
-            std::io::Error::other("stopped by the sink")
-        })
-    });
-    match (sink_err, second) {
-        (Some(e), _) => Ok(Err(e)),
-        (None, Err(e)) => Err(bad(e)),
-        (None, Ok(())) => Ok(Ok(())),
-    }
+        f(at, p, off == n)
+    })
+    .map_err(bad)
 }
 
 /// Decompresses a zstd stream piece by piece (at most 256 KiB at a time).
-fn decompress_pieces(
-    src: &[u8],
-    mut each: impl FnMut(&[u8]) -> std::io::Result<()>,
-) -> std::io::Result<()> {
+fn decompress_pieces(src: &[u8], mut each: impl FnMut(&[u8])) -> std::io::Result<()> {
     use std::io::Read;
     let mut d = zstd::stream::read::Decoder::with_buffer(src)?;
     let mut buf = vec![0u8; 256 << 10];
@@ -254,7 +249,7 @@ fn decompress_pieces(
         if n == 0 {
             return Ok(());
         }
-        each(&buf[..n])?;
+        each(&buf[..n]);
     }
 }
 
@@ -535,10 +530,8 @@ mod tests {
                 got.extend_from_slice(d);
                 lasts += last as usize;
                 calls += 1;
-                Ok(())
             },
         )
-        .unwrap()
         .unwrap();
         assert_eq!(got, data);
         assert_eq!(lasts, 1);

@@ -207,12 +207,8 @@ where
                                         blob,
                                         n.raw_len,
                                         &path,
-                                        |at, data, last| {
-                                            deliver(at, data, last);
-                                            Ok(())
-                                        },
-                                    )
-                                    .map(|_| ()),
+                                        deliver,
+                                    ),
                                 };
                                 match written {
                                     Ok(()) => {

@@ -519,15 +519,21 @@ impl Vault {
     /// Reads a blob through the index and verifies it.
     pub fn read_blob(&self, index: &Index, id: &Id) -> Result<Vec<u8>> {
         let (loc, _, path) = locate(index, id, "blob")?;
+        self.read_located(id, loc, &path)
+    }
+
+    /// Reads blob `id` at `loc` in pack object `path` with one ranged read,
+    /// and verifies it.
+    fn read_located(&self, id: &Id, loc: crate::index::Location, path: &str) -> Result<Vec<u8>> {
         let mut sealed = self
             .backend
-            .read_range(&path, loc.offset as u64, loc.len as u64)
+            .read_range(path, loc.offset as u64, loc.len as u64)
             .map_err(|e| self.storage_err(e))?;
         if sealed.len() != loc.len as usize {
             return Err(Error::damaged(path, format!("blob {id} is truncated")));
         }
         // The buffer is ours: open it where it is rather than copying it.
-        pack::open_blob_in_place(&self.key, id, &mut sealed, None, &path, <[u8]>::to_vec)
+        pack::open_blob_in_place(&self.key, id, &mut sealed, None, path, <[u8]>::to_vec)
     }
 
     /// Drops the tree packs kept by [`Vault::load_tree`] (once a walk of the
@@ -541,31 +547,23 @@ impl Vault {
     /// local disk), else through the cache of whole tree packs.
     pub fn load_tree(&self, index: &Index, id: &Id) -> Result<Tree> {
         let (loc, pack_id, path) = locate(index, id, "tree")?;
-        if self.backend.cheap_reads() {
-            let sealed = self
-                .backend
-                .read_range(&path, loc.offset as u64, loc.len as u64)
-                .map_err(|e| self.storage_err(e))?;
-            if sealed.len() < loc.len as usize {
-                return Err(Error::damaged(&path, format!("blob {id} is truncated")));
-            }
-            let bytes = pack::open_blob(&self.key, id, &sealed, None, &path)?;
-            return Tree::decode(&bytes)
-                .ok_or_else(|| Error::damaged(format!("tree {id}"), "does not decode as a tree"));
-        }
-        let pack = match self.tree_packs.get(&pack_id) {
-            Some(p) => p,
-            None => {
-                let p = Arc::new(self.backend.read(&path).map_err(|e| self.storage_err(e))?);
-                self.tree_packs.put(pack_id, p.clone());
-                p
-            }
+        let bytes = if self.backend.cheap_reads() {
+            self.read_located(id, loc, &path)?
+        } else {
+            let pack = match self.tree_packs.get(&pack_id) {
+                Some(p) => p,
+                None => {
+                    let p = Arc::new(self.backend.read(&path).map_err(|e| self.storage_err(e))?);
+                    self.tree_packs.put(pack_id, p.clone());
+                    p
+                }
+            };
+            let (a, b) = (loc.offset as usize, loc.offset as usize + loc.len as usize);
+            let sealed = pack
+                .get(a..b)
+                .ok_or_else(|| Error::damaged(&path, format!("blob {id} is truncated")))?;
+            pack::open_blob(&self.key, id, sealed, None, &path)?
         };
-        let (a, b) = (loc.offset as usize, loc.offset as usize + loc.len as usize);
-        let sealed = pack
-            .get(a..b)
-            .ok_or_else(|| Error::damaged(&path, format!("blob {id} is truncated")))?;
-        let bytes = pack::open_blob(&self.key, id, sealed, None, &path)?;
         Tree::decode(&bytes)
             .ok_or_else(|| Error::damaged(format!("tree {id}"), "does not decode as a tree"))
     }
