@@ -260,8 +260,19 @@ impl Walker<'_> {
                         self.save_entry(path, name, &meta, meta.dev(), pnode)
                     }
                     TopEntry::Dir(path, sub) => {
-                        let meta =
-                            std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
+                        // A directory above a given path is recorded as the
+                        // directory the path goes through, a symlink on the
+                        // way followed: recorded as the symlink, it would be
+                        // a symlink with children, and a restore would have
+                        // to write through it (issue 14). The given path
+                        // itself is never followed (`Walk` above).
+                        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+                        if !meta.is_dir() {
+                            return Err(Error::InvalidInput(format!(
+                                "{} is not a directory, yet a path to back up lies below it",
+                                path.display()
+                            )));
+                        }
                         let mut node = self.node(path, name, &meta);
                         let ptree = self.load_parent(pnode.and_then(|n| n.subtree.as_ref()));
                         node.subtree = Some(self.save_top(sub, ptree.as_ref())?);
