@@ -65,8 +65,54 @@ moto_env="$("$MOTO_SH" start)"
 source "$moto_env"
 
 # --- 3. Tests -----------------------------------------------------------------
-say "running cargo test --workspace --locked --no-fail-fast"
+# The end-to-end tests move "now" with COFFER_NOW, which only a coffer built
+# with the coffer-cli feature `test-clock` reads; the `coffer` binary the
+# integration tests run is built with the same features.
+TEST_FEATURES=coffer-cli/test-clock
+say "running cargo test --workspace --locked --no-fail-fast --features $TEST_FEATURES"
 status=0
-CARGO_TERM_COLOR=never cargo test --workspace --locked --no-fail-fast || status=$?
+CARGO_TERM_COLOR=never cargo test --workspace --locked --no-fail-fast --features "$TEST_FEATURES" || status=$?
 if ((status == 0)); then say "tests passed"; else say "tests FAILED (exit $status)"; fi
+
+# --- 4. No test clock in a release build ---------------------------------------
+# The release binary (what README's quick start builds) must ignore
+# COFFER_NOW: under a compliance lock, `COFFER_NOW=2099-… coffer forget latest`
+# refuses and the snapshot stays. The test build from step 3 is run the same
+# way and must remove the snapshot, which shows that the check can fail.
+
+# Prints how many snapshots are left after a forged-time forget under a
+# compliance lock, run with the binary $1 in a scratch vault.
+forged_forget_leaves() {
+    local bin="$1" d
+    d="$(mktemp -d)"
+    (
+        export COFFER_VAULT="$d/vault" COFFER_KEY_FILE="$d/vault.key" XDG_DATA_HOME="$d/xdg"
+        unset COFFER_PASSWORD COFFER_PASSWORD_FILE COFFER_CONFIG COFFER_NOW
+        mkdir -p "$d/data" && echo precious >"$d/data/f.txt"
+        "$bin" -q init </dev/null
+        "$bin" -q backup "$d/data" </dev/null
+        "$bin" -q vault lock --min-retention-days 30 --max-retention-days 60 --changeable-for-days 3 </dev/null
+        COFFER_NOW=2099-01-01T00:00:00Z "$bin" -q forget latest </dev/null >/dev/null 2>&1 || true
+        "$bin" --json snapshots </dev/null | grep -c '"short_id"' || true
+    )
+    rm -rf "$d"
+}
+
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+say "building the release binary (cargo build --release --locked -p coffer-cli) to check it ignores COFFER_NOW"
+clock_status=0
+if CARGO_TERM_COLOR=never cargo build --release --locked -p coffer-cli; then
+    release_left="$(forged_forget_leaves "$target_dir/release/coffer")" || release_left="error"
+    test_left="$(forged_forget_leaves "$target_dir/debug/coffer")" || test_left="error"
+    if [[ "$release_left" == 1 && "$test_left" == 0 ]]; then
+        say "release binary ignores COFFER_NOW (a forged forget under a compliance lock was refused)"
+    else
+        say "FAILED: after COFFER_NOW=2099-… coffer forget latest under a compliance lock, the release binary left $release_left snapshot(s) (want 1) and the test build $test_left (want 0)"
+        clock_status=1
+    fi
+else
+    say "FAILED: cargo build --release --locked -p coffer-cli"
+    clock_status=1
+fi
+if ((status == 0)); then status=$clock_status; fi
 exit "$status"

@@ -114,11 +114,9 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
     let cancel = Cancel::default();
     let c2 = cancel.clone();
     on_stop_signal(move || c2.cancel("coffer plan run was interrupted (SIGTERM or SIGINT)"));
-    // COFFER_NOW (test-only, as for forget) moves "now" for retention and
-    // the cold tier.
-    let now = std::env::var_os("COFFER_NOW")
-        .map(|_| crate::retention::now())
-        .transpose()?;
+    // COFFER_NOW (a `test-clock` build only, as for forget) moves "now" for
+    // retention and the cold tier.
+    let now = crate::retention::forced_now()?;
     let results = daemon::run_rule_now(&config, catalog, &rule, source.as_deref(), &cancel, now)
         .map_err(UsageError)?;
     let mut code = 0;

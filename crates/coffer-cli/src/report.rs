@@ -1,7 +1,8 @@
 //! `coffer status` (each source's RPO/RTO status) and `coffer report` (the
 //! compliance report): flags in, coffer-server's `health` and `report` out.
 //!
-//! Test-only: `COFFER_NOW` (an RFC 3339 time) sets "now", as for forget.
+//! In a `test-clock` build only, `COFFER_NOW` (an RFC 3339 time) sets "now",
+//! as for forget (see `crate::retention::now`).
 
 use anyhow::{Context, Result};
 use clap::Args;

@@ -399,6 +399,7 @@ tier = "cold"
     assert!(o.status.success(), "{}", stderr(&o));
     write(&s.env.path("data/c.txt"), b"gamma");
     let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(72);
+    require_test_clock();
     let o = s
         .cmd(&["plan", "run", "p/nightly"])
         .env("COFFER_NOW", later.to_string())

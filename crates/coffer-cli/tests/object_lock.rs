@@ -519,3 +519,60 @@ fn moto_compliance_lock_writes_compliance_retention() {
     let st = m.ok(&["vault", "lock-status"]);
     assert!(st.contains("COMPLIANCE retention on every object"), "{st}");
 }
+
+/// Issue 14: on S3 ages are judged by the store's clock too. A time ahead
+/// of the store's (here forged with the test clock, COFFER_NOW, of a
+/// `test-clock` build) cannot forget a snapshot under a compliance lock,
+/// and a time off either way cannot remove the lock; a small skew is
+/// tolerated, and then the lock itself decides.
+#[test]
+fn moto_store_clock_overrules_a_forged_clock() {
+    require_test_clock();
+    let (bucket, _) = moto_bucket(true);
+    let m = Moto::new(&bucket, "");
+    let src = m.env.path("src");
+    write(&src.join("a.txt"), b"clock\n");
+    m.ok(&["init"]);
+    let mut a = lock_args("1");
+    a.extend(["--changeable-for-days", "3"]);
+    m.ok(&a);
+    m.backup(&src);
+    // The store answers with its own time.
+    let store = m.s3.block_on(m.s3.client().server_time()).unwrap();
+    assert!(
+        (store - Timestamp::now()).abs() < SignedDuration::from_mins(1),
+        "moto's Date {store} is not this machine's time"
+    );
+    let at = |t: Timestamp, args: &[&str]| {
+        m.cmd(args)
+            .env("COFFER_NOW", t.to_string())
+            .output()
+            .unwrap()
+    };
+    let forged: Timestamp = "2099-01-01T00:00:00Z".parse().unwrap();
+    for args in [&["forget", "latest"][..], &["vault", "unlock"][..]] {
+        let o = at(forged, args);
+        let what = if args[0] == "forget" {
+            "refusing to forget snapshots"
+        } else {
+            "refusing to remove the lock"
+        };
+        fails_with(&o, 2, &[what, "ahead of the store's", "set-ntp"]);
+    }
+    // A clock behind would reopen a grace period: refused for the lock.
+    let o = at(Timestamp::now() - days(1), &["vault", "unlock"]);
+    fails_with(
+        &o,
+        2,
+        &["refusing to remove the lock", "behind the store's"],
+    );
+    // Two minutes ahead is tolerated: the compliance lock refuses.
+    let o = at(
+        Timestamp::now() + SignedDuration::from_mins(2),
+        &["forget", "latest"],
+    );
+    fails_with(&o, 1, &["cannot be forgotten", "compliance"]);
+    assert_eq!(m.json(&["snapshots"]).as_array().unwrap().len(), 1);
+    let st = m.ok(&["vault", "lock-status"]);
+    assert!(st.contains("compliance"), "{st}");
+}

@@ -97,6 +97,7 @@ min_retention_days = 7
     fn run(&self, args: &[&str], now: Option<&str>) -> Output {
         let mut c = self.cmd(args);
         if let Some(n) = now {
+            require_test_clock();
             c.env("COFFER_NOW", n);
         }
         c.output().unwrap()

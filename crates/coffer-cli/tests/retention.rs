@@ -1,6 +1,7 @@
 //! End-to-end tests of `forget`, the vault lock and legal holds through the
 //! real binary. Time is driven with `COFFER_NOW` (read by these commands
-//! only, for tests), so locks can be taken past their grace period.
+//! only, and only in a `test-clock` build), so locks can be taken past their
+//! grace period.
 
 mod common;
 use common::*;
@@ -72,6 +73,7 @@ impl Fixture {
 
     /// Runs with `COFFER_NOW` set.
     fn run_at(&self, now: Timestamp, args: &[&str]) -> Output {
+        require_test_clock();
         self.env
             .cmd(args)
             .env("COFFER_NOW", now.to_string())

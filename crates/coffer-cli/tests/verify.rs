@@ -310,6 +310,7 @@ fn issue5_four_runs_of_a_quarter_cover_every_pack() {
     assert_eq!(code, Some(0), "{v:#}");
     assert_eq!(v["details"]["subset_percent"], 50.0);
     // 31 days later, a 25% run leaves only its own packs within the window.
+    require_test_clock();
     let o = s
         .cmd(&["verify", "main", "--read-data-subset", "25%", "--json"])
         .env(

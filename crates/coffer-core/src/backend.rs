@@ -136,6 +136,13 @@ pub trait Backend: Send + Sync {
         let _ = path;
         Ok(None)
     }
+    /// The store's own clock, read from a fresh response (S3: its `Date`
+    /// header), for judging ages by the store's time as well as this
+    /// machine's ([`crate::clock`]); `None` for a store without a clock of
+    /// its own (a local directory: the system clock is its clock).
+    fn store_time(&self) -> Result<Option<jiff::Timestamp>, StorageError> {
+        Ok(None)
+    }
     /// Whether the store can enforce retention per object (S3 Object
     /// Lock). A local directory cannot.
     fn supports_object_lock(&self) -> bool {

@@ -26,6 +26,7 @@ use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
 use crate::backend::ObjectKind;
+use crate::clock::{check_store_clock, Skew};
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::lock::{fmt_days, snapshot_protections, HoldRecord, LockMode, VaultLock};
@@ -97,6 +98,11 @@ pub struct ForgetItem {
     /// The protections in force at the plan's "now".
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub protections: Vec<Protection>,
+    /// The snapshot's stored time when it does not parse (the decision's
+    /// `time` is then the epoch, for ordering only): such a snapshot's age
+    /// is unknown, so it is protected ([`protections_of`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unparsable_time: Option<String>,
 }
 
 impl ForgetItem {
@@ -136,14 +142,22 @@ fn refusal(id: &Id, hold: Option<&HoldRecord>, protections: &[Protection]) -> Op
         ));
     }
     for p in protections {
-        why.push(format!("{} until {:.0}", p.what, p.until));
+        if p.until == Timestamp::MAX {
+            why.push(p.what.clone());
+        } else {
+            why.push(format!("{} until {:.0}", p.what, p.until));
+        }
     }
     let latest_absolute = protections
         .iter()
         .filter(|p| p.absolute)
         .map(|p| p.until)
         .max();
-    if let Some(u) = latest_absolute {
+    if latest_absolute == Some(Timestamp::MAX) {
+        need.push(
+            "nothing can: a compliance lock keeps a snapshot whose age is unknown for good".into(),
+        );
+    } else if let Some(u) = latest_absolute {
         need.push(format!(
             "wait until {u:.0}: a compliance lock cannot be overridden by any option"
         ));
@@ -222,6 +236,45 @@ pub struct ForgetStats {
     pub refused: Vec<Refusal>,
 }
 
+/// The protections of a snapshot whose stored time is `time`. A time that
+/// does not parse is damage, never the epoch: the snapshot's age is
+/// unknown, so it is protected for good (absolutely under a compliance
+/// lock; otherwise until `--bypass-governance` forgets it by id), and no
+/// policy or lock ever takes it for old.
+pub fn protections_of(
+    lock: Option<&VaultLock>,
+    time: &str,
+    retain_until: Option<Timestamp>,
+    bypass_governance: bool,
+) -> Vec<Protection> {
+    match time.parse::<Timestamp>() {
+        Ok(t) => snapshot_protections(lock, t, retain_until, bypass_governance),
+        Err(_) => {
+            let compliance = lock.is_some_and(|l| l.mode == LockMode::Compliance);
+            // The lock's own protection would run from the epoch (long over);
+            // `retain_until` still counts.
+            let mut out =
+                snapshot_protections(lock, Timestamp::UNIX_EPOCH, retain_until, bypass_governance);
+            if compliance || !bypass_governance {
+                out.push(Protection {
+                    until: Timestamp::MAX,
+                    what: format!(
+                        "its time `{}` does not parse, so its age is unknown (kept{})",
+                        time.escape_debug(),
+                        if compliance {
+                            ""
+                        } else {
+                            "; --bypass-governance forgets it by id"
+                        }
+                    ),
+                    absolute: compliance,
+                });
+            }
+            out
+        }
+    }
+}
+
 /// Plans a forget: reads snapshots, holds and the lock; writes nothing.
 pub fn plan_forget(vault: &Vault, opts: &ForgetOptions) -> Result<ForgetPlan> {
     let explicit = !opts.ids.is_empty();
@@ -288,9 +341,9 @@ pub fn plan_forget(vault: &Vault, opts: &ForgetOptions) -> Result<ForgetPlan> {
             time: s.timestamp(),
             group: opts.group_by.key(s),
             held: holds.contains_key(id),
-            protections: snapshot_protections(
+            protections: protections_of(
                 lock.as_ref(),
-                s.timestamp(),
+                &s.time,
                 s.retain_until_timestamp(),
                 opts.bypass_governance,
             ),
@@ -323,6 +376,7 @@ pub fn plan_forget(vault: &Vault, opts: &ForgetOptions) -> Result<ForgetPlan> {
                     .filter(|p| opts.now < p.until)
                     .cloned()
                     .collect(),
+                unparsable_time: s.time.parse::<Timestamp>().is_err().then(|| s.time.clone()),
                 decision: d,
             }
         })
@@ -344,13 +398,19 @@ pub fn plan_forget(vault: &Vault, opts: &ForgetOptions) -> Result<ForgetPlan> {
 
 /// Deletes the snapshots `plan` removes, re-checking holds, the lock and
 /// `retain_until` right before each delete (at the plan's "now" and with its
-/// `bypass_governance`). A snapshot already gone counts as removed, so a
-/// plan can be executed again after an interruption.
+/// `bypass_governance`). Refused as a whole when the plan's "now" is ahead
+/// of the store's clock ([`crate::clock`]). A snapshot already gone counts
+/// as removed, so a plan can be executed again after an interruption.
 pub fn execute_forget(vault: &Vault, plan: &ForgetPlan) -> Result<ForgetStats> {
     let mut stats = ForgetStats {
         kept: plan.items.iter().filter(|i| i.decision.keep).count(),
         ..Default::default()
     };
+    // Ages were judged at the plan's "now": on a store with a clock of its
+    // own, that time must not be ahead of the store's.
+    if plan.to_remove().next().is_some() {
+        check_store_clock(vault, plan.now, Skew::Ahead, "forget snapshots")?;
+    }
     let mut lock_cache = HashMap::new();
     for item in plan.to_remove() {
         let id = item.decision.id;
@@ -360,15 +420,15 @@ pub fn execute_forget(vault: &Vault, plan: &ForgetPlan) -> Result<ForgetStats> {
             .retain_until
             .as_ref()
             .map(|s| s.parse().unwrap_or(Timestamp::MAX));
-        let protections: Vec<Protection> = snapshot_protections(
-            lock.as_ref(),
-            item.decision.time,
-            retain_until,
-            plan.bypass_governance,
-        )
-        .into_iter()
-        .filter(|p| plan.now < p.until)
-        .collect();
+        let time = match &item.unparsable_time {
+            Some(t) => t.clone(),
+            None => item.decision.time.to_string(),
+        };
+        let protections: Vec<Protection> =
+            protections_of(lock.as_ref(), &time, retain_until, plan.bypass_governance)
+                .into_iter()
+                .filter(|p| plan.now < p.until)
+                .collect();
         if let Some(message) = refusal(&id, hold.as_ref(), &protections) {
             stats.refused.push(Refusal { id, message });
             continue;
@@ -513,6 +573,90 @@ mod tests {
             v.hold_snapshot(&ids[0], "", "", now).is_err(),
             "gone snapshot"
         );
+    }
+
+    /// A snapshot whose stored time does not parse is never taken for old
+    /// (issue 14): no policy removes it, a compliance lock keeps it for
+    /// good, and without a lock only `--bypass-governance` by id forgets it.
+    #[test]
+    fn unparsable_snapshot_time_is_protected_not_epoch() {
+        let v = vault();
+        let now = ts(NOW);
+        let old = snap(&v, now - SignedDuration::from_hours(24 * 400), "h", None);
+        let mut j = serde_json::to_value(v.load_snapshot(&old).unwrap()).unwrap();
+        j["time"] = "yesterday-ish".into();
+        let bad = v
+            .save_snapshot(&serde_json::from_value::<Snapshot>(j).unwrap())
+            .unwrap();
+        let young = snap(&v, now - SignedDuration::from_hours(1), "h", None);
+        let plan = plan_forget(&v, &opts(now, |o| o.policy.delete_after_days = Some(30))).unwrap();
+        let removed: Vec<Id> = plan.to_remove().map(|i| i.decision.id).collect();
+        assert_eq!(removed, vec![old]);
+        let item = plan.items.iter().find(|i| i.decision.id == bad).unwrap();
+        assert_eq!(item.unparsable_time.as_deref(), Some("yesterday-ish"));
+        assert!(
+            item.decision
+                .reasons
+                .iter()
+                .any(|r| r.contains("does not parse")),
+            "{:?}",
+            item.decision.reasons
+        );
+        execute_forget(&v, &plan).unwrap();
+        assert_eq!(remaining(&v), 2);
+        // By id, refused with the way out.
+        let plan = plan_forget(&v, &opts(now, |o| o.ids = vec![bad])).unwrap();
+        let r = plan.refusals();
+        assert!(
+            r.len() == 1
+                && r[0].contains("`yesterday-ish` does not parse")
+                && r[0].contains("--bypass-governance"),
+            "{r:?}"
+        );
+        // Under a compliance lock nothing removes it.
+        v.set_lock(
+            &LockPolicy {
+                min_retention_days: 1,
+                max_retention_days: 100,
+                changeable_for_days: Some(3),
+            },
+            "admin",
+            now - SignedDuration::from_hours(1),
+        )
+        .unwrap();
+        let bypass = |o: &mut ForgetOptions| {
+            o.ids = vec![bad];
+            o.bypass_governance = true;
+        };
+        let plan = plan_forget(&v, &opts(now, bypass)).unwrap();
+        assert_eq!(plan.to_remove().count(), 0);
+        assert!(
+            plan.refusals()[0].contains("nothing can"),
+            "{:?}",
+            plan.refusals()
+        );
+        // A plan made before the lock is re-checked at execution.
+        let min = SignedDuration::from_mins;
+        v.remove_lock("admin", now - min(30)).unwrap();
+        let plan = plan_forget(&v, &opts(now, bypass)).unwrap();
+        assert_eq!(plan.to_remove().count(), 1);
+        v.set_lock(
+            &LockPolicy {
+                min_retention_days: 1,
+                max_retention_days: 100,
+                changeable_for_days: Some(3),
+            },
+            "admin",
+            now - min(20),
+        )
+        .unwrap();
+        let stats = execute_forget(&v, &plan).unwrap();
+        assert!(stats.removed.is_empty() && stats.refused.len() == 1);
+        // Without a lock, bypassing governance forgets it by id.
+        v.remove_lock("admin", now - min(10)).unwrap();
+        let plan = plan_forget(&v, &opts(now, bypass)).unwrap();
+        assert_eq!(execute_forget(&v, &plan).unwrap().removed, vec![bad]);
+        v.load_snapshot(&young).unwrap();
     }
 
     #[test]

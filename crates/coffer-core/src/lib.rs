@@ -36,6 +36,7 @@ pub mod archiver;
 pub mod backend;
 pub mod check;
 pub mod chunker;
+pub mod clock;
 pub mod copy;
 pub mod crypto;
 pub mod diff;
@@ -51,6 +52,7 @@ pub mod restore;
 pub mod retention;
 pub mod session;
 pub mod snapshot;
+pub mod staging;
 #[cfg(test)]
 mod test_backend;
 pub mod tree;

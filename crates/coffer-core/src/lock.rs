@@ -396,6 +396,9 @@ impl Vault {
     /// Refuses to change the lock when a compliance lock is past its grace
     /// period, or when the clock is behind the newest record.
     fn check_lock_change(&self, state: &LockState, now: Timestamp, what: &str) -> Result<()> {
+        // A grace period is judged by the store's clock too: a clock behind
+        // would reopen it, one ahead would date the record wrongly.
+        crate::clock::check_store_clock(self, now, crate::clock::Skew::Either, what)?;
         if let Some(cur) = &state.lock {
             if !cur.changeable_at(now) {
                 return Err(Error::InvalidInput(format!(
@@ -730,7 +733,9 @@ impl Vault {
         let needed: Vec<(&Id, &crate::Snapshot, Timestamp)> = snaps
             .iter()
             .filter_map(|(id, snap)| {
-                let time = snap.timestamp();
+                // A time that does not parse is not the epoch (which would
+                // need no retention): the objects get a full period from now.
+                let time = snap.time.parse().unwrap_or(now);
                 let cap = add_days(
                     time,
                     lock.policy

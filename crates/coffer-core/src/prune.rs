@@ -30,8 +30,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 use crate::backend::ObjectKind;
 use crate::error::{Error, Result};
@@ -40,14 +39,11 @@ use crate::index::{Index, IndexFile, IndexPack, Location};
 use crate::pack::{open_blob, BlobKind, PackBuilder};
 use crate::session::{self, Session, SessionGuard, SessionKind, CLOCK_SKEW, SESSION_REMOVE_AFTER};
 use crate::snapshot::Snapshot;
+use crate::staging;
 use crate::vault::Vault;
 
 /// Default of [`PruneOptions::repack_below`]: repack packs less than half used.
 pub const DEFAULT_REPACK_BELOW: f64 = 0.5;
-/// Files in a local vault's `.tmp/` older than this are left by killed
-/// writes and removed by prune.
-pub const TMP_MAX_AGE: Duration = Duration::from_secs(60 * 60);
-
 /// A pack a plan condemns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CondemnedPack {
@@ -129,8 +125,8 @@ pub struct PruneOptions {
     pub dry_run: bool,
     /// Target size of the packs repacking writes.
     pub pack_size: usize,
-    /// The vault's directory when it is local: `.tmp/` leftovers older
-    /// than [`TMP_MAX_AGE`] are removed there.
+    /// The vault's directory when it is local: `.tmp/` leftovers of dead
+    /// writers are removed there ([`staging::clean_tmp`]).
     pub local_dir: Option<PathBuf>,
 }
 
@@ -263,7 +259,16 @@ pub fn prune(vault: &Vault, opts: &PruneOptions) -> Result<PruneReport> {
         &mut report,
     )?;
     if let Some(dir) = &opts.local_dir {
-        report.tmp_files_removed = clean_tmp(dir, TMP_MAX_AGE, opts.dry_run)?;
+        let own = guard.as_ref().map(|g| g.id());
+        let now = jiff::Timestamp::now();
+        let (sessions, damaged) = session::list(vault)?;
+        let live: Vec<&Session> = sessions
+            .iter()
+            .filter(|(id, s)| Some(*id) != own && s.is_live(now))
+            .map(|(_, s)| s)
+            .collect();
+        report.tmp_files_removed =
+            staging::clean_tmp(dir, &live, !damaged.is_empty(), opts.dry_run)?;
     }
     let pending = condemn(vault, opts, &mut report)?;
     delete_phase(
@@ -303,38 +308,6 @@ fn remove_dead_sessions(
         }
     }
     Ok(())
-}
-
-/// Removes files in `dir/.tmp` older than `max_age` (a killed write leaves
-/// its temporary file there). Returns how many there were.
-pub fn clean_tmp(dir: &Path, max_age: Duration, dry_run: bool) -> Result<usize> {
-    let tmp = dir.join(".tmp");
-    let entries = match std::fs::read_dir(&tmp) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(Error::io(&tmp, e)),
-    };
-    let mut n = 0;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(&tmp, e))?;
-        let Ok(meta) = entry.metadata() else { continue };
-        let old = meta
-            .modified()
-            .ok()
-            .and_then(|m| m.elapsed().ok())
-            .is_some_and(|age| age > max_age);
-        if meta.is_file() && old {
-            if !dry_run {
-                match std::fs::remove_file(entry.path()) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(Error::io(entry.path(), e)),
-                }
-            }
-            n += 1;
-        }
-    }
-    Ok(n)
 }
 
 /// Every blob the snapshots reach: their trees and the chunks the trees

@@ -400,7 +400,12 @@ fn protect(c: &Candidate, by_policy: bool, mut reasons: Vec<String>, now: Timest
         keep = true;
         // Whole seconds: reasons are for reading (the exact time is in
         // `Protection::until`).
-        reasons.push(format!("{} until {:.0}", p.what, p.until));
+        if p.until == Timestamp::MAX {
+            // Kept for good (e.g. a snapshot time that does not parse).
+            reasons.push(p.what.clone());
+        } else {
+            reasons.push(format!("{} until {:.0}", p.what, p.until));
+        }
     }
     Decision {
         id: c.id,

@@ -13,6 +13,19 @@
 //! started before the plan's creation plus [`CLOCK_SKEW`]: such a backup may
 //! have loaded the index before the plan existed and deduplicated against
 //! the packs the plan condemns. See `crate::prune` and docs/format.md.
+//!
+//! Clocks: `started` and `refreshed` are this machine's wall-clock time, and
+//! prune compares them with its own, so a writer whose clock differs from
+//! the store's by more than [`CLOCK_SKEW`] refuses to start
+//! ([`crate::clock::check_store_clock`]). How long ago the writer itself
+//! last refreshed is measured on `CLOCK_BOOTTIME` ([`boot_time`]), which
+//! keeps counting while the machine is suspended (std's `Instant` is
+//! `CLOCK_MONOTONIC` on Linux, which stops), so a backup that wakes from an
+//! hour's sleep knows its session looked dead meanwhile.
+//!
+//! Staged files (a local vault's `.tmp/stage-…`) carry their writer's
+//! owner tag in their name ([`crate::staging`]), so prune removes one only
+//! when the session that owns it is dead, never because of its age alone.
 
 use serde::{Deserialize, Serialize};
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
@@ -111,6 +124,12 @@ impl Session {
         r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
     }
 
+    /// The [`crate::staging::stage_owner`] tag of the process that wrote
+    /// this session.
+    pub fn owner_tag(&self) -> String {
+        crate::staging::owner_tag(&self.host, &self.machine, self.pid)
+    }
+
     /// `started`, parsed; an unparsable time counts as the Unix epoch, which
     /// makes the session block every plan while it is live (the safe side).
     pub fn started_at(&self) -> jiff::Timestamp {
@@ -141,6 +160,24 @@ impl Session {
             self.host, self.pid, self.started
         )
     }
+}
+
+/// Time since boot, counting time spent suspended: `CLOCK_BOOTTIME` on
+/// Linux and Android. Elsewhere `CLOCK_MONOTONIC` (which on macOS and the
+/// BSDs keeps counting during sleep; std's `Instant` there does not).
+pub fn boot_time() -> Duration {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let clock = libc::CLOCK_BOOTTIME;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let clock = libc::CLOCK_MONOTONIC;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which we own.
+    let r = unsafe { libc::clock_gettime(clock, &mut ts) };
+    assert_eq!(r, 0, "clock_gettime: {}", std::io::Error::last_os_error());
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// How long ago `then` was at `now` (zero if in the future).
@@ -187,8 +224,20 @@ pub fn list(vault: &Vault) -> Result<SessionsAndDamage> {
 struct Current {
     id: Id,
     session: Session,
-    /// When the latest refresh was stored (this process's clock).
-    stored: std::time::Instant,
+    /// When the latest refresh was stored, on [`boot_time`] (counts suspend).
+    stored: Duration,
+    /// The same moment on the wall clock.
+    stored_wall: jiff::Timestamp,
+}
+
+impl Current {
+    /// How long ago the latest refresh was stored: the larger of the boot
+    /// clock's and the wall clock's view, so neither a suspend nor a clock
+    /// step makes a stale session look fresh.
+    fn since_stored(&self) -> Duration {
+        let boot = boot_time().saturating_sub(self.stored);
+        boot.max(age(jiff::Timestamp::now(), self.stored_wall))
+    }
 }
 
 /// A running session: written by [`SessionGuard::start`], refreshed by a
@@ -211,10 +260,23 @@ impl SessionGuard {
     pub fn start_with(vault: &Vault, kind: SessionKind, every: Duration) -> Result<SessionGuard> {
         let session = Session::new(kind);
         let id = save(vault, &session)?;
+        // A writer whose clock is off from the store's would write times
+        // that prune misjudges (too early: the session looks dead; too
+        // late: it looks started after a plan it must hold back).
+        if let Err(e) = crate::clock::check_store_clock(
+            vault,
+            jiff::Timestamp::now(),
+            crate::clock::Skew::Either,
+            "start a writer session",
+        ) {
+            let _ = vault.backend().delete(&ObjectKind::Session.path(&id));
+            return Err(e);
+        }
         let current = Arc::new(Mutex::new(Current {
             id,
             session,
-            stored: std::time::Instant::now(),
+            stored: boot_time(),
+            stored_wall: jiff::Timestamp::now(),
         }));
         let (tx, rx) = channel::<()>();
         let (v, cur) = (vault.clone(), current.clone());
@@ -236,7 +298,8 @@ impl SessionGuard {
                     Ok(new_id) => {
                         let old = std::mem::replace(&mut c.id, new_id);
                         c.session = next;
-                        c.stored = std::time::Instant::now();
+                        c.stored = boot_time();
+                        c.stored_wall = jiff::Timestamp::now();
                         if let Err(e) = v.backend().delete(&ObjectKind::Session.path(&old)) {
                             tracing::warn!("cannot delete the old session object: {e}");
                         }
@@ -268,7 +331,7 @@ impl SessionGuard {
     /// the refreshes): data this run deduplicated against may be gone, so
     /// the caller must not write a snapshot that relies on it.
     pub fn check_fresh(&self) -> Result<()> {
-        let since = self.current.lock().unwrap().stored.elapsed();
+        let since = self.current.lock().unwrap().since_stored();
         // Leave room for the other host's clock to run ahead of ours.
         if since + CLOCK_SKEW >= SESSION_LIVE {
             return Err(Error::Interrupted {
@@ -294,5 +357,74 @@ impl Drop for SessionGuard {
         if let Err(e) = self.vault.backend().delete(&ObjectKind::Session.path(&id)) {
             tracing::warn!("cannot delete the session object: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Secret;
+    use crate::test_backend::Mem;
+    use crate::vault::InitOptions;
+
+    fn vault() -> Vault {
+        Vault::init(
+            Arc::new(Mem::default()),
+            &Secret::KeyFile([5; 32]),
+            &InitOptions::default(),
+        )
+        .unwrap()
+    }
+
+    /// The freshness clock counts suspend: CLOCK_BOOTTIME is never behind
+    /// CLOCK_MONOTONIC (the clock of std's `Instant`, which stops while the
+    /// machine sleeps), and moves with it.
+    #[test]
+    fn boot_time_counts_what_monotonic_does() {
+        let mono = || {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: writes one timespec, which we own.
+            assert_eq!(
+                unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) },
+                0
+            );
+            Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+        };
+        let (m, b) = (mono(), boot_time());
+        assert!(b + Duration::from_millis(1) >= m, "{b:?} < {m:?}");
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(boot_time() >= b + Duration::from_millis(20));
+    }
+
+    /// A backup that was stopped or suspended past [`SESSION_LIVE`] (minus
+    /// the skew a prune's clock may have) must not write its snapshot,
+    /// whichever clock noticed: the boot clock (a suspend) or the wall
+    /// clock (a step).
+    #[test]
+    fn check_fresh_after_a_suspend_or_a_clock_step() {
+        let v = vault();
+        let g = SessionGuard::start(&v, SessionKind::Backup).unwrap();
+        g.check_fresh().unwrap();
+        let stale = SESSION_LIVE - CLOCK_SKEW + Duration::from_secs(1);
+        {
+            let mut c = g.current.lock().unwrap();
+            c.stored = boot_time().saturating_sub(stale);
+        }
+        let e = g.check_fresh().unwrap_err().to_string();
+        assert!(e.contains("was not refreshed for"), "{e}");
+        {
+            let mut c = g.current.lock().unwrap();
+            c.stored = boot_time();
+            c.stored_wall = jiff::Timestamp::now() - jiff::SignedDuration::try_from(stale).unwrap();
+        }
+        assert!(g.check_fresh().is_err());
+        {
+            let mut c = g.current.lock().unwrap();
+            c.stored_wall = jiff::Timestamp::now();
+        }
+        g.check_fresh().unwrap();
     }
 }

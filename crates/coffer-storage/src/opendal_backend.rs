@@ -309,6 +309,18 @@ impl Backend for OpendalBackend {
             .map_err(|e| Self::err("stat", path, e))
     }
 
+    fn store_time(&self) -> Result<Option<jiff::Timestamp>, StorageError> {
+        match &self.lock {
+            // A local directory: the system clock is the store's.
+            None => Ok(None),
+            Some(l) => self
+                .rt
+                .block_on(l.s3.server_time())
+                .map(Some)
+                .map_err(|e| storage_err(e, "read the clock of", "")),
+        }
+    }
+
     fn supports_object_lock(&self) -> bool {
         self.lock.is_some()
     }

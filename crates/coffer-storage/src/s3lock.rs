@@ -173,6 +173,13 @@ fn md5_b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Md5::digest(data))
 }
 
+/// An HTTP `Date` (`Wed, 02 Dec 2026 13:50:59 GMT`), as a timestamp.
+fn parse_http_date(s: &str) -> Option<Timestamp> {
+    jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(s.trim())
+        .ok()
+}
+
 /// The RFC 3339 form S3 wants for retain-until dates: whole seconds, UTC.
 fn s3_time(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -422,6 +429,26 @@ impl S3Client {
             .request(http::Method::PUT, Some(path), "", &h, data, "PutObject")
             .await?;
         Ok(r.header("x-amz-version-id"))
+    }
+
+    /// The store's clock: the `Date` header of a fresh HEAD of the bucket
+    /// (every S3 answer carries one, RFC 7231's IMF-fixdate, whole
+    /// seconds). Nothing is written: under object lock a probe object would
+    /// be retained.
+    pub async fn server_time(&self) -> Result<Timestamp, S3Error> {
+        let r = self
+            .request(http::Method::HEAD, None, "", &[], &[], "HeadBucket")
+            .await?;
+        let date = r.header("date").unwrap_or_default();
+        parse_http_date(&date).ok_or_else(|| {
+            self.err(
+                "HeadBucket",
+                &format!("on bucket {}", self.bucket),
+                None,
+                "Date",
+                &format!("the answer's Date header `{date}` is not an HTTP date, so the store's clock is unknown"),
+            )
+        })
     }
 
     /// HEAD an object: storage class, retention, version.

@@ -368,3 +368,16 @@ pub fn stop_serve(child: std::process::Child) -> (Option<i32>, String) {
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
 }
+
+/// Fails, naming the fix, unless these tests (and so the `coffer` binary
+/// they run, built with the same features) were built with the
+/// `test-clock` feature: only such a build reads `COFFER_NOW`, and without
+/// it a test that moves time would run against the real clock instead.
+/// Call it wherever a test sets `COFFER_NOW`.
+pub fn require_test_clock() {
+    assert!(
+        cfg!(feature = "test-clock"),
+        "this test moves \"now\" with COFFER_NOW, which only a coffer built with the `test-clock` feature reads: \
+         run it with `--features coffer-cli/test-clock` (scripts/test.sh does)"
+    );
+}
