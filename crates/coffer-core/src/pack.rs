@@ -55,7 +55,7 @@ struct Header {
     blobs: Vec<HeaderEntry>,
 }
 
-fn blob_aad(id: &Id) -> [u8; 43] {
+pub(crate) fn blob_aad(id: &Id) -> [u8; 43] {
     let mut aad = [0u8; 43];
     aad[..11].copy_from_slice(b"coffer.blob");
     aad[11..].copy_from_slice(&id.0);
