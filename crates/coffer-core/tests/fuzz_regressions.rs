@@ -10,8 +10,11 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use coffer_core::backend::{Backend, ObjectInfo, ObjectKind};
+use coffer_core::fuzzing::seal_blob_payload;
 use coffer_core::index::{IndexFile, IndexPack};
-use coffer_core::pack::{seal_blob, BlobKind, PackBuilder, PackedBlob};
+use coffer_core::pack::{
+    open_blob_in_pieces, open_blob_in_place, seal_blob, BlobKind, PackBuilder, PackedBlob,
+};
 use coffer_core::{
     keys, ChunkRef, Id, KdfParams, MasterKey, Node, NodeKind, Origin, Secret, Snapshot, SourceInfo,
     StorageError, Time, Tree, Xattr,
@@ -72,6 +75,55 @@ impl Backend for Mem {
         self.0.lock().unwrap().remove(path);
         Ok(())
     }
+}
+
+/// blob (crash-3bbed2bd…, input `41 02 01 10 00 01`): a compressed blob
+/// whose zstd body is empty, so that its content is empty and hashes to
+/// its id, with a recorded length of 1048834. `open_blob_in_place` took it
+/// as 0 bytes, which a restore would have written where 1048834 were due;
+/// `open_blob_in_pieces` refused it. Both now refuse a blob whose length is
+/// not the one recorded, compressed or not, small or large.
+#[test]
+fn blob_of_another_length_than_recorded_is_damage() {
+    let key = MasterKey::from_secret(MASTER_SECRET);
+    let input = [0x41u8, 0x02, 0x01, 0x10, 0x00, 0x01];
+    let raw_len = u32::from_le_bytes(input[1..5].try_into().unwrap());
+    let id = key.chunk_id(b"");
+    let sealed = seal_blob_payload(&key, &id, &input[5..]);
+    let whole = open_blob_in_place(&key, &id, &mut sealed.clone(), Some(raw_len), "p", |d| {
+        d.len()
+    });
+    let err = whole.unwrap_err().to_string();
+    assert!(
+        err.contains("holds 0 bytes, not the 1048834 recorded"),
+        "{err}"
+    );
+    assert!(
+        open_blob_in_pieces(&key, &id, &mut sealed.clone(), raw_len, "p", |_, _, _| {
+            panic!("nothing is handed on")
+        })
+        .is_err()
+    );
+
+    // A raw (uncompressed) small blob: only its own length passes.
+    let data = b"abc";
+    let id = key.chunk_id(data);
+    let sealed = seal_blob(&key, &id, data, 0);
+    let open = |len: Option<u32>| {
+        open_blob_in_place(&key, &id, &mut sealed.clone(), len, "p", <[u8]>::to_vec)
+    };
+    assert_eq!(open(Some(3)).unwrap(), data);
+    assert_eq!(
+        open(None).unwrap(),
+        data,
+        "unknown length: the hash decides"
+    );
+    assert!(open(Some(5)).is_err());
+    assert!(open(Some(2)).is_err());
+    let pieces =
+        |len: u32| open_blob_in_pieces(&key, &id, &mut sealed.clone(), len, "p", |_, _, _| {});
+    assert!(pieces(3).is_ok());
+    assert!(pieces(5).is_err());
 }
 
 fn sample_tree() -> Tree {
