@@ -29,15 +29,24 @@ if [[ $# -gt 0 && $1 =~ ^[0-9]+$ ]]; then
 fi
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
-features=()
+core=()
+server=0
 for t in "${targets[@]}"; do
   case " ${all[*]} " in
     *" $t "*) ;;
     *) echo "fuzz.sh: no target named '$t'" >&2; usage ;;
   esac
-  # Only server_config needs the server crate (and its much longer build).
-  [[ $t != server_config ]] || features=(--features server)
+  if [[ $t == server_config ]]; then server=1; else core+=("$t"); fi
 done
+
+# Only server_config needs the server crate (and its much longer build): it
+# is built with --features server in a target directory of its own, so
+# that the two feature sets never rebuild each other's binaries.
+opts_for() {
+  if [[ $1 == server_config ]]; then
+    echo "--features server --target-dir fuzz/target/server"
+  fi
+}
 
 rustup run nightly true 2>/dev/null || {
   echo "fuzz.sh: the nightly toolchain is needed: rustup toolchain install nightly" >&2
@@ -48,10 +57,14 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 cd "$root"
 # Build first, so that a build error stops everything and no run's time
 # goes to compiling.
-if [[ ${#targets[@]} -eq 1 ]]; then
-  cargo +nightly fuzz build "${features[@]}" "${targets[0]}"
-else
-  cargo +nightly fuzz build "${features[@]}"
+if [[ ${#core[@]} -eq 1 ]]; then
+  cargo +nightly fuzz build "${core[0]}"
+elif [[ ${#core[@]} -gt 1 ]]; then
+  cargo +nightly fuzz build
+fi
+if [[ $server -eq 1 ]]; then
+  # shellcheck disable=SC2046 # opts_for's words are meant to split
+  cargo +nightly fuzz build $(opts_for server_config) server_config
 fi
 
 mkdir -p fuzz/logs
@@ -63,7 +76,8 @@ for t in "${targets[@]}"; do
   [[ ! -d fuzz/seeds/$t ]] || dirs+=("fuzz/seeds/$t")
   log="fuzz/logs/$t.log"
   rc=0
-  cargo +nightly fuzz run "${features[@]}" "$t" "${dirs[@]}" -- \
+  # shellcheck disable=SC2046 # opts_for's words are meant to split
+  cargo +nightly fuzz run $(opts_for "$t") "$t" "${dirs[@]}" -- \
     -max_total_time="$secs" \
     -rss_limit_mb="${FUZZ_RSS_LIMIT_MB:-2048}" \
     -timeout="${FUZZ_TIMEOUT:-30}" \
