@@ -42,6 +42,8 @@ pub mod crypto;
 pub mod diff;
 pub mod error;
 pub mod forget;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod id;
 pub mod index;
 pub mod keys;

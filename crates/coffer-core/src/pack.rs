@@ -55,7 +55,7 @@ struct Header {
     blobs: Vec<HeaderEntry>,
 }
 
-fn blob_aad(id: &Id) -> [u8; 43] {
+pub(crate) fn blob_aad(id: &Id) -> [u8; 43] {
     let mut aad = [0u8; 43];
     aad[..11].copy_from_slice(b"coffer.blob");
     aad[11..].copy_from_slice(&id.0);
@@ -286,6 +286,16 @@ fn verify_plain<R>(
         return Err(Error::damaged(
             object,
             format!("blob {id} does not match its hash"),
+        ));
+    }
+    // The length a tree or pack header records is where a restore puts the
+    // next chunk: a blob of another length would be written at the wrong
+    // offsets, so it is damage, as open_blob_in_pieces already held for
+    // large blobs (found by the blob fuzz target, see docs/fuzzing.md).
+    if let Some(n) = raw_len.filter(|&n| n as usize != data.len()) {
+        return Err(Error::damaged(
+            object,
+            format!("blob {id} holds {} bytes, not the {n} recorded", data.len()),
         ));
     }
     Ok(f(data))
