@@ -115,8 +115,8 @@ impl Beneath {
         self.root.as_fd()
     }
 
-    /// Opens directory `rel` below `base` (`""` is `base` itself, borrowed
-    /// when `base` is the root). `readable` opens it for reading, so that
+    /// Opens directory `rel` below `base` (`""` is `base` itself,
+    /// borrowed, whatever `readable` says). `readable` opens it for reading, so that
     /// its mode, owner, xattrs and times can be set through the descriptor;
     /// otherwise it is an `O_PATH` handle, enough to act inside it.
     pub(super) fn dir<'a>(
@@ -132,12 +132,6 @@ impl Beneath {
         };
         let flags = kind | OFlags::DIRECTORY | BASE;
         if rel.as_os_str().is_empty() {
-            if readable {
-                // A readable duplicate, not the O_PATH-free root's own fd.
-                return rustix::fs::openat(base, ".", flags, Mode::empty())
-                    .map(Dir::Open)
-                    .map_err(in_the_way);
-            }
             return Ok(Dir::Borrowed(base));
         }
         plain(rel)?;
@@ -292,8 +286,8 @@ impl Beneath {
             Err(Errno::NOTEMPTY | Errno::EXIST) => Err(io::Error::new(
                 io::ErrorKind::DirectoryNotEmpty,
                 "a directory that is not empty is where the snapshot has a file, \
-                 symlink or special file; restore deletes nothing it did not make: \
-                 move it away or restore into an empty directory",
+                 symlink or special file, and restore removes only files, symlinks and \
+                 empty directories in its way: move it away or restore into an empty directory",
             )),
             Err(e) => Err(e.into()),
         }

@@ -581,3 +581,38 @@ fn a_fifo_replaces_a_symlink_and_gets_its_mode_and_time_without_being_opened() {
         assert_eq!((m.mtime(), m.mtime_nsec()), (1_000_000_000, 5));
     }
 }
+
+#[test]
+fn a_subpath_restores_beneath_the_target_and_a_symlink_with_children_is_refused() {
+    for resolve in BOTH {
+        let out = Outside::new();
+        let v = vault();
+        let mut link = Node::new(b"l".to_vec(), NodeKind::Symlink);
+        link.target = Some(out.path().as_os_str().as_bytes().to_vec());
+        let snap = snapshot(
+            &v,
+            vec![
+                E::Dir(b"a", vec![E::Dir(b"b", vec![E::File(b"f", b"1")])]),
+                E::Raw(Box::new(link), Some(vec![E::File(b"passwd", b"evil")])),
+            ],
+        );
+        let index = v.load_index().unwrap();
+        let run = |sub: &str, t: &Path| {
+            let opts = RestoreOptions {
+                target: t.to_path_buf(),
+                subpath: Some(sub.into()),
+                ..Default::default()
+            };
+            restore_with(&v, &index, &snap, &opts, &Progress::default(), resolve)
+        };
+        let t = tempfile::tempdir().unwrap();
+        run("/a/b/f", t.path()).unwrap();
+        assert_eq!(std::fs::read(t.path().join("f")).unwrap(), b"1");
+        run("/a/b", &t.path().join("dir")).unwrap();
+        assert_eq!(std::fs::read(t.path().join("dir/f")).unwrap(), b"1");
+        let e = run("/l", &t.path().join("link")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Damaged, "{e}");
+        assert!(e.to_string().contains("snapshot path /l"), "{e}");
+        out.assert_untouched();
+    }
+}
