@@ -19,7 +19,7 @@ use crate::{GlobalArgs, UsageError};
 pub struct VerifyArgs {
     /// A vault of the configuration file, by name (it wins over --vault; without it: --vault / COFFER_VAULT, unlocked as for other commands)
     #[arg(id = "vault_name", value_name = "VAULT")]
-    vault_name: Option<String>,
+    pub(crate) vault_name: Option<String>,
     /// Read and verify every pack
     #[arg(long, conflicts_with = "read_data_subset")]
     read_data: bool,
@@ -28,10 +28,10 @@ pub struct VerifyArgs {
     read_data_subset: Option<String>,
     /// Run the [[verify]] entry NAME of the configuration file now
     #[arg(long, value_name = "NAME", conflicts_with_all = ["vault_name", "read_data", "read_data_subset"])]
-    rule: Option<String>,
+    pub(crate) rule: Option<String>,
     /// The state directory holding the job catalog (default: the configuration's state_dir)
     #[arg(long, env = "COFFER_STATE_DIR", value_name = "DIR")]
-    state_dir: Option<PathBuf>,
+    pub(crate) state_dir: Option<PathBuf>,
 }
 
 fn open_catalog(dir: StateDir) -> Result<Arc<Catalog>> {
