@@ -121,11 +121,17 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> Result<u8> {
     };
     let (run, data) = run;
     print(g, &name, data, &run)?;
-    Ok(if run.outcome.state == JobState::Completed {
-        0
-    } else {
-        1
-    })
+    if run.outcome.state == JobState::Completed {
+        return Ok(0);
+    }
+    // Printed above; the audit trail records why.
+    let o = &run.outcome;
+    let why = o.error.as_deref().or(o.reason.as_deref()).unwrap_or("");
+    Err(crate::audit::Reported {
+        code: 1,
+        reason: format!("verify job {} {}: {why}", run.job.0, o.state),
+    }
+    .into())
 }
 
 fn print(g: &GlobalArgs, vault: &str, data: VerifyData, run: &VerifyRun) -> Result<()> {
