@@ -22,7 +22,7 @@ pub struct CopyArgs {
     all: bool,
     /// The destination vault (must exist): a directory, s3://bucket/prefix or a local vault name
     #[arg(long, env = "COFFER_TO_VAULT", value_name = "VAULT")]
-    to: Option<String>,
+    pub(crate) to: Option<String>,
     /// Key file that unlocks the destination vault
     #[arg(long, env = "COFFER_TO_KEY_FILE", value_name = "FILE")]
     to_key_file: Option<PathBuf>,
@@ -37,7 +37,7 @@ pub struct CopyArgs {
     compression: i32,
     /// Read and compare everything, write nothing to the destination
     #[arg(long)]
-    dry_run: bool,
+    pub(crate) dry_run: bool,
     #[command(flatten)]
     filter: FilterArgs,
 }
@@ -146,12 +146,13 @@ pub fn run(g: &GlobalArgs, a: CopyArgs) -> Result<u8> {
         }
     }
     if failed > 0 {
-        eprintln!(
-            "error: {failed} of {} snapshots failed to copy ({}); copy again to resume: what was sent is kept",
+        let reason = format!(
+            "{failed} of {} snapshots failed to copy ({}); copy again to resume: what was sent is kept",
             stats.snapshots.len(),
             stats.state()
         );
-        return Ok(1);
+        eprintln!("error: {reason}");
+        return Err(crate::audit::Reported { code: 1, reason }.into());
     }
     Ok(0)
 }

@@ -121,12 +121,16 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
         .map_err(UsageError)?;
     let mut code = 0;
     let mut out = Vec::new();
+    let mut failed = Vec::new();
     for (id, o) in &results {
         let why = o.reason.as_deref().or(o.error.as_deref()).unwrap_or("");
         match o.state {
             JobState::Completed => {}
             JobState::Partial => code = code.max(3),
-            _ => code = 1,
+            _ => {
+                code = 1;
+                failed.push(format!("job {} {}: {why}", id.0, o.state));
+            }
         }
         if g.json {
             out.push(
@@ -145,6 +149,14 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
     }
     if g.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    if code == 1 {
+        // Printed above; the audit trail records why.
+        return Err(crate::audit::Reported {
+            code,
+            reason: failed.join("; "),
+        }
+        .into());
     }
     Ok(code)
 }

@@ -1,5 +1,6 @@
 //! `coffer`: the command line.
 
+mod audit;
 mod config_cmd;
 mod copy;
 mod daemon;
@@ -314,6 +315,10 @@ fn main() -> ExitCode {
     let json = cli.global.json;
     match run(cli) {
         Ok(code) => ExitCode::from(code),
+        // Printed by the command already.
+        Err(e) if e.downcast_ref::<audit::Reported>().is_some() => {
+            ExitCode::from(e.downcast_ref::<audit::Reported>().map_or(1, |r| r.code))
+        }
         Err(e) => {
             let msg = message(&e);
             if json {
@@ -352,10 +357,11 @@ fn message(e: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> Result<u8> {
     let g = &cli.global;
-    let audited = token::action_of(&cli.cmd, g);
+    let audited = audit::action_of(&cli.cmd, g);
     let r = dispatch(g, cli.cmd);
-    if let Some((action, target)) = audited {
-        token::audit(g, action, target.as_deref(), &r);
+    if let Some(a) = audited {
+        let target = a.target.as_deref();
+        audit::record(g, a.state_dir, a.action, target, &audit::outcome(&r));
     }
     r
 }

@@ -105,11 +105,22 @@ pub fn run(g: &GlobalArgs, cmd: RestoreTestCmd) -> Result<u8> {
                     why.map(|w| format!("\n{w}")).unwrap_or_default()
                 );
             }
-            Ok(if d.validation == Validation::Successful {
-                0
-            } else {
-                1
-            })
+            if d.validation == Validation::Successful {
+                return Ok(0);
+            }
+            // Printed above; the audit trail records why.
+            let why = job.error.as_deref().or(job.reason.as_deref()).unwrap_or("");
+            Err(crate::audit::Reported {
+                code: 1,
+                reason: format!(
+                    "restore test {} (job {}): {} {}: {why}",
+                    d.test,
+                    id.0,
+                    validation(d.validation),
+                    job.state
+                ),
+            }
+            .into())
         }
         RestoreTestCmd::List {
             name,

@@ -306,7 +306,12 @@ pub fn forget(g: &GlobalArgs, a: ForgetArgs) -> Result<u8> {
     for r in &refusals {
         eprintln!("error: {r}");
     }
-    Ok(1)
+    // Printed above; the audit trail records the refusals as the reason.
+    Err(crate::audit::Reported {
+        code: 1,
+        reason: refusals.join("; "),
+    }
+    .into())
 }
 
 fn print_item(item: &ForgetItem, tz: &TimeZone, refused: Option<&[coffer_core::forget::Refusal]>) {

@@ -1,10 +1,10 @@
-//! `coffer token`: API tokens of `coffer serve` (create, list, revoke), and
-//! [`audit`], the one call each acting command makes to record itself in
-//! the audit trail.
+//! `coffer token`: API tokens of `coffer serve` (create, list, revoke),
+//! each creation and revocation recorded in the audit trail by name (never
+//! the token) through [`crate::audit::record`].
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use coffer_server::audit::{self, Actor};
+use coffer_server::audit::{Action, Outcome};
 use coffer_server::auth::{self, Role};
 use coffer_server::state::StateDir;
 use serde_json::json;
@@ -52,7 +52,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 /// The state directory: --state-dir / COFFER_STATE_DIR, else an explicitly
 /// given configuration's, else the default.
-fn state(g: &GlobalArgs, dir: Option<PathBuf>) -> Result<StateDir> {
+pub(crate) fn state(g: &GlobalArgs, dir: Option<PathBuf>) -> Result<StateDir> {
     if let Some(d) = dir.or_else(|| std::env::var_os("COFFER_STATE_DIR").map(PathBuf::from)) {
         return Ok(StateDir::new(d));
     }
@@ -60,29 +60,6 @@ fn state(g: &GlobalArgs, dir: Option<PathBuf>) -> Result<StateDir> {
         Some(_) => StateDir::new(crate::daemon::load_config(g)?.state_dir),
         None => StateDir::resolve(None),
     })
-}
-
-/// Records the command-line action `action` on `target` and its result in
-/// the audit trail of the state directory (COFFER_STATE_DIR, else the
-/// configuration's, else the default). A failure to record is a warning:
-/// the action itself already happened.
-pub fn audit<T>(g: &GlobalArgs, action: &str, target: Option<&str>, result: &Result<T>) {
-    let r = (|| -> Result<()> {
-        let catalog = state(g, None)?.open_catalog()?;
-        let msg = result.as_ref().err().map(crate::message);
-        audit::record(
-            &catalog,
-            &Actor::cli(),
-            action,
-            target,
-            msg.as_deref().map_or(Ok(()), Err),
-            crate::retention::now()?,
-        )?;
-        Ok(())
-    })();
-    if let Err(e) = r {
-        eprintln!("warning: the audit trail did not record `{action}`: {e:#}");
-    }
 }
 
 /// Runs `coffer token …`.
@@ -95,20 +72,17 @@ pub fn run(g: &GlobalArgs, c: TokenCmd) -> Result<u8> {
             expires,
             state_dir,
         } => {
-            let catalog = state(g, state_dir)?
+            let catalog = state(g, state_dir.clone())?
                 .open_catalog()
                 .context("opening the job catalog")?;
             let name = name.unwrap_or_else(|| format!("{role}-{}", now.as_second()));
             let r = auth::create_token(&catalog, &name, role, expires, now);
-            let msg = r.as_ref().err().map(|e| e.to_string());
-            audit::record(
-                &catalog,
-                &Actor::cli(),
-                "token.create",
-                Some(&name),
-                msg.as_deref().map_or(Ok(()), Err),
-                now,
-            )?;
+            let outcome = match &r {
+                Ok(_) => Outcome::Ok,
+                Err(e) => Outcome::Error(e.to_string()),
+            };
+            let target = format!("{name} ({role})");
+            crate::audit::record(g, state_dir, Action::TokenCreate, Some(&target), &outcome);
             let (token, rec) = r.map_err(|e| match e {
                 auth::AuthError::InvalidInput(m) => UsageError(m).into(),
                 coffer_server::auth::AuthError::Catalog(
@@ -169,20 +143,19 @@ pub fn run(g: &GlobalArgs, c: TokenCmd) -> Result<u8> {
             Ok(0)
         }
         TokenCmd::Revoke { name, state_dir } => {
-            let catalog = state(g, state_dir)?
+            let catalog = state(g, state_dir.clone())?
                 .open_catalog()
                 .context("opening the job catalog")?;
-            let revoked = catalog.token_revoke(&name, now)?;
+            let revoked = catalog.token_revoke(&name, now);
             let err =
                 format!("no active token named `{name}` (`coffer token list` shows the tokens)");
-            audit::record(
-                &catalog,
-                &Actor::cli(),
-                "token.revoke",
-                Some(&name),
-                if revoked { Ok(()) } else { Err(&err) },
-                now,
-            )?;
+            let outcome = match &revoked {
+                Ok(true) => Outcome::Ok,
+                Ok(false) => Outcome::Error(err.clone()),
+                Err(e) => Outcome::Error(e.to_string()),
+            };
+            crate::audit::record(g, state_dir, Action::TokenRevoke, Some(&name), &outcome);
+            let revoked = revoked?;
             if !revoked {
                 bail!(UsageError(err));
             }
@@ -194,31 +167,4 @@ pub fn run(g: &GlobalArgs, c: TokenCmd) -> Result<u8> {
             Ok(0)
         }
     }
-}
-
-/// The audited action of a command, and its target: the commands that
-/// change something (runs, holds, forget, vault lock). Token commands
-/// record themselves.
-pub(crate) fn action_of(
-    cmd: &crate::Cmd,
-    g: &GlobalArgs,
-) -> Option<(&'static str, Option<String>)> {
-    use crate::retention::{SnapshotCmd, VaultCmd};
-    use crate::Cmd;
-    let vault = |v: &Option<String>| v.clone().or_else(|| g.vault.clone());
-    Some(match cmd {
-        Cmd::Plan { cmd, .. } => match cmd {
-            crate::daemon::PlanCmd::Run { rule, .. } => ("rule.run", Some(rule.clone())),
-        },
-        Cmd::Verify(_) => ("verify.run", g.vault.clone()),
-        Cmd::RestoreTest(crate::restore_test::RestoreTestCmd::Run { name, .. }) => {
-            ("restore_test.run", Some(name.clone()))
-        }
-        Cmd::Snapshot(SnapshotCmd::Hold { id, .. }) => ("snapshot.hold", Some(id.clone())),
-        Cmd::Snapshot(SnapshotCmd::Release { id }) => ("snapshot.release", Some(id.clone())),
-        Cmd::Forget(a) if !a.dry_run => ("forget", g.vault.clone()),
-        Cmd::Vault(VaultCmd::Lock { vault: v, .. }) => ("vault.lock", vault(v)),
-        Cmd::Vault(VaultCmd::Unlock { vault: v, .. }) => ("vault.unlock", vault(v)),
-        _ => return None,
-    })
 }

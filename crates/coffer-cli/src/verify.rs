@@ -19,7 +19,7 @@ use crate::{GlobalArgs, UsageError};
 pub struct VerifyArgs {
     /// A vault of the configuration file, by name (it wins over --vault; without it: --vault / COFFER_VAULT, unlocked as for other commands)
     #[arg(id = "vault_name", value_name = "VAULT")]
-    vault_name: Option<String>,
+    pub(crate) vault_name: Option<String>,
     /// Read and verify every pack
     #[arg(long, conflicts_with = "read_data_subset")]
     read_data: bool,
@@ -28,10 +28,10 @@ pub struct VerifyArgs {
     read_data_subset: Option<String>,
     /// Run the [[verify]] entry NAME of the configuration file now
     #[arg(long, value_name = "NAME", conflicts_with_all = ["vault_name", "read_data", "read_data_subset"])]
-    rule: Option<String>,
+    pub(crate) rule: Option<String>,
     /// The state directory holding the job catalog (default: the configuration's state_dir)
     #[arg(long, env = "COFFER_STATE_DIR", value_name = "DIR")]
-    state_dir: Option<PathBuf>,
+    pub(crate) state_dir: Option<PathBuf>,
 }
 
 fn open_catalog(dir: StateDir) -> Result<Arc<Catalog>> {
@@ -121,11 +121,17 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> Result<u8> {
     };
     let (run, data) = run;
     print(g, &name, data, &run)?;
-    Ok(if run.outcome.state == JobState::Completed {
-        0
-    } else {
-        1
-    })
+    if run.outcome.state == JobState::Completed {
+        return Ok(0);
+    }
+    // Printed above; the audit trail records why.
+    let o = &run.outcome;
+    let why = o.error.as_deref().or(o.reason.as_deref()).unwrap_or("");
+    Err(crate::audit::Reported {
+        code: 1,
+        reason: format!("verify job {} {}: {why}", run.job.0, o.state),
+    }
+    .into())
 }
 
 fn print(g: &GlobalArgs, vault: &str, data: VerifyData, run: &VerifyRun) -> Result<()> {

@@ -376,6 +376,18 @@ fn issue6_api_every_route_every_role_and_audit() {
     );
     assert_eq!(c, 200, "{b}");
     assert!(held(port, &admin));
+    // Issue 14: a real forget of the held snapshot is refused by the hold
+    // (200 with the refusal) and the audit trail says so.
+    let (c, _, b) = call(
+        port,
+        "POST",
+        &format!("{PREFIX}/vaults/main/forget"),
+        Some(&admin),
+        Some(&json!({"snapshots": [snap], "dry_run": false})),
+    );
+    assert_eq!(c, 200, "{b}");
+    let refusals = serde_json::from_str::<Value>(&b).unwrap()["refusals"].clone();
+    assert!(refusals.as_array().is_some_and(|r| !r.is_empty()), "{b}");
     let (c, _, b) = call(
         port,
         "POST",
@@ -425,6 +437,7 @@ fn issue6_api_every_route_every_role_and_audit() {
     assert!(has("verify.run", "token:operator"), "{log}");
     assert!(has("forget.preview", "token:operator"), "{log}");
     assert!(has("snapshot.hold", "token:admin"), "{log}");
+    assert!(has("restore", "token:operator"), "{log}");
     assert!(has("snapshot.release", "token:admin"), "{log}");
     assert!(
         has(
@@ -439,7 +452,68 @@ fn issue6_api_every_route_every_role_and_audit() {
             .any(|e| e["action"] == "restore_test.run" && e["result"] == "error"),
         "{log}"
     );
-    let rr = entries.iter().find(|e| e["action"] == "rule.run").unwrap();
+    // Issue 14: 401s and 403s are recorded as refused, with the reason
+    // and never the token that was sent.
+    let refused = |actor: &str, status: &str| {
+        entries
+            .iter()
+            .filter(|e| {
+                e["actor"] == actor
+                    && e["result"] == "refused"
+                    && e["error"].as_str().is_some_and(|m| m.starts_with(status))
+            })
+            .collect::<Vec<_>>()
+    };
+    let unauth = refused("unauthenticated", "401 Unauthorized");
+    // 3 per route above, and the revoked viewer's read.
+    assert!(unauth.len() > 3 * ROUTES.len(), "{log}");
+    assert!(
+        unauth
+            .iter()
+            .any(|e| e["action"] == "rule.run" && e["target"] == "p/daily"),
+        "{log}"
+    );
+    assert!(
+        unauth
+            .iter()
+            .any(|e| e["action"] == "api.read" && e["target"] == format!("GET {PREFIX}/vaults")),
+        "{log}"
+    );
+    assert!(unauth.iter().all(|e| e["remote"].is_string()), "{log}");
+    assert!(!log.contains("cof_not-a-real-token") && !log.contains("garbage"));
+    let forbidden = refused("token:viewer", "403 Forbidden");
+    assert!(
+        forbidden
+            .iter()
+            .any(|e| e["action"] == "rule.run" && e["role"] == "viewer"),
+        "{log}"
+    );
+    assert!(
+        refused("token:operator", "403 Forbidden")
+            .iter()
+            .any(|e| e["action"] == "forget" && e["target"] == "main"),
+        "{log}"
+    );
+    // The forget the hold refused is an error with the refusal, not ok.
+    let f = entries
+        .iter()
+        .find(|e| e["action"] == "forget" && e["actor"] == "token:admin")
+        .expect("the admin's forget is recorded");
+    assert_eq!(f["result"], "error", "{f}");
+    assert_eq!(
+        f["error"].as_str().unwrap(),
+        refusals
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    let rr = entries
+        .iter()
+        .find(|e| e["action"] == "rule.run" && e["result"] == "ok")
+        .unwrap();
     assert_eq!(rr["role"], "operator");
     assert!(
         rr["remote"].as_str().unwrap().starts_with("127.0.0.1:"),

@@ -489,3 +489,151 @@ fn damaged_lock_record_is_named_by_check_and_stops_forget() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("locks/"), "{}", stderr(&o));
 }
+
+/// Issue 14: each acting command records one audit entry with its real
+/// result (a forget a lock refused is an error with the reason), the
+/// entries hold no secret, and a state directory that cannot be written
+/// only warns.
+#[test]
+fn issue14_audit_records_every_cli_action_with_its_real_result() {
+    let f = fixture(Kind::Local, "audit", 2);
+    let env = &f.env;
+    let state = env.path("state");
+    let user = format!("cli:{}", coffer_sources::username());
+    let e = audit_entries(&state);
+    assert_eq!(e.len(), 3, "init and two backups: {e:?}");
+    assert_eq!(e[0]["action"], "vault.init", "{e:?}");
+    assert!(e.iter().all(|e| e["result"] == "ok"
+        && e["actor"] == user.as_str()
+        && e["target"] == env.vault.as_str()));
+    assert!(e[1..].iter().all(|e| e["action"] == "backup"), "{e:?}");
+    // The one entry written since the last call: its action and result.
+    let mut seen = e.len();
+    let mut next = |action: &str, result: &str| -> Value {
+        let all = audit_entries(&state);
+        let new = all[seen..].to_vec();
+        seen = all.len();
+        assert_eq!(new.len(), 1, "one entry for {action}: {new:?}");
+        assert_eq!(new[0]["action"], action, "{new:?}");
+        assert_eq!(new[0]["result"], result, "{new:?}");
+        assert_eq!(new[0]["actor"], user.as_str(), "{new:?}");
+        new[0].clone()
+    };
+    // A backup that fails is an error with the reason.
+    let o = env.run(&["backup", env.path("no-such-dir").to_str().unwrap()]);
+    assert!(!o.status.success());
+    let e = next("backup", "error");
+    assert!(e["error"].as_str().unwrap().contains("no-such-dir"), "{e}");
+    // Dry runs and reads are not recorded.
+    env.ok(&["snapshots"]);
+    env.ok(&["prune", "--dry-run"]);
+    env.ok(&["forget", "--keep-last", "1", "--dry-run"]);
+
+    env.restore(&f.ids[0], &env.path("r"));
+    assert_eq!(next("restore", "ok")["target"], f.ids[0].as_str());
+    env.ok(&["snapshot", "hold", &f.ids[0][..8], "--reason", "case 7"]);
+    next("snapshot.hold", "ok");
+    env.ok(&["snapshot", "release", &f.ids[0][..8]]);
+    next("snapshot.release", "ok");
+    let o = env.run(&["snapshot", "release", &f.ids[0][..8]]);
+    assert_eq!(o.status.code(), Some(1));
+    next("snapshot.release", "error");
+
+    // A governance lock refuses a young snapshot's forget: exit 1, and the
+    // trail says error with the lock's reason (it used to say ok).
+    env.ok(&[
+        "vault",
+        "lock",
+        "--min-retention-days",
+        "7",
+        "--max-retention-days",
+        "30",
+    ]);
+    next("vault.lock", "ok");
+    let o = env.run(&["forget", &f.ids[1][..8]]);
+    fails_with(&o, 1, "--bypass-governance");
+    let e = next("forget", "error");
+    let why = e["error"].as_str().unwrap();
+    assert!(why.contains("--bypass-governance"), "{e}");
+    assert!(stderr(&o).contains(why), "the reason is what the user saw");
+    assert!(!stderr(&o).contains("error: error:"), "{}", stderr(&o));
+    assert_eq!(f.snapshot_ids().len(), 2);
+    env.ok(&["vault", "unlock"]);
+    next("vault.unlock", "ok");
+    let o = env.run(&["vault", "unlock"]);
+    assert_eq!(o.status.code(), Some(1));
+    next("vault.unlock", "error");
+    env.ok(&["forget", &f.ids[1][..8]]);
+    next("forget", "ok");
+    env.ok(&["prune"]);
+    next("prune", "ok");
+
+    // Key slots: the trail names the slot, never the key.
+    let k2 = env.path("second.key");
+    let v = env.json(&["key", "add", "--new-key-file", k2.to_str().unwrap()]);
+    next("key.add", "ok");
+    let slot = v["id"].as_str().unwrap()[..8].to_string();
+    env.ok(&["key", "remove", &slot]);
+    assert_eq!(next("key.remove", "ok")["target"], slot.as_str());
+
+    // Copy into a second vault.
+    let dst = env.path("copy-vault");
+    let dkey = env.path("copy.key");
+    let (d, dk) = (dst.to_str().unwrap(), dkey.to_str().unwrap());
+    let o = env
+        .cmd(&["init"])
+        .env("COFFER_VAULT", d)
+        .env("COFFER_KEY_FILE", dk)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    next("vault.init", "ok");
+    env.ok(&["copy", "--all", "--to", d, "--to-key-file", dk]);
+    let e = next("copy", "ok");
+    assert!(e["target"].as_str().unwrap().ends_with(d), "{e}");
+
+    // WAL prune (no WAL here: nothing to delete, or a clear error).
+    let o = env.run(&["pg", "wal-prune"]);
+    next("wal.prune", if o.status.success() { "ok" } else { "error" });
+
+    // Tokens: by name, never the token.
+    let o = env
+        .cmd(&["token", "create", "--role", "viewer", "--name", "t1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    assert_eq!(next("token.create", "ok")["target"], "t1 (viewer)");
+    env.ok(&["token", "revoke", "t1"]);
+    next("token.revoke", "ok");
+    let o = env.run(&["token", "revoke", "t1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = next("token.revoke", "error");
+    assert!(
+        e["error"].as_str().unwrap().contains("no active token"),
+        "{e}"
+    );
+
+    let log = std::fs::read_to_string(state.join("audit.log")).unwrap();
+    assert!(!log.contains(&token) && !log.contains(&token[4..]));
+    for k in [&env.key, &k2, &dkey] {
+        let k = std::fs::read_to_string(k).unwrap();
+        assert!(!log.contains(k.trim()), "a key is in the audit log");
+    }
+    let n = audit_entries(&state).len();
+
+    // A state directory that cannot be written: the action succeeds and
+    // warns; nothing is recorded.
+    let o = env
+        .cmd(&["snapshot", "hold", &f.ids[0][..8]])
+        .env("COFFER_STATE_DIR", f.src.join("version.txt"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: the audit trail did not record `snapshot.hold`"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(audit_entries(&state).len(), n);
+}

@@ -256,6 +256,16 @@ fn issue5_verify_names_the_damaged_pack_and_every_snapshot_that_needs_it() {
         "{}",
         stderr(&o)
     );
+    // Issue 14: the audit trail records the failed verify with its reason.
+    let e = audit_entries(&s.state());
+    let last = e
+        .iter()
+        .rev()
+        .find(|e| e["action"] == "verify.run")
+        .unwrap();
+    assert_eq!(last["result"], "error", "{last}");
+    assert_eq!(last["target"], "main", "{last}");
+    assert!(last["error"].as_str().unwrap().contains(&name), "{last}");
 
     // The catalog: FAILED jobs with the damage, VERIFY_FAILED events, and
     // the verification status says so.

@@ -13,10 +13,13 @@
 //! (`daemon::run_rule_now`, `verify::run_job`, `restore_test::run`,
 //! `plan_forget`/`execute_forget`, `Vault::hold_snapshot`, …) on a blocking
 //! thread. Actions (`POST`) are recorded in the audit trail
-//! ([`crate::audit`]) with the token's name and role and the client's
-//! address; jobs they start run in the background and the answer is `202`.
+//! ([`crate::audit`], through [`audit_api`]) with the token's name and role,
+//! the client's address and their real outcome (a forget a lock refused in
+//! part is an error with the refusals); jobs they start run in the
+//! background and the answer is `202`. Requests refused with 401 or 403,
+//! reads too, are recorded as `refused` with the reason.
 
-use crate::audit::{self, Actor};
+use crate::audit::{self, Action, Actor, Outcome};
 use crate::auth::{self, AuthError, Principal, Role};
 use crate::catalog::{Catalog, JobFilter, JobId, Trigger};
 use crate::config::Config;
@@ -78,6 +81,32 @@ pub enum Op {
     Release,
     /// Restore a files snapshot into the state directory's `restores/`.
     Restore,
+}
+
+impl Op {
+    /// The audited action of a route that acts (a `POST`); reads have none.
+    pub fn action(self) -> Option<Action> {
+        Some(match self {
+            Op::RuleRun => Action::RuleRun,
+            Op::Verify => Action::VerifyRun,
+            Op::RestoreTestRun => Action::RestoreTestRun,
+            Op::Forget => Action::Forget,
+            Op::Hold => Action::SnapshotHold,
+            Op::Release => Action::SnapshotRelease,
+            Op::Restore => Action::Restore,
+            Op::OpenApi
+            | Op::Vaults
+            | Op::Sources
+            | Op::Rules
+            | Op::Jobs
+            | Op::Job
+            | Op::Snapshots
+            | Op::SnapshotFiles
+            | Op::RestoreTests
+            | Op::Report
+            | Op::Events => return None,
+        })
+    }
 }
 
 /// One route of the API.
@@ -220,12 +249,62 @@ struct Call {
     body: Value,
     actor: Actor,
     principal: Principal,
+    /// What the audit trail records this request as, and on what.
+    action: Action,
+    target: String,
 }
 
 impl Call {
     fn param(&self, name: &str) -> &str {
         self.params.get(name).map(String::as_str).unwrap_or("")
     }
+}
+
+/// The audited action of a request to `route` and its target: a rule, a
+/// vault, a snapshot, a restore test; for a read, the method and path.
+fn audited(route: &Route, params: &HashMap<String, String>, path: &str) -> (Action, String) {
+    let p = |n: &str| params.get(n).cloned().unwrap_or_default();
+    match route.op.action() {
+        Some(a) => (
+            a,
+            match route.op {
+                Op::RuleRun => format!("{}/{}", p("plan"), p("rule")),
+                Op::Verify | Op::Forget => p("vault"),
+                Op::RestoreTestRun => p("name"),
+                _ => p("snapshot"),
+            },
+        ),
+        None => (Action::ApiRead, format!("{} {path}", route.method)),
+    }
+}
+
+/// The API's one way into the audit trail: records `action` on `target`
+/// by `actor` with its `outcome`. A failure is logged and returned.
+fn audit_api(
+    catalog: &Catalog,
+    actor: &Actor,
+    action: Action,
+    target: &str,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> Result<(), audit::AuditError> {
+    audit::record(catalog, actor, action, Some(target), outcome, now)
+        .map(|_| ())
+        .inspect_err(|e| tracing::error!("{e}"))
+}
+
+/// Records a request refused with 401 or 403 (nothing ran) and returns
+/// the refusal. A failure to record does not change the answer.
+fn refuse(
+    catalog: &Catalog,
+    actor: &Actor,
+    (action, target): (Action, &str),
+    e: ApiError,
+    now: Timestamp,
+) -> ApiError {
+    let outcome = Outcome::Refused(format!("{}: {}", e.0, e.1));
+    let _ = audit_api(catalog, actor, action, target, &outcome, now);
+    e
 }
 
 fn path_params(template: &str, path: &str) -> HashMap<String, String> {
@@ -251,6 +330,7 @@ async fn handle(s: AppState, route: &'static Route, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let params = path_params(route.path, req.uri().path());
+    let (action, target) = audited(route, &params, req.uri().path());
     let query: HashMap<String, String> = req
         .uri()
         .query()
@@ -272,30 +352,45 @@ async fn handle(s: AppState, route: &'static Route, req: Request) -> Response {
         let principal = match auth::authenticate(&s.catalog, auth_header.as_deref(), now) {
             Ok(p) => p,
             Err(e @ (AuthError::Missing | AuthError::Invalid)) => {
-                return Err(ApiError(StatusCode::UNAUTHORIZED, e.to_string()))
+                let e = ApiError(StatusCode::UNAUTHORIZED, e.to_string());
+                let anon = Actor::Unauthenticated { remote };
+                return Err(refuse(&s.catalog, &anon, (action, &target), e, now));
             }
             Err(e) => return Err(ApiError::internal(e)),
         };
+        let actor = Actor::Token {
+            principal: principal.clone(),
+            remote,
+        };
         if principal.role < route.role {
-            return Err(ApiError(
+            let e = ApiError(
                 StatusCode::FORBIDDEN,
                 format!(
                     "token `{}` has role {}; {} {}{} needs {}",
                     principal.name, principal.role, route.method, PREFIX, route.path, route.role
                 ),
-            ));
+            );
+            return Err(refuse(&s.catalog, &actor, (action, &target), e, now));
         }
-        let body = parse_body(is_post, &body)?;
+        let body = match parse_body(is_post, &body) {
+            Ok(b) => b,
+            Err(e) => {
+                if action != Action::ApiRead {
+                    let o = Outcome::Error(e.1.clone());
+                    let _ = audit_api(&s.catalog, &actor, action, &target, &o, now);
+                }
+                return Err(e);
+            }
+        };
         let call = Call {
             route,
             params,
             query,
             body,
-            actor: Actor::Token {
-                principal: principal.clone(),
-                remote,
-            },
+            actor,
             principal,
+            action,
+            target,
         };
         run(&s, &call, now)
     })
@@ -328,12 +423,12 @@ fn ok(v: impl serde::Serialize) -> Answer {
     ))
 }
 
-/// Runs one operation. Actions are recorded in the audit trail, refused
-/// or not (authentication and role refusals are not: nothing was tried).
+/// Runs one operation. Actions are recorded in the audit trail with their
+/// outcome (reads are not; their 401 and 403 were, by [`handle`]).
 fn run(s: &AppState, c: &Call, now: Timestamp) -> Answer {
     let config = &s.config;
     let catalog = &s.catalog;
-    let (action, target) = match c.route.op {
+    match c.route.op {
         Op::OpenApi => {
             let v: Value = serde_json::from_str(OPENAPI).map_err(ApiError::internal)?;
             return ok(v);
@@ -355,27 +450,30 @@ fn run(s: &AppState, c: &Call, now: Timestamp) -> Answer {
         Op::RestoreTests => return restore_tests(catalog, &c.query),
         Op::Report => return report(config, catalog, now, &c.query),
         Op::Events => return events(catalog, now, &c.query),
-        Op::RuleRun => (
-            "rule.run",
-            format!("{}/{}", c.param("plan"), c.param("rule")),
-        ),
-        Op::Verify => ("verify.run", c.param("vault").to_string()),
-        Op::RestoreTestRun => ("restore_test.run", c.param("name").to_string()),
-        Op::Forget => ("forget", c.param("vault").to_string()),
-        Op::Hold => ("snapshot.hold", c.param("snapshot").to_string()),
-        Op::Release => ("snapshot.release", c.param("snapshot").to_string()),
-        Op::Restore => ("restore", c.param("snapshot").to_string()),
-    };
+        Op::RuleRun
+        | Op::Verify
+        | Op::RestoreTestRun
+        | Op::Forget
+        | Op::Hold
+        | Op::Release
+        | Op::Restore => {}
+    }
     let dry_run = c.route.op == Op::Forget && c.body.get("dry_run") != Some(&json!(false));
+    let action = if dry_run {
+        Action::ForgetPreview
+    } else {
+        c.action
+    };
     if c.route.op == Op::Forget && !dry_run && c.principal.role < Role::Admin {
-        // Not recorded as an action: nothing was tried (as a 403 by route).
-        return Err(ApiError(
+        // Refused like a 403 by route: recorded as refused, nothing tried.
+        let e = ApiError(
             StatusCode::FORBIDDEN,
             format!(
                 "token `{}` has role {}; forgetting for real (`dry_run: false`) needs admin (operators may preview with `dry_run: true`)",
                 c.principal.name, c.principal.role
             ),
-        ));
+        );
+        return Err(refuse(catalog, &c.actor, (action, &c.target), e, now));
     }
     let r = match c.route.op {
         Op::RuleRun => rule_run(s, c),
@@ -387,17 +485,22 @@ fn run(s: &AppState, c: &Call, now: Timestamp) -> Answer {
         Op::Restore => restore(s, c, now),
         _ => unreachable!("reads returned above"),
     };
-    let action = if dry_run { "forget.preview" } else { action };
-    let err = r.as_ref().err().map(|e| e.1.clone());
-    if let Err(e) = audit::record(
-        catalog,
-        &c.actor,
-        action,
-        Some(&target),
-        err.as_deref().map_or(Ok(()), Err),
-        now,
-    ) {
-        tracing::error!("{e}");
+    let outcome = match &r {
+        Err(e) => Outcome::Error(e.1.clone()),
+        // A forget that a lock or a hold refused in part answers 200 with
+        // the refusals: for the audit trail it did not do what was asked.
+        Ok((_, v)) if action == Action::Forget => match v["refusals"].as_array() {
+            Some(rs) if !rs.is_empty() => Outcome::Error(
+                rs.iter()
+                    .map(|r| r.as_str().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            _ => Outcome::Ok,
+        },
+        Ok(_) => Outcome::Ok,
+    };
+    if let Err(e) = audit_api(catalog, &c.actor, action, &c.target, &outcome, now) {
         return Err(ApiError::internal(format!(
             "{e}; the action ran but was not recorded"
         )));

@@ -62,13 +62,16 @@ impl Env {
         self.dir.path().join(p)
     }
 
-    /// A command with the vault and key set and a private data dir.
+    /// A command with the vault and key set and a private data dir and
+    /// state dir (`state/`: where the CLI's audit trail goes, and where the
+    /// tests' configurations put `state_dir`).
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.args(args)
             .env("COFFER_VAULT", &self.vault)
             .env("COFFER_KEY_FILE", &self.key)
             .env("XDG_DATA_HOME", self.path("xdg"))
+            .env("COFFER_STATE_DIR", self.path("state"))
             .env_remove("COFFER_PASSWORD")
             .env_remove("COFFER_PASSWORD_FILE")
             .stdin(Stdio::null());
@@ -139,6 +142,15 @@ fn walk_files(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
             );
         }
     }
+}
+
+/// The entries of the audit log in `state` (one JSON object a line).
+pub fn audit_entries(state: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(state.join("audit.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 pub fn is_root() -> bool {
