@@ -304,6 +304,8 @@ fn issue14_stream_names_must_be_one_plain_name() {
         let o = env
             .cmd(&["backup", "--stdin", "--stdin-name", name])
             .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .and_then(|mut ch| {
                 ch.stdin.take().unwrap().write_all(b"x\n")?;
