@@ -359,6 +359,24 @@ fn issue14_stream_names_must_be_one_plain_name() {
     );
     assert!(!env.path("t/escaped-HOSTILE.txt").exists());
     assert!(!env.path("out").exists());
+    // A copy of its trees is refused too, and writes no snapshot.
+    let dst = Env::new(Kind::Local, "hostile-copy");
+    dst.init();
+    let o = env.run(&[
+        "copy",
+        &id.to_hex(),
+        "--to",
+        &dst.vault,
+        "--to-key-file",
+        dst.key.to_str().unwrap(),
+    ]);
+    assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("escaped-HOSTILE.txt") && stderr(&o).contains(&id.short()),
+        "{}",
+        stderr(&o)
+    );
+    assert!(open(&dst).snapshots(&Default::default()).unwrap().is_empty());
 }
 
 #[test]
