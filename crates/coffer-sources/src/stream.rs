@@ -307,6 +307,9 @@ mod name_tests {
             assert!(e.to_string().starts_with("--stdin-name "), "{e}");
         }
         let e = check_name("../../escaped.txt", "--stdin-name").unwrap_err();
-        assert!(e.to_string().contains("e.g. --stdin-name escaped.txt"), "{e}");
+        assert!(
+            e.to_string().contains("e.g. --stdin-name escaped.txt"),
+            "{e}"
+        );
     }
 }

@@ -376,7 +376,10 @@ fn issue14_stream_names_must_be_one_plain_name() {
         "{}",
         stderr(&o)
     );
-    assert!(open(&dst).snapshots(&Default::default()).unwrap().is_empty());
+    assert!(open(&dst)
+        .snapshots(&Default::default())
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
