@@ -21,7 +21,7 @@ use coffer_core::human_bytes as human;
 use coffer_core::{BackupOptions, CheckOptions, ReadData, SnapshotFilter, Vault};
 use coffer_sources::filter::Patterns;
 use coffer_sources::spec::{self, SourceSpec};
-use coffer_sources::{files, run_backup, stream, Progress, SnapshotMeta};
+use coffer_sources::{restore, run_backup, stream, Progress, SnapshotMeta};
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -459,24 +459,26 @@ fn dispatch(g: &GlobalArgs, cmd: Cmd) -> Result<u8> {
                 .total_bytes
                 .store(snap.summary.total_bytes, Ordering::Relaxed);
             let bar = ProgressView::start(g, progress.clone(), "restoring");
-            let stats = files::restore(
-                &vault,
-                &index,
-                &snap,
-                &files::RestoreOptions {
-                    target: target.clone(),
-                    includes: Patterns::new(&include, "--include")?,
-                    subpath,
+            let destination = restore::Destination::Directory {
+                target: target.clone(),
+                includes: Patterns::new(&include, "--include")?,
+                subpath,
+            };
+            let context = destination.context(&id);
+            let stats = restore::restore(
+                restore::RestoreRequest {
+                    vault: &vault,
+                    index: &index,
+                    id,
+                    snapshot: &snap,
+                    destination,
+                    cancel: None,
                 },
                 &progress,
             )
-            .with_context(|| {
-                format!(
-                    "restoring snapshot {} into {}",
-                    id.short(),
-                    target.display()
-                )
-            })?;
+            .with_context(|| context)?
+            .files
+            .unwrap_or_default();
             bar.finish();
             for w in &stats.warnings {
                 eprintln!("warning: {w}");
@@ -628,6 +630,11 @@ fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
         ));
     }
     a.db.check()?;
+    if a.stdin {
+        // Before the vault is touched: a name a restore would refuse
+        // (`..`, `/`) never makes a snapshot.
+        stream::check_name(&a.stdin_name, "--stdin-name").map_err(sources::usage)?;
+    }
     for p in &a.paths {
         std::fs::symlink_metadata(p).with_context(|| format!("cannot back up {}", p.display()))?;
     }

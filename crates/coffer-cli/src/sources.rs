@@ -7,15 +7,16 @@ use clap::Args;
 use coffer_core::wal::PutOutcome;
 use coffer_core::{BackupOptions, Id, Index, Snapshot, Vault};
 use coffer_sources::dburl::DbUrl;
-use coffer_sources::mysql::{self, Mysql, MysqlOptions, MysqlRestoreOptions};
+use coffer_sources::mysql::{self, MysqlOptions, MysqlRestoreOptions};
 use coffer_sources::pg_physical::{
     self, PgdataOptions, RecoveryOptions, RecoveryTarget, WalSecret,
 };
-use coffer_sources::postgres::{self, PgOptions, PgRestoreOptions, Postgres};
+use coffer_sources::postgres::{self, PgOptions, PgRestoreOptions};
+use coffer_sources::restore::{self, Destination, RestoreRequest};
 use coffer_sources::spec::{self, SourceSpec};
-use coffer_sources::stream::{self, StreamReader};
+use coffer_sources::stream::StreamReader;
 use coffer_sources::wal::{self, FetchOutcome};
-use coffer_sources::{command, redis, SnapshotMeta, SourceError};
+use coffer_sources::{SnapshotMeta, SourceError};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -251,20 +252,9 @@ impl StreamRestoreArgs {
     }
 }
 
-fn expect_kind(id: &Id, snap: &Snapshot, kinds: &[&str], flag: &str) -> Result<()> {
-    if !kinds.contains(&snap.source.kind.as_str()) {
-        bail!(UsageError(format!(
-            "snapshot {} is a {} snapshot of {}; {flag} restores {} snapshots (write any stream with --to-file FILE)",
-            id.short(),
-            snap.source.kind,
-            snap.paths.join(" "),
-            kinds.join(" or ")
-        )));
-    }
-    Ok(())
-}
-
-/// Restores a stream snapshot to the destination the flags give.
+/// Restores a stream snapshot to the destination the flags give, through
+/// [`coffer_sources::restore::restore`] (the one restore every front end
+/// calls); this only turns flags into a [`Destination`] and prints.
 pub fn restore(
     g: &GlobalArgs,
     vault: &Vault,
@@ -294,83 +284,60 @@ pub fn restore(
             "--target-time, --target-lsn, --target-xid, --target-name, --target-exclusive, --archive-mode and --pgdata-owner go with --pgdata DIR".into()
         ));
     }
-    let reader = StreamReader::open(vault, index, snap)?;
-    let bytes = reader.len();
-    let kind = snap.source.kind.as_str();
-    let detail = |k: &str| snap.source.details.get(k).cloned();
-    let mut warnings = Vec::new();
-    let dest: String;
-    if let Some(f) = &a.to_file {
-        stream::restore_to_file(vault, index, snap, f)
-            .with_context(|| format!("writing snapshot {} to {}", id.short(), f.display()))?;
-        dest = f.display().to_string();
+    let destination = if let Some(f) = &a.to_file {
+        Destination::File(f.clone())
     } else if let Some(u) = &a.postgres {
-        expect_kind(
-            id,
-            snap,
-            &[postgres::KIND, postgres::KIND_GLOBALS],
-            "--postgres",
-        )?;
-        let url = DbUrl::parse(u, postgres::SCHEMES, postgres::DEFAULT_PORT, "--postgres")
-            .map_err(usage)?;
-        let pg = Postgres::connect(&url, &a.tools.pg(), Some(postgres::MAINTENANCE_DB))?;
-        if kind == postgres::KIND_GLOBALS {
-            warnings = pg.restore_globals(reader)?;
-            dest = url.location(None);
-        } else {
-            let opts = PgRestoreOptions {
+        Destination::Postgres {
+            url: DbUrl::parse(u, postgres::SCHEMES, postgres::DEFAULT_PORT, "--postgres")
+                .map_err(usage)?,
+            tools: a.tools.pg(),
+            options: PgRestoreOptions {
                 create: a.create,
                 clean: a.clean,
                 jobs: a.jobs,
                 temp_dir: None,
-            };
-            pg.restore(reader, &detail("pg_dump").unwrap_or_default(), &opts)
-                .map_err(usage)
-                .with_context(|| format!("restoring snapshot {} into {}", id.short(), url))?;
-            dest = url.location(url.database.as_deref());
+            },
         }
     } else if let Some(u) = &a.mysql {
-        expect_kind(id, snap, &[mysql::KIND], "--mysql")?;
-        let url = DbUrl::parse(u, mysql::SCHEMES, mysql::DEFAULT_PORT, "--mysql").map_err(usage)?;
-        let m = Mysql::connect(&url, &a.tools.mysql(), None)?;
-        let dumped = detail("database").filter(|d| !d.is_empty());
-        m.restore(
-            reader,
-            dumped.as_deref(),
-            &MysqlRestoreOptions {
+        Destination::Mysql {
+            url: DbUrl::parse(u, mysql::SCHEMES, mysql::DEFAULT_PORT, "--mysql").map_err(usage)?,
+            tools: a.tools.mysql(),
+            options: MysqlRestoreOptions {
                 create: a.create,
                 clean: a.clean,
             },
-        )
-        .map_err(usage)
-        .with_context(|| format!("restoring snapshot {} into {}", id.short(), url))?;
-        dest = url.location(url.database.as_deref());
-    } else if let Some(dir) = &a.pgdata {
-        let settings = restore_pgdata(g, reader, id, snap, dir, a)?;
-        if !g.quiet && !g.json {
-            for s in &settings {
-                println!("{s}");
-            }
         }
-        dest = dir.display().to_string();
+    } else if let Some(dir) = &a.pgdata {
+        Destination::Pgdata(pgdata_options(g, vault, index, id, snap, dir, a)?)
     } else if let Some(dir) = &a.redis_dir {
-        expect_kind(id, snap, &[redis::KIND], "--redis-dir")?;
-        let p = redis::restore_to_dir(reader, dir)?;
-        dest = p.display().to_string();
+        Destination::RedisDir(dir.clone())
     } else {
-        let cmd = match &a.restore_command {
-            Some(c) => c.clone(),
-            None => detail("restore_command").ok_or_else(|| {
-                UsageError(format!(
-                    "snapshot {} recorded no restore command: give one with --restore-command CMD, or use --to-file FILE",
-                    id.short()
-                ))
-            })?,
-        };
-        command::restore(reader, &cmd)?;
-        dest = format!("command `{cmd}`");
+        Destination::Command {
+            command: a.restore_command.clone(),
+            role: "restore command".into(),
+            discard_output: false,
+        }
+    };
+    let context = destination.context(id);
+    let out = restore::restore(
+        RestoreRequest {
+            vault,
+            index,
+            id: *id,
+            snapshot: snap,
+            destination,
+            cancel: None,
+        },
+        &Default::default(),
+    )
+    .with_context(|| context)?;
+    let (kind, dest, bytes, warnings) = (&out.kind, &out.restored_to, out.bytes, &out.warnings);
+    if !g.quiet && !g.json {
+        for s in &out.settings {
+            println!("{s}");
+        }
     }
-    for w in &warnings {
+    for w in warnings {
         eprintln!("warning: {w}");
     }
     if g.json {
@@ -679,21 +646,27 @@ fn recovery_options(g: &GlobalArgs, a: &StreamRestoreArgs) -> Result<RecoveryOpt
     })
 }
 
-fn restore_pgdata(
+/// The options of `restore --pgdata DIR`. The snapshot's kind is checked
+/// first, so that restoring another kind there says so before asking for
+/// a key file.
+fn pgdata_options(
     g: &GlobalArgs,
-    reader: StreamReader<'_>,
+    vault: &Vault,
+    index: &Index,
     id: &Id,
     snap: &Snapshot,
     dir: &std::path::Path,
     a: &StreamRestoreArgs,
-) -> Result<Vec<String>> {
-    expect_kind(id, snap, &[pg_physical::KIND_BASE], "--pgdata")?;
+) -> Result<PgdataOptions> {
+    // As before the restore: a snapshot that is no single stream says so first.
+    StreamReader::open(vault, index, snap)?;
+    restore::expect_kind(id, snap, &[pg_physical::KIND_BASE], "--pgdata")?;
     let recovery = recovery_options(g, a)?;
     let owner = match &a.pgdata_owner {
         Some(u) => Some(pg_physical::lookup_user(u).map_err(usage)?),
         None => None,
     };
-    let opts = PgdataOptions {
+    Ok(PgdataOptions {
         dir: dir.to_path_buf(),
         recovery,
         owner,
@@ -703,9 +676,5 @@ fn restore_pgdata(
             snap.paths.join(" "),
             jiff::Timestamp::now()
         ),
-    };
-    let done = pg_physical::restore_pgdata(reader, &opts)
-        .map_err(usage)
-        .with_context(|| format!("restoring snapshot {} into {}", id.short(), dir.display()))?;
-    Ok(done.settings)
+    })
 }

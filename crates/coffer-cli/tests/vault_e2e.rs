@@ -2,6 +2,7 @@
 //! against a local directory and against the Garage S3 server.
 
 mod common;
+mod hostile;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -419,6 +419,7 @@ fn check_once(vault: &Vault, opts: &CheckOptions, cancel: &Cancel) -> Result<Che
             vault,
             &index,
             &snap.tree,
+            "",
             &damaged,
             &mut memo,
             &mut tree_count,
@@ -545,6 +546,7 @@ fn walk(
     vault: &Vault,
     index: &Index,
     tree_id: &Id,
+    path: &str,
     damaged: &HashMap<Id, usize>,
     memo: &mut HashMap<Id, BTreeSet<usize>>,
     trees: &mut usize,
@@ -572,9 +574,23 @@ fn walk(
             "is missing from the index".into(),
         ));
     } else {
+        // A tree that decodes but breaks the name rules is damage too,
+        // named with the path where the walk met it (the first path, when
+        // several snapshots share the tree).
         match vault.read_blob(index, tree_id).and_then(|b| {
-            Tree::decode(&b)
-                .ok_or_else(|| Error::damaged(format!("tree {tree_id}"), "does not decode"))
+            Tree::decode(&b).map_err(|e| {
+                let at = match e.name() {
+                    Some(n) => format!("{path}/{}", String::from_utf8_lossy(n).escape_debug()),
+                    None => {
+                        if path.is_empty() {
+                            "/".to_string()
+                        } else {
+                            path.to_string()
+                        }
+                    }
+                };
+                Error::damaged(format!("tree {tree_id}"), format!("at {at}: {e}"))
+            })
         }) {
             Err(e) => {
                 here.insert(MISSING);
@@ -596,10 +612,12 @@ fn walk(
                     }
                     if let Some(sub) = &node.subtree {
                         let mut sub_found = BTreeSet::new();
+                        let sub_path = format!("{path}/{}", node.display_name());
                         walk(
                             vault,
                             index,
                             sub,
+                            &sub_path,
                             damaged,
                             memo,
                             trees,
@@ -689,6 +707,34 @@ mod tests {
 
     fn opts(read_data: ReadData) -> CheckOptions {
         CheckOptions { read_data }
+    }
+
+    #[test]
+    fn a_tree_with_a_hostile_name_is_damage_named_with_snapshot_and_path() {
+        let (v, _) = vault();
+        let (good, _) = backup(&v, b"fine");
+        let index = v.load_index().unwrap();
+        let arch = Archiver::new(&v, &index, BackupOptions::default());
+        // `/d/..` : a name a restore would join onto its target.
+        let bad = Tree {
+            version: 1,
+            nodes: vec![Node::new(b"..".to_vec(), NodeKind::File)],
+        };
+        let sub = arch.save_tree(&bad).unwrap();
+        let mut d = Node::new(b"d".to_vec(), NodeKind::Dir);
+        d.subtree = Some(sub);
+        let root = arch.save_tree(&Tree::new(vec![d])).unwrap();
+        arch.finish().unwrap();
+        let mut snap = v.load_snapshot(&good).unwrap();
+        snap.tree = root;
+        let sid = v.save_snapshot(&snap).unwrap();
+        let r = check(&v, &opts(ReadData::None)).unwrap();
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        let p = &r.problems[0];
+        assert_eq!(p.object, format!("tree {sub}"));
+        assert!(p.detail.contains("at /d/..:"), "{}", p.detail);
+        assert!(p.detail.contains("`.` or `..`"), "{}", p.detail);
+        assert_eq!(p.snapshot_ids, vec![sid]);
     }
 
     #[test]

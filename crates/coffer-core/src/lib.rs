@@ -82,7 +82,7 @@ pub use restore::{restore_contents, ContentStats, Delivery, Part};
 pub use retention::{plan_retention, Candidate, Decision, GroupBy, Protection, RetentionPolicy};
 pub use session::{Session, SessionGuard, SessionKind};
 pub use snapshot::{BackupSummary, Origin, Snapshot, SnapshotFilter, SourceInfo};
-pub use tree::{ChunkRef, Node, NodeKind, Time, Tree, Xattr};
+pub use tree::{ChunkRef, Node, NodeKind, Time, Tree, TreeError, Xattr};
 pub use vault::{ChunkerParams, InitOptions, Vault, VaultConfig, FORMAT_VERSION};
 
 /// A byte count for people: `512 B`, `1.5 KiB`, `2.0 GiB`.

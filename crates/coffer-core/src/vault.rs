@@ -544,7 +544,8 @@ impl Vault {
     }
 
     /// Loads a tree blob: with one ranged read where reads are cheap (a
-    /// local disk), else through the cache of whole tree packs.
+    /// local disk), else through the cache of whole tree packs. A tree that
+    /// breaks the rules of [`Tree::validate`] is [`Error::Damaged`].
     pub fn load_tree(&self, index: &Index, id: &Id) -> Result<Tree> {
         let (loc, pack_id, path) = locate(index, id, "tree")?;
         let bytes = if self.backend.cheap_reads() {
@@ -564,12 +565,15 @@ impl Vault {
                 .ok_or_else(|| Error::damaged(&path, format!("blob {id} is truncated")))?;
             pack::open_blob(&self.key, id, sealed, None, &path)?
         };
-        Tree::decode(&bytes)
-            .ok_or_else(|| Error::damaged(format!("tree {id}"), "does not decode as a tree"))
+        // Decoding validates the names: every reader of trees (restore,
+        // copy, diff, ls, find_node) refuses a hostile tree here.
+        Tree::decode_blob(id, &bytes)
     }
 
     /// Finds the node at `path` (slash-separated, relative to the snapshot
     /// root) below tree `root`. An empty path yields `None` (the root).
+    /// Only directories are walked through (never a symlink), and every
+    /// tree on the way is validated by [`Vault::load_tree`].
     pub fn find_node(
         &self,
         index: &Index,
@@ -580,6 +584,11 @@ impl Vault {
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
         let mut node = None;
         for (i, part) in parts.iter().enumerate() {
+            if *part == "." || *part == ".." {
+                return Err(Error::InvalidInput(format!(
+                    "path {path}: `{part}` is not allowed in a path of a snapshot (give the path from the snapshot's root)"
+                )));
+            }
             let n = tree
                 .get(part.as_bytes())
                 .cloned()

@@ -864,22 +864,27 @@ fn restore(s: &AppState, c: &Call, now: Timestamp) -> Answer {
         if catalog.start_job(job_id).is_err() {
             return;
         }
+        // The one restore of every front end: names are validated as trees
+        // decode, and a hostile snapshot fails the job naming its path.
         let run = || -> Result<coffer_sources::files::RestoreStats, String> {
             let index = v.load_index().map_err(|e| e.to_string())?;
-            let opts = coffer_sources::files::RestoreOptions {
+            let destination = coffer_sources::restore::Destination::Directory {
                 target: t2.clone(),
                 includes,
                 subpath,
             };
-            coffer_sources::files::restore(&v, &index, &snap, &opts, &Default::default()).map_err(
-                |e| {
-                    format!(
-                        "restoring snapshot {} into {}: {e}",
-                        id.short(),
-                        t2.display()
-                    )
-                },
-            )
+            let context = destination.context(&id);
+            let req = coffer_sources::restore::RestoreRequest {
+                vault: &v,
+                index: &index,
+                id,
+                snapshot: &snap,
+                destination,
+                cancel: None,
+            };
+            coffer_sources::restore::restore(req, &Default::default())
+                .map(|o| o.files.unwrap_or_default())
+                .map_err(|e| format!("{context}: {e}"))
         };
         let o = match run() {
             Ok(st) => crate::catalog::JobOutcome {

@@ -49,9 +49,9 @@ use coffer_sources::pg_physical::{
     self, PgdataOptions, RecoveryOptions, RecoveryTarget, WalSecret,
 };
 use coffer_sources::postgres::{self, PgOptions, PgRestoreOptions, Postgres};
+use coffer_sources::restore::{Destination, RestoreOutcome, RestoreRequest};
 use coffer_sources::spec::SourceSpec;
-use coffer_sources::stream::StreamReader;
-use coffer_sources::{command, files, process, redis, Progress};
+use coffer_sources::{command, files, process, redis, Progress, SourceError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -380,14 +380,25 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The snapshot's stream, stopping with an error once `cancel` fires.
-    fn reader(&self, cancel: &Cancel) -> Result<CancelRead<StreamReader<'_>>, String> {
-        let r = StreamReader::open(self.vault, self.index, self.snap)
-            .map_err(|e| format!("reading snapshot {}: {e}", self.id.short()))?;
-        Ok(CancelRead {
-            inner: r,
-            cancel: cancel.clone(),
-        })
+    /// Restores the snapshot to `destination` through the one restore of
+    /// every front end ([`coffer_sources::restore::restore`]); stream
+    /// reads stop with an error once `cancel` fires.
+    fn restore(
+        &self,
+        destination: Destination,
+        cancel: &Cancel,
+    ) -> Result<RestoreOutcome, SourceError> {
+        coffer_sources::restore::restore(
+            RestoreRequest {
+                vault: self.vault,
+                index: self.index,
+                id: self.id,
+                snapshot: self.snap,
+                destination,
+                cancel: Some(cancel.clone()),
+            },
+            &Progress::default(),
+        )
     }
 
     fn detail(&self, k: &str) -> Option<String> {
@@ -440,22 +451,6 @@ impl Ctx<'_> {
     }
 }
 
-/// A reader that fails once a cancel fires (a timed-out restore stops
-/// reading the vault at once).
-struct CancelRead<R> {
-    inner: R,
-    cancel: Cancel,
-}
-
-impl<R: Read> Read for CancelRead<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if let Some(why) = self.cancel.reason() {
-            return Err(std::io::Error::other(why));
-        }
-        self.inner.read(buf)
-    }
-}
-
 /// `coffer_rt_<test>_<8 hex>`: lower case, only `[a-z0-9_]`, at most 63
 /// characters (PostgreSQL's and MySQL's limits).
 pub fn scratch_name(test: &str) -> String {
@@ -480,23 +475,23 @@ fn test_files(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
     let scratch = c.scratch_dir()?;
     let target = scratch.path().join("restore");
     let start = Instant::now();
-    let stats = files::restore(
-        c.vault,
-        c.index,
-        c.snap,
-        &files::RestoreOptions {
-            target: target.clone(),
-            ..Default::default()
-        },
-        &Progress::default(),
-    )
-    .map_err(|e| {
-        format!(
-            "restoring snapshot {} into {}: {e}",
-            c.id.short(),
-            target.display()
+    let stats = c
+        .restore(
+            Destination::Directory {
+                target: target.clone(),
+                includes: Default::default(),
+                subpath: None,
+            },
+            &t.cancel,
         )
-    })?;
+        .map(|o| o.files.unwrap_or_default())
+        .map_err(|e| {
+            format!(
+                "restoring snapshot {} into {}: {e}",
+                c.id.short(),
+                target.display()
+            )
+        })?;
     t.restored(
         start,
         format!(
@@ -611,18 +606,18 @@ fn run_queries(
     }
 }
 
-/// Restores the snapshot into scratch database `db` on `server` with
-/// `restore` (given the snapshot's stream), timed and recorded as the
-/// restore step; an error names the snapshot, the database and the server.
-fn restore_into_db<'c, E: std::fmt::Display>(
-    c: &'c Ctx<'_>,
+/// Restores the snapshot into scratch database `db` on `server` (given as
+/// `destination`), timed and recorded as the restore step; an error names
+/// the snapshot, the database and the server.
+fn restore_into_db(
+    c: &Ctx<'_>,
     t: &mut Run,
     db: &str,
     server: &str,
-    restore: impl FnOnce(CancelRead<StreamReader<'c>>) -> Result<(), E>,
+    destination: Destination,
 ) -> Result<(), String> {
     let start = Instant::now();
-    restore(c.reader(&t.cancel)?).map_err(|e| {
+    c.restore(destination, &t.cancel).map_err(|e| {
         format!(
             "restoring snapshot {} into scratch database {db} on {server}: {e}",
             c.id.short()
@@ -640,26 +635,32 @@ fn test_pg_dump(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
     let mut url = c.server_url(postgres::SCHEMES, postgres::DEFAULT_PORT)?;
     let db = scratch_name(&c.test.name);
     url.database = Some(db.clone());
-    let pg = Postgres::connect(&url, &PgOptions { bin_dir }, Some(postgres::MAINTENANCE_DB))
-        .map_err(|e| e.to_string())?;
+    let pg = Postgres::connect(
+        &url,
+        &PgOptions {
+            bin_dir: bin_dir.clone(),
+        },
+        Some(postgres::MAINTENANCE_DB),
+    )
+    .map_err(|e| e.to_string())?;
     let guard = ScratchDb {
         name: db.clone(),
         drop: Box::new(|n| pg.drop_database(n).map_err(|e| e.to_string())),
         done: false,
     };
-    restore_into_db(c, t, &db, &url.host_port(), |reader| {
-        pg.restore(
-            reader,
-            &c.detail("pg_dump").unwrap_or_default(),
-            &PgRestoreOptions {
-                create: true,
-                clean: false,
-                jobs: 1,
-                temp_dir: None,
-            },
-        )
-        .map(drop)
-    })?;
+    let destination = Destination::Postgres {
+        url: url.clone(),
+        tools: PgOptions {
+            bin_dir: bin_dir.clone(),
+        },
+        options: PgRestoreOptions {
+            create: true,
+            clean: false,
+            jobs: 1,
+            temp_dir: None,
+        },
+    };
+    restore_into_db(c, t, &db, &url.host_port(), destination)?;
     let start = Instant::now();
     match pg.amcheck(&db) {
         Ok(None) => t.check("pg_amcheck", true, "pg_amcheck is not installed: skipped"),
@@ -678,35 +679,39 @@ fn test_mysql(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
         SourceSpec::Mysql { bin_dir, .. } => bin_dir.clone(),
         _ => None,
     };
-    let dumped = c
-        .detail("database")
-        .filter(|d| !d.is_empty())
-        .ok_or_else(|| {
-            format!(
-                "snapshot {} is an all-databases dump: restore tests restore one-database dumps (give the source's url a database)",
-                c.id.short()
-            )
-        })?;
+    if c.detail("database").is_none_or(|d| d.is_empty()) {
+        return Err(format!(
+            "snapshot {} is an all-databases dump: restore tests restore one-database dumps (give the source's url a database)",
+            c.id.short()
+        ));
+    }
     let mut url = c.server_url(mysql::SCHEMES, mysql::DEFAULT_PORT)?;
     let db = scratch_name(&c.test.name);
     url.database = Some(db.clone());
-    let m = Mysql::connect(&url, &MysqlOptions { bin_dir }, None).map_err(|e| e.to_string())?;
+    let m = Mysql::connect(
+        &url,
+        &MysqlOptions {
+            bin_dir: bin_dir.clone(),
+        },
+        None,
+    )
+    .map_err(|e| e.to_string())?;
     let guard = ScratchDb {
         name: db.clone(),
         drop: Box::new(|n| m.drop_database(n).map_err(|e| e.to_string())),
         done: false,
     };
-    restore_into_db(c, t, &db, &url.host_port(), |reader| {
-        m.restore(
-            reader,
-            Some(&dumped),
-            &MysqlRestoreOptions {
-                create: true,
-                clean: false,
-            },
-        )
-        .map(drop)
-    })?;
+    // The snapshot's `database` detail (checked above) names the dump's
+    // database; the restore puts it into the scratch one.
+    let destination = Destination::Mysql {
+        url: url.clone(),
+        tools: MysqlOptions { bin_dir },
+        options: MysqlRestoreOptions {
+            create: true,
+            clean: false,
+        },
+    };
+    restore_into_db(c, t, &db, &url.host_port(), destination)?;
     let start = Instant::now();
     run_queries(t, c.test, '\t', &|sql| {
         m.query(Some(&db), sql).map_err(|e| e.to_string())
@@ -856,13 +861,14 @@ fn test_redis(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
     let scratch = c.scratch_dir()?;
     let dir = scratch.path().join("data");
     let start = Instant::now();
-    redis::restore_to_dir(c.reader(&t.cancel)?, &dir).map_err(|e| {
-        format!(
-            "restoring snapshot {} into {}: {e}",
-            c.id.short(),
-            dir.display()
-        )
-    })?;
+    c.restore(Destination::RedisDir(dir.clone()), &t.cancel)
+        .map_err(|e| {
+            format!(
+                "restoring snapshot {} into {}: {e}",
+                c.id.short(),
+                dir.display()
+            )
+        })?;
     let server_bin = coffer_sources::process::ToolDirs {
         only: None,
         option: "PATH".into(),
@@ -983,9 +989,8 @@ fn test_pg_base(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
     };
     let data = scratch.path().join("data");
     let start = Instant::now();
-    pg_physical::restore_pgdata(
-        c.reader(&t.cancel)?,
-        &PgdataOptions {
+    c.restore(
+        Destination::Pgdata(PgdataOptions {
             dir: data.clone(),
             recovery,
             owner,
@@ -994,7 +999,8 @@ fn test_pg_base(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
                 c.test.name,
                 c.id.short()
             ),
-        },
+        }),
+        &t.cancel,
     )
     .map_err(|e| {
         format!(
@@ -1128,25 +1134,25 @@ fn test_command(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
         .validate_command
         .clone()
         .ok_or_else(|| "a command source needs validate_command".to_string())?;
-    let mut sh = Command::new(command::SHELL);
-    sh.arg("-c").arg(&cmd).stdout(Stdio::null());
     let start = Instant::now();
-    let result = process::stdin_from(
-        sh,
-        c.reader(&t.cancel)?,
-        format!("validate_command `{cmd}`"),
-        None,
+    let result = c.restore(
+        Destination::Command {
+            command: Some(cmd.clone()),
+            role: "validate_command".into(),
+            discard_output: true,
+        },
+        &t.cancel,
     );
     t.details.restore_seconds = Some(start.elapsed().as_secs_f64());
     t.details.validation_seconds = Some(0.0);
     match result {
-        Ok((n, _)) => {
+        Ok(o) => {
             t.check(
                 "validate_command",
                 true,
                 format!(
                     "read {} and exited with status 0",
-                    coffer_core::human_bytes(n)
+                    coffer_core::human_bytes(o.bytes)
                 ),
             );
             Ok(())

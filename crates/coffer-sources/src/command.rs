@@ -39,11 +39,7 @@ impl CommandSource {
         name: String,
         restore_command: Option<String>,
     ) -> SourceResult<Self> {
-        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-            return Err(SourceError::Usage(format!(
-                "--name `{name}`: give a plain name (no `/`), e.g. --name vault-raft"
-            )));
-        }
+        stream::check_name(&name, "--name")?;
         if command.trim().is_empty() {
             return Err(SourceError::Usage("--command is empty".into()));
         }
@@ -91,13 +87,23 @@ impl CommandSource {
 /// Runs `restore_command` through the shell with the stream on its
 /// standard input; its output goes to ours.
 pub fn restore<R: Read>(reader: R, restore_command: &str) -> SourceResult<u64> {
+    pipe_into(reader, restore_command, "restore command", false)
+}
+
+/// Runs `command` through the shell with `reader` on its standard input;
+/// its output goes to ours, or nowhere with `discard_output`. `role` names
+/// it in messages (`restore command`, `validate_command`).
+pub fn pipe_into<R: Read>(
+    reader: R,
+    command: &str,
+    role: &str,
+    discard_output: bool,
+) -> SourceResult<u64> {
     let mut c = Command::new(SHELL);
-    c.arg("-c").arg(restore_command);
-    let (n, _) = process::stdin_from(
-        c,
-        reader,
-        format!("restore command `{restore_command}`"),
-        None,
-    )?;
+    c.arg("-c").arg(command);
+    if discard_output {
+        c.stdout(std::process::Stdio::null());
+    }
+    let (n, _) = process::stdin_from(c, reader, format!("{role} `{command}`"), None)?;
     Ok(n)
 }

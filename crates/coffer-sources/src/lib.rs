@@ -16,6 +16,10 @@
 //! - [`command`]: the standard output of any command; its exit status decides
 //!   whether the snapshot is written.
 //!
+//! Every restore, whatever the front end, goes through [`restore::restore`]
+//! with a [`restore::Destination`]: one place checks a snapshot's kind
+//! against where it goes and keeps the restore beneath its target.
+//!
 //! Shared pieces: [`dburl`] parses server URLs and never prints a password;
 //! [`process`] runs every child process (dump and restore tools, commands)
 //! the same way; [`error`] holds the typed [`SourceError`].
@@ -55,6 +59,7 @@ pub mod pg_physical;
 pub mod postgres;
 pub mod process;
 pub mod redis;
+pub mod restore;
 pub mod spec;
 pub mod stream;
 pub mod wal;

@@ -10,9 +10,35 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
 use std::path::Path;
 
-use crate::SourceOutput;
+use crate::{SourceError, SourceOutput, SourceResult};
 
-/// Saves `reader` as a file called `name` in a one-entry tree.
+/// Checks the name of a stream given with option `flag` (`--stdin-name`,
+/// `--name`): one plain file name under the rule of every node name
+/// ([`coffer_core::tree::check_name`]: not empty, `.` or `..`, no `/` or
+/// NUL), so that a restore into a directory writes it right there. A
+/// leading `/` is refused, not stripped: the name is a file name, not a
+/// path to restore to.
+pub fn check_name(name: &str, flag: &str) -> SourceResult<()> {
+    coffer_core::tree::check_name(name.as_bytes()).map_err(|why| {
+        SourceError::Usage(format!(
+            "{flag} {}: {why}; give a plain file name, e.g. {flag} {}",
+            coffer_core::tree::escape_name(name.as_bytes()),
+            suggestion(name)
+        ))
+    })
+}
+
+/// A plain name to suggest instead of `name`.
+fn suggestion(name: &str) -> String {
+    let last = name
+        .rsplit('/')
+        .map(|p| p.replace('\0', ""))
+        .find(|p| coffer_core::tree::check_name(p.as_bytes()).is_ok());
+    last.unwrap_or_else(|| "dump.bin".into())
+}
+
+/// Saves `reader` as a file called `name` in a one-entry tree (`name` must
+/// pass [`check_name`]; it is checked again here, before anything is read).
 pub fn save_stream<R: Read>(
     archiver: &Archiver,
     reader: R,
@@ -20,13 +46,21 @@ pub fn save_stream<R: Read>(
     kind: &str,
     details: BTreeMap<String, String>,
 ) -> Result<SourceOutput> {
+    valid_name(name)?;
     let content = archiver.save_stream(reader, Path::new(name))?;
     one_file(archiver, content, name, kind, details)
 }
 
+/// The vault's error for a stream name [`check_name`] refuses (from a
+/// source that did not check it as a usage error first).
+fn valid_name(name: &str) -> Result<()> {
+    check_name(name, "the stream name").map_err(|e| Error::InvalidInput(e.to_string()))
+}
+
 /// Saves the one-entry tree of a stream whose `content` is already saved.
 /// Sources call this only once the stream is known to be complete and good
-/// (its process exited with status 0).
+/// (its process exited with status 0). A `name` that is not one plain file
+/// name is refused: no tree is written that a restore would refuse.
 pub fn one_file(
     archiver: &Archiver,
     content: Vec<ChunkRef>,
@@ -34,6 +68,7 @@ pub fn one_file(
     kind: &str,
     details: BTreeMap<String, String>,
 ) -> Result<SourceOutput> {
+    valid_name(name)?;
     let size: u64 = content.iter().map(|c| c.len as u64).sum();
     let now = jiff::Timestamp::now();
     let mut node = Node::new(name.as_bytes().to_vec(), NodeKind::File);
@@ -176,7 +211,12 @@ impl Read for StreamReader<'_> {
 /// Writes the stream of `snap` to `path` (`-`: standard output); returns
 /// the bytes written. An existing file is not overwritten.
 pub fn restore_to_file(vault: &Vault, index: &Index, snap: &Snapshot, path: &Path) -> Result<u64> {
-    let mut reader = StreamReader::open(vault, index, snap)?;
+    copy_to_file(StreamReader::open(vault, index, snap)?, path)
+}
+
+/// Writes `reader` to the new file `path` (`-`: standard output), synced;
+/// returns the bytes written. An existing file is not overwritten.
+pub fn copy_to_file<R: Read>(mut reader: R, path: &Path) -> Result<u64> {
     if path == Path::new("-") {
         let out = std::io::stdout();
         let mut out = out.lock();
@@ -250,5 +290,26 @@ mod tests {
         );
         assert!(e.is_err());
         assert_eq!(v.snapshots(&Default::default()).unwrap().len(), before);
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_name_is_one_plain_file_name() {
+        assert!(check_name("dump.sql", "--stdin-name").is_ok());
+        assert!(check_name("...", "--stdin-name").is_ok());
+        for bad in ["../../escaped.txt", "/etc/x", "a/b", "..", ".", "", "a\0b"] {
+            let e = check_name(bad, "--stdin-name").unwrap_err();
+            assert!(e.is_usage(), "{bad:?}");
+            assert!(e.to_string().starts_with("--stdin-name "), "{e}");
+        }
+        let e = check_name("../../escaped.txt", "--stdin-name").unwrap_err();
+        assert!(
+            e.to_string().contains("e.g. --stdin-name escaped.txt"),
+            "{e}"
+        );
     }
 }
