@@ -540,7 +540,7 @@ fn moto_store_clock_overrules_a_forged_clock() {
     // The store answers with its own time.
     let store = m.s3.block_on(m.s3.client().server_time()).unwrap();
     assert!(
-        (store - Timestamp::now()).abs() < SignedDuration::from_mins(1),
+        store.duration_since(Timestamp::now()).abs() < SignedDuration::from_mins(1),
         "moto's Date {store} is not this machine's time"
     );
     let at = |t: Timestamp, args: &[&str]| {
@@ -557,13 +557,13 @@ fn moto_store_clock_overrules_a_forged_clock() {
         } else {
             "refusing to remove the lock"
         };
-        fails_with(&o, 2, &[what, "ahead of the store's", "set-ntp"]);
+        fails_with(&o, 1, &[what, "ahead of the store's", "set-ntp"]);
     }
     // A clock behind would reopen a grace period: refused for the lock.
     let o = at(Timestamp::now() - days(1), &["vault", "unlock"]);
     fails_with(
         &o,
-        2,
+        1,
         &["refusing to remove the lock", "behind the store's"],
     );
     // Two minutes ahead is tolerated: the compliance lock refuses.

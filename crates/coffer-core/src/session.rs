@@ -258,20 +258,19 @@ impl SessionGuard {
 
     /// Like [`SessionGuard::start`] with another refresh interval (tests).
     pub fn start_with(vault: &Vault, kind: SessionKind, every: Duration) -> Result<SessionGuard> {
-        let session = Session::new(kind);
-        let id = save(vault, &session)?;
         // A writer whose clock is off from the store's would write times
         // that prune misjudges (too early: the session looks dead; too
-        // late: it looks started after a plan it must hold back).
-        if let Err(e) = crate::clock::check_store_clock(
+        // late: it looks started after a plan it must hold back). Checked
+        // before anything is written (under object lock a deleted object's
+        // version stays).
+        crate::clock::check_store_clock(
             vault,
             jiff::Timestamp::now(),
             crate::clock::Skew::Either,
             "start a writer session",
-        ) {
-            let _ = vault.backend().delete(&ObjectKind::Session.path(&id));
-            return Err(e);
-        }
+        )?;
+        let session = Session::new(kind);
+        let id = save(vault, &session)?;
         let current = Arc::new(Mutex::new(Current {
             id,
             session,

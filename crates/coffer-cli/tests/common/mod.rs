@@ -387,9 +387,10 @@ pub fn stop_serve(child: std::process::Child) -> (Option<i32>, String) {
 /// it a test that moves time would run against the real clock instead.
 /// Call it wherever a test sets `COFFER_NOW`.
 pub fn require_test_clock() {
-    assert!(
-        cfg!(feature = "test-clock"),
-        "this test moves \"now\" with COFFER_NOW, which only a coffer built with the `test-clock` feature reads: \
-         run it with `--features coffer-cli/test-clock` (scripts/test.sh does)"
-    );
+    if !cfg!(feature = "test-clock") {
+        panic!(
+            "this test moves \"now\" with COFFER_NOW, which only a coffer built with the `test-clock` feature reads: \
+             run it with `--features coffer-cli/test-clock` (scripts/test.sh does)"
+        );
+    }
 }
