@@ -2,6 +2,8 @@
 //! against a local directory and against the Garage S3 server.
 
 mod common;
+#[path = "vault_e2e/trust_keys.rs"]
+mod trust_keys;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

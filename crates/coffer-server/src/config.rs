@@ -106,7 +106,8 @@ pub enum KeySource {
 /// Where a database source's password comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretRef {
-    /// A file holding it (one line; a trailing newline is dropped).
+    /// A file holding it (less one trailing `\n` or `\r\n`, as every
+    /// password file: `coffer_core::keys::read_password_file`).
     File(PathBuf),
     /// An environment variable holding it.
     Env(String),
@@ -117,9 +118,14 @@ impl SecretRef {
     /// value.
     pub fn read(&self) -> Result<String, String> {
         match self {
-            SecretRef::File(p) => std::fs::read_to_string(p)
-                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-                .map_err(|e| format!("cannot read password file {}: {e}", p.display())),
+            // The one rule for password files (less one trailing newline),
+            // as the CLI reads them.
+            SecretRef::File(p) => coffer_core::keys::read_password_file(p).map_err(|e| match e {
+                coffer_core::Error::Io { source, .. } => {
+                    format!("cannot read password file {}: {source}", p.display())
+                }
+                e => e.to_string(),
+            }),
             SecretRef::Env(v) => std::env::var(v)
                 .map_err(|_| format!("environment variable {v} (password_env) is not set")),
         }
