@@ -354,6 +354,15 @@ pub fn add_slot(
     Ok(id)
 }
 
+/// How long before `now` slot `slot` was added, from its `created` (every
+/// slot records it, from the first format version on); `None` when that
+/// does not parse: the age is unknown. A slot added after `now` (a clock
+/// behind the adder's) is zero days old.
+pub fn slot_age(slot: &KeySlot, now: jiff::Timestamp) -> Option<jiff::SignedDuration> {
+    let created: jiff::Timestamp = slot.created.parse().ok()?;
+    Some(now.duration_since(created).max(jiff::SignedDuration::ZERO))
+}
+
 /// Lists every usable key slot, oldest first. A slot that is damaged or
 /// asks for Argon2id parameters out of [`kdf_bounds`] is left out and
 /// reported (see [`list_slots_checked`]) only in the log.

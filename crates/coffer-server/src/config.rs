@@ -335,6 +335,9 @@ pub struct ComplianceConfig {
     pub restore_test_window: SignedDuration,
     /// Every vault has a passed verification this recent (default 7d).
     pub verify_window: SignedDuration,
+    /// Every key slot was added within this period (default 90d): the
+    /// `key-age` control.
+    pub key_rotation: SignedDuration,
 }
 
 impl Default for ComplianceConfig {
@@ -344,6 +347,7 @@ impl Default for ComplianceConfig {
             min_retention_days: 7,
             restore_test_window: SignedDuration::from_hours(7 * 24),
             verify_window: SignedDuration::from_hours(7 * 24),
+            key_rotation: SignedDuration::from_hours(90 * 24),
         }
     }
 }
@@ -656,6 +660,7 @@ struct RawCompliance {
     min_retention_days: Option<S<u32>>,
     restore_test_window: Option<S<String>>,
     verify_window: Option<S<String>>,
+    key_rotation: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -892,6 +897,7 @@ impl Validator<'_> {
             c.restore_test_window,
         );
         c.verify_window = self.duration("verify_window", &a.verify_window, c.verify_window);
+        c.key_rotation = self.duration("key_rotation", &a.key_rotation, c.key_rotation);
         c
     }
 
