@@ -58,7 +58,7 @@ pub struct GlobalArgs {
     /// Vault: a directory, s3://bucket/prefix, or the name of a local vault
     #[arg(long, global = true, env = "COFFER_VAULT")]
     pub vault: Option<String>,
-    /// File holding the vault's password
+    /// File holding the vault's password: its content less exactly one trailing newline (\n or \r\n)
     #[arg(long, global = true, env = "COFFER_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,
     /// Key file that unlocks the vault
@@ -206,7 +206,7 @@ enum KeyCmd {
         /// Key file for the new slot (created if missing)
         #[arg(long)]
         new_key_file: Option<PathBuf>,
-        /// File holding the new slot's password (or COFFER_NEW_PASSWORD)
+        /// File holding the new slot's password, less exactly one trailing newline, as --password-file reads it (or COFFER_NEW_PASSWORD)
         #[arg(long)]
         new_password_file: Option<PathBuf>,
         /// A label for the slot
@@ -677,7 +677,7 @@ fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
         return Ok(if result.warnings.is_empty() { 0 } else { 3 });
     }
     let spec = if a.db.count() > 0 {
-        a.db.spec()
+        a.db.spec()?
     } else {
         SourceSpec::Files {
             paths: a.paths.clone(),

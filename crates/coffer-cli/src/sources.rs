@@ -31,9 +31,44 @@ pub struct ToolArgs {
     /// Directory holding mariadb-dump/mysqldump and mariadb/mysql (only it is searched)
     #[arg(long, env = "COFFER_MYSQL_BIN_DIR", value_name = "DIR")]
     pub mysql_bin_dir: Option<PathBuf>,
+    /// File holding the database's password (its content less exactly one trailing newline), so that
+    /// it need be neither in the URL nor on a command line; else the environment variable
+    /// COFFER_DB_PASSWORD, when the URL has no password
+    #[arg(long, env = "COFFER_DB_PASSWORD_FILE", value_name = "FILE")]
+    pub db_password_file: Option<PathBuf>,
 }
 
+/// The environment variable that may hold a database's password.
+pub const DB_PASSWORD_ENV: &str = "COFFER_DB_PASSWORD";
+
 impl ToolArgs {
+    /// `url` (of option `flag`) with the password from --db-password-file
+    /// or COFFER_DB_PASSWORD put in (the tools get it through their
+    /// environment). A password file and a URL with a password is a usage
+    /// error; the variable only fills a URL without one.
+    pub fn url(&self, url: &str, flag: &str) -> Result<String> {
+        let has_password = coffer_sources::dburl::has_password(url);
+        let password = if let Some(f) = &self.db_password_file {
+            // The one rule for password files, as for the vault's.
+            Some(
+                coffer_core::keys::read_password_file(f).map_err(|e| match e {
+                    coffer_core::Error::InvalidInput(m) => anyhow::Error::new(UsageError(m)),
+                    e => anyhow::Error::new(e).context("reading --db-password-file"),
+                })?,
+            )
+        } else if has_password {
+            None
+        } else {
+            std::env::var(DB_PASSWORD_ENV)
+                .ok()
+                .filter(|p| !p.is_empty())
+        };
+        match password {
+            Some(pw) => Ok(coffer_sources::dburl::with_password(url, &pw, flag).map_err(usage)?),
+            None => Ok(url.to_string()),
+        }
+    }
+
     fn pg(&self) -> PgOptions {
         PgOptions {
             bin_dir: self.pg_bin_dir.clone(),
@@ -102,12 +137,14 @@ impl DbBackupArgs {
         self.postgres.is_some() && (self.all_databases || self.globals)
     }
 
-    /// The source these flags describe (call when [`Self::count`] is 1).
-    pub fn spec(&self) -> SourceSpec {
+    /// The source these flags describe (call when [`Self::count`] is 1),
+    /// with the database password from --db-password-file or
+    /// COFFER_DB_PASSWORD in its URL.
+    pub fn spec(&self) -> Result<SourceSpec> {
         let bin = |d: &Option<PathBuf>| d.clone();
-        if let Some(u) = &self.postgres {
+        Ok(if let Some(u) = &self.postgres {
             SourceSpec::Postgres {
-                url: u.clone(),
+                url: self.tools.url(u, "--postgres")?,
                 all_databases: self.all_databases,
                 globals: self.globals,
                 include_databases: self.include_database.clone(),
@@ -116,18 +153,20 @@ impl DbBackupArgs {
             }
         } else if let Some(u) = &self.mysql {
             SourceSpec::Mysql {
-                url: u.clone(),
+                url: self.tools.url(u, "--mysql")?,
                 bin_dir: bin(&self.tools.mysql_bin_dir),
             }
         } else if let Some(u) = &self.redis {
-            SourceSpec::Redis { url: u.clone() }
+            SourceSpec::Redis {
+                url: self.tools.url(u, "--redis")?,
+            }
         } else {
             SourceSpec::Command {
                 command: self.command.clone().unwrap_or_default(),
                 name: self.name.clone().unwrap_or_default(),
                 restore_command: self.restore_command.clone(),
             }
-        }
+        })
     }
 
     /// Flags that belong to a source that is not given.
@@ -287,6 +326,7 @@ pub fn restore(
     let destination = if let Some(f) = &a.to_file {
         Destination::File(f.clone())
     } else if let Some(u) = &a.postgres {
+        let u = &a.tools.url(u, "--postgres")?;
         Destination::Postgres {
             url: DbUrl::parse(u, postgres::SCHEMES, postgres::DEFAULT_PORT, "--postgres")
                 .map_err(usage)?,
@@ -299,6 +339,7 @@ pub fn restore(
             },
         }
     } else if let Some(u) = &a.mysql {
+        let u = &a.tools.url(u, "--mysql")?;
         Destination::Mysql {
             url: DbUrl::parse(u, mysql::SCHEMES, mysql::DEFAULT_PORT, "--mysql").map_err(usage)?,
             tools: a.tools.mysql(),
@@ -397,7 +438,7 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
             tools,
         } => {
             let spec = SourceSpec::PostgresBase {
-                url: u,
+                url: tools.url(&u, "--postgres")?,
                 bin_dir: tools.pg_bin_dir.clone(),
             };
             spec.validate().map_err(usage)?;

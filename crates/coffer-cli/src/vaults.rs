@@ -56,7 +56,8 @@ fn named(name: &str, is_default: bool) -> Target {
     }
 }
 
-/// Reads a password file; an empty one is a usage error.
+/// Reads a password file by the one rule (coffer_core::keys::read_password_file:
+/// less one trailing newline); an empty one is a usage error.
 fn read_password_file(pf: &Path) -> Result<Secret> {
     Secret::from_password_file(pf).map_err(|e| match e {
         coffer_core::Error::InvalidInput(m) => UsageError(m).into(),
@@ -102,16 +103,31 @@ pub fn open(g: &GlobalArgs) -> Result<Vault> {
     let backend = backend(&t)?;
     let config_exists = Vault::exists(backend.as_ref())?;
     if !config_exists {
-        return Err(coffer_core::Error::NotFound {
-            what: format!("vault at {}", t.location),
-            hint:
-                ": create it with `coffer init` (or run `coffer backup DIR` for the default vault)"
+        // A location that lost its `config` gets the core's error (what is
+        // missing and how to get it back), never advice to init over it.
+        return Err(match Vault::missing(backend.as_ref())? {
+            coffer_core::Error::NotFound { .. } => coffer_core::Error::NotFound {
+                what: format!("vault at {}", t.location),
+                hint: ": create it with `coffer init` (or run `coffer backup DIR` for the default vault)"
                     .into(),
+            },
+            lost => lost,
         }
         .into());
     }
     let secret = secret(g, &t)?.ok_or_else(|| no_secret(&t))?;
-    Ok(Vault::open(backend, &secret)?)
+    let vault = Vault::open(backend, &secret)?;
+    warn_skipped_slots(&vault);
+    Ok(vault)
+}
+
+/// Warns (on standard error, also with --quiet and --json) of each key slot
+/// that was skipped when `vault` was opened: it names the slot, so that it
+/// can be removed (`coffer key remove`) or restored.
+fn warn_skipped_slots(vault: &Vault) {
+    for p in vault.skipped_slots() {
+        eprintln!("warning: vault {}: {p}", vault.backend().location());
+    }
 }
 
 /// Creates a vault. Without a secret, a named vault gets a new key file in
@@ -119,13 +135,9 @@ pub fn open(g: &GlobalArgs) -> Result<Vault> {
 pub fn init(g: &GlobalArgs, label: &str, announce: bool) -> Result<(Vault, Option<PathBuf>)> {
     let t = target(g);
     let backend = backend(&t)?;
-    if Vault::exists(backend.as_ref())? {
-        return Err(coffer_core::Error::AlreadyExists {
-            what: format!("a vault at {}", t.location),
-            hint: ": init refuses to touch it".into(),
-        }
-        .into());
-    }
+    // Before a key file is made: a location that holds a vault, or the
+    // objects of one that lost its `config`, is never initialized.
+    Vault::check_can_init(backend.as_ref())?;
     let mut created_key = None;
     let secret = match (&g.key_file, secret_without_key_file(g)?) {
         (Some(kf), _) if !kf.exists() => {
@@ -194,16 +206,8 @@ pub fn new_secret(
         ));
     }
     if let Some(pf) = password_file {
-        let text = std::fs::read_to_string(pf)
-            .with_context(|| format!("reading password file {}", pf.display()))?;
-        let pw = text.trim_end_matches(['\n', '\r']);
-        if pw.is_empty() {
-            bail!(UsageError(format!(
-                "password file {} is empty",
-                pf.display()
-            )));
-        }
-        return Ok((Secret::Password(pw.to_string()), None));
+        // The same rule as opening with --password-file.
+        return Ok((read_password_file(pf)?, None));
     }
     if let Ok(pw) = std::env::var("COFFER_NEW_PASSWORD") {
         if !pw.is_empty() {
@@ -232,12 +236,15 @@ pub fn open_other(
     });
     let backend = backend(&t)?;
     if !Vault::exists(backend.as_ref())? {
-        return Err(coffer_core::Error::NotFound {
-            what: format!("vault at {}", t.location),
-            hint: format!(
-                ": create it first with `coffer init --vault {}` (and its own key)",
-                t.location
-            ),
+        return Err(match Vault::missing(backend.as_ref())? {
+            coffer_core::Error::NotFound { .. } => coffer_core::Error::NotFound {
+                what: format!("vault at {}", t.location),
+                hint: format!(
+                    ": create it first with `coffer init --vault {}` (and its own key)",
+                    t.location
+                ),
+            },
+            lost => lost,
         }
         .into());
     }
@@ -263,6 +270,10 @@ pub fn open_other(
             "the secret given for vault {} opens none of its key slots: check {flags}",
             t.location
         ),
-        r => Ok(r.with_context(|| format!("opening vault {}", t.location))?),
+        r => {
+            let vault = r.with_context(|| format!("opening vault {}", t.location))?;
+            warn_skipped_slots(&vault);
+            Ok(vault)
+        }
     }
 }

@@ -6,6 +6,8 @@
 //! tool fails the test with a message saying what is missing.
 
 mod common;
+#[path = "databases/secrets.rs"]
+mod secrets;
 use common::*;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -186,6 +186,7 @@ fn status_and_report_after_real_backups_and_past_the_rpo() {
         ("backup-frequency", "PASS"),
         ("retention-minimum", "PASS"),
         ("encryption", "PASS"),
+        ("key-age", "PASS"),
         ("vault-lock", "FAIL"),
         ("cross-vault-copy", "PASS"),
         ("rpo", "PASS"),
@@ -221,7 +222,7 @@ fn status_and_report_after_real_backups_and_past_the_rpo() {
     // CSV: one row per control.
     let csv = s.ok(&["report", "--format", "csv"], None);
     assert!(csv.starts_with("control,title,status,failing_resources,evidence\r\n"));
-    assert_eq!(csv.matches("\r\n").count(), 10, "{csv}");
+    assert_eq!(csv.matches("\r\n").count(), 11, "{csv}");
     assert!(csv.contains("\r\nrpo,"), "{csv}");
 
     // HTML into a file: one self-contained page.

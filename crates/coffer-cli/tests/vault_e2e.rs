@@ -3,6 +3,8 @@
 
 mod common;
 mod hostile;
+#[path = "vault_e2e/trust_keys.rs"]
+mod trust_keys;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -44,10 +44,13 @@ pub struct StorageError {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The secret opens no key slot.
-    #[error("the password or key file does not open vault {vault}: no key slot accepts it (check COFFER_PASSWORD, --password-file or --key-file)")]
+    #[error("the password or key file does not open vault {vault}: no key slot accepts it (check COFFER_PASSWORD, --password-file or --key-file){skipped}")]
     WrongKey {
         /// The vault's location.
         vault: String,
+        /// The slots skipped as damaged, ` (key slot keys/… skipped: …; …)`,
+        /// or empty.
+        skipped: String,
     },
     /// Something named does not exist.
     #[error("{what} not found{hint}")]

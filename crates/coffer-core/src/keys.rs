@@ -40,19 +40,9 @@ impl std::fmt::Debug for Secret {
 }
 
 impl Secret {
-    /// Reads a password file: its content less one trailing `\n` or `\r\n`
-    /// (as the format documents). An empty password is refused.
+    /// Reads a password file by [`read_password_file`]'s rule.
     pub fn from_password_file(path: &Path) -> Result<Secret> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let pw = text.strip_suffix('\n').unwrap_or(&text);
-        let pw = pw.strip_suffix('\r').unwrap_or(pw);
-        if pw.is_empty() {
-            return Err(Error::InvalidInput(format!(
-                "password file {} is empty",
-                path.display()
-            )));
-        }
-        Ok(Secret::Password(pw.to_string()))
+        read_password_file(path).map(Secret::Password)
     }
 
     /// Reads a key file written by [`write_new_key_file`].
@@ -86,13 +76,43 @@ impl Secret {
     }
 }
 
+/// Reads a password file: the one rule for every password file coffer
+/// reads (a vault's, a new key slot's, a database's, a mail server's), so
+/// a password stored from a file opens with the same file. The password is
+/// the file's content less exactly one trailing `\n` or `\r\n`; any
+/// other whitespace is part of it. The file must be UTF-8 and the password
+/// not empty (an [`Error::InvalidInput`] naming the file, never its
+/// content).
+pub fn read_password_file(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::InvalidInput(format!("password file {} is not UTF-8", path.display()))
+    })?;
+    let pw = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(&text);
+    if pw.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "password file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(pw.to_string())
+}
+
 /// Writes a new key file with a random secret, mode 0600, refusing to
 /// overwrite an existing file.
 pub fn write_new_key_file(path: &Path) -> Result<Secret> {
     use std::io::Write;
     let secret: [u8; 32] = crypto::random_bytes();
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // Directories made for a key file are private (0700).
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(dir).map_err(|e| Error::io(dir, e))?;
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -128,6 +148,77 @@ pub struct KdfParams {
     pub t: u32,
     /// Parallelism.
     pub p: u32,
+}
+
+/// Bounds on the Argon2id parameters of a slot that is opened. A slot is
+/// plaintext that anyone with write access to the storage can edit, so a
+/// reader refuses, before any work, parameters that would take gigabytes
+/// or minutes (or that Argon2 itself rejects), and skips that slot.
+///
+/// - lanes `p`: 1 to 16;
+/// - memory `m_kib`: 8·p KiB (Argon2's minimum, RFC 9106) to 2 GiB;
+/// - iterations `t`: 1 to 64;
+/// - work `m_kib · t`: at most 8 GiB·passes, about 40 times the default
+///   (64 MiB × 3), a few seconds on a server.
+///
+/// Weak parameters are not refused when reading: a slot opens only for the
+/// secret it was made for, and making one needs the master key already.
+pub mod kdf_bounds {
+    /// Most lanes.
+    pub const MAX_P: u32 = 16;
+    /// Most memory, KiB (2 GiB).
+    pub const MAX_M_KIB: u32 = 2 << 20;
+    /// Most iterations.
+    pub const MAX_T: u32 = 64;
+    /// Most work, KiB × iterations (8 GiB·passes).
+    pub const MAX_WORK: u64 = 8 << 20;
+    /// Least memory of a new slot, KiB: 7 MiB, with [`MIN_NEW_WORK`] the
+    /// weakest of OWASP's Argon2id configurations (m = 7 MiB, t = 5).
+    pub const MIN_NEW_M_KIB: u32 = 7 * 1024;
+    /// Least work of a new slot, KiB × iterations (7 MiB × 5; OWASP's other
+    /// configurations, 46 MiB × 1 … 9 MiB × 4, are all above it).
+    pub const MIN_NEW_WORK: u64 = 7 * 1024 * 5;
+}
+
+impl KdfParams {
+    /// Checks the parameters against [`kdf_bounds`] (what a reader accepts).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        use kdf_bounds::*;
+        let KdfParams { m_kib, t, p } = *self;
+        let work = u64::from(m_kib) * u64::from(t);
+        if !(1..=MAX_P).contains(&p) {
+            return Err(format!("Argon2id lanes p={p} are outside 1..={MAX_P}"));
+        }
+        if m_kib < 8 * p || m_kib > MAX_M_KIB {
+            return Err(format!(
+                "Argon2id memory m_kib={m_kib} is outside {}..={MAX_M_KIB} KiB (2 GiB)",
+                8 * p
+            ));
+        }
+        if !(1..=MAX_T).contains(&t) {
+            return Err(format!("Argon2id iterations t={t} are outside 1..={MAX_T}"));
+        }
+        if work > MAX_WORK {
+            return Err(format!(
+                "Argon2id work m_kib·t = {work} is above {MAX_WORK} (8 GiB·passes)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the parameters of a slot about to be made: readable, and not
+    /// weaker than OWASP's weakest Argon2id recommendation.
+    pub fn check_new(&self) -> std::result::Result<(), String> {
+        use kdf_bounds::*;
+        self.check()?;
+        if self.m_kib < MIN_NEW_M_KIB || u64::from(self.m_kib) * u64::from(self.t) < MIN_NEW_WORK {
+            return Err(format!(
+                "Argon2id m_kib={} t={} is weaker than OWASP's minimum (at least {MIN_NEW_M_KIB} KiB, and m_kib·t at least {MIN_NEW_WORK})",
+                self.m_kib, self.t
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for KdfParams {
@@ -168,6 +259,23 @@ pub struct KeySlot {
     pub wrapped: String,
 }
 
+/// A key slot that was skipped (it does not parse, its salt or wrapped key
+/// does not decode, its Argon2id parameters are out of bounds, or it cannot
+/// be read), and why. Skipping it never locks out the other slots.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlotProblem {
+    /// The slot's object path (`keys/<id>`).
+    pub path: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl std::fmt::Display for SlotProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "key slot {} skipped: {}", self.path, self.reason)
+    }
+}
+
 /// A slot with its id, as listed.
 #[derive(Debug, Clone, Serialize)]
 pub struct SlotInfo {
@@ -182,10 +290,8 @@ fn wrapping_key(secret: &Secret, salt: &[u8], kdf: Option<KdfParams>) -> Result<
     match secret {
         Secret::Password(pw) => {
             let p = kdf.unwrap_or_default();
-            // Refuse absurd parameters a tampered slot could carry.
-            if p.m_kib > 4 << 20 || p.t > 100 || p.p > 64 {
-                return Err(Error::InvalidInput("a key slot asks for Argon2id parameters beyond 4 GiB / t=100 / p=64: refusing it".into()));
-            }
+            // Checked again here, whoever called: never start absurd work.
+            p.check().map_err(Error::InvalidInput)?;
             let params = argon2::Params::new(p.m_kib, p.t, p.p, Some(32))
                 .map_err(|e| Error::InvalidInput(format!("bad Argon2id parameters: {e}")))?;
             let a =
@@ -222,6 +328,10 @@ pub fn add_slot(
         Secret::Password(_) => Some(kdf.unwrap_or_default()),
         Secret::KeyFile(_) => None,
     };
+    if let Some(k) = &kdf {
+        k.check_new()
+            .map_err(|e| Error::InvalidInput(format!("new key slot: {e}")))?;
+    }
     let wk = wrapping_key(secret, &salt, kdf)?;
     let slot = KeySlot {
         version: 1,
@@ -244,63 +354,141 @@ pub fn add_slot(
     Ok(id)
 }
 
-/// Lists every key slot. A slot that cannot be parsed is reported as damaged.
+/// How long before `now` slot `slot` was added, from its `created` (every
+/// slot records it, from the first format version on); `None` when that
+/// does not parse: the age is unknown. A slot added after `now` (a clock
+/// behind the adder's) is zero days old.
+pub fn slot_age(slot: &KeySlot, now: jiff::Timestamp) -> Option<jiff::SignedDuration> {
+    let created: jiff::Timestamp = slot.created.parse().ok()?;
+    Some(now.duration_since(created).max(jiff::SignedDuration::ZERO))
+}
+
+/// Lists every usable key slot, oldest first. A slot that is damaged or
+/// asks for Argon2id parameters out of [`kdf_bounds`] is left out and
+/// reported (see [`list_slots_checked`]) only in the log.
 pub fn list_slots(backend: &dyn Backend) -> Result<Vec<SlotInfo>> {
-    let storage = |source| Error::Storage {
-        location: backend.location(),
-        source,
-    };
+    let (slots, problems) = list_slots_checked(backend)?;
+    for p in problems {
+        tracing::warn!("{p}");
+    }
+    Ok(slots)
+}
+
+/// Why slot `body` cannot be used, if it cannot: it must parse, its salt
+/// and wrapped secret must decode, and a password slot's Argon2id
+/// parameters must be within [`kdf_bounds`]. Checked before any KDF work.
+fn check_slot(body: &[u8]) -> std::result::Result<KeySlot, String> {
+    let slot: KeySlot = serde_json::from_slice(body).map_err(|e| format!("does not parse: {e}"))?;
+    if !B64.decode(&slot.salt).is_ok_and(|s| !s.is_empty()) {
+        return Err("its salt is not base64".into());
+    }
+    if B64.decode(&slot.wrapped).is_err() {
+        return Err("its wrapped key is not base64".into());
+    }
+    if slot.kind == SlotKind::Password {
+        slot.kdf.unwrap_or_default().check()?;
+    }
+    Ok(slot)
+}
+
+/// Lists every key slot, oldest first, with the slots that were skipped:
+/// one that cannot be read, parsed or used (a kind this version does not
+/// know, damage, tampered Argon2id parameters) must not lock out the others.
+pub fn list_slots_checked(backend: &dyn Backend) -> Result<(Vec<SlotInfo>, Vec<SlotProblem>)> {
+    let listed = backend
+        .list(ObjectKind::Key.prefix())
+        .map_err(|source| Error::Storage {
+            location: backend.location(),
+            source,
+        })?;
     let mut out = Vec::new();
-    for obj in backend.list(ObjectKind::Key.prefix()).map_err(storage)? {
+    let mut problems = Vec::new();
+    for obj in listed {
         let Some(id) = ObjectKind::Key.id_of(&obj.path) else {
             continue;
         };
-        let body = backend.read(&obj.path).map_err(storage)?;
-        // A slot of a kind this version does not know, or a damaged one, is
-        // skipped: it must not lock out the other slots.
-        match serde_json::from_slice::<KeySlot>(&body) {
+        let body = match backend.read(&obj.path) {
+            Ok(b) => b,
+            // Removed since the listing: not a slot any more.
+            Err(e) if e.not_found => continue,
+            Err(e) => {
+                problems.push(SlotProblem {
+                    path: obj.path,
+                    reason: format!("cannot be read: {e}"),
+                });
+                continue;
+            }
+        };
+        match check_slot(&body) {
             Ok(slot) => out.push(SlotInfo { id, slot }),
-            Err(e) => tracing::warn!("{}: key slot skipped: {e}", obj.path),
+            Err(reason) => problems.push(SlotProblem {
+                path: obj.path,
+                reason,
+            }),
         }
     }
     out.sort_by(|a, b| a.slot.created.cmp(&b.slot.created));
-    Ok(out)
+    Ok((out, problems))
 }
 
-/// Finds the slot `secret` opens and returns the master key and that slot's id.
-pub fn open(backend: &dyn Backend, vault_id: &str, secret: &Secret) -> Result<(MasterKey, Id)> {
-    let slots = list_slots(backend)?;
+/// Finds the slot `secret` opens and returns the master key, that slot's
+/// id, and the slots that were skipped (for the caller to warn about).
+pub fn open(
+    backend: &dyn Backend,
+    vault_id: &str,
+    secret: &Secret,
+) -> Result<(MasterKey, Id, Vec<SlotProblem>)> {
+    let (slots, mut problems) = list_slots_checked(backend)?;
     for s in slots.iter().filter(|s| s.slot.kind == secret.kind()) {
-        let salt = B64
-            .decode(&s.slot.salt)
-            .map_err(|_| Error::damaged(ObjectKind::Key.path(&s.id), "salt is not base64"))?;
-        let wrapped = B64.decode(&s.slot.wrapped).map_err(|_| {
-            Error::damaged(ObjectKind::Key.path(&s.id), "wrapped key is not base64")
-        })?;
-        let wk = wrapping_key(secret, &salt, s.slot.kdf)?;
+        let path = ObjectKind::Key.path(&s.id);
+        // Both decode: check_slot made sure.
+        let salt = B64.decode(&s.slot.salt).unwrap_or_default();
+        let wrapped = B64.decode(&s.slot.wrapped).unwrap_or_default();
+        let wk = match wrapping_key(secret, &salt, s.slot.kdf) {
+            Ok(wk) => wk,
+            Err(e) => {
+                problems.push(SlotProblem {
+                    path,
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
         if let Some(master) = crypto::open_key(&wk, &slot_aad(vault_id), &wrapped) {
-            let secret: [u8; 32] = master.try_into().map_err(|_| {
-                Error::damaged(
-                    ObjectKind::Key.path(&s.id),
-                    "wrapped secret has the wrong length",
-                )
-            })?;
-            return Ok((MasterKey::from_secret(secret), s.id));
+            match <[u8; 32]>::try_from(master.as_slice()) {
+                Ok(secret) => return Ok((MasterKey::from_secret(secret), s.id, problems)),
+                Err(_) => problems.push(SlotProblem {
+                    path,
+                    reason: "its wrapped secret has the wrong length".into(),
+                }),
+            }
         }
     }
+    let skipped = if problems.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        format!(" ({})", list.join("; "))
+    };
     Err(Error::WrongKey {
         vault: backend.location(),
+        skipped,
     })
 }
 
-/// Removes a key slot. The last slot cannot be removed.
+/// Removes a key slot: a usable one, or one that was skipped as damaged.
+/// The last usable slot cannot be removed.
 pub fn remove_slot(backend: &dyn Backend, id_prefix: &str) -> Result<Id> {
-    let slots = list_slots(backend)?;
-    let matches: Vec<_> = slots
+    let (slots, problems) = list_slots_checked(backend)?;
+    let usable = slots.iter().map(|s| (s.id, true));
+    let damaged = problems
         .iter()
-        .filter(|s| s.id.to_hex().starts_with(id_prefix))
+        .filter_map(|p| ObjectKind::Key.id_of(&p.path).map(|id| (id, false)));
+    let matches: Vec<(Id, bool)> = usable
+        .chain(damaged)
+        .filter(|(id, _)| id.to_hex().starts_with(id_prefix))
         .collect();
-    let target = match matches.as_slice() {
+    let (target, is_usable) = match matches.as_slice() {
         [] => return Err(Error::not_found(format!("key slot {id_prefix}"))),
         [one] => *one,
         _ => {
@@ -309,17 +497,156 @@ pub fn remove_slot(backend: &dyn Backend, id_prefix: &str) -> Result<Id> {
             )))
         }
     };
-    if slots.len() == 1 {
+    if is_usable && slots.len() == 1 {
         return Err(Error::InvalidInput(format!(
             "key slot {} is the vault's last one and cannot be removed: add another first (coffer key add)",
-            target.id.short()
+            target.short()
         )));
     }
     backend
-        .delete(&ObjectKind::Key.path(&target.id))
+        .delete(&ObjectKind::Key.path(&target))
         .map_err(|source| Error::Storage {
             location: backend.location(),
             source,
         })?;
-    Ok(target.id)
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_backend::Mem;
+
+    const VAULT: &str = "00112233445566778899aabbccddeeff";
+    /// The weakest parameters a new slot may have (quick in tests).
+    const QUICK: KdfParams = KdfParams {
+        m_kib: kdf_bounds::MIN_NEW_M_KIB,
+        t: 5,
+        p: 1,
+    };
+
+    fn put(b: &Mem, name: char, body: &str) -> String {
+        let path = format!("keys/{}", name.to_string().repeat(64));
+        b.write(&path, body.as_bytes().to_vec()).unwrap();
+        path
+    }
+
+    #[test]
+    fn damaged_slots_are_skipped_naming_them_and_lock_nobody_out() {
+        let b = Mem::default();
+        let master = MasterKey::generate();
+        let key = Secret::KeyFile([3; 32]);
+        let pw = Secret::Password("horse".into());
+        add_slot(&b, VAULT, &master, &key, "file", None).unwrap();
+        add_slot(&b, VAULT, &master, &pw, "pw", Some(QUICK)).unwrap();
+        let garbage = put(&b, 'a', "{ not json");
+        let good: KeySlot =
+            serde_json::from_slice(&b.read(&b.list("keys/").unwrap()[0].path).unwrap()).unwrap();
+        let mut bad_salt = good.clone();
+        bad_salt.salt = "%%%".into();
+        let bad_salt = put(&b, 'b', &serde_json::to_string(&bad_salt).unwrap());
+        // Parameters that would take 4 GiB (or a minute) are refused unrun.
+        let mut huge = good.clone();
+        huge.kind = SlotKind::Password;
+        huge.kdf = Some(KdfParams {
+            m_kib: 4 << 20,
+            t: 3,
+            p: 1,
+        });
+        let huge = put(&b, 'c', &serde_json::to_string(&huge).unwrap());
+        let mut s = good.clone();
+        s.kind = SlotKind::Password;
+        s.kdf = Some(KdfParams {
+            m_kib: 1 << 20,
+            t: 60,
+            p: 1,
+        });
+        let slow = put(&b, 'd', &serde_json::to_string(&s).unwrap());
+        for secret in [&key, &pw] {
+            let (k, _, problems) = open(&b, VAULT, secret).unwrap();
+            assert_eq!(k.secret(), master.secret());
+            let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+            for p in [&garbage, &bad_salt, &huge, &slow] {
+                assert!(paths.contains(&p.as_str()), "{p} not in {problems:?}");
+            }
+        }
+        let shown = open(&b, VAULT, &Secret::Password("wrong".into()))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            shown.contains(&huge) && shown.contains("2 GiB") && shown.contains(&garbage),
+            "{shown}"
+        );
+        // Two usable slots are listed; a damaged one can be removed.
+        assert_eq!(list_slots(&b).unwrap().len(), 2);
+        remove_slot(&b, &"a".repeat(8)).unwrap();
+        assert!(!b.exists(&garbage).unwrap());
+    }
+
+    #[test]
+    fn kdf_bounds_for_reading_and_for_new_slots() {
+        let k = |m_kib, t, p| KdfParams { m_kib, t, p };
+        assert!(KdfParams::default().check_new().is_ok());
+        assert!(QUICK.check_new().is_ok());
+        for owasp in [
+            k(47104, 1, 1),
+            k(19456, 2, 1),
+            k(12288, 3, 1),
+            k(9216, 4, 1),
+        ] {
+            assert!(owasp.check_new().is_ok(), "{owasp:?}");
+        }
+        assert!(k(1024, 1, 1).check().is_ok(), "weak is readable");
+        assert!(k(1024, 1, 1).check_new().is_err(), "weak is not made");
+        for bad in [
+            k(7, 1, 1),
+            k(64, 1, 0),
+            k(1 << 20, 1, 17),
+            k((2 << 20) + 1, 1, 1),
+            k(65536, 0, 1),
+            k(65536, 65, 1),
+            k(2 << 20, 5, 1),
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
+        let b = Mem::default();
+        let e = add_slot(
+            &b,
+            VAULT,
+            &MasterKey::generate(),
+            &Secret::Password("x".into()),
+            "",
+            Some(k(1024, 1, 1)),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("OWASP"), "{e}");
+        assert!(b.list("keys/").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_password_file_loses_exactly_one_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pw");
+        for (content, want) in [
+            ("pw\n", Some("pw")),
+            ("pw\r\n", Some("pw")),
+            ("pw", Some("pw")),
+            ("pw\n\n", Some("pw\n")),
+            ("pw \t\n", Some("pw \t")),
+            ("pw\r", Some("pw\r")),
+            ("\n", None),
+            ("", None),
+        ] {
+            std::fs::write(&f, content).unwrap();
+            let got = read_password_file(&f);
+            match want {
+                Some(w) => assert_eq!(got.unwrap(), w, "{content:?}"),
+                None => {
+                    let e = got.unwrap_err().to_string();
+                    assert!(e.contains("empty") && e.contains("pw"), "{e}");
+                }
+            }
+        }
+    }
 }

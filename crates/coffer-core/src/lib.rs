@@ -74,7 +74,7 @@ pub use error::{Error, ErrorKind, Result, StorageError};
 pub use forget::{execute_forget, plan_forget, ForgetItem, ForgetOptions, ForgetPlan, ForgetStats};
 pub use id::Id;
 pub use index::Index;
-pub use keys::{KdfParams, Secret, SlotInfo};
+pub use keys::{KdfParams, Secret, SlotInfo, SlotProblem};
 pub use lock::{HoldRecord, LockMode, LockPolicy, LockRecord, LockState, RetentionPlan, VaultLock};
 pub use pack::BlobKind;
 pub use prune::{prune, PruneOptions, PrunePlan, PruneReport};

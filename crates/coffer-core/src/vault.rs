@@ -79,6 +79,9 @@ pub struct Vault {
     key: MasterKey,
     config: VaultConfig,
     slot: Id,
+    /// Key slots skipped when the vault was opened (damaged, or with
+    /// Argon2id parameters out of bounds), for front ends to warn about.
+    skipped_slots: Arc<Vec<keys::SlotProblem>>,
     tree_packs: Arc<PackCache>,
 }
 
@@ -144,8 +147,40 @@ impl PackCache {
 
 const CONFIG: &str = "config";
 
+/// The prefixes of the objects that hold a vault's data, cheapest to list
+/// first (packs, the many, last). `keys/` is not among them: an init that is
+/// interrupted between its key slot and `config` leaves an orphan slot and
+/// nothing else, and a new init over it loses nothing.
+const DATA_PREFIXES: &[&str] = &[
+    "snapshots/",
+    "index/",
+    "locks/",
+    "holds/",
+    "sessions/",
+    "prune/",
+    crate::copy::COPYMAP_PREFIX,
+    "wal/",
+    "packs/",
+];
+
+/// The error for a location whose `config` is gone while `found` (a vault
+/// object) is still there: what is missing, and how to get it back.
+fn config_lost(location: &str, found: &str) -> Error {
+    Error::Damaged {
+        object: format!("{location}/{CONFIG}"),
+        detail: format!(
+            "the vault's `config` object is missing, but the location still holds vault objects ({found} …), \
+             so coffer will neither open it nor create a new vault over it (a new vault would have another id and \
+             key, and could read none of the old snapshots). Put `config` back from a backup or an earlier version \
+             of this location (S3 versioning, a file system snapshot, an rsync or `aws s3 sync` copy of it), or \
+             write it again if you know the vault's id (docs/format.md, \"Objects a vault cannot live without\"), or \
+             restore from a copy of the vault made with `coffer copy`; to start afresh, choose an empty location"
+        ),
+    }
+}
+
 impl Vault {
-    /// Whether `backend` holds a vault.
+    /// Whether `backend` holds a vault (its `config` exists).
     pub fn exists(backend: &dyn Backend) -> Result<bool> {
         backend.exists(CONFIG).map_err(|source| Error::Storage {
             location: backend.location(),
@@ -153,15 +188,51 @@ impl Vault {
         })
     }
 
-    /// Creates a vault with one key slot for `secret`. Refuses if one exists.
-    pub fn init(backend: Arc<dyn Backend>, secret: &Secret, opts: &InitOptions) -> Result<Vault> {
-        if Self::exists(backend.as_ref())? {
+    /// The first vault data object found at `backend` (one under
+    /// [`DATA_PREFIXES`] with a vault object's name), if any.
+    fn first_data_object(backend: &dyn Backend) -> Result<Option<String>> {
+        for prefix in DATA_PREFIXES {
+            let listed = backend.list(prefix).map_err(|source| Error::Storage {
+                location: backend.location(),
+                source,
+            })?;
+            // Only names a vault writes (hex) count, so a directory that
+            // merely has, say, an `index/` folder of its own is no vault.
+            let found = listed.into_iter().find(|o| {
+                let name = o.path.rsplit('/').next().unwrap_or("");
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_hexdigit())
+            });
+            if let Some(o) = found {
+                return Ok(Some(o.path));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Checks that `backend` may be initialized: it holds no `config` and no
+    /// vault data objects (a vault whose `config` was lost is never
+    /// initialized again, see [`Vault::init`]). Front ends call this before
+    /// they prepare anything (a new key file) for an init.
+    pub fn check_can_init(backend: &dyn Backend) -> Result<()> {
+        if Self::exists(backend)? {
             return Err(Error::AlreadyExists {
                 what: format!("a vault at {}", backend.location()),
                 hint: ": init refuses to touch it; use it as it is or choose another location"
                     .into(),
             });
         }
+        match Self::first_data_object(backend)? {
+            Some(found) => Err(config_lost(&backend.location(), &found)),
+            None => Ok(()),
+        }
+    }
+
+    /// Creates a vault with one key slot for `secret`. Refuses if one exists,
+    /// and refuses a location that holds vault objects without a `config`
+    /// (one that lost it): the one check every front end's init goes
+    /// through.
+    pub fn init(backend: Arc<dyn Backend>, secret: &Secret, opts: &InitOptions) -> Result<Vault> {
+        Self::check_can_init(backend.as_ref())?;
         let config = VaultConfig {
             format: "coffer-vault".into(),
             version: FORMAT_VERSION,
@@ -191,6 +262,7 @@ impl Vault {
             key,
             config,
             slot,
+            skipped_slots: Arc::default(),
             tree_packs: Arc::default(),
         })
     }
@@ -198,12 +270,16 @@ impl Vault {
     /// Opens an existing vault with `secret`.
     pub fn open(backend: Arc<dyn Backend>, secret: &Secret) -> Result<Vault> {
         let config = Self::read_config(backend.as_ref())?;
-        let (key, slot) = keys::open(backend.as_ref(), &config.id, secret)?;
+        let (key, slot, skipped) = keys::open(backend.as_ref(), &config.id, secret)?;
+        for p in &skipped {
+            tracing::warn!("vault {}: {p}", backend.location());
+        }
         let vault = Vault {
             backend,
             key,
             config,
             slot,
+            skipped_slots: Arc::new(skipped),
             tree_packs: Arc::default(),
         };
         // An unreadable lock makes writes fail with the reason; reads go on.
@@ -213,19 +289,18 @@ impl Vault {
 
     /// Reads the plaintext config.
     pub fn read_config(backend: &dyn Backend) -> Result<VaultConfig> {
-        let body = backend.read(CONFIG).map_err(|source| {
-            if source.not_found {
-                Error::NotFound {
-                    what: format!("vault at {}", backend.location()),
-                    hint: ": create it with `coffer init` or check --vault".into(),
-                }
-            } else {
-                Error::Storage {
+        let body = match backend.read(CONFIG) {
+            Ok(b) => b,
+            Err(source) if source.not_found => {
+                return Err(Self::missing(backend)?);
+            }
+            Err(source) => {
+                return Err(Error::Storage {
                     location: backend.location(),
                     source,
-                }
+                })
             }
-        })?;
+        };
         let config: VaultConfig = serde_json::from_slice(&body)
             .map_err(|e| Error::damaged(CONFIG, format!("does not parse: {e}")))?;
         if config.format != "coffer-vault" {
@@ -254,6 +329,19 @@ impl Vault {
         Ok(config)
     }
 
+    /// The error for a location without `config`: "no vault here" when it
+    /// is empty, or (it holds vault objects) that the vault lost its
+    /// `config` and how to get it back. Fails only if listing fails.
+    pub fn missing(backend: &dyn Backend) -> Result<Error> {
+        Ok(match Self::first_data_object(backend)? {
+            Some(found) => config_lost(&backend.location(), &found),
+            None => Error::NotFound {
+                what: format!("vault at {}", backend.location()),
+                hint: ": create it with `coffer init` or check --vault".into(),
+            },
+        })
+    }
+
     /// The storage.
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
@@ -272,6 +360,13 @@ impl Vault {
     /// The key slot that opened the vault.
     pub fn slot(&self) -> Id {
         self.slot
+    }
+
+    /// The key slots skipped when the vault was opened: damaged ones, and
+    /// ones whose Argon2id parameters are out of bounds. The vault opened
+    /// with another slot; front ends show these as warnings.
+    pub fn skipped_slots(&self) -> &[keys::SlotProblem] {
+        &self.skipped_slots
     }
 
     /// Adds a key slot for `secret`.
@@ -602,5 +697,57 @@ impl Vault {
             node = Some(n);
         }
         Ok(node)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_backend::Mem;
+
+    fn secret() -> Secret {
+        Secret::KeyFile([7; 32])
+    }
+
+    #[test]
+    fn a_location_that_lost_its_config_is_never_initialized_again() {
+        let b: Arc<dyn Backend> = Arc::new(Mem::default());
+        let v = Vault::init(b.clone(), &secret(), &InitOptions::default()).unwrap();
+        v.save_object(ObjectKind::Snapshot, b"{}").unwrap();
+        b.delete(CONFIG).unwrap();
+        let keys_before = b.list("keys/").unwrap().len();
+        for e in [
+            Vault::init(b.clone(), &secret(), &InitOptions::default())
+                .err()
+                .unwrap(),
+            Vault::open(b.clone(), &secret()).err().unwrap(),
+            Vault::check_can_init(b.as_ref()).unwrap_err(),
+        ] {
+            assert_eq!(e.kind(), crate::ErrorKind::Damaged, "{e}");
+            let m = e.to_string();
+            assert!(
+                m.contains("`config` object is missing") && m.contains("snapshots/"),
+                "{m}"
+            );
+        }
+        assert!(!Vault::exists(b.as_ref()).unwrap());
+        assert_eq!(b.list("keys/").unwrap().len(), keys_before);
+    }
+
+    #[test]
+    fn an_interrupted_init_or_an_empty_location_can_be_initialized() {
+        let b: Arc<dyn Backend> = Arc::new(Mem::default());
+        let e = Vault::open(b.clone(), &secret()).err().unwrap();
+        assert_eq!(e.kind(), crate::ErrorKind::NotFound, "{e}");
+        // An init that stopped after its key slot left only that slot.
+        let v = Vault::init(b.clone(), &secret(), &InitOptions::default()).unwrap();
+        b.delete(CONFIG).unwrap();
+        drop(v);
+        Vault::init(b.clone(), &secret(), &InitOptions::default()).unwrap();
+        Vault::open(b.clone(), &secret()).unwrap();
+        // Files a vault does not name its objects like are no vault.
+        let c: Arc<dyn Backend> = Arc::new(Mem::default());
+        c.write("index/index.html", b"<html>".to_vec()).unwrap();
+        Vault::init(c, &secret(), &InitOptions::default()).unwrap();
     }
 }

@@ -106,7 +106,8 @@ pub enum KeySource {
 /// Where a database source's password comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretRef {
-    /// A file holding it (one line; a trailing newline is dropped).
+    /// A file holding it (less one trailing `\n` or `\r\n`, as every
+    /// password file: `coffer_core::keys::read_password_file`).
     File(PathBuf),
     /// An environment variable holding it.
     Env(String),
@@ -117,9 +118,14 @@ impl SecretRef {
     /// value.
     pub fn read(&self) -> Result<String, String> {
         match self {
-            SecretRef::File(p) => std::fs::read_to_string(p)
-                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-                .map_err(|e| format!("cannot read password file {}: {e}", p.display())),
+            // The one rule for password files (less one trailing newline),
+            // as the CLI reads them.
+            SecretRef::File(p) => coffer_core::keys::read_password_file(p).map_err(|e| match e {
+                coffer_core::Error::Io { source, .. } => {
+                    format!("cannot read password file {}: {source}", p.display())
+                }
+                e => e.to_string(),
+            }),
             SecretRef::Env(v) => std::env::var(v)
                 .map_err(|_| format!("environment variable {v} (password_env) is not set")),
         }
@@ -329,6 +335,9 @@ pub struct ComplianceConfig {
     pub restore_test_window: SignedDuration,
     /// Every vault has a passed verification this recent (default 7d).
     pub verify_window: SignedDuration,
+    /// Every key slot was added within this period (default 90d): the
+    /// `key-age` control.
+    pub key_rotation: SignedDuration,
 }
 
 impl Default for ComplianceConfig {
@@ -338,6 +347,7 @@ impl Default for ComplianceConfig {
             min_retention_days: 7,
             restore_test_window: SignedDuration::from_hours(7 * 24),
             verify_window: SignedDuration::from_hours(7 * 24),
+            key_rotation: SignedDuration::from_hours(90 * 24),
         }
     }
 }
@@ -650,6 +660,7 @@ struct RawCompliance {
     min_retention_days: Option<S<u32>>,
     restore_test_window: Option<S<String>>,
     verify_window: Option<S<String>>,
+    key_rotation: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -886,6 +897,7 @@ impl Validator<'_> {
             c.restore_test_window,
         );
         c.verify_window = self.duration("verify_window", &a.verify_window, c.verify_window);
+        c.key_rotation = self.duration("key_rotation", &a.key_rotation, c.key_rotation);
         c
     }
 

@@ -11,6 +11,7 @@
 //! | `backup-frequency` | every rule runs at least every `[compliance] min_backup_frequency` |
 //! | `retention-minimum` | every rule and copy keeps snapshots at least `min_retention_days` |
 //! | `encryption` | every vault opens as a coffer vault (always encrypted: the evidence is its cipher and format version) |
+//! | `key-age` | every key slot of every vault was added within `[compliance] key_rotation` (default 90 days); a slot whose `created` does not parse (age unknown) or that is damaged fails |
 //! | `vault-lock` | every vault has a lock (in the configuration or stored in the vault) |
 //! | `cross-vault-copy` | every source is copied into a second vault, and a copy job completed in the period |
 //! | `rpo` | every source with an RPO has a recovery point younger than it |
@@ -471,6 +472,58 @@ pub fn build(
                 "vault `{name}`: cannot be opened to show its encryption: {}",
                 unprefixed(name, e)
             )),
+        }
+    }
+    controls.push(c.judged());
+
+    // Key age.
+    let mut c = Control::new(
+        "key-age",
+        format!(
+            "Every key slot was added within the rotation period of {}",
+            human(cc.key_rotation)
+        ),
+    );
+    for name in &used {
+        let vault = match &opened[name] {
+            Ok(v) => v,
+            Err(e) => {
+                c.fail(format!(
+                    "vault `{name}`: cannot be opened to list its key slots: {}",
+                    unprefixed(name, e)
+                ));
+                continue;
+            }
+        };
+        let (slots, damaged) = match coffer_core::keys::list_slots_checked(vault.backend().as_ref())
+        {
+            Ok(l) => l,
+            Err(e) => {
+                c.fail(format!("vault `{name}`: cannot list its key slots: {e}"));
+                continue;
+            }
+        };
+        for s in &slots {
+            let slot = format!(
+                "vault `{name}`: key slot {} ({:?})",
+                s.id.short(),
+                s.slot.label
+            );
+            match coffer_core::keys::slot_age(&s.slot, now) {
+                Some(age) if age > cc.key_rotation => c.fail(format!(
+                    "{slot} was added {} ago ({}), more than the rotation period: add a new slot and remove this one (coffer key add, coffer key remove)",
+                    human(age),
+                    s.slot.created
+                )),
+                Some(age) => c.ok(format!("{slot} was added {} ago", human(age))),
+                None => c.fail(format!(
+                    "{slot}: age unknown (its created time {:?} does not parse): replace it with a new slot",
+                    s.slot.created
+                )),
+            }
+        }
+        for d in &damaged {
+            c.fail(format!("vault `{name}`: {d}: its age cannot be judged"));
         }
     }
     controls.push(c.judged());
@@ -1285,7 +1338,7 @@ copy_to = [{{ vault = "dr", retention = {{ delete_after_days = 30 }} }}]
             "{enc:?}"
         );
         assert_eq!(r.summary.fail, 1);
-        assert_eq!(r.summary.pass, 8);
+        assert_eq!(r.summary.pass, 9);
         // Every format carries the verdicts.
         let html = r.render(ReportFormat::Html);
         assert!(
@@ -1297,11 +1350,54 @@ copy_to = [{{ vault = "dr", retention = {{ delete_after_days = 30 }} }}]
         let csv = r.render(ReportFormat::Csv);
         assert!(csv.starts_with("control,title,status,failing_resources,evidence\r\n"));
         assert!(csv.contains("\r\nvault-lock,"), "{csv}");
-        assert_eq!(csv.matches("\r\n").count(), 10);
+        assert_eq!(csv.matches("\r\n").count(), 11);
         let text = r.render(ReportFormat::Text);
         assert!(text.contains("[FAIL] vault-lock"), "{text}");
         let back: Report = serde_json::from_str(&r.render(ReportFormat::Json)).unwrap();
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn issue14_key_slots_older_than_the_rotation_period_fail_key_age() {
+        let (_d, c) = setup("");
+        // Slots were added just now; the report is 100 days on.
+        let later = Timestamp::now() + SignedDuration::from_hours(100 * 24);
+        let f = Fixture::new(&later.to_string());
+        let r = report(&c, &f);
+        let k = control(&r, "key-age");
+        assert_eq!(k.status, ControlStatus::Fail, "{k:#?}");
+        assert_eq!(k.failing.len(), 2, "{k:#?}");
+        assert!(
+            k.failing
+                .iter()
+                .any(|f| f.starts_with("vault `main`: key slot "))
+                && k.failing[0].contains("more than the rotation period"),
+            "{k:#?}"
+        );
+        // A longer rotation period, or a report right away: it passes.
+        let (_d2, c2) = setup("[compliance]\nkey_rotation = \"120d\"\n");
+        let r = report(&c2, &f);
+        assert_eq!(control(&r, "key-age").status, ControlStatus::Pass);
+        // A slot whose time does not parse is of unknown age, and fails.
+        let main = c2.vault("main").unwrap().url.clone();
+        let keys = std::path::Path::new(&main).join("keys");
+        let slot = std::fs::read_dir(&keys)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&slot).unwrap()).unwrap();
+        v["created"] = "last spring".into();
+        std::fs::write(keys.join("c".repeat(64)), serde_json::to_vec(&v).unwrap()).unwrap();
+        let r = report(&c2, &f);
+        let k = control(&r, "key-age");
+        assert_eq!(k.status, ControlStatus::Fail);
+        assert!(
+            k.failing.iter().any(|f| f.contains("age unknown")),
+            "{k:#?}"
+        );
     }
 
     #[test]

@@ -183,12 +183,11 @@ impl Mysql {
         })
     }
 
-    /// Streams a dump of the URL's database (or of all databases when it
-    /// names none) into the vault.
-    pub fn backup(&self, archiver: &Archiver) -> SourceResult<SourceOutput> {
-        let (tool, version) = self.dump_tool()?;
-        let db = self.url.database.as_deref();
-        let mut c = self.command(&tool);
+    /// The dump tool's command line for `db` (all databases without one)
+    /// and the stream's name. No secret is in it: the password goes
+    /// through `MYSQL_PWD`.
+    fn dump_command(&self, tool: &std::path::Path, db: Option<&str>) -> (Command, String) {
+        let mut c = self.command(tool);
         c.args([
             "--single-transaction",
             "--quick",
@@ -209,6 +208,15 @@ impl Mysql {
                 ALL_DATABASES.to_string()
             }
         };
+        (c, name)
+    }
+
+    /// Streams a dump of the URL's database (or of all databases when it
+    /// names none) into the vault.
+    pub fn backup(&self, archiver: &Archiver) -> SourceResult<SourceOutput> {
+        let (tool, version) = self.dump_tool()?;
+        let db = self.url.database.as_deref();
+        let (c, name) = self.dump_command(&tool, db);
         let content = process::stdout_to_vault(
             archiver,
             c,
@@ -365,6 +373,51 @@ fn quote_ident(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue14_no_secret_reaches_the_dump_tools_argv() {
+        let url = DbUrl::parse(
+            "mysql://root:My5ecret@db:3306/shop?password_extra=x&ssl-key-password=K3y",
+            SCHEMES,
+            DEFAULT_PORT,
+            "--mysql",
+        )
+        .unwrap();
+        let m = Mysql {
+            url,
+            dirs: ToolDirs {
+                only: None,
+                option: "--mysql-bin-dir".into(),
+                extra: Vec::new(),
+            },
+            client: "mariadb".into(),
+            server_version: "10.11.0-MariaDB".into(),
+        };
+        let (c, name) = m.dump_command(std::path::Path::new("mariadb-dump"), Some("shop"));
+        assert_eq!(name, "shop.sql");
+        let all: Vec<String> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let all = all.join(" ");
+        for secret in ["My5ecret", "K3y"] {
+            assert!(!all.contains(secret), "{secret} in {all}");
+        }
+        assert!(
+            all.contains("--user=root") && all.contains("--host=db"),
+            "{all}"
+        );
+        let pwd = c
+            .get_envs()
+            .find(|(k, _)| *k == "MYSQL_PWD")
+            .and_then(|(_, v)| v);
+        assert_eq!(pwd, Some(std::ffi::OsStr::new("My5ecret")));
+        let shown = format!("{} {:?}", m.url, m.url);
+        assert!(
+            !shown.contains("My5ecret") && !shown.contains("K3y"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn versions() {

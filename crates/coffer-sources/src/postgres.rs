@@ -12,6 +12,10 @@
 //! and then Debian's `/usr/lib/postgresql/*/bin`; the first one whose major
 //! version is at least the server's is used (pg_dump refuses newer servers).
 //! Passwords go to the tools through `PGPASSWORD`, never on a command line.
+//! Other secret URL parameters (`sslpassword`, `oauth_client_secret`: libpq
+//! reads no environment variable for them) go into a temporary service file
+//! of mode 0600 (`PGSERVICEFILE`, with `service=coffer` in the connection
+//! string), which lives as long as the [`Postgres`] and is removed with it.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -62,6 +66,8 @@ pub struct PgRestoreOptions {
 #[derive(Debug)]
 pub struct Postgres {
     url: DbUrl,
+    /// The service file holding the URL's secret parameters, if it has any.
+    service_file: Option<tempfile::NamedTempFile>,
     dirs: ToolDirs,
     psql: PathBuf,
     /// `server_version_num` (e.g. 150020).
@@ -84,6 +90,7 @@ impl Postgres {
             .to_string();
         let mut pg = Postgres {
             url: url.clone(),
+            service_file: service_file(url)?,
             dirs,
             psql,
             server_version_num: 0,
@@ -152,9 +159,14 @@ impl Postgres {
             parts.push(kv("user", u));
         }
         for (k, v) in &self.url.params {
-            if !matches!(k.as_str(), "password" | "host" | "port" | "dbname" | "user") {
+            // Secrets never go on a command line (see `service_file`).
+            let secret = crate::dburl::is_secret_param(k);
+            if !secret && !matches!(k.as_str(), "password" | "host" | "port" | "dbname" | "user") {
                 parts.push(kv(k, v));
             }
+        }
+        if self.service_file.is_some() {
+            parts.push(kv("service", SERVICE));
         }
         if self.url.param("connect_timeout").is_none() {
             parts.push(kv("connect_timeout", "15"));
@@ -169,6 +181,9 @@ impl Postgres {
         let mut c = Command::new(tool);
         if let Some(p) = &self.url.password {
             c.env("PGPASSWORD", p);
+        }
+        if let Some(f) = &self.service_file {
+            c.env("PGSERVICEFILE", f.path());
         }
         c
     }
@@ -261,12 +276,18 @@ impl Postgres {
             .collect())
     }
 
+    /// The `pg_dump -Fc -Z0` command line of `db` (no secret in it).
+    fn dump_command(&self, pg_dump: &Path, db: &str) -> Command {
+        let mut c = self.command(pg_dump);
+        c.args(["--format=custom", "--compress=0", "--no-password", "-d"])
+            .arg(self.conninfo(db));
+        c
+    }
+
     /// Streams `pg_dump -Fc -Z0` of `db` into the vault as `DB.pgdump`.
     pub fn backup_database(&self, archiver: &Archiver, db: &str) -> SourceResult<SourceOutput> {
         let (pg_dump, version) = self.tool("pg_dump", self.server_major(), &self.server_needs())?;
-        let mut c = self.command(&pg_dump);
-        c.args(["--format=custom", "--compress=0", "--no-password", "-d"])
-            .arg(self.conninfo(db));
+        let c = self.dump_command(&pg_dump, db);
         let name = format!("{}.pgdump", file_safe(db));
         let content = process::stdout_to_vault(
             archiver,
@@ -579,6 +600,55 @@ pub fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
+/// The service name of [`service_file`].
+const SERVICE: &str = "coffer";
+
+/// A temporary service file (mode 0600) holding the URL's secret
+/// parameters, or `None` when it has none. libpq takes a service file's
+/// values verbatim up to the end of the line, less trailing white space,
+/// so a value with a line break or trailing white space is refused rather
+/// than changed; so is a URL that names a service of its own (its file
+/// would be the one libpq reads).
+fn service_file(url: &DbUrl) -> SourceResult<Option<tempfile::NamedTempFile>> {
+    use std::io::Write;
+    let secrets: Vec<&(String, String)> = url.secret_params().collect();
+    if secrets.is_empty() {
+        return Ok(None);
+    }
+    let names = || {
+        secrets
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if url.param("service").is_some() {
+        return Err(SourceError::Usage(format!(
+            "{url}: a URL with service= cannot also carry {}: put {} into that service's entry in pg_service.conf",
+            names(),
+            names()
+        )));
+    }
+    let mut text = format!("[{SERVICE}]\n");
+    for (k, v) in &secrets {
+        if v.contains(['\n', '\r']) || v.ends_with(char::is_whitespace) {
+            return Err(SourceError::Usage(format!(
+                "{url}: the value of {k} ends in white space or holds a line break, which libpq cannot read from a file: change it"
+            )));
+        }
+        text.push_str(&format!("{k}={v}\n"));
+    }
+    // NamedTempFile makes the file with mode 0600.
+    let mut f = tempfile::Builder::new()
+        .prefix("coffer-pg-service-")
+        .tempfile()
+        .map_err(|e| SourceError::io("creating a temporary PostgreSQL service file", e))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.flush())
+        .map_err(|e| SourceError::io("writing a temporary PostgreSQL service file", e))?;
+    Ok(Some(f))
+}
+
 /// An SQL string literal.
 pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -615,6 +685,77 @@ mod tests {
         assert!(v96 < v15 && v15 < pg_major("pg_dump (PostgreSQL) 17devel"));
         assert_eq!(show_major(v15), "15");
         assert_eq!(show_major(v96), "9.6");
+    }
+
+    /// A Postgres for `url` without a server (for command lines).
+    fn offline(url: &str) -> Postgres {
+        let url = DbUrl::parse(url, SCHEMES, DEFAULT_PORT, "--postgres").unwrap();
+        Postgres {
+            service_file: service_file(&url).unwrap(),
+            url,
+            dirs: tool_dirs(&PgOptions::default()),
+            psql: "psql".into(),
+            server_version_num: 150000,
+            server_version: "15.0".into(),
+        }
+    }
+
+    #[test]
+    fn issue14_no_secret_reaches_pg_dump_argv() {
+        let pg = offline(
+            "postgres://app:Pw0rd@db:5432/shop?sslmode=require&sslpassword=Key%20Pass&oauth_client_secret=0auth",
+        );
+        let c = pg.dump_command(Path::new("pg_dump"), "shop");
+        let argv: Vec<String> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let all = argv.join(" ");
+        for secret in ["Pw0rd", "Key Pass", "Key%20Pass", "0auth"] {
+            assert!(!all.contains(secret), "{secret} in {all}");
+        }
+        assert!(all.contains("sslmode='require'"), "{all}");
+        assert!(all.contains("service='coffer'"), "{all}");
+        let envs: Vec<(String, String)> = c
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_string_lossy().into(), v?.to_string_lossy().into())))
+            .collect();
+        assert!(
+            envs.contains(&("PGPASSWORD".into(), "Pw0rd".into())),
+            "{envs:?}"
+        );
+        let file = pg.service_file.as_ref().unwrap().path();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::read_to_string(file).unwrap(),
+            "[coffer]\nsslpassword=Key Pass\noauth_client_secret=0auth\n"
+        );
+        assert!(envs
+            .iter()
+            .any(|(k, v)| k == "PGSERVICEFILE" && Path::new(v) == file));
+        // Without secret parameters there is no service file.
+        let plain = offline("postgres://app@db/shop?sslmode=disable");
+        assert!(plain.service_file.is_none());
+        assert!(!plain.conninfo("shop").contains("service"));
+    }
+
+    #[test]
+    fn issue14_secret_parameters_that_cannot_go_into_a_file_are_refused() {
+        for bad in [
+            "postgres://db/x?sslpassword=a&service=mine",
+            "postgres://db/x?sslpassword=trailing%20",
+            "postgres://db/x?sslpassword=two%0Alines",
+        ] {
+            let u = DbUrl::parse(bad, SCHEMES, DEFAULT_PORT, "--postgres").unwrap();
+            let e = service_file(&u).unwrap_err();
+            assert!(e.is_usage(), "{e}");
+            let m = e.to_string();
+            assert!(m.contains("sslpassword") && !m.contains("lines"), "{m}");
+        }
     }
 
     #[test]

@@ -30,6 +30,12 @@ use coffer_core::{Archiver, Cancel, ChunkRef};
 
 use crate::error::{SourceError, SourceResult};
 
+/// Environment variables that hand a child a secret (`PGPASSWORD`,
+/// `MYSQL_PWD`, `REDISCLI_AUTH`): the only way coffer gives a tool a
+/// password, never its command line. Their values are scrubbed from what
+/// the tool prints.
+pub const SECRET_ENV: &[&str] = &["PGPASSWORD", "MYSQL_PWD", "REDISCLI_AUTH"];
+
 /// How much of a process's standard error is kept for messages.
 const STDERR_TAIL: usize = 16 * 1024;
 
@@ -37,7 +43,8 @@ const STDERR_TAIL: usize = 16 * 1024;
 pub struct Proc {
     child: Child,
     what: String,
-    secret: Option<String>,
+    /// Replaced by `***` in the standard error kept for messages.
+    secrets: Vec<String>,
     stdout: Option<ChildStdout>,
     stdin: Option<ChildStdin>,
     stderr: Option<JoinHandle<Vec<u8>>>,
@@ -101,7 +108,8 @@ fn watch_group(pgid: libc::pid_t, cancel: Cancel, done: Arc<AtomicBool>) {
 impl Proc {
     /// Starts `cmd` with standard error captured; standard input and output
     /// are piped when asked, else left as the command set them. `what` names
-    /// the process in messages; `secret` is scrubbed from its output.
+    /// the process in messages; `secret`, and the value of each variable
+    /// of [`SECRET_ENV`] set on `cmd`, are scrubbed from its output.
     pub fn spawn(
         mut cmd: Command,
         what: impl Into<String>,
@@ -110,6 +118,12 @@ impl Proc {
         pipe_stdout: bool,
     ) -> SourceResult<Proc> {
         let what = what.into();
+        let mut secrets: Vec<String> = secret.into_iter().map(str::to_string).collect();
+        secrets.extend(cmd.get_envs().filter_map(|(k, v)| {
+            let v = v?.to_str()?;
+            SECRET_ENV.iter().any(|s| k == *s).then(|| v.to_string())
+        }));
+        secrets.retain(|s| !s.is_empty());
         let scope = SCOPE.with(|s| s.borrow().clone());
         if let Some(c) = &scope {
             c.check(&what)?;
@@ -159,7 +173,7 @@ impl Proc {
             stdin: child.stdin.take(),
             child,
             what,
-            secret: secret.filter(|s| !s.is_empty()).map(str::to_string),
+            secrets,
             stderr: Some(stderr),
             reaped: false,
         })
@@ -210,10 +224,9 @@ impl Proc {
         // The last lines are the ones that say what failed.
         let lines: Vec<&str> = text.lines().collect();
         let text = lines[lines.len().saturating_sub(12)..].join("\n");
-        match &self.secret {
-            Some(s) => text.replace(s.as_str(), "***"),
-            None => text,
-        }
+        self.secrets
+            .iter()
+            .fold(text, |t, s| t.replace(s.as_str(), "***"))
     }
 
     /// Kills and reaps the process.

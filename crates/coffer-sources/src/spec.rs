@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// A source to back up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its `Debug` shows URLs with their password and secret parameters as
+/// `***` (a URL may carry the password a front end read from a file).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum SourceSpec {
     /// Directory trees.
@@ -84,6 +87,16 @@ pub enum SourceSpec {
 
 use crate::dburl::DbUrl;
 use crate::filter::Patterns;
+
+impl std::fmt::Debug for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut v = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        if let Some(u) = v.get_mut("url") {
+            *u = crate::dburl::redact(u.as_str().unwrap_or_default()).into();
+        }
+        write!(f, "SourceSpec({v})")
+    }
+}
 use crate::{command, files, mysql, postgres, redis, run_backup, BackupResult, Progress};
 use crate::{SnapshotMeta, SourceError, SourceOutput};
 use coffer_core::{Archiver, BackupOptions, SnapshotFilter, Vault};
@@ -381,5 +394,28 @@ pub fn backup(
                 src.backup(arch)
             }))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue14_debug_of_a_spec_shows_no_secret() {
+        let spec = SourceSpec::Postgres {
+            url: "postgres://app:Pw0rd@db/shop?sslpassword=K3y".into(),
+            all_databases: false,
+            globals: false,
+            include_databases: vec![],
+            exclude_databases: vec![],
+            bin_dir: None,
+        };
+        let shown = format!("{spec:?} {}", spec.describe());
+        assert!(
+            !shown.contains("Pw0rd") && !shown.contains("K3y"),
+            "{shown}"
+        );
+        assert!(shown.contains("db") && shown.contains("shop"), "{shown}");
     }
 }

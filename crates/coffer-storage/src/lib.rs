@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 mod faulty;
+mod local_perms;
 mod local_stage;
 mod memory;
 mod opendal_backend;

@@ -68,6 +68,8 @@ impl OpendalBackend {
     /// written to `<dir>/.tmp` first, fsynced, then moved into place.
     pub fn local(dir: &Path) -> Result<Self> {
         let abs = std::path::absolute(dir).map_err(|e| Error::io(dir, e))?;
+        // Private directories before OpenDAL makes them with the umask's mode.
+        crate::local_perms::prepare_root(&abs).map_err(|e| Error::io(&abs, e))?;
         let root = abs.to_string_lossy().to_string();
         let builder = opendal::services::Fs::default()
             .root(&root)
@@ -201,6 +203,7 @@ impl Backend for OpendalBackend {
                 .map(|_| ())
                 .map_err(|e| Self::err("write", path, e)),
             Some(root) => {
+                crate::local_perms::before_write(root, path)?;
                 // Through a writer, so the bytes are let go once they are in
                 // the temporary file, before the fsync that can take far
                 // longer.
@@ -211,6 +214,7 @@ impl Backend for OpendalBackend {
                         w.close().await
                     })
                     .map_err(|e| Self::err("write", path, e))?;
+                crate::local_perms::after_write(root, path)?;
                 // The file was fsynced and moved into place; make the move
                 // (and a directory it created) durable too.
                 sync_dirs(root, path)
