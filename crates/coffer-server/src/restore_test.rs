@@ -1098,8 +1098,12 @@ fn copy_secret(c: &Ctx<'_>, dir: &Path, owner: Option<(u32, u32)>) -> Result<Wal
             std::fs::read(p).map_err(|e| format!("reading password file {}: {e}", p.display()))?,
             false,
         ),
+        // Written with the one trailing newline that reading a password
+        // file strips (keys::read_password_file), so a password that itself
+        // ends in a newline survives the copy.
         KeySource::PasswordEnv(v) => (
             std::env::var(v)
+                .map(|p| format!("{p}\n"))
                 .map_err(|_| format!("environment variable {v} (password_env) is not set"))?
                 .into_bytes(),
             false,
