@@ -117,8 +117,16 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
     // COFFER_NOW (a `test-clock` build only, as for forget) moves "now" for
     // retention and the cold tier.
     let now = crate::retention::forced_now()?;
-    let results = daemon::run_rule_now(&config, catalog, &rule, source.as_deref(), &cancel, now)
-        .map_err(UsageError)?;
+    let results = daemon::run_rule_now(
+        &config,
+        catalog,
+        &rule,
+        source.as_deref(),
+        &cancel,
+        now,
+        coffer_server::catalog::Trigger::Cli,
+    )
+    .map_err(UsageError)?;
     let mut code = 0;
     let mut out = Vec::new();
     let mut failed = Vec::new();

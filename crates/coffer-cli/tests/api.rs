@@ -268,6 +268,8 @@ fn issue6_api_every_route_every_role_and_audit() {
         .into_iter()
         .find(|j| j["kind"] == "backup")
         .unwrap();
+    // Issue 15: a job the API started is recorded as started by the API.
+    assert_eq!(job["trigger"], "api", "{job:#}");
     let (c, _, b) = call(
         port,
         "GET",
@@ -310,6 +312,18 @@ fn issue6_api_every_route_every_role_and_audit() {
         );
         serde_json::from_str::<Value>(&b).unwrap()["state"] == "COMPLETED"
     });
+    let (_, _, b) = call(
+        port,
+        "GET",
+        &format!("{PREFIX}/jobs/{vid}"),
+        Some(&op),
+        None,
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&b).unwrap()["trigger"],
+        "api",
+        "{b}"
+    );
     // Forget preview by an operator changes nothing.
     let (c, _, b) = call(
         port,

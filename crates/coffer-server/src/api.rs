@@ -775,6 +775,7 @@ fn rule_run(s: &AppState, c: &Call) -> Answer {
             only.as_deref(),
             &Cancel::default(),
             None,
+            Trigger::Api,
         );
         if let Err(e) = r {
             tracing::error!("rule {rid} started through the API: {e}");
@@ -801,7 +802,7 @@ fn verify(s: &AppState, c: &Call, now: Timestamp) -> Answer {
     };
     let id = s
         .catalog
-        .create_job(&crate::verify::new_job(&name, None, Trigger::Cli))
+        .create_job(&crate::verify::new_job(&name, None, Trigger::Api))
         .map_err(ApiError::internal)?;
     let (config, catalog) = (s.config.clone(), s.catalog.clone());
     std::thread::spawn(move || {
@@ -925,7 +926,7 @@ fn restore_test_run(s: &AppState, c: &Call) -> Answer {
     let n = name.clone();
     std::thread::spawn(move || {
         if let Err(e) =
-            crate::restore_test::run(&config, &catalog, &n, Trigger::Cli, &Cancel::default())
+            crate::restore_test::run(&config, &catalog, &n, Trigger::Api, &Cancel::default())
         {
             tracing::error!("restore test {n} started through the API: {e}");
         }

@@ -524,7 +524,8 @@ impl Monitoring {
 }
 
 /// Runs every source of rule `plan/rule` of `config` now, one after the
-/// other, recording each as a job started from the command line. A source
+/// other, recording each as a job with `trigger` (the command line or the
+/// API: whoever asked for it). A source
 /// that another job is backing up is refused for that source. `now`, when
 /// given, is the time retention and the cold tier call "now" (tests).
 /// Returns each job's id and outcome.
@@ -535,6 +536,7 @@ pub fn run_rule_now(
     only_source: Option<&str>,
     cancel: &Cancel,
     now: Option<jiff::Timestamp>,
+    trigger: Trigger,
 ) -> Result<Vec<(crate::catalog::JobId, JobOutcome)>, String> {
     let rule = config
         .rule(rule_id)
@@ -567,7 +569,7 @@ pub fn run_rule_now(
             .into_iter()
             .find(|j| j.kind == crate::catalog::JobKind::Backup && j.source.as_deref() == Some(&s));
         let id = runner
-            .create_backup_job(&rule, &s, Trigger::Cli, None)
+            .create_backup_job(&rule, &s, trigger, None)
             .map_err(|e| e.to_string())?;
         if let Some(b) = busy {
             let o = JobOutcome::expired(format!(
