@@ -249,6 +249,17 @@ fn issue6_api_every_route_every_role_and_audit() {
     );
     assert!(src.contains("\"docs\"") && src.contains("rpo"), "{src}");
 
+    // Issue 15: a rule's schedule is shown as configured.
+    let (c, _, b) = call(
+        port,
+        "GET",
+        &format!("{PREFIX}/rules"),
+        Some(&tok(Role::Viewer)),
+        None,
+    );
+    assert_eq!(c, 200, "{b}");
+    let plans: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(plans[0]["rules"][0]["schedule"], "0 3 * * *", "{plans:#}");
     // Operator: a rule run completes as a backup job.
     let (c, _, b) = call(
         port,

@@ -544,7 +544,9 @@ fn rules(config: &Config, now: Timestamp) -> Value {
                 "name": r.name,
                 "vault": r.vault,
                 "sources": r.sources,
-                "schedule": format!("{:?}", r.schedule),
+                // As written in the configuration (Display), not the
+                // parsed form's Debug.
+                "schedule": r.schedule.to_string(),
                 "next_run": r.schedule.next_after(now, &r.timezone).map(|t| t.to_string()),
             })).collect::<Vec<_>>(),
         }))
