@@ -13,21 +13,12 @@ use std::fs::Permissions;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 
+use crate::local_stage::io_err;
 use coffer_core::StorageError;
 
 /// The object paths whose files are private.
 fn is_private(path: &str) -> bool {
     path == "config" || path.starts_with("keys/")
-}
-
-fn err(op: &'static str, path: &Path, e: std::io::Error) -> StorageError {
-    StorageError {
-        op,
-        path: path.display().to_string(),
-        not_found: e.kind() == std::io::ErrorKind::NotFound,
-        retryable: false,
-        message: e.to_string(),
-    }
 }
 
 /// Creates `dir` and its missing parents with mode 0700; an existing
@@ -64,7 +55,7 @@ pub(crate) fn before_write(root: &Path, path: &str) -> Result<(), StorageError> 
         let dir = root.join("keys");
         create_private_dir(&dir)
             .and_then(|()| make_private_dir(&dir))
-            .map_err(|e| err("write", &dir, e))?;
+            .map_err(|e| io_err("write", &dir, e))?;
     }
     Ok(())
 }
@@ -77,9 +68,9 @@ pub(crate) fn after_write(root: &Path, path: &str) -> Result<(), StorageError> {
     }
     let file = root.join(path);
     std::fs::set_permissions(&file, Permissions::from_mode(0o600))
-        .map_err(|e| err("write", &file, e))?;
+        .map_err(|e| io_err("write", &file, e))?;
     if path == "config" {
-        make_private_dir(root).map_err(|e| err("write", root, e))?;
+        make_private_dir(root).map_err(|e| io_err("write", root, e))?;
     }
     Ok(())
 }

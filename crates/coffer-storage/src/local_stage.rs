@@ -22,7 +22,8 @@ pub(crate) struct LocalStaged {
     root: PathBuf,
 }
 
-fn io_err(op: &'static str, path: &Path, e: std::io::Error) -> StorageError {
+/// A local file system error as a [`StorageError`] naming `path`.
+pub(crate) fn io_err(op: &'static str, path: &Path, e: std::io::Error) -> StorageError {
     StorageError {
         op,
         path: path.display().to_string(),
