@@ -579,16 +579,7 @@ fn walk(
         // several snapshots share the tree).
         match vault.read_blob(index, tree_id).and_then(|b| {
             Tree::decode(&b).map_err(|e| {
-                let at = match e.name() {
-                    Some(n) => format!("{path}/{}", String::from_utf8_lossy(n).escape_debug()),
-                    None => {
-                        if path.is_empty() {
-                            "/".to_string()
-                        } else {
-                            path.to_string()
-                        }
-                    }
-                };
+                let at = crate::tree::damage_path(path, e.name());
                 Error::damaged(format!("tree {tree_id}"), format!("at {at}: {e}"))
             })
         }) {

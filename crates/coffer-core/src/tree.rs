@@ -48,6 +48,18 @@ pub fn escape_name(name: &[u8]) -> String {
     out
 }
 
+/// The snapshot path of damage found in the tree of directory `dir` (`/a/b`,
+/// empty for the root): the offending entry `name` below it, or the
+/// directory itself when no entry is to blame. Used by `check` and by
+/// restore, so both name a damaged snapshot the same way.
+pub fn damage_path(dir: &str, name: Option<&[u8]>) -> String {
+    match name {
+        Some(n) => format!("{dir}/{}", String::from_utf8_lossy(n).escape_debug()),
+        None if dir.is_empty() => "/".to_string(),
+        None => dir.to_string(),
+    }
+}
+
 /// Why bytes are not a valid tree.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TreeError {

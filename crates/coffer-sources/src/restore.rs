@@ -307,19 +307,12 @@ pub fn name_damage(vault: &Vault, index: &Index, id: &Id, snap: &Snapshot, e: Er
     };
     // The offending name, from the tree's own bytes (the error above has it
     // only as text).
-    let name = vault
-        .read_blob(index, &tree)
-        .ok()
-        .and_then(|b| Tree::decode(&b).err())
-        .and_then(|te| {
-            te.name()
-                .map(|n| String::from_utf8_lossy(n).escape_debug().to_string())
-        });
-    let path = match name {
-        Some(n) => format!("{dir}/{n}"),
-        None if dir.is_empty() => "/".to_string(),
-        None => dir,
-    };
+    let decoded = vault.read_blob(index, &tree).ok().map(|b| Tree::decode(&b));
+    let name = decoded
+        .as_ref()
+        .and_then(|d| d.as_ref().err())
+        .and_then(|te| te.name());
+    let path = coffer_core::tree::damage_path(&dir, name);
     Error::damaged(
         format!("snapshot {}", id.short()),
         format!(
