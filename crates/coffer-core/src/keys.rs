@@ -539,9 +539,11 @@ mod tests {
         let pw = Secret::Password("horse".into());
         add_slot(&b, VAULT, &master, &key, "file", None).unwrap();
         add_slot(&b, VAULT, &master, &pw, "pw", Some(QUICK)).unwrap();
-        let garbage = put(&b, 'a', "{ not json");
+        // Read a sound slot before the damaged ones join it: slot ids are
+        // random hex, so a listing may put 'aaaa…' first.
         let good: KeySlot =
             serde_json::from_slice(&b.read(&b.list("keys/").unwrap()[0].path).unwrap()).unwrap();
+        let garbage = put(&b, 'a', "{ not json");
         let mut bad_salt = good.clone();
         bad_salt.salt = "%%%".into();
         let bad_salt = put(&b, 'b', &serde_json::to_string(&bad_salt).unwrap());
