@@ -25,9 +25,9 @@ fuzz_target!(|data: &[u8]| {
             .unwrap();
         let _ = keys::list_slots(&mem);
         let secret = Secret::KeyFile(coffer_fuzz::KEY_FILE_SECRET);
-        if let Ok((master, _)) = keys::open(&mem, coffer_fuzz::VAULT_ID, &secret) {
+        if let Ok(opened) = keys::open(&mem, coffer_fuzz::VAULT_ID, &secret) {
             assert_eq!(
-                master.chunk_id(b"x"),
+                opened.key.chunk_id(b"x"),
                 coffer_fuzz::key().chunk_id(b"x"),
                 "an authenticated slot yields the key it wrapped"
             );

@@ -129,6 +129,7 @@ pub(crate) fn action_of(cmd: &crate::Cmd, g: &GlobalArgs) -> Option<Audited> {
             }),
         ),
         Cmd::Key(KeyCmd::Remove { id }) => on(Action::KeyRemove, Some(id.clone())),
+        Cmd::Key(KeyCmd::Rotate { .. }) => on(Action::KeyRotate, vault(g, None)),
         Cmd::Plan { cmd, state_dir } => match cmd {
             crate::daemon::PlanCmd::Run { rule, .. } => Audited {
                 action: Action::RuleRun,

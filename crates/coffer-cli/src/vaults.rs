@@ -99,6 +99,11 @@ pub fn backend(t: &Target) -> Result<Arc<dyn coffer_core::Backend>> {
 
 /// Opens an existing vault.
 pub fn open(g: &GlobalArgs) -> Result<Vault> {
+    Ok(open_with_secret(g)?.0)
+}
+
+/// Opens an existing vault and returns the secret that opened it.
+pub fn open_with_secret(g: &GlobalArgs) -> Result<(Vault, Secret)> {
     let t = target(g);
     let backend = backend(&t)?;
     let config_exists = Vault::exists(backend.as_ref())?;
@@ -118,7 +123,7 @@ pub fn open(g: &GlobalArgs) -> Result<Vault> {
     let secret = secret(g, &t)?.ok_or_else(|| no_secret(&t))?;
     let vault = Vault::open(backend, &secret)?;
     warn_skipped_slots(&vault);
-    Ok(vault)
+    Ok((vault, secret))
 }
 
 /// Warns (on standard error, also with --quiet and --json) of each key slot

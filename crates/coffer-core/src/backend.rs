@@ -211,6 +211,10 @@ pub enum ObjectKind {
     /// Prune plans waiting for their delete phase: `prune/<id>` (see
     /// [`crate::prune`]).
     PrunePlan,
+    /// Keyrings of key epochs after the first: `epochs/<random id>`, each
+    /// sealed under its epoch's secret and holding the older epochs'
+    /// secrets (see [`crate::keys`]).
+    Epoch,
 }
 
 impl ObjectKind {
@@ -226,6 +230,7 @@ impl ObjectKind {
             ObjectKind::Hold => "holds/",
             ObjectKind::Session => "sessions/",
             ObjectKind::PrunePlan => "prune/",
+            ObjectKind::Epoch => "epochs/",
         }
     }
 
@@ -250,6 +255,7 @@ impl ObjectKind {
             ObjectKind::Hold => b"coffer.hold",
             ObjectKind::Session => b"coffer.session",
             ObjectKind::PrunePlan => b"coffer.prune",
+            ObjectKind::Epoch => b"coffer.keyring",
         }
     }
 

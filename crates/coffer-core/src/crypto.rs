@@ -6,9 +6,25 @@
 //! vault size (this is why XChaCha and not ChaCha20 or AES-GCM with 96-bit
 //! nonces).
 //!
-//! Sealed layout: `scheme (1 byte = 1) || nonce (24) || ciphertext || tag (16)`.
-//! The scheme byte leaves room for other wrappings later (write-only clients
-//! with per-session keys, see docs/format.md).
+//! Sealed layout: `scheme (1) || nonce (24) || ciphertext || tag (16)`.
+//!
+//! - Scheme 1: sealed under the data key of key epoch 0 (every format-1
+//!   vault, and a format-2 vault until its first rotation); the nonce is 24
+//!   random bytes.
+//! - Scheme 2: sealed under the data key of a later key epoch; the nonce's
+//!   first 4 bytes are that epoch's tag (big-endian, never 0) and the other
+//!   20 are random. The tag says which epoch's key opens the message, and is
+//!   authenticated as part of the nonce. 160 random bits keep the chance of
+//!   a repeat at 2^40 messages under one epoch's key below 2^-80.
+//!
+//! Other scheme bytes are left for other wrappings (write-only clients with
+//! per-session keys, see docs/format.md).
+//!
+//! Key epochs (see [`crate::keys`]): every epoch has its own 32-byte secret
+//! and the data key derived from it. The keys that name and identify data
+//! (chunk ids, object names, the chunker seed, WAL names) are derived from
+//! epoch 0's secret and never change, so deduplication carries across a
+//! rotation; only reading content needs an epoch's data key.
 //!
 //! Every sealed message is bound to its purpose by associated data (the
 //! object kind, and for blobs the chunk id), so an object moved to another
@@ -20,23 +36,57 @@ use rand::RngCore;
 
 use crate::id::Id;
 
-/// Scheme byte of messages sealed with the vault's data key.
+/// Scheme byte of messages sealed with key epoch 0's data key.
 pub const SCHEME_DATA_KEY: u8 = 1;
+/// Scheme byte of messages sealed with a later key epoch's data key.
+pub const SCHEME_EPOCH: u8 = 2;
 /// Bytes a sealed message adds to its plaintext.
 pub const OVERHEAD: usize = 1 + 24 + 16;
 /// Bytes in front of the ciphertext (scheme and nonce): the room
 /// [`MasterKey::seal_slice`] needs before the plaintext.
 pub const SEAL_PREFIX: usize = 1 + 24;
 
+/// One key epoch's secret and data key.
+#[derive(Clone)]
+pub(crate) struct EpochKey {
+    /// 0 for epoch 0; a random non-zero number for later epochs, written in
+    /// the nonce of every message sealed under it.
+    pub(crate) tag: u32,
+    /// 0 for epoch 0, one more for each rotation.
+    pub(crate) generation: u32,
+    /// When the epoch began (RFC 3339), when known.
+    pub(crate) created: String,
+    pub(crate) secret: [u8; 32],
+    cipher: XChaCha20Poly1305,
+}
+
+impl EpochKey {
+    pub(crate) fn new(tag: u32, generation: u32, created: String, secret: [u8; 32]) -> Self {
+        let data_key = blake3::derive_key("coffer 2026 v1 data encryption key", &secret);
+        EpochKey {
+            tag,
+            generation,
+            created,
+            secret,
+            cipher: XChaCha20Poly1305::new((&data_key).into()),
+        }
+    }
+}
+
 /// The vault's master key and the subkeys derived from it.
 ///
-/// The 32-byte master secret is random, created at `init`, and stored only
-/// wrapped in key slots. Subkeys are derived with BLAKE3's key derivation
-/// mode under fixed context strings.
+/// The 32-byte master secret of epoch 0 is random, created at `init`; the
+/// secret of each later key epoch is random, created by a rotation. Secrets
+/// are stored only wrapped: the current epoch's in key slots, older ones in
+/// the current epoch's keyring object. Subkeys are derived with BLAKE3's key
+/// derivation mode under fixed context strings.
 #[derive(Clone)]
 pub struct MasterKey {
-    secret: [u8; 32],
-    data: XChaCha20Poly1305,
+    /// Every epoch this key knows, oldest first; the last is the current
+    /// one, which seals.
+    epochs: std::sync::Arc<Vec<EpochKey>>,
+    /// The keyring object of the current epoch (`None` for epoch 0).
+    keyring: Option<Id>,
     id_key: [u8; 32],
     name_key: [u8; 32],
     wal_name_mac: [u8; 32],
@@ -45,24 +95,31 @@ pub struct MasterKey {
 }
 
 impl MasterKey {
-    /// A fresh random master key.
+    /// A fresh random master key (epoch 0).
     pub fn generate() -> Self {
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         Self::from_secret(secret)
     }
 
-    /// Rebuilds the key hierarchy from the master secret.
+    /// Rebuilds the key hierarchy of epoch 0 from its secret.
     pub fn from_secret(secret: [u8; 32]) -> Self {
-        let data_key = blake3::derive_key("coffer 2026 v1 data encryption key", &secret);
-        let id_key = blake3::derive_key("coffer 2026 v1 chunk id key", &secret);
-        let name_key = blake3::derive_key("coffer 2026 v1 object name key", &secret);
-        let seed = blake3::derive_key("coffer 2026 v1 chunker seed", &secret);
-        let wal_name_mac = blake3::derive_key("coffer 2026 v1 wal name iv key", &secret);
-        let wal_name_cipher = blake3::derive_key("coffer 2026 v1 wal name cipher key", &secret);
+        Self::with_epochs(vec![EpochKey::new(0, 0, String::new(), secret)], None)
+    }
+
+    /// The hierarchy of `epochs` (oldest first, epoch 0 first; the last is
+    /// the current one, whose keyring object is `keyring`). Naming and
+    /// identity keys come from epoch 0.
+    pub(crate) fn with_epochs(epochs: Vec<EpochKey>, keyring: Option<Id>) -> Self {
+        let base = &epochs.first().expect("epoch 0 is always known").secret;
+        let id_key = blake3::derive_key("coffer 2026 v1 chunk id key", base);
+        let name_key = blake3::derive_key("coffer 2026 v1 object name key", base);
+        let seed = blake3::derive_key("coffer 2026 v1 chunker seed", base);
+        let wal_name_mac = blake3::derive_key("coffer 2026 v1 wal name iv key", base);
+        let wal_name_cipher = blake3::derive_key("coffer 2026 v1 wal name cipher key", base);
         MasterKey {
-            secret,
-            data: XChaCha20Poly1305::new((&data_key).into()),
+            epochs: std::sync::Arc::new(epochs),
+            keyring,
             id_key,
             name_key,
             wal_name_mac,
@@ -71,9 +128,52 @@ impl MasterKey {
         }
     }
 
-    /// The master secret (only for wrapping it into a key slot).
+    /// The current epoch's secret (only for wrapping it into a key slot).
     pub(crate) fn secret(&self) -> &[u8; 32] {
-        &self.secret
+        &self.current().secret
+    }
+
+    /// The current key epoch (the one that seals).
+    pub(crate) fn current(&self) -> &EpochKey {
+        self.epochs.last().expect("at least epoch 0")
+    }
+
+    /// The keyring object of the current epoch (`None` for epoch 0).
+    pub(crate) fn keyring(&self) -> Option<Id> {
+        self.keyring
+    }
+
+    /// Every epoch this key knows, oldest first.
+    pub(crate) fn epochs(&self) -> &[EpochKey] {
+        &self.epochs
+    }
+
+    /// The current key epoch's generation: 0 until the vault's first
+    /// rotation, one more for each.
+    pub fn generation(&self) -> u32 {
+        self.current().generation
+    }
+
+    /// The epoch tag of a sealed message (0 for scheme 1), if it is one.
+    pub fn epoch_tag_of(sealed: &[u8]) -> Option<u32> {
+        match sealed.first()? {
+            &SCHEME_DATA_KEY => Some(0),
+            &SCHEME_EPOCH if sealed.len() >= 5 => {
+                Some(u32::from_be_bytes(sealed[1..5].try_into().unwrap()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether `sealed` names an epoch this key holds (false for a
+    /// message of a later epoch, or one that is too short to say).
+    pub fn knows_epoch_of(&self, sealed: &[u8]) -> bool {
+        self.epoch_cipher(sealed).is_some()
+    }
+
+    fn epoch_cipher(&self, sealed: &[u8]) -> Option<&XChaCha20Poly1305> {
+        let tag = Self::epoch_tag_of(sealed)?;
+        self.epochs.iter().find(|e| e.tag == tag).map(|e| &e.cipher)
     }
 
     /// The keyed id of a chunk or tree plaintext.
@@ -147,33 +247,37 @@ impl MasterKey {
         self.chunker_seed
     }
 
-    /// Seals `plaintext` under the data key, bound to `aad`.
+    /// Seals `plaintext` under the current epoch's data key, bound to `aad`.
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        seal_with(&self.data, aad, plaintext)
+        let e = self.current();
+        seal_with(&e.cipher, e.tag, aad, plaintext)
     }
 
     /// Seals in place inside a slice laid out as [`SEAL_PREFIX`] bytes of
     /// room, the plaintext, and 16 bytes of room for the tag.
     pub fn seal_slice(&self, aad: &[u8], buf: &mut [u8]) {
-        seal_slice_with(&self.data, aad, buf)
+        let e = self.current();
+        seal_slice_with(&e.cipher, e.tag, aad, buf)
     }
 
     /// Opens a sealed message in place and returns its plaintext, a slice of
-    /// `sealed`; `None` if it fails authentication.
+    /// `sealed`; `None` if it fails authentication (or was sealed under an
+    /// epoch this key does not know).
     pub fn open_in_place<'a>(&self, aad: &[u8], sealed: &'a mut [u8]) -> Option<&'a [u8]> {
-        open_in_place_with(&self.data, aad, sealed)
+        let cipher = self.epoch_cipher(sealed)?;
+        open_in_place_with(cipher, aad, sealed)
     }
 
     /// Opens a message sealed by [`MasterKey::seal`]; `None` if it fails
-    /// authentication.
+    /// authentication (or was sealed under an epoch this key does not know).
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
-        open_with(&self.data, aad, sealed)
+        open_with(self.epoch_cipher(sealed)?, aad, sealed)
     }
 }
 
 /// Seals with an arbitrary 32-byte key (used for key slots).
 pub(crate) fn seal_key(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-    seal_with(&XChaCha20Poly1305::new(key.into()), aad, plaintext)
+    seal_with(&XChaCha20Poly1305::new(key.into()), 0, aad, plaintext)
 }
 
 /// Opens with an arbitrary 32-byte key (used for key slots).
@@ -181,23 +285,30 @@ pub(crate) fn open_key(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Option<Vec<
     open_with(&XChaCha20Poly1305::new(key.into()), aad, sealed)
 }
 
-fn seal_with(cipher: &XChaCha20Poly1305, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+fn seal_with(cipher: &XChaCha20Poly1305, epoch: u32, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let mut buf = Vec::with_capacity(OVERHEAD + plaintext.len());
     buf.resize(SEAL_PREFIX, 0);
     buf.extend_from_slice(plaintext);
     buf.extend_from_slice(&[0; 16]);
-    seal_slice_with(cipher, aad, &mut buf);
+    seal_slice_with(cipher, epoch, aad, &mut buf);
     buf
 }
 
-fn seal_slice_with(cipher: &XChaCha20Poly1305, aad: &[u8], buf: &mut [u8]) {
+/// Seals under `cipher`; `epoch` is the epoch tag (0: scheme 1, else
+/// scheme 2 with the tag in the nonce).
+fn seal_slice_with(cipher: &XChaCha20Poly1305, epoch: u32, aad: &[u8], buf: &mut [u8]) {
     assert!(
         buf.len() >= OVERHEAD,
         "sealing needs room for the prefix and the tag"
     );
     let mut nonce = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
-    buf[0] = SCHEME_DATA_KEY;
+    if epoch == 0 {
+        buf[0] = SCHEME_DATA_KEY;
+    } else {
+        buf[0] = SCHEME_EPOCH;
+        nonce[..4].copy_from_slice(&epoch.to_be_bytes());
+    }
     buf[1..SEAL_PREFIX].copy_from_slice(&nonce);
     let end = buf.len() - 16;
     let tag = cipher
@@ -211,7 +322,7 @@ fn open_in_place_with<'a>(
     aad: &[u8],
     sealed: &'a mut [u8],
 ) -> Option<&'a [u8]> {
-    if sealed.len() < OVERHEAD || sealed[0] != SCHEME_DATA_KEY {
+    if sealed.len() < OVERHEAD || !matches!(sealed[0], SCHEME_DATA_KEY | SCHEME_EPOCH) {
         return None;
     }
     let (head, rest) = sealed.split_at_mut(SEAL_PREFIX);
@@ -253,6 +364,33 @@ mod tests {
         assert!(k.open(b"a", &bad).is_none());
         let other = MasterKey::generate();
         assert!(other.open(b"a", &s).is_none());
+    }
+
+    #[test]
+    fn each_epoch_seals_under_its_own_key_and_names_stay() {
+        let e0 = EpochKey::new(0, 0, String::new(), [1; 32]);
+        let e1 = EpochKey::new(0xdead_beef, 1, String::new(), [2; 32]);
+        let old = MasterKey::with_epochs(vec![e0.clone()], None);
+        let new = MasterKey::with_epochs(vec![e0, e1], Some(Id([9; 32])));
+        let before = old.seal(b"a", b"old");
+        let after = new.seal(b"a", b"new");
+        assert_eq!(before[0], SCHEME_DATA_KEY);
+        assert_eq!(after[0], SCHEME_EPOCH);
+        assert_eq!(MasterKey::epoch_tag_of(&after), Some(0xdead_beef));
+        assert_eq!(after.len(), OVERHEAD + 3);
+        // The new key reads both epochs; the old one only its own.
+        assert_eq!(new.open(b"a", &before).unwrap(), b"old");
+        assert_eq!(new.open(b"a", &after).unwrap(), b"new");
+        assert!(old.open(b"a", &after).is_none());
+        // The tag is authenticated: another tag fails.
+        let mut moved = after.clone();
+        moved[4] ^= 1;
+        assert!(new.open(b"a", &moved).is_none());
+        // Ids, names and the chunker stay, so dedup carries over.
+        assert_eq!(old.chunk_id(b"x"), new.chunk_id(b"x"));
+        assert_eq!(old.object_name(b"x"), new.object_name(b"x"));
+        assert_eq!(old.chunker_seed(), new.chunker_seed());
+        assert_eq!(old.seal_name(b"n"), new.seal_name(b"n"));
     }
 
     #[test]

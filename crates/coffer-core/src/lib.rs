@@ -52,6 +52,7 @@ pub mod pack;
 pub mod prune;
 pub mod restore;
 pub mod retention;
+pub mod rotate;
 pub mod session;
 pub mod snapshot;
 pub mod staging;
@@ -80,10 +81,11 @@ pub use pack::BlobKind;
 pub use prune::{prune, PruneOptions, PrunePlan, PruneReport};
 pub use restore::{restore_contents, ContentStats, Delivery, Part};
 pub use retention::{plan_retention, Candidate, Decision, GroupBy, Protection, RetentionPolicy};
+pub use rotate::{rotate, RotateOptions, RotateStats};
 pub use session::{Session, SessionGuard, SessionKind};
 pub use snapshot::{BackupSummary, Origin, Snapshot, SnapshotFilter, SourceInfo};
 pub use tree::{ChunkRef, Node, NodeKind, Time, Tree, TreeError, Xattr};
-pub use vault::{ChunkerParams, InitOptions, Vault, VaultConfig, FORMAT_VERSION};
+pub use vault::{ChunkerParams, EpochInfo, InitOptions, Vault, VaultConfig, FORMAT_VERSION};
 
 /// A byte count for people: `512 B`, `1.5 KiB`, `2.0 GiB`.
 pub fn human_bytes(b: u64) -> String {

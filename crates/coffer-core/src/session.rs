@@ -262,7 +262,8 @@ impl SessionGuard {
         // that prune misjudges (too early: the session looks dead; too
         // late: it looks started after a plan it must hold back). Checked
         // before anything is written (under object lock a deleted object's
-        // version stays).
+        // version stays). So is the key epoch: nothing new under an old one.
+        vault.check_current_epoch()?;
         crate::clock::check_store_clock(
             vault,
             jiff::Timestamp::now(),

@@ -17,8 +17,11 @@ use crate::tree::Tree;
 /// Readable snapshots (oldest first) and the errors of damaged ones.
 pub type SnapshotsAndDamage = (Vec<(Id, Snapshot)>, Vec<Error>);
 
-/// The vault format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The vault format version this build writes and reads (it reads every
+/// earlier one too). Version 2 added key epochs (sealed scheme 2, keyrings
+/// under `epochs/`, slots that name their epoch); a version-1 vault becomes
+/// version 2 at its first key rotation.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Content-defined chunking parameters (bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +85,20 @@ pub struct Vault {
     /// Key slots skipped when the vault was opened (damaged, or with
     /// Argon2id parameters out of bounds), for front ends to warn about.
     skipped_slots: Arc<Vec<keys::SlotProblem>>,
+    /// The newest key epoch any slot had when the vault was opened; above
+    /// the key's own when the key is of an older epoch, which must not write.
+    newest_generation: u32,
     tree_packs: Arc<PackCache>,
+}
+
+/// A vault's current key epoch, as its key knows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochInfo {
+    /// 0 until the first rotation, one more for each.
+    pub generation: u32,
+    /// When the epoch began (RFC 3339): the rotation's time, or for epoch 0
+    /// the vault's creation.
+    pub created: String,
 }
 
 /// Gives freed heap memory back to the system. Decoding index objects on
@@ -160,6 +176,7 @@ const DATA_PREFIXES: &[&str] = &[
     "prune/",
     crate::copy::COPYMAP_PREFIX,
     "wal/",
+    "epochs/",
     "packs/",
 ];
 
@@ -263,6 +280,7 @@ impl Vault {
             config,
             slot,
             skipped_slots: Arc::default(),
+            newest_generation: 0,
             tree_packs: Arc::default(),
         })
     }
@@ -270,16 +288,17 @@ impl Vault {
     /// Opens an existing vault with `secret`.
     pub fn open(backend: Arc<dyn Backend>, secret: &Secret) -> Result<Vault> {
         let config = Self::read_config(backend.as_ref())?;
-        let (key, slot, skipped) = keys::open(backend.as_ref(), &config.id, secret)?;
-        for p in &skipped {
+        let opened = keys::open(backend.as_ref(), &config.id, secret)?;
+        for p in &opened.skipped {
             tracing::warn!("vault {}: {p}", backend.location());
         }
         let vault = Vault {
             backend,
-            key,
+            key: opened.key,
             config,
-            slot,
-            skipped_slots: Arc::new(skipped),
+            slot: opened.slot,
+            skipped_slots: Arc::new(opened.skipped),
+            newest_generation: opened.newest_generation,
             tree_packs: Arc::default(),
         };
         // An unreadable lock makes writes fail with the reason; reads go on.
@@ -369,8 +388,62 @@ impl Vault {
         &self.skipped_slots
     }
 
-    /// Adds a key slot for `secret`.
+    /// The key epoch this vault's key writes under.
+    pub fn epoch(&self) -> EpochInfo {
+        let e = self.key.current();
+        EpochInfo {
+            generation: e.generation,
+            created: if e.generation == 0 {
+                self.config.created.clone()
+            } else {
+                e.created.clone()
+            },
+        }
+    }
+
+    /// Fails when this vault was opened by a key slot of an older key epoch
+    /// than its newest slots (a rotation stopped before it removed the old
+    /// slots, or a revoked slot was put back): such a key may read what it
+    /// can, but never writes, so nothing new is sealed under a revoked
+    /// epoch. Every writer checks this before it writes.
+    pub fn check_current_epoch(&self) -> Result<()> {
+        let ours = self.key.generation();
+        if self.newest_generation <= ours {
+            return Ok(());
+        }
+        Err(Error::InvalidInput(format!(
+            "vault {}: key slot {} is of key epoch {ours}, but the vault was rotated to epoch {}: \
+             a key of an older epoch may read what was written under it but never writes. Open the \
+             vault with a key of the current epoch (`coffer key list` marks the epoch of each slot)",
+            self.backend.location(),
+            self.slot.short(),
+            self.newest_generation
+        )))
+    }
+
+    /// Rewrites `config` with [`FORMAT_VERSION`] when it is older; returns
+    /// whether it did. The one rewrite of an object the format allows: a
+    /// version-1 vault's `config` at its first key rotation, after the new
+    /// keyring is stored and before any slot or data of the new epoch, so
+    /// that a coffer that reads only version 1 refuses the vault instead of
+    /// misreading it.
+    pub(crate) fn upgrade_format(&self) -> Result<bool> {
+        if self.config.version >= FORMAT_VERSION {
+            return Ok(false);
+        }
+        let mut config = self.config.clone();
+        config.version = FORMAT_VERSION;
+        let body = serde_json::to_vec_pretty(&config).expect("serializable");
+        self.backend
+            .write(CONFIG, body)
+            .map_err(|e| self.storage_err(e))?;
+        Ok(true)
+    }
+
+    /// Adds a key slot for `secret`, of the current key epoch (an older
+    /// epoch's key adds none: it would unlock a revoked epoch).
     pub fn add_key(&self, secret: &Secret, label: &str, kdf: Option<KdfParams>) -> Result<Id> {
+        self.check_current_epoch()?;
         keys::add_slot(
             self.backend.as_ref(),
             &self.config.id,
@@ -391,6 +464,7 @@ impl Vault {
 
     /// Seals and stores an object; returns its name.
     pub fn save_object(&self, kind: ObjectKind, plaintext: &[u8]) -> Result<Id> {
+        self.check_current_epoch()?;
         let sealed = self.key.seal(kind.aad(), plaintext);
         let id = self.key.object_name(&sealed);
         self.backend
@@ -409,9 +483,18 @@ impl Vault {
                 "content does not match its name (flipped or truncated bytes)",
             ));
         }
-        self.key
-            .open(kind.aad(), &sealed)
-            .ok_or_else(|| Error::damaged(path, "fails authentication"))
+        self.key.open(kind.aad(), &sealed).ok_or_else(|| {
+            if self.key.knows_epoch_of(&sealed) {
+                Error::damaged(path, "fails authentication")
+            } else {
+                Error::damaged(
+                    path,
+                    "fails authentication: it is sealed under a newer key epoch than this key's \
+                     (the key's slot was revoked by a rotation, or is of an older epoch); open \
+                     the vault with a key of the current epoch",
+                )
+            }
+        })
     }
 
     /// Ids of every object of `kind`.
@@ -575,13 +658,20 @@ impl Vault {
     /// Resolves `latest` or an id prefix to one snapshot.
     pub fn find_snapshot(&self, name: &str, filter: &SnapshotFilter) -> Result<(Id, Snapshot)> {
         if name == "latest" {
-            return self
-                .snapshots(filter)?
-                .pop()
-                .ok_or_else(|| Error::NotFound {
-                    what: format!("a snapshot in {}", self.backend.location()),
-                    hint: " matching the filter: list them with `coffer snapshots`".into(),
-                });
+            let (mut good, bad) = self.snapshots_lenient()?;
+            good.retain(|(_, s)| filter.matches(s));
+            // Unreadable snapshots may be the ones looked for: say so.
+            let unread = match bad.first() {
+                None => String::new(),
+                Some(e) => format!(
+                    "; {} snapshot(s) could not be read and may match (the first: {e})",
+                    bad.len()
+                ),
+            };
+            return good.pop().ok_or_else(|| Error::NotFound {
+                what: format!("a snapshot in {}", self.backend.location()),
+                hint: format!(" matching the filter{unread}: list them with `coffer snapshots`"),
+            });
         }
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(Error::InvalidInput(format!(

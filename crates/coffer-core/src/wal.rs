@@ -98,6 +98,7 @@ pub fn open(vault: &Vault, name: &str, sealed: &[u8], path: &str) -> Result<Vec<
 /// module documentation). Returns only once the object is durable.
 pub fn put(vault: &Vault, name: &str, data: &[u8]) -> Result<PutOutcome> {
     check_name(name)?;
+    vault.check_current_epoch()?;
     let path = object_path(vault, name);
     if let Some(existing) = read(vault, name, &path)? {
         if existing == data {

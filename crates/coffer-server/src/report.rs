@@ -464,8 +464,10 @@ pub fn build(
                 let vc = v.config();
                 c.ok(format!(
                     "vault `{name}`: {} format version {}, every object sealed with XChaCha20-Poly1305 \
-                     (random 192-bit nonces), object names keyed hashes, master key wrapped per key slot",
-                    vc.format, vc.version
+                     (random nonces), object names keyed hashes, key epoch {} wrapped per key slot",
+                    vc.format,
+                    vc.version,
+                    v.epoch().generation
                 ));
             }
             Err(e) => c.fail(format!(
@@ -511,7 +513,7 @@ pub fn build(
             );
             match coffer_core::keys::slot_age(&s.slot, now) {
                 Some(age) if age > cc.key_rotation => c.fail(format!(
-                    "{slot} was added {} ago ({}), more than the rotation period: add a new slot and remove this one (coffer key add, coffer key remove)",
+                    "{slot} was added {} ago ({}), more than the rotation period: rotate the key (coffer key rotate), or add a new slot and remove this one (coffer key add, coffer key remove)",
                     human(age),
                     s.slot.created
                 )),
@@ -524,6 +526,27 @@ pub fn build(
         }
         for d in &damaged {
             c.fail(format!("vault `{name}`: {d}: its age cannot be judged"));
+        }
+        // The key epoch ages too: new slots of an old epoch wrap an old key.
+        let epoch = vault.epoch();
+        let what = format!("vault `{name}`: key epoch {}", epoch.generation);
+        match epoch.created.parse::<jiff::Timestamp>() {
+            Ok(t) => {
+                let age = now.duration_since(t).max(jiff::SignedDuration::ZERO);
+                if age > cc.key_rotation {
+                    c.fail(format!(
+                        "{what} began {} ago ({}), more than the rotation period: start a new one (coffer key rotate)",
+                        human(age),
+                        epoch.created
+                    ))
+                } else {
+                    c.ok(format!("{what} began {} ago", human(age)))
+                }
+            }
+            Err(_) => c.fail(format!(
+                "{what}: age unknown (its start {:?} does not parse): start a new one (coffer key rotate)",
+                epoch.created
+            )),
         }
     }
     controls.push(c.judged());
@@ -1333,7 +1356,7 @@ copy_to = [{{ vault = "dr", retention = {{ delete_after_days = 30 }} }}]
         );
         let enc = control(&r, "encryption");
         assert!(
-            enc.evidence[0].contains("coffer-vault format version 1")
+            enc.evidence[0].contains("coffer-vault format version 2")
                 && enc.evidence[0].contains("XChaCha20-Poly1305"),
             "{enc:?}"
         );
@@ -1366,7 +1389,16 @@ copy_to = [{{ vault = "dr", retention = {{ delete_after_days = 30 }} }}]
         let r = report(&c, &f);
         let k = control(&r, "key-age");
         assert_eq!(k.status, ControlStatus::Fail, "{k:#?}");
-        assert_eq!(k.failing.len(), 2, "{k:#?}");
+        // Two vaults: each one's slot and each one's key epoch.
+        assert_eq!(k.failing.len(), 4, "{k:#?}");
+        assert_eq!(
+            k.failing
+                .iter()
+                .filter(|f| f.contains(": key epoch 0 began") && f.contains("coffer key rotate"))
+                .count(),
+            2,
+            "{k:#?}"
+        );
         assert!(
             k.failing
                 .iter()

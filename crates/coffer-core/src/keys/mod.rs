@@ -4,8 +4,26 @@
 //! derives its wrapping key with Argon2id (parameters and salt in the slot);
 //! a key-file slot derives it with BLAKE3 from the file's 256-bit secret and
 //! the slot's salt (the secret is already uniformly random, so a slow KDF adds
-//! nothing). The wrapped master secret is sealed with XChaCha20-Poly1305
-//! bound to the vault id, so a slot cannot be moved to another vault.
+//! nothing). The wrapped secret is sealed with XChaCha20-Poly1305 bound to
+//! the vault id (and, from the first rotation on, to the keyring of its
+//! epoch), so a slot cannot be moved to another vault or epoch.
+//!
+//! Key epochs ([`epoch`]): a slot wraps the secret of one key epoch. Epoch 0
+//! is the vault's first master secret; `coffer key rotate` starts a new
+//! epoch with a new random secret, stores the older epochs' secrets in a
+//! keyring object sealed under the new one, writes new slots for the secrets
+//! the operator keeps, and deletes every older slot. Invariants:
+//!
+//! - Everything written after a rotation is sealed under the new epoch's
+//!   data key, which only the new slots unwrap: a removed slot, a copy of
+//!   one, or an old version of one on a versioned bucket opens the old
+//!   epoch's secret and reads only what was written before the rotation.
+//! - The new epoch's secret is never stored outside the new slots, and the
+//!   older secrets only inside the keyring sealed under it.
+//! - A key of an older epoch never writes (its opener sees a newer slot
+//!   and is refused), so no writer falls back to a revoked epoch.
+
+pub mod epoch;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -255,8 +273,27 @@ pub struct KeySlot {
     pub kdf: Option<KdfParams>,
     /// Salt, base64.
     pub salt: String,
-    /// The master secret sealed under the slot's wrapping key, base64.
+    /// The epoch secret sealed under the slot's wrapping key, base64.
     pub wrapped: String,
+    /// The generation of the key epoch whose secret the slot wraps (0, and
+    /// absent, for a slot of the first epoch).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u32,
+    /// The keyring object (`epochs/<id>`, hex id) of that epoch; absent for
+    /// epoch 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyring: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl KeySlot {
+    /// The slot's keyring id, if it has one (checked by [`check_slot`]).
+    fn keyring_id(&self) -> Option<Id> {
+        self.keyring.as_deref().and_then(Id::parse)
+    }
 }
 
 /// A key slot that was skipped (it does not parse, its salt or wrapped key
@@ -310,11 +347,17 @@ fn wrapping_key(secret: &Secret, salt: &[u8], kdf: Option<KdfParams>) -> Result<
     }
 }
 
-fn slot_aad(vault_id: &str) -> Vec<u8> {
-    format!("coffer.keyslot:{vault_id}").into_bytes()
+/// What a slot's wrapped secret is bound to: the vault, and from the first
+/// rotation on the keyring of its epoch.
+fn slot_aad(vault_id: &str, keyring: Option<&Id>) -> Vec<u8> {
+    match keyring {
+        None => format!("coffer.keyslot:{vault_id}").into_bytes(),
+        Some(k) => format!("coffer.keyslot:{vault_id}:{}", k.to_hex()).into_bytes(),
+    }
 }
 
-/// Wraps `master` for `secret` and stores the slot; returns its id.
+/// Wraps the current epoch of `master` for `secret` and stores the slot;
+/// returns its id.
 pub fn add_slot(
     backend: &dyn Backend,
     vault_id: &str,
@@ -333,15 +376,22 @@ pub fn add_slot(
             .map_err(|e| Error::InvalidInput(format!("new key slot: {e}")))?;
     }
     let wk = wrapping_key(secret, &salt, kdf)?;
+    let keyring = master.keyring();
     let slot = KeySlot {
-        version: 1,
+        version: if keyring.is_some() { 2 } else { 1 },
         kind: secret.kind(),
         created: jiff::Timestamp::now().to_string(),
         hostname: crate::hostname(),
         label: label.to_string(),
         kdf,
         salt: B64.encode(salt),
-        wrapped: B64.encode(crypto::seal_key(&wk, &slot_aad(vault_id), master.secret())),
+        wrapped: B64.encode(crypto::seal_key(
+            &wk,
+            &slot_aad(vault_id, keyring.as_ref()),
+            master.secret(),
+        )),
+        epoch: master.generation(),
+        keyring: keyring.map(|k| k.to_hex()),
     };
     let id = Id::random();
     let body = serde_json::to_vec_pretty(&slot).expect("serializable");
@@ -388,6 +438,11 @@ fn check_slot(body: &[u8]) -> std::result::Result<KeySlot, String> {
     if slot.kind == SlotKind::Password {
         slot.kdf.unwrap_or_default().check()?;
     }
+    match (&slot.keyring, slot.epoch) {
+        (None, 0) => {}
+        (Some(k), n) if n > 0 && Id::parse(k).is_some() => {}
+        _ => return Err("its key epoch and keyring do not match".into()),
+    }
     Ok(slot)
 }
 
@@ -431,14 +486,28 @@ pub fn list_slots_checked(backend: &dyn Backend) -> Result<(Vec<SlotInfo>, Vec<S
     Ok((out, problems))
 }
 
-/// Finds the slot `secret` opens and returns the master key, that slot's
-/// id, and the slots that were skipped (for the caller to warn about).
-pub fn open(
-    backend: &dyn Backend,
-    vault_id: &str,
-    secret: &Secret,
-) -> Result<(MasterKey, Id, Vec<SlotProblem>)> {
-    let (slots, mut problems) = list_slots_checked(backend)?;
+/// A vault's key as a slot opened it.
+pub struct Opened {
+    /// The key: the slot's epoch and every older one.
+    pub key: MasterKey,
+    /// The slot that opened it.
+    pub slot: Id,
+    /// Slots that were skipped (for the caller to warn about).
+    pub skipped: Vec<SlotProblem>,
+    /// The newest epoch generation any usable slot has: above the key's
+    /// when the vault was rotated after this slot was made (an interrupted
+    /// rotation, or a revoked slot put back), and then the key must not
+    /// write.
+    pub newest_generation: u32,
+}
+
+/// Finds the slot `secret` opens and returns the key of its epoch (loading
+/// the epoch's keyring for a slot made by a rotation). Slots of the newest
+/// epoch are tried first.
+pub fn open(backend: &dyn Backend, vault_id: &str, secret: &Secret) -> Result<Opened> {
+    let (mut slots, mut problems) = list_slots_checked(backend)?;
+    let newest_generation = slots.iter().map(|s| s.slot.epoch).max().unwrap_or(0);
+    slots.sort_by_key(|s| std::cmp::Reverse(s.slot.epoch));
     for s in slots.iter().filter(|s| s.slot.kind == secret.kind()) {
         let path = ObjectKind::Key.path(&s.id);
         // Both decode: check_slot made sure.
@@ -454,15 +523,36 @@ pub fn open(
                 continue;
             }
         };
-        if let Some(master) = crypto::open_key(&wk, &slot_aad(vault_id), &wrapped) {
-            match <[u8; 32]>::try_from(master.as_slice()) {
-                Ok(secret) => return Ok((MasterKey::from_secret(secret), s.id, problems)),
-                Err(_) => problems.push(SlotProblem {
-                    path,
-                    reason: "its wrapped secret has the wrong length".into(),
-                }),
-            }
-        }
+        let keyring = s.slot.keyring_id();
+        let Some(opened) = crypto::open_key(&wk, &slot_aad(vault_id, keyring.as_ref()), &wrapped)
+        else {
+            continue;
+        };
+        let Ok(epoch_secret) = <[u8; 32]>::try_from(opened.as_slice()) else {
+            problems.push(SlotProblem {
+                path,
+                reason: "its wrapped secret has the wrong length".into(),
+            });
+            continue;
+        };
+        let key = match keyring {
+            None => MasterKey::from_secret(epoch_secret),
+            Some(k) => epoch::load(backend, vault_id, &k, s.slot.epoch, epoch_secret).map_err(
+                |e| match e {
+                    Error::Damaged { object, detail } => Error::Damaged {
+                        object,
+                        detail: format!("{detail} (the keyring of key slot {path})"),
+                    },
+                    e => e,
+                },
+            )?,
+        };
+        return Ok(Opened {
+            key,
+            slot: s.id,
+            skipped: problems,
+            newest_generation,
+        });
     }
     let skipped = if problems.is_empty() {
         String::new()
@@ -565,7 +655,8 @@ mod tests {
         });
         let slow = put(&b, 'd', &serde_json::to_string(&s).unwrap());
         for secret in [&key, &pw] {
-            let (k, _, problems) = open(&b, VAULT, secret).unwrap();
+            let o = open(&b, VAULT, secret).unwrap();
+            let (k, problems) = (o.key, o.skipped);
             assert_eq!(k.secret(), master.secret());
             let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
             for p in [&garbage, &bad_salt, &huge, &slow] {
