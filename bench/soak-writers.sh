@@ -6,7 +6,7 @@
 #
 #   bench/soak-writers.sh [WRITERS=8] [ROUNDS=20] [FILE_MB=8]
 #
-# The test suite runs a short version (crates/coffer-cli/tests/prune.rs,
+# The test suite runs a short version (crates/coffer-cli/tests/e2e/prune.rs,
 # eight_writers_and_prunes_in_parallel_on_s3); this runs for as long as you
 # ask. Only loopback addresses are used.
 set -euo pipefail

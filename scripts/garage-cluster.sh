@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A three-node Garage cluster on loopback (replication factor 3, one zone
 # per node), with a bucket and a key, for coffer's tests of a replicated
-# object store (crates/coffer-cli/tests/cluster.rs).
+# object store (crates/coffer-cli/tests/e2e/cluster.rs).
 #
 #   scripts/garage-cluster.sh start        # prints the env file to source
 #   scripts/garage-cluster.sh stop         # stops every node, deletes the state

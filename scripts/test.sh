@@ -11,7 +11,7 @@ say() { echo "test.sh: $*" >&2; }
 # --- 1. Test dependencies -----------------------------------------------------
 # Debian packages the tests need, as "command:package" pairs. A package is
 # installed (one `apt-get update`, then `apt-get install -y`) only if its
-# command is missing. The database tests (crates/coffer-cli/tests/databases.rs)
+# command is missing. The database tests (crates/coffer-cli/tests/e2e/databases.rs)
 # need the client tools, and redis-server for a scratch server; the servers
 # themselves (PostgreSQL on 5432, MariaDB on 3306, Redis on 6379) must run.
 APT_DEPS=(
@@ -21,9 +21,9 @@ APT_DEPS=(
     "mariadb-dump:mariadb-client"
     "redis-cli:redis-tools"
     "redis-server:redis-server"
-    # promtool checks and tests deploy/prometheus/alerts.yml (tests/metrics.rs).
+    # promtool checks and tests deploy/prometheus/alerts.yml (tests/e2e/metrics.rs).
     "promtool:prometheus"
-    # headless Chromium and its WebDriver for the dashboard (tests/dashboard.rs).
+    # headless Chromium and its WebDriver for the dashboard (tests/e2e/dashboard.rs).
     "chromium:chromium"
     "chromedriver:chromium-driver"
 )
@@ -41,7 +41,7 @@ fi
 
 # Other (non-apt) dependencies go here.
 # moto[server]: an S3 server with versioning and object lock, for
-# crates/coffer-cli/tests/object_lock.rs (scripts/moto.sh starts it); pip
+# crates/coffer-cli/tests/e2e/object_lock.rs (scripts/moto.sh starts it); pip
 # installs it when python3 cannot import it.
 MOTO_SH="$PWD/scripts/moto.sh"
 "$MOTO_SH" install

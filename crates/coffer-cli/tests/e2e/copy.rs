@@ -2,8 +2,7 @@
 //! different keys, restores from the destination alone, `check --read-data`
 //! on the destination, and a copy killed with SIGKILL then resumed.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;

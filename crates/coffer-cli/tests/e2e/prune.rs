@@ -2,9 +2,7 @@
 //! backups and prunes running together (local directory and Garage S3),
 //! and prune killed with SIGKILL at random moments.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 //! initialized again, damaged key slots lock nobody out, a password file
 //! reads the same for every command, and local vault secrets are private.
 
-use super::common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 

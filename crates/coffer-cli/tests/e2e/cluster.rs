@@ -9,9 +9,7 @@
 //! One test, phases in order: stopping nodes would disturb any test
 //! running beside it.
 
-mod common;
-
-use common::{noise, stderr, write};
+use crate::common::{noise, stderr, write};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,8 +1,7 @@
 //! Damage and kills: the vault names what is broken, never hands out wrong
 //! bytes, and survives a backup killed at any moment.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;

@@ -4,11 +4,9 @@
 //! pass `promtool check rules` and `promtool test rules`; and every metric
 //! the alert rules and the Grafana dashboard name is one coffer exports.
 
-mod common;
-
+use crate::common::*;
 use coffer_server::catalog::{Catalog, JobOutcome, JobState, NewJob, Trigger};
 use coffer_server::records::{DataScope, RestoreTestDetails, Validation, VerifyDetails};
-use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -6,12 +6,10 @@
 //! on without affecting the jobs or the other sinks; the SMTP password
 //! never appears in the log; a restart neither loses nor repeats events.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use coffer_server::catalog::Catalog;
 use coffer_server::events::{EventFilter, EventName};
-use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

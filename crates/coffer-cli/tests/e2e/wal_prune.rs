@@ -5,14 +5,12 @@
 //! Needs root (initdb and the servers run as the `postgres` user through
 //! `runuser`) and PostgreSQL 15's server binaries in /usr/lib/postgresql/15/bin.
 //! A missing piece fails the test with a message; nothing is skipped.
-//! The cluster harness is tests/common/pg.rs.
-
-mod common;
+//! The cluster harness is tests/e2e/common/pg.rs.
 
 use std::path::Path;
 use std::process::Output;
 
-use common::pg::*;
+use crate::common::pg::*;
 
 fn json(o: Output, what: &str) -> serde_json::Value {
     let text = ok(o, what);

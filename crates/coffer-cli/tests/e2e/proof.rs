@@ -3,9 +3,7 @@
 //! failing with the vault and the snapshots; the daemon runs
 //! `[[restore_test]]` and `[[report]]` entries on their schedules.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

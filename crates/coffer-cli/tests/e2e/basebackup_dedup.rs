@@ -6,12 +6,10 @@
 //! `runuser`) and PostgreSQL 15's server binaries in /usr/lib/postgresql/15/bin.
 //! A missing piece fails the test with a message; nothing is skipped.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::pg::*;
+use crate::common::pg::*;
 
 fn json(c: &mut Command, what: &str) -> serde_json::Value {
     let out = must(c, &format!("coffer {what}"));

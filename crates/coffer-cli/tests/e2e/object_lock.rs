@@ -6,10 +6,9 @@
 //! Garage (scripts/garage.sh) has neither versioning nor object lock. The
 //! moto server (scripts/moto.sh; `COFFER_TEST_MOTO_ENDPOINT`) has both.
 
-mod common;
+use crate::common::*;
 use coffer_core::{Backend, LockMode};
 use coffer_storage::{ObjectLockClient, OpendalBackend, S3Location};
-use common::*;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use std::process::{Command, Output};

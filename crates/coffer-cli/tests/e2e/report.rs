@@ -3,11 +3,9 @@
 //! table, the compliance report in every format, `COFFER_NOW` moved past
 //! the RPO, and a size anomaly raised by the runner.
 
-mod common;
-
+use crate::common::*;
 use coffer_server::catalog::Catalog;
 use coffer_server::events::{EventFilter, EventName};
-use common::*;
 use serde_json::Value;
 use std::process::{Command, Output};
 
@@ -197,7 +195,7 @@ fn status_and_report_after_real_backups_and_past_the_rpo() {
     }
     let enc = control(&r, "encryption")["evidence"].to_string();
     assert!(
-        enc.contains("vault `main`: coffer-vault format version 1"),
+        enc.contains("vault `main`: coffer-vault format version 2"),
         "{enc}"
     );
     assert_eq!(

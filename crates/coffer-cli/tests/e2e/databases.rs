@@ -5,10 +5,8 @@
 //! users and keys and removes them afterwards. A missing server or client
 //! tool fails the test with a message saying what is missing.
 
-mod common;
-#[path = "databases/secrets.rs"]
 mod secrets;
-use common::*;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

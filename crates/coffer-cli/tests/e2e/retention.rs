@@ -3,8 +3,7 @@
 //! only, and only in a `test-clock` build), so locks can be taken past their
 //! grace period.
 
-mod common;
-use common::*;
+use crate::common::*;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use std::collections::BTreeMap;

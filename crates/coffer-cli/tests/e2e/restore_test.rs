@@ -5,9 +5,7 @@
 //! and removes the scratch resources, also when validation fails or times
 //! out. A missing server or tool fails the test with a message.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

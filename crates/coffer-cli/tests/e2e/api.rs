@@ -5,11 +5,9 @@
 //! audit log records the actions and holds no secret; TLS works with an
 //! rcgen certificate.
 
-mod common;
-
+use crate::common::*;
 use coffer_server::api::{PREFIX, ROUTES};
 use coffer_server::auth::Role;
-use common::*;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::path::Path;

@@ -6,12 +6,10 @@
 //! `runuser`) and PostgreSQL 15's server binaries in /usr/lib/postgresql/15/bin.
 //! A missing piece fails the test with a message; nothing is skipped.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::pg::*;
+use crate::common::pg::*;
 
 /// Issue 3: restore to a time between two batches and find exactly the
 /// batches before it; wal-fetch of a missing segment writes nothing.

@@ -3,9 +3,7 @@
 //! daemon killed during a job, a failing source next to a working one, and
 //! a completion window that stops a job.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -3,11 +3,9 @@
 //! need it, subsets that cover the vault over repeated runs, `[[verify]]`
 //! entries run by the daemon, and bad input.
 
-mod common;
-
+use crate::common::*;
 use coffer_server::catalog::Catalog;
 use coffer_server::events::{EventFilter, EventName};
-use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -8,10 +8,8 @@
 //! snapshot's files, and reads the job charts and the compliance report. Screenshots land in
 //! target/dashboard-screenshots/.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,11 +1,11 @@
 //! End-to-end tests of the vault engine through the real binary, each run
 //! against a local directory and against the Garage S3 server.
 
-mod common;
 mod hostile;
-#[path = "vault_e2e/trust_keys.rs"]
+mod rotate;
 mod trust_keys;
-use common::*;
+use crate::common::*;
+use rotate::issue14_key_rotate_revokes_what_is_not_kept;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -24,6 +24,7 @@ macro_rules! both {
     };
 }
 
+both!(issue14_key_rotate_revokes_what_is_not_kept);
 both!(roundtrip_keeps_every_kind_of_entry);
 fn roundtrip_keeps_every_kind_of_entry(kind: Kind, name: &str) {
     let env = Env::new(kind, name);

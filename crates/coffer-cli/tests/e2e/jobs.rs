@@ -1,7 +1,5 @@
 //! `coffer jobs list | show` against a catalog filled through the library.
 
-mod common;
-
 use coffer_server::catalog::{
     Catalog, EventLevel, JobCounters, JobId, JobKind, JobOutcome, NewJob, Trigger, STALE_REASON,
 };
@@ -12,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
 fn coffer(state_dir: Option<&Path>, args: &[&str]) -> Output {
-    let mut c = Command::new(common::BIN);
+    let mut c = Command::new(crate::common::BIN);
     c.args(args)
         .env_remove("COFFER_STATE_DIR")
         .env_remove("COFFER_VAULT")
@@ -30,7 +28,7 @@ fn ok(state_dir: &Path, args: &[&str]) -> String {
         "coffer {args:?} failed ({:?})\nstdout: {}\nstderr: {}",
         o.status.code(),
         String::from_utf8_lossy(&o.stdout),
-        common::stderr(&o)
+        crate::common::stderr(&o)
     );
     String::from_utf8(o.stdout).unwrap()
 }
@@ -226,13 +224,13 @@ fn list_filters_and_json() {
     assert!(f(&["--source", "nothing"]).is_empty());
 
     // The state directory from the environment.
-    let o = Command::new(common::BIN)
+    let o = Command::new(crate::common::BIN)
         .args(["jobs", "list", "--json"])
         .env("COFFER_STATE_DIR", d)
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(o.status.success(), "{}", crate::common::stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(ids(&v).len(), 5);
 }
@@ -359,7 +357,7 @@ fn errors_name_the_job_and_the_catalog() {
     let j = fill();
     let o = coffer(Some(&j.dir), &["jobs", "show", "999"]);
     assert_eq!(o.status.code(), Some(1));
-    let err = common::stderr(&o);
+    let err = crate::common::stderr(&o);
     assert!(err.contains("job 999 not found"), "{err}");
     assert!(
         err.contains(&j.dir.join("catalog.sqlite").display().to_string()),
@@ -377,9 +375,14 @@ fn errors_name_the_job_and_the_catalog() {
         &["jobs", "list", "--since", "yesterday"],
     ] {
         let o = coffer(Some(&j.dir), args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", common::stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            crate::common::stderr(&o)
+        );
     }
-    let err = common::stderr(&coffer(Some(&j.dir), &["jobs", "list", "--state", "done"]));
+    let err = crate::common::stderr(&coffer(Some(&j.dir), &["jobs", "list", "--state", "done"]));
     assert!(err.contains("COMPLETED"), "{err}");
 }
 
@@ -391,13 +394,13 @@ fn missing_catalog_is_an_empty_list_and_is_not_created() {
     assert_eq!(v, Value::Array(vec![]));
     let o = coffer(Some(&dir), &["jobs", "list"]);
     assert!(o.status.success());
-    let err = common::stderr(&o);
+    let err = crate::common::stderr(&o);
     assert!(
         err.contains("no job catalog at") && err.contains("nothing-here"),
         "{err}"
     );
     let o = coffer(Some(&dir), &["jobs", "show", "1"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(common::stderr(&o).contains("no job catalog at"));
+    assert!(crate::common::stderr(&o).contains("no job catalog at"));
     assert!(!dir.exists(), "a reader created the state directory");
 }

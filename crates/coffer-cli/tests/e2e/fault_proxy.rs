@@ -5,9 +5,7 @@
 //! it either succeed or fail with an error naming the vault, and
 //! `check --read-data` (straight to Garage) passes after every round.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,0 +1,32 @@
+//! coffer's end-to-end tests: the real `coffer` binary against real
+//! servers (a local directory and Garage for vaults, PostgreSQL, MariaDB,
+//! Redis, moto, Chromium), one module per area, in one test binary so the
+//! program is linked once. `bash scripts/test.sh` starts what they need.
+
+mod common;
+
+mod api;
+mod basebackup_dedup;
+mod cluster;
+mod config;
+mod copy;
+mod daemon;
+mod dashboard;
+mod databases;
+mod deploy;
+mod fault_proxy;
+mod faults;
+mod format_compat;
+mod jobs;
+mod metrics;
+mod notify;
+mod object_lock;
+mod pitr;
+mod proof;
+mod prune;
+mod report;
+mod restore_test;
+mod retention;
+mod vault_e2e;
+mod verify;
+mod wal_prune;
