@@ -156,9 +156,9 @@ impl MasterKey {
 
     /// The epoch tag of a sealed message (0 for scheme 1), if it is one.
     pub fn epoch_tag_of(sealed: &[u8]) -> Option<u32> {
-        match sealed.first()? {
-            &SCHEME_DATA_KEY => Some(0),
-            &SCHEME_EPOCH if sealed.len() >= 5 => {
+        match *sealed.first()? {
+            SCHEME_DATA_KEY => Some(0),
+            SCHEME_EPOCH if sealed.len() >= 5 => {
                 Some(u32::from_be_bytes(sealed[1..5].try_into().unwrap()))
             }
             _ => None,
