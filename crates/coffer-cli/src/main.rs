@@ -969,10 +969,7 @@ fn key_rotate(g: &GlobalArgs, key_files: &[PathBuf], password_files: &[PathBuf])
         }
     );
     let slot = |kind: coffer_core::keys::SlotKind, label: &str| {
-        let kind = match kind {
-            coffer_core::keys::SlotKind::Password => "password",
-            coffer_core::keys::SlotKind::KeyFile => "key file",
-        };
+        let kind = kind.name();
         match label {
             "" => kind.to_string(),
             l => format!("{kind} `{l}`"),

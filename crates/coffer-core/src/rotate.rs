@@ -115,7 +115,7 @@ pub fn rotate(vault: &Vault, opts: &RotateOptions<'_>) -> Result<RotateStats> {
         let opened = keys::open(backend, vault_id, secret).map_err(|e| match e {
             Error::WrongKey { .. } => Error::InvalidInput(format!(
                 "the {} secret to keep (number {}) opens no key slot of vault {}: nothing was changed",
-                kind_name(secret),
+                secret.kind().name(),
                 i + 1,
                 backend.location()
             )),
@@ -201,13 +201,6 @@ pub fn rotate(vault: &Vault, opts: &RotateOptions<'_>) -> Result<RotateStats> {
         revoked,
         damaged: problems.into_iter().map(|p| p.to_string()).collect(),
     })
-}
-
-fn kind_name(secret: &Secret) -> &'static str {
-    match secret {
-        Secret::Password(_) => "password",
-        Secret::KeyFile(_) => "key file",
-    }
 }
 
 #[cfg(test)]

@@ -86,7 +86,8 @@ impl Secret {
         Ok(Secret::KeyFile(raw.try_into().unwrap()))
     }
 
-    fn kind(&self) -> SlotKind {
+    /// The kind of slot this secret opens.
+    pub fn kind(&self) -> SlotKind {
         match self {
             Secret::Password(_) => SlotKind::Password,
             Secret::KeyFile(_) => SlotKind::KeyFile,
@@ -155,6 +156,16 @@ pub enum SlotKind {
     Password,
     /// BLAKE3 over a key file's secret.
     KeyFile,
+}
+
+impl SlotKind {
+    /// The kind's name in messages: `password` or `key file`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SlotKind::Password => "password",
+            SlotKind::KeyFile => "key file",
+        }
+    }
 }
 
 /// Argon2id parameters.
