@@ -797,10 +797,10 @@ fn verify(s: &AppState, c: &Call, now: Timestamp) -> Answer {
         )));
     }
     let data = match c.body.get("read_data_subset").and_then(Value::as_str) {
-        Some(sub) => crate::verify::VerifyData::parse_subset(sub)
+        Some(sub) => crate::model::VerifyData::parse_subset(sub)
             .map_err(|m| ApiError::bad(format!("read_data_subset {m}")))?,
-        None if c.body.get("read_data") == Some(&json!(true)) => crate::verify::VerifyData::All,
-        None => crate::verify::VerifyData::Structure,
+        None if c.body.get("read_data") == Some(&json!(true)) => crate::model::VerifyData::All,
+        None => crate::model::VerifyData::Structure,
     };
     let id = s
         .catalog

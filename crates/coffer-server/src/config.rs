@@ -371,7 +371,7 @@ pub struct ReportConfig {
     /// The time zone its schedule is read in.
     pub timezone: TimeZone,
     /// Its format.
-    pub format: crate::report::ReportFormat,
+    pub format: crate::model::ReportFormat,
     /// The period reported on, back from the run's time (default 24h).
     pub since: SignedDuration,
     /// Where it goes.
@@ -394,7 +394,7 @@ pub struct VerifyConfig {
     /// The time zone's name as written (`UTC` by default).
     pub timezone_name: String,
     /// What it reads: structure only, all pack data, or a share of it.
-    pub data: crate::verify::VerifyData,
+    pub data: crate::model::VerifyData,
     /// A run still going this long after it started is stopped (ABORTED).
     pub completion_window: SignedDuration,
 }
@@ -669,7 +669,7 @@ struct RawReport {
     name: S<String>,
     schedule: S<String>,
     timezone: Option<S<String>>,
-    format: Option<S<crate::report::ReportFormat>>,
+    format: Option<S<crate::model::ReportFormat>>,
     since: Option<S<String>>,
     to_dir: Option<S<PathBuf>>,
     to_vault: Option<S<String>>,
@@ -2031,7 +2031,7 @@ impl Validator<'_> {
 // `[[verify]]` entries.
 impl Validator<'_> {
     fn verify(&mut self, e: &RawVerify, vaults: &[VaultConfig]) -> VerifyConfig {
-        use crate::verify::VerifyData;
+        use crate::model::VerifyData;
         self.name("verify", &e.name);
         let what = format!("verify `{}`", e.name.get_ref());
         if !vaults.iter().any(|v| &v.name == e.vault.get_ref()) {
@@ -2149,7 +2149,7 @@ tags = ["system"]
         assert_eq!(c.verify.len(), 2);
         assert_eq!(
             c.verify_entry("nightly-sample").unwrap().data,
-            crate::verify::VerifyData::Percent(5.0)
+            crate::model::VerifyData::Percent(5.0)
         );
         let nightly = c.rules().next().unwrap();
         assert_eq!(nightly.id(), "daily/nightly");
@@ -2484,7 +2484,7 @@ cold_vault = \"main\"
 
     #[test]
     fn verify_entries_parse() {
-        use crate::verify::VerifyData;
+        use crate::model::VerifyData;
         let c = Config::parse(
             &with_verify("vault = \"main\"\nschedule = \"0 4 * * 0\"\ntimezone = \"Europe/Berlin\"\nread_data_subset = \"5%\"\ncompletion_window = \"6h\""),
             Path::new("t.toml"),

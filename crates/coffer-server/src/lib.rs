@@ -18,6 +18,8 @@
 //!   (`RPO_VIOLATED`, `SIZE_ANOMALY`, `WAL_ARCHIVE_LAG`).
 //! - [`report`]: the compliance report (controls with status and evidence)
 //!   and scheduled reports written into a directory or a vault.
+//! - [`model`]: the shared types at the bottom (report format, what a
+//!   verification reads), named by config, jobs, API and CLI alike.
 //! - [`records`]: the results verify and restore-test jobs record.
 //! - [`restore_test`]: restore tests: real restores into scratch space,
 //!   validated and timed ([`restore_test::run`]).
@@ -47,6 +49,7 @@ pub mod events;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod model;
 pub mod notify;
 pub mod records;
 pub mod report;

@@ -17,17 +17,7 @@ use jiff::Timestamp;
 
 use crate::catalog::{time_serde, Catalog, Job};
 
-/// What a verification read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DataScope {
-    /// Structure only: index, snapshots, trees; no pack data read.
-    Structure,
-    /// Every pack read and every blob checked.
-    All,
-    /// A share of the packs (the least recently verified first).
-    Subset,
-}
+pub use crate::model::DataScope;
 
 /// One damaged object a verification found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

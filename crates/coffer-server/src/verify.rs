@@ -24,7 +24,7 @@
 use crate::catalog::{
     Catalog, Job, JobCounters, JobFilter, JobId, JobKind, JobOutcome, JobState, NewJob, Trigger,
 };
-use crate::records::{Damage, DataScope, VerifyDetails};
+use crate::records::{Damage, VerifyDetails};
 use coffer_core::{check_with_cancel, Cancel, CheckOptions, CheckReport, Id, ReadData, Vault};
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
@@ -34,86 +34,19 @@ use std::sync::Arc;
 /// ago than this counts as unverified.
 pub const COVERAGE_WINDOW: SignedDuration = SignedDuration::from_hours(30 * 24);
 
-/// What a verification reads besides the structure.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum VerifyData {
-    /// Structure only (no pack data).
-    Structure,
-    /// Every pack's data.
-    All,
-    /// This percent of the packs (0 < P ≤ 100), least recently verified first.
-    Percent(f64),
-    /// Part `n` of `m` (1-based) of the packs, by the first byte of their id.
-    Part(u32, u32),
-}
+pub use crate::model::VerifyData;
 
-impl VerifyData {
-    /// Parses a subset: `5%` or `n/m`. The error says what was wrong (to
-    /// follow the option's or field's name).
-    pub fn parse_subset(s: &str) -> Result<VerifyData, String> {
-        let bad = || {
-            format!("`{s}`: give a percentage like 5% (above 0, at most 100) or a part like 1/4")
-        };
-        if let Some(p) = s.trim().strip_suffix('%') {
-            let f: f64 = p.trim().parse().map_err(|_| bad())?;
-            if !(f > 0.0 && f <= 100.0) {
-                return Err(bad());
-            }
-            return Ok(VerifyData::Percent(f));
-        }
-        let (n, m) = s.split_once('/').ok_or_else(bad)?;
-        let (n, m): (u32, u32) = (
-            n.trim().parse().map_err(|_| bad())?,
-            m.trim().parse().map_err(|_| bad())?,
-        );
-        if n == 0 || m == 0 || n > m {
-            return Err(bad());
-        }
-        Ok(VerifyData::Part(n, m))
-    }
-
-    /// The scope recorded in the details.
-    pub fn scope(self) -> DataScope {
-        match self {
-            VerifyData::Structure => DataScope::Structure,
-            VerifyData::All => DataScope::All,
-            VerifyData::Percent(p) if p >= 100.0 => DataScope::All,
-            VerifyData::Percent(_) | VerifyData::Part(..) => DataScope::Subset,
-        }
-    }
-
-    /// The share asked for, in percent, for a subset.
-    pub fn subset_percent(self) -> Option<f64> {
-        match self.scope() {
-            DataScope::Subset => Some(match self {
-                VerifyData::Percent(p) => p,
-                VerifyData::Part(_, m) => 100.0 / m as f64,
-                _ => unreachable!("a subset"),
-            }),
-            _ => None,
-        }
-    }
-
-    /// How it is written in messages (`structure`, `all data`, `5% of the data`).
-    pub fn describe(self) -> String {
-        match self {
-            VerifyData::Structure => "structure".into(),
-            VerifyData::All => "structure and all data".into(),
-            VerifyData::Percent(p) => format!("structure and {p}% of the data"),
-            VerifyData::Part(n, m) => format!("structure and part {n}/{m} of the data"),
-        }
-    }
-
-    fn read_data(self, verified: HashMap<Id, Timestamp>) -> ReadData {
-        match self {
-            VerifyData::Structure => ReadData::None,
-            VerifyData::All => ReadData::All,
-            VerifyData::Percent(p) => ReadData::LeastRecent {
-                fraction: p / 100.0,
-                verified: Arc::new(verified),
-            },
-            VerifyData::Part(n, m) => ReadData::Part(n, m),
-        }
+/// The core's read-data choice for a verify of `data`, with the packs'
+/// verification times for a share that reads the least recently verified.
+fn read_data(data: VerifyData, verified: HashMap<Id, Timestamp>) -> ReadData {
+    match data {
+        VerifyData::Structure => ReadData::None,
+        VerifyData::All => ReadData::All,
+        VerifyData::Percent(p) => ReadData::LeastRecent {
+            fraction: p / 100.0,
+            verified: Arc::new(verified),
+        },
+        VerifyData::Part(n, m) => ReadData::Part(n, m),
     }
 }
 
@@ -192,7 +125,7 @@ pub fn run_job(
         }
     };
     let opts = CheckOptions {
-        read_data: data.read_data(verified.clone()),
+        read_data: read_data(data, verified.clone()),
     };
     let report = match check_with_cancel(&vault, &opts, cancel) {
         Ok(r) => r,
@@ -371,6 +304,7 @@ pub fn last_status(catalog: &Catalog, vault: &str) -> crate::catalog::Result<Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::DataScope;
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
