@@ -1,50 +1,14 @@
-//! `coffer serve`'s HTTP listener (`[server] listen`).
-//!
-//! [`router`] builds every route from an [`AppState`]; the HTTP API and the
-//! web dashboard add theirs there. Routes now:
-//!
-//! - `GET /metrics`: Prometheus metrics ([`crate::metrics`]);
-//! - `GET /healthz`: `200 {"status": "ok", …}` while the daemon runs and its
-//!   catalog answers, `503` otherwise;
-//! - `/api/v1/…`: the HTTP API ([`crate::api`]), with bearer tokens;
-//! - `/` and `/ui/…`: the web dashboard ([`crate::dashboard`]).
-//!
-//! With `[server] tls_cert` and `tls_key` every route is served over TLS
-//! (rustls) instead of plain HTTP.
-//!
-//! The server runs on a small tokio runtime of its own beside the
-//! synchronous scheduler loop. Handlers never touch the catalog or a vault
-//! on a runtime worker: they read through `spawn_blocking`.
+//! The listener of `[server] listen`: [`HttpServer`] binds the address
+//! (failing at once if it cannot) and serves a router on a small tokio
+//! runtime of its own, over plain HTTP or, with `[server] tls_cert` and
+//! `tls_key`, over TLS (rustls; handshakes on tasks of their own in
+//! [`TlsListener`]). Each connection carries the client's address
+//! ([`Peer`]) for the audit trail.
 
-use crate::api::Peer;
-use crate::catalog::Catalog;
-use crate::config::Config;
 use crate::config::TlsFiles;
-use crate::metrics::{MetricsSources, StorageStats};
-use crate::notify::NotifyStats;
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use crate::http::api::Peer;
 use axum::Router;
-use jiff::Timestamp;
 use std::net::SocketAddr;
-use std::sync::Arc;
-
-/// What every handler can read.
-#[derive(Clone)]
-pub struct AppState {
-    /// The configuration the daemon runs.
-    pub config: Arc<Config>,
-    /// The catalog (read it in `spawn_blocking`).
-    pub catalog: Arc<Catalog>,
-    /// Vault storage measurements.
-    pub storage: Arc<StorageStats>,
-    /// Notification counters.
-    pub notify: Arc<NotifyStats>,
-    /// When the daemon started.
-    pub started_at: Timestamp,
-}
 
 /// Why the listener could not start.
 #[derive(Debug, thiserror::Error)]
@@ -63,78 +27,6 @@ pub enum HttpError {
     /// The TLS certificate or key.
     #[error("[server] TLS: {0}")]
     Tls(String),
-}
-
-/// Every route of the daemon's HTTP server.
-pub fn router(state: AppState) -> Router {
-    crate::dashboard::routes(crate::api::routes(
-        Router::new()
-            .route("/metrics", get(metrics))
-            .route("/healthz", get(healthz)),
-    ))
-    .with_state(state)
-}
-
-async fn metrics(State(s): State<AppState>) -> Response {
-    let r = tokio::task::spawn_blocking(move || {
-        crate::metrics::render(&MetricsSources {
-            config: &s.config,
-            catalog: &s.catalog,
-            storage: &s.storage,
-            notify: &s.notify,
-            started_at: s.started_at,
-        })
-    })
-    .await;
-    match r {
-        Ok(Ok(text)) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            text,
-        )
-            .into_response(),
-        Ok(Err(e)) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot read the catalog: {e}\n"),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("metrics failed: {e}\n"),
-        )
-            .into_response(),
-    }
-}
-
-async fn healthz(State(s): State<AppState>) -> Response {
-    let started = s.started_at;
-    let r = tokio::task::spawn_blocking(move || s.catalog.kv_get("health/ping").map(|_| ())).await;
-    let uptime = Timestamp::now().duration_since(started).as_secs_f64();
-    let (code, status, error) = match r {
-        Ok(Ok(())) => (StatusCode::OK, "ok", None),
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "error",
-            Some(e.to_string()),
-        ),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "error",
-            Some(e.to_string()),
-        ),
-    };
-    (
-        code,
-        axum::Json(serde_json::json!({
-            "status": status,
-            "version": env!("CARGO_PKG_VERSION"),
-            "uptime_seconds": uptime,
-            "error": error,
-        })),
-    )
-        .into_response()
 }
 
 /// A running HTTP server.

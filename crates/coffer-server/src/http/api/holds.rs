@@ -1,0 +1,29 @@
+//! Legal holds: `POST /vaults/{vault}/snapshots/{snapshot}/hold` and
+//! `.../release` (admin only), through `Vault::hold_snapshot` and
+//! `Vault::release_snapshot`.
+
+use crate::config::Config;
+use crate::http::api::respond::{actor_name, find, ok, open_vault, Answer, ApiError, Call};
+use jiff::Timestamp;
+use serde_json::{json, Value};
+
+pub(super) fn hold(config: &Config, c: &Call, now: Timestamp) -> Answer {
+    let v = open_vault(config, c.param("vault"))?;
+    let sid = find(&v, c.param("snapshot"))?;
+    let reason = c.body.get("reason").and_then(Value::as_str).unwrap_or("");
+    let (h, new) = v
+        .hold_snapshot(&sid, reason, &actor_name(c), now)
+        .map_err(|e| ApiError::bad(e.to_string()))?;
+    let mut j = serde_json::to_value(&h).map_err(ApiError::internal)?;
+    j["new"] = json!(new);
+    ok(j)
+}
+
+pub(super) fn release(config: &Config, c: &Call) -> Answer {
+    let v = open_vault(config, c.param("vault"))?;
+    let sid = find(&v, c.param("snapshot"))?;
+    let h = v
+        .release_snapshot(&sid)
+        .map_err(|e| ApiError::bad(e.to_string()))?;
+    ok(h)
+}

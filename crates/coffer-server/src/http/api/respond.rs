@@ -1,0 +1,166 @@
+//! The API's shared request and response helpers: the parsed request
+//! ([`Call`]) with its path and query parameters and JSON body, the error
+//! answer ([`ApiError`], `{"error": "…"}` with its status), the `200` and
+//! `202` answers, the client's address ([`Peer`]), and opening a vault or
+//! finding a snapshot named in a path.
+
+use crate::audit::{Action, Actor};
+use crate::auth::Principal;
+use crate::config::Config;
+use crate::http::api::route::{Route, PREFIX};
+use axum::body::Bytes;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use coffer_core::SnapshotFilter;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// The client's address, for the audit trail (from the plain or the TLS
+/// listener).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+/// An error answer: a status and a message (`{"error": "…"}`).
+#[derive(Debug)]
+pub(super) struct ApiError(pub(super) StatusCode, pub(super) String);
+
+impl ApiError {
+    pub(super) fn bad(m: impl Into<String>) -> ApiError {
+        ApiError(StatusCode::BAD_REQUEST, m.into())
+    }
+    pub(super) fn not_found(m: impl Into<String>) -> ApiError {
+        ApiError(StatusCode::NOT_FOUND, m.into())
+    }
+    pub(super) fn internal(m: impl std::fmt::Display) -> ApiError {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, m.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.0, axum::Json(json!({"error": self.1}))).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"coffer\""),
+            );
+        }
+        r
+    }
+}
+
+/// A request, parsed: what an operation needs.
+pub(super) struct Call {
+    pub(super) route: &'static Route,
+    pub(super) params: HashMap<String, String>,
+    pub(super) query: HashMap<String, String>,
+    pub(super) body: Value,
+    pub(super) actor: Actor,
+    pub(super) principal: Principal,
+    /// What the audit trail records this request as, and on what.
+    pub(super) action: Action,
+    pub(super) target: String,
+}
+
+impl Call {
+    pub(super) fn param(&self, name: &str) -> &str {
+        self.params.get(name).map(String::as_str).unwrap_or("")
+    }
+}
+
+pub(super) fn path_params(template: &str, path: &str) -> HashMap<String, String> {
+    let full = format!("{PREFIX}{template}");
+    full.split('/')
+        .zip(path.split('/'))
+        .filter_map(|(t, v)| {
+            t.strip_prefix('{')
+                .and_then(|t| t.strip_suffix('}'))
+                .map(|n| (n.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+pub(super) fn parse_body(is_post: bool, body: &Bytes) -> Result<Value, ApiError> {
+    if !is_post || body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad(format!("the request body is not JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(ApiError::bad("the request body must be a JSON object"));
+    }
+    Ok(v)
+}
+
+pub(super) type Answer = Result<(StatusCode, Value), ApiError>;
+
+pub(super) fn ok(v: impl serde::Serialize) -> Answer {
+    Ok((
+        StatusCode::OK,
+        serde_json::to_value(v).map_err(ApiError::internal)?,
+    ))
+}
+
+pub(super) fn accepted(v: Value) -> Answer {
+    Ok((StatusCode::ACCEPTED, v))
+}
+
+pub(super) fn parse_list<T: std::str::FromStr>(
+    q: &HashMap<String, String>,
+    key: &str,
+) -> Result<Vec<T>, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    match q.get(key) {
+        None => Ok(Vec::new()),
+        Some(v) => v
+            .split(',')
+            .map(|x| {
+                x.parse()
+                    .map_err(|e: T::Err| ApiError::bad(format!("{key}: {e}")))
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn limit(q: &HashMap<String, String>, default: usize) -> Result<usize, ApiError> {
+    q.get("limit")
+        .map(|l| {
+            l.parse()
+                .map_err(|_| ApiError::bad(format!("limit `{l}` is not a number")))
+        })
+        .unwrap_or(Ok(default))
+}
+
+pub(super) fn open_vault(config: &Config, name: &str) -> Result<coffer_core::Vault, ApiError> {
+    if config.vault(name).is_none() {
+        return Err(ApiError::not_found(format!(
+            "no vault `{name}` in {} (GET {PREFIX}/vaults lists them)",
+            config.path.display()
+        )));
+    }
+    crate::runner::open_vault(config, name).map_err(ApiError::internal)
+}
+
+pub(super) fn core_error(e: coffer_core::Error) -> ApiError {
+    match e.kind() {
+        coffer_core::ErrorKind::NotFound => ApiError::not_found(e.to_string()),
+        coffer_core::ErrorKind::InvalidInput => ApiError::bad(e.to_string()),
+        _ => ApiError::internal(e),
+    }
+}
+
+pub(super) fn actor_name(c: &Call) -> String {
+    format!("token:{} (api)", c.principal.name)
+}
+
+pub(super) fn find(v: &coffer_core::Vault, name: &str) -> Result<coffer_core::Id, ApiError> {
+    v.find_snapshot(name, &SnapshotFilter::default())
+        .map(|(id, _)| id)
+        .map_err(|e| match e.kind() {
+            coffer_core::ErrorKind::NotFound => ApiError::not_found(e.to_string()),
+            _ => ApiError::bad(e.to_string()),
+        })
+}

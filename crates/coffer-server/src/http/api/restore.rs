@@ -1,0 +1,113 @@
+//! `POST /vaults/{vault}/snapshots/{snapshot}/restore`: a files snapshot
+//! restored, as a `restore` job, into a new directory under the state
+//! directory's `restores/` (the client names no server path).
+
+use crate::catalog::Trigger;
+use crate::http::api::respond::{accepted, core_error, open_vault, Answer, ApiError, Call};
+use crate::http::api::route::PREFIX;
+use crate::http::state::AppState;
+use coffer_core::SnapshotFilter;
+use jiff::Timestamp;
+use serde_json::{json, Value};
+
+/// Restores a files snapshot (optionally `subpath` and `include` globs of
+/// the body) into a new directory under the state directory's `restores/`,
+/// as a `restore` job: the client names no server path, so the API can
+/// write nowhere else. Streams (database dumps) are restored with the CLI.
+pub(super) fn restore(s: &AppState, c: &Call, now: Timestamp) -> Answer {
+    let vault = c.param("vault").to_string();
+    let v = open_vault(&s.config, &vault)?;
+    let (id, snap) = v
+        .find_snapshot(c.param("snapshot"), &SnapshotFilter::default())
+        .map_err(core_error)?;
+    if snap.source.kind != "files" {
+        return Err(ApiError::bad(format!(
+            "snapshot {} holds a {} stream: restore it with `coffer restore {} --to-file|--postgres|...`",
+            id.short(),
+            snap.source.kind,
+            id.short()
+        )));
+    }
+    let includes: Vec<String> = match c.body.get("include") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| x.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or_else(|| ApiError::bad("include: give a list of globs (strings)"))?,
+        Some(_) => return Err(ApiError::bad("include: give a list of globs")),
+    };
+    let includes = coffer_sources::filter::Patterns::new(&includes, "include")
+        .map_err(|e| ApiError::bad(e.to_string()))?;
+    let subpath = c
+        .body
+        .get("subpath")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let target = s.config.state_dir.join("restores").join(format!(
+        "{vault}-{}-{}",
+        id.short(),
+        now.strftime("%Y%m%dT%H%M%SZ")
+    ));
+    let mut job = crate::catalog::NewJob::new(crate::catalog::JobKind::Restore, Trigger::Api);
+    job.vault = Some(vault.clone());
+    job.source = snap
+        .tags
+        .iter()
+        .find_map(|t| t.strip_prefix("source:"))
+        .map(str::to_string);
+    let job_id = s.catalog.create_job(&job).map_err(ApiError::internal)?;
+    let catalog = s.catalog.clone();
+    let t2 = target.clone();
+    std::thread::spawn(move || {
+        if catalog.start_job(job_id).is_err() {
+            return;
+        }
+        // The one restore of every front end: names are validated as trees
+        // decode, and a hostile snapshot fails the job naming its path.
+        let run = || -> Result<coffer_sources::files::RestoreStats, String> {
+            let index = v.load_index().map_err(|e| e.to_string())?;
+            let destination = coffer_sources::restore::Destination::Directory {
+                target: t2.clone(),
+                includes,
+                subpath,
+            };
+            let context = destination.context(&id);
+            let req = coffer_sources::restore::RestoreRequest {
+                vault: &v,
+                index: &index,
+                id,
+                snapshot: &snap,
+                destination,
+                cancel: None,
+            };
+            coffer_sources::restore::restore(req, &Default::default())
+                .map(|o| o.files.unwrap_or_default())
+                .map_err(|e| format!("{context}: {e}"))
+        };
+        let o = match run() {
+            Ok(st) => crate::catalog::JobOutcome {
+                details: Some(json!({
+                    "snapshot": id.to_string(),
+                    "target": t2,
+                    "files": st.files,
+                    "bytes": st.bytes,
+                    "warnings": st.warnings,
+                })),
+                counters: crate::catalog::JobCounters {
+                    bytes_read: st.bytes,
+                    warnings: st.warnings.len() as u64,
+                    ..Default::default()
+                },
+                ..crate::catalog::JobOutcome::new(crate::catalog::JobState::Completed)
+            },
+            Err(e) => crate::catalog::JobOutcome::failed(e),
+        };
+        let _ = catalog.finish_job(job_id, &o);
+    });
+    accepted(json!({
+        "job_id": job_id.0,
+        "job": format!("{PREFIX}/jobs/{}", job_id.0),
+        "target": target,
+    }))
+}

@@ -1,0 +1,74 @@
+//! Plans and their rules: `GET /rules` (with each rule's next run) and
+//! `POST /rules/{plan}/{rule}/run` (runs the rule now in the background
+//! through [`crate::http::rule_run::run_rule_now`], answered `202`).
+
+use crate::catalog::Trigger;
+use crate::config::Config;
+use crate::http::api::respond::{accepted, Answer, ApiError, Call};
+use crate::http::api::route::PREFIX;
+use crate::http::state::AppState;
+use coffer_core::Cancel;
+use jiff::Timestamp;
+use serde_json::{json, Value};
+
+pub(super) fn rules(config: &Config, now: Timestamp) -> Value {
+    json!(config
+        .plans
+        .iter()
+        .map(|p| json!({
+            "name": p.name,
+            "rules": p.rules.iter().map(|r| json!({
+                "id": format!("{}/{}", r.plan, r.name),
+                "name": r.name,
+                "vault": r.vault,
+                "sources": r.sources,
+                // As written in the configuration (Display), not the
+                // parsed form's Debug.
+                "schedule": r.schedule.to_string(),
+                "next_run": r.schedule.next_after(now, &r.timezone).map(|t| t.to_string()),
+            })).collect::<Vec<_>>(),
+        }))
+        .collect::<Vec<_>>())
+}
+
+pub(super) fn rule_run(s: &AppState, c: &Call) -> Answer {
+    let id = format!("{}/{}", c.param("plan"), c.param("rule"));
+    let Some(rule) = s.config.rule(&id) else {
+        return Err(ApiError::not_found(format!(
+            "no rule `{id}` in {} (GET {PREFIX}/rules lists them)",
+            s.config.path.display()
+        )));
+    };
+    let only = c
+        .body
+        .get("source")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let Some(src) = &only {
+        if !rule.sources.contains(src) {
+            return Err(ApiError::bad(format!(
+                "rule {id} does not back up source `{src}` (it backs up: {})",
+                rule.sources.join(", ")
+            )));
+        }
+    }
+    let (config, catalog) = (s.config.clone(), s.catalog.clone());
+    let rid = id.clone();
+    std::thread::spawn(move || {
+        let r = crate::http::rule_run::run_rule_now(
+            &config,
+            catalog,
+            &rid,
+            only.as_deref(),
+            &Cancel::default(),
+            None,
+            Trigger::Api,
+        );
+        if let Err(e) = r {
+            tracing::error!("rule {rid} started through the API: {e}");
+        }
+    });
+    accepted(
+        json!({"rule": id, "status": "started", "jobs": format!("{PREFIX}/jobs?kind=backup&plan={}&rule={}", c.param("plan"), c.param("rule"))}),
+    )
+}

@@ -1,0 +1,45 @@
+//! The vaults: `GET /vaults` (the configured vaults) and
+//! `POST /vaults/{vault}/verify` (a verify job, answered `202`).
+
+use crate::catalog::Trigger;
+use crate::config::Config;
+use crate::http::api::respond::{accepted, Answer, ApiError, Call};
+use crate::http::api::route::PREFIX;
+use crate::http::state::AppState;
+use coffer_core::Cancel;
+use jiff::Timestamp;
+use serde_json::{json, Value};
+
+pub(super) fn vaults(config: &Config) -> Value {
+    json!(config
+        .vaults
+        .iter()
+        .map(|v| json!({"name": v.name, "url": v.url, "tier": format!("{:?}", v.tier).to_lowercase(), "storage_class": v.storage_class}))
+        .collect::<Vec<_>>())
+}
+
+pub(super) fn verify(s: &AppState, c: &Call, now: Timestamp) -> Answer {
+    let name = c.param("vault").to_string();
+    if s.config.vault(&name).is_none() {
+        return Err(ApiError::not_found(format!(
+            "no vault `{name}` in {}",
+            s.config.path.display()
+        )));
+    }
+    let data = match c.body.get("read_data_subset").and_then(Value::as_str) {
+        Some(sub) => crate::model::VerifyData::parse_subset(sub)
+            .map_err(|m| ApiError::bad(format!("read_data_subset {m}")))?,
+        None if c.body.get("read_data") == Some(&json!(true)) => crate::model::VerifyData::All,
+        None => crate::model::VerifyData::Structure,
+    };
+    let id = s
+        .catalog
+        .create_job(&crate::verify::new_job(&name, None, Trigger::Api))
+        .map_err(ApiError::internal)?;
+    let (config, catalog) = (s.config.clone(), s.catalog.clone());
+    std::thread::spawn(move || {
+        let vault = crate::runner::open_vault(&config, &name);
+        crate::verify::run_job(&catalog, id, &name, vault, data, &Cancel::default(), now);
+    });
+    accepted(json!({"job_id": id.0, "job": format!("{PREFIX}/jobs/{}", id.0)}))
+}

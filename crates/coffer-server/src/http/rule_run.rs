@@ -1,0 +1,78 @@
+//! Running a rule now, outside its schedule: [`run_rule_now`] is the one
+//! function that `POST /api/v1/rules/{plan}/{rule}/run` and `coffer plan
+//! run` (as `coffer_server::daemon::run_rule_now`) both call. It lives here,
+//! below the HTTP API and beside no daemon state, so that the API does not
+//! import the daemon (the daemon starts the HTTP server, not the reverse).
+
+use crate::catalog::{Catalog, JobOutcome, Trigger};
+use crate::config::Config;
+use crate::runner::Runner;
+use coffer_core::Cancel;
+use std::sync::Arc;
+
+/// Runs every source of rule `plan/rule` of `config` now, one after the
+/// other, recording each as a job with `trigger` (the command line or the
+/// API: whoever asked for it). A source
+/// that another job is backing up is refused for that source. `now`, when
+/// given, is the time retention and the cold tier call "now" (tests).
+/// Returns each job's id and outcome.
+pub fn run_rule_now(
+    config: &Config,
+    catalog: Arc<Catalog>,
+    rule_id: &str,
+    only_source: Option<&str>,
+    cancel: &Cancel,
+    now: Option<jiff::Timestamp>,
+    trigger: Trigger,
+) -> Result<Vec<(crate::catalog::JobId, JobOutcome)>, String> {
+    let rule = config
+        .rule(rule_id)
+        .ok_or_else(|| {
+            format!(
+                "no rule `{rule_id}` in {}: give PLAN/RULE as in `coffer config check`",
+                config.path.display()
+            )
+        })?
+        .clone();
+    let sources: Vec<String> = match only_source {
+        Some(s) if rule.sources.iter().any(|x| x == s) => vec![s.to_string()],
+        Some(s) => {
+            return Err(format!(
+                "rule {rule_id} does not back up source `{s}` (it backs up: {})",
+                rule.sources.join(", ")
+            ))
+        }
+        None => rule.sources.clone(),
+    };
+    let mut runner = Runner::new(config.clone(), catalog.clone());
+    if let Some(t) = now {
+        runner = runner.with_clock(move || t);
+    }
+    let mut out = Vec::new();
+    for s in sources {
+        let busy = catalog
+            .running_jobs()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|j| j.kind == crate::catalog::JobKind::Backup && j.source.as_deref() == Some(&s));
+        let id = runner
+            .create_backup_job(&rule, &s, trigger, None)
+            .map_err(|e| e.to_string())?;
+        if let Some(b) = busy {
+            let o = JobOutcome::expired(format!(
+                "source `{s}` is being backed up by job {} (pid {}); one source is never backed up by two jobs at once",
+                b.id.0, b.pid
+            ));
+            catalog.finish_job(id, &o).map_err(|e| e.to_string())?;
+            out.push((id, o));
+            continue;
+        }
+        let sc = config.source(&s).expect("configured source").clone();
+        let o = runner.run_backup_job(id, &rule, &sc, cancel);
+        out.push((id, o));
+        if cancel.reason().is_some() {
+            break;
+        }
+    }
+    Ok(out)
+}
