@@ -1,9 +1,13 @@
 //! The server's shared types at the bottom of the crate: what the
 //! configuration, the jobs, the API and the CLI's `--json` output all name.
-//! Nothing here imports another module of the crate.
+//! Nothing here imports another module of the crate. [`ServerError`] and
+//! its [`ErrorKind`] hold the one table from a failure to an exit code and
+//! an HTTP status.
 
+mod error;
 mod report;
 mod verify;
 
+pub use error::{ErrorKind, ServerError, ServerResult};
 pub use report::ReportFormat;
 pub use verify::{DataScope, VerifyData};
