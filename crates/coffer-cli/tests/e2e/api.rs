@@ -614,3 +614,58 @@ fn issue6_api_over_tls_with_an_rcgen_certificate() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("key.pem"), "{}", stderr(&o));
 }
+
+/// Issue 15: an error's kind decides its status in one place. A storage
+/// failure while placing or releasing a hold is `503` with kind
+/// `unavailable` (it was a `400`, as if the request were wrong), a missing
+/// snapshot `404`, a malformed job id `400`; every error body names its kind.
+#[test]
+fn issue15_api_status_follows_the_error_kind_storage_failure_on_hold_is_503() {
+    let env = Env::new(Kind::Local, "api-kinds");
+    env.init();
+    write(&env.path("data/a.txt"), b"alpha");
+    let snap = env.backup(&[&env.path("data")]).trim().to_string();
+    let port = free_port();
+    let cfg = config(&env, port, "");
+    let state = env.path("state");
+    let admin = token(&env, &state, "admin");
+    let mut daemon = serve_cmd(&env, &cfg).spawn().unwrap();
+    wait_until("the listener", 30, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let hold = format!("{PREFIX}/vaults/main/snapshots/{snap}/hold");
+    let kind_of = |b: &str| serde_json::from_str::<Value>(b).unwrap()["kind"].clone();
+
+    let (c, _, b) = call(
+        port,
+        "GET",
+        &format!("{PREFIX}/jobs/x1"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!((c, kind_of(&b)), (400, json!("usage")), "{b}");
+    let missing = format!("{PREFIX}/vaults/main/snapshots/ffffffff/hold");
+    let (c, _, b) = call(port, "POST", &missing, Some(&admin), Some(&json!({})));
+    assert_eq!((c, kind_of(&b)), (404, json!("not-found")), "{b}");
+
+    // The vault's holds/ directory becomes a file: the vault still opens,
+    // but no hold can be written or read there.
+    let holds = env.path("vault/holds");
+    let _ = std::fs::remove_dir_all(&holds);
+    std::fs::write(&holds, b"not a directory").unwrap();
+    let body = json!({"reason": "audit"});
+    let (c, _, b) = call(port, "POST", &hold, Some(&admin), Some(&body));
+    assert_eq!((c, kind_of(&b)), (503, json!("unavailable")), "{b}");
+    assert!(b.contains("holds"), "the error names the object: {b}");
+    let release = format!("{PREFIX}/vaults/main/snapshots/{snap}/release");
+    let (c, _, b) = call(port, "POST", &release, Some(&admin), Some(&json!({})));
+    assert_eq!((c, kind_of(&b)), (503, json!("unavailable")), "{b}");
+
+    // Storage back: the hold is placed.
+    std::fs::remove_file(&holds).unwrap();
+    std::fs::create_dir(&holds).unwrap();
+    let (c, _, b) = call(port, "POST", &hold, Some(&admin), Some(&body));
+    assert_eq!(c, 200, "{b}");
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}

@@ -21,8 +21,9 @@ use crate::http::api::snapshots;
 use crate::http::api::sources;
 use crate::http::api::vaults;
 use crate::http::state::AppState;
+use crate::model::ErrorKind;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde_json::{json, Value};
@@ -70,7 +71,7 @@ fn refuse(
     e: ApiError,
     now: Timestamp,
 ) -> ApiError {
-    let outcome = Outcome::Refused(format!("{}: {}", e.0, e.1));
+    let outcome = Outcome::Refused(format!("{}: {}", e.status(), e.0.message));
     let _ = audit_api(catalog, actor, action, target, &outcome, now);
     e
 }
@@ -108,7 +109,7 @@ pub(super) async fn handle(s: AppState, route: &'static Route, req: Request) -> 
         let principal = match auth::authenticate(&s.catalog, auth_header.as_deref(), now) {
             Ok(p) => p,
             Err(e @ (AuthError::Missing | AuthError::Invalid)) => {
-                let e = ApiError(StatusCode::UNAUTHORIZED, e.to_string());
+                let e = ApiError::of(ErrorKind::Unauthenticated, e.to_string());
                 let anon = Actor::Unauthenticated { remote };
                 return Err(refuse(&s.catalog, &anon, (action, &target), e, now));
             }
@@ -119,8 +120,8 @@ pub(super) async fn handle(s: AppState, route: &'static Route, req: Request) -> 
             remote,
         };
         if principal.role < route.role {
-            let e = ApiError(
-                StatusCode::FORBIDDEN,
+            let e = ApiError::of(
+                ErrorKind::Forbidden,
                 format!(
                     "token `{}` has role {}; {} {}{} needs {}",
                     principal.name, principal.role, route.method, PREFIX, route.path, route.role
@@ -132,7 +133,7 @@ pub(super) async fn handle(s: AppState, route: &'static Route, req: Request) -> 
             Ok(b) => b,
             Err(e) => {
                 if action != Action::ApiRead {
-                    let o = Outcome::Error(e.1.clone());
+                    let o = Outcome::Error(e.0.message.clone());
                     let _ = audit_api(&s.catalog, &actor, action, &target, &o, now);
                 }
                 return Err(e);
@@ -201,8 +202,8 @@ fn run(s: &AppState, c: &Call, now: Timestamp) -> Answer {
     };
     if c.route.op == Op::Forget && !dry_run && c.principal.role < Role::Admin {
         // Refused like a 403 by route: recorded as refused, nothing tried.
-        let e = ApiError(
-            StatusCode::FORBIDDEN,
+        let e = ApiError::of(
+            ErrorKind::Forbidden,
             format!(
                 "token `{}` has role {}; forgetting for real (`dry_run: false`) needs admin (operators may preview with `dry_run: true`)",
                 c.principal.name, c.principal.role
@@ -221,7 +222,7 @@ fn run(s: &AppState, c: &Call, now: Timestamp) -> Answer {
         _ => unreachable!("reads returned above"),
     };
     let outcome = match &r {
-        Err(e) => Outcome::Error(e.1.clone()),
+        Err(e) => Outcome::Error(e.0.message.clone()),
         // A forget that a lock or a hold refused in part answers 200 with
         // the refusals: for the audit trail it did not do what was asked.
         Ok((_, v)) if action == Action::Forget => match v["refusals"].as_array() {

@@ -3,7 +3,7 @@
 //! vault lock or a legal hold refuses what it protects).
 
 use crate::config::Config;
-use crate::http::api::respond::{find, ok, open_vault, Answer, ApiError, Call};
+use crate::http::api::respond::{core_error, find, ok, open_vault, Answer, ApiError, Call};
 use coffer_core::SnapshotFilter;
 use jiff::Timestamp;
 use serde_json::{json, Value};
@@ -35,11 +35,11 @@ pub(super) fn forget(config: &Config, c: &Call, now: Timestamp, dry_run: bool) -
         now,
         time_zone: jiff::tz::TimeZone::UTC,
     };
-    let plan = coffer_core::plan_forget(&v, &opts).map_err(|e| ApiError::bad(e.to_string()))?;
+    let plan = coffer_core::plan_forget(&v, &opts).map_err(core_error)?;
     let stats = if dry_run {
         None
     } else {
-        Some(coffer_core::execute_forget(&v, &plan).map_err(ApiError::internal)?)
+        Some(coffer_core::execute_forget(&v, &plan).map_err(core_error)?)
     };
     let mut refusals = plan.refusals();
     if let Some(s) = &stats {

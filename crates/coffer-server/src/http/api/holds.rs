@@ -3,7 +3,9 @@
 //! `Vault::release_snapshot`.
 
 use crate::config::Config;
-use crate::http::api::respond::{actor_name, find, ok, open_vault, Answer, ApiError, Call};
+use crate::http::api::respond::{
+    actor_name, core_error, find, ok, open_vault, Answer, ApiError, Call,
+};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
@@ -13,7 +15,7 @@ pub(super) fn hold(config: &Config, c: &Call, now: Timestamp) -> Answer {
     let reason = c.body.get("reason").and_then(Value::as_str).unwrap_or("");
     let (h, new) = v
         .hold_snapshot(&sid, reason, &actor_name(c), now)
-        .map_err(|e| ApiError::bad(e.to_string()))?;
+        .map_err(core_error)?;
     let mut j = serde_json::to_value(&h).map_err(ApiError::internal)?;
     j["new"] = json!(new);
     ok(j)
@@ -22,8 +24,6 @@ pub(super) fn hold(config: &Config, c: &Call, now: Timestamp) -> Answer {
 pub(super) fn release(config: &Config, c: &Call) -> Answer {
     let v = open_vault(config, c.param("vault"))?;
     let sid = find(&v, c.param("snapshot"))?;
-    let h = v
-        .release_snapshot(&sid)
-        .map_err(|e| ApiError::bad(e.to_string()))?;
+    let h = v.release_snapshot(&sid).map_err(core_error)?;
     ok(h)
 }

@@ -1,6 +1,7 @@
 //! The API's shared request and response helpers: the parsed request
 //! ([`Call`]) with its path and query parameters and JSON body, the error
-//! answer ([`ApiError`], `{"error": "…"}` with its status), the `200` and
+//! answer ([`ApiError`], `{"error": "…", "kind": "…"}` with the status its
+//! [`ErrorKind`] maps to), the `200` and
 //! `202` answers, the client's address ([`Peer`]), and opening a vault or
 //! finding a snapshot named in a path.
 
@@ -8,6 +9,7 @@ use crate::audit::{Action, Actor};
 use crate::auth::Principal;
 use crate::config::Config;
 use crate::http::api::route::{Route, PREFIX};
+use crate::model::{ErrorKind, ServerError};
 use axum::body::Bytes;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,26 +23,48 @@ use std::net::SocketAddr;
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
 
-/// An error answer: a status and a message (`{"error": "…"}`).
+/// An error answer: `{"error": "…", "kind": "…"}`, with the HTTP status
+/// that [`ErrorKind::http_status`] gives its kind (the one table shared
+/// with the CLI's exit codes).
 #[derive(Debug)]
-pub(super) struct ApiError(pub(super) StatusCode, pub(super) String);
+pub(super) struct ApiError(pub(super) ServerError);
 
 impl ApiError {
     pub(super) fn bad(m: impl Into<String>) -> ApiError {
-        ApiError(StatusCode::BAD_REQUEST, m.into())
+        ApiError(ServerError::usage(m))
     }
     pub(super) fn not_found(m: impl Into<String>) -> ApiError {
-        ApiError(StatusCode::NOT_FOUND, m.into())
+        ApiError(ServerError::not_found(m))
     }
     pub(super) fn internal(m: impl std::fmt::Display) -> ApiError {
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, m.to_string())
+        ApiError(ServerError::internal(m.to_string()))
+    }
+    pub(super) fn of(kind: ErrorKind, m: impl Into<String>) -> ApiError {
+        ApiError(ServerError::new(kind, m))
+    }
+    pub(super) fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl From<ServerError> for ApiError {
+    fn from(e: ServerError) -> ApiError {
+        ApiError(e)
+    }
+}
+
+impl From<coffer_core::Error> for ApiError {
+    fn from(e: coffer_core::Error) -> ApiError {
+        ApiError(ServerError::from(e))
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (self.0, axum::Json(json!({"error": self.1}))).into_response();
-        if self.0 == StatusCode::UNAUTHORIZED {
+        let status = self.status();
+        let body = json!({"error": self.0.message, "kind": self.0.kind});
+        let mut r = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer realm=\"coffer\""),
@@ -144,12 +168,10 @@ pub(super) fn open_vault(config: &Config, name: &str) -> Result<coffer_core::Vau
     crate::runner::open_vault(config, name).map_err(ApiError::internal)
 }
 
+/// A vault error as an answer: its kind decides the status (a storage
+/// outage is 503, a refusal by a lock or hold 400, a missing snapshot 404).
 pub(super) fn core_error(e: coffer_core::Error) -> ApiError {
-    match e.kind() {
-        coffer_core::ErrorKind::NotFound => ApiError::not_found(e.to_string()),
-        coffer_core::ErrorKind::InvalidInput => ApiError::bad(e.to_string()),
-        _ => ApiError::internal(e),
-    }
+    ApiError::from(e)
 }
 
 pub(super) fn actor_name(c: &Call) -> String {
@@ -159,8 +181,5 @@ pub(super) fn actor_name(c: &Call) -> String {
 pub(super) fn find(v: &coffer_core::Vault, name: &str) -> Result<coffer_core::Id, ApiError> {
     v.find_snapshot(name, &SnapshotFilter::default())
         .map(|(id, _)| id)
-        .map_err(|e| match e.kind() {
-            coffer_core::ErrorKind::NotFound => ApiError::not_found(e.to_string()),
-            _ => ApiError::bad(e.to_string()),
-        })
+        .map_err(core_error)
 }

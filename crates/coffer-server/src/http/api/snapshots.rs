@@ -12,10 +12,10 @@ pub(super) fn snapshots(config: &Config, name: &str) -> Answer {
     let v = open_vault(config, name)?;
     let snaps = v
         .snapshots(&SnapshotFilter::default())
-        .map_err(ApiError::internal)?;
+        .map_err(core_error)?;
     let holds: std::collections::HashSet<_> = v
         .holds()
-        .map_err(ApiError::internal)?
+        .map_err(core_error)?
         .into_iter()
         .map(|h| h.snapshot)
         .collect();
