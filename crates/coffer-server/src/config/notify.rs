@@ -1,18 +1,15 @@
-//! The monitoring sections of `coffer.toml`: `[server]` (the HTTP listener
-//! for `/metrics`, `/healthz` and later the API), `[[notify]]` (notification
-//! sinks) and a vault's `capacity`. Parsed with the same strictness as the
-//! rest of the file (see the parent module).
+//! `[[notify]]`: notification sinks (webhooks, email through SMTP,
+//! commands), which events each receives, and how failed sends are
+//! retried. Secrets (a Slack URL, an SMTP password) come from a file or
+//! the environment, never inline.
 
-use super::{SecretRef, Validator, S};
+use super::secret::SecretRef;
+use super::validate::{Validator, S};
 use crate::events::{EventName, Severity};
 use serde::Deserialize;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// How often the daemon lists each vault to measure its storage use when
-/// no job ran (`[server] storage_refresh`).
-pub const DEFAULT_STORAGE_REFRESH: Duration = Duration::from_secs(300);
 /// Retries of a failed notification after the first attempt.
 pub const DEFAULT_NOTIFY_RETRIES: u32 = 5;
 /// The wait before the first retry (doubled before each next one).
@@ -21,29 +18,6 @@ pub const DEFAULT_NOTIFY_BACKOFF: Duration = Duration::from_secs(2);
 pub const MAX_NOTIFY_BACKOFF: Duration = Duration::from_secs(300);
 /// The time limit of a notification command or request.
 pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// `[server]`: `coffer serve`'s HTTP listener. Without the section the
-/// daemon listens nowhere.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerConfig {
-    /// The address to listen on (`127.0.0.1:9870`).
-    pub listen: SocketAddr,
-    /// How often vault storage is measured besides after each job.
-    pub storage_refresh: Duration,
-    /// TLS: the certificate chain and private key (PEM files); both or
-    /// neither (`tls_cert`, `tls_key`). Without them the listener speaks
-    /// plain HTTP.
-    pub tls: Option<TlsFiles>,
-}
-
-/// `[server] tls_cert` and `tls_key`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// The certificate chain (PEM), server certificate first.
-    pub cert: PathBuf,
-    /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
-    pub key: PathBuf,
-}
 
 /// Which events a sink receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,15 +116,6 @@ pub struct NotifyConfig {
     pub timeout: Duration,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawServer {
-    listen: Option<S<String>>,
-    storage_refresh: Option<S<String>>,
-    tls_cert: Option<S<PathBuf>>,
-    tls_key: Option<S<PathBuf>>,
-}
-
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum NotifyKind {
@@ -198,32 +163,6 @@ pub(super) struct RawNotify {
     command: Option<S<String>>,
 }
 
-/// Parses a size: `500GB`, `1.5 TiB`, `1048576` (bytes).
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let num: f64 = num.parse().ok()?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" | "k" => 1e3,
-        "mb" | "m" => 1e6,
-        "gb" | "g" => 1e9,
-        "tb" | "t" => 1e12,
-        "pb" | "p" => 1e15,
-        "kib" => 1024f64,
-        "mib" => 1024f64.powi(2),
-        "gib" => 1024f64.powi(3),
-        "tib" => 1024f64.powi(4),
-        "pib" => 1024f64.powi(5),
-        _ => return None,
-    };
-    let v = num * mult;
-    (v.is_finite() && v >= 1.0 && v < u64::MAX as f64).then_some(v as u64)
-}
-
 /// A kind-specific field: its name, where it is written (if it is), and
 /// the kinds it applies to.
 type FieldUse = (
@@ -233,82 +172,6 @@ type FieldUse = (
 );
 
 impl Validator<'_> {
-    /// A vault's `capacity`.
-    pub(super) fn capacity(&mut self, vault: &str, v: &Option<S<String>>) -> Option<u64> {
-        let v = v.as_ref()?;
-        let size = parse_size(v.get_ref());
-        if size.is_none() {
-            self.at(
-                v,
-                format!(
-                    "vault `{vault}`: bad capacity `{}`: write a size such as \"500GB\" or \"2TiB\"",
-                    v.get_ref()
-                ),
-            );
-        }
-        size
-    }
-
-    /// A duration, as `std::time::Duration`.
-    fn std_duration(&mut self, field: &str, v: &Option<S<String>>, default: Duration) -> Duration {
-        let d = self.duration(
-            field,
-            v,
-            jiff::SignedDuration::try_from(default).unwrap_or_default(),
-        );
-        d.unsigned_abs()
-    }
-
-    pub(super) fn server(&mut self, s: &RawServer) -> ServerConfig {
-        let default: SocketAddr = ([127, 0, 0, 1], 9870).into();
-        let listen = match &s.listen {
-            None => default,
-            Some(l) => match l.get_ref().parse::<SocketAddr>() {
-                Ok(a) => a,
-                Err(_) => {
-                    self.at(
-                        l,
-                        format!(
-                            "[server] listen `{}` is not an address with a port: write e.g. \"127.0.0.1:9870\" or \"[::1]:9870\" (host names are not resolved)",
-                            l.get_ref()
-                        ),
-                    );
-                    default
-                }
-            },
-        };
-        let tls = match (&s.tls_cert, &s.tls_key) {
-            (Some(c), Some(k)) => Some(TlsFiles {
-                cert: self.path(c.get_ref()),
-                key: self.path(k.get_ref()),
-            }),
-            (Some(c), None) => {
-                self.at(
-                    c,
-                    "[server] tls_cert needs tls_key (the certificate's private key, PEM)",
-                );
-                None
-            }
-            (None, Some(k)) => {
-                self.at(
-                    k,
-                    "[server] tls_key needs tls_cert (the certificate chain, PEM)",
-                );
-                None
-            }
-            (None, None) => None,
-        };
-        ServerConfig {
-            listen,
-            storage_refresh: self.std_duration(
-                "[server] storage_refresh",
-                &s.storage_refresh,
-                DEFAULT_STORAGE_REFRESH,
-            ),
-            tls,
-        }
-    }
-
     pub(super) fn notify(&mut self, all: &[RawNotify]) -> Vec<NotifyConfig> {
         self.duplicates("notify", all.iter().map(|n| &n.name));
         all.iter().filter_map(|n| self.one_notify(n)).collect()
@@ -605,144 +468,5 @@ impl Validator<'_> {
             backoff,
             timeout,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-    use std::path::Path;
-
-    const BASE: &str = "[[vault]]\nname = \"main\"\nurl = \"/srv/main\"\nkey_file = \"k\"\n";
-
-    fn parse(extra: &str) -> Result<Config, Vec<String>> {
-        Config::parse(&format!("{BASE}{extra}"), Path::new("t.toml"))
-            .map_err(|e| e.0.iter().map(|e| e.to_string()).collect())
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("500GB"), Some(500_000_000_000));
-        assert_eq!(parse_size("2 TiB"), Some(2 * 1024u64.pow(4)));
-        assert_eq!(parse_size("1048576"), Some(1048576));
-        assert_eq!(parse_size("1.5kb"), Some(1500));
-        assert_eq!(parse_size("lots"), None);
-        assert_eq!(parse_size("0"), None);
-    }
-
-    #[test]
-    fn server_section() {
-        let c = parse("[server]\nlisten = \"127.0.0.1:9999\"\n").unwrap();
-        let s = c.server.unwrap();
-        assert_eq!(s.listen.to_string(), "127.0.0.1:9999");
-        assert_eq!(s.storage_refresh, DEFAULT_STORAGE_REFRESH);
-        assert!(parse("").unwrap().server.is_none());
-        let c = parse("[server]\ntls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"\n").unwrap();
-        assert_eq!(c.server.unwrap().tls.unwrap().key, PathBuf::from("/k.pem"));
-        let e = parse("[server]\ntls_cert = \"/c.pem\"\n").unwrap_err();
-        assert!(format!("{e:?}").contains("tls_key"), "{e:?}");
-        let e = parse("[server]\nlisten = \"localhost\"\n").unwrap_err();
-        assert!(e[0].starts_with("t.toml:6:10:"), "{e:?}");
-        assert!(e[0].contains("not an address with a port"), "{e:?}");
-        let e = parse("[server]\nport = 1\n").unwrap_err();
-        assert!(e[0].contains("unknown field `port`"), "{e:?}");
-    }
-
-    #[test]
-    fn vault_capacity() {
-        let c = Config::parse(
-            "[[vault]]\nname = \"m\"\nurl = \"/x\"\nkey_file = \"k\"\ncapacity = \"1TB\"\n",
-            Path::new("t.toml"),
-        )
-        .unwrap();
-        assert_eq!(c.vaults[0].capacity, Some(1_000_000_000_000));
-        let e = Config::parse(
-            "[[vault]]\nname = \"m\"\nurl = \"/x\"\nkey_file = \"k\"\ncapacity = \"big\"\n",
-            Path::new("t.toml"),
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("bad capacity `big`"), "{e}");
-    }
-
-    #[test]
-    fn notify_sinks() {
-        let c = parse(
-            r#"
-[[notify]]
-name = "hook"
-kind = "webhook"
-url = "http://127.0.0.1:1/x"
-format = "slack"
-events = ["BACKUP_JOB_FAILED", "RPO_VIOLATED"]
-backoff = "10ms"
-retries = 2
-
-[[notify]]
-name = "mail"
-kind = "email"
-smtp_host = "smtp.example.com"
-username = "coffer"
-password_env = "SMTP_PW"
-from = "coffer@example.com"
-to = ["ops@example.com"]
-level = "warnings"
-
-[[notify]]
-name = "cmd"
-kind = "command"
-command = "cat >> /tmp/events"
-"#,
-        )
-        .unwrap();
-        assert_eq!(c.notify.len(), 3);
-        let hook = &c.notify[0];
-        assert_eq!(hook.retries, 2);
-        assert_eq!(hook.backoff, Duration::from_millis(10));
-        assert!(hook.filter.matches(EventName::RpoViolated));
-        assert!(!hook.filter.matches(EventName::VerifyFailed));
-        let NotifyTarget::Email(e) = &c.notify[1].target else {
-            panic!()
-        };
-        assert_eq!(e.smtp_port, 587);
-        assert!(e.starttls);
-        assert!(c.notify[1].filter.matches(EventName::SizeAnomaly));
-        assert!(!c.notify[1].filter.matches(EventName::BackupJobCompleted));
-        assert_eq!(c.notify[2].filter, NotifyFilter::Level(Severity::Error));
-    }
-
-    #[test]
-    fn bad_notify_sinks_are_refused_clearly() {
-        let e = parse(
-            r#"
-[[notify]]
-name = "m"
-kind = "email"
-smtp_host = "h"
-password = "hunter2"
-from = "nobody"
-to = []
-url = "http://x"
-"#,
-        )
-        .unwrap_err();
-        let all = e.join("\n");
-        assert!(all.contains("inline password is not allowed"), "{all}");
-        assert!(!all.contains("hunter2"), "{all}");
-        assert!(all.contains("`nobody` is not a mail address"), "{all}");
-        assert!(all.contains("to is empty"), "{all}");
-        assert!(
-            all.contains("`url` does not apply to kind = \"email\""),
-            "{all}"
-        );
-        let e = parse("[[notify]]\nname = \"w\"\nkind = \"webhook\"\nevents = [\"NOPE\"]\nurl = \"ftp://x\"\n")
-            .unwrap_err()
-            .join("\n");
-        assert!(e.contains("unknown event `NOPE`"), "{e}");
-        assert!(e.contains("http:// or https://"), "{e}");
-        let e = parse("[[notify]]\nname = \"w\"\nkind = \"pager\"\n")
-            .unwrap_err()
-            .join("\n");
-        assert!(e.contains("unknown variant `pager`"), "{e}");
     }
 }

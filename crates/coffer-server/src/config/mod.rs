@@ -1,0 +1,248 @@
+//! The configuration file, `coffer.toml`: vaults, sources, and plans of rules.
+//!
+//! [`Config::load`] parses strictly (an unknown field is an error naming the
+//! fields allowed there) and then validates the whole file, collecting every
+//! problem as `file:line:column: message` ([`ConfigErrors`]), so that an
+//! operator fixes them in one pass. The annotated example in
+//! `examples/coffer.toml` shows every field.
+//!
+//! Secrets never sit in the file: a vault is unlocked by `key_file`,
+//! `password_file` or `password_env`; a database source takes its password
+//! from `password_file` or `password_env` (the daemon hands it to the client
+//! tool through the environment). An inline `password`, or a password inside
+//! a database URL, is refused, and the message never repeats it.
+//!
+//! Relative paths (`state_dir`, key and password files, a local vault's
+//! `url`, a files source's `paths`, …) are read relative to the directory of
+//! the configuration file, so a config and its key files can move together.
+//!
+//! One file per section, each holding the section as written (its `Raw…`
+//! type, every checked value [`toml::Spanned`]), the checked type the
+//! daemon uses, and the validation from one to the other: `vault`,
+//! `source`, `plan` (rules, windows, retention, copies, cold tier),
+//! `anomaly`, `compliance`, `report`, `restore_test`, `verify`, `server`
+//! and `notify`. `validate` holds what they all share (the validator that
+//! collects `file:line:column` errors, the spanned type, durations,
+//! schedules, time zones) and `secret` where secrets come from; neither
+//! imports a section. This file only puts the sections together into
+//! [`Config`].
+
+mod anomaly;
+mod compliance;
+mod notify;
+mod plan;
+mod report;
+mod restore_test;
+mod secret;
+mod server;
+mod source;
+mod validate;
+mod vault;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+pub use anomaly::AnomalyConfig;
+pub use compliance::ComplianceConfig;
+pub use notify::{
+    EmailConfig, NotifyConfig, NotifyFilter, NotifyTarget, WebhookFormat, WebhookUrl,
+    DEFAULT_NOTIFY_BACKOFF, DEFAULT_NOTIFY_RETRIES, DEFAULT_NOTIFY_TIMEOUT, MAX_NOTIFY_BACKOFF,
+};
+pub use plan::{
+    CopyConfig, PlanConfig, RuleConfig, DEFAULT_COMPLETION_WINDOW, DEFAULT_START_WINDOW,
+};
+pub use report::{ReportConfig, ReportTarget};
+pub use restore_test::{
+    CmpOp, Expect, QueryCheck, RestoreTestConfig, SnapshotSelect, DEFAULT_RESTORE_TEST_TIMEOUT,
+};
+pub use secret::SecretRef;
+pub use server::{ServerConfig, TlsFiles, DEFAULT_STORAGE_REFRESH};
+pub use source::{SourceConfig, SourceKind};
+pub use validate::{ConfigError, ConfigErrors};
+pub use vault::{parse_size, KeySource, Tier, VaultConfig};
+pub use verify::{VerifyConfig, DEFAULT_VERIFY_COMPLETION_WINDOW};
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use validate::{Validator, S};
+
+// ---------------------------------------------------------------------------
+// Public, validated configuration.
+
+/// A checked configuration file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Where the daemon keeps its catalog and lock.
+    pub state_dir: PathBuf,
+    /// The vaults, in file order.
+    pub vaults: Vec<VaultConfig>,
+    /// The sources, in file order.
+    pub sources: Vec<SourceConfig>,
+    /// The plans, in file order.
+    pub plans: Vec<PlanConfig>,
+    /// Thresholds of the anomaly checks (`[anomaly]`; defaults when absent).
+    pub anomaly: AnomalyConfig,
+    /// Minimums of the compliance report (`[compliance]`; defaults when absent).
+    pub compliance: ComplianceConfig,
+    /// Scheduled reports (`[[report]]`), in file order.
+    pub reports: Vec<ReportConfig>,
+    /// The restore tests (`[[restore_test]]`), in file order.
+    pub restore_tests: Vec<RestoreTestConfig>,
+    /// Scheduled verifications (`[[verify]]`), in file order.
+    pub verify: Vec<VerifyConfig>,
+    /// `[server]`: the daemon's HTTP listener (`/metrics`, `/healthz`).
+    pub server: Option<ServerConfig>,
+    /// `[[notify]]`: notification sinks, in file order.
+    pub notify: Vec<NotifyConfig>,
+}
+
+impl Config {
+    /// The `[[verify]]` entry named `name`.
+    pub fn verify_entry(&self, name: &str) -> Option<&VerifyConfig> {
+        self.verify.iter().find(|v| v.name == name)
+    }
+
+    /// Reads and checks `path`. On failure returns every problem found.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: path.to_path_buf(),
+                line: None,
+                column: None,
+                message: format!(
+                    "cannot read the configuration file: {e} (give another with --config FILE or COFFER_CONFIG)"
+                ),
+            }])
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Checks configuration text; `path` names it in messages and anchors
+    /// relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+        let mut v = Validator {
+            text,
+            file: path.to_path_buf(),
+            base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            errors: Vec::new(),
+        };
+        let raw: RawConfig = match toml::from_str(text) {
+            Ok(r) => r,
+            Err(e) => {
+                v.error(e.span(), e.message().trim_end().to_string());
+                return Err(ConfigErrors(v.errors));
+            }
+        };
+        let config = v.config(raw);
+        if v.errors.is_empty() {
+            Ok(config)
+        } else {
+            v.errors.sort_by_key(|e| (e.line, e.column));
+            Err(ConfigErrors(v.errors))
+        }
+    }
+
+    /// The vault named `name`.
+    pub fn vault(&self, name: &str) -> Option<&VaultConfig> {
+        self.vaults.iter().find(|v| v.name == name)
+    }
+
+    /// The source named `name`.
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// Every rule of every plan, in file order.
+    pub fn rules(&self) -> impl Iterator<Item = &RuleConfig> {
+        self.plans.iter().flat_map(|p| p.rules.iter())
+    }
+
+    /// The rule whose [`RuleConfig::id`] is `id` (`plan/rule`).
+    pub fn rule(&self, id: &str) -> Option<&RuleConfig> {
+        self.rules().find(|r| r.id() == id)
+    }
+
+    /// The restore test named `name`.
+    pub fn restore_test(&self, name: &str) -> Option<&RestoreTestConfig> {
+        self.restore_tests.iter().find(|t| t.name == name)
+    }
+}
+
+/// The default state directory: `/var/lib/coffer` for root, else
+/// `$XDG_STATE_HOME/coffer` (`~/.local/state/coffer`).
+pub fn default_state_dir() -> PathBuf {
+    crate::state::StateDir::default_path()
+}
+
+// ---------------------------------------------------------------------------
+// The file as written, and how its sections are put together.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    state_dir: Option<S<PathBuf>>,
+    #[serde(default)]
+    vault: Vec<vault::RawVault>,
+    #[serde(default)]
+    source: Vec<source::RawSource>,
+    #[serde(default)]
+    plan: Vec<plan::RawPlan>,
+    server: Option<server::RawServer>,
+    #[serde(default)]
+    notify: Vec<notify::RawNotify>,
+    anomaly: Option<anomaly::RawAnomaly>,
+    compliance: Option<compliance::RawCompliance>,
+    #[serde(default)]
+    report: Vec<report::RawReport>,
+    #[serde(default)]
+    restore_test: Vec<restore_test::RawRestoreTest>,
+    #[serde(default)]
+    verify: Vec<verify::RawVerify>,
+}
+
+impl Validator<'_> {
+    fn config(&mut self, raw: RawConfig) -> Config {
+        self.duplicates("vault", raw.vault.iter().map(|v| &v.name));
+        self.duplicates("source", raw.source.iter().map(|s| &s.name));
+        self.duplicates("plan", raw.plan.iter().map(|p| &p.name));
+        let vaults: Vec<VaultConfig> = raw.vault.iter().map(|v| self.vault(v)).collect();
+        let sources: Vec<SourceConfig> = raw.source.iter().filter_map(|s| self.source(s)).collect();
+        let plans = raw
+            .plan
+            .iter()
+            .map(|p| self.plan(p, &raw.source, &vaults))
+            .collect();
+        let anomaly = self.anomaly(raw.anomaly.as_ref());
+        let compliance = self.compliance(raw.compliance.as_ref());
+        let reports = self.reports(&raw.report, &vaults);
+        self.duplicates("restore_test", raw.restore_test.iter().map(|t| &t.name));
+        let restore_tests = raw
+            .restore_test
+            .iter()
+            .map(|t| self.restore_test(t, &raw.source, &vaults, &sources))
+            .collect();
+        self.duplicates("verify", raw.verify.iter().map(|v| &v.name));
+        let verify = raw.verify.iter().map(|e| self.verify(e, &vaults)).collect();
+        Config {
+            path: self.file.clone(),
+            state_dir: raw
+                .state_dir
+                .as_ref()
+                .map(|p| self.path(p.get_ref()))
+                .unwrap_or_else(default_state_dir),
+            vaults,
+            sources,
+            plans,
+            anomaly,
+            compliance,
+            reports,
+            restore_tests,
+            verify,
+            server: raw.server.as_ref().map(|s| self.server(s)),
+            notify: self.notify(&raw.notify),
+        }
+    }
+}

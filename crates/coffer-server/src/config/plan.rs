@@ -1,0 +1,313 @@
+//! `[[plan]]` and its `[[plan.rule]]`s: when to back up which sources
+//! into which vault (schedule, time zone, start and completion windows),
+//! how long to keep the snapshots (retention, checked against the vault's
+//! lock), when to move them to a cold vault, and the copies into other
+//! vaults.
+
+use super::source::RawSource;
+use super::validate::{Validator, S};
+use super::vault::{Tier, VaultConfig};
+use crate::schedule::Schedule;
+use coffer_core::RetentionPolicy;
+use jiff::tz::TimeZone;
+use jiff::SignedDuration;
+use serde::Deserialize;
+use std::ops::Range;
+
+/// AWS Backup's default start window.
+pub const DEFAULT_START_WINDOW: SignedDuration = SignedDuration::from_hours(8);
+/// AWS Backup's default completion window (7 days).
+pub const DEFAULT_COMPLETION_WINDOW: SignedDuration = SignedDuration::from_hours(7 * 24);
+
+/// A plan: a named group of rules.
+#[derive(Debug, Clone)]
+pub struct PlanConfig {
+    /// Its name.
+    pub name: String,
+    /// Its rules, in file order.
+    pub rules: Vec<RuleConfig>,
+}
+
+/// A rule: when to back up which sources into which vault, and how long to
+/// keep the snapshots.
+#[derive(Debug, Clone)]
+pub struct RuleConfig {
+    /// The plan's name.
+    pub plan: String,
+    /// The rule's name (unique within its plan).
+    pub name: String,
+    /// The vault written to.
+    pub vault: String,
+    /// The names of the sources selected (by name or by tag), in file order
+    /// of the sources, each once.
+    pub sources: Vec<String>,
+    /// When it runs.
+    pub schedule: Schedule,
+    /// The time zone its schedule's local times are read in.
+    pub timezone: TimeZone,
+    /// The time zone's name as written (`UTC` by default).
+    pub timezone_name: String,
+    /// A job not started this long after its scheduled time is EXPIRED.
+    pub start_window: SignedDuration,
+    /// A job still running this long after its scheduled time is stopped
+    /// (AWS counts from the scheduled time too).
+    pub completion_window: SignedDuration,
+    /// Which snapshots to keep in `vault`.
+    pub retention: RetentionPolicy,
+    /// Move snapshots to `cold_vault` after this many days.
+    pub cold_after_days: Option<u32>,
+    /// The cold vault (`tier = "cold"`), set exactly when `cold_after_days` is.
+    pub cold_vault: Option<String>,
+    /// Copies into other vaults, each with its own retention.
+    pub copy_to: Vec<CopyConfig>,
+}
+
+impl RuleConfig {
+    /// `plan/rule`: the rule's identity in the catalog and in messages.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.plan, self.name)
+    }
+}
+
+/// A copy action: every new snapshot is also copied into `vault`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyConfig {
+    /// The vault copied into.
+    pub vault: String,
+    /// Which copies to keep there.
+    pub retention: RetentionPolicy,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPlan {
+    pub(super) name: S<String>,
+    #[serde(default)]
+    rule: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: S<String>,
+    vault: S<String>,
+    sources: Option<S<Vec<S<String>>>>,
+    source_tags: Option<S<Vec<S<String>>>>,
+    schedule: S<String>,
+    timezone: Option<S<String>>,
+    start_window: Option<S<String>>,
+    completion_window: Option<S<String>>,
+    retention: Option<S<RetentionPolicy>>,
+    cold_after_days: Option<S<u32>>,
+    cold_vault: Option<S<String>>,
+    #[serde(default)]
+    copy_to: Vec<RawCopy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCopy {
+    vault: S<String>,
+    retention: Option<S<RetentionPolicy>>,
+}
+
+impl Validator<'_> {
+    pub(super) fn plan(
+        &mut self,
+        p: &RawPlan,
+        raw_sources: &[RawSource],
+        vaults: &[VaultConfig],
+    ) -> PlanConfig {
+        self.name("plan", &p.name);
+        self.duplicates("rule", p.rule.iter().map(|r| &r.name));
+        let rules = p
+            .rule
+            .iter()
+            .map(|r| self.rule(p.name.get_ref(), r, raw_sources, vaults))
+            .collect();
+        PlanConfig {
+            name: p.name.get_ref().clone(),
+            rules,
+        }
+    }
+
+    /// A vault by name, or an error at `n` listing the vaults there are.
+    fn vault_ref<'v>(
+        &mut self,
+        rule: &str,
+        field: &str,
+        n: &S<String>,
+        vaults: &'v [VaultConfig],
+    ) -> Option<&'v VaultConfig> {
+        let found = vaults.iter().find(|v| &v.name == n.get_ref());
+        if found.is_none() {
+            let known: Vec<&str> = vaults.iter().map(|v| v.name.as_str()).collect();
+            self.at(
+                n,
+                format!(
+                    "rule `{rule}`: {field} `{}` is not a vault of this file (vaults: {}); add a [[vault]] with that name or fix the name",
+                    n.get_ref(),
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+            );
+        }
+        found
+    }
+
+    fn check_lock(
+        &mut self,
+        rule: &str,
+        vault: &VaultConfig,
+        retention: &RetentionPolicy,
+        span: Range<usize>,
+        what: &str,
+    ) {
+        if let Some(lock) = &vault.lock {
+            if let Err(why) = lock.check_retention(retention) {
+                self.error(
+                    Some(span),
+                    format!(
+                        "rule `{rule}`: {what} does not fit the lock of vault `{}` (min {} days, max {} days): {why}",
+                        vault.name, lock.min_retention_days, lock.max_retention_days
+                    ),
+                );
+            }
+        }
+    }
+
+    fn rule(
+        &mut self,
+        plan: &str,
+        r: &RawRule,
+        raw_sources: &[RawSource],
+        vaults: &[VaultConfig],
+    ) -> RuleConfig {
+        self.name("rule", &r.name);
+        let id = format!("{plan}/{}", r.name.get_ref());
+        let sources = self.select_sources(
+            &format!("rule `{id}`"),
+            &r.name,
+            r.sources.as_ref(),
+            r.source_tags.as_ref(),
+            raw_sources,
+        );
+
+        let schedule = self.schedule(&format!("rule `{id}`"), &r.schedule);
+        let (timezone, timezone_name) = self.timezone(&format!("rule `{id}`"), r.timezone.as_ref());
+        let start_window = self.duration("start_window", &r.start_window, DEFAULT_START_WINDOW);
+        let completion_window = self.duration(
+            "completion_window",
+            &r.completion_window,
+            DEFAULT_COMPLETION_WINDOW,
+        );
+        if completion_window <= start_window {
+            // Both count from the scheduled time: a job that starts at the
+            // end of its start window would be stopped at once.
+            let span = r
+                .completion_window
+                .as_ref()
+                .or(r.start_window.as_ref())
+                .map(|x| x.span())
+                .unwrap_or(r.name.span());
+            self.error(
+                Some(span),
+                format!(
+                    "rule `{id}`: completion_window ({}) must be longer than start_window ({}): both count from the scheduled time",
+                    humantime::format_duration(completion_window.unsigned_abs()),
+                    humantime::format_duration(start_window.unsigned_abs())
+                ),
+            );
+        }
+
+        let retention = r
+            .retention
+            .as_ref()
+            .map(|x| x.get_ref().clone())
+            .unwrap_or_default();
+        let retention_span = r
+            .retention
+            .as_ref()
+            .map(|x| x.span())
+            .unwrap_or(r.name.span());
+        let vault = self.vault_ref(&id, "vault", &r.vault, vaults);
+        if let Some(v) = vault {
+            if v.tier == Tier::Cold {
+                self.at(&r.vault, format!("rule `{id}`: vault `{}` is a cold vault; back up into a hot vault and move snapshots there with cold_after_days and cold_vault", v.name));
+            }
+            let what = if r.retention.is_some() {
+                "its retention"
+            } else {
+                "no retention (keep everything)"
+            };
+            self.check_lock(&id, v, &retention, retention_span.clone(), what);
+        }
+
+        // Cold storage.
+        match (&r.cold_after_days, &r.cold_vault) {
+            (Some(d), None) => self.at(d, format!("rule `{id}`: cold_after_days needs cold_vault = \"<a vault with tier = \\\"cold\\\">\"")),
+            (None, Some(c)) => self.at(c, format!("rule `{id}`: cold_vault needs cold_after_days = N (move snapshots after N days)")),
+            (Some(d), Some(c)) => {
+                if *d.get_ref() == 0 {
+                    self.at(d, format!("rule `{id}`: cold_after_days must be at least 1"));
+                }
+                if let Some(cv) = self.vault_ref(&id, "cold_vault", c, vaults) {
+                    if cv.tier != Tier::Cold {
+                        self.at(c, format!("rule `{id}`: cold_vault `{}` is not a cold vault: set tier = \"cold\" on it or name a cold one", cv.name));
+                    }
+                    self.check_lock(&id, cv, &retention, retention_span.clone(), "its retention");
+                }
+                if let Some(del) = retention.delete_after_days {
+                    if del <= *d.get_ref() {
+                        self.at(d, format!("rule `{id}`: cold_after_days ({}) must be less than the retention's delete_after_days ({del})", d.get_ref()));
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+
+        let mut copy_to = Vec::new();
+        for c in &r.copy_to {
+            let retention = c
+                .retention
+                .as_ref()
+                .map(|x| x.get_ref().clone())
+                .unwrap_or_default();
+            if let Some(v) = self.vault_ref(&id, "copy_to vault", &c.vault, vaults) {
+                if Some(&v.name) == vault.map(|x| &x.name) {
+                    self.at(&c.vault, format!("rule `{id}`: copy_to names the rule's own vault `{}`; copy into another vault", v.name));
+                }
+                let span = c
+                    .retention
+                    .as_ref()
+                    .map(|x| x.span())
+                    .unwrap_or(c.vault.span());
+                let what = if c.retention.is_some() {
+                    "the copy's retention"
+                } else {
+                    "the copy has no retention (keep everything), which"
+                };
+                self.check_lock(&id, v, &retention, span, what);
+            }
+            copy_to.push(CopyConfig {
+                vault: c.vault.get_ref().clone(),
+                retention,
+            });
+        }
+
+        RuleConfig {
+            plan: plan.to_string(),
+            name: r.name.get_ref().clone(),
+            vault: r.vault.get_ref().clone(),
+            sources,
+            schedule,
+            timezone,
+            timezone_name,
+            start_window,
+            completion_window,
+            retention,
+            cold_after_days: r.cold_after_days.as_ref().map(|d| *d.get_ref()),
+            cold_vault: r.cold_vault.as_ref().map(|c| c.get_ref().clone()),
+            copy_to,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Where secrets come from. Secrets never sit in `coffer.toml`: a vault
+//! is unlocked by `key_file`, `password_file` or `password_env`; a database
+//! source (and an email sink) takes its password from `password_file` or
+//! `password_env`. A password inside a URL is refused
+//! ([`url_has_password`]), and the message never repeats it.
+
+use std::path::PathBuf;
+
+/// Where a database source's password comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// A file holding it (less one trailing `\n` or `\r\n`, as every
+    /// password file: `coffer_core::keys::read_password_file`).
+    File(PathBuf),
+    /// An environment variable holding it.
+    Env(String),
+}
+
+impl SecretRef {
+    /// Reads the secret. The error names the file or variable, never the
+    /// value.
+    pub fn read(&self) -> Result<String, String> {
+        match self {
+            // The one rule for password files (less one trailing newline),
+            // as the CLI reads them.
+            SecretRef::File(p) => coffer_core::keys::read_password_file(p).map_err(|e| match e {
+                coffer_core::Error::Io { source, .. } => {
+                    format!("cannot read password file {}: {source}", p.display())
+                }
+                e => e.to_string(),
+            }),
+            SecretRef::Env(v) => std::env::var(v)
+                .map_err(|_| format!("environment variable {v} (password_env) is not set")),
+        }
+    }
+}
+
+/// Whether a URL's user information holds a password (`scheme://user:pw@host`).
+pub(super) fn url_has_password(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    match authority.rsplit_once('@') {
+        Some((userinfo, _)) => userinfo.contains(':'),
+        None => false,
+    }
+}

@@ -1,0 +1,222 @@
+//! `[[vault]]` entries: where a vault is, how it is unlocked (never the
+//! secret itself), its tier, its lock and its capacity.
+
+use super::secret::url_has_password;
+use super::validate::{Validator, S};
+use coffer_core::LockPolicy;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// A vault the daemon writes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultConfig {
+    /// Its name in the file (rules refer to it).
+    pub name: String,
+    /// Storage location: a directory (made absolute) or `s3://bucket/prefix?…`.
+    pub url: String,
+    /// How to unlock it.
+    pub key: KeySource,
+    /// Hot (default) or cold storage.
+    pub tier: Tier,
+    /// The S3 storage class of a cold vault (`GLACIER`, `DEEP_ARCHIVE`, …).
+    pub storage_class: Option<String>,
+    /// The vault lock: retention bounds every rule writing here must meet.
+    pub lock: Option<LockPolicy>,
+    /// The space the vault may use, in bytes (metrics and the
+    /// storage-nearly-full alert); local vaults default to their file system's.
+    pub capacity: Option<u64>,
+}
+
+/// Where a vault's secret comes from. Never the secret itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A key file.
+    KeyFile(PathBuf),
+    /// A file holding the password (one line).
+    PasswordFile(PathBuf),
+    /// An environment variable holding the password.
+    PasswordEnv(String),
+}
+
+/// A vault's storage tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Ordinary storage: backups are written here.
+    #[default]
+    Hot,
+    /// Archive storage: snapshots move here after `cold_after_days`.
+    Cold,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVault {
+    pub(super) name: S<String>,
+    url: S<String>,
+    key_file: Option<S<PathBuf>>,
+    password_file: Option<S<PathBuf>>,
+    password_env: Option<S<String>>,
+    /// Only to refuse it with a useful message.
+    password: Option<S<toml::Value>>,
+    tier: Option<S<Tier>>,
+    storage_class: Option<S<String>>,
+    lock: Option<S<LockPolicy>>,
+    capacity: Option<S<String>>,
+}
+
+/// Parses a size: `500GB`, `1.5 TiB`, `1048576` (bytes).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num: f64 = num.parse().ok()?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "mb" | "m" => 1e6,
+        "gb" | "g" => 1e9,
+        "tb" | "t" => 1e12,
+        "pb" | "p" => 1e15,
+        "kib" => 1024f64,
+        "mib" => 1024f64.powi(2),
+        "gib" => 1024f64.powi(3),
+        "tib" => 1024f64.powi(4),
+        "pib" => 1024f64.powi(5),
+        _ => return None,
+    };
+    let v = num * mult;
+    (v.is_finite() && v >= 1.0 && v < u64::MAX as f64).then_some(v as u64)
+}
+
+impl Validator<'_> {
+    pub(super) fn vault(&mut self, v: &RawVault) -> VaultConfig {
+        self.name("vault", &v.name);
+        let name = v.name.get_ref();
+        if let Some(p) = &v.password {
+            self.at(
+                p,
+                format!(
+                    "vault `{name}`: an inline password is not allowed; put it in a file \
+                     (password_file = \"…\") or an environment variable (password_env = \"VAR\"), or use key_file"
+                ),
+            );
+        }
+        let mut keys = Vec::new();
+        if let Some(k) = &v.key_file {
+            keys.push((k.span(), KeySource::KeyFile(self.path(k.get_ref()))));
+        }
+        if let Some(k) = &v.password_file {
+            keys.push((k.span(), KeySource::PasswordFile(self.path(k.get_ref()))));
+        }
+        if let Some(k) = &v.password_env {
+            if k.get_ref().is_empty() {
+                self.at(k, format!("vault `{name}`: password_env names no variable"));
+            }
+            keys.push((k.span(), KeySource::PasswordEnv(k.get_ref().clone())));
+        }
+        if keys.len() > 1 {
+            self.error(
+                Some(keys[1].0.clone()),
+                format!(
+                    "vault `{name}`: give only one of key_file, password_file and password_env"
+                ),
+            );
+        }
+        let key = match keys.into_iter().next() {
+            Some((_, k)) => k,
+            None => {
+                if v.password.is_none() {
+                    self.at(
+                        &v.name,
+                        format!(
+                            "vault `{name}` has no key: set key_file, password_file or password_env"
+                        ),
+                    );
+                }
+                KeySource::PasswordEnv(String::new())
+            }
+        };
+        let url = v.url.get_ref();
+        let is_s3 = url.starts_with("s3://");
+        let url = if url.is_empty() {
+            self.at(
+                &v.url,
+                format!("vault `{name}`: url is empty: give a directory or s3://bucket/prefix"),
+            );
+            String::new()
+        } else if is_s3 {
+            if url.len() <= "s3://".len() || url["s3://".len()..].starts_with(['/', '?']) {
+                self.at(
+                    &v.url,
+                    format!(
+                        "vault `{name}`: url `{url}` names no bucket: write s3://bucket/prefix"
+                    ),
+                );
+            }
+            if url_has_password(url) {
+                self.at(&v.url, format!("vault `{name}`: the url must not carry credentials; give them to the daemon as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"));
+            }
+            url.clone()
+        } else if url.contains("://") {
+            self.at(&v.url, format!("vault `{name}`: unsupported url scheme in `{}`: give a directory or s3://bucket/prefix", url.split("://").next().unwrap_or_default()));
+            url.clone()
+        } else {
+            self.path(Path::new(url)).to_string_lossy().into_owned()
+        };
+        let tier = v.tier.as_ref().map(|t| *t.get_ref()).unwrap_or_default();
+        if let Some(sc) = &v.storage_class {
+            if !is_s3 {
+                self.at(
+                    sc,
+                    format!("vault `{name}`: storage_class applies to s3:// vaults only"),
+                );
+            }
+        }
+        let lock = v.lock.as_ref().map(|l| {
+            let lp = l.get_ref().clone();
+            if lp.min_retention_days > lp.max_retention_days {
+                self.at(
+                    l,
+                    format!(
+                        "vault `{name}`: lock min_retention_days ({}) is above max_retention_days ({})",
+                        lp.min_retention_days, lp.max_retention_days
+                    ),
+                );
+            }
+            if let Some(g) = lp.changeable_for_days {
+                if g < 3 {
+                    self.at(l, format!("vault `{name}`: lock changeable_for_days is {g}; compliance mode needs at least 3 days"));
+                }
+            }
+            lp
+        });
+        VaultConfig {
+            name: name.clone(),
+            url,
+            key,
+            tier,
+            storage_class: v.storage_class.as_ref().map(|s| s.get_ref().clone()),
+            lock,
+            capacity: self.capacity(name, &v.capacity),
+        }
+    }
+
+    /// A vault's `capacity`.
+    fn capacity(&mut self, vault: &str, v: &Option<S<String>>) -> Option<u64> {
+        let v = v.as_ref()?;
+        let size = parse_size(v.get_ref());
+        if size.is_none() {
+            self.at(
+                v,
+                format!(
+                    "vault `{vault}`: bad capacity `{}`: write a size such as \"500GB\" or \"2TiB\"",
+                    v.get_ref()
+                ),
+            );
+        }
+        size
+    }
+}
