@@ -8,7 +8,7 @@ use crate::catalog::{
 
 #[test]
 fn job_state_changes_and_checks_write_events() {
-    use crate::events::{EventFilter, EventName, NewEvent, Severity};
+    use crate::catalog::{EventFilter, EventName, NewEvent, Severity};
     let (_t, c) = catalog();
     let id = c.create_job(&backup_job("daily", "db", "pg")).unwrap();
     c.start_job(id).unwrap();
