@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{Catalog, CatalogError};
 
-/// The name of the catalog file inside the state directory.
-pub const CATALOG_FILE: &str = "catalog.sqlite";
+pub use crate::catalog::CATALOG_FILE;
+
 /// The name of the daemon's lock file inside the state directory.
 pub const LOCK_FILE: &str = "daemon.lock";
 
