@@ -1,0 +1,90 @@
+//! Restore test of a files snapshot: restored into a scratch directory,
+//! every file re-read and its chunks re-hashed against the snapshot, and
+//! `sample_live` random files compared with the live source (information
+//! only).
+
+use super::context::Ctx;
+use super::validate::Run;
+use coffer_sources::files;
+use coffer_sources::restore::Destination;
+use std::time::Instant;
+
+pub(super) fn test_files(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
+    let scratch = c.scratch_dir()?;
+    let target = scratch.path().join("restore");
+    let start = Instant::now();
+    let stats = c
+        .restore(
+            Destination::Directory {
+                target: target.clone(),
+                includes: Default::default(),
+                subpath: None,
+            },
+            &t.cancel,
+        )
+        .map(|o| o.files.unwrap_or_default())
+        .map_err(|e| {
+            format!(
+                "restoring snapshot {} into {}: {e}",
+                c.id.short(),
+                target.display()
+            )
+        })?;
+    t.restored(
+        start,
+        format!(
+            "{} files, {} directories, {}",
+            stats.files,
+            stats.dirs,
+            coffer_core::human_bytes(stats.bytes)
+        ),
+    );
+    let start = Instant::now();
+    let v = files::verify_restored(c.vault, c.index, c.snap, &target, Some(&t.cancel))
+        .map_err(|e| format!("comparing the restored files: {e}"))?;
+    let detail = if v.mismatch_count == 0 {
+        format!(
+            "{} files ({}), {} directories and {} symlinks match the snapshot",
+            v.files,
+            coffer_core::human_bytes(v.bytes),
+            v.dirs,
+            v.symlinks
+        )
+    } else {
+        format!(
+            "{} of {} entries differ from the snapshot: {}",
+            v.mismatch_count,
+            v.files + v.dirs + v.symlinks,
+            list_mismatches(&v)
+        )
+    };
+    t.check("compare files", v.mismatch_count == 0, detail);
+    if let Some(n) = c.test.sample_live.filter(|n| *n > 0) {
+        let l = files::compare_live_sample(c.vault, c.index, c.snap, n as usize)
+            .map_err(|e| format!("sampling live files: {e}"))?;
+        let detail = if l.mismatch_count == 0 {
+            format!("{} live files match the snapshot", l.files)
+        } else {
+            format!(
+                "{} of {} live files changed since the snapshot (information): {}",
+                l.mismatch_count,
+                l.files,
+                list_mismatches(&l)
+            )
+        };
+        t.check(format!("sample {n} live files"), true, detail);
+    }
+    t.validated(start);
+    scratch
+        .close()
+        .map_err(|e| format!("removing the scratch directory: {e}"))
+}
+
+fn list_mismatches(v: &files::VerifyStats) -> String {
+    v.mismatches
+        .iter()
+        .take(5)
+        .map(|m| format!("{}: {}", m.path, m.problem))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

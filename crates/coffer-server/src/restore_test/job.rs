@@ -1,0 +1,196 @@
+//! The restore-test job around one run: the catalog job (CREATED,
+//! RUNNING, then COMPLETED, FAILED or ABORTED), the time limit as a
+//! [`Cancel`] fired by a watcher thread, the cancel scope the restore's
+//! processes run in, and the dispatch on the snapshot's kind.
+
+use super::command::test_command;
+use super::context::Ctx;
+use super::files::test_files;
+use super::mysql::test_mysql;
+use super::pick::{pick_snapshot, pick_source};
+use super::postgres::{test_pg_base, test_pg_dump};
+use super::redis::test_redis;
+use super::validate::Run;
+use crate::catalog::{
+    Catalog, CatalogError, JobId, JobKind, JobOutcome, JobState, NewJob, Trigger,
+};
+use crate::config::{Config, RestoreTestConfig};
+use crate::records::{RestoreTestDetails, Validation};
+use crate::runner::{open_vault, with_password};
+use coffer_core::Cancel;
+use coffer_sources::{command, mysql, pg_physical, postgres, process, redis};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Why a restore test could not be recorded at all (a test that ran and
+/// failed is a FAILED job, not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreTestError {
+    /// No `[[restore_test]]` has that name.
+    #[error("restore test `{name}` is not in {config} (restore tests: {known}); add a [[restore_test]] with that name or fix the name")]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// The configuration file.
+        config: String,
+        /// The names there are.
+        known: String,
+    },
+    /// The catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+/// The `restore-test` job to record for one run of `test`: its vault, the
+/// test's name as the job's rule, and the source this run tests (the one
+/// tested longest ago).
+pub fn new_job(
+    catalog: &Catalog,
+    test: &RestoreTestConfig,
+    trigger: Trigger,
+) -> Result<NewJob, CatalogError> {
+    let mut job = NewJob::new(JobKind::RestoreTest, trigger);
+    job.source = Some(pick_source(catalog, test)?);
+    job.vault = Some(test.vault.clone());
+    job.rule = Some(test.name.clone());
+    Ok(job)
+}
+
+/// Runs restore-test job `id` (already CREATED by [`new_job`]) of `test`:
+/// RUNNING, the restore and its validation within the test's timeout,
+/// then its final state. The daemon's periodic tasks call this; [`run`](super::run)
+/// is the same with the job created first.
+pub fn run_job(
+    config: &Config,
+    catalog: &Catalog,
+    test: &RestoreTestConfig,
+    id: JobId,
+    cancel: &Cancel,
+) -> Result<(JobId, RestoreTestDetails), RestoreTestError> {
+    let source = catalog.get_job(id)?.source.unwrap_or_default();
+    let mut t = Run {
+        details: RestoreTestDetails {
+            test: test.name.clone(),
+            snapshot: None,
+            validation: Validation::Successful,
+            restore_seconds: None,
+            validation_seconds: None,
+            checks: Vec::new(),
+        },
+        cancel: Cancel::default(),
+    };
+    if let Err(e) = catalog.start_job(id) {
+        t.details.validation = Validation::Failed;
+        let o = JobOutcome {
+            details: Some(t.details.to_json()),
+            ..JobOutcome::failed(format!("cannot start the job in the catalog: {e}"))
+        };
+        catalog.finish_job(id, &o)?;
+        return Ok((id, t.details));
+    }
+
+    // The time limit and the caller's cancel both fire the inner cancel.
+    let timeout = test.timeout;
+    let deadline = Instant::now() + timeout.unsigned_abs();
+    let done = Arc::new(AtomicBool::new(false));
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (inner, outer) = (t.cancel.clone(), cancel.clone());
+        let (done, timed_out) = (done.clone(), timed_out.clone());
+        let limit = humantime::format_duration(timeout.unsigned_abs()).to_string();
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                if let Some(why) = outer.reason() {
+                    inner.cancel(why);
+                    return;
+                }
+                if Instant::now() >= deadline {
+                    timed_out.store(true, Ordering::SeqCst);
+                    inner.cancel(format!("the restore test's timeout of {limit} passed"));
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let result = {
+        let _scope = process::cancel_scope(&t.cancel);
+        execute(config, test, &source, &mut t)
+    };
+    done.store(true, Ordering::SeqCst);
+    let _ = watcher.join();
+
+    let failed_check = t.details.checks.iter().find(|c| !c.ok).cloned();
+    let outcome = if timed_out.load(Ordering::SeqCst) {
+        t.details.validation = Validation::TimedOut;
+        JobOutcome::failed(format!(
+            "timed out after {} ({})",
+            humantime::format_duration(timeout.unsigned_abs()),
+            match &result {
+                Err(e) => e.clone(),
+                Ok(()) => "stopped".into(),
+            }
+        ))
+    } else if let Some(why) = cancel.reason() {
+        t.details.validation = Validation::Failed;
+        JobOutcome::aborted(why)
+    } else {
+        match (result, failed_check) {
+            (Err(e), _) => {
+                t.details.validation = Validation::Failed;
+                JobOutcome::failed(e)
+            }
+            (Ok(()), Some(c)) => {
+                t.details.validation = Validation::Failed;
+                JobOutcome::failed(format!("{} failed: {}", c.name, c.detail))
+            }
+            (Ok(()), None) => JobOutcome::new(JobState::Completed),
+        }
+    };
+    let outcome = JobOutcome {
+        details: Some(t.details.to_json()),
+        ..outcome
+    };
+    catalog.finish_job(id, &outcome)?;
+    Ok((id, t.details))
+}
+
+fn execute(
+    config: &Config,
+    test: &RestoreTestConfig,
+    source: &str,
+    t: &mut Run,
+) -> Result<(), String> {
+    let src = config
+        .source(source)
+        .ok_or_else(|| format!("source `{source}` is not in {}", config.path.display()))?;
+    let vault = open_vault(config, &test.vault)?;
+    let (id, snap) = pick_snapshot(&vault, test, source)?;
+    t.details.snapshot = Some(id.to_hex());
+    let index = vault
+        .load_index()
+        .map_err(|e| format!("vault `{}`: {e}", test.vault))?;
+    let spec = with_password(src)?;
+    let ctx = Ctx {
+        config,
+        test,
+        vault: &vault,
+        index: &index,
+        id,
+        snap: &snap,
+        spec: &spec,
+    };
+    match snap.source.kind.as_str() {
+        "files" => test_files(&ctx, t),
+        postgres::KIND => test_pg_dump(&ctx, t),
+        pg_physical::KIND_BASE => test_pg_base(&ctx, t),
+        mysql::KIND => test_mysql(&ctx, t),
+        redis::KIND => test_redis(&ctx, t),
+        command::KIND => test_command(&ctx, t),
+        other => Err(format!(
+            "snapshot {} is a {other} snapshot, which restore tests do not handle",
+            id.short()
+        )),
+    }
+}

@@ -1,0 +1,166 @@
+//! Periodic tasks: work the daemon runs on a schedule besides backup rules
+//! (verifications now; restore tests and reports next). One arm of
+//! [`TaskKind`] per kind; the daemon creates the job
+//! ([`TaskKind::new_job`]) and runs it (`daemon::run_task`).
+//!
+//! Semantics, simpler than rules' because a task has no source to keep free
+//! and no start window: a task runs when its schedule's newest time is newer
+//! than the last one handled. Runs missed while the daemon was down, or while
+//! the previous run of the same task was still going, collapse into one run,
+//! as soon as possible (catch-up: a verification due last night still runs
+//! this morning). A task seen for the first time starts from `now`. Its
+//! completion window counts from when it starts.
+
+use crate::config::Config;
+use crate::schedule::Schedule;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use std::collections::{BTreeMap, HashSet};
+
+/// What a periodic task does.
+#[derive(Debug, Clone)]
+pub enum TaskKind {
+    /// A `[[verify]]` entry.
+    Verify(crate::config::VerifyConfig),
+    /// A `[[restore_test]]` entry.
+    RestoreTest(crate::config::RestoreTestConfig),
+    /// A `[[report]]` entry.
+    Report(crate::config::ReportConfig),
+}
+
+impl TaskKind {
+    /// The job to record for one run (a restore test reads the catalog
+    /// to pick the source it tests).
+    pub fn new_job(
+        &self,
+        catalog: &crate::catalog::Catalog,
+        trigger: crate::catalog::Trigger,
+    ) -> crate::catalog::Result<crate::catalog::NewJob> {
+        Ok(match self {
+            TaskKind::Verify(v) => crate::verify::new_job(&v.vault, Some(&v.name), trigger),
+            TaskKind::RestoreTest(t) => crate::restore_test::new_job(catalog, t, trigger)?,
+            TaskKind::Report(r) => {
+                let mut j = crate::catalog::NewJob::new(crate::catalog::JobKind::Report, trigger);
+                j.rule = Some(r.name.clone());
+                if let crate::config::ReportTarget::Vault(v) = &r.target {
+                    j.vault = Some(v.clone());
+                }
+                j
+            }
+        })
+    }
+
+    /// What a run does, for the log (`verifying vault main (weekly)`).
+    pub fn describe(&self) -> String {
+        match self {
+            TaskKind::Verify(v) => format!(
+                "verifying vault {} ({}; verify {})",
+                v.vault,
+                v.data.describe(),
+                v.name
+            ),
+            TaskKind::RestoreTest(t) => format!(
+                "restore test {} (vault {}, timeout {})",
+                t.name,
+                t.vault,
+                humantime::format_duration(t.timeout.unsigned_abs())
+            ),
+            TaskKind::Report(r) => format!("writing report {}", r.name),
+        }
+    }
+}
+
+/// A periodic task as the scheduler needs it.
+#[derive(Debug, Clone)]
+pub struct PeriodicTask {
+    /// `KIND/NAME` (`verify/weekly`): unique, and the key of its last
+    /// handled time in the catalog ([`PeriodicTask::kv_key`]).
+    pub id: String,
+    /// When it runs.
+    pub schedule: Schedule,
+    /// The zone its schedule is read in.
+    pub timezone: TimeZone,
+    /// A run still going this long after it started is stopped.
+    pub completion_window: SignedDuration,
+    /// What it does.
+    pub kind: TaskKind,
+}
+
+impl PeriodicTask {
+    /// Every periodic task of a configuration.
+    pub fn all(config: &Config) -> Vec<PeriodicTask> {
+        let verify = config.verify.iter().map(|v| PeriodicTask {
+            id: format!("verify/{}", v.name),
+            schedule: v.schedule.clone(),
+            timezone: v.timezone.clone(),
+            completion_window: v.completion_window,
+            kind: TaskKind::Verify(v.clone()),
+        });
+        // A restore test stops itself at its timeout (TIMED_OUT); the
+        // completion window is only a backstop past it.
+        let restore_tests = config.restore_tests.iter().map(|t| PeriodicTask {
+            id: format!("restore-test/{}", t.name),
+            schedule: t.schedule.clone(),
+            timezone: t.timezone.clone(),
+            completion_window: t.timeout + SignedDuration::from_mins(10),
+            kind: TaskKind::RestoreTest(t.clone()),
+        });
+        let reports = config.reports.iter().map(|r| PeriodicTask {
+            id: format!("report/{}", r.name),
+            schedule: r.schedule.clone(),
+            timezone: r.timezone.clone(),
+            completion_window: SignedDuration::from_hours(1),
+            kind: TaskKind::Report(r.clone()),
+        });
+        verify.chain(restore_tests).chain(reports).collect()
+    }
+
+    /// The catalog key-value key holding the newest scheduled time handled.
+    pub fn kv_key(&self) -> String {
+        format!("task/{}/last_scheduled", self.id)
+    }
+}
+
+/// What [`due_tasks`] decided.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DueTasks {
+    /// Tasks to run now, by index, with their scheduled time.
+    pub run: Vec<(usize, Timestamp)>,
+    /// New last handled times, per task id.
+    pub last_scheduled: Vec<(String, Timestamp)>,
+}
+
+/// Which tasks are due at `now`, given per task id the newest scheduled
+/// time already handled (`last`) and the tasks still running (`busy`).
+/// Pure, like [`decide`](super::decide).
+pub fn due_tasks(
+    tasks: &[PeriodicTask],
+    last: &BTreeMap<String, Timestamp>,
+    busy: &HashSet<String>,
+    now: Timestamp,
+) -> DueTasks {
+    let mut d = DueTasks::default();
+    for (i, t) in tasks.iter().enumerate() {
+        let Some(&prev) = last.get(&t.id) else {
+            d.last_scheduled.push((t.id.clone(), now));
+            continue;
+        };
+        let Some(newest) = t.schedule.prev_at_or_before(now, &t.timezone) else {
+            continue;
+        };
+        if newest <= prev || busy.contains(&t.id) {
+            continue;
+        }
+        d.run.push((i, newest));
+        d.last_scheduled.push((t.id.clone(), newest));
+    }
+    d
+}
+
+/// When a task is next due after `now` (for the daemon's sleep).
+pub fn next_task_wakeup(tasks: &[PeriodicTask], now: Timestamp) -> Option<Timestamp> {
+    tasks
+        .iter()
+        .filter_map(|t| t.schedule.next_after(now, &t.timezone))
+        .min()
+}
