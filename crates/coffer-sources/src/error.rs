@@ -81,10 +81,10 @@ pub enum SourceError {
     /// `wal-prune` could not delete some archived WAL files; the report
     /// says which, and what was deleted.
     #[error("{}", wal_prune_message(.0))]
-    WalPrune(Box<crate::wal::PruneReport>),
+    WalPrune(Box<crate::postgres::wal_prune_report::PruneReport>),
 }
 
-fn wal_prune_message(r: &crate::wal::PruneReport) -> String {
+fn wal_prune_message(r: &crate::postgres::wal_prune_report::PruneReport) -> String {
     format!(
         "could not delete {} archived WAL files (deleted {} segments and {} backup history files before \
          horizon {}): {}; they stay in the vault. If the store refuses deletes (an S3 object lock), \

@@ -8,7 +8,8 @@
 //!   one-file snapshot, and [`stream::StreamReader`] to read it back in order.
 //! - [`postgres`]: logical dumps of PostgreSQL databases (`pg_dump -Fc -Z0`,
 //!   one snapshot per database) and the cluster's globals, restored through
-//!   `pg_restore` (parallel with `--jobs`) and `psql`.
+//!   `pg_restore` (parallel with `--jobs`) and `psql`; base backups and WAL
+//!   archiving beside them.
 //! - [`mysql`]: MariaDB/MySQL dumps (`mariadb-dump --single-transaction`),
 //!   restored through the `mariadb` client.
 //! - [`redis`]: an RDB snapshot taken over the network with the replication
@@ -38,13 +39,14 @@
 //! | `--redis URL` | `redis` | `dump.rdb` | written into a directory for `redis-server` |
 //! | `--command CMD --name N` | `command` | `N` | the recorded restore command, or a file |
 //!
-//! Physical PostgreSQL backups sit beside [`postgres`] and share its tool
-//! discovery and connection handling:
+//! Physical PostgreSQL backups sit beside the logical ones in [`postgres`]
+//! and share their tool discovery and connection handling
+//! ([`postgres::logical`]):
 //!
 //! | command | snapshot `source.kind` / objects | restore |
 //! | --- | --- | --- |
-//! | `pg basebackup --postgres URL` ([`pg_physical`], cut on page boundaries by [`pg_pages`]) | `postgres-base`, file `base.tar` | `restore --pgdata DIR` with a recovery target |
-//! | `wal-push PATH` ([`wal`]) | `wal/<encrypted name>` objects, no snapshot | `wal-fetch NAME DEST` (the server's restore_command) |
+//! | `pg basebackup --postgres URL` ([`postgres::physical`], cut on page boundaries by [`postgres::pages`]) | `postgres-base`, file `base.tar` | `restore --pgdata DIR` with a recovery target |
+//! | `wal-push PATH` ([`postgres::wal`]) | `wal/<encrypted name>` objects, no snapshot | `wal-fetch NAME DEST` (the server's restore_command) |
 
 #![deny(missing_docs)]
 
@@ -54,17 +56,17 @@ pub mod error;
 pub mod files;
 pub mod filter;
 pub mod mysql;
-pub mod pg_pages;
-pub mod pg_physical;
 pub mod postgres;
 pub mod process;
 pub mod redis;
 pub mod restore;
 pub mod spec;
 pub mod stream;
-pub mod wal;
 
 pub use error::{SourceError, SourceResult};
+pub use postgres::pages as pg_pages;
+pub use postgres::physical as pg_physical;
+pub use postgres::wal;
 
 use coffer_core::{
     Archiver, BackupOptions, BackupSummary, Id, Index, Result, Snapshot, SourceInfo, Vault,

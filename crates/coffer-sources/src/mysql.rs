@@ -16,7 +16,7 @@ use coffer_core::Archiver;
 
 use crate::dburl::DbUrl;
 use crate::error::{SourceError, SourceResult};
-use crate::postgres::file_safe;
+use crate::postgres::logical::file_safe;
 use crate::process::{self, ToolDirs};
 use crate::{stream, SourceOutput};
 
@@ -286,7 +286,7 @@ impl Mysql {
                     None,
                     &format!(
                         "select count(*) from information_schema.schemata where schema_name = {}",
-                        crate::postgres::quote_literal(db)
+                        crate::postgres::logical::quote_literal(db)
                     ),
                 )
                 .map_err(|e| self.connect_error(None, e))?

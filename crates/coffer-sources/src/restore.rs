@@ -29,7 +29,7 @@ use crate::dburl::DbUrl;
 use crate::files::{self, RestoreStats};
 use crate::filter::Patterns;
 use crate::mysql::{self, Mysql, MysqlOptions, MysqlRestoreOptions};
-use crate::pg_physical::{self, PgdataOptions};
+use crate::postgres::physical::{self as pg_physical, PgdataOptions};
 use crate::postgres::{self, PgOptions, PgRestoreOptions, Postgres};
 use crate::stream::{self, StreamReader};
 use crate::{command, redis, Progress, SourceError, SourceResult};

@@ -3,11 +3,12 @@
 //! `/` or NUL), and only a directory has a subtree. A snapshot that breaks
 //! either is damaged (or hostile); it is refused before anything is written.
 
-use coffer_core::{Error, Id, Index, Node, NodeKind, Part, Result, Time, Vault, Xattr};
+use coffer_core::{Error, Id, Index, Node, NodeKind, Part, Result, Time, Vault};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::item::{Extra, Item};
 use super::meta::Meta;
 use crate::filter::Patterns;
 
@@ -23,39 +24,6 @@ pub(super) struct List {
     names: Vec<u8>,
     chunks: Vec<Part>,
     extras: Vec<Extra>,
-}
-
-/// One entry: only what restoring needs, about a quarter of a [`Node`]; the
-/// path is its parent's number and its own name.
-pub(super) struct Item {
-    /// Number of the parent directory's item; [`NO_PARENT`] at the top.
-    pub(super) parent: u32,
-    /// Name: `names[name..name + name_len]`.
-    name: u32,
-    /// Content: `chunks[chunks..chunks + nchunks]`.
-    chunks: u32,
-    pub(super) nchunks: u32,
-    /// Row in `extras`, or [`NO_EXTRA`].
-    extra: u32,
-    pub(super) mode: u32,
-    /// Owner and group to set (names already mapped to local ids).
-    pub(super) uid: u32,
-    pub(super) gid: u32,
-    pub(super) mtime_nanos: u32,
-    pub(super) mtime_secs: i64,
-    pub(super) size: u64,
-    name_len: u16,
-    pub(super) kind: NodeKind,
-}
-
-/// The fields few entries have.
-pub(super) struct Extra {
-    pub(super) atime: Time,
-    pub(super) rdev: u64,
-    /// (dev, inode) of a file with more than one link.
-    pub(super) hardlink: Option<(u64, u64)>,
-    pub(super) target: Option<Box<[u8]>>,
-    pub(super) xattrs: Box<[Xattr]>,
 }
 
 pub(super) const NO_PARENT: u32 = u32::MAX;

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Gid, Mode, Timespec, Timestamps, Uid, XattrFlags};
 
 use super::beneath::{Beneath, Dir};
-use super::list::{Extra, Item};
+use super::item::{Extra, Item};
 use crate::files::Names;
 
 /// Sets owners, xattrs, mode and times, in that order (chown clears the

@@ -31,13 +31,15 @@ use crate::filter::Patterns;
 use crate::{add, Progress};
 
 mod beneath;
+mod item;
 mod list;
 mod meta;
 #[cfg(test)]
 mod tests;
 
 use beneath::{split, Beneath, Dir, Made, Resolve};
-use list::{check_name, check_subtree, collect, Item, List, NO_PARENT};
+use item::Item;
+use list::{check_name, check_subtree, collect, List, NO_PARENT};
 use meta::{hands_down_nothing, Meta};
 
 /// Options of a files restore.

@@ -21,7 +21,11 @@ use std::path::Path;
 use coffer_core::wal::{self, PutOutcome};
 use coffer_core::Vault;
 
+use super::physical::KIND_BASE;
 use crate::error::{SourceError, SourceResult};
+
+pub use super::segment::{format_lsn, parse_lsn, Segment};
+pub use super::wal_prune_report::{PruneOptions, PruneReport};
 
 /// What [`fetch`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,66 +83,6 @@ pub fn fetch(vault: &Vault, name: &str, dest: &Path) -> SourceResult<FetchOutcom
         let _ = d.sync_all();
     }
     Ok(FetchOutcome::Written(data.len() as u64))
-}
-
-/// A WAL segment file name: timeline, and the segment number split as
-/// PostgreSQL writes it (`TTTTTTTTXXXXXXXXYYYYYYYY`, hex).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Segment {
-    /// Timeline.
-    pub timeline: u32,
-    /// The "log" part (high 32 bits of the LSN).
-    pub log: u32,
-    /// The segment within the log.
-    pub seg: u32,
-}
-
-impl Segment {
-    /// Parses a segment name; `None` for history, backup and partial files.
-    pub fn parse(name: &str) -> Option<Segment> {
-        if name.len() != 24 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        let p = |r: std::ops::Range<usize>| u32::from_str_radix(&name[r], 16).ok();
-        Some(Segment {
-            timeline: p(0..8)?,
-            log: p(8..16)?,
-            seg: p(16..24)?,
-        })
-    }
-
-    /// The segment holding `lsn` on `timeline`, with segments of `seg_size`
-    /// bytes.
-    pub fn of_lsn(timeline: u32, lsn: u64, seg_size: u64) -> Segment {
-        let per_log = 0x1_0000_0000 / seg_size;
-        let n = lsn / seg_size;
-        Segment {
-            timeline,
-            log: (n / per_log) as u32,
-            seg: (n % per_log) as u32,
-        }
-    }
-
-    /// The file name.
-    pub fn name(&self) -> String {
-        format!("{:08X}{:08X}{:08X}", self.timeline, self.log, self.seg)
-    }
-
-    /// The segment number counted from 0 (for gap arithmetic).
-    pub fn number(&self, seg_size: u64) -> u64 {
-        self.log as u64 * (0x1_0000_0000 / seg_size) + self.seg as u64
-    }
-}
-
-/// Parses an LSN written as PostgreSQL does (`0/2000028`).
-pub fn parse_lsn(s: &str) -> Option<u64> {
-    let (hi, lo) = s.trim().split_once('/')?;
-    Some((u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?)
-}
-
-/// Writes an LSN as PostgreSQL does.
-pub fn format_lsn(lsn: u64) -> String {
-    format!("{:X}/{:X}", lsn >> 32, lsn & 0xffff_ffff)
 }
 
 /// A run of missing segments.
@@ -206,7 +150,7 @@ pub fn verify(vault: &Vault) -> SourceResult<VerifyReport> {
     let bases: Vec<_> = vault
         .snapshots(&Default::default())?
         .into_iter()
-        .filter(|(_, s)| s.source.kind == crate::pg_physical::KIND_BASE)
+        .filter(|(_, s)| s.source.kind == KIND_BASE)
         .collect();
     let seg_size: u64 = bases
         .iter()
@@ -310,57 +254,6 @@ fn stop_file(text: &str) -> Option<Segment> {
     Segment::parse(line.split("(file ").nth(1)?.trim_end_matches(')').trim())
 }
 
-/// What [`prune`] does.
-#[derive(Debug, Clone)]
-pub struct PruneOptions {
-    /// Report what would be deleted, delete nothing.
-    pub dry_run: bool,
-    /// "Now", for the vault lock's minimum retention.
-    pub now: jiff::Timestamp,
-}
-
-impl Default for PruneOptions {
-    fn default() -> Self {
-        PruneOptions {
-            dry_run: false,
-            now: jiff::Timestamp::now(),
-        }
-    }
-}
-
-/// What [`prune`] did (or, in a dry run, would do).
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct PruneReport {
-    /// Nothing was deleted: only counted.
-    pub dry_run: bool,
-    /// Base backups (`postgres-base` snapshots) in the vault.
-    pub base_backups: usize,
-    /// The horizon: the start WAL file of the oldest base backup. Segments
-    /// before it (on any timeline) are deleted. `None` when the vault has
-    /// no base backup, and then nothing is deleted.
-    pub horizon: Option<String>,
-    /// The snapshot (hex id) of the base backup that sets the horizon.
-    pub horizon_snapshot: Option<String>,
-    /// When that base backup was taken.
-    pub horizon_time: Option<String>,
-    /// WAL segments deleted.
-    pub segments_deleted: usize,
-    /// Backup history files (`X.000000XX.backup`) deleted.
-    pub history_files_deleted: usize,
-    /// Stored bytes of the deleted objects (from the listing).
-    pub bytes_freed: u64,
-    /// Objects before the horizon kept because the vault lock's minimum
-    /// retention has not passed for them (or the store does not tell when
-    /// they were written).
-    pub kept_for_lock: usize,
-    /// Archived files kept (at or after the horizon, timeline history,
-    /// `.partial`, kept for the lock, or failed to delete).
-    pub kept: usize,
-    /// Objects whose deletion failed, one line each (`name: error`, the
-    /// error names the object path).
-    pub failed: Vec<String>,
-}
-
 /// Deletes archived WAL that no base backup in the vault needs.
 ///
 /// The oldest base backup still in the vault (the `postgres-base` snapshot
@@ -392,7 +285,7 @@ pub fn prune(vault: &Vault, opts: &PruneOptions) -> SourceResult<PruneReport> {
     // The horizon: the lowest start segment of any base backup, by position.
     let mut horizon: Option<(Segment, String, String)> = None;
     for (id, snap) in vault.snapshots(&Default::default())? {
-        if snap.source.kind != crate::pg_physical::KIND_BASE {
+        if snap.source.kind != KIND_BASE {
             continue;
         }
         report.base_backups += 1;
@@ -593,7 +486,7 @@ mod prune_tests {
             tags: vec![],
             parent: None,
             source: coffer_core::SourceInfo {
-                kind: crate::pg_physical::KIND_BASE.into(),
+                kind: KIND_BASE.into(),
                 details,
             },
             program_version: "test".into(),

@@ -1,6 +1,6 @@
 //! PostgreSQL, physical: base backups streamed from `pg_basebackup`, and
 //! their restore into a data directory set up for point-in-time recovery
-//! from the WAL archived by `coffer wal-push` ([`crate::wal`]).
+//! from the WAL archived by `coffer wal-push` ([`super::wal`]).
 //!
 //! A base backup is `pg_basebackup -D - -Ft -X none --checkpoint=fast`: one
 //! tar stream on standard output (so clusters with extra tablespaces are not
@@ -9,7 +9,7 @@
 //! file and timeline are read from the `backup_label` entry as the tar
 //! streams past ([`LabelSniffer`]); the end position is in the backup history
 //! file (`….backup`) the server archives, which `wal-verify` reads. The
-//! stream is cut on PostgreSQL's page boundaries ([`crate::pg_pages`]), so a
+//! stream is cut on PostgreSQL's page boundaries ([`super::pages`]), so a
 //! later base backup stores only the runs of pages that changed. As for
 //! every source, the snapshot is written only after pg_basebackup exited
 //! with status 0.
@@ -29,20 +29,20 @@ use std::process::{Command, Stdio};
 
 use coffer_core::Archiver;
 
+use super::logical::{Postgres, MAINTENANCE_DB};
+use super::pages::PageSplitter;
+use super::segment::{format_lsn, parse_lsn, Segment};
 use crate::error::{SourceError, SourceResult};
-use crate::pg_pages::PageSplitter;
-use crate::postgres::{Postgres, MAINTENANCE_DB};
-use crate::wal::{format_lsn, parse_lsn, Segment};
 use crate::{process, stream, SourceOutput};
 
 /// Snapshot kind of a base backup.
 pub const KIND_BASE: &str = "postgres-base";
 /// The file a base backup is stored as in its snapshot.
 pub const BASE_TAR: &str = "base.tar";
-/// How `base.tar` is cut (the snapshot's `chunking` detail; see [`crate::pg_pages`]).
+/// How `base.tar` is cut (the snapshot's `chunking` detail; see [`super::pages`]).
 pub const CHUNKING: &str = "page-aligned, 128 KiB";
 const _: () = assert!(
-    crate::pg_pages::CHUNK == 128 << 10,
+    super::pages::CHUNK == 128 << 10,
     "CHUNKING names the chunk size"
 );
 
