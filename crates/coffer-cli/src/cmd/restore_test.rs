@@ -10,7 +10,8 @@ use coffer_server::state::StateDir;
 use serde_json::json;
 use std::path::PathBuf;
 
-use crate::{GlobalArgs, UsageError};
+use crate::args::GlobalArgs;
+use crate::error::UsageError;
 
 /// `coffer restore-test …`.
 #[derive(Subcommand)]
@@ -53,7 +54,7 @@ fn validation(v: Validation) -> &'static str {
 pub fn run(g: &GlobalArgs, cmd: RestoreTestCmd) -> Result<u8> {
     match cmd {
         RestoreTestCmd::Run { name, state_dir } => {
-            let mut config = crate::daemon::load_config(g)?;
+            let mut config = crate::context::load_config(g)?;
             if let Some(d) = state_dir {
                 config.state_dir = d;
             }
@@ -62,7 +63,7 @@ pub fn run(g: &GlobalArgs, cmd: RestoreTestCmd) -> Result<u8> {
                 .context("opening the job catalog")?;
             let cancel = Cancel::default();
             let c2 = cancel.clone();
-            crate::daemon::on_stop_signal(move || {
+            crate::signal::on_stop_signal(move || {
                 c2.cancel("coffer restore-test run was interrupted (SIGTERM or SIGINT)")
             });
             let (id, d) = match restore_test::run(&config, &catalog, &name, Trigger::Cli, &cancel) {
@@ -127,7 +128,7 @@ pub fn run(g: &GlobalArgs, cmd: RestoreTestCmd) -> Result<u8> {
             limit,
             state_dir,
         } => {
-            let mut config = crate::daemon::load_config(g)?;
+            let mut config = crate::context::load_config(g)?;
             if let Some(d) = state_dir {
                 config.state_dir = d;
             }
