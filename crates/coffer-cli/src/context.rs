@@ -308,7 +308,7 @@ pub fn config_path(g: &GlobalArgs, file: Option<&Path>) -> PathBuf {
 
 /// Loads the configuration or reports its problems as a usage error (exit 2).
 pub fn load_config(g: &GlobalArgs) -> Result<Config> {
-    let path = crate::context::config_path(g, None);
+    let path = config_path(g, None);
     Config::load(&path).map_err(|errors| {
         let lines: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
         UsageError(format!(
@@ -320,6 +320,35 @@ pub fn load_config(g: &GlobalArgs) -> Result<Config> {
     })
 }
 
+/// The configuration, with `state_dir` overridden by the command's
+/// `--state-dir` (or COFFER_STATE_DIR, which clap reads into it) if given:
+/// what `serve`, `plan run`, `restore-test`, `verify NAME`, `status` and
+/// `report` run with.
+pub fn config_with_state_dir(g: &GlobalArgs, state_dir: Option<PathBuf>) -> Result<Config> {
+    let mut config = load_config(g)?;
+    if let Some(d) = state_dir {
+        config.state_dir = d;
+    }
+    Ok(config)
+}
+
+/// The job catalog of `dir`, created if missing.
+pub fn open_catalog(dir: &StateDir) -> Result<Catalog> {
+    dir.open_catalog().context("opening the job catalog")
+}
+
+/// The state directory of a command that reads the catalog (`jobs`,
+/// `events`, `verify` of a `--vault`): `dir` (its `--state-dir`, which clap
+/// fills from COFFER_STATE_DIR), else an explicitly given configuration's
+/// state_dir, else the default.
+pub fn resolve_state_dir(g: &GlobalArgs, dir: Option<&Path>) -> Result<StateDir> {
+    let from_config = match (dir, &g.config) {
+        (None, Some(_)) => Some(load_config(g)?.state_dir),
+        _ => None,
+    };
+    Ok(StateDir::resolve(dir.or(from_config.as_deref())))
+}
+
 /// The state directory: --state-dir / COFFER_STATE_DIR, else an explicitly
 /// given configuration's, else the default.
 pub(crate) fn state(g: &GlobalArgs, dir: Option<PathBuf>) -> Result<StateDir> {
@@ -327,7 +356,7 @@ pub(crate) fn state(g: &GlobalArgs, dir: Option<PathBuf>) -> Result<StateDir> {
         return Ok(StateDir::new(d));
     }
     Ok(match &g.config {
-        Some(_) => StateDir::new(crate::context::load_config(g)?.state_dir),
+        Some(_) => StateDir::new(load_config(g)?.state_dir),
         None => StateDir::resolve(None),
     })
 }
@@ -373,10 +402,7 @@ pub fn config_and_catalog(
     g: &GlobalArgs,
     state_dir: Option<PathBuf>,
 ) -> Result<(Config, Arc<Catalog>)> {
-    let mut config = load_config(g)?;
-    if let Some(d) = state_dir {
-        config.state_dir = d;
-    }
+    let config = config_with_state_dir(g, state_dir)?;
     let catalog = StateDir::new(config.state_dir.clone())
         .open_catalog()
         .with_context(|| format!("opening the job catalog in {}", config.state_dir.display()))?;

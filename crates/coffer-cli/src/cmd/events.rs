@@ -5,7 +5,6 @@ use anyhow::Result;
 use clap::Args;
 use coffer_server::catalog::parse_since;
 use coffer_server::events::{EventFilter, EventName, Severity};
-use coffer_server::state::StateDir;
 use jiff::Timestamp;
 use std::path::PathBuf;
 
@@ -50,11 +49,7 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 
 /// Runs `coffer events`.
 pub fn run(g: &GlobalArgs, a: EventsArgs) -> Result<u8> {
-    let from_config = match (&a.state_dir, &g.config) {
-        (None, Some(_)) => Some(crate::context::load_config(g)?.state_dir),
-        _ => None,
-    };
-    let state = StateDir::resolve(a.state_dir.as_deref().or(from_config.as_deref()));
+    let state = crate::context::resolve_state_dir(g, a.state_dir.as_deref())?;
     let Some(catalog) = crate::context::open_for_listing(g, &state)? else {
         return Ok(0);
     };

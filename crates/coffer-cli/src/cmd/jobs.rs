@@ -78,11 +78,7 @@ fn since(s: &str) -> Result<Timestamp, String> {
 /// Runs `coffer jobs …`.
 pub fn run(g: &GlobalArgs, a: JobsArgs) -> Result<u8> {
     // Without --state-dir, an explicitly given configuration's state_dir.
-    let from_config = match (&a.state_dir, &g.config) {
-        (None, Some(_)) => Some(crate::context::load_config(g)?.state_dir),
-        _ => None,
-    };
-    let state = StateDir::resolve(a.state_dir.as_deref().or(from_config.as_deref()));
+    let state = crate::context::resolve_state_dir(g, a.state_dir.as_deref())?;
     match a.cmd {
         JobsCmd::List(l) => list(g, &state, l),
         JobsCmd::Show { id } => {

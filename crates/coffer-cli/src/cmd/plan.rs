@@ -1,7 +1,7 @@
 //! `coffer plan run`: flags in, coffer-server's runner out. SIGTERM and
 //! SIGINT stop it cleanly.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
 use coffer_core::Cancel;
 use coffer_server::catalog::JobState;
@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::args::GlobalArgs;
-use crate::context::load_config;
+use crate::context::{config_with_state_dir, open_catalog};
 use crate::error::UsageError;
 use crate::signal::on_stop_signal;
 
@@ -32,15 +32,8 @@ pub enum PlanCmd {
 /// `coffer plan run PLAN/RULE`.
 pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<u8> {
     let PlanCmd::Run { rule, source } = cmd;
-    let mut config = load_config(g)?;
-    if let Some(d) = state_dir {
-        config.state_dir = d;
-    }
-    let catalog = Arc::new(
-        StateDir::new(config.state_dir.clone())
-            .open_catalog()
-            .context("opening the job catalog")?,
-    );
+    let config = config_with_state_dir(g, state_dir)?;
+    let catalog = Arc::new(open_catalog(&StateDir::new(config.state_dir.clone()))?);
     let cancel = Cancel::default();
     let c2 = cancel.clone();
     on_stop_signal(move || c2.cancel("coffer plan run was interrupted (SIGTERM or SIGINT)"));

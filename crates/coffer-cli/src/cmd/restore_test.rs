@@ -54,13 +54,8 @@ fn validation(v: Validation) -> &'static str {
 pub fn run(g: &GlobalArgs, cmd: RestoreTestCmd) -> Result<u8> {
     match cmd {
         RestoreTestCmd::Run { name, state_dir } => {
-            let mut config = crate::context::load_config(g)?;
-            if let Some(d) = state_dir {
-                config.state_dir = d;
-            }
-            let catalog = StateDir::new(config.state_dir.clone())
-                .open_catalog()
-                .context("opening the job catalog")?;
+            let config = crate::context::config_with_state_dir(g, state_dir)?;
+            let catalog = crate::context::open_catalog(&StateDir::new(config.state_dir.clone()))?;
             let cancel = Cancel::default();
             let c2 = cancel.clone();
             crate::signal::on_stop_signal(move || {
@@ -128,13 +123,8 @@ pub fn run(g: &GlobalArgs, cmd: RestoreTestCmd) -> Result<u8> {
             limit,
             state_dir,
         } => {
-            let mut config = crate::context::load_config(g)?;
-            if let Some(d) = state_dir {
-                config.state_dir = d;
-            }
-            let catalog = StateDir::new(config.state_dir.clone())
-                .open_catalog()
-                .context("opening the job catalog")?;
+            let config = crate::context::config_with_state_dir(g, state_dir)?;
+            let catalog = crate::context::open_catalog(&StateDir::new(config.state_dir.clone()))?;
             let jobs = catalog
                 .list_jobs(&JobFilter {
                     kinds: vec![JobKind::RestoreTest],

@@ -10,15 +10,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::args::GlobalArgs;
-use crate::context::load_config;
+use crate::context::config_with_state_dir;
 use crate::signal::on_stop_signal;
 
 /// `coffer serve`.
 pub fn serve(g: &GlobalArgs, state_dir: Option<PathBuf>) -> Result<u8> {
-    let mut config = load_config(g)?;
-    if let Some(d) = state_dir {
-        config.state_dir = d;
-    }
+    let config = config_with_state_dir(g, state_dir)?;
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     on_stop_signal(move || s2.store(true, Ordering::SeqCst));

@@ -1,7 +1,7 @@
 //! `coffer verify`: a vault's structure and data checked as a `verify` job
 //! recorded in the catalog (coffer-server's `verify` module does the work).
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use coffer_core::Cancel;
 use coffer_server::catalog::{Catalog, JobState, Trigger};
@@ -37,9 +37,7 @@ pub struct VerifyArgs {
 }
 
 fn open_catalog(dir: StateDir) -> Result<Arc<Catalog>> {
-    Ok(Arc::new(
-        dir.open_catalog().context("opening the job catalog")?,
-    ))
+    Ok(Arc::new(crate::context::open_catalog(&dir)?))
 }
 
 /// Runs `coffer verify`.
@@ -60,10 +58,7 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> Result<u8> {
         // A configuration vault's name (or entry) wins over --vault and
         // COFFER_VAULT, which may be set in the environment for other
         // commands.
-        let mut config = crate::context::load_config(g)?;
-        if let Some(d) = a.state_dir {
-            config.state_dir = d;
-        }
+        let config = crate::context::config_with_state_dir(g, a.state_dir)?;
         let catalog = open_catalog(StateDir::new(config.state_dir.clone()))?;
         let runner = Runner::new(config.clone(), catalog.clone());
         if let Some(rule) = &a.rule {
@@ -104,11 +99,7 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> Result<u8> {
     } else {
         // As `coffer jobs`: --state-dir, else an explicitly given
         // configuration's state_dir, else the default.
-        let from_config = match (&a.state_dir, &g.config) {
-            (None, Some(_)) => Some(crate::context::load_config(g)?.state_dir),
-            _ => None,
-        };
-        let state = StateDir::resolve(a.state_dir.as_deref().or(from_config.as_deref()));
+        let state = crate::context::resolve_state_dir(g, a.state_dir.as_deref())?;
         let t = crate::context::target(g);
         let name = t.name.clone().unwrap_or_else(|| t.location.clone());
         let vault = match crate::context::open(g) {
