@@ -3,10 +3,6 @@
 //! [`DbBackupArgs`]; what they back up is coffer-sources' `spec::backup`.
 
 use anyhow::{bail, Context, Result};
-
-use crate::args::GlobalArgs;
-use crate::context;
-use crate::error::UsageError;
 use clap::Args;
 use coffer_core::{BackupOptions, Vault};
 use coffer_sources::spec::{self, SourceSpec};
@@ -14,7 +10,10 @@ use coffer_sources::{run_backup, stream, Progress, SnapshotMeta};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::args::GlobalArgs;
+use crate::context;
 use crate::error::message;
+use crate::error::UsageError;
 use crate::output::{report_backup, ProgressView};
 use crate::sources::{self, ToolArgs};
 

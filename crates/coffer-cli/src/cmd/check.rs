@@ -1,12 +1,12 @@
 //! `coffer check`: the vault's structure, and with --read-data its data.
 
 use anyhow::{bail, Result};
+use coffer_core::{CheckOptions, ReadData};
 
 use crate::args::GlobalArgs;
 use crate::context;
 use crate::error::UsageError;
 use crate::output::print_damage;
-use coffer_core::{CheckOptions, ReadData};
 
 /// `coffer check`.
 pub fn check(g: &GlobalArgs, read_data: bool, read_data_subset: Option<String>) -> Result<u8> {

@@ -1,11 +1,11 @@
 //! `coffer diff`: what changed between two snapshots.
 
 use anyhow::Result;
+use coffer_core::SnapshotFilter;
 use serde_json::json;
 
 use crate::args::GlobalArgs;
 use crate::context;
-use coffer_core::SnapshotFilter;
 
 /// `coffer diff A B`.
 pub fn diff(g: &GlobalArgs, a: &str, b: &str) -> Result<u8> {

@@ -3,20 +3,19 @@
 //! data goes with prune). "Now" is [`crate::clock::now`].
 
 use anyhow::{bail, Context, Result};
-use serde_json::json;
-
-use crate::args::GlobalArgs;
-use crate::clock::now;
-use crate::context;
-use crate::error::UsageError;
 use clap::Args;
 use coffer_core::forget::ForgetItem;
 use coffer_core::Id;
 use coffer_core::{execute_forget, plan_forget, ForgetOptions, GroupBy, RetentionPolicy};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
+use serde_json::json;
 
 use crate::args::FilterArgs;
+use crate::args::GlobalArgs;
+use crate::clock::now;
+use crate::context;
+use crate::error::UsageError;
 
 /// `coffer forget`.
 #[derive(Args)]

@@ -3,14 +3,13 @@
 //! [`crate::clock::now`].
 
 use anyhow::Result;
+use clap::Subcommand;
+use coffer_core::{Id, SnapshotFilter, Vault};
 use serde_json::json;
 
 use crate::args::GlobalArgs;
 use crate::clock::now;
 use crate::context;
-use clap::Subcommand;
-use coffer_core::{Id, SnapshotFilter, Vault};
-
 use crate::context::who;
 
 /// `coffer snapshot …`.

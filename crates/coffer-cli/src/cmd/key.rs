@@ -1,12 +1,12 @@
 //! `coffer key add|list|remove|rotate`: the vault's key slots and key epochs.
 
 use anyhow::{Context, Result};
+use clap::Subcommand;
 use serde_json::json;
+use std::path::PathBuf;
 
 use crate::args::GlobalArgs;
 use crate::context;
-use clap::Subcommand;
-use std::path::PathBuf;
 
 /// `coffer key …`.
 #[derive(Subcommand)]

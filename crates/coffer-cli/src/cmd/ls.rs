@@ -1,11 +1,11 @@
 //! `coffer ls`: lists the files of a snapshot.
 
 use anyhow::Result;
+use coffer_core::{SnapshotFilter, Vault};
 use serde_json::json;
 
 use crate::args::GlobalArgs;
 use crate::context;
-use coffer_core::{SnapshotFilter, Vault};
 
 /// `coffer ls`.
 pub fn ls(

@@ -1,13 +1,12 @@
 //! `coffer pg …`: PostgreSQL physical backups (base backups, WAL verify and prune).
 
 use anyhow::{Context, Result};
-
-use crate::args::GlobalArgs;
 use coffer_core::BackupOptions;
 use coffer_sources::spec::{self, SourceSpec};
 use coffer_sources::wal;
 use coffer_sources::SnapshotMeta;
 
+use crate::args::GlobalArgs;
 use crate::sources::{usage, ToolArgs};
 
 /// `coffer pg …`: physical PostgreSQL backups.

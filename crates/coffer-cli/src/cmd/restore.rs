@@ -4,12 +4,6 @@
 //! [`coffer_sources::restore::restore`].
 
 use anyhow::{bail, Context, Result};
-use serde_json::json;
-
-use crate::args::GlobalArgs;
-use crate::context;
-use crate::error::UsageError;
-use crate::output::human;
 use clap::Args;
 use coffer_core::{Id, Index, Snapshot, Vault};
 use coffer_sources::dburl::DbUrl;
@@ -22,11 +16,16 @@ use coffer_sources::postgres::{self, PgRestoreOptions};
 use coffer_sources::restore::{self, Destination, RestoreRequest};
 use coffer_sources::stream::StreamReader;
 use coffer_sources::Progress;
+use serde_json::json;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::args::FilterArgs;
+use crate::args::GlobalArgs;
+use crate::context;
+use crate::error::UsageError;
+use crate::output::human;
 use crate::output::ProgressView;
 use crate::sources::{usage, ToolArgs};
 

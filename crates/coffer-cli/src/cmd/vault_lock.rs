@@ -11,18 +11,17 @@
 //! "Now" is [`crate::clock::now`].
 
 use anyhow::Result;
+use clap::Subcommand;
+use coffer_core::LockPolicy;
+use coffer_storage::{CheckStatus, Location, StoreProbe};
+use jiff::Timestamp;
 use serde_json::json;
 
 use crate::args::GlobalArgs;
 use crate::clock::now;
 use crate::context;
-use crate::error::UsageError;
-use clap::Subcommand;
-use coffer_core::LockPolicy;
-use coffer_storage::{CheckStatus, Location, StoreProbe};
-use jiff::Timestamp;
-
 use crate::context::{who, with_vault};
+use crate::error::UsageError;
 
 /// `coffer vault …`.
 #[derive(Subcommand)]

@@ -2,12 +2,11 @@
 //! restore_command.
 
 use anyhow::{Context, Result};
+use coffer_core::wal::PutOutcome;
+use coffer_sources::wal::{self, FetchOutcome};
 use serde_json::json;
 
 use crate::args::GlobalArgs;
-use coffer_core::wal::PutOutcome;
-use coffer_sources::wal::{self, FetchOutcome};
-
 use crate::sources::usage;
 
 /// `coffer wal-push PATH`: archives one WAL file; exits 0 only once it is durable.
