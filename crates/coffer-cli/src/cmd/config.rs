@@ -6,7 +6,8 @@ use coffer_server::config::{Config, KeySource, Tier};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
-use crate::GlobalArgs;
+use crate::args::GlobalArgs;
+use crate::context::config_path;
 
 /// `coffer config` subcommands.
 #[derive(Subcommand)]
@@ -16,22 +17,6 @@ pub enum ConfigCmd {
         /// The file (default: --config, COFFER_CONFIG, /etc/coffer/coffer.toml for root, else $XDG_CONFIG_HOME/coffer/coffer.toml)
         file: Option<PathBuf>,
     },
-}
-
-/// The configuration file a command means: `file`, else `--config` /
-/// `COFFER_CONFIG`, else the system's or the user's default.
-pub fn config_path(g: &GlobalArgs, file: Option<&Path>) -> PathBuf {
-    if let Some(f) = file {
-        return f.to_path_buf();
-    }
-    if let Some(f) = g.config.as_ref().filter(|f| !f.as_os_str().is_empty()) {
-        return f.clone();
-    }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return PathBuf::from("/etc/coffer/coffer.toml");
-    }
-    coffer_server::state::xdg_dir("XDG_CONFIG_HOME", ".config").join("coffer.toml")
 }
 
 /// Runs a `coffer config` subcommand; returns the exit code.

@@ -6,11 +6,12 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use coffer_server::audit::{Action, Outcome};
 use coffer_server::auth::{self, Role};
-use coffer_server::state::StateDir;
 use serde_json::json;
 use std::path::PathBuf;
 
-use crate::{GlobalArgs, UsageError};
+use crate::args::GlobalArgs;
+use crate::context::state;
+use crate::error::UsageError;
 
 /// `coffer token …`.
 #[derive(Subcommand)]
@@ -50,21 +51,9 @@ fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
 }
 
-/// The state directory: --state-dir / COFFER_STATE_DIR, else an explicitly
-/// given configuration's, else the default.
-pub(crate) fn state(g: &GlobalArgs, dir: Option<PathBuf>) -> Result<StateDir> {
-    if let Some(d) = dir.or_else(|| std::env::var_os("COFFER_STATE_DIR").map(PathBuf::from)) {
-        return Ok(StateDir::new(d));
-    }
-    Ok(match &g.config {
-        Some(_) => StateDir::new(crate::daemon::load_config(g)?.state_dir),
-        None => StateDir::resolve(None),
-    })
-}
-
 /// Runs `coffer token …`.
 pub fn run(g: &GlobalArgs, c: TokenCmd) -> Result<u8> {
-    let now = crate::retention::now()?;
+    let now = crate::clock::now()?;
     match c {
         TokenCmd::Create {
             role,

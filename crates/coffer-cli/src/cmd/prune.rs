@@ -4,7 +4,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use coffer_core::{PruneOptions, PruneReport};
 
-use crate::{human, vaults, GlobalArgs, UsageError};
+use crate::args::GlobalArgs;
+use crate::context;
+use crate::error::UsageError;
+use crate::output::human;
 
 /// Flags of `coffer prune`.
 #[derive(Args, Debug)]
@@ -26,12 +29,12 @@ pub fn run(g: &GlobalArgs, a: PruneArgs) -> Result<u8> {
             a.repack_below
         )));
     }
-    let t = vaults::target(g);
+    let t = context::target(g);
     let local_dir = match coffer_storage::Location::parse(&t.location) {
         Ok(coffer_storage::Location::Local(p)) => Some(p),
         _ => None,
     };
-    let vault = vaults::open(g)?;
+    let vault = context::open(g)?;
     let opts = PruneOptions {
         repack_below: a.repack_below / 100.0,
         dry_run: a.dry_run,

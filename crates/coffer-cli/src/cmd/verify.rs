@@ -1,7 +1,7 @@
 //! `coffer verify`: a vault's structure and data checked as a `verify` job
 //! recorded in the catalog (coffer-server's `verify` module does the work).
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use coffer_core::Cancel;
 use coffer_server::catalog::{Catalog, JobState, Trigger};
@@ -12,7 +12,9 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::{GlobalArgs, UsageError};
+use crate::args::GlobalArgs;
+use crate::error::UsageError;
+use crate::output::print_damage;
 
 /// `coffer verify`.
 #[derive(Args)]
@@ -35,9 +37,7 @@ pub struct VerifyArgs {
 }
 
 fn open_catalog(dir: StateDir) -> Result<Arc<Catalog>> {
-    Ok(Arc::new(
-        dir.open_catalog().context("opening the job catalog")?,
-    ))
+    Ok(Arc::new(crate::context::open_catalog(&dir)?))
 }
 
 /// Runs `coffer verify`.
@@ -48,20 +48,17 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> Result<u8> {
         (None, true) => VerifyData::All,
         (None, false) => VerifyData::Structure,
     };
-    let now = crate::retention::now()?;
+    let now = crate::clock::now()?;
     let cancel = Cancel::default();
     let c2 = cancel.clone();
-    crate::daemon::on_stop_signal(move || {
+    crate::signal::on_stop_signal(move || {
         c2.cancel("coffer verify was interrupted (SIGTERM or SIGINT)")
     });
     let (name, run) = if a.vault_name.is_some() || a.rule.is_some() {
         // A configuration vault's name (or entry) wins over --vault and
         // COFFER_VAULT, which may be set in the environment for other
         // commands.
-        let mut config = crate::daemon::load_config(g)?;
-        if let Some(d) = a.state_dir {
-            config.state_dir = d;
-        }
+        let config = crate::context::config_with_state_dir(g, a.state_dir)?;
         let catalog = open_catalog(StateDir::new(config.state_dir.clone()))?;
         let runner = Runner::new(config.clone(), catalog.clone());
         if let Some(rule) = &a.rule {
@@ -102,17 +99,13 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> Result<u8> {
     } else {
         // As `coffer jobs`: --state-dir, else an explicitly given
         // configuration's state_dir, else the default.
-        let from_config = match (&a.state_dir, &g.config) {
-            (None, Some(_)) => Some(crate::daemon::load_config(g)?.state_dir),
-            _ => None,
-        };
-        let state = StateDir::resolve(a.state_dir.as_deref().or(from_config.as_deref()));
-        let t = crate::vaults::target(g);
+        let state = crate::context::resolve_state_dir(g, a.state_dir.as_deref())?;
+        let t = crate::context::target(g);
         let name = t.name.clone().unwrap_or_else(|| t.location.clone());
-        let vault = match crate::vaults::open(g) {
+        let vault = match crate::context::open(g) {
             Ok(v) => Ok(v),
             Err(e) if e.downcast_ref::<UsageError>().is_some() => return Err(e),
-            Err(e) => Err(crate::message(&e)),
+            Err(e) => Err(crate::error::message(&e)),
         };
         let catalog = open_catalog(state)?;
         let id = catalog.create_job(&verify::new_job(&name, None, Trigger::Cli))?;
@@ -171,7 +164,7 @@ fn print(g: &GlobalArgs, vault: &str, data: VerifyData, run: &VerifyRun) -> Resu
                     data.describe(),
                     d.packs_read,
                     d.packs_total,
-                    crate::human(d.bytes_read),
+                    crate::output::human(d.bytes_read),
                     d.coverage_percent,
                     COVERAGE_WINDOW.as_hours() / 24,
                 );
@@ -204,20 +197,4 @@ fn print(g: &GlobalArgs, vault: &str, data: VerifyData, run: &VerifyRun) -> Resu
         }
     }
     Ok(())
-}
-
-/// Prints each damaged object with the snapshots it affects (`coffer
-/// check` and `coffer verify`).
-pub(crate) fn print_damage(problems: &[coffer_core::Problem]) {
-    for p in problems {
-        let affected = if p.snapshots.is_empty() {
-            "none".into()
-        } else {
-            p.snapshots.join(", ")
-        };
-        println!(
-            "damaged: {}: {} (snapshots affected: {affected})",
-            p.object, p.detail
-        );
-    }
 }

@@ -1,11 +1,18 @@
-//! Which vault a command means and how to unlock it.
+//! The context a command runs in: which vault it means and how to unlock
+//! it, which configuration file and state directory, and the job catalog
+//! there. Every command resolves these through this file, so the rules
+//! (flags, then environment, then defaults) are written once.
 
 use anyhow::{bail, Context, Result};
 use coffer_core::{Secret, Vault};
+use coffer_server::catalog::{Catalog, CatalogError};
+use coffer_server::config::Config;
+use coffer_server::state::StateDir;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::{GlobalArgs, UsageError};
+use crate::args::GlobalArgs;
+use crate::error::UsageError;
 
 /// The data directory (`$XDG_DATA_HOME/coffer` or `~/.local/share/coffer`).
 pub fn data_dir() -> PathBuf {
@@ -281,4 +288,123 @@ pub fn open_other(
             Ok(vault)
         }
     }
+}
+
+/// The configuration file a command means: `file`, else `--config` /
+/// `COFFER_CONFIG`, else the system's or the user's default.
+pub fn config_path(g: &GlobalArgs, file: Option<&Path>) -> PathBuf {
+    if let Some(f) = file {
+        return f.to_path_buf();
+    }
+    if let Some(f) = g.config.as_ref().filter(|f| !f.as_os_str().is_empty()) {
+        return f.clone();
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/etc/coffer/coffer.toml");
+    }
+    coffer_server::state::xdg_dir("XDG_CONFIG_HOME", ".config").join("coffer.toml")
+}
+
+/// Loads the configuration or reports its problems as a usage error (exit 2).
+pub fn load_config(g: &GlobalArgs) -> Result<Config> {
+    let path = config_path(g, None);
+    Config::load(&path).map_err(|errors| {
+        let lines: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
+        UsageError(format!(
+            "{}\n{}: fix the configuration (coffer config check shows every problem)",
+            lines.join("\n"),
+            path.display()
+        ))
+        .into()
+    })
+}
+
+/// The configuration, with `state_dir` overridden by the command's
+/// `--state-dir` (or COFFER_STATE_DIR, which clap reads into it) if given:
+/// what `serve`, `plan run`, `restore-test`, `verify NAME`, `status` and
+/// `report` run with.
+pub fn config_with_state_dir(g: &GlobalArgs, state_dir: Option<PathBuf>) -> Result<Config> {
+    let mut config = load_config(g)?;
+    if let Some(d) = state_dir {
+        config.state_dir = d;
+    }
+    Ok(config)
+}
+
+/// The job catalog of `dir`, created if missing.
+pub fn open_catalog(dir: &StateDir) -> Result<Catalog> {
+    dir.open_catalog().context("opening the job catalog")
+}
+
+/// The state directory of a command that reads the catalog (`jobs`,
+/// `events`, `verify` of a `--vault`): `dir` (its `--state-dir`, which clap
+/// fills from COFFER_STATE_DIR), else an explicitly given configuration's
+/// state_dir, else the default.
+pub fn resolve_state_dir(g: &GlobalArgs, dir: Option<&Path>) -> Result<StateDir> {
+    let from_config = match (dir, &g.config) {
+        (None, Some(_)) => Some(load_config(g)?.state_dir),
+        _ => None,
+    };
+    Ok(StateDir::resolve(dir.or(from_config.as_deref())))
+}
+
+/// The state directory: --state-dir / COFFER_STATE_DIR, else an explicitly
+/// given configuration's, else the default.
+pub(crate) fn state(g: &GlobalArgs, dir: Option<PathBuf>) -> Result<StateDir> {
+    if let Some(d) = dir.or_else(|| std::env::var_os("COFFER_STATE_DIR").map(PathBuf::from)) {
+        return Ok(StateDir::new(d));
+    }
+    Ok(match &g.config {
+        Some(_) => StateDir::new(load_config(g)?.state_dir),
+        None => StateDir::resolve(None),
+    })
+}
+
+/// The catalog of `state` for a listing command (`jobs list`, `events`).
+/// `None` when nothing was recorded yet: that is an empty list (printed as
+/// `[]` with `--json`), not a failure, with a note of where we looked, in
+/// case it is the wrong directory.
+pub(crate) fn open_for_listing(
+    g: &GlobalArgs,
+    state: &StateDir,
+) -> Result<Option<coffer_server::catalog::Catalog>> {
+    match state.open_existing_catalog() {
+        Ok(c) => Ok(Some(c)),
+        Err(e @ CatalogError::Missing { .. }) => {
+            if g.json {
+                println!("[]");
+            }
+            if !g.quiet {
+                eprintln!("note: {e}");
+            }
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Who is acting, recorded in lock and hold records.
+pub fn who() -> String {
+    format!("{}@{}", coffer_sources::username(), coffer_core::hostname())
+}
+
+/// A copy of the global options with the positional vault, if given.
+pub fn with_vault(g: &GlobalArgs, vault: Option<String>) -> GlobalArgs {
+    GlobalArgs {
+        vault: vault.or_else(|| g.vault.clone()),
+        ..g.clone()
+    }
+}
+
+/// The configuration (with `state_dir` overridden) and its catalog.
+pub fn config_and_catalog(
+    g: &GlobalArgs,
+    state_dir: Option<PathBuf>,
+) -> Result<(Config, Arc<Catalog>)> {
+    let config = config_with_state_dir(g, state_dir)?;
+    let catalog = StateDir::new(config.state_dir.clone())
+        .open_catalog()
+        .with_context(|| format!("opening the job catalog in {}", config.state_dir.display()))?;
+    Ok((config, Arc::new(catalog)))
 }

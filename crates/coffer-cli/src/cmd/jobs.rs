@@ -3,15 +3,17 @@
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use coffer_server::catalog::{
-    format_time, parse_since, Catalog, CatalogError, Job, JobEvent, JobFilter, JobId, JobKind,
-    JobState,
+    format_time, parse_since, Catalog, Job, JobEvent, JobFilter, JobId, JobKind, JobState,
 };
 use coffer_server::state::StateDir;
 use jiff::Timestamp;
 use serde_json::json;
 use std::path::PathBuf;
 
-use crate::{human, GlobalArgs, UsageError};
+use crate::args::GlobalArgs;
+use crate::context::open_for_listing;
+use crate::error::UsageError;
+use crate::output::human;
 
 /// `coffer jobs`.
 #[derive(Args)]
@@ -76,11 +78,7 @@ fn since(s: &str) -> Result<Timestamp, String> {
 /// Runs `coffer jobs …`.
 pub fn run(g: &GlobalArgs, a: JobsArgs) -> Result<u8> {
     // Without --state-dir, an explicitly given configuration's state_dir.
-    let from_config = match (&a.state_dir, &g.config) {
-        (None, Some(_)) => Some(crate::daemon::load_config(g)?.state_dir),
-        _ => None,
-    };
-    let state = StateDir::resolve(a.state_dir.as_deref().or(from_config.as_deref()));
+    let state = crate::context::resolve_state_dir(g, a.state_dir.as_deref())?;
     match a.cmd {
         JobsCmd::List(l) => list(g, &state, l),
         JobsCmd::Show { id } => {
@@ -331,28 +329,5 @@ fn duration(d: jiff::SignedDuration) -> String {
         0..=59 => format!("{}.{}s", s, d.subsec_millis().max(0) / 100),
         60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
         _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
-/// The catalog of `state` for a listing command (`jobs list`, `events`).
-/// `None` when nothing was recorded yet: that is an empty list (printed as
-/// `[]` with `--json`), not a failure, with a note of where we looked, in
-/// case it is the wrong directory.
-pub(crate) fn open_for_listing(
-    g: &GlobalArgs,
-    state: &StateDir,
-) -> Result<Option<coffer_server::catalog::Catalog>> {
-    match state.open_existing_catalog() {
-        Ok(c) => Ok(Some(c)),
-        Err(e @ CatalogError::Missing { .. }) => {
-            if g.json {
-                println!("[]");
-            }
-            if !g.quiet {
-                eprintln!("note: {e}");
-            }
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
     }
 }

@@ -5,11 +5,10 @@ use anyhow::Result;
 use clap::Args;
 use coffer_server::catalog::parse_since;
 use coffer_server::events::{EventFilter, EventName, Severity};
-use coffer_server::state::StateDir;
 use jiff::Timestamp;
 use std::path::PathBuf;
 
-use crate::GlobalArgs;
+use crate::args::GlobalArgs;
 
 /// `coffer events`.
 #[derive(Args)]
@@ -50,12 +49,8 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 
 /// Runs `coffer events`.
 pub fn run(g: &GlobalArgs, a: EventsArgs) -> Result<u8> {
-    let from_config = match (&a.state_dir, &g.config) {
-        (None, Some(_)) => Some(crate::daemon::load_config(g)?.state_dir),
-        _ => None,
-    };
-    let state = StateDir::resolve(a.state_dir.as_deref().or(from_config.as_deref()));
-    let Some(catalog) = crate::jobs::open_for_listing(g, &state)? else {
+    let state = crate::context::resolve_state_dir(g, a.state_dir.as_deref())?;
+    let Some(catalog) = crate::context::open_for_listing(g, &state)? else {
         return Ok(0);
     };
     let events = catalog.events(&EventFilter {

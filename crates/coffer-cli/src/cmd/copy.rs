@@ -8,7 +8,10 @@ use coffer_core::{copy_snapshots, CopyOptions, CopyStatus, Id};
 use serde_json::json;
 use std::path::PathBuf;
 
-use crate::{human, vaults, FilterArgs, GlobalArgs, UsageError};
+use crate::args::{FilterArgs, GlobalArgs};
+use crate::context;
+use crate::error::UsageError;
+use crate::output::human;
 
 const TO_FLAGS: &str = "--to-key-file or --to-password-file (COFFER_TO_KEY_FILE, COFFER_TO_PASSWORD_FILE, COFFER_TO_PASSWORD)";
 
@@ -55,8 +58,8 @@ pub fn run(g: &GlobalArgs, a: CopyArgs) -> Result<u8> {
                 .into()
         ));
     }
-    let src = vaults::open(g)?;
-    let dst = vaults::open_other(
+    let src = context::open(g)?;
+    let dst = context::open_other(
         g,
         to,
         a.to_key_file.as_deref(),

@@ -10,7 +10,8 @@ use coffer_server::state::StateDir;
 use serde_json::json;
 use std::path::PathBuf;
 
-use crate::{GlobalArgs, UsageError};
+use crate::args::GlobalArgs;
+use crate::error::UsageError;
 
 /// `coffer restore-test …`.
 #[derive(Subcommand)]
@@ -53,16 +54,11 @@ fn validation(v: Validation) -> &'static str {
 pub fn run(g: &GlobalArgs, cmd: RestoreTestCmd) -> Result<u8> {
     match cmd {
         RestoreTestCmd::Run { name, state_dir } => {
-            let mut config = crate::daemon::load_config(g)?;
-            if let Some(d) = state_dir {
-                config.state_dir = d;
-            }
-            let catalog = StateDir::new(config.state_dir.clone())
-                .open_catalog()
-                .context("opening the job catalog")?;
+            let config = crate::context::config_with_state_dir(g, state_dir)?;
+            let catalog = crate::context::open_catalog(&StateDir::new(config.state_dir.clone()))?;
             let cancel = Cancel::default();
             let c2 = cancel.clone();
-            crate::daemon::on_stop_signal(move || {
+            crate::signal::on_stop_signal(move || {
                 c2.cancel("coffer restore-test run was interrupted (SIGTERM or SIGINT)")
             });
             let (id, d) = match restore_test::run(&config, &catalog, &name, Trigger::Cli, &cancel) {
@@ -127,13 +123,8 @@ pub fn run(g: &GlobalArgs, cmd: RestoreTestCmd) -> Result<u8> {
             limit,
             state_dir,
         } => {
-            let mut config = crate::daemon::load_config(g)?;
-            if let Some(d) = state_dir {
-                config.state_dir = d;
-            }
-            let catalog = StateDir::new(config.state_dir.clone())
-                .open_catalog()
-                .context("opening the job catalog")?;
+            let config = crate::context::config_with_state_dir(g, state_dir)?;
+            let catalog = crate::context::open_catalog(&StateDir::new(config.state_dir.clone()))?;
             let jobs = catalog
                 .list_jobs(&JobFilter {
                     kinds: vec![JobKind::RestoreTest],

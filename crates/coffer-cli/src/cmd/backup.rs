@@ -1,0 +1,291 @@
+//! `coffer backup`: paths, standard input, a database or a command's
+//! output into the vault. The database and command sources' flags are
+//! [`DbBackupArgs`]; what they back up is coffer-sources' `spec::backup`.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use coffer_core::{BackupOptions, Vault};
+use coffer_sources::spec::{self, SourceSpec};
+use coffer_sources::{run_backup, stream, Progress, SnapshotMeta};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::args::GlobalArgs;
+use crate::context;
+use crate::error::message;
+use crate::error::UsageError;
+use crate::output::{report_backup, ProgressView};
+use crate::sources::{self, ToolArgs};
+
+/// `coffer backup`.
+#[derive(Args)]
+pub struct BackupArgs {
+    /// Paths to back up
+    paths: Vec<PathBuf>,
+    /// Leave out entries matching this glob (repeatable)
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// Back up only files matching this glob (repeatable)
+    #[arg(long)]
+    include: Vec<String>,
+    /// Read exclude globs from a file (repeatable)
+    #[arg(long)]
+    exclude_file: Vec<PathBuf>,
+    /// Do not cross file system boundaries
+    #[arg(long, short = 'x')]
+    one_file_system: bool,
+    /// Tag the snapshot (repeatable)
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Host name to record
+    #[arg(long)]
+    host: Option<String>,
+    /// Do everything but write to the vault
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Read the content from standard input
+    #[arg(long)]
+    stdin: bool,
+    /// File name for --stdin
+    #[arg(long, default_value = "stdin")]
+    stdin_name: String,
+    /// zstd level (0 = none)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(0..=22))]
+    compression: i32,
+    /// Read every file, ignoring the parent snapshot
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    db: DbBackupArgs,
+}
+
+/// The backup flags of the database and command sources.
+#[derive(Args, Clone, Debug, Default)]
+pub struct DbBackupArgs {
+    /// Back up a PostgreSQL database with pg_dump: postgres://user@host:port/db
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+    /// With --postgres (a URL without database): each database but templates as its own snapshot
+    #[arg(long)]
+    pub all_databases: bool,
+    /// With --postgres: also store the roles and tablespaces (pg_dumpall --globals-only), once
+    #[arg(long)]
+    pub globals: bool,
+    /// With --all-databases: only databases matching this glob (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub include_database: Vec<String>,
+    /// With --all-databases: leave out databases matching this glob (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub exclude_database: Vec<String>,
+    /// Back up MariaDB/MySQL with mariadb-dump: mysql://user@host:port/db (no db: all databases)
+    #[arg(long, value_name = "URL")]
+    pub mysql: Option<String>,
+    /// Back up Redis as an RDB taken over the network: redis://[user:password@]host:port
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// Back up the standard output of a shell command (with --name); a non-zero exit fails the backup
+    #[arg(long, value_name = "CMD")]
+    pub command: Option<String>,
+    /// The name of a --command snapshot
+    #[arg(long)]
+    pub name: Option<String>,
+    /// With --command: a shell command that restores the stream from its standard input
+    #[arg(long, value_name = "CMD")]
+    pub restore_command: Option<String>,
+    #[command(flatten)]
+    pub tools: ToolArgs,
+}
+
+impl DbBackupArgs {
+    /// How many of these sources are given.
+    pub fn count(&self) -> usize {
+        [
+            self.postgres.is_some(),
+            self.mysql.is_some(),
+            self.redis.is_some(),
+            self.command.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count()
+    }
+
+    /// Whether the backup may make several snapshots (printed as a list).
+    pub fn many_snapshots(&self) -> bool {
+        self.postgres.is_some() && (self.all_databases || self.globals)
+    }
+
+    /// The source these flags describe (call when [`Self::count`] is 1),
+    /// with the database password from --db-password-file or
+    /// COFFER_DB_PASSWORD in its URL.
+    pub fn spec(&self) -> Result<SourceSpec> {
+        let bin = |d: &Option<PathBuf>| d.clone();
+        Ok(if let Some(u) = &self.postgres {
+            SourceSpec::Postgres {
+                url: self.tools.url(u, "--postgres")?,
+                all_databases: self.all_databases,
+                globals: self.globals,
+                include_databases: self.include_database.clone(),
+                exclude_databases: self.exclude_database.clone(),
+                bin_dir: bin(&self.tools.pg_bin_dir),
+            }
+        } else if let Some(u) = &self.mysql {
+            SourceSpec::Mysql {
+                url: self.tools.url(u, "--mysql")?,
+                bin_dir: bin(&self.tools.mysql_bin_dir),
+            }
+        } else if let Some(u) = &self.redis {
+            SourceSpec::Redis {
+                url: self.tools.url(u, "--redis")?,
+            }
+        } else {
+            SourceSpec::Command {
+                command: self.command.clone().unwrap_or_default(),
+                name: self.name.clone().unwrap_or_default(),
+                restore_command: self.restore_command.clone(),
+            }
+        })
+    }
+
+    /// Flags that belong to a source that is not given.
+    pub fn check(&self) -> Result<()> {
+        let pg = self.postgres.is_some();
+        let filters = !self.include_database.is_empty() || !self.exclude_database.is_empty();
+        let all_pg = pg && self.all_databases;
+        let misplaced = [
+            (
+                self.all_databases && !pg && self.mysql.is_none(),
+                "--all-databases goes with --postgres or --mysql",
+            ),
+            (self.globals && !pg, "--globals goes with --postgres"),
+            (
+                filters && !all_pg,
+                "--include-database and --exclude-database go with --postgres URL --all-databases",
+            ),
+            (
+                (self.name.is_some() || self.restore_command.is_some()) && self.command.is_none(),
+                "--name and --restore-command go with --command",
+            ),
+            (
+                self.command.is_some() && self.name.is_none(),
+                "--command needs --name NAME (the snapshot's name)",
+            ),
+        ];
+        for (bad, msg) in misplaced {
+            if bad {
+                bail!(UsageError(msg.into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `coffer backup`.
+pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
+    let sources = usize::from(a.stdin) + usize::from(!a.paths.is_empty()) + a.db.count();
+    if sources > 1 {
+        bail!(UsageError(
+            "give one source per backup: paths, --stdin, --postgres, --mysql, --redis or --command"
+                .into()
+        ));
+    }
+    if sources == 0 {
+        bail!(UsageError(
+            "backup needs at least one path (or --stdin, --postgres URL, --mysql URL, --redis URL, --command CMD)"
+                .into()
+        ));
+    }
+    a.db.check()?;
+    if a.stdin {
+        // Before the vault is touched: a name a restore would refuse
+        // (`..`, `/`) never makes a snapshot.
+        stream::check_name(&a.stdin_name, "--stdin-name").map_err(sources::usage)?;
+    }
+    for p in &a.paths {
+        std::fs::symlink_metadata(p).with_context(|| format!("cannot back up {}", p.display()))?;
+    }
+    let t = context::target(g);
+    let vault: Vault = if t.is_default && !Vault::exists(context::backend(&t)?.as_ref())? {
+        context::init(g, "default", true)?.0
+    } else {
+        context::open(g)?
+    };
+    let opts = BackupOptions {
+        compression_level: a.compression,
+        dry_run: a.dry_run,
+        ..Default::default()
+    };
+    let meta = SnapshotMeta {
+        host: a.host.clone(),
+        tags: a
+            .tag
+            .iter()
+            .flat_map(|t| t.split(','))
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        ..Default::default()
+    };
+    if a.stdin {
+        let progress = Arc::new(Progress::default());
+        let bar = ProgressView::start(g, progress.clone(), "backing up");
+        let result = run_backup(&vault, &opts, &meta, |arch, _| {
+            stream::save_stream(
+                arch,
+                std::io::stdin().lock(),
+                &a.stdin_name,
+                "stdin",
+                Default::default(),
+            )
+        })?;
+        bar.finish();
+        report_backup(g, &vault, &result, a.dry_run, false)?;
+        return Ok(if result.warnings.is_empty() { 0 } else { 3 });
+    }
+    let spec = if a.db.count() > 0 {
+        a.db.spec()?
+    } else {
+        SourceSpec::Files {
+            paths: a.paths.clone(),
+            exclude: a.exclude.clone(),
+            exclude_files: a.exclude_file.clone(),
+            include: a.include.clone(),
+            one_file_system: a.one_file_system,
+            force: a.force,
+        }
+    };
+    let progress = Arc::new(Progress::default());
+    let bar = ProgressView::start(g, progress.clone(), "backing up");
+    let outcome = spec::backup(&vault, &spec, &opts, &meta, &progress).map_err(sources::usage)?;
+    bar.finish();
+    // --all-databases and --globals print a JSON list, however many.
+    let list = a.db.many_snapshots() || outcome.done.len() > 1;
+    let mut all = Vec::new();
+    for r in &outcome.done {
+        all.push(report_backup(g, &vault, r, a.dry_run, list)?);
+    }
+    if g.json && list {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    }
+    let code = if outcome.warnings() > 0 { 3 } else { 0 };
+    let (n, done) = (outcome.failed.len(), outcome.done.len());
+    let mut failed = outcome.failed.into_iter().map(|f| {
+        anyhow::Error::new(f.error).context(format!(
+            "backup of {} failed; no snapshot was written",
+            f.what
+        ))
+    });
+    match (n, done) {
+        (0, _) => Ok(code),
+        (1, 0) => Err(failed.next().unwrap()),
+        _ => {
+            for e in failed {
+                eprintln!("error: {}", message(&e));
+            }
+            bail!(
+                "{n} of {} backups failed (their errors are above); the other {done} snapshots were saved",
+                n + done
+            )
+        }
+    }
+}

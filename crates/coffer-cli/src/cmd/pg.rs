@@ -1,0 +1,181 @@
+//! `coffer pg …`: PostgreSQL physical backups (base backups, WAL verify and prune).
+
+use anyhow::{Context, Result};
+use coffer_core::BackupOptions;
+use coffer_sources::spec::{self, SourceSpec};
+use coffer_sources::wal;
+use coffer_sources::SnapshotMeta;
+
+use crate::args::GlobalArgs;
+use crate::sources::{usage, ToolArgs};
+
+/// `coffer pg …`: physical PostgreSQL backups.
+#[derive(clap::Subcommand)]
+pub enum PgCmd {
+    /// Take a base backup of a running cluster (pg_basebackup, streamed) into the vault
+    Basebackup {
+        /// The cluster: postgres://user@host:port/ (the user needs the REPLICATION attribute)
+        #[arg(long, value_name = "URL")]
+        postgres: String,
+        /// Tag the snapshot (repeatable)
+        #[arg(long)]
+        tag: Vec<String>,
+        /// Host name to record
+        #[arg(long)]
+        host: Option<String>,
+        /// zstd level (0 = none)
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(0..=22))]
+        compression: i32,
+        #[command(flatten)]
+        tools: ToolArgs,
+    },
+    /// Report gaps in the archived WAL and the recoverable window (exit 1 if no base backup can recover or a gap cuts the window)
+    WalVerify,
+    /// Delete archived WAL that no base backup in the vault needs: segments before the oldest base backup's start (timeline history and .partial files are kept)
+    WalPrune {
+        /// Report what would be deleted, delete nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Runs a `coffer pg` command.
+pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
+    match cmd {
+        PgCmd::Basebackup {
+            postgres: u,
+            tag,
+            host,
+            compression,
+            tools,
+        } => {
+            let spec = SourceSpec::PostgresBase {
+                url: tools.url(&u, "--postgres")?,
+                bin_dir: tools.pg_bin_dir.clone(),
+            };
+            spec.validate().map_err(usage)?;
+            let vault = crate::context::open(g)?;
+            let opts = BackupOptions {
+                compression_level: compression,
+                ..Default::default()
+            };
+            let meta = SnapshotMeta {
+                host,
+                tags: tag
+                    .iter()
+                    .flat_map(|t| t.split(','))
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+                ..Default::default()
+            };
+            let outcome =
+                spec::backup(&vault, &spec, &opts, &meta, &Default::default()).map_err(usage)?;
+            if let Some(f) = outcome.failed.into_iter().next() {
+                return Err(anyhow::Error::new(f.error).context(format!(
+                    "backup of {} failed; no snapshot was written",
+                    f.what
+                )));
+            }
+            let r = outcome.done.into_iter().next().expect("one base backup");
+            crate::output::report_backup(g, &vault, &r, false, false)?;
+            Ok(0)
+        }
+        PgCmd::WalPrune { dry_run } => {
+            let vault = crate::context::open(g)?;
+            let opts = wal::PruneOptions {
+                dry_run,
+                ..Default::default()
+            };
+            let r = wal::prune(&vault, &opts).with_context(|| {
+                format!("pruning the WAL archive of {}", vault.backend().location())
+            })?;
+            if g.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else if !g.quiet {
+                match (&r.horizon, &r.horizon_snapshot) {
+                    (Some(h), Some(snap)) => println!(
+                        "horizon {h}: the start of the oldest base backup {} ({}), of {} base backups",
+                        &snap[..8.min(snap.len())],
+                        r.horizon_time.as_deref().unwrap_or("?"),
+                        r.base_backups
+                    ),
+                    _ => println!(
+                        "no base backup in {}: nothing deleted (WAL is pruned relative to the oldest base backup)",
+                        vault.backend().location()
+                    ),
+                }
+                let verb = if dry_run { "would delete" } else { "deleted" };
+                println!(
+                    "{verb} {} WAL segments and {} backup history files ({}); kept {} files",
+                    r.segments_deleted,
+                    r.history_files_deleted,
+                    crate::output::human(r.bytes_freed),
+                    r.kept
+                );
+                if r.kept_for_lock > 0 {
+                    println!(
+                        "kept {} files before the horizon: younger than the vault lock's minimum retention (or the store does not date them)",
+                        r.kept_for_lock
+                    );
+                }
+            }
+            Ok(0)
+        }
+        PgCmd::WalVerify => {
+            let vault = crate::context::open(g)?;
+            let r = wal::verify(&vault)?;
+            if g.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "{} WAL segments archived ({} to {}), {} other files",
+                    r.segments,
+                    r.oldest_segment.as_deref().unwrap_or("-"),
+                    r.newest_segment.as_deref().unwrap_or("-"),
+                    r.other_files
+                );
+                for gap in &r.gaps {
+                    println!(
+                        "gap: {} segments missing after {} (next archived: {})",
+                        gap.missing, gap.after, gap.before
+                    );
+                }
+                for b in &r.base_backups {
+                    println!(
+                        "base backup {} ({}): needs WAL from {}; {}",
+                        &b.snapshot[..8],
+                        b.time,
+                        b.start_wal_file,
+                        match (&b.recoverable_to, b.consistent) {
+                            (Some(to), true) => format!("recoverable up to {to}"),
+                            _ => "NOT recoverable: WAL up to its end point is missing".into(),
+                        }
+                    );
+                }
+                for u in &r.undecodable {
+                    println!("damaged: {u}: name does not decode");
+                }
+                match &r.window {
+                    Some((from, to)) => {
+                        println!("recoverable window: from {from} to the end of segment {to}")
+                    }
+                    None => println!("no recoverable window: no base backup has its WAL archived"),
+                }
+            }
+            if r.window.is_none() || r.gaps_in_window > 0 {
+                eprintln!(
+                    "error: the WAL archive in {} {}: take a new base backup (coffer pg basebackup) and check archive_command",
+                    vault.backend().location(),
+                    if r.window.is_none() { "cannot recover any base backup" } else { "has gaps inside the recoverable window" }
+                );
+                return Ok(1);
+            }
+            Ok(if r.gaps.is_empty() && r.undecodable.is_empty() {
+                0
+            } else {
+                3
+            })
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! `coffer restore`: a snapshot's files into a directory; stream snapshots
+//! (dumps, RDBs, command output) into a database, a file or a command;
+//! base backups into a data directory. Every destination goes through
+//! [`coffer_sources::restore::restore`].
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use coffer_core::{Id, Index, Snapshot, Vault};
+use coffer_sources::dburl::DbUrl;
+use coffer_sources::filter::Patterns;
+use coffer_sources::mysql::{self, MysqlRestoreOptions};
+use coffer_sources::pg_physical::{
+    self, PgdataOptions, RecoveryOptions, RecoveryTarget, WalSecret,
+};
+use coffer_sources::postgres::{self, PgRestoreOptions};
+use coffer_sources::restore::{self, Destination, RestoreRequest};
+use coffer_sources::stream::StreamReader;
+use coffer_sources::Progress;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::args::FilterArgs;
+use crate::args::GlobalArgs;
+use crate::context;
+use crate::error::UsageError;
+use crate::output::human;
+use crate::output::ProgressView;
+use crate::sources::{usage, ToolArgs};
+
+/// `coffer restore SNAPSHOT` with its destination.
+pub fn run(
+    g: &GlobalArgs,
+    snapshot: String,
+    target: Option<PathBuf>,
+    include: Vec<String>,
+    subpath: Option<String>,
+    stream: StreamRestoreArgs,
+    filter: FilterArgs,
+) -> Result<u8> {
+    let mut stream = stream;
+    let mut target = target;
+    if stream.pgdata.is_some() {
+        // `--target immediate` is a recovery target there, not a directory.
+        match target.take() {
+                    None => {}
+                    Some(t) if t.as_os_str() == "immediate" => stream.target_immediate = true,
+                    Some(t) => bail!(UsageError(format!(
+                        "--target {} with --pgdata: the only recovery target --target takes is `immediate` \
+                         (or use --target-time, --target-lsn, --target-xid, --target-name)",
+                        t.display()
+                    ))),
+                }
+    }
+    let dests = stream.count() + usize::from(target.is_some());
+    if dests != 1 {
+        bail!(UsageError(
+                    "restore needs exactly one destination: --target DIR (files), --to-file FILE, \
+                     --postgres URL, --mysql URL, --redis-dir DIR, --pgdata DIR, --run-restore-command or --restore-command CMD"
+                        .into()
+                ));
+    }
+    let vault = context::open(g)?;
+    let (id, snap) = vault.find_snapshot(&snapshot, &filter.filter())?;
+    let index = vault.load_index()?;
+    let Some(target) = target else {
+        return restore(g, &vault, &index, &id, &snap, &stream);
+    };
+    let progress = Arc::new(Progress::default());
+    progress
+        .total_bytes
+        .store(snap.summary.total_bytes, Ordering::Relaxed);
+    let bar = ProgressView::start(g, progress.clone(), "restoring");
+    let destination = restore::Destination::Directory {
+        target: target.clone(),
+        includes: Patterns::new(&include, "--include")?,
+        subpath,
+    };
+    let context = destination.context(&id);
+    let stats = restore::restore(
+        restore::RestoreRequest {
+            vault: &vault,
+            index: &index,
+            id,
+            snapshot: &snap,
+            destination,
+            cancel: None,
+        },
+        &progress,
+    )
+    .with_context(|| context)?
+    .files
+    .unwrap_or_default();
+    bar.finish();
+    for w in &stats.warnings {
+        eprintln!("warning: {w}");
+    }
+    if g.json {
+        println!(
+            "{}",
+            json!({"snapshot": id.to_hex(), "target": target, "files": stats.files, "dirs": stats.dirs,
+                           "others": stats.others, "bytes": stats.bytes, "warnings": stats.warnings})
+        );
+    } else if !g.quiet {
+        println!(
+            "restored snapshot {} into {}: {} files, {} directories, {} other, {}",
+            id.short(),
+            target.display(),
+            stats.files,
+            stats.dirs,
+            stats.others,
+            human(stats.bytes)
+        );
+    }
+    Ok(if stats.warnings.is_empty() { 0 } else { 3 })
+}
+
+/// Restore destinations for stream snapshots.
+#[derive(Args, Clone, Debug, Default)]
+pub struct StreamRestoreArgs {
+    /// Write the snapshot's stream (dump, RDB, command output) to this new file (`-`: standard output)
+    #[arg(long, value_name = "FILE")]
+    pub to_file: Option<PathBuf>,
+    /// Restore a postgres snapshot into this database (postgres://user@host:port/newdb), or a globals snapshot into this server
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+    /// Restore a mysql snapshot into this database (mysql://user@host:port/newdb; no db for an all-databases dump)
+    #[arg(long, value_name = "URL")]
+    pub mysql: Option<String>,
+    /// Unpack a postgres-base snapshot into this new data directory, set up for point-in-time recovery
+    #[arg(long, value_name = "DIR")]
+    pub pgdata: Option<PathBuf>,
+    /// With --pgdata: recover up to this time (as PostgreSQL reads a timestamptz, e.g. '2026-03-01 12:00:00+00')
+    #[arg(long, value_name = "TIME")]
+    pub target_time: Option<String>,
+    /// With --pgdata: recover up to this WAL position (e.g. 0/3000060)
+    #[arg(long, value_name = "LSN")]
+    pub target_lsn: Option<String>,
+    /// With --pgdata: recover up to this transaction id
+    #[arg(long, value_name = "XID")]
+    pub target_xid: Option<String>,
+    /// With --pgdata: recover up to this restore point (pg_create_restore_point)
+    #[arg(long, value_name = "NAME")]
+    pub target_name: Option<String>,
+    /// With --pgdata and --target-time/-lsn/-xid: stop just before the target instead of just after it
+    #[arg(long)]
+    pub target_exclusive: bool,
+    /// With --pgdata: whether the restored server archives WAL. off (default): a side restore must not
+    /// add its new timeline to the vault's archive; preserve: keep archive_mode, for a restore that
+    /// replaces the original cluster
+    #[arg(long, value_name = "MODE", value_parser = ["off", "preserve"])]
+    pub archive_mode: Option<String>,
+    /// With --pgdata, when running as root: give the files to this user (default: the owner of DIR's parent)
+    #[arg(long, value_name = "USER")]
+    pub pgdata_owner: Option<String>,
+    /// Set from `--target immediate` with --pgdata.
+    #[arg(skip)]
+    pub target_immediate: bool,
+    /// Write a redis snapshot's dump.rdb into this directory (start redis-server --dir DIR on it)
+    #[arg(long, value_name = "DIR")]
+    pub redis_dir: Option<PathBuf>,
+    /// Pipe a command snapshot into the restore command it recorded
+    #[arg(long)]
+    pub run_restore_command: bool,
+    /// Pipe the snapshot's stream into this shell command
+    #[arg(long, value_name = "CMD")]
+    pub restore_command: Option<String>,
+    /// With --postgres/--mysql: create the database first
+    #[arg(long)]
+    pub create: bool,
+    /// With --postgres/--mysql: drop what exists first (with --create: the whole database)
+    #[arg(long)]
+    pub clean: bool,
+    /// With --postgres: parallel pg_restore jobs (the dump is spooled to a temporary file first)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: u32,
+    #[command(flatten)]
+    pub tools: ToolArgs,
+}
+
+impl StreamRestoreArgs {
+    /// How many destinations are given.
+    pub fn count(&self) -> usize {
+        [
+            self.to_file.is_some(),
+            self.postgres.is_some(),
+            self.mysql.is_some(),
+            self.redis_dir.is_some(),
+            self.pgdata.is_some(),
+            self.run_restore_command || self.restore_command.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count()
+    }
+}
+
+/// Restores a stream snapshot to the destination the flags give, through
+/// [`coffer_sources::restore::restore`] (the one restore every front end
+/// calls); this only turns flags into a [`Destination`] and prints.
+pub fn restore(
+    g: &GlobalArgs,
+    vault: &Vault,
+    index: &Index,
+    id: &Id,
+    snap: &Snapshot,
+    a: &StreamRestoreArgs,
+) -> Result<u8> {
+    if (a.create || a.clean) && a.postgres.is_none() && a.mysql.is_none() {
+        bail!(UsageError(
+            "--create and --clean go with --postgres or --mysql".into()
+        ));
+    }
+    if a.jobs > 1 && a.postgres.is_none() {
+        bail!(UsageError("--jobs goes with --postgres".into()));
+    }
+    let pitr_flags = a.target_time.is_some()
+        || a.target_lsn.is_some()
+        || a.target_xid.is_some()
+        || a.target_name.is_some()
+        || a.target_exclusive
+        || a.pgdata_owner.is_some()
+        || a.archive_mode.is_some()
+        || a.target_immediate;
+    if pitr_flags && a.pgdata.is_none() {
+        bail!(UsageError(
+            "--target-time, --target-lsn, --target-xid, --target-name, --target-exclusive, --archive-mode and --pgdata-owner go with --pgdata DIR".into()
+        ));
+    }
+    let destination = if let Some(f) = &a.to_file {
+        Destination::File(f.clone())
+    } else if let Some(u) = &a.postgres {
+        let u = &a.tools.url(u, "--postgres")?;
+        Destination::Postgres {
+            url: DbUrl::parse(u, postgres::SCHEMES, postgres::DEFAULT_PORT, "--postgres")
+                .map_err(usage)?,
+            tools: a.tools.pg(),
+            options: PgRestoreOptions {
+                create: a.create,
+                clean: a.clean,
+                jobs: a.jobs,
+                temp_dir: None,
+            },
+        }
+    } else if let Some(u) = &a.mysql {
+        let u = &a.tools.url(u, "--mysql")?;
+        Destination::Mysql {
+            url: DbUrl::parse(u, mysql::SCHEMES, mysql::DEFAULT_PORT, "--mysql").map_err(usage)?,
+            tools: a.tools.mysql(),
+            options: MysqlRestoreOptions {
+                create: a.create,
+                clean: a.clean,
+            },
+        }
+    } else if let Some(dir) = &a.pgdata {
+        Destination::Pgdata(pgdata_options(g, vault, index, id, snap, dir, a)?)
+    } else if let Some(dir) = &a.redis_dir {
+        Destination::RedisDir(dir.clone())
+    } else {
+        Destination::Command {
+            command: a.restore_command.clone(),
+            role: "restore command".into(),
+            discard_output: false,
+        }
+    };
+    let context = destination.context(id);
+    let out = restore::restore(
+        RestoreRequest {
+            vault,
+            index,
+            id: *id,
+            snapshot: snap,
+            destination,
+            cancel: None,
+        },
+        &Default::default(),
+    )
+    .with_context(|| context)?;
+    let (kind, dest, bytes, warnings) = (&out.kind, &out.restored_to, out.bytes, &out.warnings);
+    if !g.quiet && !g.json {
+        for s in &out.settings {
+            println!("{s}");
+        }
+    }
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    if g.json {
+        println!(
+            "{}",
+            json!({"snapshot": id.to_hex(), "kind": kind, "restored_to": dest, "bytes": bytes, "warnings": warnings})
+        );
+    } else if !g.quiet && a.to_file.as_deref() != Some(std::path::Path::new("-")) {
+        println!(
+            "restored snapshot {} ({kind} {}) into {dest}: {}",
+            id.short(),
+            snap.paths.join(" "),
+            crate::output::human(bytes)
+        );
+    }
+    Ok(if warnings.is_empty() { 0 } else { 3 })
+}
+
+/// The recovery configuration for `restore --pgdata`: where the server finds
+/// coffer, the vault and a secret *file* it can read.
+fn recovery_options(g: &GlobalArgs, a: &StreamRestoreArgs) -> Result<RecoveryOptions> {
+    let t = crate::context::target(g);
+    let vault = if t.location.contains("://") {
+        t.location.clone()
+    } else {
+        std::path::absolute(&t.location)
+            .with_context(|| format!("making vault path {} absolute", t.location))?
+            .to_string_lossy()
+            .into_owned()
+    };
+    let abs = |p: &std::path::Path| {
+        std::path::absolute(p).with_context(|| format!("making {} absolute", p.display()))
+    };
+    let secret = if let Some(k) = &g.key_file {
+        WalSecret::KeyFile(abs(k)?)
+    } else if let Some(p) = &g.password_file {
+        WalSecret::PasswordFile(abs(p)?)
+    } else if std::env::var("COFFER_PASSWORD").is_ok_and(|p| !p.is_empty()) {
+        bail!(UsageError(
+            "restore --pgdata: the vault's password came from COFFER_PASSWORD, which the PostgreSQL server \
+             cannot see when it runs restore_command; give --key-file or --password-file (a file the server's \
+             user can read) instead"
+                .into()
+        ));
+    } else if let Some(k) = t.default_key_file().filter(|k| k.exists()) {
+        WalSecret::KeyFile(abs(&k)?)
+    } else {
+        bail!(UsageError(format!(
+            "restore --pgdata needs --key-file or --password-file for vault {}: the server's restore_command uses it",
+            t.location
+        )));
+    };
+    let targets = [
+        a.target_time.clone().map(RecoveryTarget::Time),
+        a.target_lsn.clone().map(RecoveryTarget::Lsn),
+        a.target_xid.clone().map(RecoveryTarget::Xid),
+        a.target_name.clone().map(RecoveryTarget::Name),
+        a.target_immediate.then_some(RecoveryTarget::Immediate),
+    ];
+    let mut given: Vec<RecoveryTarget> = targets.into_iter().flatten().collect();
+    if given.len() > 1 {
+        bail!(UsageError(
+            "give at most one recovery target: --target-time, --target-lsn, --target-xid, --target-name or --target immediate".into()
+        ));
+    }
+    Ok(RecoveryOptions {
+        coffer: std::env::current_exe().context("finding the path of the coffer executable")?,
+        vault,
+        secret,
+        target: given.pop().unwrap_or(RecoveryTarget::Latest),
+        inclusive: !a.target_exclusive,
+        archive: a.archive_mode.as_deref() == Some("preserve"),
+    })
+}
+
+/// The options of `restore --pgdata DIR`. The snapshot's kind is checked
+/// first, so that restoring another kind there says so before asking for
+/// a key file.
+fn pgdata_options(
+    g: &GlobalArgs,
+    vault: &Vault,
+    index: &Index,
+    id: &Id,
+    snap: &Snapshot,
+    dir: &std::path::Path,
+    a: &StreamRestoreArgs,
+) -> Result<PgdataOptions> {
+    // As before the restore: a snapshot that is no single stream says so first.
+    StreamReader::open(vault, index, snap)?;
+    restore::expect_kind(id, snap, &[pg_physical::KIND_BASE], "--pgdata")?;
+    let recovery = recovery_options(g, a)?;
+    let owner = match &a.pgdata_owner {
+        Some(u) => Some(pg_physical::lookup_user(u).map_err(usage)?),
+        None => None,
+    };
+    Ok(PgdataOptions {
+        dir: dir.to_path_buf(),
+        recovery,
+        owner,
+        comment: format!(
+            "coffer restore of base backup snapshot {} ({}), {}",
+            id.short(),
+            snap.paths.join(" "),
+            jiff::Timestamp::now()
+        ),
+    })
+}

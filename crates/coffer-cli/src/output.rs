@@ -1,0 +1,138 @@
+//! Printing helpers shared by several commands: byte counts ([`human`]),
+//! a backup's summary or JSON ([`report_backup`]), the progress bar
+//! ([`ProgressView`]) and the damage a check found ([`print_damage`]).
+
+use anyhow::Result;
+use coffer_core::Vault;
+use coffer_sources::Progress;
+use serde_json::json;
+use std::io::IsTerminal;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::args::GlobalArgs;
+
+/// A byte count for people (`1.5 MiB`).
+pub use coffer_core::human_bytes as human;
+
+/// Prints a backup's warnings and summary; with --json prints the snapshot
+/// as JSON, or (when `collect`) returns it for the caller to print in a list.
+pub fn report_backup(
+    g: &GlobalArgs,
+    vault: &Vault,
+    result: &coffer_sources::BackupResult,
+    dry_run: bool,
+    collect: bool,
+) -> Result<serde_json::Value> {
+    for w in &result.warnings {
+        eprintln!("warning: {w}");
+    }
+    let s = &result.snapshot.summary;
+    let mut j = serde_json::to_value(&result.snapshot)?;
+    j["id"] = json!(result.id.map(|i| i.to_hex()));
+    j["dry_run"] = json!(dry_run);
+    j["warnings"] = json!(result.warnings);
+    if g.json {
+        if !collect {
+            println!("{}", serde_json::to_string_pretty(&j)?);
+        }
+    } else if !g.quiet {
+        if result.snapshot.source.kind == "files" {
+            println!(
+                "files: {} new, {} changed, {} unmodified; {} directories",
+                s.files_new, s.files_changed, s.files_unmodified, s.dirs
+            );
+        } else {
+            println!(
+                "{} {}",
+                result.snapshot.source.kind,
+                result.snapshot.paths.join(" ")
+            );
+        }
+        println!(
+            "added {} ({} stored) in {} new blobs; {} processed",
+            human(s.bytes_added),
+            human(s.bytes_stored),
+            s.blobs_added,
+            human(s.total_bytes)
+        );
+        match result.id {
+            Some(id) => println!(
+                "snapshot {} saved in {}",
+                id.short(),
+                vault.backend().location()
+            ),
+            None => println!("dry run: nothing written"),
+        }
+    }
+    Ok(j)
+}
+
+/// A progress bar fed from [`Progress`] counters, drawn only on a terminal.
+pub struct ProgressView {
+    stop: Option<(
+        Arc<std::sync::atomic::AtomicBool>,
+        std::thread::JoinHandle<()>,
+    )>,
+}
+
+impl ProgressView {
+    /// Starts the bar (nothing with --json, --quiet or off a terminal).
+    pub fn start(g: &GlobalArgs, p: Arc<Progress>, what: &'static str) -> Self {
+        if g.json || g.quiet || !std::io::stdout().is_terminal() {
+            return ProgressView { stop: None };
+        }
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = stop.clone();
+        let h = std::thread::spawn(move || {
+            let total = p.total_bytes.load(Ordering::Relaxed);
+            let bar = if total > 0 {
+                indicatif::ProgressBar::new(total)
+            } else {
+                indicatif::ProgressBar::new_spinner()
+            };
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {msg} {bytes} {bytes_per_sec} {elapsed}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            while !s2.load(Ordering::Relaxed) {
+                bar.set_position(p.bytes.load(Ordering::Relaxed));
+                bar.set_message(format!(
+                    "{what}: {} entries",
+                    p.entries.load(Ordering::Relaxed)
+                ));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        });
+        ProgressView {
+            stop: Some((stop, h)),
+        }
+    }
+
+    /// Stops and clears the bar.
+    pub fn finish(self) {
+        if let Some((s, h)) = self.stop {
+            s.store(true, Ordering::Relaxed);
+            let _ = h.join();
+        }
+    }
+}
+
+/// Prints each damaged object with the snapshots it affects (`coffer
+/// check` and `coffer verify`).
+pub(crate) fn print_damage(problems: &[coffer_core::Problem]) {
+    for p in problems {
+        let affected = if p.snapshots.is_empty() {
+            "none".into()
+        } else {
+            p.snapshots.join(", ")
+        };
+        println!(
+            "damaged: {}: {} (snapshots affected: {affected})",
+            p.object, p.detail
+        );
+    }
+}
