@@ -26,7 +26,7 @@ use std::process::ExitCode;
 
 use crate::args::GlobalArgs;
 use crate::cli::{Cli, Cmd};
-use crate::error::{message, UsageError};
+use crate::error::message;
 
 fn main() -> ExitCode {
     // glibc raises its mmap threshold (up to 32 MiB) each time an mmapped
@@ -67,16 +67,7 @@ fn main() -> ExitCode {
                 println!("{}", json!({"error": msg}));
             }
             eprintln!("error: {msg}");
-            ExitCode::from(
-                if e.downcast_ref::<UsageError>().is_some()
-                    || e.downcast_ref::<coffer_sources::SourceError>()
-                        .is_some_and(|s| s.is_usage())
-                {
-                    2
-                } else {
-                    1
-                },
-            )
+            ExitCode::from(crate::error::exit_code(&e))
         }
     }
 }

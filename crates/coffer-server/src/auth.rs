@@ -51,15 +51,15 @@ impl std::fmt::Display for Role {
 }
 
 impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Role, String> {
+    type Err = AuthError;
+    fn from_str(s: &str) -> Result<Role, AuthError> {
         match s {
             "viewer" => Ok(Role::Viewer),
             "operator" => Ok(Role::Operator),
             "admin" => Ok(Role::Admin),
-            _ => Err(format!(
+            _ => Err(AuthError::InvalidInput(format!(
                 "unknown role `{s}`: choose viewer, operator or admin"
-            )),
+            ))),
         }
     }
 }
@@ -108,13 +108,16 @@ fn new_token() -> String {
 }
 
 /// Parses a token lifetime such as `90d`, `12h` or `1y`.
-pub fn parse_lifetime(s: &str) -> Result<std::time::Duration, String> {
-    let d = humantime::parse_duration(s)
-        .map_err(|e| format!("--expires `{s}` is not a duration such as 90d, 12h or 1y: {e}"))?;
+pub fn parse_lifetime(s: &str) -> Result<std::time::Duration, AuthError> {
+    let d = humantime::parse_duration(s).map_err(|e| {
+        AuthError::InvalidInput(format!(
+            "--expires `{s}` is not a duration such as 90d, 12h or 1y: {e}"
+        ))
+    })?;
     if d.is_zero() {
-        return Err(format!(
+        return Err(AuthError::InvalidInput(format!(
             "--expires `{s}` is zero: give a positive duration such as 90d"
-        ));
+        )));
     }
     Ok(d)
 }

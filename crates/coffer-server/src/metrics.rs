@@ -242,9 +242,11 @@ impl StorageMonitor {
 }
 
 /// Lists one vault.
-fn measure(v: &crate::config::VaultConfig) -> Result<VaultUsage, String> {
-    let backend = coffer_storage::open_location(&v.url).map_err(|e| e.to_string())?;
-    let objects = backend.list("").map_err(|e| e.to_string())?;
+fn measure(v: &crate::config::VaultConfig) -> crate::model::ServerResult<VaultUsage> {
+    let backend = coffer_storage::open_location(&v.url)?;
+    let objects = backend.list("").map_err(|e| {
+        crate::model::ServerError::new(crate::model::ErrorKind::Unavailable, e.to_string())
+    })?;
     let bytes: u64 = objects.iter().map(|o| o.size).sum();
     let snapshots = objects
         .iter()

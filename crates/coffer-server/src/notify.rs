@@ -24,6 +24,7 @@ use crate::config::{
     EmailConfig, NotifyConfig, NotifyTarget, WebhookFormat, WebhookUrl, MAX_NOTIFY_BACKOFF,
 };
 use crate::events::{Event, EventFilter};
+use crate::model::{ErrorKind, ServerError, ServerResult};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -224,7 +225,7 @@ fn deliver(
     loop {
         match send(sink, ev) {
             Ok(()) => return Delivery::Sent,
-            Err(e) if attempt >= sink.retries => return Delivery::GaveUp(e),
+            Err(e) if attempt >= sink.retries => return Delivery::GaveUp(e.message),
             Err(e) => {
                 attempt += 1;
                 stats.add(&sink.name, |c| c.retries += 1);
@@ -245,8 +246,13 @@ fn deliver(
     }
 }
 
+/// A sink that failed or could not be reached (kind `unavailable`).
+fn sink_err(message: String) -> ServerError {
+    ServerError::new(ErrorKind::Unavailable, message)
+}
+
 /// Sends one event to one sink, once.
-pub fn send(sink: &NotifyConfig, ev: &Event) -> Result<(), String> {
+pub fn send(sink: &NotifyConfig, ev: &Event) -> ServerResult<()> {
     match &sink.target {
         NotifyTarget::Webhook { url, format } => webhook(url, *format, ev, sink.timeout),
         NotifyTarget::Email(e) => email(e, ev, sink.timeout),
@@ -287,7 +293,7 @@ fn webhook(
     format: WebhookFormat,
     ev: &Event,
     timeout: Duration,
-) -> Result<(), String> {
+) -> ServerResult<()> {
     let url = match url {
         WebhookUrl::Inline(u) => u.clone(),
         WebhookUrl::Secret(s) => s.read()?,
@@ -306,13 +312,13 @@ fn webhook(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start an HTTP client: {e}"))?;
+        .map_err(|e| sink_err(format!("cannot start an HTTP client: {e}")))?;
     rt.block_on(async {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent(concat!("coffer/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build an HTTP client: {}", e.without_url()))?;
+            .map_err(|e| sink_err(format!("cannot build an HTTP client: {}", e.without_url())))?;
         // The URL may be a secret (Slack): errors name only its host.
         let host = reqwest::Url::parse(&url)
             .ok()
@@ -326,16 +332,16 @@ fn webhook(
             .json(&body)
             .send()
             .await
-            .map_err(|e| format!("POST to {host}: {}", e.without_url()))?;
+            .map_err(|e| sink_err(format!("POST to {host}: {}", e.without_url())))?;
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(format!("POST to {host}: HTTP {}", resp.status()))
+            Err(sink_err(format!("POST to {host}: HTTP {}", resp.status())))
         }
     })
 }
 
-fn email(e: &EmailConfig, ev: &Event, timeout: Duration) -> Result<(), String> {
+fn email(e: &EmailConfig, ev: &Event, timeout: Duration) -> ServerResult<()> {
     use lettre::transport::smtp::authentication::Credentials;
     use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
     use lettre::{Message, SmtpTransport, Transport};
@@ -343,7 +349,7 @@ fn email(e: &EmailConfig, ev: &Event, timeout: Duration) -> Result<(), String> {
         .from(
             e.from
                 .parse()
-                .map_err(|x| format!("from `{}`: {x}", e.from))?,
+                .map_err(|x| sink_err(format!("from `{}`: {x}", e.from)))?,
         )
         .subject(format!(
             "[coffer] {} {}{}",
@@ -355,7 +361,9 @@ fn email(e: &EmailConfig, ev: &Event, timeout: Duration) -> Result<(), String> {
                 .unwrap_or_default()
         ));
     for to in &e.to {
-        msg = msg.to(to.parse().map_err(|x| format!("to `{to}`: {x}"))?);
+        msg = msg.to(to
+            .parse()
+            .map_err(|x| sink_err(format!("to `{to}`: {x}")))?);
     }
     let body = format!(
         "{}\n\nat: {}\n\n{}\n",
@@ -365,7 +373,7 @@ fn email(e: &EmailConfig, ev: &Event, timeout: Duration) -> Result<(), String> {
     );
     let msg = msg
         .body(body)
-        .map_err(|x| format!("cannot build the mail: {x}"))?;
+        .map_err(|x| sink_err(format!("cannot build the mail: {x}")))?;
     let server = format!("{}:{}", e.smtp_host, e.smtp_port);
     let mut b = SmtpTransport::builder_dangerous(&e.smtp_host)
         .port(e.smtp_port)
@@ -374,14 +382,14 @@ fn email(e: &EmailConfig, ev: &Event, timeout: Duration) -> Result<(), String> {
         let mut p = TlsParameters::builder(e.smtp_host.clone());
         if let Some(ca) = &e.tls_ca_file {
             let pem = std::fs::read(ca)
-                .map_err(|x| format!("cannot read tls_ca_file {}: {x}", ca.display()))?;
+                .map_err(|x| sink_err(format!("cannot read tls_ca_file {}: {x}", ca.display())))?;
             let cert = Certificate::from_pem(&pem)
-                .map_err(|x| format!("tls_ca_file {}: {x}", ca.display()))?;
+                .map_err(|x| sink_err(format!("tls_ca_file {}: {x}", ca.display())))?;
             p = p.add_root_certificate(cert);
         }
         let p = p
             .build_rustls()
-            .map_err(|x| format!("TLS settings for {server}: {x}"))?;
+            .map_err(|x| sink_err(format!("TLS settings for {server}: {x}")))?;
         b = b.tls(Tls::Required(p));
     }
     if let Some(user) = &e.username {
@@ -394,10 +402,10 @@ fn email(e: &EmailConfig, ev: &Event, timeout: Duration) -> Result<(), String> {
     b.build()
         .send(&msg)
         .map(|_| ())
-        .map_err(|x| format!("sending mail through {server}: {x}"))
+        .map_err(|x| sink_err(format!("sending mail through {server}: {x}")))
 }
 
-fn run_command(command: &str, ev: &Event, timeout: Duration) -> Result<(), String> {
+fn run_command(command: &str, ev: &Event, timeout: Duration) -> ServerResult<()> {
     use std::process::{Command, Stdio};
     let mut child = Command::new("sh")
         .arg("-c")
@@ -409,7 +417,7 @@ fn run_command(command: &str, ev: &Event, timeout: Duration) -> Result<(), Strin
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run `sh -c {command}`: {e}"))?;
+        .map_err(|e| sink_err(format!("cannot run `sh -c {command}`: {e}")))?;
     let json = serde_json::to_vec(&event_json(ev)).expect("json");
     if let Some(mut stdin) = child.stdin.take() {
         // A command that does not read its input is fine.
@@ -431,13 +439,13 @@ fn run_command(command: &str, ev: &Event, timeout: Duration) -> Result<(), Strin
             Ok(None) if Instant::now() >= end => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
+                return Err(sink_err(format!(
                     "command did not finish within {}",
                     humantime::format_duration(timeout)
-                ));
+                )));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("waiting for the command: {e}")),
+            Err(e) => return Err(sink_err(format!("waiting for the command: {e}"))),
         }
     };
     let err = reader.join().unwrap_or_default();
@@ -445,11 +453,11 @@ fn run_command(command: &str, ev: &Event, timeout: Duration) -> Result<(), Strin
         Ok(())
     } else {
         let err = err.trim();
-        Err(if err.is_empty() {
+        Err(sink_err(if err.is_empty() {
             format!("command exited with {status}")
         } else {
             format!("command exited with {status}: {err}")
-        })
+        }))
     }
 }
 
@@ -570,7 +578,7 @@ mod tests {
             details: None,
         };
         let e = send(&s, &ev).unwrap_err();
-        assert!(e.contains("did not finish within"), "{e}");
+        assert!(e.message.contains("did not finish within"), "{e}");
         assert_eq!(summary(&ev), "VERIFY_FAILED (error) [vault main]: damage");
     }
 }

@@ -21,6 +21,7 @@ use crate::catalog::{
     Catalog, EventLevel, JobCounters, JobId, JobKind, JobOutcome, JobState, NewJob, Trigger,
 };
 use crate::config::{Config, KeySource, RuleConfig, SourceConfig};
+use crate::model::{ErrorKind, ServerError, ServerResult};
 use coffer_core::copy::{copy_snapshots, CopyOptions};
 use coffer_core::forget::{execute_forget, plan_forget, ForgetOptions};
 use coffer_core::{BackupOptions, Cancel, Id, RetentionPolicy, Secret, SnapshotFilter, Vault};
@@ -79,7 +80,7 @@ impl Runner {
 
     /// Opens (once) the vault named `name` in the configuration. The error
     /// names the vault and what to fix, never a secret.
-    pub fn vault(&self, name: &str) -> Result<Vault, String> {
+    pub fn vault(&self, name: &str) -> ServerResult<Vault> {
         if let Some(v) = self.vaults.lock().unwrap().get(name) {
             return Ok(v.clone());
         }
@@ -144,7 +145,7 @@ impl Runner {
             Ok(o) => o,
             Err(msg) => match cancel.reason() {
                 Some(why) => JobOutcome::aborted(why),
-                None => JobOutcome::failed(msg),
+                None => JobOutcome::failed(msg.message),
             },
         };
         self.finish(id, &outcome);
@@ -162,20 +163,23 @@ impl Runner {
         rule: &RuleConfig,
         source: &SourceConfig,
         cancel: &Cancel,
-    ) -> Result<JobOutcome, String> {
+    ) -> ServerResult<JobOutcome> {
         let vault = self.vault(&rule.vault)?;
         // The lock stored in the vault binds every client, whatever this
         // configuration says.
-        let lock = vault
-            .lock_state()
-            .map_err(|e| format!("reading the lock of vault `{}`: {e}", rule.vault))?;
+        let lock = vault.lock_state().map_err(|e| {
+            ServerError::vault(format!("reading the lock of vault `{}`", rule.vault), &e)
+        })?;
         if let Some(l) = &lock.lock {
             l.policy.check_retention(&rule.retention).map_err(|why| {
-                format!(
-                    "rule {} cannot write into vault `{}`: {why} ({})",
-                    rule.id(),
-                    rule.vault,
-                    l.describe()
+                ServerError::new(
+                    ErrorKind::Refused,
+                    format!(
+                        "rule {} cannot write into vault `{}`: {why} ({})",
+                        rule.id(),
+                        rule.vault,
+                        l.describe()
+                    ),
                 )
             })?;
         }
@@ -206,8 +210,7 @@ impl Runner {
                 rule.vault
             ),
         );
-        let outcome = spec::backup(&vault, &spec, &opts, &meta, &Progress::default())
-            .map_err(|e| e.to_string())?;
+        let outcome = spec::backup(&vault, &spec, &opts, &meta, &Progress::default())?;
         if let Some(why) = cancel.reason() {
             if outcome.done.is_empty() {
                 return Ok(JobOutcome::aborted(why));
@@ -239,11 +242,14 @@ impl Runner {
                 .map(|f| f.to_string())
                 .collect::<Vec<_>>()
                 .join("; ");
-            return Err(if msg.is_empty() {
-                "the source produced no snapshot".into()
-            } else {
-                msg
-            });
+            return Err(ServerError::new(
+                ErrorKind::Unavailable,
+                if msg.is_empty() {
+                    "the source produced no snapshot".into()
+                } else {
+                    msg
+                },
+            ));
         }
         let mut result = JobOutcome::completed(counters, ids.iter().map(|i| i.to_hex()).collect());
         let total: u64 = outcome
@@ -314,7 +320,7 @@ impl Runner {
         name: &str,
         filter: &SnapshotFilter,
         policy: &RetentionPolicy,
-    ) -> Result<(), String> {
+    ) -> ServerResult<()> {
         if policy.keeps_everything() {
             return Ok(());
         }
@@ -324,8 +330,8 @@ impl Runner {
             now: (self.now)(),
             ..Default::default()
         };
-        let plan = plan_forget(vault, &opts).map_err(|e| e.to_string())?;
-        let stats = execute_forget(vault, &plan).map_err(|e| e.to_string())?;
+        let plan = plan_forget(vault, &opts)?;
+        let stats = execute_forget(vault, &plan)?;
         if !stats.removed.is_empty() {
             self.event(
                 id,
@@ -385,13 +391,13 @@ impl Runner {
             &format!("copy job {} into vault `{dst_name}` created", job.0),
         );
         let _ = self.catalog.start_job(job);
-        let outcome = (|| -> Result<JobOutcome, String> {
+        let outcome = (|| -> ServerResult<JobOutcome> {
             let dst = self.vault(dst_name)?;
             let opts = CopyOptions {
                 cancel: Some(cancel.clone()),
                 ..Default::default()
             };
-            let stats = copy_snapshots(src, &dst, ids, &opts).map_err(|e| e.to_string())?;
+            let stats = copy_snapshots(src, &dst, ids, &opts)?;
             let mut counters = JobCounters::default();
             let mut made = Vec::new();
             let mut failures = Vec::new();
@@ -434,7 +440,7 @@ impl Runner {
         })();
         let outcome = outcome.unwrap_or_else(|e| match cancel.reason() {
             Some(why) => JobOutcome::aborted(why),
-            None => JobOutcome::failed(e),
+            None => JobOutcome::failed(e.message),
         });
         self.finish(job, &outcome);
         outcome.state
@@ -516,26 +522,38 @@ impl Runner {
 }
 
 /// Opens the vault named `name` in `config` (no cache: see [`Runner::vault`]).
-/// The error names the vault and what to fix, never a secret.
-pub fn open_vault(config: &Config, name: &str) -> Result<Vault, String> {
-    let vc = config
-        .vault(name)
-        .ok_or_else(|| format!("vault `{name}` is not in {}", config.path.display()))?;
+/// The one place a configured vault's secret is found (key file, password
+/// file or `password_env`). The error names the vault and the setting to
+/// fix, never a secret; its kind is `config` for what the configuration
+/// must fix (an unknown vault, an unreadable key file, an unset variable, a
+/// secret that opens no key slot) and the vault error's own kind otherwise
+/// (`unavailable` for a storage failure).
+pub fn open_vault(config: &Config, name: &str) -> ServerResult<Vault> {
+    let vc = config.vault(name).ok_or_else(|| {
+        ServerError::config(format!(
+            "vault `{name}` is not in {}",
+            config.path.display()
+        ))
+    })?;
+    let setting = match &vc.key {
+        KeySource::KeyFile(p) => format!("key_file = \"{}\"", p.display()),
+        KeySource::PasswordFile(p) => format!("password_file = \"{}\"", p.display()),
+        KeySource::PasswordEnv(var) => format!("password_env = \"{var}\""),
+    };
+    let unusable = |e: coffer_core::Error| {
+        ServerError::config(format!("vault `{name}`: {setting} cannot be used: {e}"))
+    };
     let secret = match &vc.key {
-        KeySource::KeyFile(p) => {
-            Secret::from_key_file(p).map_err(|e| format!("vault `{name}`: {e}"))?
-        }
+        KeySource::KeyFile(p) => Secret::from_key_file(p).map_err(unusable)?,
         // The CLI's rule for password files (one trailing newline
         // dropped), so a vault made with `--password-file` opens here.
-        KeySource::PasswordFile(p) => {
-            Secret::from_password_file(p).map_err(|e| format!("vault `{name}`: {e}"))?
-        }
+        KeySource::PasswordFile(p) => Secret::from_password_file(p).map_err(unusable)?,
         KeySource::PasswordEnv(var) => match std::env::var(var) {
             Ok(pw) if !pw.is_empty() => Secret::Password(pw),
             _ => {
-                return Err(format!(
+                return Err(ServerError::config(format!(
                     "vault `{name}`: environment variable {var} (password_env) is not set"
-                ))
+                )))
             }
         },
     };
@@ -547,8 +565,15 @@ pub fn open_vault(config: &Config, name: &str) -> Result<Vault, String> {
         _ => vc.url.clone(),
     };
     let backend = coffer_storage::open_location(&url)
-        .map_err(|e| format!("vault `{name}` ({}): {e}", vc.url))?;
-    Vault::open(backend, &secret).map_err(|e| format!("vault `{name}`: {e}"))
+        .map_err(|e| ServerError::vault(format!("vault `{name}` ({})", vc.url), &e))?;
+    Vault::open(backend, &secret).map_err(|e| match e {
+        // The core's hint names the CLI's options; the daemon's secret
+        // comes from the configuration, so name its setting instead.
+        coffer_core::Error::WrongKey { vault, skipped } => ServerError::config(format!(
+            "vault `{name}`: {setting} does not open vault {vault}: no key slot accepts it (check that setting){skipped}"
+        )),
+        e => ServerError::vault(format!("vault `{name}`"), &e),
+    })
 }
 
 /// A job row of `kind` for `source` by `rule`, writing into the rule's vault.
@@ -609,14 +634,14 @@ fn prune_wal(vault: &Vault, name: &str, now: Timestamp) -> (EventLevel, String, 
 /// The source's spec with its configured password put into its URL (from
 /// there the client tools get it through the environment; it is never
 /// printed).
-pub fn with_password(source: &SourceConfig) -> Result<SourceSpec, String> {
+pub fn with_password(source: &SourceConfig) -> ServerResult<SourceSpec> {
     let mut spec = source.to_spec();
     let Some(secret) = &source.password else {
         return Ok(spec);
     };
     let pw = secret
         .read()
-        .map_err(|e| format!("source `{}`: {e}", source.name))?;
+        .map_err(|e| e.context(format!("source `{}`", source.name)))?;
     let url = match &mut spec {
         SourceSpec::Postgres { url, .. }
         | SourceSpec::PostgresBase { url, .. }
@@ -624,10 +649,14 @@ pub fn with_password(source: &SourceConfig) -> Result<SourceSpec, String> {
         | SourceSpec::Redis { url } => url,
         _ => return Ok(spec),
     };
-    let mut u =
-        url::Url::parse(url).map_err(|e| format!("source `{}`: bad url: {e}", source.name))?;
-    u.set_password(Some(&pw))
-        .map_err(|_| format!("source `{}`: its URL cannot carry a password", source.name))?;
+    let mut u = url::Url::parse(url)
+        .map_err(|e| ServerError::config(format!("source `{}`: bad url: {e}", source.name)))?;
+    u.set_password(Some(&pw)).map_err(|_| {
+        ServerError::config(format!(
+            "source `{}`: its URL cannot carry a password",
+            source.name
+        ))
+    })?;
     *url = u.to_string();
     Ok(spec)
 }

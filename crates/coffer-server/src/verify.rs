@@ -24,6 +24,7 @@
 use crate::catalog::{
     Catalog, Job, JobCounters, JobFilter, JobId, JobKind, JobOutcome, JobState, NewJob, Trigger,
 };
+use crate::model::ServerResult;
 use crate::records::{Damage, VerifyDetails};
 use coffer_core::{check_with_cancel, Cancel, CheckOptions, CheckReport, Id, ReadData, Vault};
 use jiff::{SignedDuration, Timestamp};
@@ -84,7 +85,7 @@ pub fn run_job(
     catalog: &Catalog,
     id: JobId,
     vault_name: &str,
-    vault: Result<Vault, String>,
+    vault: ServerResult<Vault>,
     data: VerifyData,
     cancel: &Cancel,
     now: Timestamp,
@@ -109,7 +110,7 @@ pub fn run_job(
     }
     let vault = match vault {
         Ok(v) => v,
-        Err(e) => return finish(JobOutcome::failed(e), None, None),
+        Err(e) => return finish(JobOutcome::failed(e.message), None, None),
     };
     let verified: HashMap<Id, Timestamp> = match catalog.packs_verified(vault_name) {
         Ok(v) => v
@@ -322,7 +323,10 @@ mod tests {
         );
         for bad in ["0%", "101%", "x%", "5", "0/3", "4/3", "a/b", ""] {
             let e = VerifyData::parse_subset(bad).unwrap_err();
-            assert!(e.contains("give a percentage like 5%"), "{bad}: {e}");
+            assert!(
+                e.message.contains("give a percentage like 5%"),
+                "{bad}: {e}"
+            );
         }
         assert_eq!(VerifyData::Percent(100.0).scope(), DataScope::All);
         assert_eq!(VerifyData::Part(1, 4).subset_percent(), Some(25.0));
@@ -383,7 +387,9 @@ mod tests {
             &c,
             id,
             "main",
-            Err("vault `main`: no key slot accepts it".into()),
+            Err(crate::model::ServerError::config(
+                "vault `main`: no key slot accepts it",
+            )),
             VerifyData::All,
             &Cancel::default(),
             now,

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use crate::args::GlobalArgs;
 use crate::context::{config_with_state_dir, open_catalog};
-use crate::error::UsageError;
 use crate::signal::on_stop_signal;
 
 /// `coffer plan …`.
@@ -48,8 +47,7 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
         &cancel,
         now,
         coffer_server::catalog::Trigger::Cli,
-    )
-    .map_err(UsageError)?;
+    )?;
     let mut code = 0;
     let mut out = Vec::new();
     let mut failed = Vec::new();

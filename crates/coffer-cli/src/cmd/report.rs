@@ -31,7 +31,7 @@ pub struct ReportArgs {
     state_dir: Option<PathBuf>,
 }
 
-fn parse_format(s: &str) -> Result<ReportFormat, String> {
+fn parse_format(s: &str) -> Result<ReportFormat, coffer_server::model::ServerError> {
     s.parse()
 }
 

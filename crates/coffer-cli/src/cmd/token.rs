@@ -47,7 +47,7 @@ pub enum TokenCmd {
     },
 }
 
-fn parse_role(s: &str) -> Result<Role, String> {
+fn parse_role(s: &str) -> Result<Role, coffer_server::auth::AuthError> {
     s.parse()
 }
 

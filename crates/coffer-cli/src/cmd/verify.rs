@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use coffer_core::Cancel;
 use coffer_server::catalog::{Catalog, JobState, Trigger};
+use coffer_server::model::ServerError;
 use coffer_server::runner::Runner;
 use coffer_server::state::StateDir;
 use coffer_server::verify::{self, VerifyData, VerifyRun, COVERAGE_WINDOW};
@@ -105,7 +106,10 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> Result<u8> {
         let vault = match crate::context::open(g) {
             Ok(v) => Ok(v),
             Err(e) if e.downcast_ref::<UsageError>().is_some() => return Err(e),
-            Err(e) => Err(crate::error::message(&e)),
+            Err(e) => Err(ServerError::new(
+                crate::error::kind(&e),
+                crate::error::message(&e),
+            )),
         };
         let catalog = open_catalog(state)?;
         let id = catalog.create_job(&verify::new_job(&name, None, Trigger::Cli))?;

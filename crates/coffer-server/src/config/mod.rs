@@ -54,7 +54,8 @@ pub use plan::{
 };
 pub use report::{ReportConfig, ReportTarget};
 pub use restore_test::{
-    CmpOp, Expect, QueryCheck, RestoreTestConfig, SnapshotSelect, DEFAULT_RESTORE_TEST_TIMEOUT,
+    CmpOp, Expect, QueryCheck, RestoreTestConfig, SnapshotSelect, Unmet,
+    DEFAULT_RESTORE_TEST_TIMEOUT,
 };
 pub use secret::SecretRef;
 pub use server::{ServerConfig, TlsFiles, DEFAULT_STORAGE_REFRESH};

@@ -6,6 +6,7 @@ use super::secret::url_has_password;
 use super::source::{RawSource, SourceConfig, SourceKind};
 use super::validate::{Validator, S};
 use super::vault::VaultConfig;
+use crate::model::ServerError;
 use crate::schedule::Schedule;
 use jiff::tz::TimeZone;
 use jiff::SignedDuration;
@@ -129,8 +130,8 @@ impl fmt::Display for Expect {
 }
 
 impl std::str::FromStr for Expect {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Expect, String> {
+    type Err = ServerError;
+    fn from_str(s: &str) -> Result<Expect, ServerError> {
         let t = s.trim();
         if t.eq_ignore_ascii_case("no error") {
             return Ok(Expect::NoError);
@@ -146,23 +147,25 @@ impl std::str::FromStr for Expect {
         ];
         for (sym, op) in ops {
             if let Some(rest) = t.strip_prefix(sym) {
-                let n: f64 = rest
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("bad expect `{s}`: `{}` is not a number", rest.trim()))?;
+                let n: f64 = rest.trim().parse().map_err(|_| {
+                    ServerError::usage(format!(
+                        "bad expect `{s}`: `{}` is not a number",
+                        rest.trim()
+                    ))
+                })?;
                 return Ok(Expect::Compare(op, n));
             }
         }
-        Err(format!(
+        Err(ServerError::usage(format!(
             "bad expect `{s}`: write \"> N\", \">= N\", \"= N\", \"!= N\", \"< N\", \"<= N\" or \"no error\""
-        ))
+        )))
     }
 }
 
 impl Expect {
     /// Checks the first column of the first row (`None`: no row). On
     /// success says what was seen; on failure, why it fails.
-    pub fn check(&self, first: Option<&str>) -> Result<String, String> {
+    pub fn check(&self, first: Option<&str>) -> Result<String, Unmet> {
         let Expect::Compare(op, want) = self else {
             return Ok(match first {
                 Some(v) => format!("ran; first value {v}"),
@@ -170,12 +173,13 @@ impl Expect {
             });
         };
         let Some(v) = first else {
-            return Err(format!("returned no rows, expected {self}"));
+            return Err(Unmet(format!("returned no rows, expected {self}")));
         };
-        let got: f64 = v
-            .trim()
-            .parse()
-            .map_err(|_| format!("returned `{v}`, which is not a number (expected {self})"))?;
+        let got: f64 = v.trim().parse().map_err(|_| {
+            Unmet(format!(
+                "returned `{v}`, which is not a number (expected {self})"
+            ))
+        })?;
         let ok = match op {
             CmpOp::Gt => got > *want,
             CmpOp::Ge => got >= *want,
@@ -187,10 +191,15 @@ impl Expect {
         if ok {
             Ok(format!("returned {v} ({self})"))
         } else {
-            Err(format!("returned {v}, expected {self}"))
+            Err(Unmet(format!("returned {v}, expected {self}")))
         }
     }
 }
+
+/// A query result that does not meet its `expect`, saying why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unmet(pub String);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -373,7 +382,7 @@ impl Validator<'_> {
                 }
                 let expect = match &q.expect {
                     None => Expect::NoError,
-                    Some(e) => e.get_ref().parse().unwrap_or_else(|m: String| {
+                    Some(e) => e.get_ref().parse().unwrap_or_else(|m: ServerError| {
                         self.at(e, format!("{owner}: {m}"));
                         Expect::NoError
                     }),

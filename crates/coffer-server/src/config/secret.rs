@@ -4,6 +4,7 @@
 //! `password_env`. A password inside a URL is refused
 //! ([`url_has_password`]), and the message never repeats it.
 
+use crate::model::{ServerError, ServerResult};
 use std::path::PathBuf;
 
 /// Where a database source's password comes from.
@@ -19,18 +20,24 @@ pub enum SecretRef {
 impl SecretRef {
     /// Reads the secret. The error names the file or variable, never the
     /// value.
-    pub fn read(&self) -> Result<String, String> {
+    /// The error's kind is `config`: the configuration must be fixed.
+    pub fn read(&self) -> ServerResult<String> {
         match self {
             // The one rule for password files (less one trailing newline),
             // as the CLI reads them.
-            SecretRef::File(p) => coffer_core::keys::read_password_file(p).map_err(|e| match e {
-                coffer_core::Error::Io { source, .. } => {
-                    format!("cannot read password file {}: {source}", p.display())
-                }
-                e => e.to_string(),
+            SecretRef::File(p) => coffer_core::keys::read_password_file(p).map_err(|e| {
+                ServerError::config(match e {
+                    coffer_core::Error::Io { source, .. } => {
+                        format!("cannot read password file {}: {source}", p.display())
+                    }
+                    e => e.to_string(),
+                })
             }),
-            SecretRef::Env(v) => std::env::var(v)
-                .map_err(|_| format!("environment variable {v} (password_env) is not set")),
+            SecretRef::Env(v) => std::env::var(v).map_err(|_| {
+                ServerError::config(format!(
+                    "environment variable {v} (password_env) is not set"
+                ))
+            }),
         }
     }
 }

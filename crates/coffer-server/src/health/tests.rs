@@ -250,7 +250,7 @@ fn wal_is_the_recovery_point_and_its_lag_raises_one_event() {
     f.backup("pg", 1);
     let wal = Arc::new(Mutex::new(ts("2026-03-01T05:00:00Z")));
     let w2 = wal.clone();
-    let probe = move |v: &str| -> Result<Option<Timestamp>, String> {
+    let probe = move |v: &str| -> crate::model::ServerResult<Option<Timestamp>> {
         assert_eq!(v, "main");
         Ok(Some(*w2.lock().unwrap()))
     };

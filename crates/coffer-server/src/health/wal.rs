@@ -3,30 +3,31 @@
 //! newest over the vaults a source's rules write to is a recovery point.
 
 use crate::config::{Config, SourceConfig, SourceKind};
+use crate::model::{ServerError, ServerResult};
 use jiff::Timestamp;
 use std::collections::BTreeSet;
 
 /// Tells the time of the newest WAL file archived in a vault (by name), or
 /// `None` when the vault holds none. An error says why the vault could not
 /// be read.
-pub type WalProbe<'a> = &'a dyn Fn(&str) -> Result<Option<Timestamp>, String>;
+pub type WalProbe<'a> = &'a dyn Fn(&str) -> ServerResult<Option<Timestamp>>;
 
 /// A [`WalProbe`] that opens vaults with `open` (e.g. `|v| runner.vault(v)`,
 /// which keeps them open between calls).
 pub fn wal_probe<'a>(
-    open: impl Fn(&str) -> Result<coffer_core::Vault, String> + 'a,
-) -> impl Fn(&str) -> Result<Option<Timestamp>, String> + 'a {
+    open: impl Fn(&str) -> ServerResult<coffer_core::Vault> + 'a,
+) -> impl Fn(&str) -> ServerResult<Option<Timestamp>> + 'a {
     move |vault: &str| {
         let v = open(vault)?;
         coffer_core::wal::newest(&v)
             .map(|n| n.and_then(|(_, t)| t))
-            .map_err(|e| format!("vault `{vault}`: {e}"))
+            .map_err(|e| ServerError::vault(format!("vault `{vault}`"), &e))
     }
 }
 
 /// A [`WalProbe`] for configurations without PostgreSQL base backup
 /// sources, or tests: no vault has archived WAL.
-pub fn no_wal(_: &str) -> Result<Option<Timestamp>, String> {
+pub fn no_wal(_: &str) -> ServerResult<Option<Timestamp>> {
     Ok(None)
 }
 

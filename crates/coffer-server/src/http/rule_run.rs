@@ -6,6 +6,7 @@
 
 use crate::catalog::{Catalog, JobOutcome, Trigger};
 use crate::config::Config;
+use crate::model::{ServerError, ServerResult};
 use crate::runner::Runner;
 use coffer_core::Cancel;
 use std::sync::Arc;
@@ -24,23 +25,23 @@ pub fn run_rule_now(
     cancel: &Cancel,
     now: Option<jiff::Timestamp>,
     trigger: Trigger,
-) -> Result<Vec<(crate::catalog::JobId, JobOutcome)>, String> {
+) -> ServerResult<Vec<(crate::catalog::JobId, JobOutcome)>> {
     let rule = config
         .rule(rule_id)
         .ok_or_else(|| {
-            format!(
+            ServerError::usage(format!(
                 "no rule `{rule_id}` in {}: give PLAN/RULE as in `coffer config check`",
                 config.path.display()
-            )
+            ))
         })?
         .clone();
     let sources: Vec<String> = match only_source {
         Some(s) if rule.sources.iter().any(|x| x == s) => vec![s.to_string()],
         Some(s) => {
-            return Err(format!(
+            return Err(ServerError::usage(format!(
                 "rule {rule_id} does not back up source `{s}` (it backs up: {})",
                 rule.sources.join(", ")
-            ))
+            )))
         }
         None => rule.sources.clone(),
     };
@@ -52,18 +53,20 @@ pub fn run_rule_now(
     for s in sources {
         let busy = catalog
             .running_jobs()
-            .map_err(|e| e.to_string())?
+            .map_err(|e| ServerError::internal(e.to_string()))?
             .into_iter()
             .find(|j| j.kind == crate::catalog::JobKind::Backup && j.source.as_deref() == Some(&s));
         let id = runner
             .create_backup_job(&rule, &s, trigger, None)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ServerError::internal(e.to_string()))?;
         if let Some(b) = busy {
             let o = JobOutcome::expired(format!(
                 "source `{s}` is being backed up by job {} (pid {}); one source is never backed up by two jobs at once",
                 b.id.0, b.pid
             ));
-            catalog.finish_job(id, &o).map_err(|e| e.to_string())?;
+            catalog
+                .finish_job(id, &o)
+                .map_err(|e| ServerError::internal(e.to_string()))?;
             out.push((id, o));
             continue;
         }

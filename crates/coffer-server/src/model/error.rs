@@ -80,7 +80,9 @@ impl ErrorKind {
     pub fn of_core(kind: coffer_core::ErrorKind) -> ErrorKind {
         use coffer_core::ErrorKind as K;
         match kind {
-            K::WrongKey => ErrorKind::Config,
+            // The caller's secret opens no key slot. (A daemon whose
+            // configured secret opens none reports `config` instead.)
+            K::WrongKey => ErrorKind::Unauthenticated,
             K::NotFound => ErrorKind::NotFound,
             K::AlreadyExists => ErrorKind::Refused,
             K::Damaged => ErrorKind::Damaged,
@@ -97,7 +99,7 @@ impl ErrorKind {
         match e {
             S::Vault(v) => ErrorKind::of_core(v.kind()),
             S::Usage(_) => ErrorKind::Usage,
-            S::ToolMissing { .. } | S::ToolTooOld { .. } => ErrorKind::Config,
+            S::ToolMissing { .. } | S::ToolTooOld { .. } => ErrorKind::Unavailable,
             S::Mismatch(_) => ErrorKind::Refused,
             S::Io { .. } => ErrorKind::Internal,
             _ => ErrorKind::Unavailable,

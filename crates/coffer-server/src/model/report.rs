@@ -1,5 +1,6 @@
 //! How a compliance report is written.
 
+use super::error::ServerError;
 use serde::{Deserialize, Serialize};
 
 /// A report's output format.
@@ -30,16 +31,16 @@ impl ReportFormat {
 }
 
 impl std::str::FromStr for ReportFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ServerError;
+    fn from_str(s: &str) -> Result<Self, ServerError> {
         match s {
             "text" => Ok(ReportFormat::Text),
             "json" => Ok(ReportFormat::Json),
             "csv" => Ok(ReportFormat::Csv),
             "html" => Ok(ReportFormat::Html),
-            _ => Err(format!(
+            _ => Err(ServerError::usage(format!(
                 "unknown report format `{s}`: use text, json, csv or html"
-            )),
+            ))),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What a verification reads.
 
+use super::error::ServerError;
 use serde::{Deserialize, Serialize};
 
 /// What a verification read.
@@ -30,9 +31,11 @@ pub enum VerifyData {
 impl VerifyData {
     /// Parses a subset: `5%` or `n/m`. The error says what was wrong (to
     /// follow the option's or field's name).
-    pub fn parse_subset(s: &str) -> Result<VerifyData, String> {
+    pub fn parse_subset(s: &str) -> Result<VerifyData, ServerError> {
         let bad = || {
-            format!("`{s}`: give a percentage like 5% (above 0, at most 100) or a part like 1/4")
+            ServerError::usage(format!(
+                "`{s}`: give a percentage like 5% (above 0, at most 100) or a part like 1/4"
+            ))
         };
         if let Some(p) = s.trim().strip_suffix('%') {
             let f: f64 = p.trim().parse().map_err(|_| bad())?;

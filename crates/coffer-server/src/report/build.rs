@@ -2,6 +2,7 @@
 //! fixed order (one function per control, in `controls/`), and adds each
 //! source's status and the jobs of the period.
 
+use crate::model::{ServerError, ServerResult};
 use std::collections::{BTreeMap, BTreeSet};
 
 use coffer_core::Vault;
@@ -15,7 +16,7 @@ use crate::report::controls;
 use crate::report::document::{JobCount, Report, SourceStatus, Summary};
 
 /// Opens a vault of the configuration by name.
-pub type VaultOpener<'a> = &'a dyn Fn(&str) -> Result<Vault, String>;
+pub type VaultOpener<'a> = &'a dyn Fn(&str) -> ServerResult<Vault>;
 
 /// The vaults rules write into (their own, copies, the cold tier), in
 /// configuration order.
@@ -45,15 +46,15 @@ pub fn build(
     open: VaultOpener,
 ) -> Result<Report, CatalogError> {
     let used = vaults_in_use(config);
-    let mut opened: BTreeMap<String, Result<Vault, String>> = BTreeMap::new();
+    let mut opened: BTreeMap<String, ServerResult<Vault>> = BTreeMap::new();
     for v in &used {
         opened.insert(v.clone(), open(v));
     }
-    let probe_fn = |v: &str| -> Result<Option<Timestamp>, String> {
+    let probe_fn = |v: &str| -> ServerResult<Option<Timestamp>> {
         match opened.get(v) {
             Some(Ok(vault)) => coffer_core::wal::newest(vault)
                 .map(|n| n.and_then(|(_, t)| t))
-                .map_err(|e| format!("vault `{v}`: {e}")),
+                .map_err(|e| ServerError::vault(format!("vault `{v}`"), &e)),
             Some(Err(e)) => Err(e.clone()),
             None => Ok(None),
         }

@@ -2,6 +2,7 @@
 //! configuration, and writes it into its directory or its vault
 //! ([`Written`] says where); [`ReportError`] says why it could not.
 
+use crate::model::ServerError;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -119,10 +120,10 @@ pub fn run_scheduled(
             Written::File(path)
         }
         ReportTarget::Vault(vname) => {
-            let verr = |message: String| ReportError::Vault {
+            let verr = |e: ServerError| ReportError::Vault {
                 name: rc.name.clone(),
                 vault: vname.clone(),
-                message,
+                message: e.message,
             };
             let vault = open(vname).map_err(verr)?;
             let meta = coffer_sources::SnapshotMeta {
@@ -148,7 +149,7 @@ pub fn run_scheduled(
                     )
                 },
             )
-            .map_err(|e: coffer_core::Error| verr(e.to_string()))?;
+            .map_err(|e: coffer_core::Error| verr(ServerError::from(e)))?;
             Written::Snapshot {
                 vault: vname.clone(),
                 id: r.id.map(|i| i.to_hex()).unwrap_or_default(),

@@ -2,16 +2,18 @@
 //! `validate_command`, which must exit 0.
 
 use super::context::Ctx;
+use super::failure::failed;
 use super::validate::Run;
+use crate::model::ServerResult;
 use coffer_sources::restore::Destination;
 use std::time::Instant;
 
-pub(super) fn test_command(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
+pub(super) fn test_command(c: &Ctx<'_>, t: &mut Run) -> ServerResult<()> {
     let cmd = c
         .test
         .validate_command
         .clone()
-        .ok_or_else(|| "a command source needs validate_command".to_string())?;
+        .ok_or_else(|| failed("a command source needs validate_command".to_string()))?;
     let start = Instant::now();
     let result = c.restore(
         Destination::Command {

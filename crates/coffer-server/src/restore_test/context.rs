@@ -3,9 +3,11 @@
 //! of every front end, a scratch directory for it, the server a dump is
 //! restored into, and the timed restore into a scratch database.
 
+use super::failure::failed;
 use super::scratch::scratch_name;
 use super::validate::Run;
 use crate::config::{Config, RestoreTestConfig};
+use crate::model::ServerResult;
 use coffer_core::{Cancel, Id, Index, Snapshot, Vault};
 use coffer_sources::dburl::DbUrl;
 use coffer_sources::restore::{Destination, RestoreOutcome, RestoreRequest};
@@ -50,7 +52,7 @@ impl Ctx<'_> {
     }
 
     /// A scratch directory (removed on drop).
-    pub(super) fn scratch_dir(&self) -> Result<tempfile::TempDir, String> {
+    pub(super) fn scratch_dir(&self) -> ServerResult<tempfile::TempDir> {
         let parent = self
             .test
             .scratch_dir
@@ -60,16 +62,16 @@ impl Ctx<'_> {
             .prefix(&format!("{}_", scratch_name(&self.test.name)))
             .tempdir_in(&parent)
             .map_err(|e| {
-                format!(
+                failed(format!(
                     "creating a scratch directory in {}: {e} (set scratch_dir on the restore test)",
                     parent.display()
-                )
+                ))
             })
     }
 
     /// The server to restore a dump into: `target_url`, else the source's
     /// URL (with the source's password in both cases), without a database.
-    pub(super) fn server_url(&self, schemes: &[&str], port: u16) -> Result<DbUrl, String> {
+    pub(super) fn server_url(&self, schemes: &[&str], port: u16) -> ServerResult<DbUrl> {
         let source_url = match self.spec {
             SourceSpec::Postgres { url, .. }
             | SourceSpec::Mysql { url, .. }
@@ -80,12 +82,14 @@ impl Ctx<'_> {
         let source = source_url
             .map(|u| DbUrl::parse(u, schemes, port, "the source's url"))
             .transpose()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| failed(e.to_string()))?;
         let mut url = match &self.test.target_url {
-            Some(t) => DbUrl::parse(t, schemes, port, "target_url").map_err(|e| e.to_string())?,
+            Some(t) => {
+                DbUrl::parse(t, schemes, port, "target_url").map_err(|e| failed(e.to_string()))?
+            }
             None => source
                 .clone()
-                .ok_or_else(|| "the source has no url to restore into".to_string())?,
+                .ok_or_else(|| failed("the source has no url to restore into".to_string()))?,
         };
         if url.password.is_none() {
             url.password = source.and_then(|s| s.password);
@@ -104,13 +108,13 @@ pub(super) fn restore_into_db(
     db: &str,
     server: &str,
     destination: Destination,
-) -> Result<(), String> {
+) -> ServerResult<()> {
     let start = Instant::now();
     c.restore(destination, &t.cancel).map_err(|e| {
-        format!(
+        failed(format!(
             "restoring snapshot {} into scratch database {db} on {server}: {e}",
             c.id.short()
-        )
+        ))
     })?;
     t.restored(start, format!("into scratch database {db} on {server}"));
     Ok(())

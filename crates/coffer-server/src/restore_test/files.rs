@@ -4,12 +4,14 @@
 //! only).
 
 use super::context::Ctx;
+use super::failure::failed;
 use super::validate::Run;
+use crate::model::ServerResult;
 use coffer_sources::files;
 use coffer_sources::restore::Destination;
 use std::time::Instant;
 
-pub(super) fn test_files(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
+pub(super) fn test_files(c: &Ctx<'_>, t: &mut Run) -> ServerResult<()> {
     let scratch = c.scratch_dir()?;
     let target = scratch.path().join("restore");
     let start = Instant::now();
@@ -24,11 +26,11 @@ pub(super) fn test_files(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
         )
         .map(|o| o.files.unwrap_or_default())
         .map_err(|e| {
-            format!(
+            failed(format!(
                 "restoring snapshot {} into {}: {e}",
                 c.id.short(),
                 target.display()
-            )
+            ))
         })?;
     t.restored(
         start,
@@ -41,7 +43,7 @@ pub(super) fn test_files(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
     );
     let start = Instant::now();
     let v = files::verify_restored(c.vault, c.index, c.snap, &target, Some(&t.cancel))
-        .map_err(|e| format!("comparing the restored files: {e}"))?;
+        .map_err(|e| failed(format!("comparing the restored files: {e}")))?;
     let detail = if v.mismatch_count == 0 {
         format!(
             "{} files ({}), {} directories and {} symlinks match the snapshot",
@@ -61,7 +63,7 @@ pub(super) fn test_files(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
     t.check("compare files", v.mismatch_count == 0, detail);
     if let Some(n) = c.test.sample_live.filter(|n| *n > 0) {
         let l = files::compare_live_sample(c.vault, c.index, c.snap, n as usize)
-            .map_err(|e| format!("sampling live files: {e}"))?;
+            .map_err(|e| failed(format!("sampling live files: {e}")))?;
         let detail = if l.mismatch_count == 0 {
             format!("{} live files match the snapshot", l.files)
         } else {
@@ -77,7 +79,7 @@ pub(super) fn test_files(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
     t.validated(start);
     scratch
         .close()
-        .map_err(|e| format!("removing the scratch directory: {e}"))
+        .map_err(|e| failed(format!("removing the scratch directory: {e}")))
 }
 
 fn list_mismatches(v: &files::VerifyStats) -> String {

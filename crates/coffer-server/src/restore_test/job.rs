@@ -5,6 +5,7 @@
 
 use super::command::test_command;
 use super::context::Ctx;
+use super::failure::failed;
 use super::files::test_files;
 use super::mysql::test_mysql;
 use super::pick::{pick_snapshot, pick_source};
@@ -15,6 +16,7 @@ use crate::catalog::{
     Catalog, CatalogError, JobId, JobKind, JobOutcome, JobState, NewJob, Trigger,
 };
 use crate::config::{Config, RestoreTestConfig};
+use crate::model::ServerResult;
 use crate::records::{RestoreTestDetails, Validation};
 use crate::runner::{open_vault, with_password};
 use coffer_core::Cancel;
@@ -128,7 +130,7 @@ pub fn run_job(
             "timed out after {} ({})",
             humantime::format_duration(timeout.unsigned_abs()),
             match &result {
-                Err(e) => e.clone(),
+                Err(e) => e.message.clone(),
                 Ok(()) => "stopped".into(),
             }
         ))
@@ -139,7 +141,7 @@ pub fn run_job(
         match (result, failed_check) {
             (Err(e), _) => {
                 t.details.validation = Validation::Failed;
-                JobOutcome::failed(e)
+                JobOutcome::failed(e.message)
             }
             (Ok(()), Some(c)) => {
                 t.details.validation = Validation::Failed;
@@ -161,16 +163,19 @@ fn execute(
     test: &RestoreTestConfig,
     source: &str,
     t: &mut Run,
-) -> Result<(), String> {
-    let src = config
-        .source(source)
-        .ok_or_else(|| format!("source `{source}` is not in {}", config.path.display()))?;
+) -> ServerResult<()> {
+    let src = config.source(source).ok_or_else(|| {
+        failed(format!(
+            "source `{source}` is not in {}",
+            config.path.display()
+        ))
+    })?;
     let vault = open_vault(config, &test.vault)?;
     let (id, snap) = pick_snapshot(&vault, test, source)?;
     t.details.snapshot = Some(id.to_hex());
     let index = vault
         .load_index()
-        .map_err(|e| format!("vault `{}`: {e}", test.vault))?;
+        .map_err(|e| failed(format!("vault `{}`: {e}", test.vault)))?;
     let spec = with_password(src)?;
     let ctx = Ctx {
         config,
@@ -188,9 +193,9 @@ fn execute(
         mysql::KIND => test_mysql(&ctx, t),
         redis::KIND => test_redis(&ctx, t),
         command::KIND => test_command(&ctx, t),
-        other => Err(format!(
+        other => Err(failed(format!(
             "snapshot {} is a {other} snapshot, which restore tests do not handle",
             id.short()
-        )),
+        ))),
     }
 }

@@ -47,6 +47,7 @@
 
 mod command;
 mod context;
+mod failure;
 mod files;
 mod job;
 mod mysql;

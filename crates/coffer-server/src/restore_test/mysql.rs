@@ -3,23 +3,25 @@
 //! one-database dumps can be restored under another name.
 
 use super::context::{restore_into_db, Ctx};
+use super::failure::failed;
 use super::scratch::{scratch_name, ScratchDb};
 use super::validate::{run_queries, Run};
+use crate::model::ServerResult;
 use coffer_sources::mysql::{self, Mysql, MysqlOptions, MysqlRestoreOptions};
 use coffer_sources::restore::Destination;
 use coffer_sources::spec::SourceSpec;
 use std::time::Instant;
 
-pub(super) fn test_mysql(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
+pub(super) fn test_mysql(c: &Ctx<'_>, t: &mut Run) -> ServerResult<()> {
     let bin_dir = match c.spec {
         SourceSpec::Mysql { bin_dir, .. } => bin_dir.clone(),
         _ => None,
     };
     if c.detail("database").is_none_or(|d| d.is_empty()) {
-        return Err(format!(
+        return Err(failed(format!(
             "snapshot {} is an all-databases dump: restore tests restore one-database dumps (give the source's url a database)",
             c.id.short()
-        ));
+        )));
     }
     let mut url = c.server_url(mysql::SCHEMES, mysql::DEFAULT_PORT)?;
     let db = scratch_name(&c.test.name);
@@ -31,10 +33,10 @@ pub(super) fn test_mysql(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
         },
         None,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| failed(e.to_string()))?;
     let guard = ScratchDb {
         name: db.clone(),
-        drop: Box::new(|n| m.drop_database(n).map_err(|e| e.to_string())),
+        drop: Box::new(|n| m.drop_database(n).map_err(|e| failed(e.to_string()))),
         done: false,
     };
     // The snapshot's `database` detail (checked above) names the dump's
@@ -50,7 +52,7 @@ pub(super) fn test_mysql(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
     restore_into_db(c, t, &db, &url.host_port(), destination)?;
     let start = Instant::now();
     run_queries(t, c.test, '\t', &|sql| {
-        m.query(Some(&db), sql).map_err(|e| e.to_string())
+        m.query(Some(&db), sql).map_err(|e| failed(e.to_string()))
     });
     t.validated(start);
     guard.close()

@@ -4,8 +4,10 @@
 //! days (`select = "random"`), found by the `source:NAME` tag rules give
 //! their snapshots.
 
+use super::failure::failed;
 use crate::catalog::{Catalog, CatalogError, JobFilter, JobKind};
 use crate::config::{RestoreTestConfig, SnapshotSelect};
+use crate::model::ServerResult;
 use crate::records::RestoreTestDetails;
 use crate::runner::source_tag;
 use coffer_core::{Id, Snapshot, SnapshotFilter, Vault};
@@ -53,23 +55,28 @@ pub(super) fn pick_snapshot(
     vault: &Vault,
     test: &RestoreTestConfig,
     source: &str,
-) -> Result<(Id, Snapshot), String> {
+) -> ServerResult<(Id, Snapshot)> {
     let tag = source_tag(source);
     let mut snaps: Vec<(Id, Snapshot)> = vault
         .snapshots(&SnapshotFilter {
             tags: vec![tag.clone()],
             ..Default::default()
         })
-        .map_err(|e| format!("listing the snapshots of vault `{}`: {e}", test.vault))?
+        .map_err(|e| {
+            failed(format!(
+                "listing the snapshots of vault `{}`: {e}",
+                test.vault
+            ))
+        })?
         .into_iter()
         .filter(|(_, s)| TESTABLE.contains(&s.source.kind.as_str()))
         .collect();
     snaps.sort_by_key(|(_, s)| s.timestamp());
     if snaps.is_empty() {
-        return Err(format!(
+        return Err(failed(format!(
             "vault `{}` holds no snapshot of source `{source}` (tag {tag}): run a backup first (coffer plan run)",
             test.vault
-        ));
+        )));
     }
     match test.select {
         SnapshotSelect::Latest => Ok(snaps.pop().expect("not empty")),
@@ -85,10 +92,10 @@ pub(super) fn pick_snapshot(
                 .choose(&mut rand::thread_rng())
                 .map(|x| (*x).clone())
                 .ok_or_else(|| {
-                    format!(
+                    failed(format!(
                         "vault `{}` holds no snapshot of source `{source}` from the last {within_days} days",
                         test.vault
-                    )
+                    ))
                 })
         }
     }

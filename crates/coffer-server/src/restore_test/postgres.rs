@@ -6,9 +6,11 @@
 //! queries.
 
 use super::context::{restore_into_db, Ctx};
+use super::failure::failed;
 use super::scratch::{free_port, scratch_name, wait_ready, ScratchDb, ScratchServer};
 use super::validate::{run_queries, Run};
 use crate::config::KeySource;
+use crate::model::ServerResult;
 use coffer_sources::dburl::DbUrl;
 use coffer_sources::pg_physical::{
     self, PgdataOptions, RecoveryOptions, RecoveryTarget, WalSecret,
@@ -21,7 +23,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-pub(super) fn test_pg_dump(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
+pub(super) fn test_pg_dump(c: &Ctx<'_>, t: &mut Run) -> ServerResult<()> {
     let bin_dir = match c.spec {
         SourceSpec::Postgres { bin_dir, .. } => bin_dir.clone(),
         _ => None,
@@ -36,10 +38,10 @@ pub(super) fn test_pg_dump(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
         },
         Some(postgres::MAINTENANCE_DB),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| failed(e.to_string()))?;
     let guard = ScratchDb {
         name: db.clone(),
-        drop: Box::new(|n| pg.drop_database(n).map_err(|e| e.to_string())),
+        drop: Box::new(|n| pg.drop_database(n).map_err(|e| failed(e.to_string()))),
         done: false,
     };
     let destination = Destination::Postgres {
@@ -62,7 +64,7 @@ pub(super) fn test_pg_dump(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
         Err(e) => t.check("pg_amcheck", false, e.to_string()),
     }
     run_queries(t, c.test, '|', &|sql| {
-        pg.query(&db, sql).map_err(|e| e.to_string())
+        pg.query(&db, sql).map_err(|e| failed(e.to_string()))
     });
     t.validated(start);
     guard.close()
@@ -75,24 +77,28 @@ fn is_root() -> bool {
 /// The user a scratch PostgreSQL cluster runs as when we are root.
 const PG_USER: &str = "postgres";
 
-pub(super) fn test_pg_base(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
+pub(super) fn test_pg_base(c: &Ctx<'_>, t: &mut Run) -> ServerResult<()> {
     let (url, bin_dir) = match c.spec {
         SourceSpec::PostgresBase { url, bin_dir } => (url.clone(), bin_dir.clone()),
-        _ => return Err("the source is not a postgres-base source".into()),
+        _ => return Err(failed("the source is not a postgres-base source".into())),
     };
     let source_url = DbUrl::parse(&url, postgres::SCHEMES, postgres::DEFAULT_PORT, "url")
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| failed(e.to_string()))?;
     let major = postgres::pg_major(&c.detail("server_version").unwrap_or_default());
     let opts = PgOptions { bin_dir };
     let postgres_bin =
-        postgres::server_tool(&opts, "postgres", major).map_err(|e| e.to_string())?;
+        postgres::server_tool(&opts, "postgres", major).map_err(|e| failed(e.to_string()))?;
     let scratch = c.scratch_dir()?;
     let owner = if is_root() {
         let o = pg_physical::lookup_user(PG_USER).map_err(|_| {
-            format!("user {PG_USER} does not exist: a scratch cluster started by root runs as {PG_USER}")
+            failed(format!("user {PG_USER} does not exist: a scratch cluster started by root runs as {PG_USER}"))
         })?;
-        std::os::unix::fs::chown(scratch.path(), Some(o.0), Some(o.1))
-            .map_err(|e| format!("changing the owner of {}: {e}", scratch.path().display()))?;
+        std::os::unix::fs::chown(scratch.path(), Some(o.0), Some(o.1)).map_err(|e| {
+            failed(format!(
+                "changing the owner of {}: {e}",
+                scratch.path().display()
+            ))
+        })?;
         Some(o)
     } else {
         None
@@ -107,7 +113,7 @@ pub(super) fn test_pg_base(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
         .unwrap_or_default();
     let recovery = RecoveryOptions {
         coffer: std::env::current_exe()
-            .map_err(|e| format!("finding the path of the coffer executable: {e}"))?,
+            .map_err(|e| failed(format!("finding the path of the coffer executable: {e}")))?,
         vault: vault_url,
         secret,
         target: RecoveryTarget::Latest,
@@ -130,11 +136,11 @@ pub(super) fn test_pg_base(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
         &t.cancel,
     )
     .map_err(|e| {
-        format!(
+        failed(format!(
             "restoring snapshot {} into {}: {e}",
             c.id.short(),
             data.display()
-        )
+        ))
     })?;
     let port = free_port()?;
     let mut cmd = Command::new(&postgres_bin);
@@ -183,13 +189,13 @@ pub(super) fn test_pg_base(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
             if pg.is_none() {
                 pg = Some(
                     Postgres::connect(&conn, &opts, Some(postgres::MAINTENANCE_DB))
-                        .map_err(|e| e.to_string())?,
+                        .map_err(|e| failed(e.to_string()))?,
                 );
             }
             let p = pg.as_ref().expect("connected");
             let r = p
                 .query(postgres::MAINTENANCE_DB, "select pg_is_in_recovery()")
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| failed(e.to_string()))?;
             Ok(r.trim() == "f")
         },
     )?;
@@ -200,29 +206,31 @@ pub(super) fn test_pg_base(c: &Ctx<'_>, t: &mut Run) -> Result<(), String> {
     );
     let start = Instant::now();
     run_queries(t, c.test, '|', &|sql| {
-        pg.query(&db, sql).map_err(|e| e.to_string())
+        pg.query(&db, sql).map_err(|e| failed(e.to_string()))
     });
     t.validated(start);
     drop(server);
     scratch
         .close()
-        .map_err(|e| format!("removing the scratch directory: {e}"))
+        .map_err(|e| failed(format!("removing the scratch directory: {e}")))
 }
 
 /// Writes the vault's secret into `dir` (mode 0600, owned by `owner`).
-fn copy_secret(c: &Ctx<'_>, dir: &Path, owner: Option<(u32, u32)>) -> Result<WalSecret, String> {
+fn copy_secret(c: &Ctx<'_>, dir: &Path, owner: Option<(u32, u32)>) -> ServerResult<WalSecret> {
     use std::os::unix::fs::OpenOptionsExt;
     let vc = c
         .config
         .vault(&c.test.vault)
-        .ok_or_else(|| format!("vault `{}` is not configured", c.test.vault))?;
+        .ok_or_else(|| failed(format!("vault `{}` is not configured", c.test.vault)))?;
     let (bytes, key) = match &vc.key {
         KeySource::KeyFile(p) => (
-            std::fs::read(p).map_err(|e| format!("reading key file {}: {e}", p.display()))?,
+            std::fs::read(p)
+                .map_err(|e| failed(format!("reading key file {}: {e}", p.display())))?,
             true,
         ),
         KeySource::PasswordFile(p) => (
-            std::fs::read(p).map_err(|e| format!("reading password file {}: {e}", p.display()))?,
+            std::fs::read(p)
+                .map_err(|e| failed(format!("reading password file {}: {e}", p.display())))?,
             false,
         ),
         // Written with the one trailing newline that reading a password
@@ -231,7 +239,11 @@ fn copy_secret(c: &Ctx<'_>, dir: &Path, owner: Option<(u32, u32)>) -> Result<Wal
         KeySource::PasswordEnv(v) => (
             std::env::var(v)
                 .map(|p| format!("{p}\n"))
-                .map_err(|_| format!("environment variable {v} (password_env) is not set"))?
+                .map_err(|_| {
+                    failed(format!(
+                        "environment variable {v} (password_env) is not set"
+                    ))
+                })?
                 .into_bytes(),
             false,
         ),
@@ -242,12 +254,12 @@ fn copy_secret(c: &Ctx<'_>, dir: &Path, owner: Option<(u32, u32)>) -> Result<Wal
         .create_new(true)
         .mode(0o600)
         .open(&path)
-        .map_err(|e| format!("creating {}: {e}", path.display()))?;
+        .map_err(|e| failed(format!("creating {}: {e}", path.display())))?;
     f.write_all(&bytes)
-        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        .map_err(|e| failed(format!("writing {}: {e}", path.display())))?;
     if let Some((uid, gid)) = owner {
         std::os::unix::fs::chown(&path, Some(uid), Some(gid))
-            .map_err(|e| format!("changing the owner of {}: {e}", path.display()))?;
+            .map_err(|e| failed(format!("changing the owner of {}: {e}", path.display())))?;
     }
     Ok(if key {
         WalSecret::KeyFile(path)

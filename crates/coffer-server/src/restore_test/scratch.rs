@@ -4,6 +4,8 @@
 //! process group of its own, stopped and then killed with its group on
 //! drop, with a wait until it is ready.
 
+use super::failure::failed;
+use crate::model::ServerResult;
 use coffer_core::Cancel;
 use coffer_sources::process;
 use std::path::PathBuf;
@@ -32,7 +34,7 @@ pub fn scratch_name(test: &str) -> String {
 
 /// Drops a scratch database on drop (outside the cancel scope, so it runs
 /// after a timeout too).
-pub(super) type DropDb<'a> = Box<dyn Fn(&str) -> Result<(), String> + 'a>;
+pub(super) type DropDb<'a> = Box<dyn Fn(&str) -> ServerResult<()> + 'a>;
 
 pub(super) struct ScratchDb<'a> {
     pub(super) name: String,
@@ -41,10 +43,10 @@ pub(super) struct ScratchDb<'a> {
 }
 
 impl ScratchDb<'_> {
-    pub(super) fn close(mut self) -> Result<(), String> {
+    pub(super) fn close(mut self) -> ServerResult<()> {
         self.done = true;
         let r = process::outside_cancel_scope(|| (self.drop)(&self.name));
-        r.map_err(|e| format!("dropping scratch database {}: {e}", self.name))
+        r.map_err(|e| failed(format!("dropping scratch database {}: {e}", self.name)))
     }
 }
 
@@ -59,11 +61,11 @@ impl Drop for ScratchDb<'_> {
 }
 
 /// A free TCP port on the loopback interface.
-pub(super) fn free_port() -> Result<u16, String> {
+pub(super) fn free_port() -> ServerResult<u16> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| format!("finding a free port on 127.0.0.1: {e}"))
+        .map_err(|e| failed(format!("finding a free port on 127.0.0.1: {e}")))
 }
 
 /// A server process we started in a process group of its own: stopped
@@ -81,17 +83,17 @@ impl ScratchServer {
         what: String,
         log: PathBuf,
         stop_signal: libc::c_int,
-    ) -> Result<ScratchServer, String> {
-        let out =
-            std::fs::File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
+    ) -> ServerResult<ScratchServer> {
+        let out = std::fs::File::create(&log)
+            .map_err(|e| failed(format!("creating {}: {e}", log.display())))?;
         let err = out
             .try_clone()
-            .map_err(|e| format!("creating {}: {e}", log.display()))?;
+            .map_err(|e| failed(format!("creating {}: {e}", log.display())))?;
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         let child = cmd
             .spawn()
-            .map_err(|e| format!("cannot start {what}: {e}"))?;
+            .map_err(|e| failed(format!("cannot start {what}: {e}")))?;
         Ok(ScratchServer {
             child,
             stop_signal,
@@ -101,14 +103,14 @@ impl ScratchServer {
     }
 
     /// `Err` with the end of its log when it has exited.
-    fn alive(&mut self) -> Result<(), String> {
+    fn alive(&mut self) -> ServerResult<()> {
         match self.child.try_wait() {
-            Ok(Some(status)) => Err(format!(
+            Ok(Some(status)) => Err(failed(format!(
                 "{} {}: {}",
                 self.what,
                 process::describe_status(&status),
                 self.log_tail()
-            )),
+            ))),
             _ => Ok(()),
         }
     }
@@ -147,18 +149,20 @@ pub(super) fn wait_ready(
     server: &mut ScratchServer,
     cancel: &Cancel,
     what: &str,
-    mut ready: impl FnMut() -> Result<bool, String>,
-) -> Result<(), String> {
+    mut ready: impl FnMut() -> ServerResult<bool>,
+) -> ServerResult<()> {
     let mut last = String::new();
     loop {
         server.alive()?;
         if let Some(why) = cancel.reason() {
-            return Err(format!("{why} while waiting for {what} (last: {last})"));
+            return Err(failed(format!(
+                "{why} while waiting for {what} (last: {last})"
+            )));
         }
         match ready() {
             Ok(true) => return Ok(()),
             Ok(false) => {}
-            Err(e) => last = e,
+            Err(e) => last = e.message,
         }
         std::thread::sleep(Duration::from_millis(100));
     }

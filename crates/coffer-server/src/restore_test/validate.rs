@@ -4,6 +4,7 @@
 //! answer's first value checked against its `expect`.
 
 use crate::config::RestoreTestConfig;
+use crate::model::ServerResult;
 use crate::records::{CheckResult, RestoreTestDetails};
 use coffer_core::Cancel;
 use std::time::Instant;
@@ -44,13 +45,13 @@ pub(super) fn run_queries(
     t: &mut Run,
     test: &RestoreTestConfig,
     sep: char,
-    query: &dyn Fn(&str) -> Result<String, String>,
+    query: &dyn Fn(&str) -> ServerResult<String>,
 ) {
     for q in &test.queries {
         match query(&q.sql) {
             Ok(out) => match q.expect.check(first_value(&out, sep).as_deref()) {
                 Ok(d) => t.check(q.sql.clone(), true, d),
-                Err(d) => t.check(q.sql.clone(), false, d),
+                Err(d) => t.check(q.sql.clone(), false, d.0),
             },
             Err(e) => t.check(q.sql.clone(), false, format!("error: {e}")),
         }

@@ -146,7 +146,7 @@ fn expectations() {
     let e: Expect = ">= 10".parse().unwrap();
     assert!(e.check(Some("10")).is_ok());
     assert_eq!(
-        e.check(Some("9")).unwrap_err(),
+        e.check(Some("9")).unwrap_err().0,
         "returned 9, expected >= 10"
     );
     assert!(e.check(None).is_err());

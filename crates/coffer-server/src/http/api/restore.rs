@@ -65,8 +65,8 @@ pub(super) fn restore(s: &AppState, c: &Call, now: Timestamp) -> Answer {
         }
         // The one restore of every front end: names are validated as trees
         // decode, and a hostile snapshot fails the job naming its path.
-        let run = || -> Result<coffer_sources::files::RestoreStats, String> {
-            let index = v.load_index().map_err(|e| e.to_string())?;
+        let run = || -> crate::model::ServerResult<coffer_sources::files::RestoreStats> {
+            let index = v.load_index()?;
             let destination = coffer_sources::restore::Destination::Directory {
                 target: t2.clone(),
                 includes,
@@ -83,7 +83,7 @@ pub(super) fn restore(s: &AppState, c: &Call, now: Timestamp) -> Answer {
             };
             coffer_sources::restore::restore(req, &Default::default())
                 .map(|o| o.files.unwrap_or_default())
-                .map_err(|e| format!("{context}: {e}"))
+                .map_err(|e| crate::model::ServerError::from(e).context(context))
         };
         let o = match run() {
             Ok(st) => crate::catalog::JobOutcome {
@@ -101,7 +101,7 @@ pub(super) fn restore(s: &AppState, c: &Call, now: Timestamp) -> Answer {
                 },
                 ..crate::catalog::JobOutcome::new(crate::catalog::JobState::Completed)
             },
-            Err(e) => crate::catalog::JobOutcome::failed(e),
+            Err(e) => crate::catalog::JobOutcome::failed(e.message),
         };
         let _ = catalog.finish_job(job_id, &o);
     });

@@ -4,6 +4,7 @@
 //! epoch, began within `[compliance] key_rotation`, default 90 days; a slot
 //! whose `created` does not parse (age unknown) or that is damaged fails).
 
+use crate::model::ServerResult;
 use std::collections::BTreeMap;
 
 use coffer_core::Vault;
@@ -17,7 +18,7 @@ use crate::report::duration::human;
 /// `encryption`: every vault in use opens, and says how it is encrypted.
 pub(in crate::report) fn encryption(
     used: &[String],
-    opened: &BTreeMap<String, Result<Vault, String>>,
+    opened: &BTreeMap<String, ServerResult<Vault>>,
 ) -> Control {
     let mut c = Control::new(
         "encryption",
@@ -37,7 +38,7 @@ pub(in crate::report) fn encryption(
             }
             Err(e) => c.fail(format!(
                 "vault `{name}`: cannot be opened to show its encryption: {}",
-                unprefixed(name, e)
+                unprefixed(name, &e.message)
             )),
         }
     }
@@ -50,7 +51,7 @@ pub(in crate::report) fn key_age(
     config: &Config,
     now: Timestamp,
     used: &[String],
-    opened: &BTreeMap<String, Result<Vault, String>>,
+    opened: &BTreeMap<String, ServerResult<Vault>>,
 ) -> Control {
     let cc = &config.compliance;
     let mut c = Control::new(
@@ -66,7 +67,7 @@ pub(in crate::report) fn key_age(
             Err(e) => {
                 c.fail(format!(
                     "vault `{name}`: cannot be opened to list its key slots: {}",
-                    unprefixed(name, e)
+                    unprefixed(name, &e.message)
                 ));
                 continue;
             }

@@ -2,6 +2,7 @@
 //! configuration or stored in the vault. A stored lock on S3 must be
 //! enforced by the store (Object Lock), not by coffer only.
 
+use crate::model::ServerResult;
 use std::collections::BTreeMap;
 
 use coffer_core::Vault;
@@ -15,7 +16,7 @@ use crate::report::control::Control;
 pub(in crate::report) fn vault_lock(
     config: &Config,
     used: &[String],
-    opened: &BTreeMap<String, Result<Vault, String>>,
+    opened: &BTreeMap<String, ServerResult<Vault>>,
 ) -> Control {
     let mut c = Control::new(
         "vault-lock",
@@ -25,7 +26,7 @@ pub(in crate::report) fn vault_lock(
         let configured = config.vault(name).and_then(|v| v.lock.clone());
         let stored = match &opened[name] {
             Ok(v) => v.lock_state().map_err(|e| e.to_string()),
-            Err(e) => Err(e.clone()),
+            Err(e) => Err(e.message.clone()),
         };
         match (&stored, &configured) {
             (Ok(st), _) if st.lock.is_some() => {
