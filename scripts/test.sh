@@ -75,7 +75,7 @@ CARGO_TERM_COLOR=never cargo test --workspace --locked --no-fail-fast --features
 if ((status == 0)); then say "tests passed"; else say "tests FAILED (exit $status)"; fi
 
 # --- 4. No test clock in a release build ---------------------------------------
-# The release binary (what README's quick start builds) must ignore
+# A binary without test-clock (what README's quick start builds) must ignore
 # COFFER_NOW: under a compliance lock, `COFFER_NOW=2099-… coffer forget latest`
 # refuses and the snapshot stays. The test build from step 3 is run the same
 # way and must remove the snapshot, which shows that the check can fail.
@@ -99,20 +99,38 @@ forged_forget_leaves() {
 }
 
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
-say "building the release binary (cargo build --release --locked -p coffer-cli) to check it ignores COFFER_NOW"
+# The test build's binary first (it is replaced below): it must obey the
+# forged clock, which shows that the check can fail.
+test_left="$(forged_forget_leaves "$target_dir/debug/coffer")" || test_left="error"
+# A build without the feature has no clock hook: `test-clock` is the only
+# thing that compiles the COFFER_NOW override in, and coffer-cli refuses to
+# compile with it in an optimised build (a compile_error! guard), so what a
+# plain debug build shows here holds for `cargo build --release` too. This
+# reuses the test build's dependencies instead of compiling all of them a
+# second time with the release profile.
+say "building coffer without test-clock (cargo build --locked -p coffer-cli) to check it ignores COFFER_NOW"
 clock_status=0
-if CARGO_TERM_COLOR=never cargo build --release --locked -p coffer-cli; then
-    release_left="$(forged_forget_leaves "$target_dir/release/coffer")" || release_left="error"
-    test_left="$(forged_forget_leaves "$target_dir/debug/coffer")" || test_left="error"
-    if [[ "$release_left" == 1 && "$test_left" == 0 ]]; then
-        say "release binary ignores COFFER_NOW (a forged forget under a compliance lock was refused)"
+if CARGO_TERM_COLOR=never cargo build --locked -p coffer-cli; then
+    plain_left="$(forged_forget_leaves "$target_dir/debug/coffer")" || plain_left="error"
+    if [[ "$plain_left" == 1 && "$test_left" == 0 ]]; then
+        say "a build without test-clock ignores COFFER_NOW (a forged forget under a compliance lock was refused)"
     else
-        say "FAILED: after COFFER_NOW=2099-… coffer forget latest under a compliance lock, the release binary left $release_left snapshot(s) (want 1) and the test build $test_left (want 0)"
+        say "FAILED: after COFFER_NOW=2099-… coffer forget latest under a compliance lock, the build without test-clock left $plain_left snapshot(s) (want 1) and the test build $test_left (want 0)"
         clock_status=1
     fi
 else
-    say "FAILED: cargo build --release --locked -p coffer-cli"
+    say "FAILED: cargo build --locked -p coffer-cli"
     clock_status=1
 fi
 if ((status == 0)); then status=$clock_status; fi
+
+# --- 5. Layout ------------------------------------------------------------------
+# No import cycle between the files of the server or the CLI (DESIGN.md: the
+# server's model at the bottom, the daemon at the top; the CLI's main only
+# dispatches). scripts/import-cycles.py prints the edges of any cycle.
+say "checking for import cycles in coffer-server and coffer-cli"
+if ! python3 scripts/import-cycles.py crates/coffer-server/src crates/coffer-cli/src >&2; then
+    say "FAILED: import cycles (see above)"
+    if ((status == 0)); then status=1; fi
+fi
 exit "$status"

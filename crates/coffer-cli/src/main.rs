@@ -5,6 +5,15 @@
 //! it are what the commands share (the vault, configuration and state
 //! directory a command means in `context`, printing in `output`).
 
+// The test clock (`COFFER_NOW`) is for the test build only: an optimised
+// build with it does not compile, so no release binary carries the hook
+// (docs/security.md, "The clock and the lock").
+#[cfg(all(feature = "test-clock", not(debug_assertions)))]
+compile_error!(
+    "the `test-clock` feature lets COFFER_NOW move coffer's clock: it is for the test build \
+     (scripts/test.sh), never for an optimised build"
+);
+
 mod args;
 mod audit;
 mod audited;
