@@ -37,7 +37,7 @@ use crate::id::Id;
 use crate::index::{Index, IndexFile, IndexPack};
 use crate::pack::{seal_blob_into, BlobKind, FinishedPack, PackBuilder};
 use crate::tree::{ChunkRef, Tree};
-use crate::vault::Vault;
+use crate::vault::handle::Vault;
 
 /// Options of a backup.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@
 
 use crate::error::StorageError;
 use crate::id::Id;
-use crate::lock::LockMode;
+use crate::lock::vault_lock::LockMode;
 
 /// Store-enforced retention of one object (S3 Object Lock): the store
 /// refuses to delete or overwrite the object's version before `until`.

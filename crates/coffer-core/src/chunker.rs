@@ -16,7 +16,7 @@
 use fastcdc::v2020::{cut_gear, get_gear_with_seed, Normalization, MASKS};
 use std::io::{ErrorKind, Read};
 
-use crate::vault::ChunkerParams;
+use crate::vault::config::ChunkerParams;
 
 thread_local! {
     // The buffer of the last chunker that ended on this thread, for the next

@@ -21,7 +21,7 @@ use jiff::Timestamp;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::vault::Vault;
+use crate::vault::handle::Vault;
 
 /// The largest difference between this machine's clock and the store's
 /// that a destructive operation tolerates (the same as

@@ -50,7 +50,7 @@ use crate::pack::BlobKind;
 use crate::restore::{restore_contents, Delivery, Part};
 use crate::snapshot::{Origin, Snapshot};
 use crate::tree::{ChunkRef, Tree};
-use crate::vault::Vault;
+use crate::vault::handle::Vault;
 
 /// Directory of the copy-map objects in a destination vault.
 pub const COPYMAP_PREFIX: &str = "copymap/";

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::id::Id;
 use crate::index::Index;
 use crate::tree::{Node, Tree};
-use crate::vault::Vault;
+use crate::vault::handle::Vault;
 
 /// One difference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

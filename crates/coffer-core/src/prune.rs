@@ -40,7 +40,7 @@ use crate::pack::{open_blob, BlobKind, PackBuilder};
 use crate::session::{self, Session, SessionGuard, SessionKind, CLOCK_SKEW, SESSION_REMOVE_AFTER};
 use crate::snapshot::Snapshot;
 use crate::staging;
-use crate::vault::Vault;
+use crate::vault::handle::Vault;
 
 /// Default of [`PruneOptions::repack_below`]: repack packs less than half used.
 pub const DEFAULT_REPACK_BELOW: f64 = 0.5;

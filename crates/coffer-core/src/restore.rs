@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::pack::{open_blob_in_pieces, open_blob_in_place};
 use crate::tree::ChunkRef;
-use crate::vault::Vault;
+use crate::vault::handle::Vault;
 
 /// One chunk of content to restore: the index entry of its blob
 /// ([`Index::position`], 4 bytes where the id takes 32) and its plaintext

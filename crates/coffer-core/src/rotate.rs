@@ -23,7 +23,7 @@ use crate::backend::ObjectKind;
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::keys::{self, epoch, Secret, SlotInfo, SlotKind};
-use crate::vault::Vault;
+use crate::vault::handle::Vault;
 
 /// What to rotate with.
 pub struct RotateOptions<'a> {

@@ -36,7 +36,7 @@ use std::time::Duration;
 use crate::backend::ObjectKind;
 use crate::error::{Error, Result};
 use crate::id::Id;
-use crate::vault::Vault;
+use crate::vault::handle::Vault;
 
 /// How often a running session is rewritten.
 pub const SESSION_REFRESH: Duration = Duration::from_secs(5 * 60);

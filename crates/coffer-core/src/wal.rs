@@ -24,7 +24,7 @@
 
 use crate::backend::ObjectKind;
 use crate::error::{Error, Result};
-use crate::vault::Vault;
+use crate::vault::handle::Vault;
 
 /// The payload format byte: one zstd frame.
 const FORMAT_ZSTD: u8 = 1;
