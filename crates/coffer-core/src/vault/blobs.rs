@@ -6,16 +6,20 @@ use std::sync::Arc;
 
 use crate::backend::ObjectKind;
 use crate::error::{Error, Result};
-use crate::id::Id;
-use crate::index::Index;
-use crate::pack;
-use crate::tree::Tree;
+use crate::format::id::Id;
+use crate::format::index::Index;
+use crate::format::pack;
+use crate::format::tree::Tree;
 use crate::vault::handle::Vault;
 use crate::vault::objects::release_free_memory;
 
 /// Where blob `id` (a `what`, for messages) is: its location, pack and the
 /// pack's object path.
-fn locate(index: &Index, id: &Id, what: &str) -> Result<(crate::index::Location, Id, String)> {
+fn locate(
+    index: &Index,
+    id: &Id,
+    what: &str,
+) -> Result<(crate::format::index::Location, Id, String)> {
     let loc = index.lookup(id).ok_or_else(|| Error::NotFound {
         what: format!("{what} {id}"),
         hint: " in the index: the vault is missing data; run `coffer check`".into(),
@@ -33,7 +37,12 @@ impl Vault {
 
     /// Reads blob `id` at `loc` in pack object `path` with one ranged read,
     /// and verifies it.
-    fn read_located(&self, id: &Id, loc: crate::index::Location, path: &str) -> Result<Vec<u8>> {
+    fn read_located(
+        &self,
+        id: &Id,
+        loc: crate::format::index::Location,
+        path: &str,
+    ) -> Result<Vec<u8>> {
         let mut sealed = self
             .backend
             .read_range(path, loc.offset as u64, loc.len as u64)
@@ -88,7 +97,7 @@ impl Vault {
         index: &Index,
         root: &Id,
         path: &str,
-    ) -> Result<Option<crate::tree::Node>> {
+    ) -> Result<Option<crate::format::tree::Node>> {
         let mut tree = self.load_tree(index, root)?;
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
         let mut node = None;

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::keys::KdfParams;
+use crate::format::keys::KdfParams;
 
 /// The vault format version this build writes and reads (it reads every
 /// earlier one too). Version 2 added key epochs (sealed scheme 2, keyrings
@@ -55,7 +55,7 @@ pub struct VaultConfig {
     pub chunker: ChunkerParams,
 }
 
-/// Options of [`Vault::init`].
+/// Options of [`Vault::init`](crate::Vault::init).
 #[derive(Debug, Clone, Default)]
 pub struct InitOptions {
     /// Chunker parameters; default 512 KiB / 1 MiB / 4 MiB.
@@ -78,7 +78,7 @@ pub(super) const DATA_PREFIXES: &[&str] = &[
     "holds/",
     "sessions/",
     "prune/",
-    crate::copy::COPYMAP_PREFIX,
+    crate::ops::copy::COPYMAP_PREFIX,
     "wal/",
     "epochs/",
     "packs/",

@@ -7,10 +7,10 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use crate::backend::Backend;
-use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
-use crate::id::Id;
-use crate::keys::{self, KdfParams, Secret};
+use crate::format::crypto::MasterKey;
+use crate::format::id::Id;
+use crate::format::keys::{self, KdfParams, Secret};
 use crate::vault::config::{
     config_lost, InitOptions, VaultConfig, CONFIG, DATA_PREFIXES, FORMAT_VERSION,
 };
@@ -99,7 +99,7 @@ impl Vault {
         let config = VaultConfig {
             format: "coffer-vault".into(),
             version: FORMAT_VERSION,
-            id: hex::encode(crate::crypto::random_bytes::<16>()),
+            id: hex::encode(crate::format::crypto::random_bytes::<16>()),
             created: jiff::Timestamp::now().to_string(),
             chunker: opts.chunker,
         };

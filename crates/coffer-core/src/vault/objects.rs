@@ -7,9 +7,9 @@ use rayon::prelude::*;
 
 use crate::backend::ObjectKind;
 use crate::error::{Error, Result, StorageError};
-use crate::id::Id;
-use crate::index::{Index, IndexFile};
-use crate::snapshot::{Snapshot, SnapshotFilter};
+use crate::format::id::Id;
+use crate::format::index::{Index, IndexFile};
+use crate::format::snapshot::{Snapshot, SnapshotFilter};
 use crate::vault::handle::Vault;
 
 /// Readable snapshots (oldest first) and the errors of damaged ones.
@@ -104,13 +104,13 @@ impl Vault {
         // objects before the plan is deleted, so a pack this load finds in
         // the index that a concurrent prune is removing is one the plans
         // read here condemn, and lookups prefer a copy that stays.
-        let (plans, bad_plans) = crate::prune::list_plans(self)?;
+        let (plans, bad_plans) = crate::ops::prune::list_plans(self)?;
         if strict_plans {
             if let Some(e) = bad_plans.into_iter().next() {
                 return Err(e);
             }
         }
-        let condemned = crate::prune::condemned_packs(&plans);
+        let condemned = crate::ops::prune::condemned_packs(&plans);
         let mut ids = self.list(ObjectKind::Index)?;
         // Each entry takes at least 36 stored bytes; untouched capacity costs no memory.
         let cap: u64 = ids.iter().map(|(_, s)| s / 36).sum();

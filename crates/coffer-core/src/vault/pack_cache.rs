@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::id::Id;
+use crate::format::id::Id;
 
 /// Whole tree packs, kept after a tree blob was read from them: walking a
 /// snapshot reads every directory's tree, and those sit side by side in a

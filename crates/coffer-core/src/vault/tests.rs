@@ -4,7 +4,7 @@
 use super::config::CONFIG;
 use super::*;
 use crate::backend::{Backend, ObjectKind};
-use crate::keys::Secret;
+use crate::format::keys::Secret;
 use crate::test_backend::Mem;
 use std::sync::Arc;
 
