@@ -21,12 +21,12 @@ use jiff::Timestamp;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::vault::Vault;
+use crate::vault::handle::Vault;
 
 /// The largest difference between this machine's clock and the store's
 /// that a destructive operation tolerates (the same as
 /// [`crate::session::CLOCK_SKEW`], the skew tolerated between hosts).
-pub const STORE_CLOCK_SKEW: Duration = crate::session::CLOCK_SKEW;
+pub const STORE_CLOCK_SKEW: Duration = crate::format::session::CLOCK_SKEW;
 
 /// Which difference between this machine's clock and the store's is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,9 +78,9 @@ mod tests {
     use super::*;
     use crate::backend::{Backend, ObjectInfo, ObjectKind};
     use crate::error::StorageError;
-    use crate::keys::Secret;
-    use crate::lock::LockPolicy;
-    use crate::session::{SessionGuard, SessionKind};
+    use crate::format::keys::Secret;
+    use crate::format::lock::LockPolicy;
+    use crate::format::session::{SessionGuard, SessionKind};
     use crate::test_backend::Mem;
     use crate::vault::InitOptions;
     use crate::{execute_forget, plan_forget, ForgetOptions};

@@ -10,20 +10,20 @@
 //! exactly as a writer holding that key could: it is no test hook and
 //! changes nothing about how a vault is read.
 
-use crate::crypto::MasterKey;
-use crate::id::Id;
+use crate::format::crypto::MasterKey;
+use crate::format::id::Id;
 
 /// Seals `payload` (the encoding flag, 0 raw or 1 zstd, then the body) as
 /// the stored form of blob `id`, as [`crate::pack::open_blob`] expects it,
 /// whatever the payload holds.
 pub fn seal_blob_payload(key: &MasterKey, id: &Id, payload: &[u8]) -> Vec<u8> {
-    key.seal(&crate::pack::blob_aad(id), payload)
+    key.seal(&crate::format::pack::blob_aad(id), payload)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pack::{open_blob, seal_blob};
+    use crate::format::pack::{open_blob, seal_blob};
 
     /// What [`seal_blob_payload`] seals opens as a blob, like what
     /// [`seal_blob`] seals; a payload that is not what its id says is refused.

@@ -29,38 +29,53 @@
 //!   its bytes are used; damage yields [`Error::Damaged`] naming the object.
 //!
 //! This crate is synchronous: no async runtime, no CLI or HTTP types.
+//!
+//! Layout:
+//! - `format/`: what is stored and how, one module per kind of object or
+//!   encoding ([`id`], [`crypto`], [`keys`], [`chunker`], [`pack`],
+//!   [`index`], [`tree`], [`snapshot`], [`wal`], [`lock`], [`session`],
+//!   [`staging`]). `staging` is here because the names of staged files in
+//!   a local vault's `.tmp/` are a stored convention, which sessions and
+//!   prune both read.
+//! - `ops/`: the operations on a vault ([`archiver`] for backup,
+//!   [`restore`], [`check`](mod@check), [`copy`], [`diff`](mod@diff),
+//!   [`retention`], [`forget`], [`prune`](mod@prune),
+//!   [`rotate`](mod@rotate)), each with its options and its stats, report
+//!   or plan.
+//! - At the top, what both use: [`vault`] (the [`Vault`] handle that opens a
+//!   vault and reads and writes its sealed objects: formats and operations
+//!   all go through it, and it uses the formats, so it belongs to neither
+//!   folder), [`backend`] (the [`Backend`] trait objects are stored
+//!   through), [`error`] (the errors of every module), [`clock`] (whose
+//!   clock a destructive decision trusts, asked by the vault lock, writer
+//!   sessions and forget alike), `fuzzing` (helpers for the fuzz targets, not
+//!   part of the API) and, in tests only, `test_backend` (an in-memory
+//!   [`Backend`] for unit tests).
+//!
+//! Every module of `format/` and `ops/` is re-exported at the crate root
+//! (`coffer_core::lock`, `coffer_core::prune` …), so paths do not name the
+//! folder; the curated `pub use` block below names the API most callers
+//! need.
 
 #![deny(missing_docs)]
 
-pub mod archiver;
 pub mod backend;
-pub mod check;
-pub mod chunker;
 pub mod clock;
-pub mod copy;
-pub mod crypto;
-pub mod diff;
 pub mod error;
-pub mod forget;
+mod format;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod id;
-pub mod index;
-pub mod keys;
-pub mod lock;
-pub mod pack;
-pub mod prune;
-pub mod restore;
-pub mod retention;
-pub mod rotate;
-pub mod session;
-pub mod snapshot;
-pub mod staging;
+mod ops;
 #[cfg(test)]
 mod test_backend;
-pub mod tree;
 pub mod vault;
-pub mod wal;
+
+// The old paths (`coffer_core::lock::VaultLock`, `crate::pack::…`) stay:
+// every module of format/ and ops/ is re-exported at the crate root.
+pub use format::{
+    chunker, crypto, id, index, keys, lock, pack, session, snapshot, staging, tree, wal,
+};
+pub use ops::{archiver, check, copy, diff, forget, prune, restore, retention, rotate};
 
 pub use archiver::{Archiver, BackupOptions, Cancel};
 pub use backend::{

@@ -1,0 +1,25 @@
+//! Operations on a vault: each reads and writes the objects of
+//! [`crate::format`] through a [`crate::Vault`], takes an `XxxOptions` and
+//! returns an `XxxStats`, `XxxReport` or `XxxPlan`. Destructive ones are
+//! split into plan and execute, so a dry run, the HTTP preview and the real
+//! run share one decision.
+//!
+//! - [`archiver`]: backup (the pipeline that chunks, seals and packs).
+//! - [`restore`]: fetching and verifying content for a restore.
+//! - [`check`]: the vault's structure and, optionally, every byte.
+//! - [`copy`]: copying snapshots into another vault.
+//! - [`diff`]: differences between two snapshots.
+//! - [`retention`]: retention policies as pure functions.
+//! - [`forget`]: removing snapshots by policy or id (plan, execute).
+//! - [`prune`]: removing and repacking data no snapshot needs.
+//! - [`rotate`]: key rotation to a new key epoch.
+
+pub mod archiver;
+pub mod check;
+pub mod copy;
+pub mod diff;
+pub mod forget;
+pub mod prune;
+pub mod restore;
+pub mod retention;
+pub mod rotate;
