@@ -52,3 +52,14 @@ impl FilterArgs {
         }
     }
 }
+
+/// The tags of a repeatable `--tag` option: each value may be a
+/// comma-separated list; blanks are dropped.
+pub fn tag_list(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|t| t.split(','))
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
+}

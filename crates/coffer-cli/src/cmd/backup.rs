@@ -217,13 +217,7 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
     };
     let meta = SnapshotMeta {
         host: a.host.clone(),
-        tags: a
-            .tag
-            .iter()
-            .flat_map(|t| t.split(','))
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect(),
+        tags: crate::args::tag_list(&a.tag),
         ..Default::default()
     };
     if a.stdin {

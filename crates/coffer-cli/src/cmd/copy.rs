@@ -80,13 +80,7 @@ pub fn run(g: &GlobalArgs, a: CopyArgs) -> Result<u8> {
     };
     let opts = CopyOptions {
         compression_level: a.compression,
-        tags: a
-            .add_tag
-            .iter()
-            .flat_map(|t| t.split(','))
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect(),
+        tags: crate::args::tag_list(&a.add_tag),
         dry_run: a.dry_run,
         ..Default::default()
     };

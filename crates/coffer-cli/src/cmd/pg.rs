@@ -61,12 +61,7 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
             };
             let meta = SnapshotMeta {
                 host,
-                tags: tag
-                    .iter()
-                    .flat_map(|t| t.split(','))
-                    .map(|t| t.trim().to_string())
-                    .filter(|t| !t.is_empty())
-                    .collect(),
+                tags: crate::args::tag_list(&tag),
                 ..Default::default()
             };
             let outcome =

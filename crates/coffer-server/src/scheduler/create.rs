@@ -18,6 +18,17 @@ pub const MAX_MISSED_RECORDED: usize = 100;
 /// Step 1 of [`decide`](super::decide): runs that came due since the last
 /// call (or were missed while down) become jobs in `d.create`; those
 /// expired at once are also in `expired`.
+/// The job of `rule` for `source` scheduled at `t`, with its windows.
+fn run_at(rule: &ScheduledRule, source: &str, t: Timestamp) -> NewJob {
+    NewJob {
+        rule: rule.id.clone(),
+        source: source.to_string(),
+        scheduled: t,
+        start_deadline: t + rule.start_window,
+        completion_deadline: t + rule.completion_window,
+    }
+}
+
 pub(super) fn create_due(
     rules: &[ScheduledRule],
     state: &State,
@@ -82,13 +93,7 @@ pub(super) fn create_due(
                     reason,
                 });
                 expired.insert(JobRef::New(d.create.len()));
-                d.create.push(NewJob {
-                    rule: rule.id.clone(),
-                    source: source.clone(),
-                    scheduled: t,
-                    start_deadline: t + rule.start_window,
-                    completion_deadline: t + rule.completion_window,
-                });
+                d.create.push(run_at(rule, source, t));
             }
             if !newest_runs {
                 d.expire.push(Expire {
@@ -100,13 +105,7 @@ pub(super) fn create_due(
                 });
                 expired.insert(JobRef::New(d.create.len()));
             }
-            d.create.push(NewJob {
-                rule: rule.id.clone(),
-                source: source.clone(),
-                scheduled: newest,
-                start_deadline: newest + rule.start_window,
-                completion_deadline: newest + rule.completion_window,
-            });
+            d.create.push(run_at(rule, source, newest));
         }
     }
 }

@@ -88,13 +88,7 @@ pub fn plan_retention(
     now: Timestamp,
     tz: &TimeZone,
 ) -> Vec<Decision> {
-    let mut order: Vec<&Candidate> = snapshots.iter().collect();
-    order.sort_by(|a, b| {
-        a.group
-            .cmp(&b.group)
-            .then(b.time.cmp(&a.time))
-            .then(b.id.cmp(&a.id))
-    });
+    let order = in_decision_order(snapshots);
     let mut out = Vec::with_capacity(order.len());
     let mut i = 0;
     while i < order.len() {
@@ -180,9 +174,9 @@ fn plan_group(
     }
 }
 
-/// Decisions that remove exactly `snapshots` (named one by one), except
-/// where a hold or protection keeps them. Ordered like [`plan_retention`].
-pub fn plan_removal(snapshots: &[Candidate], now: Timestamp) -> Vec<Decision> {
+/// `snapshots` in the order decisions are listed: by group, newest first
+/// (ties by id, so the order is the same on every run).
+fn in_decision_order(snapshots: &[Candidate]) -> Vec<&Candidate> {
     let mut order: Vec<&Candidate> = snapshots.iter().collect();
     order.sort_by(|a, b| {
         a.group
@@ -190,6 +184,13 @@ pub fn plan_removal(snapshots: &[Candidate], now: Timestamp) -> Vec<Decision> {
             .then(b.time.cmp(&a.time))
             .then(b.id.cmp(&a.id))
     });
+    order
+}
+
+/// Decisions that remove exactly `snapshots` (named one by one), except
+/// where a hold or protection keeps them. Ordered like [`plan_retention`].
+pub fn plan_removal(snapshots: &[Candidate], now: Timestamp) -> Vec<Decision> {
+    let mut order = in_decision_order(snapshots);
     order.dedup_by(|a, b| a.id == b.id);
     order
         .into_iter()
