@@ -264,7 +264,7 @@ impl Redis {
                 })?
         };
         let check = check.lock().unwrap().clone();
-        check.verify().map_err(|d| self.protocol(d))?;
+        check.verify().map_err(|d| self.protocol(d.0))?;
         let mut d = BTreeMap::new();
         d.insert("host".into(), self.url.host.clone());
         d.insert("port".into(), self.url.port.to_string());
@@ -388,20 +388,25 @@ struct RdbCheck {
     version: String,
 }
 
+/// Why a payload is not a sound RDB file.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadRdb(String);
+
 impl RdbCheck {
-    fn verify(&self) -> Result<(), String> {
+    fn verify(&self) -> Result<(), BadRdb> {
         if self.head.len() < 9 || &self.head[..5] != b"REDIS" {
-            return Err(format!(
+            return Err(BadRdb(format!(
                 "the payload ({} bytes) is not an RDB file: it does not start with REDIS",
                 self.len
-            ));
+            )));
         }
         // The file ends with the EOF opcode 0xFF and an 8-byte checksum.
         if self.tail.len() < 9 || self.tail[self.tail.len() - 9] != 0xFF {
-            return Err(format!(
+            return Err(BadRdb(format!(
                 "the RDB ({} bytes) lacks its end-of-file marker: the transfer was cut short",
                 self.len
-            ));
+            )));
         }
         Ok(())
     }

@@ -85,7 +85,8 @@ pub fn vault(g: &GlobalArgs, c: VaultCmd) -> Result<u8> {
             };
             policy.validate().map_err(|e| {
                 UsageError(
-                    e.replace("changeable_for_days = ", "--changeable-for-days ")
+                    e.to_string()
+                        .replace("changeable_for_days = ", "--changeable-for-days ")
                         .replace("min_retention_days = ", "--min-retention-days ")
                         .replace("max_retention_days = ", "--max-retention-days "),
                 )

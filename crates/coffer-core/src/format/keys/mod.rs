@@ -211,40 +211,44 @@ pub mod kdf_bounds {
 
 impl KdfParams {
     /// Checks the parameters against [`kdf_bounds`] (what a reader accepts).
-    pub fn check(&self) -> std::result::Result<(), String> {
+    pub fn check(&self) -> Result<()> {
         use kdf_bounds::*;
         let KdfParams { m_kib, t, p } = *self;
         let work = u64::from(m_kib) * u64::from(t);
         if !(1..=MAX_P).contains(&p) {
-            return Err(format!("Argon2id lanes p={p} are outside 1..={MAX_P}"));
+            return Err(Error::InvalidInput(format!(
+                "Argon2id lanes p={p} are outside 1..={MAX_P}"
+            )));
         }
         if m_kib < 8 * p || m_kib > MAX_M_KIB {
-            return Err(format!(
+            return Err(Error::InvalidInput(format!(
                 "Argon2id memory m_kib={m_kib} is outside {}..={MAX_M_KIB} KiB (2 GiB)",
                 8 * p
-            ));
+            )));
         }
         if !(1..=MAX_T).contains(&t) {
-            return Err(format!("Argon2id iterations t={t} are outside 1..={MAX_T}"));
+            return Err(Error::InvalidInput(format!(
+                "Argon2id iterations t={t} are outside 1..={MAX_T}"
+            )));
         }
         if work > MAX_WORK {
-            return Err(format!(
+            return Err(Error::InvalidInput(format!(
                 "Argon2id work m_kib·t = {work} is above {MAX_WORK} (8 GiB·passes)"
-            ));
+            )));
         }
         Ok(())
     }
 
     /// Checks the parameters of a slot about to be made: readable, and not
     /// weaker than OWASP's weakest Argon2id recommendation.
-    pub fn check_new(&self) -> std::result::Result<(), String> {
+    pub fn check_new(&self) -> Result<()> {
         use kdf_bounds::*;
         self.check()?;
         if self.m_kib < MIN_NEW_M_KIB || u64::from(self.m_kib) * u64::from(self.t) < MIN_NEW_WORK {
-            return Err(format!(
+            return Err(Error::InvalidInput(format!(
                 "Argon2id m_kib={} t={} is weaker than OWASP's minimum (at least {MIN_NEW_M_KIB} KiB, and m_kib·t at least {MIN_NEW_WORK})",
                 self.m_kib, self.t
-            ));
+            )));
         }
         Ok(())
     }
@@ -339,7 +343,7 @@ fn wrapping_key(secret: &Secret, salt: &[u8], kdf: Option<KdfParams>) -> Result<
         Secret::Password(pw) => {
             let p = kdf.unwrap_or_default();
             // Checked again here, whoever called: never start absurd work.
-            p.check().map_err(Error::InvalidInput)?;
+            p.check()?;
             let params = argon2::Params::new(p.m_kib, p.t, p.p, Some(32))
                 .map_err(|e| Error::InvalidInput(format!("bad Argon2id parameters: {e}")))?;
             let a =
@@ -438,13 +442,16 @@ pub fn list_slots(backend: &dyn Backend) -> Result<Vec<SlotInfo>> {
 /// Why slot `body` cannot be used, if it cannot: it must parse, its salt
 /// and wrapped secret must decode, and a password slot's Argon2id
 /// parameters must be within [`kdf_bounds`]. Checked before any KDF work.
-fn check_slot(body: &[u8]) -> std::result::Result<KeySlot, String> {
-    let slot: KeySlot = serde_json::from_slice(body).map_err(|e| format!("does not parse: {e}"))?;
+fn check_slot(body: &[u8]) -> Result<KeySlot> {
+    let slot: KeySlot = serde_json::from_slice(body)
+        .map_err(|e| Error::InvalidInput(format!("does not parse: {e}")))?;
     if !B64.decode(&slot.salt).is_ok_and(|s| !s.is_empty()) {
-        return Err("its salt is not base64".into());
+        return Err(Error::InvalidInput("its salt is not base64".to_string()));
     }
     if B64.decode(&slot.wrapped).is_err() {
-        return Err("its wrapped key is not base64".into());
+        return Err(Error::InvalidInput(
+            "its wrapped key is not base64".to_string(),
+        ));
     }
     if slot.kind == SlotKind::Password {
         slot.kdf.unwrap_or_default().check()?;
@@ -452,7 +459,11 @@ fn check_slot(body: &[u8]) -> std::result::Result<KeySlot, String> {
     match (&slot.keyring, slot.epoch) {
         (None, 0) => {}
         (Some(k), n) if n > 0 && Id::parse(k).is_some() => {}
-        _ => return Err("its key epoch and keyring do not match".into()),
+        _ => {
+            return Err(Error::InvalidInput(
+                "its key epoch and keyring do not match".to_string(),
+            ))
+        }
     }
     Ok(slot)
 }
@@ -489,7 +500,7 @@ pub fn list_slots_checked(backend: &dyn Backend) -> Result<(Vec<SlotInfo>, Vec<S
             Ok(slot) => out.push(SlotInfo { id, slot }),
             Err(reason) => problems.push(SlotProblem {
                 path: obj.path,
-                reason,
+                reason: reason.to_string(),
             }),
         }
     }

@@ -18,7 +18,7 @@ fn validate_policy() {
     assert!(p(7, 365, None).validate().is_ok());
     assert!(p(7, 365, Some(3)).validate().is_ok());
     let e = p(7, 365, Some(2)).validate().unwrap_err();
-    assert!(e.contains("at least 3 days"), "{e}");
+    assert!(e.to_string().contains("at least 3 days"), "{e}");
     assert!(p(30, 7, None).validate().is_err());
     assert_eq!(p(7, 365, Some(3)).mode(), LockMode::Compliance);
 }
@@ -36,7 +36,8 @@ fn retention_bounds() {
     };
     let e = lock.check_retention(&hourly).unwrap_err();
     assert!(
-        e.contains("0.08 days, below the lock's minimum of 7"),
+        e.to_string()
+            .contains("0.08 days, below the lock's minimum of 7"),
         "{e}"
     );
     let ok = RetentionPolicy {

@@ -69,19 +69,19 @@ impl LockPolicy {
     /// Checks the policy itself: the minimum is not above the maximum, and
     /// a compliance grace period is at least [`MIN_CHANGEABLE_DAYS`]. On
     /// failure, says what to give instead.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> crate::Result<()> {
         if self.min_retention_days > self.max_retention_days {
-            return Err(format!(
+            return Err(Error::InvalidInput(format!(
                 "min_retention_days = {} is above max_retention_days = {}: give a minimum no larger than the maximum",
                 self.min_retention_days, self.max_retention_days
-            ));
+            )));
         }
         if let Some(d) = self.changeable_for_days {
             if d < MIN_CHANGEABLE_DAYS {
-                return Err(format!(
+                return Err(Error::InvalidInput(format!(
                     "changeable_for_days = {d} is too short: a compliance lock needs a grace period of at least {MIN_CHANGEABLE_DAYS} days \
                      (during it the lock can still be changed or removed); give {MIN_CHANGEABLE_DAYS} or more, or leave it out for governance mode"
-                ));
+                )));
             }
         }
         Ok(())
@@ -102,22 +102,22 @@ impl LockPolicy {
     /// Backup does for a recovery point's lifecycle: the retention must keep
     /// every snapshot at least `min_retention_days`, and must not keep any
     /// longer than `max_retention_days`. On failure, says why.
-    pub fn check_retention(&self, policy: &crate::RetentionPolicy) -> Result<(), String> {
+    pub fn check_retention(&self, policy: &crate::RetentionPolicy) -> crate::Result<()> {
         match policy.retention_days() {
-            None => Err(format!(
+            None => Err(Error::InvalidInput(format!(
                 "the retention keeps snapshots indefinitely, beyond the lock's maximum of {} days: set delete_after_days",
                 self.max_retention_days
-            )),
-            Some(d) if d < self.min_retention_days as f64 => Err(format!(
+            ))),
+            Some(d) if d < self.min_retention_days as f64 => Err(Error::InvalidInput(format!(
                 "the retention keeps snapshots for {} days, below the lock's minimum of {} days",
                 fmt_days(d),
                 self.min_retention_days
-            )),
-            Some(d) if d > self.max_retention_days as f64 => Err(format!(
+            ))),
+            Some(d) if d > self.max_retention_days as f64 => Err(Error::InvalidInput(format!(
                 "the retention keeps snapshots for {} days, beyond the lock's maximum of {} days",
                 fmt_days(d),
                 self.max_retention_days
-            )),
+            ))),
             Some(_) => Ok(()),
         }
     }
