@@ -333,6 +333,20 @@ pub fn config_with_state_dir(g: &GlobalArgs, state_dir: Option<PathBuf>) -> Resu
 }
 
 /// The job catalog of `dir`, created if missing.
+/// The vault of a command that records a job (`verify`, `prune` of a
+/// `--vault`): a usage error stops the command; any other failure to open
+/// the vault is the job's to record (it is FAILED with that reason).
+pub fn open_for_job(g: &GlobalArgs) -> Result<coffer_server::model::ServerResult<Vault>> {
+    match open(g) {
+        Ok(v) => Ok(Ok(v)),
+        Err(e) if e.downcast_ref::<UsageError>().is_some() => Err(e),
+        Err(e) => Ok(Err(coffer_server::model::ServerError::new(
+            crate::error::kind(&e),
+            crate::error::message(&e),
+        ))),
+    }
+}
+
 pub fn open_catalog(dir: &StateDir) -> Result<Catalog> {
     dir.open_catalog().context("opening the job catalog")
 }

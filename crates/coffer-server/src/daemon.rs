@@ -377,6 +377,7 @@ pub fn run_task(
 ) -> JobOutcome {
     match kind {
         TaskKind::Verify(v) => crate::verify::run_entry(runner, v, id, cancel, now).outcome,
+        TaskKind::Prune(p) => crate::prune::run_entry(runner, p, id).outcome,
         TaskKind::RestoreTest(t) => {
             let catalog = runner.catalog();
             match crate::restore_test::run_job(runner.config(), catalog, t, id, cancel) {

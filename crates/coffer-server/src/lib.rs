@@ -23,6 +23,7 @@
 //! - [`records`]: the results verify and restore-test jobs record.
 //! - [`restore_test`]: restore tests: real restores into scratch space,
 //!   validated and timed ([`restore_test::run`]).
+//! - [`prune`]: prune as a job (`coffer prune`, `[[prune]]` entries).
 //! - [`verify`]: verification as a job (`coffer verify`, `[[verify]]`
 //!   entries) and a vault's verification status.
 //! - [`http`]: the daemon's HTTP listener (`[server]`): `/metrics`,
@@ -51,6 +52,7 @@ pub mod http;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod prune;
 pub mod records;
 pub mod report;
 pub mod restore_test;

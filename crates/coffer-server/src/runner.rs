@@ -275,7 +275,16 @@ impl Runner {
         }
         // What follows a backup: a failure here is reported, not fatal.
         let filter = rule_filter(rule, &source.name);
-        if let Err(e) = self.apply_retention(id, &vault, &rule.vault, &filter, &rule.retention) {
+        let retention = &rule.retention;
+        if let Err(e) = self.apply_retention(
+            id,
+            &vault,
+            &rule.vault,
+            rule,
+            &source.name,
+            &filter,
+            retention,
+        ) {
             self.event(
                 id,
                 EventLevel::Warning,
@@ -311,19 +320,72 @@ impl Runner {
         Ok(result)
     }
 
-    /// Applies `policy` to the snapshots `filter` selects in `vault`;
-    /// records what it removed as an event of job `id`.
+    /// Applies `policy` to the snapshots `filter` selects in `vault` (named
+    /// `name` in the configuration) after job `id` of `rule` for `source`:
+    /// a `forget` job of its own in the catalog (FORGET_COMPLETED or
+    /// FORGET_FAILED, with what it removed and what locks or holds kept),
+    /// and events of job `id` saying the same.
+    #[allow(clippy::too_many_arguments)]
     fn apply_retention(
         &self,
         id: JobId,
         vault: &Vault,
         name: &str,
+        rule: &RuleConfig,
+        source: &str,
         filter: &SnapshotFilter,
         policy: &RetentionPolicy,
     ) -> ServerResult<()> {
         if policy.keeps_everything() {
             return Ok(());
         }
+        let mut j = rule_job(JobKind::Forget, Trigger::Rule, rule, source);
+        j.vault = Some(name.to_string());
+        // The record is best effort: retention runs even if the catalog fails.
+        let job = match self.catalog.create_job(&j) {
+            Ok(job) => {
+                let _ = self.catalog.start_job(job);
+                Some(job)
+            }
+            Err(e) => {
+                self.event(
+                    id,
+                    EventLevel::Warning,
+                    &format!("cannot record a forget job: {e}"),
+                );
+                None
+            }
+        };
+        let r = self.forget_by_policy(id, vault, name, filter, policy);
+        if let Some(job) = job {
+            let o = match &r {
+                Ok(stats) => JobOutcome {
+                    details: Some(serde_json::json!({
+                        "removed": stats.removed.iter().map(|i| i.to_hex()).collect::<Vec<_>>(),
+                        "kept": stats.refused.iter().map(|r| serde_json::json!({
+                            "snapshot": r.id.to_hex(),
+                            "why": r.message,
+                        })).collect::<Vec<_>>(),
+                    })),
+                    ..JobOutcome::new(JobState::Completed)
+                },
+                Err(e) => JobOutcome::failed(e.message.clone()),
+            };
+            self.finish(job, &o);
+        }
+        r.map(|_| ())
+    }
+
+    /// The forget of [`Self::apply_retention`]; records what it removed as
+    /// an event of job `id`.
+    fn forget_by_policy(
+        &self,
+        id: JobId,
+        vault: &Vault,
+        name: &str,
+        filter: &SnapshotFilter,
+        policy: &RetentionPolicy,
+    ) -> ServerResult<coffer_core::forget::ForgetStats> {
         let opts = ForgetOptions {
             policy: policy.clone(),
             filter: filter.clone(),
@@ -355,7 +417,7 @@ impl Runner {
                 &format!("retention kept {}: {}", r.id.short(), r.message),
             );
         }
-        Ok(())
+        Ok(stats)
     }
 
     /// A copy job (its own catalog row) of `ids` from `src` into vault
@@ -418,6 +480,8 @@ impl Runner {
                 job,
                 &dst,
                 dst_name,
+                rule,
+                &source.name,
                 &rule_filter(rule, &source.name),
                 retention,
             ) {

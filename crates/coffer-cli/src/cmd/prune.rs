@@ -1,8 +1,12 @@
-//! `coffer prune`: flags and output; the work is `coffer_core::prune`.
+//! `coffer prune`: flags and output. The prune runs as a job through
+//! `coffer_server::prune::run_job`, as the daemon's `[[prune]]` entries do,
+//! so it is recorded in the catalog of the state directory (with its
+//! report, and the PRUNE_* events); the work is `coffer_core::prune`.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use coffer_core::{PruneOptions, PruneReport};
+use coffer_server::catalog::Trigger;
 
 use crate::args::GlobalArgs;
 use crate::context;
@@ -18,6 +22,9 @@ pub struct PruneArgs {
     /// Repack packs whose used bytes are below PCT percent of their size (0 turns repacking off)
     #[arg(long, value_name = "PCT", default_value_t = 50.0)]
     pub repack_below: f64,
+    /// The state directory whose catalog records the prune job (default: the configuration's state_dir)
+    #[arg(long, env = "COFFER_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// Runs `coffer prune`. Exit code 3 when something was skipped (a pack
@@ -34,15 +41,37 @@ pub fn run(g: &GlobalArgs, a: PruneArgs) -> Result<u8> {
         Ok(coffer_storage::Location::Local(p)) => Some(p),
         _ => None,
     };
-    let vault = context::open(g)?;
     let opts = PruneOptions {
         repack_below: a.repack_below / 100.0,
         dry_run: a.dry_run,
         local_dir,
         ..Default::default()
     };
-    let report = coffer_core::prune(&vault, &opts)
-        .with_context(|| format!("prune of vault {}", vault.backend().location()))?;
+    let name = t.name.clone().unwrap_or_else(|| t.location.clone());
+    let vault = context::open_for_job(g)?;
+    let state = context::resolve_state_dir(g, a.state_dir.as_deref())?;
+    let report = match context::open_catalog(&state) {
+        Ok(catalog) => {
+            let job = coffer_server::prune::new_job(&name, None, Trigger::Cli);
+            let id = catalog.create_job(&job)?;
+            let run = coffer_server::prune::run_job(&catalog, id, &name, vault, &opts);
+            run.report.ok_or_else(|| {
+                anyhow!(run
+                    .outcome
+                    .error
+                    .unwrap_or_else(|| "the prune failed".into()))
+            })?
+        }
+        // The catalog is a record, not a condition: the prune still runs.
+        Err(e) => {
+            eprintln!(
+                "warning: {}; the prune runs without a job record",
+                crate::error::message(&e)
+            );
+            let vault = vault.map_err(|e| anyhow!(e))?;
+            coffer_core::prune(&vault, &opts).with_context(|| format!("prune of vault `{name}`"))?
+        }
+    };
     if g.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -5,7 +5,6 @@ use anyhow::{bail, Result};
 use clap::Args;
 use coffer_core::Cancel;
 use coffer_server::catalog::{Catalog, JobState, Trigger};
-use coffer_server::model::ServerError;
 use coffer_server::runner::Runner;
 use coffer_server::state::StateDir;
 use coffer_server::verify::{self, VerifyData, VerifyRun, COVERAGE_WINDOW};
@@ -103,14 +102,7 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> Result<u8> {
         let state = crate::context::resolve_state_dir(g, a.state_dir.as_deref())?;
         let t = crate::context::target(g);
         let name = t.name.clone().unwrap_or_else(|| t.location.clone());
-        let vault = match crate::context::open(g) {
-            Ok(v) => Ok(v),
-            Err(e) if e.downcast_ref::<UsageError>().is_some() => return Err(e),
-            Err(e) => Err(ServerError::new(
-                crate::error::kind(&e),
-                crate::error::message(&e),
-            )),
-        };
+        let vault = crate::context::open_for_job(g)?;
         let catalog = open_catalog(state)?;
         let id = catalog.create_job(&verify::new_job(&name, None, Trigger::Cli))?;
         let run = verify::run_job(&catalog, id, &name, vault, data, &cancel, now);

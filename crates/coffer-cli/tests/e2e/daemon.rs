@@ -346,9 +346,14 @@ retention = { keep_daily = 7 }
     let out = s.cmd(&["plan", "run", "p/nightly"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let jobs = s.jobs();
-    assert_eq!(jobs.len(), 1, "{jobs:#?}");
-    assert_eq!(jobs[0]["state"], "COMPLETED");
-    assert_eq!(jobs[0]["trigger"], "cli");
+    let backups: Vec<_> = jobs.iter().filter(|j| j["kind"] == "backup").collect();
+    assert_eq!(backups.len(), 1, "{jobs:#?}");
+    assert_eq!(backups[0]["state"], "COMPLETED");
+    assert_eq!(backups[0]["trigger"], "cli");
+    // Its retention is a forget job of its own (issue 15).
+    let forget = jobs.iter().find(|j| j["kind"] == "forget").unwrap();
+    assert_eq!(forget["state"], "COMPLETED", "{forget:#}");
+    assert_eq!(forget["rule"], "nightly");
     // An unknown rule is a usage error.
     let bad = s.cmd(&["plan", "run", "p/nope"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));

@@ -278,3 +278,139 @@ fn prune_killed_at_random_moments_leaves_a_sound_vault() {
     }
     eprintln!("{kills} kills in {round} rounds");
 }
+
+/// The jobs of kind `kind` in the catalog of `state`, newest first.
+fn jobs_of(env: &Env, state: &Path, kind: &str) -> Vec<serde_json::Value> {
+    let o = env
+        .cmd(&["--json", "jobs", "list", "--limit", "0", "--kind", kind])
+        .env("COFFER_STATE_DIR", state)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "jobs list: {}", stderr(&o));
+    serde_json::from_slice::<serde_json::Value>(&o.stdout)
+        .unwrap()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Issue 15: prune and forget are jobs, through the same code from the
+/// command line and the daemon. `coffer prune` records a `prune` job (CLI
+/// trigger, its report as details); a `[[prune]]` entry is run by the
+/// daemon on its schedule as the same job; the retention a rule applies
+/// after its backup is a `forget` job of its own with what it removed, and
+/// every one of them raises its events (PRUNE_*, FORGET_COMPLETED).
+#[test]
+fn issue15_prune_and_forget_are_jobs_from_the_cli_and_the_daemon() {
+    let env = Env::new(Kind::Local, "prune-jobs");
+    env.init();
+    write(&env.path("data/a.txt"), b"first");
+    let state = env.path("state");
+    let config = env.path("coffer.toml");
+    std::fs::write(
+        &config,
+        r#"
+state_dir = "state"
+
+[[vault]]
+name = "main"
+url = "vault"
+key_file = "vault.key"
+
+[[source]]
+name = "docs"
+kind = "files"
+paths = ["data"]
+
+[[plan]]
+name = "p"
+
+[[plan.rule]]
+name = "nightly"
+vault = "main"
+sources = ["docs"]
+schedule = "0 3 * * *"
+retention = { keep_last = 1 }
+
+[[prune]]
+name = "often"
+vault = "main"
+schedule = "@every 1s"
+repack_below = 30
+"#,
+    )
+    .unwrap();
+    let check = env
+        .cmd(&["config", "check"])
+        .env("COFFER_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", stderr(&check));
+
+    // The rule twice: the second backup's retention forgets the first.
+    for round in ["first", "second"] {
+        write(&env.path("data/a.txt"), round.as_bytes());
+        let o = env
+            .cmd(&["plan", "run", "p/nightly"])
+            .env("COFFER_CONFIG", &config)
+            .env_remove("COFFER_STATE_DIR")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "plan run: {}", stderr(&o));
+    }
+    let forgets = jobs_of(&env, &state, "forget");
+    assert_eq!(forgets.len(), 2, "{forgets:#?}");
+    let removed = forgets
+        .iter()
+        .find(|j| {
+            j["details"]["removed"]
+                .as_array()
+                .is_some_and(|r| r.len() == 1)
+        })
+        .unwrap_or_else(|| panic!("no forget job removed a snapshot: {forgets:#?}"));
+    assert_eq!(removed["state"], "COMPLETED", "{removed:#}");
+    assert_eq!(removed["trigger"], "rule");
+    assert_eq!(removed["source"], "docs");
+    assert_eq!(removed["vault"], "main");
+
+    // `coffer prune` is a job with the prune's report.
+    let report = prune_json(&env, &[]);
+    assert!(report["packs_deleted"].as_u64().unwrap() >= 1, "{report:#}");
+    let prunes = jobs_of(&env, &state, "prune");
+    assert_eq!(prunes.len(), 1, "{prunes:#?}");
+    assert_eq!(prunes[0]["state"], "COMPLETED");
+    assert_eq!(prunes[0]["trigger"], "cli");
+    assert_eq!(
+        prunes[0]["details"]["packs_deleted"],
+        report["packs_deleted"]
+    );
+
+    // The daemon runs the [[prune]] entry on its schedule, as the same job.
+    let daemon = serve_cmd(&env, &config).spawn().unwrap();
+    wait_until("a scheduled prune job", 60, || {
+        jobs_of(&env, &state, "prune")
+            .iter()
+            .any(|j| j["trigger"] == "schedule" && j["state"] == "COMPLETED")
+    });
+    let (code, log) = stop_serve(daemon);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("pruning vault main"), "{log}");
+    let scheduled = jobs_of(&env, &state, "prune")
+        .into_iter()
+        .find(|j| j["trigger"] == "schedule")
+        .unwrap();
+    assert_eq!(scheduled["rule"], "often");
+    assert_eq!(scheduled["vault"], "main");
+    assert!(scheduled["details"]["packs"].is_u64(), "{scheduled:#}");
+
+    let o = env
+        .cmd(&["--json", "events", "--limit", "0"])
+        .env("COFFER_STATE_DIR", &state)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "events: {}", stderr(&o));
+    let events = String::from_utf8_lossy(&o.stdout);
+    for name in ["PRUNE_STARTED", "PRUNE_COMPLETED", "FORGET_COMPLETED"] {
+        assert!(events.contains(name), "no {name} event: {events}");
+    }
+}

@@ -20,7 +20,7 @@
 //! type, every checked value [`toml::Spanned`]), the checked type the
 //! daemon uses, and the validation from one to the other: `vault`,
 //! `source`, `plan` (rules, windows, retention, copies, cold tier),
-//! `anomaly`, `compliance`, `report`, `restore_test`, `verify`, `server`
+//! `anomaly`, `compliance`, `report`, `restore_test`, `verify`, `prune`, `server`
 //! and `notify`. `validate` holds what they all share (the validator that
 //! collects `file:line:column` errors, the spanned type, durations,
 //! schedules, time zones) and `secret` where secrets come from; neither
@@ -31,6 +31,7 @@ mod anomaly;
 mod compliance;
 mod notify;
 mod plan;
+mod prune;
 mod report;
 mod restore_test;
 mod secret;
@@ -52,6 +53,7 @@ pub use notify::{
 pub use plan::{
     CopyConfig, PlanConfig, RuleConfig, DEFAULT_COMPLETION_WINDOW, DEFAULT_START_WINDOW,
 };
+pub use prune::{PruneConfig, DEFAULT_PRUNE_COMPLETION_WINDOW, DEFAULT_PRUNE_REPACK_BELOW};
 pub use report::{ReportConfig, ReportTarget};
 pub use restore_test::{
     CmpOp, Expect, QueryCheck, RestoreTestConfig, SnapshotSelect, Unmet,
@@ -94,6 +96,8 @@ pub struct Config {
     pub restore_tests: Vec<RestoreTestConfig>,
     /// Scheduled verifications (`[[verify]]`), in file order.
     pub verify: Vec<VerifyConfig>,
+    /// Scheduled prunes (`[[prune]]`), in file order.
+    pub prune: Vec<PruneConfig>,
     /// `[server]`: the daemon's HTTP listener (`/metrics`, `/healthz`).
     pub server: Option<ServerConfig>,
     /// `[[notify]]`: notification sinks, in file order.
@@ -202,6 +206,8 @@ struct RawConfig {
     restore_test: Vec<restore_test::RawRestoreTest>,
     #[serde(default)]
     verify: Vec<verify::RawVerify>,
+    #[serde(default)]
+    prune: Vec<prune::RawPrune>,
 }
 
 impl Validator<'_> {
@@ -227,6 +233,8 @@ impl Validator<'_> {
             .collect();
         self.duplicates("verify", raw.verify.iter().map(|v| &v.name));
         let verify = raw.verify.iter().map(|e| self.verify(e, &vaults)).collect();
+        self.duplicates("prune", raw.prune.iter().map(|p| &p.name));
+        let prune = raw.prune.iter().map(|e| self.prune(e, &vaults)).collect();
         Config {
             path: self.file.clone(),
             state_dir: raw
@@ -242,6 +250,7 @@ impl Validator<'_> {
             reports,
             restore_tests,
             verify,
+            prune,
             server: raw.server.as_ref().map(|s| self.server(s)),
             notify: self.notify(&raw.notify),
         }

@@ -131,29 +131,6 @@ impl Validator<'_> {
         }
     }
 
-    /// A vault by name, or an error at `n` listing the vaults there are.
-    fn vault_ref<'v>(
-        &mut self,
-        rule: &str,
-        field: &str,
-        n: &S<String>,
-        vaults: &'v [VaultConfig],
-    ) -> Option<&'v VaultConfig> {
-        let found = vaults.iter().find(|v| &v.name == n.get_ref());
-        if found.is_none() {
-            let known: Vec<&str> = vaults.iter().map(|v| v.name.as_str()).collect();
-            self.at(
-                n,
-                format!(
-                    "rule `{rule}`: {field} `{}` is not a vault of this file (vaults: {}); add a [[vault]] with that name or fix the name",
-                    n.get_ref(),
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
-                ),
-            );
-        }
-        found
-    }
-
     fn check_lock(
         &mut self,
         rule: &str,
@@ -229,7 +206,7 @@ impl Validator<'_> {
             .as_ref()
             .map(|x| x.span())
             .unwrap_or(r.name.span());
-        let vault = self.vault_ref(&id, "vault", &r.vault, vaults);
+        let vault = self.vault_ref(&format!("rule `{id}`"), "vault", &r.vault, vaults);
         if let Some(v) = vault {
             if v.tier == Tier::Cold {
                 self.at(&r.vault, format!("rule `{id}`: vault `{}` is a cold vault; back up into a hot vault and move snapshots there with cold_after_days and cold_vault", v.name));
@@ -250,7 +227,7 @@ impl Validator<'_> {
                 if *d.get_ref() == 0 {
                     self.at(d, format!("rule `{id}`: cold_after_days must be at least 1"));
                 }
-                if let Some(cv) = self.vault_ref(&id, "cold_vault", c, vaults) {
+                if let Some(cv) = self.vault_ref(&format!("rule `{id}`"), "cold_vault", c, vaults) {
                     if cv.tier != Tier::Cold {
                         self.at(c, format!("rule `{id}`: cold_vault `{}` is not a cold vault: set tier = \"cold\" on it or name a cold one", cv.name));
                     }
@@ -272,7 +249,9 @@ impl Validator<'_> {
                 .as_ref()
                 .map(|x| x.get_ref().clone())
                 .unwrap_or_default();
-            if let Some(v) = self.vault_ref(&id, "copy_to vault", &c.vault, vaults) {
+            if let Some(v) =
+                self.vault_ref(&format!("rule `{id}`"), "copy_to vault", &c.vault, vaults)
+            {
                 if Some(&v.name) == vault.map(|x| &x.name) {
                     self.at(&c.vault, format!("rule `{id}`: copy_to names the rule's own vault `{}`; copy into another vault", v.name));
                 }

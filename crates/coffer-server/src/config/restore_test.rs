@@ -250,17 +250,7 @@ impl Validator<'_> {
         );
         let schedule = self.schedule(&owner, &t.schedule);
         let (timezone, timezone_name) = self.timezone(&owner, t.timezone.as_ref());
-        if !vaults.iter().any(|v| &v.name == t.vault.get_ref()) {
-            let known: Vec<&str> = vaults.iter().map(|v| v.name.as_str()).collect();
-            self.at(
-                &t.vault,
-                format!(
-                    "{owner}: vault `{}` is not a vault of this file (vaults: {}); add a [[vault]] with that name or fix the name",
-                    t.vault.get_ref(),
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
-                ),
-            );
-        }
+        self.vault_ref(&owner, "vault", &t.vault, vaults);
         let select = match t.select.as_ref().map(|s| (s, s.get_ref().as_str())) {
             None | Some((_, "latest")) => {
                 if let Some(w) = &t.within_days {

@@ -220,3 +220,30 @@ impl Validator<'_> {
         size
     }
 }
+
+// References to vaults from the other sections.
+impl Validator<'_> {
+    /// The vault named by `n` (field `field` of `owner`, e.g. ``rule `p/r` ``
+    /// and `vault`), or an error at `n` listing the vaults there are.
+    pub(super) fn vault_ref<'v>(
+        &mut self,
+        owner: &str,
+        field: &str,
+        n: &S<String>,
+        vaults: &'v [VaultConfig],
+    ) -> Option<&'v VaultConfig> {
+        let found = vaults.iter().find(|v| &v.name == n.get_ref());
+        if found.is_none() {
+            let known: Vec<&str> = vaults.iter().map(|v| v.name.as_str()).collect();
+            self.at(
+                n,
+                format!(
+                    "{owner}: {field} `{}` is not a vault of this file (vaults: {}); add a [[vault]] with that name or fix the name",
+                    n.get_ref(),
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+            );
+        }
+        found
+    }
+}

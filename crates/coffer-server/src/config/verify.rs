@@ -49,17 +49,7 @@ impl Validator<'_> {
         use crate::model::VerifyData;
         self.name("verify", &e.name);
         let what = format!("verify `{}`", e.name.get_ref());
-        if !vaults.iter().any(|v| &v.name == e.vault.get_ref()) {
-            let known: Vec<&str> = vaults.iter().map(|v| v.name.as_str()).collect();
-            self.at(
-                &e.vault,
-                format!(
-                    "{what}: vault `{}` is not a vault of this file (vaults: {}); add a [[vault]] with that name or fix the name",
-                    e.vault.get_ref(),
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
-                ),
-            );
-        }
+        self.vault_ref(&what, "vault", &e.vault, vaults);
         let schedule = self.schedule(&what, &e.schedule);
         let (timezone, timezone_name) = self.timezone(&what, e.timezone.as_ref());
         let all = e.read_data.as_ref().is_some_and(|b| *b.get_ref());

@@ -1,5 +1,5 @@
 //! Periodic tasks: work the daemon runs on a schedule besides backup rules
-//! (verifications now; restore tests and reports next). One arm of
+//! (verifications, prunes, restore tests, reports). One arm of
 //! [`TaskKind`] per kind; the daemon creates the job
 //! ([`TaskKind::new_job`]) and runs it (`daemon::run_task`).
 //!
@@ -26,6 +26,8 @@ pub enum TaskKind {
     RestoreTest(crate::config::RestoreTestConfig),
     /// A `[[report]]` entry.
     Report(crate::config::ReportConfig),
+    /// A `[[prune]]` entry.
+    Prune(crate::config::PruneConfig),
 }
 
 impl TaskKind {
@@ -38,6 +40,7 @@ impl TaskKind {
     ) -> crate::catalog::Result<crate::catalog::NewJob> {
         Ok(match self {
             TaskKind::Verify(v) => crate::verify::new_job(&v.vault, Some(&v.name), trigger),
+            TaskKind::Prune(p) => crate::prune::new_job(&p.vault, Some(&p.name), trigger),
             TaskKind::RestoreTest(t) => crate::restore_test::new_job(catalog, t, trigger)?,
             TaskKind::Report(r) => {
                 let mut j = crate::catalog::NewJob::new(crate::catalog::JobKind::Report, trigger);
@@ -66,6 +69,10 @@ impl TaskKind {
                 humantime::format_duration(t.timeout.unsigned_abs())
             ),
             TaskKind::Report(r) => format!("writing report {}", r.name),
+            TaskKind::Prune(p) => format!(
+                "pruning vault {} (repacking below {}%; prune {})",
+                p.vault, p.repack_below, p.name
+            ),
         }
     }
 }
@@ -112,7 +119,18 @@ impl PeriodicTask {
             completion_window: SignedDuration::from_hours(1),
             kind: TaskKind::Report(r.clone()),
         });
-        verify.chain(restore_tests).chain(reports).collect()
+        let prunes = config.prune.iter().map(|p| PeriodicTask {
+            id: format!("prune/{}", p.name),
+            schedule: p.schedule.clone(),
+            timezone: p.timezone.clone(),
+            completion_window: p.completion_window,
+            kind: TaskKind::Prune(p.clone()),
+        });
+        verify
+            .chain(prunes)
+            .chain(restore_tests)
+            .chain(reports)
+            .collect()
     }
 
     /// The catalog key-value key holding the newest scheduled time handled.

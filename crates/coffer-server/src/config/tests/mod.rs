@@ -472,3 +472,44 @@ fn verify_entries_are_checked_with_positions() {
     ));
     assert!(e[0].contains("duplicate verify name `v`"), "{e:?}");
 }
+
+fn with_prune(body: &str) -> String {
+    format!("{BASE}\n[[prune]]\nname = \"weekly\"\n{body}\n")
+}
+
+#[test]
+fn prune_entries_parse_and_are_checked_with_positions() {
+    let c = Config::parse(
+        &with_prune("vault = \"main\"\nschedule = \"0 4 * * 0\"\nrepack_below = 20"),
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.prune.len(), 1);
+    assert_eq!(c.prune[0].vault, "main");
+    assert_eq!(c.prune[0].repack_below, 20.0);
+    let c = Config::parse(
+        &with_prune("vault = \"main\"\nschedule = \"@daily\""),
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.prune[0].repack_below, super::DEFAULT_PRUNE_REPACK_BELOW);
+
+    let l = with_prune("").lines().count();
+    let e = errors(&with_prune(
+        "vault = \"mian\"\nschedule = \"@daily\"\nrepack_below = 150.0",
+    ));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].starts_with(&format!(
+            "t.toml:{l}:9: prune `weekly`: vault `mian` is not a vault of this file (vaults: main, cold)"
+        )),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with(&format!(
+            "t.toml:{}:16: prune `weekly`: repack_below = 150 is not a percentage",
+            l + 2
+        )),
+        "{e:?}"
+    );
+}

@@ -1,0 +1,180 @@
+//! Prune as a job: `coffer prune`, the `[[prune]]` entries the daemon runs,
+//! and what both record. The work is [`coffer_core::prune`]; this module
+//! only records it, so a prune from the command line and one from the
+//! schedule leave the same job row and the same events.
+//!
+//! A prune job is COMPLETED when the prune finished without warnings,
+//! PARTIAL when it finished but skipped something (a pack it could not
+//! repack, a damaged plan: the warnings are in the reason), FAILED when the
+//! vault could not be opened or the prune stopped with an error. Its
+//! details are the prune's report (sizes, packs condemned, deleted,
+//! repacked, plans deferred, bytes freed); `bytes_read` counts the bytes
+//! repacking read, `bytes_stored` the bytes it wrote. The catalog writes
+//! `PRUNE_STARTED`, `PRUNE_COMPLETED` and `PRUNE_FAILED` with those state
+//! changes. A dry run is recorded too (its details say `dry_run`).
+
+use crate::catalog::{Catalog, JobCounters, JobId, JobKind, JobOutcome, JobState, NewJob, Trigger};
+use crate::model::ServerResult;
+use coffer_core::{PruneOptions, PruneReport, Vault};
+
+/// A prune job to record: `vault` is the configuration's vault name (or the
+/// location given on the command line); `entry` the `[[prune]]` entry that
+/// asked for it, recorded as the job's rule.
+pub fn new_job(vault: &str, entry: Option<&str>, trigger: Trigger) -> NewJob {
+    NewJob {
+        vault: Some(vault.to_string()),
+        rule: entry.map(str::to_string),
+        ..NewJob::new(JobKind::Prune, trigger)
+    }
+}
+
+/// What a prune job did.
+#[derive(Debug, Clone)]
+pub struct PruneRun {
+    /// The job.
+    pub job: JobId,
+    /// Its outcome, as recorded.
+    pub outcome: JobOutcome,
+    /// The prune's report, when it ran to the end.
+    pub report: Option<PruneReport>,
+}
+
+/// Runs prune job `id` (already CREATED) on `vault` (the configuration's or
+/// command line's name `vault_name`), recording its start and its outcome.
+/// `vault` is the opened vault, or why it could not be opened (the job is
+/// then FAILED with that reason).
+pub fn run_job(
+    catalog: &Catalog,
+    id: JobId,
+    vault_name: &str,
+    vault: ServerResult<Vault>,
+    opts: &PruneOptions,
+) -> PruneRun {
+    let finish = |outcome: JobOutcome, report| {
+        if let Err(e) = catalog.finish_job(id, &outcome) {
+            tracing::error!(job = id.0, "cannot record the end of the prune job: {e}");
+        }
+        PruneRun {
+            job: id,
+            outcome,
+            report,
+        }
+    };
+    if let Err(e) = catalog.start_job(id) {
+        return finish(
+            JobOutcome::failed(format!("cannot start the job in the catalog: {e}")),
+            None,
+        );
+    }
+    let vault = match vault {
+        Ok(v) => v,
+        Err(e) => return finish(JobOutcome::failed(e.message), None),
+    };
+    match coffer_core::prune(&vault, opts) {
+        Ok(report) => finish(outcome_of(&report), Some(report)),
+        Err(e) => finish(
+            JobOutcome::failed(format!("prune of vault `{vault_name}`: {e}")),
+            None,
+        ),
+    }
+}
+
+/// The outcome a finished prune is recorded with.
+fn outcome_of(report: &PruneReport) -> JobOutcome {
+    let state = if report.warnings.is_empty() {
+        JobState::Completed
+    } else {
+        JobState::Partial
+    };
+    JobOutcome {
+        reason: (!report.warnings.is_empty()).then(|| report.warnings.join("; ")),
+        counters: JobCounters {
+            bytes_read: report.bytes_repacked,
+            bytes_stored: report.bytes_written,
+            warnings: report.warnings.len() as u64,
+            ..Default::default()
+        },
+        details: serde_json::to_value(report).ok(),
+        ..JobOutcome::new(state)
+    }
+}
+
+/// Runs a `[[prune]]` entry as job `id` (the daemon's periodic task).
+pub fn run_entry(
+    runner: &crate::runner::Runner,
+    entry: &crate::config::PruneConfig,
+    id: JobId,
+) -> PruneRun {
+    let vault = runner.vault(&entry.vault);
+    let local_dir = runner.config().vault(&entry.vault).and_then(|v| {
+        match coffer_storage::Location::parse(&v.url) {
+            Ok(coffer_storage::Location::Local(p)) => Some(p),
+            _ => None,
+        }
+    });
+    let opts = PruneOptions {
+        repack_below: entry.repack_below / 100.0,
+        local_dir,
+        ..Default::default()
+    };
+    run_job(runner.catalog(), id, &entry.vault, vault, &opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ServerError;
+
+    fn catalog() -> (tempfile::TempDir, Catalog) {
+        let d = tempfile::tempdir().unwrap();
+        let c = Catalog::open(d.path()).unwrap();
+        (d, c)
+    }
+
+    #[test]
+    fn a_prune_is_recorded_as_a_job_with_its_report_and_events() {
+        let (_d, c) = catalog();
+        let v = Vault::init(
+            std::sync::Arc::new(coffer_storage::MemoryBackend::new()),
+            &coffer_core::Secret::KeyFile([3; 32]),
+            &Default::default(),
+        )
+        .unwrap();
+        let id = c
+            .create_job(&new_job("main", Some("weekly"), Trigger::Schedule))
+            .unwrap();
+        let run = run_job(&c, id, "main", Ok(v), &PruneOptions::default());
+        assert_eq!(run.outcome.state, JobState::Completed, "{:?}", run.outcome);
+        let j = c.get_job(id).unwrap();
+        assert_eq!(j.kind, JobKind::Prune);
+        assert_eq!(j.state, JobState::Completed);
+        assert_eq!(j.rule.as_deref(), Some("weekly"));
+        assert_eq!(j.details.as_ref().unwrap()["packs_deleted"], 0);
+        let names: Vec<String> = c
+            .events(&Default::default())
+            .unwrap()
+            .iter()
+            .map(|e| e.name.to_string())
+            .collect();
+        assert!(names.contains(&"PRUNE_STARTED".to_string()), "{names:?}");
+        assert!(names.contains(&"PRUNE_COMPLETED".to_string()), "{names:?}");
+    }
+
+    #[test]
+    fn a_vault_that_does_not_open_fails_the_job_with_the_reason() {
+        let (_d, c) = catalog();
+        let id = c.create_job(&new_job("main", None, Trigger::Cli)).unwrap();
+        let why =
+            ServerError::config("vault `main`: environment variable PW (password_env) is not set");
+        let run = run_job(&c, id, "main", Err(why), &PruneOptions::default());
+        assert_eq!(run.outcome.state, JobState::Failed);
+        let j = c.get_job(id).unwrap();
+        assert!(j.error.as_deref().unwrap().contains("PW"), "{j:?}");
+        let failed = c
+            .events(&Default::default())
+            .unwrap()
+            .iter()
+            .any(|e| e.name.to_string() == "PRUNE_FAILED");
+        assert!(failed);
+    }
+}
