@@ -75,12 +75,13 @@ pub mod vault;
 pub use format::{
     chunker, crypto, id, index, keys, lock, pack, session, snapshot, staging, tree, wal,
 };
-pub use ops::{archiver, check, copy, diff, forget, prune, restore, retention, rotate};
+pub use ops::{archiver, backup, check, copy, diff, forget, prune, restore, retention, rotate};
 
 pub use archiver::{Archiver, BackupOptions, Cancel};
 pub use backend::{
     Backend, ObjectInfo, ObjectKind, ObjectRetention, RetentionStats, Staged, WriteRetention,
 };
+pub use backup::{run_backup, BackupResult, SnapshotMeta, SourceOutput};
 pub use check::{check, check_with_cancel, CheckOptions, CheckReport, Problem, ReadData};
 pub use chunker::ChunkSource;
 pub use copy::{copy_snapshots, CopyCounters, CopyOptions, CopyStats, CopyStatus, SnapshotCopy};

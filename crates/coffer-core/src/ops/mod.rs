@@ -4,6 +4,8 @@
 //! split into plan and execute, so a dry run, the HTTP preview and the real
 //! run share one decision.
 //!
+//! - [`backup`]: a backup's commit order (session, packs, index, snapshot),
+//!   the one place every source goes through.
 //! - [`archiver`]: backup (the pipeline that chunks, seals and packs).
 //! - [`restore`]: fetching and verifying content for a restore.
 //! - [`check`]: the vault's structure and, optionally, every byte.
@@ -15,6 +17,7 @@
 //! - [`rotate`]: key rotation to a new key epoch.
 
 pub mod archiver;
+pub mod backup;
 pub mod check;
 pub mod copy;
 pub mod diff;
