@@ -123,7 +123,19 @@ impl JobState {
 
 /// A job's id: a positive integer, never reused. Shown as the bare number
 /// (`42`); [`JobId::from_str`](std::str::FromStr) also takes `job-42`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct JobId(pub i64);
 
