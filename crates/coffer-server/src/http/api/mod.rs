@@ -43,6 +43,8 @@ mod vaults;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod view_tests;
 
 pub use respond::Peer;
 pub use route::{Op, Route, OPENAPI, PREFIX};
