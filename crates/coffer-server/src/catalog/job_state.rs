@@ -137,6 +137,7 @@ impl JobState {
     utoipa::ToSchema,
 )]
 #[serde(transparent)]
+#[schema(description = "A job's id: a positive integer, never reused.")]
 pub struct JobId(pub i64);
 
 impl std::fmt::Display for JobId {

@@ -16,6 +16,9 @@ use std::fmt;
     Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
 )]
 #[serde(rename_all = "kebab-case")]
+#[schema(
+    description = "What kind of failure an error is; the kind, not the message, decides the HTTP status."
+)]
 pub enum ErrorKind {
     /// The request or command line is malformed: a bad id, option, field or
     /// body. The caller can fix it.
