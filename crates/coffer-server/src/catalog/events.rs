@@ -54,12 +54,13 @@ impl NewEvent {
 }
 
 /// A recorded event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     /// Its id: increasing, never reused (consumers keep the last one seen).
     pub id: i64,
     /// When it was recorded.
     #[serde(with = "time_serde")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     /// Its name.
     pub name: EventName,
@@ -77,7 +78,8 @@ pub struct Event {
     pub vault: Option<String>,
     /// What happened.
     pub message: String,
-    /// Machine-readable facts.
+    /// Machine-readable facts (a JSON object).
+    #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
 }
 

@@ -5,12 +5,13 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::job_state::{EventLevel, JobId, JobKind, JobState, Trigger};
 use super::time_serde;
 
 /// What a job counted. All zero until the job reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct JobCounters {
     /// Bytes read from the source (or the vault, for restores and checks).
     pub bytes_read: u64,
@@ -175,7 +176,7 @@ impl JobOutcome {
 }
 
 /// A recorded job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Job {
     /// Its id.
     pub id: JobId,
@@ -197,21 +198,27 @@ pub struct Job {
     pub destination_vault: Option<String>,
     /// The time the schedule asked for.
     #[serde(with = "time_serde::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub scheduled_at: Option<Timestamp>,
     /// Start window end.
     #[serde(with = "time_serde::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub start_deadline: Option<Timestamp>,
     /// Completion window end.
     #[serde(with = "time_serde::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub complete_deadline: Option<Timestamp>,
     /// When it was recorded.
     #[serde(with = "time_serde")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// When it started running.
     #[serde(with = "time_serde::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub started_at: Option<Timestamp>,
     /// When it reached its final state.
     #[serde(with = "time_serde::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub finished_at: Option<Timestamp>,
     /// The host of the process that owns (runs) it.
     pub host: String,
@@ -227,6 +234,7 @@ pub struct Job {
     /// Why it ended in its state.
     pub reason: Option<String>,
     /// Kind-specific results (a JSON object).
+    #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
 }
 
@@ -239,7 +247,7 @@ impl Job {
 }
 
 /// One entry of a job's history: a state change, a warning, an error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct JobEvent {
     /// The event's id (increasing).
     pub id: i64,
@@ -247,6 +255,7 @@ pub struct JobEvent {
     pub job_id: JobId,
     /// When.
     #[serde(with = "time_serde")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     /// How important.
     pub level: EventLevel,

@@ -123,8 +123,21 @@ impl JobState {
 
 /// A job's id: a positive integer, never reused. Shown as the bare number
 /// (`42`); [`JobId::from_str`](std::str::FromStr) also takes `job-42`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
+#[schema(description = "A job's id: a positive integer, never reused.")]
 pub struct JobId(pub i64);
 
 impl std::fmt::Display for JobId {

@@ -1,6 +1,7 @@
 //! The enums the catalog stores as text (job kinds and states, triggers,
 //! event names, …): the `text_enum!` macro that gives each its stable name,
-//! `Display`, case-insensitive `FromStr`, serde and SQLite conversions, and
+//! `Display`, case-insensitive `FromStr`, serde and SQLite conversions, an
+//! OpenAPI schema (a string enum of the names, `utoipa::ToSchema`), and
 //! [`ParseError`] for a value that names none of them.
 
 /// A value read from the catalog or given by a user could not be parsed.
@@ -57,6 +58,23 @@ macro_rules! text_enum {
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 <String as serde::Deserialize>::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            /// A string enum of the names.
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(concat!("A ", $what, ".")))
+                    .enum_values(Some($name::ALL.iter().map(|v| v.as_str())))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
             }
         }
 

@@ -12,8 +12,13 @@ use std::fmt;
 
 /// What kind of failure an error is. The kind, not the message, decides
 /// the exit code and the HTTP status (see the table on [`ErrorKind::http_status`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
+#[schema(
+    description = "What kind of failure an error is; the kind, not the message, decides the HTTP status."
+)]
 pub enum ErrorKind {
     /// The request or command line is malformed: a bad id, option, field or
     /// body. The caller can fix it.

@@ -4,6 +4,7 @@
 //! its [`ErrorKind`] hold the one table from a failure to an exit code and
 //! an HTTP status.
 
+pub mod api;
 mod error;
 mod report;
 mod verify;

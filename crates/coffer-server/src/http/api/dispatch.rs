@@ -11,11 +11,12 @@ use crate::http::api::events;
 use crate::http::api::forget;
 use crate::http::api::holds;
 use crate::http::api::jobs;
+use crate::http::api::openapi::openapi_document;
 use crate::http::api::report;
 use crate::http::api::respond::{ok, parse_body, path_params, Answer, ApiError, Call, Peer};
 use crate::http::api::restore;
 use crate::http::api::restore_tests;
-use crate::http::api::route::{Op, Route, OPENAPI, PREFIX};
+use crate::http::api::route::{Op, Route, PREFIX};
 use crate::http::api::rules;
 use crate::http::api::snapshots;
 use crate::http::api::sources;
@@ -26,7 +27,7 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::HashMap;
 
 /// The audited action of a request to `route` and its target: a rule, a
@@ -165,10 +166,7 @@ fn run(s: &AppState, c: &Call, now: Timestamp) -> Answer {
     let config = &s.config;
     let catalog = &s.catalog;
     match c.route.op {
-        Op::OpenApi => {
-            let v: Value = serde_json::from_str(OPENAPI).map_err(ApiError::internal)?;
-            return ok(v);
-        }
+        Op::OpenApi => return ok(openapi_document()),
         Op::Vaults => return ok(vaults::vaults(config)),
         Op::Sources => return sources::sources(config, catalog, now),
         Op::Rules => return ok(rules::rules(config, now)),

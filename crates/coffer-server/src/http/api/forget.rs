@@ -3,7 +3,10 @@
 //! vault lock or a legal hold refuses what it protects).
 
 use crate::config::Config;
-use crate::http::api::respond::{core_error, find, ok, open_vault, Answer, ApiError, Call};
+use crate::http::api::respond::{
+    core_error, find, ok, open_vault, view_of, Answer, ApiError, Call,
+};
+use crate::model::api::ForgetAnswer;
 use coffer_core::SnapshotFilter;
 use jiff::Timestamp;
 use serde_json::{json, Value};
@@ -45,5 +48,10 @@ pub(super) fn forget(config: &Config, c: &Call, now: Timestamp, dry_run: bool) -
     if let Some(s) = &stats {
         refusals.extend(s.refused.iter().map(|r| r.message.clone()));
     }
-    ok(json!({"dry_run": dry_run, "plan": plan, "stats": stats, "refusals": refusals}))
+    ok(ForgetAnswer {
+        dry_run,
+        plan: view_of(&plan)?,
+        stats: stats.as_ref().map(view_of).transpose()?,
+        refusals,
+    })
 }

@@ -4,10 +4,11 @@
 
 use crate::config::Config;
 use crate::http::api::respond::{
-    actor_name, core_error, find, ok, open_vault, Answer, ApiError, Call,
+    actor_name, core_error, find, ok, open_vault, view_of, Answer, Call,
 };
+use crate::model::api::{HoldPlaced, HoldView};
 use jiff::Timestamp;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub(super) fn hold(config: &Config, c: &Call, now: Timestamp) -> Answer {
     let v = open_vault(config, c.param("vault"))?;
@@ -16,14 +17,15 @@ pub(super) fn hold(config: &Config, c: &Call, now: Timestamp) -> Answer {
     let (h, new) = v
         .hold_snapshot(&sid, reason, &actor_name(c), now)
         .map_err(core_error)?;
-    let mut j = serde_json::to_value(&h).map_err(ApiError::internal)?;
-    j["new"] = json!(new);
-    ok(j)
+    ok(HoldPlaced {
+        hold: view_of(&h)?,
+        new,
+    })
 }
 
 pub(super) fn release(config: &Config, c: &Call) -> Answer {
     let v = open_vault(config, c.param("vault"))?;
     let sid = find(&v, c.param("snapshot"))?;
     let h = v.release_snapshot(&sid).map_err(core_error)?;
-    ok(h)
+    ok(view_of::<HoldView>(&h)?)
 }

@@ -3,6 +3,7 @@
 
 use crate::catalog::{Catalog, JobFilter, JobId};
 use crate::http::api::respond::{limit, ok, parse_list, Answer, ApiError};
+use crate::model::api::JobWithEvents;
 use std::collections::HashMap;
 
 pub(super) fn jobs(catalog: &Catalog, q: &HashMap<String, String>) -> Answer {
@@ -30,8 +31,6 @@ pub(super) fn job(catalog: &Catalog, id: &str) -> Answer {
             ApiError::internal(e)
         }
     })?;
-    let ev = catalog.job_events(id).map_err(ApiError::internal)?;
-    let mut v = serde_json::to_value(j).map_err(ApiError::internal)?;
-    v["events"] = serde_json::to_value(ev).map_err(ApiError::internal)?;
-    ok(v)
+    let events = catalog.job_events(id).map_err(ApiError::internal)?;
+    ok(JobWithEvents { job: j, events })
 }

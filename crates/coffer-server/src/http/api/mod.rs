@@ -2,9 +2,12 @@
 //! `/metrics` (see docs/api.md and docs/openapi.json).
 //!
 //! Every route is one row of [`ROUTES`]: method, path, the lowest
-//! [`Role`] allowed, and the operation. The router is built from that
-//! table, and so are the OpenAPI test and the role test, so a route cannot
-//! exist without its document entry and its role. Each request is
+//! [`Role`](crate::auth::Role) allowed, and the operation. The router is
+//! built from that table, and so are the OpenAPI document
+//! ([`openapi_document`], served at `GET /api/v1/openapi.json`; its schemas
+//! come from the request and answer types of [`crate::model::api`]) and the
+//! role test, so a route cannot exist without its document entry and its
+//! role. Each request is
 //! authenticated first (`Authorization: Bearer TOKEN`): no token or an
 //! unknown, revoked or expired one is `401` with `WWW-Authenticate:
 //! Bearer`; a role too low is `403`; in both cases nothing runs.
@@ -19,18 +22,21 @@
 //! start run in the background and the answer is `202`. Requests refused
 //! with 401 or 403, reads too, are recorded as `refused` with the reason.
 //!
-//! Files: the route table and the router are here; `route` says what a
-//! route is; `dispatch` is the path every request takes (authentication,
-//! role, audit); `respond` holds the shared request and response helpers;
-//! one file per resource area holds its operations (`vaults`, `sources`,
-//! `rules`, `jobs`, `snapshots`, `restore`, `restore_tests`, `report`,
-//! `events`, `forget`, `holds` for legal holds).
+//! Files: the router is here; `table` is the route table; `route` says
+//! what a route is; `openapi` generates the document; `dispatch` is the
+//! path every request takes (authentication, role, audit); `respond` holds
+//! the shared request and response helpers (and `view`, which reads a core
+//! type's JSON as the API's view of it); one file per resource area holds
+//! its operations (`vaults`, `sources`, `rules`, `jobs`, `snapshots`,
+//! `restore`, `restore_tests`, `report`, `events`, `forget`, `holds` for
+//! legal holds). `tests` checks the document, `view_tests` the views.
 
 mod dispatch;
 mod events;
 mod forget;
 mod holds;
 mod jobs;
+mod openapi;
 mod report;
 mod respond;
 mod restore;
@@ -39,86 +45,23 @@ mod route;
 mod rules;
 mod snapshots;
 mod sources;
+mod table;
 mod vaults;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod view_tests;
 
+pub use openapi::openapi_document;
 pub use respond::Peer;
-pub use route::{Op, Route, OPENAPI, PREFIX};
+pub use route::{Op, Route, PREFIX};
+pub use table::ROUTES;
 
-use crate::auth::Role;
 use crate::http::state::AppState;
 use axum::extract::{Request, State};
 use axum::routing::{on, MethodFilter};
 use axum::Router;
-
-const fn r(method: &'static str, path: &'static str, role: Role, op: Op) -> Route {
-    Route {
-        method,
-        path,
-        role,
-        op,
-    }
-}
-
-/// Every route of the API: the router, the OpenAPI document's test and the
-/// role test all read this table.
-pub const ROUTES: &[Route] = &[
-    r("GET", "/openapi.json", Role::Viewer, Op::OpenApi),
-    r("GET", "/vaults", Role::Viewer, Op::Vaults),
-    r(
-        "GET",
-        "/vaults/{vault}/snapshots",
-        Role::Viewer,
-        Op::Snapshots,
-    ),
-    r(
-        "GET",
-        "/vaults/{vault}/snapshots/{snapshot}/files",
-        Role::Viewer,
-        Op::SnapshotFiles,
-    ),
-    r("GET", "/sources", Role::Viewer, Op::Sources),
-    r("GET", "/rules", Role::Viewer, Op::Rules),
-    r("GET", "/jobs", Role::Viewer, Op::Jobs),
-    r("GET", "/jobs/{id}", Role::Viewer, Op::Job),
-    r("GET", "/restore-tests", Role::Viewer, Op::RestoreTests),
-    r("GET", "/report", Role::Viewer, Op::Report),
-    r("GET", "/events", Role::Viewer, Op::Events),
-    r(
-        "POST",
-        "/rules/{plan}/{rule}/run",
-        Role::Operator,
-        Op::RuleRun,
-    ),
-    r("POST", "/vaults/{vault}/verify", Role::Operator, Op::Verify),
-    r(
-        "POST",
-        "/restore-tests/{name}/run",
-        Role::Operator,
-        Op::RestoreTestRun,
-    ),
-    r("POST", "/vaults/{vault}/forget", Role::Operator, Op::Forget),
-    r(
-        "POST",
-        "/vaults/{vault}/snapshots/{snapshot}/restore",
-        Role::Operator,
-        Op::Restore,
-    ),
-    r(
-        "POST",
-        "/vaults/{vault}/snapshots/{snapshot}/hold",
-        Role::Admin,
-        Op::Hold,
-    ),
-    r(
-        "POST",
-        "/vaults/{vault}/snapshots/{snapshot}/release",
-        Role::Admin,
-        Op::Release,
-    ),
-];
 
 /// Adds every API route to `router`.
 pub fn routes(mut router: Router<AppState>) -> Router<AppState> {

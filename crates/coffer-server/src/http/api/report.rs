@@ -3,7 +3,8 @@
 
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::http::api::respond::{ok, Answer, ApiError};
+use crate::http::api::respond::{ok, view_of, Answer, ApiError};
+use crate::model::api::ReportView;
 use jiff::Timestamp;
 use std::collections::HashMap;
 
@@ -16,5 +17,7 @@ pub(super) fn report(
     let since = crate::catalog::parse_since(q.get("since").map_or("30d", String::as_str), now)
         .map_err(|e| ApiError::bad(format!("since: {e}")))?;
     let opener = |v: &str| crate::runner::open_vault(config, v);
-    ok(crate::report::build(config, catalog, now, since, &opener).map_err(ApiError::internal)?)
+    let report =
+        crate::report::build(config, catalog, now, since, &opener).map_err(ApiError::internal)?;
+    ok(view_of::<ReportView>(&report)?)
 }

@@ -9,11 +9,14 @@ use crate::audit::{Action, Actor};
 use crate::auth::Principal;
 use crate::config::Config;
 use crate::http::api::route::{Route, PREFIX};
+use crate::model::api::ErrorBody;
 use crate::model::{ErrorKind, ServerError};
 use axum::body::Bytes;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use coffer_core::SnapshotFilter;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -62,7 +65,10 @@ impl From<coffer_core::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = json!({"error": self.0.message, "kind": self.0.kind});
+        let body = ErrorBody {
+            error: self.0.message,
+            kind: self.0.kind,
+        };
         let mut r = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
@@ -119,15 +125,44 @@ pub(super) fn parse_body(is_post: bool, body: &Bytes) -> Result<Value, ApiError>
 
 pub(super) type Answer = Result<(StatusCode, Value), ApiError>;
 
-pub(super) fn ok(v: impl serde::Serialize) -> Answer {
+pub(super) fn ok(v: impl Serialize) -> Answer {
     Ok((
         StatusCode::OK,
         serde_json::to_value(v).map_err(ApiError::internal)?,
     ))
 }
 
-pub(super) fn accepted(v: Value) -> Answer {
-    Ok((StatusCode::ACCEPTED, v))
+pub(super) fn accepted(v: impl Serialize) -> Answer {
+    Ok((
+        StatusCode::ACCEPTED,
+        serde_json::to_value(v).map_err(ApiError::internal)?,
+    ))
+}
+
+/// `value` (the JSON of a type without a schema of its own: coffer-core's,
+/// or another module's) read as the view `T` of `crate::model::api` that
+/// mirrors it. A debug build checks that the view writes back exactly the
+/// same JSON, so a field the view lacks fails the tests instead of
+/// vanishing from the answer.
+pub(super) fn view<T: Serialize + DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    let t: T = serde_json::from_value(value.clone()).map_err(|e| {
+        ApiError::internal(format!(
+            "{} does not read its JSON: {e}",
+            std::any::type_name::<T>()
+        ))
+    })?;
+    debug_assert_eq!(
+        serde_json::to_value(&t).ok().as_ref(),
+        Some(&value),
+        "the view {} differs from the JSON it mirrors",
+        std::any::type_name::<T>()
+    );
+    Ok(t)
+}
+
+/// [`view`] of a serializable value.
+pub(super) fn view_of<T: Serialize + DeserializeOwned>(v: &impl Serialize) -> Result<T, ApiError> {
+    view(serde_json::to_value(v).map_err(ApiError::internal)?)
 }
 
 pub(super) fn parse_list<T: std::str::FromStr>(

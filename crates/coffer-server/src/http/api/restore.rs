@@ -6,6 +6,7 @@ use crate::catalog::Trigger;
 use crate::http::api::respond::{accepted, core_error, open_vault, Answer, ApiError, Call};
 use crate::http::api::route::PREFIX;
 use crate::http::state::AppState;
+use crate::model::api::RestoreStarted;
 use coffer_core::SnapshotFilter;
 use jiff::Timestamp;
 use serde_json::{json, Value};
@@ -105,9 +106,9 @@ pub(super) fn restore(s: &AppState, c: &Call, now: Timestamp) -> Answer {
         };
         let _ = catalog.finish_job(job_id, &o);
     });
-    accepted(json!({
-        "job_id": job_id.0,
-        "job": format!("{PREFIX}/jobs/{}", job_id.0),
-        "target": target,
-    }))
+    accepted(RestoreStarted {
+        job_id: job_id.0,
+        job: format!("{PREFIX}/jobs/{}", job_id.0),
+        target,
+    })
 }

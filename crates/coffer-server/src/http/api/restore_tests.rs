@@ -6,8 +6,8 @@ use crate::catalog::{Catalog, JobFilter, Trigger};
 use crate::http::api::respond::{accepted, limit, ok, Answer, ApiError, Call};
 use crate::http::api::route::PREFIX;
 use crate::http::state::AppState;
+use crate::model::api::RestoreTestStarted;
 use coffer_core::Cancel;
-use serde_json::json;
 use std::collections::HashMap;
 
 pub(super) fn restore_tests(catalog: &Catalog, q: &HashMap<String, String>) -> Answer {
@@ -37,7 +37,9 @@ pub(super) fn restore_test_run(s: &AppState, c: &Call) -> Answer {
             tracing::error!("restore test {n} started through the API: {e}");
         }
     });
-    accepted(
-        json!({"restore_test": name, "status": "started", "jobs": format!("{PREFIX}/restore-tests")}),
-    )
+    accepted(RestoreTestStarted {
+        restore_test: name,
+        status: "started".into(),
+        jobs: format!("{PREFIX}/restore-tests"),
+    })
 }

@@ -1,15 +1,12 @@
 //! What a route of the HTTP API is: its method, path below [`PREFIX`], the
 //! lowest [`Role`] allowed and the [`Op`] it runs; the table of every
-//! route is [`super::ROUTES`].
+//! route is [`super::ROUTES`] (`table.rs`).
 
 use crate::audit::Action;
 use crate::auth::Role;
 
 /// The path prefix of the API.
 pub const PREFIX: &str = "/api/v1";
-
-/// The OpenAPI document of the API (served at `/api/v1/openapi.json`).
-pub const OPENAPI: &str = include_str!("../../../../../docs/openapi.json");
 
 /// What a route does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

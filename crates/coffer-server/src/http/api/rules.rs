@@ -7,28 +7,36 @@ use crate::config::Config;
 use crate::http::api::respond::{accepted, Answer, ApiError, Call};
 use crate::http::api::route::PREFIX;
 use crate::http::state::AppState;
+use crate::model::api::{PlanView, RuleStarted, RuleView};
 use coffer_core::Cancel;
 use jiff::Timestamp;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-pub(super) fn rules(config: &Config, now: Timestamp) -> Value {
-    json!(config
+pub(super) fn rules(config: &Config, now: Timestamp) -> Vec<PlanView> {
+    config
         .plans
         .iter()
-        .map(|p| json!({
-            "name": p.name,
-            "rules": p.rules.iter().map(|r| json!({
-                "id": format!("{}/{}", r.plan, r.name),
-                "name": r.name,
-                "vault": r.vault,
-                "sources": r.sources,
-                // As written in the configuration (Display), not the
-                // parsed form's Debug.
-                "schedule": r.schedule.to_string(),
-                "next_run": r.schedule.next_after(now, &r.timezone).map(|t| t.to_string()),
-            })).collect::<Vec<_>>(),
-        }))
-        .collect::<Vec<_>>())
+        .map(|p| PlanView {
+            name: p.name.clone(),
+            rules: p
+                .rules
+                .iter()
+                .map(|r| RuleView {
+                    id: format!("{}/{}", r.plan, r.name),
+                    name: r.name.clone(),
+                    vault: r.vault.clone(),
+                    sources: r.sources.clone(),
+                    // As written in the configuration (Display), not the
+                    // parsed form's Debug.
+                    schedule: r.schedule.to_string(),
+                    next_run: r
+                        .schedule
+                        .next_after(now, &r.timezone)
+                        .map(|t| t.to_string()),
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 pub(super) fn rule_run(s: &AppState, c: &Call) -> Answer {
@@ -68,7 +76,13 @@ pub(super) fn rule_run(s: &AppState, c: &Call) -> Answer {
             tracing::error!("rule {rid} started through the API: {e}");
         }
     });
-    accepted(
-        json!({"rule": id, "status": "started", "jobs": format!("{PREFIX}/jobs?kind=backup&plan={}&rule={}", c.param("plan"), c.param("rule"))}),
-    )
+    accepted(RuleStarted {
+        rule: id,
+        status: "started".into(),
+        jobs: format!(
+            "{PREFIX}/jobs?kind=backup&plan={}&rule={}",
+            c.param("plan"),
+            c.param("rule")
+        ),
+    })
 }

@@ -4,9 +4,10 @@
 //! snapshot, for the dashboard's snapshot browser).
 
 use crate::config::Config;
-use crate::http::api::respond::{core_error, ok, open_vault, Answer, ApiError};
+use crate::http::api::respond::{core_error, ok, open_vault, view, Answer, ApiError};
+use crate::model::api::{FileEntry, SnapshotFiles, SnapshotView};
 use coffer_core::SnapshotFilter;
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub(super) fn snapshots(config: &Config, name: &str) -> Answer {
     let v = open_vault(config, name)?;
@@ -19,16 +20,17 @@ pub(super) fn snapshots(config: &Config, name: &str) -> Answer {
         .into_iter()
         .map(|h| h.snapshot)
         .collect();
-    ok(snaps
+    let out = snaps
         .into_iter()
         .map(|(id, s)| {
-            let mut j = serde_json::to_value(&s).unwrap_or(Value::Null);
+            let mut j = serde_json::to_value(&s).map_err(ApiError::internal)?;
             j["id"] = json!(id.to_hex());
             j["short_id"] = json!(id.short());
             j["held"] = json!(holds.contains(&id));
-            j
+            view::<SnapshotView>(j)
         })
-        .collect::<Vec<_>>())
+        .collect::<Result<Vec<_>, _>>()?;
+    ok(out)
 }
 
 /// The entries of one directory of a snapshot (what `coffer ls` walks),
@@ -49,25 +51,27 @@ pub(super) fn snapshot_files(config: &Config, vault: &str, snapshot: &str, path:
             ))
         })?,
     };
-    let entries: Vec<Value> = v
+    let entries: Vec<FileEntry> = v
         .load_tree(&index, &tree)
         .map_err(core_error)?
         .nodes
         .iter()
-        .map(|n| {
-            json!({
-                "name": n.display_name(),
-                "path": format!("{dir}/{}", n.display_name()),
-                "type": format!("{:?}", n.kind).to_lowercase(),
-                "size": n.size,
-                "mode": format!("{:o}", n.mode),
-                "user": n.user,
-                "group": n.group,
-                "mtime": jiff::Timestamp::from_second(n.mtime.secs).ok().map(|t| t.to_string()),
-            })
+        .map(|n| FileEntry {
+            name: n.display_name().to_string(),
+            path: format!("{dir}/{}", n.display_name()),
+            kind: format!("{:?}", n.kind).to_lowercase(),
+            size: n.size,
+            mode: format!("{:o}", n.mode),
+            user: n.user.clone(),
+            group: n.group.clone(),
+            mtime: jiff::Timestamp::from_second(n.mtime.secs)
+                .ok()
+                .map(|t| t.to_string()),
         })
         .collect();
-    ok(
-        json!({"snapshot": id.to_hex(), "path": if dir.is_empty() { "/" } else { dir }, "entries": entries}),
-    )
+    ok(SnapshotFiles {
+        snapshot: id.to_hex(),
+        path: if dir.is_empty() { "/" } else { dir }.to_string(),
+        entries,
+    })
 }

@@ -6,16 +6,22 @@ use crate::config::Config;
 use crate::http::api::respond::{accepted, Answer, ApiError, Call};
 use crate::http::api::route::PREFIX;
 use crate::http::state::AppState;
+use crate::model::api::{JobStarted, VaultView};
 use coffer_core::Cancel;
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-pub(super) fn vaults(config: &Config) -> Value {
-    json!(config
+pub(super) fn vaults(config: &Config) -> Vec<VaultView> {
+    config
         .vaults
         .iter()
-        .map(|v| json!({"name": v.name, "url": v.url, "tier": format!("{:?}", v.tier).to_lowercase(), "storage_class": v.storage_class}))
-        .collect::<Vec<_>>())
+        .map(|v| VaultView {
+            name: v.name.clone(),
+            url: v.url.clone(),
+            tier: format!("{:?}", v.tier).to_lowercase(),
+            storage_class: v.storage_class.clone(),
+        })
+        .collect()
 }
 
 pub(super) fn verify(s: &AppState, c: &Call, now: Timestamp) -> Answer {
@@ -41,5 +47,8 @@ pub(super) fn verify(s: &AppState, c: &Call, now: Timestamp) -> Answer {
         let vault = crate::runner::open_vault(&config, &name);
         crate::verify::run_job(&catalog, id, &name, vault, data, &Cancel::default(), now);
     });
-    accepted(json!({"job_id": id.0, "job": format!("{PREFIX}/jobs/{}", id.0)}))
+    accepted(JobStarted {
+        job_id: id.0,
+        job: format!("{PREFIX}/jobs/{}", id.0),
+    })
 }
