@@ -13,8 +13,6 @@
 use anyhow::Result;
 use jiff::Timestamp;
 
-use crate::error::UsageError;
-
 /// "Now": the system clock, or `COFFER_NOW` in a `test-clock` build.
 pub(crate) fn now() -> Result<Timestamp> {
     Ok(forced_now()?.unwrap_or_else(Timestamp::now))
@@ -26,7 +24,7 @@ pub(crate) fn now() -> Result<Timestamp> {
 pub(crate) fn forced_now() -> Result<Option<Timestamp>> {
     match std::env::var("COFFER_NOW") {
         Ok(s) if !s.is_empty() => Ok(Some(s.parse().map_err(|e| {
-            UsageError(format!(
+            crate::error::UsageError(format!(
                 "COFFER_NOW=`{s}` is not an RFC 3339 time such as 2026-12-01T00:00:00Z: {e}"
             ))
         })?)),
