@@ -648,6 +648,32 @@ fn issue15_api_status_follows_the_error_kind_storage_failure_on_hold_is_503() {
     let (c, _, b) = call(port, "POST", &missing, Some(&admin), Some(&json!({})));
     assert_eq!((c, kind_of(&b)), (404, json!("not-found")), "{b}");
 
+    // A request body is its route's type: a field of the wrong type is a
+    // 400 naming the field, not read as absent (issue 15).
+    let verify = format!("{PREFIX}/vaults/main/verify");
+    let (c, _, b) = call(
+        port,
+        "POST",
+        &verify,
+        Some(&admin),
+        Some(&json!({"read_data": "yes"})),
+    );
+    assert_eq!((c, kind_of(&b)), (400, json!("usage")), "{b}");
+    assert!(b.contains("`read_data`"), "{b}");
+    let forget = format!("{PREFIX}/vaults/main/forget");
+    let (c, _, b) = call(
+        port,
+        "POST",
+        &forget,
+        Some(&admin),
+        Some(&json!({"snapshots": "all"})),
+    );
+    assert_eq!(c, 400, "{b}");
+    assert!(
+        b.contains("`snapshots`") && b.contains("give the snapshots to forget"),
+        "{b}"
+    );
+
     // The vault's holds/ directory becomes a file: the vault still opens,
     // but no hold can be written or read there.
     let holds = env.path("vault/holds");

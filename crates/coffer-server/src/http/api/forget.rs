@@ -6,24 +6,18 @@ use crate::config::Config;
 use crate::http::api::respond::{
     core_error, find, ok, open_vault, view_of, Answer, ApiError, Call,
 };
-use crate::model::api::ForgetAnswer;
+use crate::model::api::{ForgetAnswer, ForgetRequest};
 use coffer_core::SnapshotFilter;
 use jiff::Timestamp;
-use serde_json::{json, Value};
 
 pub(super) fn forget(config: &Config, c: &Call, now: Timestamp, dry_run: bool) -> Answer {
     let v = open_vault(config, c.param("vault"))?;
-    let names: Vec<String> = match c.body.get("snapshots") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    };
+    const HINT: &str =
+        "give the snapshots to forget: {\"snapshots\": [\"ID\", …], \"dry_run\": true}";
+    let req: ForgetRequest = c.request(HINT)?;
+    let names = req.snapshots;
     if names.is_empty() {
-        return Err(ApiError::bad(
-            "give the snapshots to forget: {\"snapshots\": [\"ID\", …], \"dry_run\": true}",
-        ));
+        return Err(ApiError::bad(HINT));
     }
     let mut ids = Vec::new();
     for n in &names {
@@ -34,7 +28,7 @@ pub(super) fn forget(config: &Config, c: &Call, now: Timestamp, dry_run: bool) -
         filter: SnapshotFilter::default(),
         ids,
         group_by: Default::default(),
-        bypass_governance: c.body.get("bypass_governance") == Some(&json!(true)),
+        bypass_governance: req.bypass_governance == Some(true),
         now,
         time_zone: jiff::tz::TimeZone::UTC,
     };

@@ -6,14 +6,14 @@ use crate::config::Config;
 use crate::http::api::respond::{
     actor_name, core_error, find, ok, open_vault, view_of, Answer, Call,
 };
-use crate::model::api::{HoldPlaced, HoldView};
+use crate::model::api::{HoldPlaced, HoldRequest, HoldView};
 use jiff::Timestamp;
-use serde_json::Value;
 
 pub(super) fn hold(config: &Config, c: &Call, now: Timestamp) -> Answer {
     let v = open_vault(config, c.param("vault"))?;
     let sid = find(&v, c.param("snapshot"))?;
-    let reason = c.body.get("reason").and_then(Value::as_str).unwrap_or("");
+    let req: HoldRequest = c.request("send {\"reason\": \"why\"} (or {})")?;
+    let reason = req.reason.as_deref().unwrap_or("");
     let (h, new) = v
         .hold_snapshot(&sid, reason, &actor_name(c), now)
         .map_err(core_error)?;

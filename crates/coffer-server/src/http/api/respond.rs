@@ -97,6 +97,25 @@ impl Call {
     pub(super) fn param(&self, name: &str) -> &str {
         self.params.get(name).map(String::as_str).unwrap_or("")
     }
+
+    /// The JSON body as the route's request type (`model::api::…Request`,
+    /// the type the OpenAPI document names): a field of the wrong type is a
+    /// `400` naming it, never silently read as absent. `hint` says what to
+    /// send.
+    pub(super) fn request<T: serde::de::DeserializeOwned>(
+        &self,
+        hint: &str,
+    ) -> Result<T, ApiError> {
+        serde_path_to_error::deserialize(self.body.clone()).map_err(|e| {
+            let field = e.path().to_string();
+            ApiError::bad(format!(
+                "the body of {} {PREFIX}{}: `{field}`: {}; {hint}",
+                self.route.method,
+                self.route.path,
+                e.inner()
+            ))
+        })
+    }
 }
 
 pub(super) fn path_params(template: &str, path: &str) -> HashMap<String, String> {

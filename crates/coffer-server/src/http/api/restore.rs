@@ -6,10 +6,10 @@ use crate::catalog::Trigger;
 use crate::http::api::respond::{accepted, core_error, open_vault, Answer, ApiError, Call};
 use crate::http::api::route::PREFIX;
 use crate::http::state::AppState;
-use crate::model::api::RestoreStarted;
+use crate::model::api::{RestoreRequest, RestoreStarted};
 use coffer_core::SnapshotFilter;
 use jiff::Timestamp;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Restores a files snapshot (optionally `subpath` and `include` globs of
 /// the body) into a new directory under the state directory's `restores/`,
@@ -29,22 +29,12 @@ pub(super) fn restore(s: &AppState, c: &Call, now: Timestamp) -> Answer {
             id.short()
         )));
     }
-    let includes: Vec<String> = match c.body.get("include") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|x| x.as_str().map(str::to_string))
-            .collect::<Option<_>>()
-            .ok_or_else(|| ApiError::bad("include: give a list of globs (strings)"))?,
-        Some(_) => return Err(ApiError::bad("include: give a list of globs")),
-    };
+    let req: RestoreRequest =
+        c.request("include: give a list of globs (strings); subpath: a path of the snapshot")?;
+    let includes = req.include.unwrap_or_default();
     let includes = coffer_sources::filter::Patterns::new(&includes, "include")
         .map_err(|e| ApiError::bad(e.to_string()))?;
-    let subpath = c
-        .body
-        .get("subpath")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let subpath = req.subpath;
     let target = s.config.state_dir.join("restores").join(format!(
         "{vault}-{}-{}",
         id.short(),

@@ -7,10 +7,9 @@ use crate::config::Config;
 use crate::http::api::respond::{accepted, Answer, ApiError, Call};
 use crate::http::api::route::PREFIX;
 use crate::http::state::AppState;
-use crate::model::api::{PlanView, RuleStarted, RuleView};
+use crate::model::api::{PlanView, RuleRunRequest, RuleStarted, RuleView};
 use coffer_core::Cancel;
 use jiff::Timestamp;
-use serde_json::Value;
 
 pub(super) fn rules(config: &Config, now: Timestamp) -> Vec<PlanView> {
     config
@@ -47,11 +46,8 @@ pub(super) fn rule_run(s: &AppState, c: &Call) -> Answer {
             s.config.path.display()
         )));
     };
-    let only = c
-        .body
-        .get("source")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let req: RuleRunRequest = c.request("send {\"source\": \"NAME\"} for one source, or {}")?;
+    let only = req.source;
     if let Some(src) = &only {
         if !rule.sources.contains(src) {
             return Err(ApiError::bad(format!(

@@ -6,10 +6,9 @@ use crate::config::Config;
 use crate::http::api::respond::{accepted, Answer, ApiError, Call};
 use crate::http::api::route::PREFIX;
 use crate::http::state::AppState;
-use crate::model::api::{JobStarted, VaultView};
+use crate::model::api::{JobStarted, VaultView, VerifyRequest};
 use coffer_core::Cancel;
 use jiff::Timestamp;
-use serde_json::{json, Value};
 
 pub(super) fn vaults(config: &Config) -> Vec<VaultView> {
     config
@@ -32,10 +31,12 @@ pub(super) fn verify(s: &AppState, c: &Call, now: Timestamp) -> Answer {
             s.config.path.display()
         )));
     }
-    let data = match c.body.get("read_data_subset").and_then(Value::as_str) {
+    let req: VerifyRequest =
+        c.request("send {\"read_data\": true} or {\"read_data_subset\": \"5%\"}, or {}")?;
+    let data = match req.read_data_subset.as_deref() {
         Some(sub) => crate::model::VerifyData::parse_subset(sub)
             .map_err(|m| ApiError::bad(format!("read_data_subset {m}")))?,
-        None if c.body.get("read_data") == Some(&json!(true)) => crate::model::VerifyData::All,
+        None if req.read_data == Some(true) => crate::model::VerifyData::All,
         None => crate::model::VerifyData::Structure,
     };
     let id = s
