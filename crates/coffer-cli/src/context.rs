@@ -72,23 +72,39 @@ fn read_password_file(pf: &Path) -> Result<Secret> {
     })
 }
 
-/// The secret the user gave, if any.
-pub fn secret(g: &GlobalArgs, t: &Target) -> Result<Option<Secret>> {
-    if let Some(kf) = &g.key_file {
+/// The one order a vault's secret is looked for in, whichever vault it is
+/// (the one a command works on, or `copy --to`'s): a key file, a password
+/// file, the password in the variable `password_var`, then a named vault's
+/// own key file if it exists.
+fn find_secret(
+    key_file: Option<&Path>,
+    password_file: Option<&Path>,
+    password_var: &str,
+    default_key_file: Option<PathBuf>,
+) -> Result<Option<Secret>> {
+    if let Some(kf) = key_file {
         return Ok(Some(Secret::from_key_file(kf)?));
     }
-    if let Some(pf) = &g.password_file {
+    if let Some(pf) = password_file {
         return Ok(Some(read_password_file(pf)?));
     }
-    if let Ok(pw) = std::env::var("COFFER_PASSWORD") {
-        if !pw.is_empty() {
-            return Ok(Some(Secret::Password(pw)));
-        }
+    if let Some(pw) = std::env::var(password_var).ok().filter(|p| !p.is_empty()) {
+        return Ok(Some(Secret::Password(pw)));
     }
-    if let Some(kf) = t.default_key_file().filter(|p| p.exists()) {
+    if let Some(kf) = default_key_file.filter(|p| p.exists()) {
         return Ok(Some(Secret::from_key_file(&kf)?));
     }
     Ok(None)
+}
+
+/// The secret the user gave, if any.
+pub fn secret(g: &GlobalArgs, t: &Target) -> Result<Option<Secret>> {
+    find_secret(
+        g.key_file.as_deref(),
+        g.password_file.as_deref(),
+        "COFFER_PASSWORD",
+        t.default_key_file(),
+    )
 }
 
 fn no_secret(t: &Target) -> anyhow::Error {
@@ -260,22 +276,17 @@ pub fn open_other(
         }
         .into());
     }
-    let secret = if let Some(kf) = key_file {
-        Secret::from_key_file(kf)?
-    } else if let Some(pf) = password_file {
-        read_password_file(pf)?
-    } else if let Some(pw) = std::env::var("COFFER_TO_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty())
-    {
-        Secret::Password(pw)
-    } else if let Some(kf) = t.default_key_file().filter(|p| p.exists()) {
-        Secret::from_key_file(&kf)?
-    } else {
-        bail!(UsageError(format!(
+    let secret = match find_secret(
+        key_file,
+        password_file,
+        "COFFER_TO_PASSWORD",
+        t.default_key_file(),
+    )? {
+        Some(s) => s,
+        None => bail!(UsageError(format!(
             "no secret for vault {}: give {flags}",
             t.location
-        )));
+        ))),
     };
     match Vault::open(backend, &secret) {
         Err(e) if e.kind() == coffer_core::ErrorKind::WrongKey => bail!(
