@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Result};
 use coffer_core::{CheckOptions, ReadData};
+use coffer_server::model::VerifyData;
 
 use crate::args::GlobalArgs;
 use crate::context;
@@ -50,26 +51,15 @@ pub fn check(g: &GlobalArgs, read_data: bool, read_data_subset: Option<String>) 
     }
 }
 
+/// `--read-data-subset`, by the one grammar of a data subset (the server's
+/// [`VerifyData::parse_subset`], which `coffer verify` and `[[verify]]`
+/// use): a share checks that fraction of the packs at random here.
 fn parse_subset(s: &str) -> Result<ReadData> {
-    let bad = || {
-        UsageError(format!(
-            "--read-data-subset `{s}`: give a percentage like 10% or a part like 1/5"
-        ))
-    };
-    if let Some(p) = s.strip_suffix('%') {
-        let f: f64 = p.trim().parse().map_err(|_| bad())?;
-        if !(f > 0.0 && f <= 100.0) {
-            bail!(bad());
-        }
-        return Ok(ReadData::Fraction(f / 100.0));
+    match VerifyData::parse_subset(s) {
+        Ok(VerifyData::Percent(p)) => Ok(ReadData::Fraction(p / 100.0)),
+        Ok(VerifyData::Part(n, m)) => Ok(ReadData::Part(n, m)),
+        Ok(VerifyData::All) => Ok(ReadData::All),
+        Ok(VerifyData::Structure) => Ok(ReadData::None),
+        Err(m) => bail!(UsageError(format!("--read-data-subset {m}"))),
     }
-    let (n, m) = s.split_once('/').ok_or_else(bad)?;
-    let (n, m): (u32, u32) = (
-        n.trim().parse().map_err(|_| bad())?,
-        m.trim().parse().map_err(|_| bad())?,
-    );
-    if n == 0 || m == 0 || n > m {
-        bail!(bad());
-    }
-    Ok(ReadData::Part(n, m))
 }
