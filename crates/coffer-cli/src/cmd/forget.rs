@@ -132,10 +132,7 @@ pub fn forget(g: &GlobalArgs, a: ForgetArgs) -> Result<u8> {
     } else {
         Some(execute_forget(&vault, &plan)?)
     };
-    let mut refusals = plan.refusals();
-    if let Some(s) = &stats {
-        refusals.extend(s.refused.iter().map(|r| r.message.clone()));
-    }
+    let refusals = plan.all_refusals(stats.as_ref());
     let total = plan.items.len();
     let removing = plan.to_remove().count();
     if g.json {

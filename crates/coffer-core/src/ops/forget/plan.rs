@@ -203,6 +203,16 @@ impl ForgetPlan {
             .filter_map(ForgetItem::refusal)
             .collect()
     }
+
+    /// Every refusal of a forget: the plan's ([`Self::refusals`]) and, once
+    /// executed, what the execution found protected by then (`stats`).
+    pub fn all_refusals(&self, stats: Option<&super::ForgetStats>) -> Vec<String> {
+        let mut out = self.refusals();
+        if let Some(s) = stats {
+            out.extend(s.refused.iter().map(|r| r.message.clone()));
+        }
+        out
+    }
 }
 
 /// The protections of a snapshot whose stored time is `time`. A time that

@@ -38,10 +38,7 @@ pub(super) fn forget(config: &Config, c: &Call, now: Timestamp, dry_run: bool) -
     } else {
         Some(coffer_core::execute_forget(&v, &plan).map_err(core_error)?)
     };
-    let mut refusals = plan.refusals();
-    if let Some(s) = &stats {
-        refusals.extend(s.refused.iter().map(|r| r.message.clone()));
-    }
+    let refusals = plan.all_refusals(stats.as_ref());
     ok(ForgetAnswer {
         dry_run,
         plan: view_of(&plan)?,
