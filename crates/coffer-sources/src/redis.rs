@@ -183,6 +183,19 @@ impl Redis {
         })
     }
 
+    /// Sends one command whose answer is a line (`+OK`, `:42`) and returns
+    /// its text (`OK`, `42`); an error answer is an error naming the server.
+    /// What a restore test asks a restored server (`DBSIZE`, `EXISTS key`).
+    pub fn query(&mut self, args: &[&str]) -> SourceResult<String> {
+        self.send(args)?;
+        let l = self.line()?;
+        match l.split_at(l.len().min(1)) {
+            ("+" | ":", rest) => Ok(rest.to_string()),
+            ("-", rest) => Err(self.protocol(format!("{} answered: {rest}", args[0]))),
+            _ => Err(self.protocol(format!("unexpected answer to {}: {l:?}", args[0]))),
+        }
+    }
+
     /// Takes an RDB snapshot of the server and streams it into the vault as
     /// `dump.rdb`.
     pub fn backup(mut self, archiver: &Archiver) -> SourceResult<SourceOutput> {

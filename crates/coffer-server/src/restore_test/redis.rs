@@ -1,7 +1,7 @@
 //! Restore test of a Redis snapshot: its RDB loaded by a scratch
 //! `redis-server` on a free loopback port, then `DBSIZE` against
-//! `min_keys` and each of `keys` checked to exist (spoken to in RESP over
-//! TCP, without a client library).
+//! `min_keys` and each of `keys` checked to exist (through the Redis
+//! source's own client).
 
 use super::context::Ctx;
 use super::failure::failed;
@@ -10,36 +10,21 @@ use super::validate::Run;
 use crate::model::ServerResult;
 use coffer_sources::redis;
 use coffer_sources::restore::Destination;
-use std::io::{Read, Write};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+/// One command to the scratch server on `port`, through the same client
+/// the Redis source uses.
 fn redis_cmd(port: u16, args: &[&str]) -> ServerResult<String> {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-        .map_err(|e| failed(format!("connecting to 127.0.0.1:{port}: {e}")))?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let mut req = format!("*{}\r\n", args.len());
-    for a in args {
-        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-    }
-    s.write_all(req.as_bytes())
-        .map_err(|e| failed(format!("writing to 127.0.0.1:{port}: {e}")))?;
-    let mut line = Vec::new();
-    let mut b = [0u8; 1];
-    while !line.ends_with(b"\r\n") {
-        match s.read(&mut b) {
-            Ok(1) => line.push(b[0]),
-            Ok(_) => return Err(failed(format!("127.0.0.1:{port} closed the connection"))),
-            Err(e) => return Err(failed(format!("reading from 127.0.0.1:{port}: {e}"))),
-        }
-    }
-    let text = String::from_utf8_lossy(&line[..line.len() - 2]).into_owned();
-    match text.split_at(1.min(text.len())) {
-        ("+", rest) | (":", rest) => Ok(rest.to_string()),
-        ("-", rest) => Err(failed(rest.to_string())),
-        _ => Err(failed(format!("unexpected answer `{text}`"))),
-    }
+    let url = coffer_sources::dburl::DbUrl::parse(
+        &format!("redis://127.0.0.1:{port}"),
+        redis::SCHEMES,
+        redis::DEFAULT_PORT,
+        "restore test",
+    )
+    .map_err(|e| failed(e.to_string()))?;
+    let mut r = redis::Redis::connect(&url).map_err(|e| failed(e.to_string()))?;
+    r.query(args).map_err(|e| failed(e.to_string()))
 }
 
 pub(super) fn test_redis(c: &Ctx<'_>, t: &mut Run) -> ServerResult<()> {
