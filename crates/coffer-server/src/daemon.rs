@@ -28,7 +28,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::http::rule_run::run_rule_now;
+pub use crate::rule_run::run_rule_now;
 
 /// The reason recorded for jobs stopped by SIGTERM.
 pub const STOP_REASON: &str = "coffer serve was asked to stop (SIGTERM or SIGINT)";

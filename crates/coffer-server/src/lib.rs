@@ -10,6 +10,7 @@
 //!   state and time.
 //! - [`runner`]: one rule's backup job and what follows it (retention,
 //!   copies, cold tier), shared by the daemon and `coffer plan run`.
+//! - [`rule_run`]: a rule run now (`coffer plan run`, the API).
 //! - [`daemon`]: the `coffer serve` loop.
 //! - [`catalog`]: the SQLite record of every job and its state changes.
 //! - [`events`]: named events (`BACKUP_JOB_FAILED`, `RPO_VIOLATED`, …)
@@ -56,6 +57,7 @@ pub mod prune;
 pub mod records;
 pub mod report;
 pub mod restore_test;
+pub mod rule_run;
 pub mod runner;
 pub mod schedule;
 pub mod scheduler;

@@ -18,15 +18,13 @@
 //!
 //! Files: [`router`] is here; `state` holds the [`AppState`] every handler
 //! reads; `listener` the listener ([`HttpServer`], plain or TLS);
-//! `monitoring` the `/metrics` and `/healthz` handlers; `rule_run` the one
-//! way to run a rule now, which the API and `coffer plan run` share;
-//! [`api`] the HTTP API; [`dashboard`] the web dashboard.
+//! `monitoring` the `/metrics` and `/healthz` handlers; [`api`] the HTTP
+//! API; [`dashboard`] the web dashboard.
 
 pub mod api;
 pub mod dashboard;
 mod listener;
 mod monitoring;
-pub(crate) mod rule_run;
 pub(crate) mod state;
 
 pub use listener::{HttpError, HttpServer, TlsListener};

@@ -13,7 +13,7 @@
 //! Bearer`; a role too low is `403`; in both cases nothing runs.
 //!
 //! Every operation calls the same function the command line does
-//! (`http::rule_run::run_rule_now`, `verify::run_job`, `restore_test::run`,
+//! (`rule_run::run_rule_now`, `verify::run_job`, `restore_test::run`,
 //! `plan_forget`/`execute_forget`, `Vault::hold_snapshot`, …) on a blocking
 //! thread. Actions (`POST`) are recorded in the audit trail
 //! ([`crate::audit`], through [`audit_api`](dispatch::audit_api)) with the

@@ -1,6 +1,6 @@
 //! Plans and their rules: `GET /rules` (with each rule's next run) and
 //! `POST /rules/{plan}/{rule}/run` (runs the rule now in the background
-//! through [`crate::http::rule_run::run_rule_now`], answered `202`).
+//! through [`crate::rule_run::run_rule_now`], answered `202`).
 
 use crate::catalog::Trigger;
 use crate::config::Config;
@@ -59,7 +59,7 @@ pub(super) fn rule_run(s: &AppState, c: &Call) -> Answer {
     let (config, catalog) = (s.config.clone(), s.catalog.clone());
     let rid = id.clone();
     std::thread::spawn(move || {
-        let r = crate::http::rule_run::run_rule_now(
+        let r = crate::rule_run::run_rule_now(
             &config,
             catalog,
             &rid,

@@ -1,8 +1,8 @@
 //! Running a rule now, outside its schedule: [`run_rule_now`] is the one
 //! function that `POST /api/v1/rules/{plan}/{rule}/run` and `coffer plan
-//! run` (as `coffer_server::daemon::run_rule_now`) both call. It lives here,
-//! below the HTTP API and beside no daemon state, so that the API does not
-//! import the daemon (the daemon starts the HTTP server, not the reverse).
+//! run` (as `coffer_server::daemon::run_rule_now`) both call, on top of the
+//! [`Runner`] and below both front ends (the daemon starts the HTTP server,
+//! not the reverse).
 
 use crate::catalog::{Catalog, JobOutcome, Trigger};
 use crate::config::Config;
