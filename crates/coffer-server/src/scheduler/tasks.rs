@@ -96,41 +96,65 @@ pub struct PeriodicTask {
 impl PeriodicTask {
     /// Every periodic task of a configuration.
     pub fn all(config: &Config) -> Vec<PeriodicTask> {
-        let verify = config.verify.iter().map(|v| PeriodicTask {
-            id: format!("verify/{}", v.name),
-            schedule: v.schedule.clone(),
-            timezone: v.timezone.clone(),
-            completion_window: v.completion_window,
-            kind: TaskKind::Verify(v.clone()),
-        });
+        let task = |kind: &str, name: &str, schedule: &Schedule, tz: &TimeZone, window, what| {
+            PeriodicTask {
+                id: format!("{kind}/{name}"),
+                schedule: schedule.clone(),
+                timezone: tz.clone(),
+                completion_window: window,
+                kind: what,
+            }
+        };
+        let mut out = Vec::new();
+        for v in &config.verify {
+            let what = TaskKind::Verify(v.clone());
+            out.push(task(
+                "verify",
+                &v.name,
+                &v.schedule,
+                &v.timezone,
+                v.completion_window,
+                what,
+            ));
+        }
+        for p in &config.prune {
+            let what = TaskKind::Prune(p.clone());
+            out.push(task(
+                "prune",
+                &p.name,
+                &p.schedule,
+                &p.timezone,
+                p.completion_window,
+                what,
+            ));
+        }
         // A restore test stops itself at its timeout (TIMED_OUT); the
         // completion window is only a backstop past it.
-        let restore_tests = config.restore_tests.iter().map(|t| PeriodicTask {
-            id: format!("restore-test/{}", t.name),
-            schedule: t.schedule.clone(),
-            timezone: t.timezone.clone(),
-            completion_window: t.timeout + SignedDuration::from_mins(10),
-            kind: TaskKind::RestoreTest(t.clone()),
-        });
-        let reports = config.reports.iter().map(|r| PeriodicTask {
-            id: format!("report/{}", r.name),
-            schedule: r.schedule.clone(),
-            timezone: r.timezone.clone(),
-            completion_window: SignedDuration::from_hours(1),
-            kind: TaskKind::Report(r.clone()),
-        });
-        let prunes = config.prune.iter().map(|p| PeriodicTask {
-            id: format!("prune/{}", p.name),
-            schedule: p.schedule.clone(),
-            timezone: p.timezone.clone(),
-            completion_window: p.completion_window,
-            kind: TaskKind::Prune(p.clone()),
-        });
-        verify
-            .chain(prunes)
-            .chain(restore_tests)
-            .chain(reports)
-            .collect()
+        for t in &config.restore_tests {
+            let window = t.timeout + SignedDuration::from_mins(10);
+            let what = TaskKind::RestoreTest(t.clone());
+            out.push(task(
+                "restore-test",
+                &t.name,
+                &t.schedule,
+                &t.timezone,
+                window,
+                what,
+            ));
+        }
+        for r in &config.reports {
+            let window = SignedDuration::from_hours(1);
+            let what = TaskKind::Report(r.clone());
+            out.push(task(
+                "report",
+                &r.name,
+                &r.schedule,
+                &r.timezone,
+                window,
+                what,
+            ));
+        }
+        out
     }
 
     /// The catalog key-value key holding the newest scheduled time handled.
