@@ -38,6 +38,7 @@ use crate::cli::{Cli, Cmd};
 use crate::error::message;
 
 fn main() -> ExitCode {
+    output::quiet_on_closed_stdout();
     // glibc raises its mmap threshold (up to 32 MiB) each time an mmapped
     // block is freed; after that, 8 MiB pack buffers come from, and stay in,
     // the heap arenas. A fixed 4 MiB threshold keeps pack buffers and other

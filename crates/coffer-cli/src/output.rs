@@ -136,3 +136,26 @@ pub(crate) fn print_damage(problems: &[coffer_core::Problem]) {
         );
     }
 }
+
+/// Makes a closed standard output (`coffer ls latest | head`) end the
+/// program quietly, as `ls | head` expects, instead of a panic with exit
+/// code 101. Rust ignores SIGPIPE, so `println!` to a closed pipe panics
+/// with "failed printing to stdout"; that one panic exits 0 without a word,
+/// every other panic is reported as before. SIGPIPE itself stays ignored, so
+/// a closed pipe to a child process (a restore into `psql`) is still an
+/// error the command reports.
+pub fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.starts_with("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}

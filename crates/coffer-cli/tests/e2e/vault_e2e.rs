@@ -631,3 +631,47 @@ fn restore_into_a_setgid_directory_keeps_the_recorded_group() {
     assert_eq!((m.uid(), m.gid()), (0, 0), "{}", f.display());
     assert_eq!(m.mode() & 0o7777, 0o644);
 }
+
+/// A closed standard output ends a listing quietly, as `ls | head` expects:
+/// exit 0 and nothing on standard error (it was a panic, exit 101, with a
+/// backtrace under RUST_BACKTRACE). Read one line, then close the pipe, in
+/// a loop, so the write that finds it closed comes at different points.
+#[test]
+fn closed_stdout_ends_a_listing_quietly() {
+    use std::io::{BufRead, BufReader};
+    let env = Env::new(Kind::Local, "closed-pipe");
+    env.init();
+    let src = env.path("src");
+    for i in 0..3000 {
+        write(&src.join(format!("f{i}")), format!("{i}").as_bytes());
+    }
+    env.backup(&[&src]);
+    for round in 0..20 {
+        let args: &[&str] = if round % 2 == 0 {
+            &["ls", "latest"]
+        } else {
+            &["--json", "ls", "latest"]
+        };
+        let mut child = env
+            .cmd(args)
+            .env("RUST_BACKTRACE", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty());
+        // The reader is dropped here: the pipe is closed.
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round}: {}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).is_empty(), "round {round}: {}", stderr(&out));
+    }
+}
