@@ -146,17 +146,16 @@ impl S3Client {
         }
     }
 
-    /// One request; `path` is a vault path (`None`: the bucket itself).
-    #[allow(clippy::too_many_arguments)]
-    async fn request_once(
-        &self,
-        method: http::Method,
-        path: Option<&str>,
-        query: &str,
-        headers: &[(&str, String)],
-        body: &[u8],
-        op: &'static str,
-    ) -> Result<Response, S3Error> {
+    /// One request, once.
+    async fn request_once(&self, req: &Request<'_>) -> Result<Response, S3Error> {
+        let Request {
+            method,
+            path,
+            query,
+            headers,
+            body,
+            op,
+        } = *req;
         let key = path.map(|p| self.key(p)).unwrap_or_default();
         let what = match path {
             Some(_) => format!("on s3://{}/{key}", self.bucket),
@@ -222,12 +221,17 @@ impl S3Client {
         body: &[u8],
         op: &'static str,
     ) -> Result<Response, S3Error> {
+        let req = Request {
+            method: &method,
+            path,
+            query,
+            headers,
+            body,
+            op,
+        };
         let mut delay = Duration::from_millis(200);
         for attempt in 0.. {
-            match self
-                .request_once(method.clone(), path, query, headers, body, op)
-                .await
-            {
+            match self.request_once(&req).await {
                 Err(e) if e.retryable() && attempt < 3 && !e.code.starts_with("Config") => {
                     tracing::debug!("{e}; retrying");
                     tokio::time::sleep(delay).await;
@@ -238,4 +242,16 @@ impl S3Client {
         }
         unreachable!()
     }
+}
+
+/// What one S3 call sends: `path` is a vault path (`None`: the bucket
+/// itself); `op` names the call in errors (`PutObjectRetention`).
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    method: &'a http::Method,
+    path: Option<&'a str>,
+    query: &'a str,
+    headers: &'a [(&'a str, String)],
+    body: &'a [u8],
+    op: &'static str,
 }
