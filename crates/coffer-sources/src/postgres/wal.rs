@@ -408,7 +408,7 @@ mod prune_tests {
     use coffer_core::backend::ObjectKind;
     use coffer_core::lock::LockPolicy;
     use coffer_core::{Backend, Id, InitOptions, Secret, Snapshot, StorageError};
-    use coffer_storage::MemoryBackend;
+    use coffer_testing::MemoryBackend;
     use jiff::{SignedDuration, Timestamp};
     use std::collections::{HashMap, HashSet};
     use std::sync::{Arc, Mutex};
