@@ -728,7 +728,7 @@ pub fn with_password(source: &SourceConfig) -> ServerResult<SourceSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use coffer_core::{InitOptions, Snapshot, SourceInfo};
+    use coffer_core::{Snapshot, SourceInfo};
 
     fn base(v: &Vault, start: &str) -> Id {
         v.save_snapshot(&Snapshot {
@@ -754,12 +754,7 @@ mod tests {
 
     #[test]
     fn wal_prune_after_retention_records_counts_or_the_error() {
-        let v = Vault::init(
-            Arc::new(coffer_storage::MemoryBackend::new()),
-            &Secret::KeyFile([9; 32]),
-            &InitOptions::default(),
-        )
-        .unwrap();
+        let v = coffer_testing::memory_vault();
         for n in ["000000010000000000000001", "000000010000000000000002"] {
             coffer_core::wal::put(&v, n, b"x").unwrap();
         }
