@@ -728,27 +728,13 @@ pub fn with_password(source: &SourceConfig) -> ServerResult<SourceSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use coffer_core::{Snapshot, SourceInfo};
 
     fn base(v: &Vault, start: &str) -> Id {
-        v.save_snapshot(&Snapshot {
-            version: 1,
-            time: "2025-01-01T00:00:00Z".into(),
-            tree: Id::default(),
-            paths: vec!["base.tar".into()],
-            hostname: "h".into(),
-            username: "u".into(),
-            tags: vec![],
-            parent: None,
-            source: SourceInfo {
-                kind: coffer_sources::pg_physical::KIND_BASE.into(),
-                details: [("start_wal_file".to_string(), start.to_string())].into(),
-            },
-            program_version: "test".into(),
-            summary: Default::default(),
-            retain_until: None,
-            origin: None,
-        })
+        v.save_snapshot(&coffer_testing::snapshot(
+            "2025-01-01T00:00:00Z",
+            coffer_sources::pg_physical::KIND_BASE,
+            &[("start_wal_file", start)],
+        ))
         .unwrap()
     }
 

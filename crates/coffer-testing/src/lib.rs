@@ -11,6 +11,8 @@
 //!   re-exported, and [`CrashBackend`], which fails every write and delete
 //!   from a chosen one on, as if the process died there;
 //! - [`data`]: deterministic data ([`noise`]) and files ([`write`]);
+//! - [`snapshots`]: snapshot records with no data, for tests of what
+//!   reads only their metadata;
 //! - [`trees`]: directory trees to back up ([`rich_tree`], [`small_tree`])
 //!   and comparisons of a restored tree with its source.
 //!
@@ -22,11 +24,13 @@
 
 pub mod backends;
 pub mod data;
+pub mod snapshots;
 pub mod trees;
 pub mod vaults;
 
 pub use backends::{copy_of, object_paths, CrashBackend, Fault, FaultyBackend, MemoryBackend};
 pub use data::{noise, write};
+pub use snapshots::snapshot;
 pub use trees::{assert_same_contents, assert_same_tree, is_root, rich_tree, small_tree};
 pub use vaults::{
     assert_sound, local_vault, local_vault_at, memory_vault, memory_vault_with, new_memory_vault,
