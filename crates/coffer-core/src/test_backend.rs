@@ -1,5 +1,7 @@
 //! An in-memory [`Backend`] for this crate's unit tests (coffer-storage's
-//! `MemoryBackend` would be a dependency cycle).
+//! `MemoryBackend`, which coffer-testing hands the other crates' tests and
+//! this crate's integration tests, would be a dependency cycle here: a
+//! second copy of coffer-core).
 
 use crate::backend::{Backend, ObjectInfo};
 use crate::error::StorageError;

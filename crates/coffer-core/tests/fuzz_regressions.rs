@@ -5,11 +5,9 @@
 //! public entry point the target used, and must give a value or an error,
 //! never a panic. Each test is named after the target that found it.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
 
-use coffer_core::backend::{Backend, ObjectInfo, ObjectKind};
+use coffer_core::backend::{Backend, ObjectKind};
 use coffer_core::fuzzing::seal_blob_payload;
 use coffer_core::index::{IndexFile, IndexPack};
 use coffer_core::pack::{
@@ -17,65 +15,15 @@ use coffer_core::pack::{
 };
 use coffer_core::{
     keys, ChunkRef, Id, KdfParams, MasterKey, Node, NodeKind, Origin, Secret, Snapshot, SourceInfo,
-    StorageError, Time, Tree, Xattr,
+    Time, Tree, Xattr,
 };
+use coffer_testing::MemoryBackend;
 
 /// The fixed keys of the fuzz targets (fuzz/src/lib.rs): seeds made with
 /// them stay valid for the targets.
 const VAULT_ID: &str = "00112233445566778899aabbccddeeff";
 const MASTER_SECRET: [u8; 32] = [7; 32];
 const KEY_FILE_SECRET: [u8; 32] = [9; 32];
-
-/// Objects in a map.
-#[derive(Default)]
-struct Mem(Mutex<BTreeMap<String, Vec<u8>>>);
-
-impl Backend for Mem {
-    fn location(&self) -> String {
-        "mem".into()
-    }
-    fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
-        self.0.lock().unwrap().insert(path.into(), data);
-        Ok(())
-    }
-    fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
-        self.0
-            .lock()
-            .unwrap()
-            .get(path)
-            .cloned()
-            .ok_or_else(|| StorageError {
-                op: "read",
-                path: path.into(),
-                message: "not found".into(),
-                not_found: true,
-                retryable: false,
-            })
-    }
-    fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError> {
-        let d = self.read(path)?;
-        let start = (offset as usize).min(d.len());
-        let end = (offset.saturating_add(len) as usize).min(d.len());
-        Ok(d[start..end].to_vec())
-    }
-    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| ObjectInfo {
-                path: k.clone(),
-                size: v.len() as u64,
-            })
-            .collect())
-    }
-    fn delete(&self, path: &str) -> Result<(), StorageError> {
-        self.0.lock().unwrap().remove(path);
-        Ok(())
-    }
-}
 
 /// blob (crash-3bbed2bd…, input `41 02 01 10 00 01`): a compressed blob
 /// whose zstd body is empty, so that its content is empty and hashes to
@@ -265,7 +213,7 @@ fn write_seed_corpus() {
     put("blob", "zstd-large", &blob_seed(big.len() as u32, &z));
 
     // Key slots bound to VAULT_ID wrapping MASTER_SECRET.
-    let mem = Mem::default();
+    let mem = MemoryBackend::new();
     let id = keys::add_slot(
         &mem,
         VAULT_ID,
@@ -301,7 +249,7 @@ fn write_seed_corpus() {
     seed.extend_from_slice(&std::fs::read(dir.path().join("k")).unwrap());
     put("key_slot", "key-file", &seed);
 
-    let mem = std::sync::Arc::new(Mem::default());
+    let mem = std::sync::Arc::new(MemoryBackend::new());
     coffer_core::Vault::init(
         mem.clone(),
         &Secret::KeyFile(KEY_FILE_SECRET),

@@ -134,12 +134,7 @@ mod tests {
     #[test]
     fn a_prune_is_recorded_as_a_job_with_its_report_and_events() {
         let (_d, c) = catalog();
-        let v = Vault::init(
-            std::sync::Arc::new(coffer_storage::MemoryBackend::new()),
-            &coffer_core::Secret::KeyFile([3; 32]),
-            &Default::default(),
-        )
-        .unwrap();
+        let v = coffer_testing::memory_vault();
         let id = c
             .create_job(&new_job("main", Some("weekly"), Trigger::Schedule))
             .unwrap();

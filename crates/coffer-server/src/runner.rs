@@ -728,38 +728,19 @@ pub fn with_password(source: &SourceConfig) -> ServerResult<SourceSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use coffer_core::{InitOptions, Snapshot, SourceInfo};
 
     fn base(v: &Vault, start: &str) -> Id {
-        v.save_snapshot(&Snapshot {
-            version: 1,
-            time: "2025-01-01T00:00:00Z".into(),
-            tree: Id::default(),
-            paths: vec!["base.tar".into()],
-            hostname: "h".into(),
-            username: "u".into(),
-            tags: vec![],
-            parent: None,
-            source: SourceInfo {
-                kind: coffer_sources::pg_physical::KIND_BASE.into(),
-                details: [("start_wal_file".to_string(), start.to_string())].into(),
-            },
-            program_version: "test".into(),
-            summary: Default::default(),
-            retain_until: None,
-            origin: None,
-        })
+        v.save_snapshot(&coffer_testing::snapshot(
+            "2025-01-01T00:00:00Z",
+            coffer_sources::pg_physical::KIND_BASE,
+            &[("start_wal_file", start)],
+        ))
         .unwrap()
     }
 
     #[test]
     fn wal_prune_after_retention_records_counts_or_the_error() {
-        let v = Vault::init(
-            Arc::new(coffer_storage::MemoryBackend::new()),
-            &Secret::KeyFile([9; 32]),
-            &InitOptions::default(),
-        )
-        .unwrap();
+        let v = coffer_testing::memory_vault();
         for n in ["000000010000000000000001", "000000010000000000000002"] {
             coffer_core::wal::put(&v, n, b"x").unwrap();
         }

@@ -397,12 +397,7 @@ mod tests {
         assert_eq!(r.outcome.state, JobState::Failed);
         assert_eq!(c.get_job(id).unwrap().state, JobState::Failed);
 
-        let vault = Vault::init(
-            Arc::new(coffer_storage::MemoryBackend::new()),
-            &coffer_core::Secret::KeyFile([3; 32]),
-            &Default::default(),
-        )
-        .unwrap();
+        let vault = coffer_testing::memory_vault();
         let id = c.create_job(&new_job("main", None, Trigger::Cli)).unwrap();
         let r = run_job(
             &c,

@@ -354,17 +354,9 @@ fn path_of_tree(vault: &Vault, index: &Index, root: &Id, want: &Id) -> Option<St
 mod tests {
     use super::*;
     use crate::{run_backup, SnapshotMeta, SourceOutput};
-    use coffer_core::{BackupOptions, InitOptions, Node, NodeKind, Secret};
-    use std::sync::Arc;
+    use coffer_core::{BackupOptions, Node, NodeKind};
 
-    fn vault() -> Vault {
-        Vault::init(
-            Arc::new(coffer_storage::MemoryBackend::new()),
-            &Secret::KeyFile([3; 32]),
-            &InitOptions::default(),
-        )
-        .unwrap()
-    }
+    use coffer_testing::memory_vault as vault;
 
     /// A snapshot whose tree `/d` holds a file called `name`.
     fn snapshot_with(v: &Vault, name: &[u8]) -> (Id, Snapshot) {

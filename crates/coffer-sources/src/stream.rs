@@ -236,17 +236,9 @@ pub fn copy_to_file<R: Read>(mut reader: R, path: &Path) -> Result<u64> {
 mod tests {
     use super::*;
     use crate::{run_backup, SnapshotMeta};
-    use coffer_core::{BackupOptions, InitOptions, Secret};
-    use std::sync::Arc;
+    use coffer_core::BackupOptions;
 
-    fn vault() -> Vault {
-        Vault::init(
-            Arc::new(coffer_storage::MemoryBackend::new()),
-            &Secret::KeyFile([7; 32]),
-            &InitOptions::default(),
-        )
-        .unwrap()
-    }
+    use coffer_testing::memory_vault as vault;
 
     #[test]
     fn stream_reads_back_in_order_and_a_failed_source_writes_no_snapshot() {

@@ -3,49 +3,17 @@
 //! and copies failed at every write position.
 
 use coffer_core::{
-    check, copy_snapshots, BackupOptions, CheckOptions, CopyOptions, CopyStats, CopyStatus, Id,
-    InitOptions, ReadData, Secret, Vault,
+    copy_snapshots, BackupOptions, CopyOptions, CopyStats, CopyStatus, Id, InitOptions, Secret,
+    Vault,
 };
 use coffer_sources::filter::Patterns;
 use coffer_sources::{files, run_backup, Progress, SnapshotMeta};
-use coffer_storage::{Fault, FaultyBackend, MemoryBackend};
+use coffer_testing::{
+    assert_same_contents, assert_sound, noise, object_paths, small_tree, write, Fault,
+    FaultyBackend, MemoryBackend,
+};
 use std::path::Path;
 use std::sync::Arc;
-
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-fn write(p: &Path, data: &[u8]) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, data).unwrap();
-}
-
-/// A tree with files in nested directories, large and small.
-fn make_tree(root: &Path) {
-    for i in 0..4u64 {
-        write(
-            &root.join(format!("big/f{i}.bin")),
-            &noise(i, 1_200_000 + i as usize * 1000),
-        );
-    }
-    write(&root.join("a/b/c/small.txt"), b"small file\n");
-    write(
-        &root.join("a/b/text.txt"),
-        &b"line of text\n".repeat(40_000),
-    );
-    write(&root.join("a/other/x.bin"), &noise(77, 300_000));
-    write(&root.join("empty"), b"");
-    std::fs::create_dir_all(root.join("emptydir")).unwrap();
-}
 
 fn vault(secret: u8) -> (Arc<MemoryBackend>, Vault) {
     let mem = Arc::new(MemoryBackend::new());
@@ -91,17 +59,6 @@ fn copy(src: &Vault, dst: &Vault, id: Id, opts: &CopyOptions) -> CopyStats {
     copy_snapshots(src, dst, &[id], opts).unwrap()
 }
 
-fn assert_sound(v: &Vault) {
-    let r = check(
-        v,
-        &CheckOptions {
-            read_data: ReadData::All,
-        },
-    )
-    .unwrap();
-    assert!(r.ok(), "{:?}", r.problems);
-}
-
 /// Restores the destination's copy of `src` and compares every file.
 fn restore_and_compare(v: &Vault, snap: &coffer_core::Snapshot, src: &Path, out: &Path) {
     let index = v.load_index().unwrap();
@@ -117,36 +74,14 @@ fn restore_and_compare(v: &Vault, snap: &coffer_core::Snapshot, src: &Path, out:
         &Progress::default(),
     )
     .unwrap();
-    compare(src, &out.join(src.strip_prefix("/").unwrap()));
-}
-
-fn compare(a: &Path, b: &Path) {
-    let names = |p: &Path| {
-        let mut v: Vec<_> = std::fs::read_dir(p)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        v.sort();
-        v
-    };
-    let (na, nb) = (names(a), names(b));
-    assert_eq!(na, nb, "entries of {}", a.display());
-    for n in na {
-        let (x, y) = (a.join(&n), b.join(&n));
-        if x.is_dir() {
-            assert!(y.is_dir());
-            compare(&x, &y);
-        } else {
-            assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(&y).unwrap());
-        }
-    }
+    assert_same_contents(src, &out.join(src.strip_prefix("/").unwrap()));
 }
 
 #[test]
 fn copy_restores_byte_for_byte_from_the_destination_alone() {
     let dir = tempfile::tempdir().unwrap();
     let src_tree = dir.path().join("src");
-    make_tree(&src_tree);
+    small_tree(&src_tree);
     let (_, src) = vault(1);
     let (dst_mem, dst) = vault(2);
     let b = backup(&src, &src_tree);
@@ -185,23 +120,18 @@ fn copy_restores_byte_for_byte_from_the_destination_alone() {
 fn copying_twice_stores_no_new_object() {
     let dir = tempfile::tempdir().unwrap();
     let src_tree = dir.path().join("src");
-    make_tree(&src_tree);
+    small_tree(&src_tree);
     let (_, src) = vault(1);
     let (dst_mem, dst) = vault(2);
     let id = backup(&src, &src_tree).id.unwrap();
     let first = copy(&src, &dst, id, &Default::default());
-    let objects = |m: &MemoryBackend| -> Vec<String> {
-        let mut v: Vec<String> = coffer_core::Backend::list(m, "")
-            .unwrap()
-            .into_iter()
-            .map(|o| o.path)
-            .collect();
-        v.sort();
-        v
-    };
-    let before = objects(&dst_mem);
+    let before = object_paths(dst_mem.as_ref());
     let again = copy(&src, &dst, id, &Default::default());
-    assert_eq!(objects(&dst_mem), before, "a second copy wrote objects");
+    assert_eq!(
+        object_paths(dst_mem.as_ref()),
+        before,
+        "a second copy wrote objects"
+    );
     let s = &again.snapshots[0];
     assert_eq!(s.status, CopyStatus::Skipped);
     assert_eq!(s.destination, first.snapshots[0].destination);
@@ -226,7 +156,7 @@ fn copying_twice_stores_no_new_object() {
 fn incremental_copy_sends_only_the_new_chunks() {
     let dir = tempfile::tempdir().unwrap();
     let src_tree = dir.path().join("src");
-    make_tree(&src_tree);
+    small_tree(&src_tree);
     let (_, src) = vault(1);
     let (_, dst) = vault(2);
     let first = backup(&src, &src_tree);
@@ -264,7 +194,7 @@ fn incremental_copy_sends_only_the_new_chunks() {
 fn a_copy_failed_at_each_write_resumes_sending_less() {
     let dir = tempfile::tempdir().unwrap();
     let src_tree = dir.path().join("src");
-    make_tree(&src_tree);
+    small_tree(&src_tree);
     let (_, src) = vault(1);
     let id = backup(&src, &src_tree).id.unwrap();
     let (_, clean) = vault(2);
@@ -341,7 +271,7 @@ fn a_copy_failed_at_each_write_resumes_sending_less() {
 fn dry_run_writes_nothing_and_counts_like_a_copy() {
     let dir = tempfile::tempdir().unwrap();
     let src_tree = dir.path().join("src");
-    make_tree(&src_tree);
+    small_tree(&src_tree);
     let (_, src) = vault(1);
     let (dst_mem, dst) = vault(2);
     let id = backup(&src, &src_tree).id.unwrap();

@@ -3,21 +3,9 @@
 use coffer_core::{check, BackupOptions, CheckOptions, InitOptions, ReadData, Secret, Vault};
 use coffer_sources::filter::Patterns;
 use coffer_sources::{files, run_backup, Progress, SnapshotMeta};
-use coffer_storage::{Fault, FaultyBackend, MemoryBackend};
+use coffer_testing::{new_memory_vault, noise, Fault, FaultyBackend, MemoryBackend};
 use std::path::Path;
 use std::sync::Arc;
-
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 fn backup(
     vault: &Vault,
@@ -124,13 +112,7 @@ fn damaged_tree_in_memory_vault_is_reported_by_check() {
     let src = dir.path().join("src");
     std::fs::create_dir_all(src.join("sub")).unwrap();
     std::fs::write(src.join("sub/x"), b"x").unwrap();
-    let mem = Arc::new(MemoryBackend::new());
-    let vault = Vault::init(
-        mem.clone(),
-        &Secret::KeyFile([1; 32]),
-        &InitOptions::default(),
-    )
-    .unwrap();
+    let (mem, vault) = new_memory_vault();
     let r = backup(&vault, &src, &BackupOptions::default()).unwrap();
     // Damage the data pack, then the tree pack: each time the snapshot is named.
     let index = vault.load_index().unwrap();

@@ -4,36 +4,21 @@
 use coffer_core::prune::{list_plans, PruneOptions};
 use coffer_core::session::{self, Session, SessionGuard, SessionKind};
 use coffer_core::{
-    check, Backend, BackupOptions, CheckOptions, ChunkerParams, Id, InitOptions, ObjectInfo,
-    ObjectKind, ReadData, Secret, StorageError, Vault,
+    check, Backend, BackupOptions, CheckOptions, ChunkerParams, Id, InitOptions, ObjectKind,
+    ReadData, Vault,
 };
 use coffer_sources::stream::{save_stream, StreamReader};
 use coffer_sources::{run_backup, SnapshotMeta};
-use coffer_storage::MemoryBackend;
+use coffer_testing::{copy_of, noise, object_paths, CrashBackend, MemoryBackend, KEY};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-const SECRET: Secret = Secret::KeyFile([5; 32]);
-
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 /// Small chunks and packs, so a few MB make many packs.
 fn new_vault(backend: Arc<dyn Backend>) -> Vault {
     Vault::init(
         backend,
-        &SECRET,
+        &KEY,
         &InitOptions {
             chunker: ChunkerParams {
                 min: 16 << 10,
@@ -86,14 +71,7 @@ fn forget(vault: &Vault, id: &Id) {
 /// check (with every byte read) passes and every snapshot reads back as
 /// `expected` says.
 fn assert_sound(vault: &Vault, expected: &HashMap<Id, Vec<u8>>) {
-    let report = check(
-        vault,
-        &CheckOptions {
-            read_data: ReadData::All,
-        },
-    )
-    .unwrap();
-    assert!(report.ok(), "check: {:?}", report.problems);
+    coffer_testing::assert_sound(vault);
     let snaps = vault.snapshots(&Default::default()).unwrap();
     assert_eq!(snaps.len(), expected.len());
     for (id, snap) in snaps {
@@ -153,10 +131,7 @@ fn dry_run_reports_the_same_and_writes_nothing() {
     let (a, _) = backup(&vault, &noise(1, 2_000_000));
     let (b, _) = backup(&vault, &noise(2, 2_000_000));
     forget(&vault, &a);
-    let objects = |b: &MemoryBackend| -> Vec<String> {
-        b.list("").unwrap().into_iter().map(|o| o.path).collect()
-    };
-    let before = objects(&backend);
+    let before = object_paths(backend.as_ref());
     let dry = coffer_core::prune(
         &vault,
         &PruneOptions {
@@ -165,7 +140,7 @@ fn dry_run_reports_the_same_and_writes_nothing() {
         },
     )
     .unwrap();
-    assert_eq!(objects(&backend), before);
+    assert_eq!(object_paths(backend.as_ref()), before);
     let real = coffer_core::prune(&vault, &prune_opts()).unwrap();
     assert_eq!(dry.packs_unused, real.packs_unused);
     assert_eq!(dry.packs_deleted, real.packs_deleted);
@@ -382,60 +357,6 @@ fn a_session_is_refreshed_and_deleted_at_the_end() {
     assert!(vault.list(ObjectKind::Session).unwrap().is_empty());
 }
 
-/// Fails every write and delete from the `n`-th on, as if the process died
-/// there (reads still work, so the test can look).
-struct CrashBackend {
-    inner: Arc<MemoryBackend>,
-    mutations: AtomicU64,
-    crash_at: u64,
-}
-
-impl CrashBackend {
-    fn mutate(&self, op: &'static str, path: &str) -> Result<(), StorageError> {
-        if self.mutations.fetch_add(1, Ordering::SeqCst) >= self.crash_at {
-            return Err(StorageError {
-                op,
-                path: path.into(),
-                message: "injected crash".into(),
-                not_found: false,
-                retryable: false,
-            });
-        }
-        Ok(())
-    }
-}
-
-impl Backend for CrashBackend {
-    fn location(&self) -> String {
-        "crash:".into()
-    }
-    fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
-        self.mutate("write", path)?;
-        self.inner.write(path, data)
-    }
-    fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
-        self.inner.read(path)
-    }
-    fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError> {
-        self.inner.read_range(path, offset, len)
-    }
-    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
-        self.inner.list(prefix)
-    }
-    fn delete(&self, path: &str) -> Result<(), StorageError> {
-        self.mutate("delete", path)?;
-        self.inner.delete(path)
-    }
-}
-
-fn copy_of(src: &MemoryBackend) -> Arc<MemoryBackend> {
-    let dst = Arc::new(MemoryBackend::new());
-    for o in src.list("").unwrap() {
-        dst.write(&o.path, src.read(&o.path).unwrap()).unwrap();
-    }
-    dst
-}
-
 #[test]
 fn a_crash_at_every_write_and_delete_of_prune_leaves_a_sound_vault() {
     // A vault with data to delete, packs to repack and an unreferenced pack.
@@ -475,25 +396,17 @@ fn a_crash_at_every_write_and_delete_of_prune_leaves_a_sound_vault() {
     expected.insert(s3, d3);
 
     // Count the mutations of an undisturbed run.
-    let probe = Arc::new(CrashBackend {
-        inner: copy_of(&base),
-        mutations: AtomicU64::new(0),
-        crash_at: u64::MAX,
-    });
-    let pv = Vault::open(probe.clone(), &SECRET).unwrap();
+    let probe = Arc::new(CrashBackend::new(copy_of(base.as_ref()), u64::MAX));
+    let pv = Vault::open(probe.clone(), &KEY).unwrap();
     let full = coffer_core::prune(&pv, &opts).unwrap();
     assert!(full.packs_repacked > 0 && full.packs_unused > 0 && full.packs_unreferenced == 1);
-    let total = probe.mutations.load(Ordering::SeqCst);
+    let total = probe.mutations();
     assert!(total >= 8, "{total} mutations");
 
     for n in 0..total {
-        let mem = copy_of(&base);
-        let crashing = Arc::new(CrashBackend {
-            inner: mem.clone(),
-            mutations: AtomicU64::new(0),
-            crash_at: n,
-        });
-        let cv = Vault::open(crashing, &SECRET).unwrap();
+        let mem = copy_of(base.as_ref());
+        let crashing = Arc::new(CrashBackend::new(mem.clone(), n));
+        let cv = Vault::open(crashing, &KEY).unwrap();
         // Every step but the last (deleting prune's own session, which
         // only logs a failure) makes prune fail.
         let res = coffer_core::prune(&cv, &opts);
@@ -502,7 +415,7 @@ fn a_crash_at_every_write_and_delete_of_prune_leaves_a_sound_vault() {
         // dead process's session is found dead by pid in real life (the
         // end-to-end kill test covers that); this process lives on, so
         // remove it by hand.
-        let v = Vault::open(mem.clone(), &SECRET).unwrap();
+        let v = Vault::open(mem.clone(), &KEY).unwrap();
         for (id, _) in v.list(ObjectKind::Session).unwrap() {
             mem.delete(&ObjectKind::Session.path(&id)).unwrap();
         }

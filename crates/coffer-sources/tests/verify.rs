@@ -1,19 +1,13 @@
 //! `files::verify_restored`: a restored file that differs from its snapshot
 //! (same size, one byte changed; or truncated) is detected.
 
-use coffer_core::{BackupOptions, InitOptions, Secret, Vault};
+use coffer_core::BackupOptions;
 use coffer_sources::{files, run_backup, Progress, SnapshotMeta};
-use coffer_storage::MemoryBackend;
-use std::sync::Arc;
+use coffer_testing::memory_vault;
 
 #[test]
 fn a_changed_restored_file_is_detected() {
-    let vault = Vault::init(
-        Arc::new(MemoryBackend::new()),
-        &Secret::Password("pw".into()),
-        &InitOptions::default(),
-    )
-    .unwrap();
+    let vault = memory_vault();
     let src = tempfile::tempdir().unwrap();
     let data: Vec<u8> = (0..900_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(src.path().join("big.bin"), &data).unwrap();

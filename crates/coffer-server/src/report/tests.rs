@@ -3,7 +3,6 @@
 //! `[[report]]` and `[compliance]` sections.
 
 use super::*;
-use coffer_core::Vault;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::catalog::{JobKind, JobState};
@@ -17,8 +16,7 @@ fn setup(extra: &str) -> (tempfile::TempDir, Config) {
     let dir = tempfile::tempdir().unwrap();
     let secret = coffer_core::keys::write_new_key_file(&dir.path().join("k")).unwrap();
     for v in ["main", "dr"] {
-        let backend = coffer_storage::open_location(dir.path().join(v).to_str().unwrap()).unwrap();
-        Vault::init(backend, &secret, &Default::default()).unwrap();
+        coffer_testing::vaults::local_vault_at(&dir.path().join(v), &secret);
     }
     let text = format!(
         r#"

@@ -407,8 +407,8 @@ mod prune_tests {
     use super::*;
     use coffer_core::backend::ObjectKind;
     use coffer_core::lock::LockPolicy;
-    use coffer_core::{Backend, Id, InitOptions, Secret, Snapshot, StorageError};
-    use coffer_storage::MemoryBackend;
+    use coffer_core::{Backend, Id, InitOptions, Secret, StorageError};
+    use coffer_testing::MemoryBackend;
     use jiff::{SignedDuration, Timestamp};
     use std::collections::{HashMap, HashSet};
     use std::sync::{Arc, Mutex};
@@ -472,29 +472,9 @@ mod prune_tests {
             ("start_lsn", "0/5000028"),
             ("timeline", "1"),
             ("wal_segment_size", "16777216"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        v.save_snapshot(&Snapshot {
-            version: 1,
-            time: time.into(),
-            tree: Id::default(),
-            paths: vec!["base.tar".into()],
-            hostname: "h".into(),
-            username: "u".into(),
-            tags: vec![],
-            parent: None,
-            source: coffer_core::SourceInfo {
-                kind: KIND_BASE.into(),
-                details,
-            },
-            program_version: "test".into(),
-            summary: Default::default(),
-            retain_until: None,
-            origin: None,
-        })
-        .unwrap()
+        ];
+        v.save_snapshot(&coffer_testing::snapshot(time, KIND_BASE, &details))
+            .unwrap()
     }
 
     fn names(v: &Vault) -> Vec<String> {

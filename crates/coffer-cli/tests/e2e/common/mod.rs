@@ -3,10 +3,12 @@
 
 pub mod pg;
 
+// The data generators and tree comparisons are coffer-testing's, shared
+// with the other crates' tests; this module keeps the process, daemon and
+// HTTP helpers of the end-to-end tests.
+pub use coffer_testing::{assert_same_tree, is_root, noise, rich_tree, write};
+
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -153,184 +155,8 @@ pub fn audit_entries(state: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-pub fn is_root() -> bool {
-    unsafe { libc::geteuid() == 0 }
-}
-
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-pub fn write(p: &Path, data: &[u8]) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, data).unwrap();
-}
-
-/// Deterministic pseudo-random bytes.
-pub fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-/// Builds a tree exercising every kind of entry and metadata.
-pub fn rich_tree(root: &Path) {
-    write(&root.join("a.txt"), b"hello\n");
-    write(&root.join("dir/b.bin"), &noise(1, 3_000_000));
-    write(
-        &root.join("dir/sub/c.txt"),
-        &b"compressible line\n".repeat(50_000),
-    );
-    write(&root.join("dir/empty-file"), b"");
-    std::fs::create_dir_all(root.join("empty-dir")).unwrap();
-    std::os::unix::fs::symlink("dir/sub/c.txt", root.join("link")).unwrap();
-    std::os::unix::fs::symlink("/nonexistent/target", root.join("dangling")).unwrap();
-    std::fs::hard_link(root.join("dir/b.bin"), root.join("hardlink.bin")).unwrap();
-    let fifo = std::ffi::CString::new(root.join("fifo").as_os_str().as_bytes()).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o640) }, 0);
-    // A name that is not UTF-8.
-    write(
-        &root.join(OsStr::from_bytes(b"latin1-\xe9t\xe9.txt")),
-        b"bytes",
-    );
-    // A sparse file: 20 MiB with one byte of data in the middle.
-    let f = std::fs::File::create(root.join("sparse.img")).unwrap();
-    f.set_len(20 << 20).unwrap();
-    std::os::unix::fs::FileExt::write_at(&f, b"x", 10 << 20).unwrap();
-    xattr::set(root.join("a.txt"), "user.coffer", b"value").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(root.join("a.txt"), std::fs::Permissions::from_mode(0o4751)).unwrap();
-    std::fs::set_permissions(
-        root.join("empty-dir"),
-        std::fs::Permissions::from_mode(0o1777),
-    )
-    .unwrap();
-    if is_root() {
-        std::os::unix::fs::lchown(root.join("dir/sub/c.txt"), Some(1234), Some(2345)).unwrap();
-        let dev = std::ffi::CString::new(root.join("null-dev").as_os_str().as_bytes()).unwrap();
-        assert_eq!(
-            unsafe { libc::mknod(dev.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(1, 3)) },
-            0
-        );
-    }
-    let t = filetime::FileTime::from_unix_time(1_600_000_000, 123_456_789);
-    filetime::set_file_mtime(root.join("dir/b.bin"), t).unwrap();
-    filetime::set_symlink_file_times(root.join("link"), t, t).unwrap();
-}
-
-/// Asserts two trees are equal in content and metadata (but atime/ctime).
-pub fn assert_same_tree(a: &Path, b: &Path) {
-    let ea = entries(a);
-    let eb = entries(b);
-    assert_eq!(
-        ea.keys().collect::<Vec<_>>(),
-        eb.keys().collect::<Vec<_>>(),
-        "restored tree has other entries than the source"
-    );
-    for (k, x) in &ea {
-        let y = &eb[k];
-        assert_eq!(x, y, "entry {k:?} differs");
-    }
-    // Hard links: the same groups of paths share an inode.
-    assert_eq!(link_groups(a), link_groups(b), "hard link groups differ");
-}
-
-#[derive(Debug, PartialEq)]
-pub struct Entry {
-    kind: char,
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    mtime: (i64, i64),
-    size: u64,
-    content: Option<Vec<u8>>,
-    target: Option<PathBuf>,
-    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
-    rdev: u64,
-    nlink: u64,
-}
-
-fn link_groups(root: &Path) -> Vec<Vec<Vec<u8>>> {
-    let mut g: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
-    for (k, _) in entries(root) {
-        let m = std::fs::symlink_metadata(root.join(OsStr::from_bytes(&k))).unwrap();
-        if m.is_file() && m.nlink() > 1 {
-            g.entry(m.ino()).or_default().push(k);
-        }
-    }
-    let mut v: Vec<_> = g.into_values().collect();
-    v.sort();
-    v
-}
-
-fn entries(root: &Path) -> BTreeMap<Vec<u8>, Entry> {
-    let mut out = BTreeMap::new();
-    collect(root, root, &mut out);
-    out
-}
-
-fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<Vec<u8>, Entry>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        let m = std::fs::symlink_metadata(&p).unwrap();
-        let ft = m.file_type();
-        let kind = if ft.is_dir() {
-            'd'
-        } else if ft.is_symlink() {
-            'l'
-        } else if ft.is_fifo() {
-            'p'
-        } else if ft.is_char_device() {
-            'c'
-        } else {
-            'f'
-        };
-        let mut xattrs: Vec<(Vec<u8>, Vec<u8>)> = xattr::list(&p)
-            .map(|l| {
-                l.map(|n| {
-                    let v = xattr::get(&p, &n).unwrap().unwrap_or_default();
-                    (n.as_bytes().to_vec(), v)
-                })
-                .collect()
-            })
-            .unwrap_or_default();
-        xattrs.sort();
-        let rel = p
-            .strip_prefix(root)
-            .unwrap()
-            .as_os_str()
-            .as_bytes()
-            .to_vec();
-        out.insert(
-            rel,
-            Entry {
-                kind,
-                mode: m.mode(),
-                uid: m.uid(),
-                gid: m.gid(),
-                mtime: if kind == 'd' {
-                    (0, 0)
-                } else {
-                    (m.mtime(), m.mtime_nsec())
-                },
-                size: if kind == 'd' { 0 } else { m.size() },
-                content: (kind == 'f').then(|| std::fs::read(&p).unwrap()),
-                target: (kind == 'l').then(|| std::fs::read_link(&p).unwrap()),
-                xattrs,
-                rdev: m.rdev(),
-                nlink: if kind == 'd' { 0 } else { m.nlink() },
-            },
-        );
-        if kind == 'd' {
-            collect(root, &p, out);
-        }
-    }
 }
 
 /// A free TCP port on 127.0.0.1 (bound once, then released for the caller).

@@ -7,12 +7,10 @@
 use super::beneath::{Beneath, Resolve};
 use super::*;
 use crate::{run_backup, SnapshotMeta, SourceOutput};
-use coffer_core::{BackupOptions, ErrorKind, InitOptions, Node, Secret, SourceInfo, Tree};
-use coffer_storage::MemoryBackend;
+use coffer_core::{BackupOptions, ErrorKind, Node, SourceInfo, Tree};
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{symlink, MetadataExt};
-use std::sync::Arc;
 
 const BOTH: [Resolve; 2] = [Resolve::Auto, Resolve::Walk];
 
@@ -27,10 +25,7 @@ enum E {
     Raw(Box<Node>, Option<Vec<E>>),
 }
 
-fn vault() -> Vault {
-    let mem = Arc::new(MemoryBackend::new());
-    Vault::init(mem, &Secret::KeyFile([7; 32]), &InitOptions::default()).unwrap()
-}
+use coffer_testing::memory_vault as vault;
 
 fn save(a: &coffer_core::Archiver, entries: Vec<E>) -> Result<Id> {
     let mut nodes = Vec::new();

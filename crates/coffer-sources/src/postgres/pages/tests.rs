@@ -337,16 +337,10 @@ fn the_label_sniffer_still_sees_the_label() {
 fn one_changed_page_stores_one_chunk() {
     use crate::run_backup;
     use crate::stream::{one_file, StreamReader};
-    use coffer_core::{BackupOptions, InitOptions, Secret, Vault};
+    use coffer_core::BackupOptions;
     use std::path::Path;
-    use std::sync::Arc;
 
-    let v = Vault::init(
-        Arc::new(coffer_storage::MemoryBackend::new()),
-        &Secret::KeyFile([7; 32]),
-        &InitOptions::default(),
-    )
-    .unwrap();
+    let v = coffer_testing::memory_vault();
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
     let rel = random_pages(&mut rng, 256); // 2 MiB
     let other = random_pages(&mut rng, 100);
