@@ -617,8 +617,10 @@ fn issue6_api_over_tls_with_an_rcgen_certificate() {
 
 /// Issue 15: an error's kind decides its status in one place. A storage
 /// failure while placing or releasing a hold is `503` with kind
-/// `unavailable` (it was a `400`, as if the request were wrong), a missing
-/// snapshot `404`, a malformed job id `400`; every error body names its kind.
+/// `unavailable` (it was a `400`, as if the request were wrong), a vault
+/// whose `password_env` is unset `503` with kind `config` (it was a `500`),
+/// a missing snapshot `404`, a malformed job id `400`; every error body
+/// names its kind.
 #[test]
 fn issue15_api_status_follows_the_error_kind_storage_failure_on_hold_is_503() {
     let env = Env::new(Kind::Local, "api-kinds");
@@ -626,10 +628,15 @@ fn issue15_api_status_follows_the_error_kind_storage_failure_on_hold_is_503() {
     write(&env.path("data/a.txt"), b"alpha");
     let snap = env.backup(&[&env.path("data")]).trim().to_string();
     let port = free_port();
-    let cfg = config(&env, port, "");
+    // A second vault whose password variable the daemon lacks.
+    let unset = "\n[[vault]]\nname = \"nopw\"\nurl = \"vault2\"\npassword_env = \"COFFER_TEST_UNSET_PASSWORD\"\n";
+    let cfg = config(&env, port, unset);
     let state = env.path("state");
     let admin = token(&env, &state, "admin");
-    let mut daemon = serve_cmd(&env, &cfg).spawn().unwrap();
+    let mut daemon = serve_cmd(&env, &cfg)
+        .env_remove("COFFER_TEST_UNSET_PASSWORD")
+        .spawn()
+        .unwrap();
     wait_until("the listener", 30, || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
@@ -644,6 +651,12 @@ fn issue15_api_status_follows_the_error_kind_storage_failure_on_hold_is_503() {
         None,
     );
     assert_eq!((c, kind_of(&b)), (400, json!("usage")), "{b}");
+    // The configuration cannot open a vault (its password_env is unset): a
+    // 503 of kind config naming the variable (it was a 500).
+    let nopw = format!("{PREFIX}/vaults/nopw/snapshots");
+    let (c, _, b) = call(port, "GET", &nopw, Some(&admin), None);
+    assert_eq!((c, kind_of(&b)), (503, json!("config")), "{b}");
+    assert!(b.contains("COFFER_TEST_UNSET_PASSWORD"), "{b}");
     let missing = format!("{PREFIX}/vaults/main/snapshots/ffffffff/hold");
     let (c, _, b) = call(port, "POST", &missing, Some(&admin), Some(&json!({})));
     assert_eq!((c, kind_of(&b)), (404, json!("not-found")), "{b}");

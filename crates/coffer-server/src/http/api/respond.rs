@@ -219,7 +219,7 @@ pub(super) fn open_vault(config: &Config, name: &str) -> Result<coffer_core::Vau
             config.path.display()
         )));
     }
-    crate::runner::open_vault(config, name).map_err(ApiError::internal)
+    crate::runner::open_vault(config, name).map_err(ApiError::from)
 }
 
 /// A vault error as an answer: its kind decides the status (a storage
