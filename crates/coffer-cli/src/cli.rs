@@ -145,4 +145,17 @@ pub enum Cmd {
     /// Tokens of the HTTP API (roles viewer, operator, admin)
     #[command(subcommand)]
     Token(token::TokenCmd),
+    /// Print shell completions for bash, zsh, fish, elvish or powershell
+    #[command(
+        long_about = "Print shell completions for bash, zsh, fish, elvish or powershell, generated from coffer's own option definitions.\n\nExamples:\n  coffer completions bash > /etc/bash_completion.d/coffer\n  coffer completions zsh > \"${fpath[1]}/_coffer\"\n  coffer completions fish > ~/.config/fish/completions/coffer.fish"
+    )]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) of coffer and every command
+    #[command(
+        long_about = "Print the manual page of coffer (roff), with every command and its options, generated from coffer's own option definitions.\n\nExamples:\n  coffer man > /usr/local/share/man/man1/coffer.1\n  coffer man | man -l -"
+    )]
+    Man,
 }

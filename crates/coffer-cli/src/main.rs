@@ -29,7 +29,7 @@ mod sources;
 mod tests;
 
 use anyhow::Result;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -136,5 +136,7 @@ fn dispatch(g: &GlobalArgs, cmd: Cmd) -> Result<u8> {
         Cmd::Verify(a) => cmd::verify::run(g, a),
         Cmd::Events(a) => cmd::events::run(g, a),
         Cmd::Token(c) => cmd::token::run(g, c),
+        Cmd::Completions { shell } => cmd::completions::completions(shell, Cli::command()),
+        Cmd::Man => cmd::completions::man(Cli::command()),
     }
 }

@@ -159,3 +159,14 @@ pub fn quiet_on_closed_stdout() {
         default(info);
     }));
 }
+
+/// Writes `bytes` to standard output; a closed pipe ends the output
+/// quietly (as [`quiet_on_closed_stdout`] does for `println!`).
+pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}

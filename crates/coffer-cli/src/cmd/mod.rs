@@ -5,6 +5,7 @@
 
 pub mod backup;
 pub mod check;
+pub mod completions;
 pub mod config;
 pub mod copy;
 pub mod diff;
