@@ -485,14 +485,14 @@ impl Monitoring {
         m.storage = Some(storage);
         match crate::http::HttpServer::start(server.listen, server.tls.as_ref(), router) {
             Ok(h) => {
+                let scheme = if server.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
                 (opts.log)(&format!(
-                    "listening on {}://{} (/metrics, /healthz, /api/v1)",
-                    if server.tls.is_some() {
-                        "https"
-                    } else {
-                        "http"
-                    },
-                    h.local_addr()
+                    "listening on {scheme}://{addr} (/metrics, /healthz, /api/v1); the dashboard is at {scheme}://{addr}/",
+                    addr = h.local_addr()
                 ));
                 m.http = Some(h);
                 Ok(m)

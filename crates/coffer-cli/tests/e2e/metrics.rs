@@ -732,6 +732,11 @@ schedule = "@every 2s"
         log.contains(&format!("listening on http://127.0.0.1:{port}")),
         "{log}"
     );
+    // It says where the dashboard is (issue 16).
+    assert!(
+        log.contains(&format!("the dashboard is at http://127.0.0.1:{port}/")),
+        "{log}"
+    );
     // The listener is gone with the daemon.
     assert!(http_get(port, "/metrics").is_err());
 }
