@@ -99,6 +99,23 @@ fn outcome_of(report: &PruneReport) -> JobOutcome {
     }
 }
 
+/// The options of a prune of the vault at `location` (a directory or an
+/// `s3://` URL), for `coffer prune` and `[[prune]]` entries alike:
+/// `repack_below` in percent (`--repack-below`, `repack_below`); a local
+/// vault's `.tmp/` leftovers of dead writers are cleaned too.
+pub fn options(location: &str, repack_below: f64, dry_run: bool) -> PruneOptions {
+    let local_dir = match coffer_storage::Location::parse(location) {
+        Ok(coffer_storage::Location::Local(p)) => Some(p),
+        _ => None,
+    };
+    PruneOptions {
+        repack_below: repack_below / 100.0,
+        dry_run,
+        local_dir,
+        ..Default::default()
+    }
+}
+
 /// Runs a `[[prune]]` entry as job `id` (the daemon's periodic task).
 pub fn run_entry(
     runner: &crate::runner::Runner,
@@ -106,17 +123,11 @@ pub fn run_entry(
     id: JobId,
 ) -> PruneRun {
     let vault = runner.vault(&entry.vault);
-    let local_dir = runner.config().vault(&entry.vault).and_then(|v| {
-        match coffer_storage::Location::parse(&v.url) {
-            Ok(coffer_storage::Location::Local(p)) => Some(p),
-            _ => None,
-        }
-    });
-    let opts = PruneOptions {
-        repack_below: entry.repack_below / 100.0,
-        local_dir,
-        ..Default::default()
-    };
+    let url = runner
+        .config()
+        .vault(&entry.vault)
+        .map_or("", |v| v.url.as_str());
+    let opts = options(url, entry.repack_below, false);
     run_job(runner.catalog(), id, &entry.vault, vault, &opts)
 }
 

@@ -274,17 +274,9 @@ impl Runner {
             ));
         }
         // What follows a backup: a failure here is reported, not fatal.
-        let filter = rule_filter(rule, &source.name);
-        let retention = &rule.retention;
-        if let Err(e) = self.apply_retention(
-            id,
-            &vault,
-            &rule.vault,
-            rule,
-            &source.name,
-            &filter,
-            retention,
-        ) {
+        if let Err(e) =
+            self.apply_retention(id, &vault, &rule.vault, rule, &source.name, &rule.retention)
+        {
             self.event(
                 id,
                 EventLevel::Warning,
@@ -320,12 +312,11 @@ impl Runner {
         Ok(result)
     }
 
-    /// Applies `policy` to the snapshots `filter` selects in `vault` (named
-    /// `name` in the configuration) after job `id` of `rule` for `source`:
+    /// Applies `policy` to the snapshots `rule` made of `source` in `vault`
+    /// (named `name` in the configuration) after job `id`:
     /// a `forget` job of its own in the catalog (FORGET_COMPLETED or
     /// FORGET_FAILED, with what it removed and what locks or holds kept),
     /// and events of job `id` saying the same.
-    #[allow(clippy::too_many_arguments)]
     fn apply_retention(
         &self,
         id: JobId,
@@ -333,7 +324,6 @@ impl Runner {
         name: &str,
         rule: &RuleConfig,
         source: &str,
-        filter: &SnapshotFilter,
         policy: &RetentionPolicy,
     ) -> ServerResult<()> {
         if policy.keeps_everything() {
@@ -356,7 +346,8 @@ impl Runner {
                 None
             }
         };
-        let r = self.forget_by_policy(id, vault, name, filter, policy);
+        let filter = rule_filter(rule, source);
+        let r = self.forget_by_policy(id, vault, name, &filter, policy);
         if let Some(job) = job {
             let o = match &r {
                 Ok(stats) => JobOutcome {
@@ -476,15 +467,8 @@ impl Runner {
                     )),
                 }
             }
-            if let Err(e) = self.apply_retention(
-                job,
-                &dst,
-                dst_name,
-                rule,
-                &source.name,
-                &rule_filter(rule, &source.name),
-                retention,
-            ) {
+            if let Err(e) = self.apply_retention(job, &dst, dst_name, rule, &source.name, retention)
+            {
                 self.event(
                     job,
                     EventLevel::Warning,

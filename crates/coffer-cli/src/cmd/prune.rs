@@ -5,7 +5,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use coffer_core::{PruneOptions, PruneReport};
+use coffer_core::PruneReport;
 use coffer_server::catalog::Trigger;
 
 use crate::args::GlobalArgs;
@@ -37,16 +37,7 @@ pub fn run(g: &GlobalArgs, a: PruneArgs) -> Result<u8> {
         )));
     }
     let t = context::target(g);
-    let local_dir = match coffer_storage::Location::parse(&t.location) {
-        Ok(coffer_storage::Location::Local(p)) => Some(p),
-        _ => None,
-    };
-    let opts = PruneOptions {
-        repack_below: a.repack_below / 100.0,
-        dry_run: a.dry_run,
-        local_dir,
-        ..Default::default()
-    };
+    let opts = coffer_server::prune::options(&t.location, a.repack_below, a.dry_run);
     let name = t.name.clone().unwrap_or_else(|| t.location.clone());
     let vault = context::open_for_job(g)?;
     let state = context::resolve_state_dir(g, a.state_dir.as_deref())?;
