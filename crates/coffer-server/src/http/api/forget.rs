@@ -3,9 +3,7 @@
 //! vault lock or a legal hold refuses what it protects).
 
 use crate::config::Config;
-use crate::http::api::respond::{
-    core_error, find, ok, open_vault, view_of, Answer, ApiError, Call,
-};
+use crate::http::api::respond::{find, ok, open_vault, view_of, Answer, ApiError, Call};
 use crate::model::api::{ForgetAnswer, ForgetRequest};
 use coffer_core::SnapshotFilter;
 use jiff::Timestamp;
@@ -32,11 +30,11 @@ pub(super) fn forget(config: &Config, c: &Call, now: Timestamp, dry_run: bool) -
         now,
         time_zone: jiff::tz::TimeZone::UTC,
     };
-    let plan = coffer_core::plan_forget(&v, &opts).map_err(core_error)?;
+    let plan = coffer_core::plan_forget(&v, &opts)?;
     let stats = if dry_run {
         None
     } else {
-        Some(coffer_core::execute_forget(&v, &plan).map_err(core_error)?)
+        Some(coffer_core::execute_forget(&v, &plan)?)
     };
     let refusals = plan.all_refusals(stats.as_ref());
     ok(ForgetAnswer {

@@ -56,6 +56,8 @@ impl From<ServerError> for ApiError {
     }
 }
 
+/// A vault error as an answer: its kind decides the status (a storage
+/// outage is 503, a refusal by a lock or hold 400, a missing snapshot 404).
 impl From<coffer_core::Error> for ApiError {
     fn from(e: coffer_core::Error) -> ApiError {
         ApiError(ServerError::from(e))
@@ -222,12 +224,6 @@ pub(super) fn open_vault(config: &Config, name: &str) -> Result<coffer_core::Vau
     crate::runner::open_vault(config, name).map_err(ApiError::from)
 }
 
-/// A vault error as an answer: its kind decides the status (a storage
-/// outage is 503, a refusal by a lock or hold 400, a missing snapshot 404).
-pub(super) fn core_error(e: coffer_core::Error) -> ApiError {
-    ApiError::from(e)
-}
-
 pub(super) fn actor_name(c: &Call) -> String {
     format!("token:{} (api)", c.principal.name)
 }
@@ -235,5 +231,5 @@ pub(super) fn actor_name(c: &Call) -> String {
 pub(super) fn find(v: &coffer_core::Vault, name: &str) -> Result<coffer_core::Id, ApiError> {
     v.find_snapshot(name, &SnapshotFilter::default())
         .map(|(id, _)| id)
-        .map_err(core_error)
+        .map_err(ApiError::from)
 }

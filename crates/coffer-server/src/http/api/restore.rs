@@ -3,7 +3,7 @@
 //! directory's `restores/` (the client names no server path).
 
 use crate::catalog::Trigger;
-use crate::http::api::respond::{accepted, core_error, open_vault, Answer, ApiError, Call};
+use crate::http::api::respond::{accepted, open_vault, Answer, ApiError, Call};
 use crate::http::api::route::PREFIX;
 use crate::http::state::AppState;
 use crate::model::api::{RestoreRequest, RestoreStarted};
@@ -18,9 +18,7 @@ use serde_json::json;
 pub(super) fn restore(s: &AppState, c: &Call, now: Timestamp) -> Answer {
     let vault = c.param("vault").to_string();
     let v = open_vault(&s.config, &vault)?;
-    let (id, snap) = v
-        .find_snapshot(c.param("snapshot"), &SnapshotFilter::default())
-        .map_err(core_error)?;
+    let (id, snap) = v.find_snapshot(c.param("snapshot"), &SnapshotFilter::default())?;
     if snap.source.kind != "files" {
         return Err(ApiError::bad(format!(
             "snapshot {} holds a {} stream: restore it with `coffer restore {} --to-file|--postgres|...`",

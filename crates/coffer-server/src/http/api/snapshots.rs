@@ -4,22 +4,15 @@
 //! snapshot, for the dashboard's snapshot browser).
 
 use crate::config::Config;
-use crate::http::api::respond::{core_error, ok, open_vault, view, Answer, ApiError};
+use crate::http::api::respond::{ok, open_vault, view, Answer, ApiError};
 use crate::model::api::{FileEntry, SnapshotFiles, SnapshotView};
 use coffer_core::SnapshotFilter;
 use serde_json::json;
 
 pub(super) fn snapshots(config: &Config, name: &str) -> Answer {
     let v = open_vault(config, name)?;
-    let snaps = v
-        .snapshots(&SnapshotFilter::default())
-        .map_err(core_error)?;
-    let holds: std::collections::HashSet<_> = v
-        .holds()
-        .map_err(core_error)?
-        .into_iter()
-        .map(|h| h.snapshot)
-        .collect();
+    let snaps = v.snapshots(&SnapshotFilter::default())?;
+    let holds: std::collections::HashSet<_> = v.holds()?.into_iter().map(|h| h.snapshot).collect();
     let out = snaps
         .into_iter()
         .map(|(id, s)| {
@@ -37,12 +30,10 @@ pub(super) fn snapshots(config: &Config, name: &str) -> Answer {
 /// for the dashboard's snapshot browser.
 pub(super) fn snapshot_files(config: &Config, vault: &str, snapshot: &str, path: &str) -> Answer {
     let v = open_vault(config, vault)?;
-    let (id, snap) = v
-        .find_snapshot(snapshot, &SnapshotFilter::default())
-        .map_err(core_error)?;
-    let index = v.load_index().map_err(core_error)?;
+    let (id, snap) = v.find_snapshot(snapshot, &SnapshotFilter::default())?;
+    let index = v.load_index()?;
     let dir = path.trim_end_matches('/');
-    let tree = match v.find_node(&index, &snap.tree, dir).map_err(core_error)? {
+    let tree = match v.find_node(&index, &snap.tree, dir)? {
         None => snap.tree,
         Some(n) => n.subtree.ok_or_else(|| {
             ApiError::bad(format!(
@@ -52,8 +43,7 @@ pub(super) fn snapshot_files(config: &Config, vault: &str, snapshot: &str, path:
         })?,
     };
     let entries: Vec<FileEntry> = v
-        .load_tree(&index, &tree)
-        .map_err(core_error)?
+        .load_tree(&index, &tree)?
         .nodes
         .iter()
         .map(|n| FileEntry {
