@@ -62,16 +62,7 @@ name = "p"
     }
 
     fn jobs(&self) -> Vec<Value> {
-        let o = self
-            .cmd(&["--json", "jobs", "list", "--limit", "0"])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "jobs list: {}", stderr(&o));
-        serde_json::from_slice::<Value>(&o.stdout)
-            .unwrap()
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        list_jobs(self.cmd(&[]), None)
     }
 
     /// Waits until `pred` holds for the job list (at most `secs`).

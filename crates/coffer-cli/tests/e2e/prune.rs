@@ -281,17 +281,9 @@ fn prune_killed_at_random_moments_leaves_a_sound_vault() {
 
 /// The jobs of kind `kind` in the catalog of `state`, newest first.
 fn jobs_of(env: &Env, state: &Path, kind: &str) -> Vec<serde_json::Value> {
-    let o = env
-        .cmd(&["--json", "jobs", "list", "--limit", "0", "--kind", kind])
-        .env("COFFER_STATE_DIR", state)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "jobs list: {}", stderr(&o));
-    serde_json::from_slice::<serde_json::Value>(&o.stdout)
-        .unwrap()
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    let mut c = env.cmd(&[]);
+    c.env("COFFER_STATE_DIR", state);
+    list_jobs(c, Some(kind))
 }
 
 /// Issue 15: prune and forget are jobs, through the same code from the

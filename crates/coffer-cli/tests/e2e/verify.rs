@@ -84,16 +84,7 @@ impl Setup {
     }
 
     fn jobs(&self) -> Vec<Value> {
-        let o = self
-            .cmd(&["--json", "jobs", "list", "--limit", "0"])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "jobs list: {}", stderr(&o));
-        serde_json::from_slice::<Value>(&o.stdout)
-            .unwrap()
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        list_jobs(self.cmd(&[]), None)
     }
 }
 

@@ -181,6 +181,23 @@ pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// `coffer --json jobs list --limit 0 [--kind KIND]` run as `base` (a coffer
+/// command with the caller's environment and no arguments yet): every job
+/// the catalog of its state directory holds, newest first.
+pub fn list_jobs(mut base: Command, kind: Option<&str>) -> Vec<serde_json::Value> {
+    base.args(["--json", "jobs", "list", "--limit", "0"]);
+    if let Some(k) = kind {
+        base.args(["--kind", k]);
+    }
+    let o = base.output().unwrap();
+    assert!(o.status.success(), "jobs list: {}", stderr(&o));
+    serde_json::from_slice::<serde_json::Value>(&o.stdout)
+        .unwrap()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// `coffer serve` with `config` (and no COFFER_STATE_DIR from the
 /// environment): standard error piped, for [`stop_serve`]. Callers add
 /// what else they need, then spawn.
