@@ -59,7 +59,7 @@ def paths_in(text):
         yield [m.group(1)] + m.group(2).strip(":").split("::")
 
 
-def resolve(segs, here, is_mod_file, modules):
+def resolve(segs, here, modules):
     head, rest = segs[0], segs[1:]
     if head == "crate":
         base = ()
@@ -93,7 +93,7 @@ def cycles(src):
         # of its children, as `mod child;` is: not an edge.
         text = re.sub(r"\bpub(\([^)]*\))?\s+use\s+[^;]*;", "", text)
         for segs in paths_in(text):
-            t = resolve(segs, m, p.endswith("mod.rs"), modules)
+            t = resolve(segs, m, modules)
             if t is not None and t != m:
                 edges[m].add(t)
         # A bare `child::x` names a child module of this one (in the crate
