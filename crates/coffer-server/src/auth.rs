@@ -6,20 +6,32 @@
 //! it from the hash). Each token has one [`Role`]:
 //!
 //! - `viewer` reads (vaults, sources, jobs, snapshots, reports, events);
-//! - `operator` also starts jobs (rule runs, verify, restore tests) and
-//!   previews a forget;
+//! - `operator` also starts jobs (rule runs, verify, restore tests,
+//!   restores of a files snapshot through the API) and previews a forget;
 //! - `admin` also changes holds, forgets for real and manages tokens.
 
 use crate::catalog::{Catalog, CatalogError, TokenRecord};
 use jiff::Timestamp;
 use rand::RngCore;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The prefix of every token (lets secret scanners recognise them).
 pub const TOKEN_PREFIX: &str = "cof_";
 
 /// What a token may do; each role may do all the lower ones may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads.

@@ -36,6 +36,12 @@ pub fn source_tag(name: &str) -> String {
     format!("source:{name}")
 }
 
+/// The source a snapshot's tags name (the inverse of [`source_tag`]):
+/// the configured source that made it, when a rule did.
+pub fn tagged_source(tags: &[String]) -> Option<&str> {
+    tags.iter().find_map(|t| t.strip_prefix("source:"))
+}
+
 /// The tag every snapshot made by rule `plan/rule` carries.
 pub fn rule_tag(rule: &RuleConfig) -> String {
     format!("rule:{}", rule.id())

@@ -5,18 +5,19 @@
 //! refusals in the audit trail ([`crate::audit`]).
 
 use crate::audit::{self, Action, Actor, Outcome};
-use crate::auth::{self, AuthError, Role};
+use crate::auth::{self, AuthError};
 use crate::catalog::Catalog;
 use crate::http::api::events;
 use crate::http::api::forget;
 use crate::http::api::holds;
 use crate::http::api::jobs;
+use crate::http::api::me;
 use crate::http::api::openapi::openapi_document;
 use crate::http::api::report;
 use crate::http::api::respond::{ok, parse_body, path_params, Answer, ApiError, Call, Peer};
 use crate::http::api::restore;
 use crate::http::api::restore_tests;
-use crate::http::api::route::{Op, Route, PREFIX};
+use crate::http::api::route::{Op, Route, FORGET_FOR_REAL, PREFIX};
 use crate::http::api::rules;
 use crate::http::api::snapshots;
 use crate::http::api::sources;
@@ -184,6 +185,7 @@ fn run(s: &AppState, c: &Call, now: Timestamp) -> Answer {
         Op::RestoreTests => return restore_tests::restore_tests(catalog, &c.query),
         Op::Report => return report::report(config, catalog, now, &c.query),
         Op::Events => return events::events(catalog, now, &c.query),
+        Op::WhoAmI => return ok(me::whoami(&c.principal)),
         Op::RuleRun
         | Op::Verify
         | Op::RestoreTestRun
@@ -198,12 +200,12 @@ fn run(s: &AppState, c: &Call, now: Timestamp) -> Answer {
     } else {
         c.action
     };
-    if c.route.op == Op::Forget && !dry_run && c.principal.role < Role::Admin {
+    if c.route.op == Op::Forget && !dry_run && c.principal.role < FORGET_FOR_REAL {
         // Refused like a 403 by route: recorded as refused, nothing tried.
         let e = ApiError::of(
             ErrorKind::Forbidden,
             format!(
-                "token `{}` has role {}; forgetting for real (`dry_run: false`) needs admin (operators may preview with `dry_run: true`)",
+                "token `{}` has role {}; forgetting for real (`dry_run: false`) needs {FORGET_FOR_REAL} (operators may preview with `dry_run: true`)",
                 c.principal.name, c.principal.role
             ),
         );

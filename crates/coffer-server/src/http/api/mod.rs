@@ -29,13 +29,15 @@
 //! type's JSON as the API's view of it); one file per resource area holds
 //! its operations (`vaults`, `sources`, `rules`, `jobs`, `snapshots`,
 //! `restore`, `restore_tests`, `report`, `events`, `forget`, `holds` for
-//! legal holds). `tests` checks the document, `view_tests` the views.
+//! legal holds, `me` for `GET /whoami`: the caller's token name, role and
+//! what it may do, computed from the route table). `tests` checks the document, `view_tests` the views.
 
 mod dispatch;
 mod events;
 mod forget;
 mod holds;
 mod jobs;
+mod me;
 mod openapi;
 mod report;
 mod respond;
@@ -53,9 +55,10 @@ mod tests;
 #[cfg(test)]
 mod view_tests;
 
+pub use me::FORGET_FOR_REAL_ID;
 pub use openapi::openapi_document;
 pub use respond::Peer;
-pub use route::{Op, Route, PREFIX};
+pub use route::{Op, Route, FORGET_FOR_REAL, PREFIX};
 pub use table::ROUTES;
 
 use crate::http::state::AppState;

@@ -73,7 +73,6 @@ impl Schemas {
 
 /// What the document says of one operation beyond its route.
 struct OpDoc {
-    operation_id: &'static str,
     summary: &'static str,
     /// Query parameters.
     query: Vec<Parameter>,
@@ -85,14 +84,8 @@ struct OpDoc {
     answer: RefOr<Schema>,
 }
 
-fn read(
-    operation_id: &'static str,
-    summary: &'static str,
-    query: Vec<Parameter>,
-    answer: RefOr<Schema>,
-) -> OpDoc {
+fn read(summary: &'static str, query: Vec<Parameter>, answer: RefOr<Schema>) -> OpDoc {
     OpDoc {
-        operation_id,
         summary,
         query,
         body: None,
@@ -102,14 +95,12 @@ fn read(
 }
 
 fn act(
-    operation_id: &'static str,
     summary: &'static str,
     body: Option<(RefOr<Schema>, bool)>,
     status: &'static str,
     answer: RefOr<Schema>,
 ) -> OpDoc {
     OpDoc {
-        operation_id,
         summary,
         query: Vec::new(),
         body,
@@ -125,92 +116,71 @@ fn query<P: IntoParams>() -> Vec<Parameter> {
 /// The document's entry of each operation.
 fn op_doc(op: Op, s: &mut Schemas) -> OpDoc {
     match op {
-        Op::OpenApi => read("openApi", "This OpenAPI document", vec![], s.one::<m::OpenApiDocument>()),
-        Op::Vaults => read("vaults", "The configured vaults", vec![], s.list::<m::VaultView>()),
-        Op::Snapshots => read(
-            "snapshots",
-            "The snapshots of a vault (with legal-hold flag)",
+        Op::OpenApi => read("This OpenAPI document", vec![], s.one::<m::OpenApiDocument>()),
+        Op::Vaults => read("The configured vaults", vec![], s.list::<m::VaultView>()),
+        Op::Snapshots => read("The snapshots of a vault (with legal-hold flag)",
             vec![],
             s.list::<m::SnapshotView>(),
         ),
-        Op::SnapshotFiles => read(
-            "snapshot_files",
-            "One directory of a snapshot: its entries (name, type, size, mode, mtime)",
+        Op::SnapshotFiles => read("One directory of a snapshot: its entries (name, type, size, mode, mtime)",
             query::<m::FilesQuery>(),
             s.one::<m::SnapshotFiles>(),
         ),
-        Op::Sources => read(
-            "sources",
-            "The configured sources with their health (RPO/RTO status)",
+        Op::Sources => read("The configured sources with their health (RPO/RTO status)",
             vec![],
             s.list::<m::SourceView>(),
         ),
-        Op::Rules => read("rules", "Plans and their rules", vec![], s.list::<m::PlanView>()),
-        Op::Jobs => read("jobs", "Jobs, newest first", query::<m::JobsQuery>(), s.list::<Job>()),
-        Op::Job => read("job", "One job with its events", vec![], s.one::<m::JobWithEvents>()),
-        Op::RestoreTests => read(
-            "restoreTests",
-            "Recent restore-test jobs and their results",
+        Op::Rules => read("Plans and their rules", vec![], s.list::<m::PlanView>()),
+        Op::Jobs => read("Jobs, newest first", query::<m::JobsQuery>(), s.list::<Job>()),
+        Op::Job => read("One job with its events", vec![], s.one::<m::JobWithEvents>()),
+        Op::RestoreTests => read("Recent restore-test jobs and their results",
             query::<m::RestoreTestsQuery>(),
             s.list::<Job>(),
         ),
-        Op::Report => read(
-            "report",
-            "The compliance report (controls with status and evidence)",
+        Op::Report => read("The compliance report (controls with status and evidence)",
             query::<m::ReportQuery>(),
             s.one::<m::ReportView>(),
         ),
-        Op::Events => read(
-            "events",
-            "Recent events (newest last)",
+        Op::Events => read("Recent events (newest last)",
             query::<m::EventsQuery>(),
             s.list::<Event>(),
         ),
-        Op::RuleRun => act(
-            "ruleRun",
-            "Run a rule now (every source it selects, in the background)",
+        Op::RuleRun => act("Run a rule now (every source it selects, in the background)",
             Some((s.one::<m::RuleRunRequest>(), false)),
             "202",
             s.one::<m::RuleStarted>(),
         ),
-        Op::Verify => act(
-            "verify",
-            "Verify a vault as a job (in the background)",
+        Op::Verify => act("Verify a vault as a job (in the background)",
             Some((s.one::<m::VerifyRequest>(), false)),
             "202",
             s.one::<m::JobStarted>(),
         ),
-        Op::RestoreTestRun => act(
-            "restoreTestRun",
-            "Run a restore test now (in the background)",
+        Op::RestoreTestRun => act("Run a restore test now (in the background)",
             None,
             "202",
             s.one::<m::RestoreTestStarted>(),
         ),
-        Op::Forget => act(
-            "forget",
-            "Forget snapshots by id: preview (dry_run, the default; operator) or for real (admin)",
+        Op::Forget => act("Forget snapshots by id: preview (dry_run, the default; operator) or for real (admin)",
             Some((s.one::<m::ForgetRequest>(), true)),
             "200",
             s.one::<m::ForgetAnswer>(),
         ),
-        Op::Restore => act(
-            "restore",
-            "Restore a files snapshot into a new directory under the state directory's restores/ (a restore job)",
+        Op::Restore => act("Restore a files snapshot into a new directory under the state directory's restores/ (a restore job)",
             Some((s.one::<m::RestoreRequest>(), false)),
             "202",
             s.one::<m::RestoreStarted>(),
         ),
-        Op::Hold => act(
-            "hold",
-            "Place a legal hold on a snapshot",
+        Op::Hold => act("Place a legal hold on a snapshot",
             Some((s.one::<m::HoldRequest>(), false)),
             "200",
             s.one::<m::HoldPlaced>(),
         ),
-        Op::Release => act(
-            "release",
-            "Release the legal hold of a snapshot",
+        Op::WhoAmI => read(
+            "Who the caller is: its token's name and role, and each operation with the role it needs and whether this token may call it",
+            vec![],
+            s.one::<m::WhoAmI>(),
+        ),
+        Op::Release => act("Release the legal hold of a snapshot",
             None,
             "200",
             s.one::<m::HoldView>(),
@@ -244,7 +214,7 @@ fn operation(route: &Route, s: &mut Schemas) -> utoipa::openapi::path::Operation
         .filter_map(|p| p.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
         .collect();
     let mut b = OperationBuilder::new()
-        .operation_id(Some(d.operation_id))
+        .operation_id(Some(route.op.id()))
         .summary(Some(d.summary))
         .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
         .extensions(Some(

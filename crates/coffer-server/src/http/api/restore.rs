@@ -40,11 +40,7 @@ pub(super) fn restore(s: &AppState, c: &Call, now: Timestamp) -> Answer {
     ));
     let mut job = crate::catalog::NewJob::new(crate::catalog::JobKind::Restore, Trigger::Api);
     job.vault = Some(vault.clone());
-    job.source = snap
-        .tags
-        .iter()
-        .find_map(|t| t.strip_prefix("source:"))
-        .map(str::to_string);
+    job.source = crate::runner::tagged_source(&snap.tags).map(str::to_string);
     let job_id = s.catalog.create_job(&job).map_err(ApiError::internal)?;
     let catalog = s.catalog.clone();
     let t2 = target.clone();

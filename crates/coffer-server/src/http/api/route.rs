@@ -47,6 +47,41 @@ pub enum Op {
     Release,
     /// Restore a files snapshot into the state directory's `restores/`.
     Restore,
+    /// Who the caller is: its token's name, role and what it may do.
+    WhoAmI,
+}
+
+/// The lowest role that may forget for real (`dry_run: false`); a preview
+/// needs only the forget route's role. The one rule beyond the route
+/// table: the dispatcher enforces it and `GET /whoami` reports it.
+pub const FORGET_FOR_REAL: Role = Role::Admin;
+
+impl Op {
+    /// Its `operationId` in the OpenAPI document (and in `GET /whoami`'s
+    /// list of what the caller may do).
+    pub fn id(self) -> &'static str {
+        match self {
+            Op::OpenApi => "openApi",
+            Op::Vaults => "vaults",
+            Op::Sources => "sources",
+            Op::Rules => "rules",
+            Op::Jobs => "jobs",
+            Op::Job => "job",
+            Op::Snapshots => "snapshots",
+            Op::SnapshotFiles => "snapshot_files",
+            Op::RestoreTests => "restoreTests",
+            Op::Report => "report",
+            Op::Events => "events",
+            Op::RuleRun => "ruleRun",
+            Op::Verify => "verify",
+            Op::RestoreTestRun => "restoreTestRun",
+            Op::Forget => "forget",
+            Op::Hold => "hold",
+            Op::Release => "release",
+            Op::Restore => "restore",
+            Op::WhoAmI => "whoami",
+        }
+    }
 }
 
 impl Op {
@@ -70,7 +105,8 @@ impl Op {
             | Op::SnapshotFiles
             | Op::RestoreTests
             | Op::Report
-            | Op::Events => return None,
+            | Op::Events
+            | Op::WhoAmI => return None,
         })
     }
 }

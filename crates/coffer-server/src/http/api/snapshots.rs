@@ -1,5 +1,6 @@
 //! The snapshots of a vault: `GET /vaults/{vault}/snapshots` (each with
-//! whether a legal hold keeps it) and
+//! whether a legal hold keeps it and the configured source that made it,
+//! from its `source:NAME` tag) and
 //! `GET /vaults/{vault}/snapshots/{snapshot}/files` (one directory of a
 //! snapshot, for the dashboard's snapshot browser).
 
@@ -20,6 +21,9 @@ pub(super) fn snapshots(config: &Config, name: &str) -> Answer {
             j["id"] = json!(id.to_hex());
             j["short_id"] = json!(id.short());
             j["held"] = json!(holds.contains(&id));
+            if let Some(name) = crate::runner::tagged_source(&s.tags) {
+                j["source_name"] = json!(name);
+            }
             view::<SnapshotView>(j)
         })
         .collect::<Result<Vec<_>, _>>()?;

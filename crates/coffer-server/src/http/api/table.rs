@@ -18,6 +18,7 @@ const fn r(method: &'static str, path: &'static str, role: Role, op: Op) -> Rout
 /// role test all read this table.
 pub const ROUTES: &[Route] = &[
     r("GET", "/openapi.json", Role::Viewer, Op::OpenApi),
+    r("GET", "/whoami", Role::Viewer, Op::WhoAmI),
     r("GET", "/vaults", Role::Viewer, Op::Vaults),
     r(
         "GET",

@@ -116,6 +116,9 @@ fn snapshots_and_holds() {
         j["id"] = json!(Id([4; 32]).to_hex());
         j["short_id"] = json!(Id([4; 32]).short());
         j["held"] = json!(full);
+        if full {
+            j["source_name"] = json!("docs");
+        }
         let v: m::SnapshotView = view(j.clone()).unwrap();
         assert_eq!(serde_json::to_value(v).unwrap(), j);
     }

@@ -10,12 +10,13 @@
 //! its JSON field for field, and the handler converts.
 //!
 //! One file per resource area: `meta` (the error body, the document
-//! itself), `vaults`, `sources`, `rules`, `jobs`, `snapshots`, `restore`,
+//! itself), `me` (who the caller is), `vaults`, `sources`, `rules`, `jobs`, `snapshots`, `restore`,
 //! `report`, `forget`, `holds`.
 
 mod forget;
 mod holds;
 mod jobs;
+mod me;
 mod meta;
 mod report;
 mod restore;
@@ -30,6 +31,7 @@ pub use forget::{
 };
 pub use holds::{HoldPlaced, HoldRequest, HoldView};
 pub use jobs::{EventsQuery, JobWithEvents, JobsQuery, RestoreTestsQuery};
+pub use me::{OperationAccess, WhoAmI};
 pub use meta::{ErrorBody, OpenApiDocument};
 pub use report::{
     ControlStatusView, ControlView, JobCountView, ReportQuery, ReportSummary, ReportView,

@@ -1,6 +1,6 @@
 //! Snapshots: `GET /vaults/{vault}/snapshots` (a list of
-//! [`SnapshotView`], the JSON of `coffer_core::Snapshot` with its id and
-//! whether a legal hold keeps it) and `GET
+//! [`SnapshotView`], the JSON of `coffer_core::Snapshot` with its id,
+//! whether a legal hold keeps it and the configured source that made it) and `GET
 //! /vaults/{vault}/snapshots/{snapshot}/files` ([`FilesQuery`], answered
 //! with [`SnapshotFiles`]).
 
@@ -68,6 +68,10 @@ pub struct SnapshotView {
     pub short_id: String,
     /// Whether a legal hold keeps it.
     pub held: bool,
+    /// The configured source that made it (from its `source:NAME` tag);
+    /// absent for a snapshot no rule made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
     /// Snapshot format version.
     pub version: u32,
     /// When the backup started (RFC 3339).
