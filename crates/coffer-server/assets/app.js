@@ -1,12 +1,19 @@
 // coffer dashboard: plain JavaScript, no build step, no external assets.
 // Everything shown comes from the HTTP API (/api/v1, docs/api.md) called
 // with the bearer token the user logged in with (kept in sessionStorage).
+// What the token may do comes from GET /api/v1/whoami (computed from the
+// route table the server enforces): a button whose operation the role may
+// not call is disabled, its title naming the role it needs.
 'use strict';
 
 const TOKEN_KEY = 'coffer.token';
 const ACTIVE = ['CREATED', 'PENDING', 'RUNNING'];
 let pollTimer = null;
 let fastUntil = 0;
+// The answer of GET /api/v1/whoami: { name, role, operations: [...] }.
+let me = null;
+// Each configured vault's url, by name (for the restore command shown).
+const vaultUrls = {};
 
 // ---------- helpers ----------
 
@@ -66,6 +73,11 @@ function fmtBytes(n) {
   return (i ? n.toFixed(1) : n) + ' ' + u[i];
 }
 
+// `s` as one word of a POSIX shell command.
+function shellWord(s) {
+  return /^[A-Za-z0-9_\/.:@%+=,-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'";
+}
+
 function duration(job) {
   const a = parseTime(job.started_at);
   if (!a) return null;
@@ -73,11 +85,84 @@ function duration(job) {
   return (b - a) / 1000;
 }
 
+// The message bar sticks to the top of the window, so it is seen wherever
+// the page is scrolled to.
 function showMessage(text, isError) {
   const m = $('#message');
-  m.textContent = text;
+  $('#message-text').textContent = text;
   m.className = 'message' + (isError ? ' error' : '');
   m.hidden = !text;
+}
+
+// ---------- who may do what ----------
+
+function access(op) {
+  return me ? me.operations.find((o) => o.operation === op) : undefined;
+}
+
+function can(op) {
+  const a = access(op);
+  return !!(a && a.allowed);
+}
+
+// Disables `button` unless the logged-in token may call operation `op`;
+// its title then says which role it needs.
+function gate(button, op) {
+  const a = access(op);
+  if (a && a.allowed) {
+    button.disabled = false;
+    button.classList.remove('not-allowed');
+    button.removeAttribute('title');
+    delete button.dataset.needs;
+    return button;
+  }
+  button.disabled = true;
+  button.classList.add('not-allowed');
+  button.dataset.needs = a ? a.role : 'unknown';
+  button.title = a
+    ? 'Needs the ' + a.role + ' role: token ' + me.name + ' has the ' + me.role + ' role.'
+    : 'This server does not offer ' + op + '.';
+  return button;
+}
+
+function showWho() {
+  $('#who').hidden = !me;
+  if (!me) { delete $('#who').dataset.role; return; }
+  $('#who-name').textContent = me.name;
+  $('#who-role').textContent = me.role;
+  $('#who-role').className = 'role role-' + me.role;
+  $('#who').dataset.role = me.role;
+}
+
+// ---------- confirmations ----------
+
+// Asks before an action, in a modal dialog at the middle of the window
+// (wherever the page is scrolled to). Resolves to null when cancelled, or
+// to { value } (the text field's value when `field` is given).
+function confirmAction({ title, body, ok, danger, field }) {
+  const d = $('#confirm');
+  $('#confirm-title').textContent = title;
+  $('#confirm-body').replaceChildren(...[].concat(body).map((b) => (b instanceof Node ? b : el('p', {}, b))));
+  $('#confirm-field').hidden = !field;
+  $('#confirm-field-label').textContent = field || '';
+  $('#confirm-input').value = '';
+  const okb = $('#confirm-ok');
+  okb.textContent = ok;
+  okb.className = danger ? 'danger' : 'primary';
+  return new Promise((resolve) => {
+    const done = (v) => {
+      okb.onclick = null;
+      $('#confirm-cancel').onclick = null;
+      d.oncancel = null;
+      if (d.open) d.close();
+      resolve(v);
+    };
+    okb.onclick = () => done({ value: $('#confirm-input').value.trim() });
+    $('#confirm-cancel').onclick = () => done(null);
+    d.oncancel = (ev) => { ev.preventDefault(); done(null); };
+    d.showModal();
+    (field ? $('#confirm-input') : danger ? $('#confirm-cancel') : okb).focus();
+  });
 }
 
 // ---------- API ----------
@@ -119,7 +204,7 @@ async function login(ev) {
   if (!t) { $('#login-error').textContent = 'Paste a token first.'; return; }
   sessionStorage.setItem(TOKEN_KEY, t);
   try {
-    await api('/api/v1/vaults');
+    me = await api('/api/v1/whoami');
   } catch (e) {
     if (e.status !== 401) { sessionStorage.removeItem(TOKEN_KEY); $('#login-error').textContent = e.message; }
     return;
@@ -130,6 +215,11 @@ async function login(ev) {
 
 function logout(reason) {
   sessionStorage.removeItem(TOKEN_KEY);
+  me = null;
+  showWho();
+  if ($('#confirm').open) $('#confirm').close();
+  $('#vault-select').replaceChildren();
+  $('#files-box').hidden = true;
   if (pollTimer) clearTimeout(pollTimer);
   pollTimer = null;
   $('#nav').hidden = true;
@@ -140,7 +230,16 @@ function logout(reason) {
   $('#login-error').textContent = reason || '';
 }
 
-function enter() {
+async function enter() {
+  if (!me) {
+    try {
+      me = await api('/api/v1/whoami');
+    } catch (e) {
+      if (e.status !== 401) logout('Cannot ask the server who this token is: ' + e.message);
+      return;
+    }
+  }
+  showWho();
   $('#login').hidden = true;
   $('#nav').hidden = false;
   $('#logout').hidden = false;
@@ -234,7 +333,7 @@ async function loadOverview() {
     el('td', {}, r.vault),
     el('td', {}, r.sources.join(', ')),
     el('td', {}, fmtTime(r.next_run)),
-    el('td', {}, el('button', { type: 'button', class: 'primary run-rule', 'data-rule': r.id, onclick: () => runRule(r.id) }, 'Start backup')))),
+    el('td', {}, gate(el('button', { type: 'button', class: 'primary run-rule', 'data-rule': r.id, onclick: () => runRule(r.id) }, 'Start backup'), 'ruleRun')))),
   'No rules configured.', 5);
   fillTable('#recent-jobs', jobs.map(jobRow), 'No jobs yet.', 8);
   return jobs.some((j) => ACTIVE.includes(j.state));
@@ -319,10 +418,13 @@ async function loadSnapshots() {
   const sel = $('#vault-select');
   if (!sel.options.length) {
     const vaults = await api('/api/v1/vaults');
+    for (const v of vaults) vaultUrls[v.name] = v.url;
     sel.replaceChildren(...vaults.map((v) => el('option', { value: v.name }, v.name + ' (' + v.url + ')')));
-    sel.onchange = loadSnapshots;
+    sel.onchange = () => { $('#files-box').hidden = true; loadSnapshots(); };
+    gate($('#verify-button'), 'verify');
+    $('#verify-button').onclick = () => verifyVault(sel.value);
   }
-  if (!sel.value) { fillTable('#snapshots', [], 'No vaults configured.', 8); return; }
+  if (!sel.value) { fillTable('#snapshots', [], 'No vaults configured.', 10); return; }
   const snaps = await api('/api/v1/vaults/' + encodeURIComponent(sel.value) + '/snapshots');
   snaps.sort((a, b) => String(b.time).localeCompare(String(a.time)));
   fillTable('#snapshots', snaps.map((s) => {
@@ -332,13 +434,105 @@ async function loadSnapshots() {
       el('td', {}, el('a', { href: '#snapshots', class: 'open-snapshot', title: 'Browse the files of ' + s.id,
         onclick: (ev) => { ev.preventDefault(); loadFiles(sel.value, s.id, '/'); } }, el('code', {}, s.short_id))),
       el('td', {}, fmtTime(s.time)),
-      el('td', {}, (s.source && (s.source.details && s.source.details.name)) || (s.source && s.source.kind) || '—'),
+      // The configured source that made it (its source:NAME tag), else its kind.
+      el('td', { class: 'source-name' }, s.source_name || (s.source && s.source.kind) || '—'),
+      el('td', {}, (s.source && s.source.kind) || '—'),
       el('td', {}, s.hostname),
       el('td', {}, (s.paths || []).join(', ')),
       el('td', { class: 'num' }, files),
       el('td', { class: 'num' }, fmtBytes(sum.total_bytes)),
-      el('td', {}, s.held ? el('span', { class: 'badge status-VIOLATED' }, 'legal hold') : ''));
-  }), 'No snapshots in this vault yet.', 8);
+      el('td', {}, s.held ? el('span', { class: 'badge status-VIOLATED' }, 'legal hold') : ''),
+      el('td', { class: 'actions' },
+        s.held
+          ? gate(el('button', { type: 'button', class: 'release', onclick: () => releaseHold(sel.value, s) }, 'Release hold'), 'release')
+          : gate(el('button', { type: 'button', class: 'hold', onclick: () => placeHold(sel.value, s) }, 'Place hold'), 'hold'),
+        gate(el('button', { type: 'button', class: 'forget', onclick: () => forgetSnapshot(sel.value, s) }, 'Forget'), 'forgetForReal')));
+  }), 'No snapshots in this vault yet.', 10);
+}
+
+async function verifyVault(vault) {
+  try {
+    const r = await api('/api/v1/vaults/' + encodeURIComponent(vault) + '/verify', { method: 'POST', body: {} });
+    showMessage('Verify job #' + r.job_id + ' of vault ' + vault + ' started; it appears under Jobs.', false);
+  } catch (e) {
+    if (e.status === 401) return;
+    showMessage('Cannot verify vault ' + vault + ': ' + e.message, true);
+  }
+}
+
+function snapName(s) {
+  return s.short_id + (s.source_name ? ' (' + s.source_name + ')' : '');
+}
+
+async function placeHold(vault, s) {
+  const c = await confirmAction({
+    title: 'Place a legal hold',
+    body: ['A legal hold keeps snapshot ' + snapName(s) + ' of vault ' + vault + ' until an admin releases it: no forget or retention removes it.'],
+    field: 'Reason (optional)',
+    ok: 'Place hold',
+  });
+  if (!c) return;
+  try {
+    await api('/api/v1/vaults/' + encodeURIComponent(vault) + '/snapshots/' + encodeURIComponent(s.id) + '/hold',
+      { method: 'POST', body: c.value ? { reason: c.value } : {} });
+    showMessage('Snapshot ' + s.short_id + ' is held.', false);
+  } catch (e) {
+    if (e.status === 401) return;
+    showMessage('Cannot hold ' + s.short_id + ': ' + e.message, true);
+  }
+  loadSnapshots().catch((e) => showMessage(e.message, true));
+}
+
+async function releaseHold(vault, s) {
+  const c = await confirmAction({
+    title: 'Release the legal hold',
+    body: ['Snapshot ' + snapName(s) + ' of vault ' + vault + ' will no longer be kept by its hold: a forget or the retention of its rule may then remove it.'],
+    ok: 'Release hold',
+    danger: true,
+  });
+  if (!c) return;
+  try {
+    await api('/api/v1/vaults/' + encodeURIComponent(vault) + '/snapshots/' + encodeURIComponent(s.id) + '/release', { method: 'POST', body: {} });
+    showMessage('The hold of snapshot ' + s.short_id + ' is released.', false);
+  } catch (e) {
+    if (e.status === 401) return;
+    showMessage('Cannot release ' + s.short_id + ': ' + e.message, true);
+  }
+  loadSnapshots().catch((e) => showMessage(e.message, true));
+}
+
+// A forget is previewed first (a dry run): the confirmation says whether
+// a lock or a hold would keep the snapshot.
+async function forgetSnapshot(vault, s) {
+  const path = '/api/v1/vaults/' + encodeURIComponent(vault) + '/forget';
+  let preview;
+  try {
+    preview = await api(path, { method: 'POST', body: { snapshots: [s.id], dry_run: true } });
+  } catch (e) {
+    if (e.status !== 401) showMessage('Cannot preview forgetting ' + s.short_id + ': ' + e.message, true);
+    return;
+  }
+  const item = (preview.plan.items || []).find((i) => i.id === s.id);
+  const kept = item && item.keep;
+  const c = await confirmAction({
+    title: 'Forget snapshot ' + s.short_id,
+    body: kept
+      ? ['Snapshot ' + snapName(s) + ' of vault ' + vault + ' would be kept: ' + (item.reasons || []).join('; ') + '.']
+      : ['Snapshot ' + snapName(s) + ' of vault ' + vault + ' will be deleted; the data only it references stays until a prune removes it.'],
+    ok: 'Forget',
+    danger: true,
+  });
+  if (!c) return;
+  try {
+    const r = await api(path, { method: 'POST', body: { snapshots: [s.id], dry_run: false } });
+    if (r.refusals && r.refusals.length) showMessage('Snapshot ' + s.short_id + ' was kept: ' + r.refusals.join('; '), true);
+    else showMessage('Snapshot ' + s.short_id + ' is forgotten.', false);
+  } catch (e) {
+    if (e.status === 401) return;
+    showMessage('Cannot forget ' + s.short_id + ': ' + e.message, true);
+  }
+  $('#files-box').hidden = true;
+  loadSnapshots().catch((e) => showMessage(e.message, true));
 }
 
 async function loadFiles(vault, snap, path) {
@@ -347,8 +541,10 @@ async function loadFiles(vault, snap, path) {
   if (!r) return;
   $('#files-box').hidden = false;
   $('#files-snapshot').textContent = snap.slice(0, 8);
-  $('#restore-hint').textContent = 'coffer restore ' + snap.slice(0, 8) + ' --target DIR';
-  $('#restore-button').onclick = () => restoreSnapshot(vault, snap, r.path);
+  const sub = r.path !== '/' ? ' --subpath ' + shellWord(r.path) : '';
+  $('#restore-hint').textContent = 'coffer restore ' + snap.slice(0, 8) + ' --vault ' + shellWord(vaultUrls[vault] || vault) + sub + ' --target DIR';
+  const rb = gate($('#restore-button'), 'restore');
+  rb.onclick = () => restoreSnapshot(vault, snap, r.path);
   const parts = r.path.split('/').filter((p) => p);
   const crumbs = [el('a', { href: '#snapshots', onclick: (ev) => { ev.preventDefault(); loadFiles(vault, snap, '/'); } }, '/')];
   parts.forEach((p, i) => {
@@ -370,6 +566,13 @@ async function loadFiles(vault, snap, path) {
 
 async function restoreSnapshot(vault, snap, path) {
   const body = path && path !== '/' ? { subpath: path } : {};
+  const what = path && path !== '/' ? path : 'everything';
+  const c = await confirmAction({
+    title: 'Restore from snapshot ' + snap.slice(0, 8),
+    body: ['Restore ' + what + ' of snapshot ' + snap.slice(0, 8) + ' (vault ' + vault + ') into a new directory under the server\'s restores/ directory, as a restore job?'],
+    ok: 'Restore',
+  });
+  if (!c) return;
   try {
     const r = await api('/api/v1/vaults/' + encodeURIComponent(vault) + '/snapshots/' + encodeURIComponent(snap) + '/restore', { method: 'POST', body });
     showMessage('Restore job #' + r.job_id + ' started: the files go to ' + r.target + ' on the server.', false);
@@ -396,7 +599,7 @@ async function loadRestoreTests() {
       el('td', { class: 'num' }, fmtSecs(d.restore_seconds)),
       el('td', {}, checks.length ? checks : (j.error || '—')),
       el('td', {}, fmtTime(j.finished_at)),
-      el('td', {}, d.test ? el('button', { type: 'button', onclick: () => runRestoreTest(d.test) }, 'Run again') : ''));
+      el('td', {}, d.test ? gate(el('button', { type: 'button', class: 'run-restore-test', onclick: () => runRestoreTest(d.test) }, 'Run again'), 'restoreTestRun') : ''));
   }), 'No restore tests have run yet.', 9);
   return jobs.some((j) => ACTIVE.includes(j.state));
 }
@@ -436,6 +639,7 @@ async function loadReport() {
 document.addEventListener('DOMContentLoaded', () => {
   $('#login-form').addEventListener('submit', login);
   $('#logout').addEventListener('click', () => logout(''));
+  $('#message-close').addEventListener('click', () => showMessage(''));
   window.addEventListener('hashchange', route);
   if (sessionStorage.getItem(TOKEN_KEY)) enter(); else logout('');
 });

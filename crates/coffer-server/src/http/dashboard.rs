@@ -4,8 +4,10 @@
 //! The pages hold no data and need no token to load: everything they show
 //! comes from the HTTP API ([`crate::api`]) with the bearer token the user
 //! types in, so the dashboard can do exactly what that token's role may and
-//! nothing else. No external asset is loaded (no CDN); a strict
-//! Content-Security-Policy keeps it that way.
+//! nothing else. The header names the token and its role, and the buttons
+//! its role may not press are disabled, both from `GET /api/v1/whoami`
+//! (computed from the route table the server enforces). No external asset
+//! is loaded (no CDN); a strict Content-Security-Policy keeps it that way.
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
