@@ -1,10 +1,14 @@
 //! The command line's definition: [`Cli`] and its [`Cmd`], one variant per
-//! verb. Each verb's own flags live with its code in `cmd/`.
+//! verb. Each verb's own flags live with its code in `cmd/`; the vault
+//! options and `--config` go onto the commands that use them
+//! ([`VAULT_COMMANDS`], [`CONFIG_COMMANDS`]) in [`command`], with the
+//! examples of `crate::help`, and [`global_args`] reads them back.
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
-use crate::args::{FilterArgs, GlobalArgs};
+use crate::args::{BeforeVerb, ConfigArgs, FilterArgs, GlobalArgs, OutputArgs, VaultArgs};
 use crate::cmd::{
     backup, config, copy, events, forget, hold, jobs, key, pg, plan, prune, report, restore,
     restore_test, status, token, vault_lock, verify,
@@ -14,13 +18,134 @@ use crate::cmd::{
 #[command(
     name = "coffer",
     version,
-    about = "Encrypted, deduplicated backups of files and databases"
+    about = "Encrypted, deduplicated backups of files and databases",
+    after_help = "Each command shows the options it takes, the vault options among them: `coffer COMMAND --help`."
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub before_verb: BeforeVerb,
     #[command(subcommand)]
     pub cmd: Cmd,
+}
+
+/// The commands that open a vault named on the command line: they take the
+/// vault options (`--vault`, `--password-file`, `--key-file`). On a group
+/// (`key`, `pg`, `vault`, `snapshot`) its subcommands take them too.
+pub const VAULT_COMMANDS: &[&str] = &[
+    "init",
+    "backup",
+    "snapshots",
+    "ls",
+    "restore",
+    "diff",
+    "check",
+    "copy",
+    "prune",
+    "key",
+    "wal-push",
+    "wal-fetch",
+    "pg",
+    "forget",
+    "vault",
+    "snapshot",
+    "verify",
+];
+
+/// The commands that read the configuration file (for its rules, vaults,
+/// or state directory): they take `--config`.
+pub const CONFIG_COMMANDS: &[&str] = &[
+    "config",
+    "serve",
+    "plan",
+    "jobs",
+    "status",
+    "report",
+    "restore-test",
+    "verify",
+    "events",
+    "token",
+    "prune",
+];
+
+/// The commands that take neither the vault options nor `--config` (a
+/// unit test checks that every command is in one of the three lists).
+#[cfg(test)]
+pub const OTHER_COMMANDS: &[&str] = &["completions", "man"];
+
+/// The whole definition of the command line: [`Cli`], the vault options
+/// and `--config` on the commands that use them, and every command's
+/// examples. The parser, `coffer completions` and `coffer man` use it.
+pub fn command() -> clap::Command {
+    let cmd = Cli::command().mut_subcommands(|mut sub| {
+        if VAULT_COMMANDS.contains(&sub.get_name()) {
+            sub = with_args_of::<VaultArgs>(sub);
+        }
+        if CONFIG_COMMANDS.contains(&sub.get_name()) {
+            sub = with_args_of::<ConfigArgs>(sub);
+        }
+        sub
+    });
+    crate::help::with_examples(cmd)
+}
+
+/// `cmd` with the options of `A` (only them: `augment_args` would also
+/// give it `A`'s documentation as its own).
+fn with_args_of<A: Args>(cmd: clap::Command) -> clap::Command {
+    let from = A::augment_args(clap::Command::new("args"));
+    cmd.args(from.get_arguments().cloned())
+}
+
+/// Parses the process's command line: the command, and what it runs with.
+pub fn parse() -> Result<(Cli, GlobalArgs), clap::Error> {
+    parse_from(std::env::args_os())
+}
+
+/// Parses `args` (the program's name first).
+pub fn parse_from<I, T>(args: I) -> Result<(Cli, GlobalArgs), clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let m = command().try_get_matches_from(args)?;
+    let cli = Cli::from_arg_matches(&m).map_err(|e| e.format(&mut command()))?;
+    let g = global_args(&cli, &m);
+    Ok((cli, g))
+}
+
+/// What the command runs with: each vault option and `--config` from the
+/// command's own command line, else from before the verb or the
+/// environment variable (which the command's own option also reads: the
+/// same value); `--json` and `--quiet` wherever they were given.
+pub fn global_args(cli: &Cli, m: &ArgMatches) -> GlobalArgs {
+    let mut chain = Vec::new();
+    let mut at = m;
+    while let Some((_, sub)) = at.subcommand() {
+        chain.push(sub);
+        at = sub;
+    }
+    let before = &cli.before_verb;
+    GlobalArgs {
+        vault: given(&chain, "vault").or_else(|| before.vault.clone()),
+        password_file: given(&chain, "password_file").or_else(|| before.password_file.clone()),
+        key_file: given(&chain, "key_file").or_else(|| before.key_file.clone()),
+        config: given(&chain, "config").or_else(|| before.config.clone()),
+        json: cli.output.json,
+        quiet: cli.output.quiet,
+    }
+}
+
+/// The value of option `id` given on the command line after the verb (at
+/// the deepest subcommand that has it), if any.
+fn given<T: Clone + Send + Sync + 'static>(chain: &[&ArgMatches], id: &str) -> Option<T> {
+    chain.iter().rev().find_map(|m| {
+        let on_command_line = matches!(m.try_contains_id(id), Ok(true))
+            && m.value_source(id) == Some(ValueSource::CommandLine);
+        on_command_line
+            .then(|| m.get_one::<T>(id).cloned())
+            .flatten()
+    })
 }
 
 #[derive(Subcommand)]
@@ -67,10 +192,11 @@ pub enum Cmd {
         filter: FilterArgs,
     },
     /// Show what changed between two snapshots
+    #[command(long_about = crate::cmd::diff::LONG_ABOUT)]
     Diff {
-        /// First snapshot
+        /// The snapshot to compare from: id prefix or `latest`
         a: String,
-        /// Second snapshot
+        /// The snapshot to compare to: id prefix or `latest`
         b: String,
     },
     /// Check the vault's structure, and with --read-data its data
@@ -147,7 +273,7 @@ pub enum Cmd {
     Token(token::TokenCmd),
     /// Print shell completions for bash, zsh, fish, elvish or powershell
     #[command(
-        long_about = "Print shell completions for bash, zsh, fish, elvish or powershell, generated from coffer's own option definitions.\n\nExamples:\n  coffer completions bash > /etc/bash_completion.d/coffer\n  coffer completions zsh > \"${fpath[1]}/_coffer\"\n  coffer completions fish > ~/.config/fish/completions/coffer.fish"
+        long_about = "Print shell completions for bash, zsh, fish, elvish or powershell, generated from coffer's own option definitions."
     )]
     Completions {
         /// The shell
@@ -155,7 +281,7 @@ pub enum Cmd {
     },
     /// Print the manual page (roff) of coffer and every command
     #[command(
-        long_about = "Print the manual page of coffer (roff), with every command and its options, generated from coffer's own option definitions.\n\nExamples:\n  coffer man > /usr/local/share/man/man1/coffer.1\n  coffer man | man -l -"
+        long_about = "Print the manual page of coffer (roff), with every command and its options, generated from coffer's own option definitions."
     )]
     Man,
 }

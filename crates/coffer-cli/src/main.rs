@@ -22,6 +22,7 @@ mod clock;
 mod cmd;
 mod context;
 mod error;
+mod help;
 mod output;
 mod signal;
 mod sources;
@@ -29,12 +30,11 @@ mod sources;
 mod tests;
 
 use anyhow::Result;
-use clap::{CommandFactory, Parser};
 use serde_json::json;
 use std::process::ExitCode;
 
 use crate::args::GlobalArgs;
-use crate::cli::{Cli, Cmd};
+use crate::cli::Cmd;
 use crate::error::message;
 
 fn main() -> ExitCode {
@@ -50,8 +50,8 @@ fn main() -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
     }
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
+    let (line, g) = match cli::parse() {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
@@ -64,8 +64,8 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let json = cli.global.json;
-    match run(cli) {
+    let json = g.json;
+    match run(&g, line.cmd) {
         Ok(code) => ExitCode::from(code),
         // Printed by the command already.
         Err(e) if e.downcast_ref::<audit::Reported>().is_some() => {
@@ -82,10 +82,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<u8> {
-    let g = &cli.global;
-    let audited = audited::action_of(&cli.cmd, g);
-    let r = dispatch(g, cli.cmd);
+fn run(g: &GlobalArgs, cmd: Cmd) -> Result<u8> {
+    let audited = audited::action_of(&cmd, g);
+    let r = dispatch(g, cmd);
     if let Some(a) = audited {
         let target = a.target.as_deref();
         audit::record(g, a.state_dir, a.action, target, &audit::outcome(&r));
@@ -136,7 +135,7 @@ fn dispatch(g: &GlobalArgs, cmd: Cmd) -> Result<u8> {
         Cmd::Verify(a) => cmd::verify::run(g, a),
         Cmd::Events(a) => cmd::events::run(g, a),
         Cmd::Token(c) => cmd::token::run(g, c),
-        Cmd::Completions { shell } => cmd::completions::completions(shell, Cli::command()),
-        Cmd::Man => cmd::completions::man(Cli::command()),
+        Cmd::Completions { shell } => cmd::completions::completions(shell, cli::command()),
+        Cmd::Man => cmd::completions::man(cli::command()),
     }
 }

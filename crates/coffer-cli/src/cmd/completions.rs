@@ -14,18 +14,23 @@ pub fn completions(shell: clap_complete::Shell, mut cmd: clap::Command) -> Resul
 }
 
 /// Prints the manual page of `cmd`: coffer's page, then one section per
-/// command with its own options (the page of each subcommand, in order).
+/// command and subcommand with its own options and examples (`coffer-key`,
+/// then `coffer-key-add`, …, in order).
 pub fn man(cmd: clap::Command) -> Result<u8> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(cmd.clone())
-        .render(&mut out)
-        .context("writing the manual page")?;
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        clap_mangen::Man::new(sub.clone())
-            .title(format!("coffer-{}", sub.get_name()))
-            .render(&mut out)
-            .context("writing the manual page")?;
-    }
+    page(&cmd, "coffer", &mut out)?;
     write_stdout(&out).context("writing the manual page")?;
     Ok(0)
+}
+
+/// The page of `cmd` (titled `title`), then those of its subcommands.
+fn page(cmd: &clap::Command, title: &str, out: &mut Vec<u8>) -> Result<()> {
+    clap_mangen::Man::new(cmd.clone())
+        .title(title)
+        .render(out)
+        .context("writing the manual page")?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        page(sub, &format!("{title}-{}", sub.get_name()), out)?;
+    }
+    Ok(())
 }

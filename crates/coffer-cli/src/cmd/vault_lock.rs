@@ -29,6 +29,7 @@ pub enum VaultCmd {
     /// Lock the vault: governance mode, or compliance mode with --changeable-for-days
     Lock {
         /// The vault (overrides --vault)
+        #[arg(id = "vault_name", value_name = "VAULT")]
         vault: Option<String>,
         /// Snapshots younger than this cannot be forgotten; rules keeping snapshots shorter fail
         #[arg(long, value_name = "N")]
@@ -46,11 +47,13 @@ pub enum VaultCmd {
     /// Check what the store enforces: bucket versioning, object lock, a delete of a retained version
     Probe {
         /// The vault (overrides --vault)
+        #[arg(id = "vault_name", value_name = "VAULT")]
         vault: Option<String>,
     },
     /// Give every object the snapshots still need the S3 object lock retention they need
     ExtendRetention {
         /// The vault (overrides --vault)
+        #[arg(id = "vault_name", value_name = "VAULT")]
         vault: Option<String>,
         /// Show what would be extended without changing anything
         #[arg(long)]
@@ -59,11 +62,13 @@ pub enum VaultCmd {
     /// Remove the vault lock (governance: any time; compliance: only during its grace period)
     Unlock {
         /// The vault (overrides --vault)
+        #[arg(id = "vault_name", value_name = "VAULT")]
         vault: Option<String>,
     },
     /// Show the vault lock in force
     LockStatus {
         /// The vault (overrides --vault)
+        #[arg(id = "vault_name", value_name = "VAULT")]
         vault: Option<String>,
     },
 }

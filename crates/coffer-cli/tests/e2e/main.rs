@@ -17,6 +17,7 @@ mod deploy;
 mod fault_proxy;
 mod faults;
 mod format_compat;
+mod help;
 mod install;
 mod jobs;
 mod metrics;
