@@ -98,7 +98,9 @@ fn issue16_names_that_are_not_utf8_compare_as_bytes() {
     let v = files::verify_restored(&vault, &index, &r.snapshot, out.path(), None).unwrap();
     assert_eq!(v.mismatch_count, 2, "{v:?}");
     assert!(
-        v.mismatches.iter().any(|m| m.problem.starts_with("missing")),
+        v.mismatches
+            .iter()
+            .any(|m| m.problem.starts_with("missing")),
         "{v:?}"
     );
     assert!(
