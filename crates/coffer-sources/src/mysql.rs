@@ -154,7 +154,7 @@ impl Mysql {
             Err(e) => return Err(e),
         };
         let mut c = self.command(&tool);
-        c.args(["--check", "--connect-timeout=15", "--databases", db]);
+        c.args(["--check", "--databases", db]);
         process::output(
             c,
             format!("{} of {}", tool_name(&tool), self.url.location(Some(db))),

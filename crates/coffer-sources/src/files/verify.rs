@@ -147,6 +147,10 @@ pub fn compare_live_sample(
     Ok(stats)
 }
 
+/// What [`walk`] calls for each entry: its path, its node and, for a
+/// directory, its entries.
+type Visit<'a> = dyn FnMut(&Path, &coffer_core::Node, &[coffer_core::Node]) -> Result<()> + 'a;
+
 /// Calls `f` with the path (its names' bytes as they are, below `prefix`),
 /// the node and, for a directory, its entries, for every entry of `nodes`
 /// and below, parents before children.
@@ -155,7 +159,7 @@ fn walk(
     index: &Index,
     nodes: Vec<coffer_core::Node>,
     prefix: &Path,
-    f: &mut dyn FnMut(&Path, &coffer_core::Node, &[coffer_core::Node]) -> Result<()>,
+    f: &mut Visit<'_>,
 ) -> Result<()> {
     for node in nodes {
         let path = prefix.join(OsStr::from_bytes(&node.name));
