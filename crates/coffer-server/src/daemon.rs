@@ -8,8 +8,10 @@
 //! 2. Each turn: read the clock, add the backup jobs that other processes
 //!    (`coffer plan run`) are running to the busy sources, ask
 //!    [`scheduler::decide`] what to do, record it in the catalog, start and
-//!    stop job threads, and sleep until the next wake-up, a job's end, or a
-//!    stop request (at most one second, so a stop is seen at once).
+//!    stop job threads, start the periodic tasks due (a restore test or
+//!    verification whose first backup is under way waits for it, PENDING),
+//!    and sleep until the next wake-up, a job's end, or a stop request (at
+//!    most one second, so a stop is seen at once).
 //! 3. On a stop request (SIGTERM, SIGINT): every running job is asked to stop
 //!    (its backup ends without a snapshot, the vault stays consistent), the
 //!    daemon waits for them, they are recorded ABORTED, and the lock is
@@ -237,6 +239,7 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
         let _ = r.handle.join();
     }
     // Jobs created but not started by this daemon end with it.
+    tasks.abort_held(&catalog)?;
     for w in &state.waiting {
         let id = crate::catalog::JobId(w.id);
         if let Ok(j) = catalog.get_job(id) {
@@ -251,13 +254,17 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
 }
 
 /// The daemon's periodic tasks ([`scheduler::PeriodicTask`]): the newest
-/// scheduled time each has handled (kept in the catalog's key-value table)
-/// and the jobs running them with their completion deadlines.
+/// scheduled time each has handled (kept in the catalog's key-value table),
+/// the jobs running them with their completion deadlines, and those that
+/// wait (PENDING) for the first backup of what they test.
 struct Tasks {
     tasks: Vec<PeriodicTask>,
     last: std::collections::BTreeMap<String, jiff::Timestamp>,
     /// Job id → (task id, completion deadline).
     running: HashMap<i64, (String, jiff::Timestamp)>,
+    /// Jobs waiting for a backup job to end: (job id, task index, the
+    /// backup job).
+    held: Vec<(i64, usize, crate::catalog::JobId)>,
 }
 
 impl Tasks {
@@ -275,7 +282,39 @@ impl Tasks {
             tasks,
             last,
             running: HashMap::new(),
+            held: Vec::new(),
         })
+    }
+
+    /// Starts job `id` of task `i` on a thread of its own (for the caller
+    /// to keep in its running jobs); its completion window counts from now.
+    fn start(
+        &mut self,
+        id: i64,
+        i: usize,
+        now: jiff::Timestamp,
+        runner: &Arc<Runner>,
+        done_tx: &mpsc::Sender<i64>,
+        opts: &DaemonOptions,
+    ) -> Running {
+        let task = self.tasks[i].clone();
+        let deadline = now + task.completion_window;
+        self.running.insert(id, (task.id.clone(), deadline));
+        let cancel = Cancel::default();
+        let (r2, c2, clock) = (runner.clone(), cancel.clone(), opts.clock.clone());
+        (opts.log)(&format!("job {id}: {}", task.kind.describe()));
+        let handle = spawn_job(id, opts, done_tx, move || {
+            run_task(&r2, &task.kind, crate::catalog::JobId(id), &c2, clock.now())
+        });
+        Running { cancel, handle }
+    }
+
+    /// Jobs still waiting for a backup end with the daemon (ABORTED).
+    fn abort_held(&mut self, catalog: &Catalog) -> Result<(), DaemonError> {
+        for (id, _, _) in self.held.drain(..) {
+            catalog.finish_job(crate::catalog::JobId(id), &JobOutcome::aborted(STOP_REASON))?;
+        }
+        Ok(())
     }
 
     /// Starts the tasks due at `now` and stops runs past their deadline.
@@ -289,7 +328,24 @@ impl Tasks {
         opts: &DaemonOptions,
     ) -> Result<(), DaemonError> {
         let catalog = runner.catalog();
-        let busy = self.running.values().map(|(t, _)| t.clone()).collect();
+        // Held jobs whose backup has ended start now.
+        let mut still = Vec::new();
+        for (id, i, backup) in std::mem::take(&mut self.held) {
+            match catalog.get_job(backup) {
+                Ok(b) if !b.state.is_final() => still.push((id, i, backup)),
+                _ => {
+                    let r = self.start(id, i, now, runner, done_tx, opts);
+                    running.insert(id, r);
+                }
+            }
+        }
+        self.held = still;
+        let busy = self
+            .running
+            .values()
+            .map(|(t, _)| t.clone())
+            .chain(self.held.iter().map(|(_, i, _)| self.tasks[*i].id.clone()))
+            .collect();
         let due = scheduler::due_tasks(&self.tasks, &self.last, &busy, now);
         for (task_id, t) in &due.last_scheduled {
             let key = self
@@ -301,20 +357,27 @@ impl Tasks {
             self.last.insert(task_id.clone(), *t);
         }
         for &(i, scheduled) in &due.run {
-            let task = self.tasks[i].clone();
+            let task = &self.tasks[i];
             let mut job = task.kind.new_job(catalog, trigger)?;
-            let deadline = now + task.completion_window;
             job.scheduled_at = Some(scheduled);
-            job.complete_deadline = Some(deadline);
+            let wait = task
+                .kind
+                .first_backup_in_flight(catalog, &job, std::process::id())?;
+            if wait.is_none() {
+                job.complete_deadline = Some(now + task.completion_window);
+            }
             let id = catalog.create_job(&job)?.0;
-            self.running.insert(id, (task.id.clone(), deadline));
-            let cancel = Cancel::default();
-            let (r2, c2, clock) = (runner.clone(), cancel.clone(), opts.clock.clone());
-            (opts.log)(&format!("job {id}: {}", task.kind.describe()));
-            let handle = spawn_job(id, opts, done_tx, move || {
-                run_task(&r2, &task.kind, crate::catalog::JobId(id), &c2, clock.now())
-            });
-            running.insert(id, Running { cancel, handle });
+            match wait {
+                Some((backup, why)) => {
+                    catalog.set_pending(crate::catalog::JobId(id), &why)?;
+                    (opts.log)(&format!("job {id} PENDING ({}): {why}", task.id));
+                    self.held.push((id, i, backup));
+                }
+                None => {
+                    let r = self.start(id, i, now, runner, done_tx, opts);
+                    running.insert(id, r);
+                }
+            }
         }
         for (id, (task, deadline)) in &self.running {
             if now >= *deadline {

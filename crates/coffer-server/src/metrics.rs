@@ -86,14 +86,14 @@ pub const METRICS: &[MetricDef] = &[
     m!("coffer_jobs_total", C, &["kind", "state"], "Finished jobs recorded in the catalog, by kind and final state."),
     m!("coffer_jobs_active", G, &["kind", "state"], "Jobs not yet finished (CREATED, PENDING, RUNNING), by kind and state."),
     m!("coffer_events_total", C, &["name", "severity"], "Events recorded in the catalog, by name."),
-    m!("coffer_restore_test_status", G, &["source", "test"], "1 if the newest restore test of the source was SUCCESSFUL, 0 if it FAILED or TIMED_OUT."),
+    m!("coffer_restore_test_status", G, &["source", "test"], "1 if the newest restore test of the source was SUCCESSFUL, 0 if it FAILED or TIMED_OUT (a SKIPPED one, with no snapshot to test yet, is passed over)."),
     m!("coffer_restore_test_last_timestamp_seconds", G, &["source", "test"], "When the newest restore test of the source finished (Unix time)."),
     m!("coffer_restore_test_last_restore_seconds", G, &["source"], "The last measured restore time of the source (restore tests), in seconds."),
     m!("coffer_rpo_target_seconds", G, &["source"], "The source's recovery point objective (rpo), in seconds."),
     m!("coffer_rpo_compliant", G, &["source"], "1 if the source's newest recovery point is younger than its RPO, 0 if not (health check)."),
     m!("coffer_recovery_point_timestamp_seconds", G, &["source"], "The newest good recovery point of the source (snapshot, or archived WAL), Unix time (health check)."),
     m!("coffer_rto_target_seconds", G, &["source"], "The source's recovery time objective (rto), in seconds."),
-    m!("coffer_rto_compliant", G, &["source"], "1 if the last measured restore of the source was faster than its RTO, 0 if not."),
+    m!("coffer_rto_compliant", G, &["source"], "1 if the last measured restore of the source was faster than its RTO, 0 if not (updated as soon as a restore test ends)."),
     m!("coffer_wal_archive_lag_seconds", G, &["source"], "Seconds since the newest archived WAL segment of a PostgreSQL source (health check)."),
     m!("coffer_notifications_sent_total", C, &["sink"], "Notifications delivered, by sink."),
     m!("coffer_notifications_failed_total", C, &["sink"], "Notifications given up on after every retry, by sink."),
@@ -553,7 +553,8 @@ pub fn render(src: &MetricsSources<'_>) -> Result<String, CatalogError> {
         let tests = catalog.list_jobs(&JobFilter {
             kinds: vec![JobKind::RestoreTest],
             source: Some(s.name.clone()),
-            states: JobState::FINAL.to_vec(),
+            // A SKIPPED test (no snapshot yet) is no result.
+            states: JobState::VERDICT.to_vec(),
             limit: Some(50),
             ..JobFilter::default()
         })?;

@@ -5,7 +5,10 @@
 //! Job state carries the verdict: a verification that found damage is
 //! `FAILED`; a restore test is `COMPLETED` when its validation is
 //! `SUCCESSFUL` and `FAILED` otherwise, with [`RestoreTestDetails::validation`]
-//! telling `FAILED` and `TIMED_OUT` apart.
+//! telling `FAILED` and `TIMED_OUT` apart. Either is `SKIPPED` when there
+//! was nothing to test or verify yet (no snapshot). The restore-test
+//! types themselves are at the crate's bottom (`model`), where the API's
+//! schema names them.
 //!
 //! [`SourceHealth`] is a source's protection status against its RPO and
 //! RTO, as the health check last evaluated it; it is kept in the catalog's
@@ -17,7 +20,7 @@ use jiff::Timestamp;
 
 use crate::catalog::{time_serde, Catalog, Job};
 
-pub use crate::model::DataScope;
+pub use crate::model::{CheckResult, CheckStatus, DataScope, RestoreTestDetails, Validation};
 
 /// One damaged object a verification found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,47 +51,6 @@ pub struct VerifyDetails {
     pub damaged: Vec<Damage>,
     /// Every snapshot that needs a damaged object (ids).
     pub affected_snapshots: Vec<String>,
-}
-
-/// A restore test's verdict, named as in AWS Backup restore testing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Validation {
-    /// Restored and validated.
-    Successful,
-    /// The restore or a validation failed.
-    Failed,
-    /// The restore and validation did not finish within the time limit.
-    TimedOut,
-}
-
-/// One validation step of a restore test.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckResult {
-    /// What was checked (`compare files`, `pg_amcheck`, a query's text, …).
-    pub name: String,
-    /// Whether it passed.
-    pub ok: bool,
-    /// What was seen (a row count, the first mismatch, …).
-    pub detail: String,
-}
-
-/// The `details` of a `restore-test` job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RestoreTestDetails {
-    /// The `[[restore_test]]` entry's name.
-    pub test: String,
-    /// The snapshot restored.
-    pub snapshot: Option<String>,
-    /// The verdict.
-    pub validation: Validation,
-    /// Measured restore time in seconds (restore only, without validation);
-    /// absent when the restore did not finish.
-    pub restore_seconds: Option<f64>,
-    /// Time spent validating, in seconds.
-    pub validation_seconds: Option<f64>,
-    /// The validation steps, in order.
-    pub checks: Vec<CheckResult>,
 }
 
 impl VerifyDetails {

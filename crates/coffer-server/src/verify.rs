@@ -15,8 +15,12 @@
 //! verified within [`COVERAGE_WINDOW`] (30 days), by this run or earlier
 //! ones. A job is COMPLETED when nothing is damaged, FAILED with the damage
 //! otherwise (or when the vault could not be opened or read), ABORTED when
-//! stopped; the catalog writes `VERIFY_STARTED`, `VERIFY_PASSED` and
-//! `VERIFY_FAILED` events with those state changes.
+//! stopped, and SKIPPED when the vault is sound but empty (no snapshot, no
+//! pack, no archived WAL yet: nothing to verify, which is no verification
+//! status: metrics and reports keep saying "never verified"); the catalog
+//! writes `VERIFY_STARTED`, `VERIFY_PASSED`, `VERIFY_FAILED` and
+//! `VERIFY_SKIPPED` events with those state changes. `coffer verify` of an
+//! empty vault says so and exits 0: the vault is sound.
 //!
 //! [`last_status`] is "the verification status" of a vault: its newest
 //! verify job with a verdict (COMPLETED or FAILED), whatever started it.
@@ -154,7 +158,16 @@ pub fn run_job(
         bytes_read: report.bytes_read,
         ..Default::default()
     };
-    let outcome = if report.ok() {
+    let outcome = if report.ok() && holds_nothing(&report) {
+        // Sound, but no evidence about any data: not a verification status.
+        JobOutcome {
+            details: Some(details.to_json()),
+            counters,
+            ..JobOutcome::skipped(format!(
+                "vault `{vault_name}` holds no snapshots yet: nothing to verify (its config and keys were read and are sound)"
+            ))
+        }
+    } else if report.ok() {
         JobOutcome {
             details: Some(details.to_json()),
             ..JobOutcome::completed(counters, Vec::new())
@@ -167,6 +180,13 @@ pub fn run_job(
         }
     };
     finish(outcome, Some(details), Some(report))
+}
+
+/// Whether a check found an empty vault: no snapshot, no indexed pack and
+/// no archived WAL (a vault whose snapshots were all forgotten still has
+/// packs to verify until a prune).
+fn holds_nothing(r: &CheckReport) -> bool {
+    r.snapshots == 0 && r.packs == 0 && r.wal_files == 0
 }
 
 /// Runs verify job `id` (already CREATED, e.g. by [`new_job`]) of a
@@ -397,7 +417,46 @@ mod tests {
         assert_eq!(r.outcome.state, JobState::Failed);
         assert_eq!(c.get_job(id).unwrap().state, JobState::Failed);
 
+        // An empty vault is sound, but there is nothing to verify: SKIPPED,
+        // and no verification status.
         let vault = coffer_testing::memory_vault();
+        let id = c.create_job(&new_job("main", None, Trigger::Cli)).unwrap();
+        let r = run_job(
+            &c,
+            id,
+            "main",
+            Ok(vault.clone()),
+            VerifyData::All,
+            &Cancel::default(),
+            now,
+        );
+        assert_eq!(r.outcome.state, JobState::Skipped);
+        let why = r.outcome.reason.unwrap();
+        assert!(
+            why.contains("holds no snapshots yet: nothing to verify"),
+            "{why}"
+        );
+        assert_eq!(c.get_job(id).unwrap().state, JobState::Skipped);
+        assert_eq!(
+            last_status(&c, "main").unwrap().unwrap().job.state,
+            JobState::Failed
+        );
+
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("a.txt"), b"alpha").unwrap();
+        let fopts = coffer_sources::files::FilesOptions {
+            paths: vec![src.path().to_path_buf()],
+            ..Default::default()
+        };
+        coffer_sources::run_backup(
+            &vault,
+            &coffer_core::BackupOptions::default(),
+            &coffer_sources::SnapshotMeta::default(),
+            |a, i| {
+                coffer_sources::files::backup(a, i, &fopts, &coffer_sources::Progress::default())
+            },
+        )
+        .unwrap();
         let id = c.create_job(&new_job("main", None, Trigger::Cli)).unwrap();
         let r = run_job(
             &c,

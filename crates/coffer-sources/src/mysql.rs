@@ -17,7 +17,7 @@ use coffer_core::Archiver;
 use crate::dburl::DbUrl;
 use crate::error::{SourceError, SourceResult};
 use crate::postgres::logical::file_safe;
-use crate::process::{self, ToolDirs};
+use crate::process::{self, Checked, ToolDirs};
 use crate::{stream, SourceOutput};
 
 /// URL schemes accepted by `--mysql`.
@@ -138,6 +138,29 @@ impl Mysql {
         )
         .map_err(|e| self.connect_error(None, e))?;
         Ok(())
+    }
+
+    /// Checks every table of `db` with `mariadb-check --check` (or
+    /// `mysqlcheck`): [`Checked::Unavailable`] with the reason when neither
+    /// is installed; else its report, one `db.table  OK` line per sound
+    /// table and `error : …` lines under a damaged one (see
+    /// [`check_errors`]).
+    pub fn check_tables(&self, db: &str) -> SourceResult<Checked> {
+        let tool = match self.dirs.find(CHECK_TOOLS, HINT) {
+            Ok(t) => t,
+            Err(e @ SourceError::ToolMissing { .. }) => {
+                return Ok(Checked::Unavailable(e.to_string()))
+            }
+            Err(e) => return Err(e),
+        };
+        let mut c = self.command(&tool);
+        c.args(["--check", "--databases", db]);
+        process::output(
+            c,
+            format!("{} of {}", tool_name(&tool), self.url.location(Some(db))),
+            self.secret(),
+        )
+        .map(Checked::Ran)
     }
 
     /// The dump tool: the first `mariadb-dump` or `mysqldump` not older
@@ -333,6 +356,29 @@ impl Mysql {
     }
 }
 
+/// The lines of a [`Mysql::check_tables`] report that say a table is
+/// damaged (`error    : …`), each after the table it is about.
+pub fn check_errors(report: &str) -> Vec<String> {
+    let mut table = "";
+    let mut out = Vec::new();
+    for line in report.lines() {
+        let t = line.trim();
+        match t.split_once(':') {
+            Some((level, what)) if level.trim().eq_ignore_ascii_case("error") => {
+                out.push(format!("{table}: {}", what.trim()));
+            }
+            Some((level, _))
+                if ["warning", "note", "status", "info"]
+                    .iter()
+                    .any(|l| l.eq_ignore_ascii_case(level.trim())) => {}
+            _ => table = t.split_whitespace().next().unwrap_or(""),
+        }
+    }
+    out
+}
+
+const CHECK_TOOLS: &[&str] = &["mariadb-check", "mysqlcheck"];
+
 const HINT: &str = "install the MariaDB client (Debian: apt-get install mariadb-client), or point --mysql-bin-dir (COFFER_MYSQL_BIN_DIR) at the directory that holds it";
 
 fn tool_name(p: &std::path::Path) -> String {
@@ -417,6 +463,18 @@ mod tests {
             !shown.contains("My5ecret") && !shown.contains("K3y"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn check_reports_name_the_damaged_tables() {
+        let report = "shop.items                                         OK\n\
+                      shop.orders\n\
+                      Warning  : InnoDB: Index 'PRIMARY' is marked as corrupted\n\
+                      error    : Corrupt\n\
+                      shop.notes\n\
+                      note     : The storage engine for the table doesn't support check\n";
+        assert_eq!(check_errors(report), ["shop.orders: Corrupt"]);
+        assert!(check_errors("a.b    OK\n").is_empty());
     }
 
     #[test]

@@ -400,6 +400,18 @@ pub fn stdin_from<R: Read>(
     Ok((total, stderr))
 }
 
+/// What an optional checking tool (`pg_amcheck`, `mariadb-check`) did: its
+/// report, or why it could not run (not installed, too old), for the
+/// caller to record the check as skipped rather than passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    /// It ran and exited 0; its output.
+    Ran(String),
+    /// It could not run: the error that says so (where it was looked for,
+    /// what to install).
+    Unavailable(String),
+}
+
 /// Where client tools are looked for: one directory given by the user (and
 /// nothing else), or `PATH` followed by `extra` directories.
 #[derive(Debug, Clone)]

@@ -53,3 +53,66 @@ fn a_changed_restored_file_is_detected() {
         "{v:?}"
     );
 }
+
+/// Issue 16: names are compared as bytes. A snapshot whose names are not
+/// UTF-8 (Linux allows every byte but `/` and NUL) compares equal to its
+/// restore; a restored name one byte off is a difference (the snapshot's
+/// entry is missing and the other one is not in the snapshot).
+#[test]
+fn issue16_names_that_are_not_utf8_compare_as_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let vault = memory_vault();
+    let src = tempfile::tempdir().unwrap();
+    let odd = OsStr::from_bytes(b"caf\xe9-\xff\x01.txt");
+    let dir = OsStr::from_bytes(b"d\xc3\x28ir");
+    std::fs::write(src.path().join(odd), b"latin-1 name").unwrap();
+    std::fs::create_dir(src.path().join(dir)).unwrap();
+    std::fs::write(src.path().join(dir).join(odd), b"inside").unwrap();
+    std::fs::write(src.path().join("plain.txt"), b"plain").unwrap();
+    let fopts = files::FilesOptions {
+        paths: vec![src.path().to_path_buf()],
+        ..Default::default()
+    };
+    let r = run_backup(
+        &vault,
+        &BackupOptions::default(),
+        &SnapshotMeta::default(),
+        |a, i| files::backup(a, i, &fopts, &Progress::default()),
+    )
+    .unwrap();
+    let index = vault.load_index().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let opts = files::RestoreOptions {
+        target: out.path().to_path_buf(),
+        ..Default::default()
+    };
+    files::restore(&vault, &index, &r.snapshot, &opts, &Progress::default()).unwrap();
+    let v = files::verify_restored(&vault, &index, &r.snapshot, out.path(), None).unwrap();
+    assert_eq!((v.files, v.mismatch_count), (3, 0), "{v:?}");
+
+    // One byte of a restored name changed.
+    let restored = out.path().join(src.path().strip_prefix("/").unwrap());
+    let off = OsStr::from_bytes(b"caf\xe8-\xff\x01.txt");
+    std::fs::rename(restored.join(dir).join(odd), restored.join(dir).join(off)).unwrap();
+    let v = files::verify_restored(&vault, &index, &r.snapshot, out.path(), None).unwrap();
+    assert_eq!(v.mismatch_count, 2, "{v:?}");
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|m| m.problem.starts_with("missing")),
+        "{v:?}"
+    );
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|m| m.problem.starts_with("is not in the snapshot")),
+        "{v:?}"
+    );
+    // An extra entry anywhere is a difference too.
+    std::fs::rename(restored.join(dir).join(off), restored.join(dir).join(odd)).unwrap();
+    std::fs::write(restored.join("stray"), b"x").unwrap();
+    let v = files::verify_restored(&vault, &index, &r.snapshot, out.path(), None).unwrap();
+    assert_eq!(v.mismatch_count, 1, "{v:?}");
+    assert!(v.mismatches[0].path.ends_with("/stray"), "{v:?}");
+}

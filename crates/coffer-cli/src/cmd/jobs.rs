@@ -38,7 +38,7 @@ enum JobsCmd {
 
 #[derive(Args)]
 struct ListArgs {
-    /// Only jobs in these states (repeatable or comma-separated): CREATED, PENDING, RUNNING, COMPLETED, PARTIAL, FAILED, EXPIRED, ABORTED
+    /// Only jobs in these states (repeatable or comma-separated): CREATED, PENDING, RUNNING, COMPLETED, PARTIAL, FAILED, EXPIRED, ABORTED, SKIPPED
     #[arg(long, value_delimiter = ',', value_parser = parse_state)]
     state: Vec<JobState>,
     /// Only jobs of these kinds (repeatable or comma-separated): backup, copy, restore, restore-test, verify, prune, forget

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use coffer_core::Cancel;
 use coffer_server::catalog::{JobFilter, JobKind, Trigger};
-use coffer_server::records::{RestoreTestDetails, Validation};
+use coffer_server::records::{CheckStatus, RestoreTestDetails, Validation};
 use coffer_server::restore_test::{self, RestoreTestError};
 use coffer_server::state::StateDir;
 use serde_json::json;
@@ -16,7 +16,7 @@ use crate::error::UsageError;
 /// `coffer restore-test …`.
 #[derive(Subcommand)]
 pub enum RestoreTestCmd {
-    /// Run a [[restore_test]] of the configuration now (exit 0 when its validation is SUCCESSFUL, 1 otherwise)
+    /// Run a [[restore_test]] of the configuration now (exit 0 when its validation is SUCCESSFUL, 1 otherwise: FAILED, TIMED_OUT, or SKIPPED when the vault holds no snapshot of the source yet)
     Run {
         /// The restore test's name
         name: String,
@@ -47,6 +47,7 @@ fn validation(v: Validation) -> &'static str {
         Validation::Successful => "SUCCESSFUL",
         Validation::Failed => "FAILED",
         Validation::TimedOut => "TIMED_OUT",
+        Validation::Skipped => "SKIPPED",
     }
 }
 
@@ -79,16 +80,24 @@ pub fn run(g: &GlobalArgs, cmd: RestoreTestCmd) -> Result<u8> {
             } else {
                 if !g.quiet || d.validation != Validation::Successful {
                     for c in &d.checks {
-                        println!(
-                            "{} {}: {}",
-                            if c.ok { "ok  " } else { "FAIL" },
-                            c.name,
-                            c.detail
-                        );
+                        let status = match c.status {
+                            CheckStatus::Passed => "ok  ",
+                            CheckStatus::Failed => "FAIL",
+                            CheckStatus::Skipped => "skip",
+                        };
+                        println!("{status} {}: {}", c.name, c.detail);
                     }
                 }
                 let why = job.error.as_deref().or(job.reason.as_deref());
-                println!(
+                if d.validation == Validation::Skipped {
+                    println!(
+                        "restore test {} (job {}): SKIPPED: {}",
+                        d.test,
+                        id.0,
+                        why.unwrap_or("nothing to test")
+                    );
+                } else {
+                    println!(
                     "restore test {} (job {}): {} {}; snapshot {} of {}; restore {}, validation {}{}",
                     d.test,
                     id.0,
@@ -100,21 +109,22 @@ pub fn run(g: &GlobalArgs, cmd: RestoreTestCmd) -> Result<u8> {
                     secs(d.validation_seconds),
                     why.map(|w| format!("\n{w}")).unwrap_or_default()
                 );
+                }
             }
             if d.validation == Validation::Successful {
                 return Ok(0);
             }
-            // Printed above; the audit trail records why.
+            // Printed above; the audit trail records why. A SKIPPED test
+            // (no snapshot yet) exits 1 too: nothing was shown to restore.
             let why = job.error.as_deref().or(job.reason.as_deref()).unwrap_or("");
+            let verdict = if d.validation == Validation::Skipped {
+                "SKIPPED".to_string()
+            } else {
+                format!("{} {}", validation(d.validation), job.state)
+            };
             Err(crate::audit::Reported {
                 code: 1,
-                reason: format!(
-                    "restore test {} (job {}): {} {}: {why}",
-                    d.test,
-                    id.0,
-                    validation(d.validation),
-                    job.state
-                ),
+                reason: format!("restore test {} (job {}): {verdict}: {why}", d.test, id.0),
             }
             .into())
         }

@@ -110,7 +110,8 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> Result<u8> {
     };
     let (run, data) = run;
     print(g, &name, data, &run)?;
-    if run.outcome.state == JobState::Completed {
+    // SKIPPED: the vault is sound and empty (nothing to verify yet).
+    if matches!(run.outcome.state, JobState::Completed | JobState::Skipped) {
         return Ok(0);
     }
     // Printed above; the audit trail records why.
@@ -138,7 +139,7 @@ fn print(g: &GlobalArgs, vault: &str, data: VerifyData, run: &VerifyRun) -> Resu
                 "problems": run.report.as_ref().map(|r| &r.problems),
             }))?
         );
-        if o.state != JobState::Completed {
+        if !matches!(o.state, JobState::Completed | JobState::Skipped) {
             eprintln!(
                 "error: verify job {} of vault {vault} {}: {}",
                 run.job.0,
@@ -163,6 +164,15 @@ fn print(g: &GlobalArgs, vault: &str, data: VerifyData, run: &VerifyRun) -> Resu
                     crate::output::human(d.bytes_read),
                     d.coverage_percent,
                     COVERAGE_WINDOW.as_hours() / 24,
+                );
+            }
+        }
+        (Some(_), JobState::Skipped) => {
+            if !g.quiet {
+                println!(
+                    "job {} SKIPPED: {}",
+                    run.job.0,
+                    o.reason.as_deref().unwrap_or("nothing to verify")
                 );
             }
         }

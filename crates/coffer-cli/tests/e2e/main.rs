@@ -28,6 +28,7 @@ mod proof;
 mod prune;
 mod report;
 mod restore_test;
+mod restore_test_skips;
 mod retention;
 mod vault_e2e;
 mod verify;

@@ -47,12 +47,17 @@ text_enum!(
         RestoreTestFailed = "RESTORE_TEST_FAILED",
         /// A restore test exceeded its time limit.
         RestoreTestTimedOut = "RESTORE_TEST_TIMED_OUT",
+        /// A restore test found no snapshot to test yet (the source's first
+        /// backup has not run): no verdict.
+        RestoreTestSkipped = "RESTORE_TEST_SKIPPED",
         /// A verification started.
         VerifyStarted = "VERIFY_STARTED",
         /// A verification found no damage.
         VerifyPassed = "VERIFY_PASSED",
         /// A verification found damage (or could not run).
         VerifyFailed = "VERIFY_FAILED",
+        /// A verification found an empty vault (no snapshots yet): no verdict.
+        VerifySkipped = "VERIFY_SKIPPED",
         /// A prune started.
         PruneStarted = "PRUNE_STARTED",
         /// A prune completed.
@@ -141,9 +146,11 @@ pub fn job_event_name(
                 RestoreTestFailed
             }
         }
+        (K::RestoreTest, S::Skipped) => RestoreTestSkipped,
         (K::Verify, S::Running) => VerifyStarted,
         (K::Verify, S::Completed | S::Partial) => VerifyPassed,
         (K::Verify, S::Failed | S::Expired | S::Aborted) => VerifyFailed,
+        (K::Verify, S::Skipped) => VerifySkipped,
         (K::Prune, S::Running) => PruneStarted,
         (K::Prune, S::Completed | S::Partial) => PruneCompleted,
         (K::Prune, S::Failed | S::Expired | S::Aborted) => PruneFailed,

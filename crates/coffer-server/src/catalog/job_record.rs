@@ -173,6 +173,15 @@ impl JobOutcome {
             ..JobOutcome::new(JobState::Expired)
         }
     }
+
+    /// `SKIPPED` with the reason (what there was nothing of, and what the
+    /// job waits for).
+    pub fn skipped(reason: impl Into<String>) -> JobOutcome {
+        JobOutcome {
+            reason: Some(reason.into()),
+            ..JobOutcome::new(JobState::Skipped)
+        }
+    }
 }
 
 /// A recorded job.

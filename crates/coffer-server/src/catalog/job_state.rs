@@ -3,8 +3,14 @@
 //! and [`JobId`].
 //!
 //! `CREATED` → (`PENDING`) → `RUNNING` → a final state; `COMPLETED` and
-//! `PARTIAL` only from `RUNNING`; `FAILED`, `EXPIRED` and `ABORTED` from any
-//! state that is not final. A final state never changes.
+//! `PARTIAL` only from `RUNNING`; `FAILED`, `EXPIRED`, `ABORTED` and
+//! `SKIPPED` from any state that is not final. A final state never changes.
+//!
+//! `SKIPPED` is coffer's, not AWS's: a job that found nothing to work on
+//! yet (a restore test of a source with no snapshot, a verification of an
+//! empty vault). It is no verdict: a skipped restore test neither passes
+//! nor fails a source's RTO, a skipped verification is no verification
+//! status, and neither raises a failure event.
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +57,9 @@ text_enum!(
         Expired = "EXPIRED",
         /// Stopped before it finished (SIGTERM, a killed daemon, a user).
         Aborted = "ABORTED",
+        /// Found nothing to work on yet (no snapshot to test or verify); the
+        /// reason says what it waits for.
+        Skipped = "SKIPPED",
     }
 );
 
@@ -102,6 +111,19 @@ impl JobState {
         JobState::Failed,
         JobState::Expired,
         JobState::Aborted,
+        JobState::Skipped,
+    ];
+
+    /// The final states that judge a job's work: every final state but
+    /// `SKIPPED` (a job that found nothing to work on says nothing about
+    /// it). "The newest restore test of a source" is the newest job in one
+    /// of these.
+    pub const VERDICT: &'static [JobState] = &[
+        JobState::Completed,
+        JobState::Partial,
+        JobState::Failed,
+        JobState::Expired,
+        JobState::Aborted,
     ];
 
     /// Whether a job in this state may move to `to`; on refusal, why.
@@ -114,7 +136,7 @@ impl JobState {
             (Created, Pending | Running) | (Pending, Running) => Ok(()),
             (Running, Completed | Partial) => Ok(()),
             (_, Completed | Partial) => Err("only a RUNNING job can complete"),
-            (_, Failed | Expired | Aborted) => Ok(()),
+            (_, Failed | Expired | Aborted | Skipped) => Ok(()),
             (_, Created) => Err("a job is CREATED only once"),
             (_, _) => Err("jobs only move forward: CREATED, PENDING, RUNNING, then a final state"),
         }

@@ -219,7 +219,7 @@ impl Catalog {
     pub fn finish_job(&self, id: JobId, outcome: &JobOutcome) -> Result<()> {
         if !outcome.state.is_final() {
             return Err(CatalogError::InvalidInput(format!(
-                "finish_job of job {id} with {}: give a final state (COMPLETED, PARTIAL, FAILED, EXPIRED or ABORTED)",
+                "finish_job of job {id} with {}: give a final state (COMPLETED, PARTIAL, FAILED, EXPIRED, ABORTED or SKIPPED)",
                 outcome.state
             )));
         }
@@ -231,24 +231,18 @@ impl Catalog {
             .map_err(|e| CatalogError::InvalidInput(format!("details of job {id}: {e}")))?;
         let now = format_time(self.now());
         self.write("finishing a job", |tx| {
+            // A skipped job (nothing to work on yet) is news, not a warning.
+            let level_of = |s: JobState| {
+                if matches!(s, JobState::Completed | JobState::Skipped) {
+                    EventLevel::Info
+                } else {
+                    EventLevel::Warning
+                }
+            };
             let (level, message) = match (outcome.state, &outcome.error, &outcome.reason) {
                 (JobState::Failed, Some(e), _) => (EventLevel::Error, format!("failed: {e}")),
-                (s, _, Some(r)) => (
-                    if s == JobState::Completed {
-                        EventLevel::Info
-                    } else {
-                        EventLevel::Warning
-                    },
-                    format!("{}: {r}", s.as_str().to_lowercase()),
-                ),
-                (s, _, None) => (
-                    if s == JobState::Completed {
-                        EventLevel::Info
-                    } else {
-                        EventLevel::Warning
-                    },
-                    s.as_str().to_lowercase(),
-                ),
+                (s, _, Some(r)) => (level_of(s), format!("{}: {r}", s.as_str().to_lowercase())),
+                (s, _, None) => (level_of(s), s.as_str().to_lowercase()),
             };
             // Details first: the job's event (written by `enter`) reads them;
             // an illegal transition rolls the whole transaction back.

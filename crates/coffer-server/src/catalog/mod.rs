@@ -20,8 +20,9 @@
 //!
 //! States follow AWS Backup ([`JobState`]). `CREATED` → (`PENDING`) →
 //! `RUNNING` → a final state; `COMPLETED` and `PARTIAL` only from
-//! `RUNNING`; `FAILED`, `EXPIRED` and `ABORTED` from any state that is not
-//! final. A final state never changes: [`Catalog::finish_job`] on a
+//! `RUNNING`; `FAILED`, `EXPIRED`, `ABORTED` and `SKIPPED` (coffer's own:
+//! nothing to work on yet) from any state that is not final. A final state
+//! never changes: [`Catalog::finish_job`] on a
 //! finished job is an error, so a late "completed" cannot overwrite an
 //! "aborted" written by a restarted daemon.
 //!

@@ -1,6 +1,7 @@
-//! A source's health at an instant ([`source_health`]), and the evaluation
-//! of every source ([`evaluate`]) that stores it and emits the events of
-//! violations that began since the last one.
+//! A source's health at an instant ([`source_health`]), stored
+//! ([`refresh`]), and the evaluation of every source ([`evaluate`]) that
+//! stores it and emits the events of violations that began since the last
+//! one.
 
 use super::anomaly::wal_episode;
 use super::duration::secs;
@@ -44,6 +45,23 @@ pub fn source_health(
     })
 }
 
+/// Computes `source`'s health at `now` ([`source_health`]) and stores it
+/// for metrics, the API and the dashboard; emits nothing (the events of
+/// violations, once per episode, are [`evaluate`]'s). A restore test calls
+/// it for its source as soon as it ends, so the RTO is current at once;
+/// [`evaluate`] calls it for every source.
+pub fn refresh(
+    config: &Config,
+    catalog: &Catalog,
+    source: &SourceConfig,
+    now: Timestamp,
+    probe: WalProbe,
+) -> Result<SourceHealth, CatalogError> {
+    let h = source_health(config, catalog, source, now, probe)?;
+    h.store(catalog)?;
+    Ok(h)
+}
+
 /// Evaluates every configured source at `now`: stores each [`SourceHealth`]
 /// in the catalog and emits `RPO_VIOLATED` and `WAL_ARCHIVE_LAG` once per
 /// episode. Returns the health of each source, in file order.
@@ -55,8 +73,7 @@ pub fn evaluate(
 ) -> Result<Vec<SourceHealth>, CatalogError> {
     let mut out = Vec::new();
     for source in &config.sources {
-        let h = source_health(config, catalog, source, now, probe)?;
-        h.store(catalog)?;
+        let h = refresh(config, catalog, source, now, probe)?;
         rpo_episode(catalog, source, &h, now)?;
         wal_episode(config, catalog, source, &h, now)?;
         out.push(h);

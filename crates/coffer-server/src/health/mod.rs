@@ -11,8 +11,12 @@
 //! - [`evaluate`] computes a [`SourceHealth`](crate::records::SourceHealth) per configured source, stores
 //!   it in the catalog's key-value table (`health/SOURCE`) and emits the
 //!   events of violations that began since the last evaluation. The daemon
-//!   calls it once a minute, `coffer status` and the report on demand; the
-//!   time is a parameter, so tests drive it.
+//!   calls it once a minute (and right after each job it ran), `coffer
+//!   status` and the report on demand; the time is a parameter, so tests
+//!   drive it. [`refresh`] is its part for one source without the events:
+//!   a restore test calls it for its source as soon as it ends, whoever
+//!   started it (daemon, API, CLI), so `coffer_rto_compliant` is current
+//!   at once.
 //! - [`check_size`] runs after each successful backup job: the job's size
 //!   (the bytes its snapshots cover) against the moving median of the
 //!   source's earlier backups.
@@ -31,7 +35,8 @@
 //!   older than its RPO (before that, and with no job at all, its RPO
 //!   status is unknown);
 //! - the last measured restore is the newest finished restore-test job of
-//!   the source: a failed or timed-out test misses the RTO.
+//!   the source: a failed or timed-out test misses the RTO; a SKIPPED one
+//!   (no snapshot to test yet) is no test and is passed over.
 //!
 //! Where things are: [`evaluate`] and [`source_health`] in `evaluate.rs`;
 //! the recovery point and `RPO_VIOLATED` in `rpo.rs`; the last measured
@@ -52,6 +57,6 @@ mod wal;
 pub(crate) mod tests;
 
 pub use anomaly::{check_size, job_size, TOTAL_BYTES};
-pub use evaluate::{evaluate, source_health, INTERVAL};
+pub use evaluate::{evaluate, refresh, source_health, INTERVAL};
 pub use status::Status;
 pub use wal::{no_wal, wal_probe, WalProbe};

@@ -127,16 +127,16 @@ impl Fixture {
             validation,
             restore_seconds: secs,
             validation_seconds: Some(1.0),
-            checks: vec![CheckResult {
-                name: "compare".into(),
-                ok: validation == Validation::Successful,
-                detail: String::new(),
-            }],
+            checks: vec![CheckResult::ran(
+                "compare",
+                validation == Validation::Successful,
+                "",
+            )],
         };
-        let state = if validation == Validation::Successful {
-            JobState::Completed
-        } else {
-            JobState::Failed
+        let state = match validation {
+            Validation::Successful => JobState::Completed,
+            Validation::Skipped => JobState::Skipped,
+            _ => JobState::Failed,
         };
         self.job(
             JobKind::RestoreTest,
@@ -230,7 +230,16 @@ fn rto_from_the_newest_restore_test() {
     f.backup("db", 1);
     let v = evaluate(&c, &f.catalog, f.now(), &no_wal).unwrap();
     assert_eq!(h(&v, "db").rto_ok, None);
+    // A skipped test (no snapshot yet) is no measured restore.
+    f.restore_test("db", Validation::Skipped, None);
+    let v = evaluate(&c, &f.catalog, f.now(), &no_wal).unwrap();
+    assert_eq!(h(&v, "db").rto_ok, None);
     f.restore_test("db", Validation::Successful, Some(600.0));
+    let v = evaluate(&c, &f.catalog, f.now(), &no_wal).unwrap();
+    assert_eq!(h(&v, "db").rto_ok, Some(true));
+    assert_eq!(h(&v, "db").last_restore_seconds, Some(600.0));
+    // … and does not hide the last one.
+    f.restore_test("db", Validation::Skipped, None);
     let v = evaluate(&c, &f.catalog, f.now(), &no_wal).unwrap();
     assert_eq!(h(&v, "db").rto_ok, Some(true));
     assert_eq!(h(&v, "db").last_restore_seconds, Some(600.0));

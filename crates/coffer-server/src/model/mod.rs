@@ -7,8 +7,10 @@
 pub mod api;
 mod error;
 mod report;
+mod restore_test;
 mod verify;
 
 pub use error::{ErrorKind, ServerError, ServerResult};
 pub use report::ReportFormat;
+pub use restore_test::{CheckResult, CheckStatus, RestoreTestDetails, Validation};
 pub use verify::{DataScope, VerifyData};

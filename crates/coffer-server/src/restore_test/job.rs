@@ -1,14 +1,16 @@
 //! The restore-test job around one run: the catalog job (CREATED,
-//! RUNNING, then COMPLETED, FAILED or ABORTED), the time limit as a
-//! [`Cancel`] fired by a watcher thread, the cancel scope the restore's
-//! processes run in, and the dispatch on the snapshot's kind.
+//! RUNNING, then COMPLETED, FAILED, ABORTED, or SKIPPED when the vault
+//! holds no snapshot of the source yet), the time limit as a [`Cancel`]
+//! fired by a watcher thread, the cancel scope the restore's processes run
+//! in, the dispatch on the snapshot's kind, and the source's health
+//! updated at once after the job.
 
 use super::command::test_command;
 use super::context::Ctx;
 use super::failure::failed;
 use super::files::test_files;
 use super::mysql::test_mysql;
-use super::pick::{pick_snapshot, pick_source};
+use super::pick::{no_snapshot_yet, pick_snapshot, pick_source};
 use super::postgres::{test_pg_base, test_pg_dump};
 use super::redis::test_redis;
 use super::validate::Run;
@@ -17,10 +19,11 @@ use crate::catalog::{
 };
 use crate::config::{Config, RestoreTestConfig};
 use crate::model::ServerResult;
-use crate::records::{RestoreTestDetails, Validation};
+use crate::records::{CheckStatus, RestoreTestDetails, Validation};
 use crate::runner::{open_vault, with_password};
 use coffer_core::Cancel;
 use coffer_sources::{command, mysql, pg_physical, postgres, process, redis};
+use jiff::Timestamp;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -81,6 +84,7 @@ pub fn run_job(
             checks: Vec::new(),
         },
         cancel: Cancel::default(),
+        nothing_to_test: None,
     };
     if let Err(e) = catalog.start_job(id) {
         t.details.validation = Validation::Failed;
@@ -123,7 +127,12 @@ pub fn run_job(
     done.store(true, Ordering::SeqCst);
     let _ = watcher.join();
 
-    let failed_check = t.details.checks.iter().find(|c| !c.ok).cloned();
+    let failed_check = t
+        .details
+        .checks
+        .iter()
+        .find(|c| c.status == CheckStatus::Failed)
+        .cloned();
     let outcome = if timed_out.load(Ordering::SeqCst) {
         t.details.validation = Validation::TimedOut;
         JobOutcome::failed(format!(
@@ -137,6 +146,9 @@ pub fn run_job(
     } else if let Some(why) = cancel.reason() {
         t.details.validation = Validation::Failed;
         JobOutcome::aborted(why)
+    } else if let (Ok(()), Some(why)) = (&result, t.nothing_to_test.take()) {
+        t.details.validation = Validation::Skipped;
+        JobOutcome::skipped(why)
     } else {
         match (result, failed_check) {
             (Err(e), _) => {
@@ -155,7 +167,33 @@ pub fn run_job(
         ..outcome
     };
     catalog.finish_job(id, &outcome)?;
+    refresh_health(config, catalog, id, &source);
     Ok((id, t.details))
+}
+
+/// The tested source's health (its RTO: last measured restore) right after
+/// the test, through the health check's own code, so metrics and the API
+/// do not wait for the next periodic check. Evaluated at the job's end, by
+/// the catalog's clock; a failure is logged (the periodic check retries).
+fn refresh_health(config: &Config, catalog: &Catalog, id: JobId, source: &str) {
+    let Some(src) = config.source(source) else {
+        return;
+    };
+    let now = match catalog.get_job(id) {
+        Ok(j) => j.finished_at.unwrap_or(j.created_at),
+        Err(e) => {
+            tracing::warn!(job = id.0, "cannot read the restore-test job back: {e}");
+            return;
+        }
+    };
+    let probe = crate::health::wal_probe(|v| open_vault(config, v));
+    if let Err(e) = crate::health::refresh(config, catalog, src, now, &probe) {
+        tracing::warn!(
+            job = id.0,
+            source,
+            "cannot update the health of the source: {e}"
+        );
+    }
 }
 
 fn execute(
@@ -171,7 +209,10 @@ fn execute(
         ))
     })?;
     let vault = open_vault(config, &test.vault)?;
-    let (id, snap) = pick_snapshot(&vault, test, source)?;
+    let Some((id, snap)) = pick_snapshot(&vault, test, source)? else {
+        t.nothing_to_test = Some(no_snapshot_yet(config, test, source, Timestamp::now()));
+        return Ok(());
+    };
     t.details.snapshot = Some(id.to_hex());
     let index = vault
         .load_index()

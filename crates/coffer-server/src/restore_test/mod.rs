@@ -7,8 +7,14 @@
 //! scheduler and the HTTP API all call it. Each call is one catalog job of
 //! kind `restore-test` whose `details` are a [`RestoreTestDetails`]: the job
 //! is COMPLETED when the validation is SUCCESSFUL, else FAILED (the
-//! validation says FAILED or TIMED_OUT), or ABORTED when the caller's
-//! cancel stopped it.
+//! validation says FAILED or TIMED_OUT), ABORTED when the caller's cancel
+//! stopped it, or SKIPPED when the vault holds no snapshot of the source
+//! yet (the reason says when its first backup is due; no failure event, no
+//! verdict for the RTO). Each check is PASSED, FAILED, or SKIPPED with the
+//! reason when it could not run; only optional checks (`pg_amcheck`,
+//! `mysqlcheck`, the live sample) are skipped, and a skip does not fail
+//! the test. When the job ends, the source's health (RTO) is stored again
+//! at once (`health::refresh`), whoever ran it.
 //!
 //! Which snapshot: a run tests one of the entry's sources — the one whose
 //! last run of this entry is the oldest (never tested first), so a test
@@ -19,10 +25,10 @@
 //!
 //! | snapshot kind | restore into | validation |
 //! | --- | --- | --- |
-//! | files | a scratch directory | every file re-read and its chunks re-hashed against the snapshot; `sample_live` random files compared with the live source (information only) |
-//! | postgres (dump) | a scratch database on `target_url` or the source's server | `pg_amcheck` when installed, the queries |
+//! | files | a scratch directory | every name compared as bytes (nothing more, nothing less than the snapshot's), every file re-read and its chunks re-hashed against the snapshot; `sample_live` random files compared with the live source (information only) |
+//! | postgres (dump) | a scratch database on `target_url` or the source's server | `pg_amcheck` (skipped when not installed), the queries |
 //! | postgres-base | a scratch cluster recovered with the archived WAL to its newest point, on a free loopback port (as the `postgres` user when run as root) | the queries |
-//! | mysql | a scratch database | the queries |
+//! | mysql | a scratch database | `mariadb-check`/`mysqlcheck` (skipped when not installed), the queries |
 //! | redis | a scratch `redis-server` on a free loopback port | `DBSIZE` ≥ `min_keys`, `keys` exist |
 //! | command | — | `validate_command` fed the stream exits 0 |
 //!

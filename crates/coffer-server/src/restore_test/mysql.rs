@@ -1,6 +1,8 @@
 //! Restore test of a MySQL or MariaDB dump: restored into a scratch
-//! database on `target_url` or the source's server, then the queries. Only
-//! one-database dumps can be restored under another name.
+//! database on `target_url` or the source's server, every table checked
+//! (`mariadb-check --check`, or `mysqlcheck`; SKIPPED when neither is
+//! installed), then the queries. Only one-database dumps can be restored
+//! under another name.
 
 use super::context::{restore_into_db, Ctx};
 use super::failure::failed;
@@ -8,6 +10,7 @@ use super::scratch::{scratch_name, ScratchDb};
 use super::validate::{run_queries, Run};
 use crate::model::ServerResult;
 use coffer_sources::mysql::{self, Mysql, MysqlOptions, MysqlRestoreOptions};
+use coffer_sources::process::Checked;
 use coffer_sources::restore::Destination;
 use coffer_sources::spec::SourceSpec;
 use std::time::Instant;
@@ -51,6 +54,26 @@ pub(super) fn test_mysql(c: &Ctx<'_>, t: &mut Run) -> ServerResult<()> {
     };
     restore_into_db(c, t, &db, &url.host_port(), destination)?;
     let start = Instant::now();
+    match m.check_tables(&db) {
+        Ok(Checked::Unavailable(why)) => t.skip("mysqlcheck", format!("not run: {why}")),
+        Ok(Checked::Ran(report)) => {
+            let errors = mysql::check_errors(&report);
+            let tables = report
+                .lines()
+                .filter(|l| l.trim_end().ends_with("OK"))
+                .count();
+            if errors.is_empty() {
+                t.check(
+                    "mysqlcheck",
+                    true,
+                    format!("{tables} tables checked, no errors"),
+                );
+            } else {
+                t.check("mysqlcheck", false, errors.join("; "));
+            }
+        }
+        Err(e) => t.check("mysqlcheck", false, e.to_string()),
+    }
     run_queries(t, c.test, '\t', &|sql| {
         m.query(Some(&db), sql).map_err(|e| failed(e.to_string()))
     });

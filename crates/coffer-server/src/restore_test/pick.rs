@@ -2,16 +2,18 @@
 //! longest ago (never tested first, file order on ties), and its newest
 //! snapshot (`select = "latest"`) or a random one of the last `within_days`
 //! days (`select = "random"`), found by the `source:NAME` tag rules give
-//! their snapshots.
+//! their snapshots; and, when the vault holds none of the source yet, why
+//! there is nothing to test and when its first backup is due.
 
 use super::failure::failed;
 use crate::catalog::{Catalog, CatalogError, JobFilter, JobKind};
-use crate::config::{RestoreTestConfig, SnapshotSelect};
+use crate::config::{Config, RestoreTestConfig, SnapshotSelect};
 use crate::model::ServerResult;
 use crate::records::RestoreTestDetails;
 use crate::runner::source_tag;
 use coffer_core::{Id, Snapshot, SnapshotFilter, Vault};
 use coffer_sources::{command, mysql, pg_physical, postgres, redis};
+use jiff::Timestamp;
 
 /// The source a run tests: the one whose last run of this test is the
 /// oldest (never tested first), in file order on ties.
@@ -51,11 +53,13 @@ pub(super) const TESTABLE: &[&str] = &[
     command::KIND,
 ];
 
+/// The snapshot a run tests; `None` when the vault holds no snapshot of
+/// `source` at all (nothing to test yet: the run is SKIPPED).
 pub(super) fn pick_snapshot(
     vault: &Vault,
     test: &RestoreTestConfig,
     source: &str,
-) -> ServerResult<(Id, Snapshot)> {
+) -> ServerResult<Option<(Id, Snapshot)>> {
     let tag = source_tag(source);
     let mut snaps: Vec<(Id, Snapshot)> = vault
         .snapshots(&SnapshotFilter {
@@ -73,13 +77,10 @@ pub(super) fn pick_snapshot(
         .collect();
     snaps.sort_by_key(|(_, s)| s.timestamp());
     if snaps.is_empty() {
-        return Err(failed(format!(
-            "vault `{}` holds no snapshot of source `{source}` (tag {tag}): run a backup first (coffer plan run)",
-            test.vault
-        )));
+        return Ok(None);
     }
     match test.select {
-        SnapshotSelect::Latest => Ok(snaps.pop().expect("not empty")),
+        SnapshotSelect::Latest => Ok(snaps.pop()),
         SnapshotSelect::Random { within_days } => {
             use rand::seq::SliceRandom;
             let since = jiff::Timestamp::now()
@@ -90,7 +91,7 @@ pub(super) fn pick_snapshot(
                 .collect();
             recent
                 .choose(&mut rand::thread_rng())
-                .map(|x| (*x).clone())
+                .map(|x| Some((*x).clone()))
                 .ok_or_else(|| {
                     failed(format!(
                         "vault `{}` holds no snapshot of source `{source}` from the last {within_days} days",
@@ -99,4 +100,35 @@ pub(super) fn pick_snapshot(
                 })
         }
     }
+}
+
+/// Why a run of `test` found nothing to test: the vault holds no snapshot
+/// of `source` yet, and when the first backup of it into that vault is due
+/// (by the rules of `config`, after `now`), or that no rule makes one.
+pub(super) fn no_snapshot_yet(
+    config: &Config,
+    test: &RestoreTestConfig,
+    source: &str,
+    now: Timestamp,
+) -> String {
+    let next = config
+        .rules()
+        .filter(|r| r.vault == test.vault && r.sources.iter().any(|s| s == source))
+        .filter_map(|r| Some((r.schedule.next_after(now, &r.timezone)?, r.id())))
+        .min();
+    let when = match next {
+        Some((at, rule)) => format!(
+            "its first backup is due at {} (rule {rule}); the test runs at its next time after that",
+            at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        None => format!(
+            "no rule backs it up into vault `{}`: add it to a [[plan.rule]] with that vault, or run `coffer backup`",
+            test.vault
+        ),
+    };
+    format!(
+        "vault `{}` holds no snapshot of source `{source}` (tag {}) yet: nothing to test; {when}",
+        test.vault,
+        source_tag(source)
+    )
 }

@@ -1,6 +1,6 @@
 //! Restore tests of PostgreSQL snapshots: a dump restored into a scratch
-//! database on `target_url` or the source's server (`pg_amcheck` when
-//! installed, then the queries), and a base backup restored into a scratch
+//! database on `target_url` or the source's server (`pg_amcheck`, SKIPPED
+//! when it is not installed; then the queries), and a base backup restored into a scratch
 //! cluster recovered with the archived WAL to its newest point, on a free
 //! loopback port (as the `postgres` user when run as root), then the
 //! queries.
@@ -16,6 +16,7 @@ use coffer_sources::pg_physical::{
     self, PgdataOptions, RecoveryOptions, RecoveryTarget, WalSecret,
 };
 use coffer_sources::postgres::{self, PgOptions, PgRestoreOptions, Postgres};
+use coffer_sources::process::Checked;
 use coffer_sources::restore::Destination;
 use coffer_sources::spec::SourceSpec;
 use std::io::Write;
@@ -59,8 +60,8 @@ pub(super) fn test_pg_dump(c: &Ctx<'_>, t: &mut Run) -> ServerResult<()> {
     restore_into_db(c, t, &db, &url.host_port(), destination)?;
     let start = Instant::now();
     match pg.amcheck(&db) {
-        Ok(None) => t.check("pg_amcheck", true, "pg_amcheck is not installed: skipped"),
-        Ok(Some(_)) => t.check("pg_amcheck", true, "no corruption found"),
+        Ok(Checked::Unavailable(why)) => t.skip("pg_amcheck", format!("not run: {why}")),
+        Ok(Checked::Ran(_)) => t.check("pg_amcheck", true, "no corruption found"),
         Err(e) => t.check("pg_amcheck", false, e.to_string()),
     }
     run_queries(t, c.test, '|', &|sql| {

@@ -1,11 +1,12 @@
-//! What a run records and how it validates: each check's name, verdict
-//! and detail, the measured restore and validation times ([`Run`]), and
-//! the `queries` of a restore test run against a restored database, each
-//! answer's first value checked against its `expect`.
+//! What a run records and how it validates: each check's name, status
+//! (PASSED, FAILED, or SKIPPED when it could not run) and detail, the
+//! measured restore and validation times, why a run found nothing to test
+//! ([`Run`]), and the `queries` of a restore test run against a restored
+//! database, each answer's first value checked against its `expect`.
 
 use crate::config::RestoreTestConfig;
 use crate::model::ServerResult;
-use crate::records::{CheckResult, RestoreTestDetails};
+use crate::records::{CheckResult, CheckStatus, RestoreTestDetails};
 use coffer_core::Cancel;
 use std::time::Instant;
 
@@ -13,15 +14,23 @@ use std::time::Instant;
 pub(super) struct Run {
     pub(super) details: RestoreTestDetails,
     pub(super) cancel: Cancel,
+    /// Set when there was nothing to test (no snapshot yet): why, and what
+    /// it waits for. The job is then SKIPPED.
+    pub(super) nothing_to_test: Option<String>,
 }
 
 impl Run {
+    /// A check that ran: PASSED when `ok`, else FAILED.
     pub(super) fn check(&mut self, name: impl Into<String>, ok: bool, detail: impl Into<String>) {
-        self.details.checks.push(CheckResult {
-            name: name.into(),
-            ok,
-            detail: detail.into(),
-        });
+        self.details.checks.push(CheckResult::ran(name, ok, detail));
+    }
+
+    /// An optional check that could not run: SKIPPED, `why` saying so (and
+    /// what would let it run). It does not fail the test.
+    pub(super) fn skip(&mut self, name: impl Into<String>, why: impl Into<String>) {
+        self.details
+            .checks
+            .push(CheckResult::new(name, CheckStatus::Skipped, why));
     }
 
     pub(super) fn restored(&mut self, since: Instant, detail: String) {

@@ -10,6 +10,10 @@
 //! as soon as possible (catch-up: a verification due last night still runs
 //! this morning). A task seen for the first time starts from `now`. Its
 //! completion window counts from when it starts.
+//!
+//! A restore test or verification whose first backup is under way waits
+//! for it ([`TaskKind::first_backup_in_flight`]): its job is PENDING with
+//! the reason, and starts when that backup ends.
 
 use crate::config::Config;
 use crate::schedule::Schedule;
@@ -51,6 +55,66 @@ impl TaskKind {
                 j
             }
         })
+    }
+
+    /// The first backup a run (`job`, from [`TaskKind::new_job`]) waits
+    /// for, with why: a restore test waits while the first backup of the
+    /// source it tests into its vault is under way (created, pending or
+    /// running in this process, `pid`), a verification while the first
+    /// backup into its vault is; "first": the catalog has no COMPLETED or
+    /// PARTIAL one yet. So the daemon's first minute, when every `@every`
+    /// task comes due at once, tests and verifies the first snapshot
+    /// instead of an empty vault. `None`: run now (a run that then finds no
+    /// snapshot is SKIPPED, saying when the first backup is due).
+    pub fn first_backup_in_flight(
+        &self,
+        catalog: &crate::catalog::Catalog,
+        job: &crate::catalog::NewJob,
+        pid: u32,
+    ) -> crate::catalog::Result<Option<(crate::catalog::JobId, String)>> {
+        use crate::catalog::{JobFilter, JobKind, JobState};
+        let (source, why) = match self {
+            TaskKind::RestoreTest(_) => {
+                (job.source.clone(), "a restore test needs a snapshot of it")
+            }
+            TaskKind::Verify(_) => (None, "an empty vault has nothing to verify"),
+            TaskKind::Report(_) | TaskKind::Prune(_) => return Ok(None),
+        };
+        let Some(vault) = job.vault.clone() else {
+            return Ok(None);
+        };
+        let backups = |states: &[JobState]| {
+            catalog.list_jobs(&JobFilter {
+                kinds: vec![JobKind::Backup],
+                states: states.to_vec(),
+                source: source.clone(),
+                vault: Some(vault.clone()),
+                ..Default::default()
+            })
+        };
+        if !backups(&[JobState::Completed, JobState::Partial])?.is_empty() {
+            return Ok(None);
+        }
+        let first = backups(JobState::ACTIVE)?
+            .into_iter()
+            .filter(|j| j.pid == pid && j.vault.as_deref() == Some(vault.as_str()))
+            .min_by_key(|j| j.id);
+        Ok(first.map(|j| {
+            let of = match &source {
+                Some(s) => format!("source `{s}` into vault `{vault}`"),
+                None => format!(
+                    "vault `{vault}` (source `{}`)",
+                    j.source.unwrap_or_default()
+                ),
+            };
+            (
+                j.id,
+                format!(
+                    "waits for backup job {}, the first backup of {of}: {why}",
+                    j.id
+                ),
+            )
+        }))
     }
 
     /// What a run does, for the log (`verifying vault main (weekly)`).

@@ -527,3 +527,57 @@ fn periodic_tasks_run_when_due_once_and_never_twice_at_once() {
         Some(ts("2026-03-06T03:00:00Z"))
     );
 }
+
+/// Issue 16: a verification waits for the first backup into its vault that
+/// this process runs, not for a later one, nor for another process's.
+#[test]
+fn a_verification_waits_for_the_first_backup_into_its_vault() {
+    use crate::catalog::{Catalog, JobKind, JobOutcome, JobState, NewJob, Trigger};
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(dir.path()).unwrap();
+    let t = task("a", "@every 1m");
+    let job = t.kind.new_job(&catalog, Trigger::Schedule).unwrap();
+    let me = std::process::id();
+    // No backup at all: run now (and be SKIPPED if the vault is empty).
+    assert_eq!(
+        t.kind.first_backup_in_flight(&catalog, &job, me).unwrap(),
+        None
+    );
+    let backup = |vault: &str| NewJob {
+        source: Some("docs".into()),
+        vault: Some(vault.into()),
+        ..NewJob::new(JobKind::Backup, Trigger::Schedule)
+    };
+    // An older backup into another vault is not the one.
+    catalog.create_job(&backup("elsewhere")).unwrap();
+    let first = catalog.create_job(&backup("v")).unwrap();
+    let (id, why) = t
+        .kind
+        .first_backup_in_flight(&catalog, &job, me)
+        .unwrap()
+        .unwrap();
+    assert_eq!(id, first);
+    assert!(
+        why.contains(&format!(
+            "waits for backup job {first}, the first backup of vault `v`"
+        )),
+        "{why}"
+    );
+    // Another process's backup is not waited for (it may be long dead).
+    assert_eq!(
+        t.kind
+            .first_backup_in_flight(&catalog, &job, me + 1)
+            .unwrap(),
+        None
+    );
+    // Once one backup into the vault succeeded, nothing is waited for.
+    catalog.start_job(first).unwrap();
+    catalog
+        .finish_job(first, &JobOutcome::new(JobState::Completed))
+        .unwrap();
+    catalog.create_job(&backup("v")).unwrap();
+    assert_eq!(
+        t.kind.first_backup_in_flight(&catalog, &job, me).unwrap(),
+        None
+    );
+}

@@ -4,8 +4,9 @@
 //! id) and compared, with the file's size. Restore tests use it; the same
 //! comparison reads live files for `sample_live`.
 
-use coffer_core::{Cancel, ChunkRef, Id, Index, NodeKind, Result, Snapshot, Vault};
+use coffer_core::{Cancel, ChunkRef, Index, NodeKind, Result, Snapshot, Vault};
 use rand::seq::SliceRandom;
+use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -53,10 +54,12 @@ impl VerifyStats {
 
 /// Compares the files restored into `target` (as `files::restore` lays
 /// them out: snapshot path `/a/b` at `target/a/b`) with snapshot `snap`:
-/// every directory exists, every symlink points where it did, every
-/// regular file has the recorded size and chunk hashes. Other entries
-/// (devices, FIFOs, sockets) are not compared. `cancel` stops it between
-/// files.
+/// every directory exists and holds exactly the snapshot's names (compared
+/// as bytes, so any name a file system allows, UTF-8 or not, counts; an
+/// entry the snapshot lacks is a difference too), every symlink points
+/// where it did, every regular file has the recorded size and chunk
+/// hashes. Other entries (devices, FIFOs, sockets) are not compared.
+/// `cancel` stops it between files.
 pub fn verify_restored(
     vault: &Vault,
     index: &Index,
@@ -65,15 +68,52 @@ pub fn verify_restored(
     cancel: Option<&Cancel>,
 ) -> Result<VerifyStats> {
     let mut stats = VerifyStats::default();
-    walk(vault, index, &snap.tree, "", &mut |path, node| {
-        if let Some(c) = cancel {
-            c.check("comparing restored files")?;
-        }
-        let on_disk = target.join(path.trim_start_matches('/'));
-        compare_entry(vault, path, node, &on_disk, &mut stats);
-        Ok(())
-    })?;
+    let root = vault.load_tree(index, &snap.tree)?.nodes;
+    unexpected_entries(target, "", &root, &mut stats);
+    walk(
+        vault,
+        index,
+        root,
+        &PathBuf::from("/"),
+        &mut |path, node, children| {
+            if let Some(c) = cancel {
+                c.check("comparing restored files")?;
+            }
+            let shown = path.display().to_string();
+            let on_disk = target.join(path.strip_prefix("/").unwrap_or(path));
+            compare_entry(vault, &shown, node, &on_disk, &mut stats);
+            if node.kind == NodeKind::Dir && on_disk.is_dir() {
+                unexpected_entries(&on_disk, &shown, children, &mut stats);
+            }
+            Ok(())
+        },
+    )?;
     Ok(stats)
+}
+
+/// Counts a difference for each entry of directory `dir` (shown as
+/// `shown`) whose name, as bytes, is none of the snapshot's `nodes`.
+fn unexpected_entries(
+    dir: &Path,
+    shown: &str,
+    nodes: &[coffer_core::Node],
+    stats: &mut VerifyStats,
+) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return; // A missing directory is counted where it is compared.
+    };
+    let mut extra: Vec<Vec<u8>> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().as_bytes().to_vec())
+        .filter(|n| !nodes.iter().any(|node| &node.name == n))
+        .collect();
+    extra.sort();
+    for n in extra {
+        stats.differ(
+            &format!("{shown}/{}", Path::new(OsStr::from_bytes(&n)).display()),
+            "is not in the snapshot (a name that differs from the snapshot's?)".into(),
+        );
+    }
 }
 
 /// Compares up to `n` regular files of the snapshot, picked at random, with
@@ -85,33 +125,51 @@ pub fn compare_live_sample(
     snap: &Snapshot,
     n: usize,
 ) -> Result<VerifyStats> {
-    let mut files: Vec<(String, coffer_core::Node)> = Vec::new();
-    walk(vault, index, &snap.tree, "", &mut |path, node| {
-        if node.kind == NodeKind::File {
-            files.push((path.to_string(), node.clone()));
-        }
-        Ok(())
-    })?;
+    let mut files: Vec<(PathBuf, coffer_core::Node)> = Vec::new();
+    let root = vault.load_tree(index, &snap.tree)?.nodes;
+    walk(
+        vault,
+        index,
+        root,
+        &PathBuf::from("/"),
+        &mut |path, node, _| {
+            if node.kind == NodeKind::File {
+                files.push((path.to_path_buf(), node.clone()));
+            }
+            Ok(())
+        },
+    )?;
     let mut stats = VerifyStats::default();
     let picked: Vec<_> = files.choose_multiple(&mut rand::thread_rng(), n).collect();
     for (path, node) in picked {
-        compare_entry(vault, path, node, &PathBuf::from(path), &mut stats);
+        compare_entry(vault, &path.display().to_string(), node, path, &mut stats);
     }
     Ok(stats)
 }
 
+/// What [`walk`] calls for each entry: its path, its node and, for a
+/// directory, its entries.
+type Visit<'a> = dyn FnMut(&Path, &coffer_core::Node, &[coffer_core::Node]) -> Result<()> + 'a;
+
+/// Calls `f` with the path (its names' bytes as they are, below `prefix`),
+/// the node and, for a directory, its entries, for every entry of `nodes`
+/// and below, parents before children.
 fn walk(
     vault: &Vault,
     index: &Index,
-    tree: &Id,
-    prefix: &str,
-    f: &mut dyn FnMut(&str, &coffer_core::Node) -> Result<()>,
+    nodes: Vec<coffer_core::Node>,
+    prefix: &Path,
+    f: &mut Visit<'_>,
 ) -> Result<()> {
-    for node in vault.load_tree(index, tree)?.nodes {
-        let path = format!("{prefix}/{}", node.display_name());
-        f(&path, &node)?;
-        if let Some(sub) = node.subtree {
-            walk(vault, index, &sub, &path, f)?;
+    for node in nodes {
+        let path = prefix.join(OsStr::from_bytes(&node.name));
+        let children = match &node.subtree {
+            Some(sub) => vault.load_tree(index, sub)?.nodes,
+            None => Vec::new(),
+        };
+        f(&path, &node, &children)?;
+        if !children.is_empty() {
+            walk(vault, index, children, &path, f)?;
         }
     }
     Ok(())

@@ -26,7 +26,7 @@ use coffer_core::Archiver;
 
 use crate::dburl::DbUrl;
 use crate::error::{SourceError, SourceResult};
-use crate::process::{self, ToolDirs};
+use crate::process::{self, Checked, ToolDirs};
 use crate::{stream, SourceOutput};
 
 /// URL schemes accepted by `--postgres`.
@@ -395,13 +395,14 @@ impl Postgres {
 
     /// Checks the indexes and tables of `db` with `pg_amcheck
     /// --install-missing` (which creates the amcheck extension in `db`:
-    /// meant for scratch databases). `Ok(None)` when pg_amcheck is not
-    /// installed; else its report (empty when it found nothing).
-    pub fn amcheck(&self, db: &str) -> SourceResult<Option<String>> {
+    /// meant for scratch databases). [`Checked::Unavailable`] with the
+    /// reason when pg_amcheck is not installed (or too old); else its
+    /// report (empty when it found nothing).
+    pub fn amcheck(&self, db: &str) -> SourceResult<Checked> {
         let tool = match self.tool("pg_amcheck", self.server_major().min(1400), "amcheck") {
             Ok((t, _)) => t,
-            Err(SourceError::ToolMissing { .. } | SourceError::ToolTooOld { .. }) => {
-                return Ok(None)
+            Err(e @ (SourceError::ToolMissing { .. } | SourceError::ToolTooOld { .. })) => {
+                return Ok(Checked::Unavailable(e.to_string()))
             }
             Err(e) => return Err(e),
         };
@@ -413,7 +414,7 @@ impl Postgres {
             format!("pg_amcheck of {}", self.url.location(Some(db))),
             self.secret(),
         )
-        .map(Some)
+        .map(Checked::Ran)
     }
 
     /// Restores a dump made by `pg_dump` version `dump_version` (from the

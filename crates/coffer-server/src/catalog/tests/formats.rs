@@ -16,7 +16,8 @@ fn names_in_db_and_json_follow_aws() {
             "PARTIAL",
             "FAILED",
             "EXPIRED",
-            "ABORTED"
+            "ABORTED",
+            "SKIPPED"
         ]
     );
     assert_eq!(

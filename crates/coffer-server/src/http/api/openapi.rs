@@ -22,7 +22,9 @@ use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn,
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{
+    AllOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApiBuilder, Paths, Ref, RefOr, Required,
@@ -113,6 +115,21 @@ fn query<P: IntoParams>() -> Vec<Parameter> {
     P::into_params(|| Some(ParameterIn::Query))
 }
 
+/// `GET /restore-tests`' answer: jobs whose `details` are a restore test's
+/// (its verdict and each check PASSED, FAILED or SKIPPED with the reason).
+fn restore_test_jobs(s: &mut Schemas) -> RefOr<Schema> {
+    let details = OneOfBuilder::new()
+        .item(s.one::<crate::model::RestoreTestDetails>())
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "What the restore test recorded (absent until the job ran).",
+        ));
+    let item = AllOfBuilder::new()
+        .item(s.one::<Job>())
+        .item(ObjectBuilder::new().property("details", details));
+    ArrayBuilder::new().items(item).into()
+}
+
 /// The document's entry of each operation.
 fn op_doc(op: Op, s: &mut Schemas) -> OpDoc {
     match op {
@@ -135,7 +152,7 @@ fn op_doc(op: Op, s: &mut Schemas) -> OpDoc {
         Op::Job => read("One job with its events", vec![], s.one::<m::JobWithEvents>()),
         Op::RestoreTests => read("Recent restore-test jobs and their results",
             query::<m::RestoreTestsQuery>(),
-            s.list::<Job>(),
+            restore_test_jobs(s),
         ),
         Op::Report => read("The compliance report (controls with status and evidence)",
             query::<m::ReportQuery>(),

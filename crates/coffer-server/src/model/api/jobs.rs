@@ -24,7 +24,7 @@ pub struct JobsQuery {
     /// Comma-separated job kinds (backup, copy, restore, restore-test,
     /// verify, prune, forget, report).
     pub kind: Option<String>,
-    /// Comma-separated states (CREATED … ABORTED).
+    /// Comma-separated states (CREATED … ABORTED, SKIPPED).
     pub state: Option<String>,
     /// This plan.
     pub plan: Option<String>,
