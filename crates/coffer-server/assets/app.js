@@ -385,7 +385,7 @@ function chart(container, jobs, series, fmt) {
       const bw = Math.max(2, Math.min(24, (W - L - R) / jobs.length * 0.6));
       jobs.forEach((j, i) => {
         const v = s.value(j) || 0;
-        const cls = j.state === 'COMPLETED' ? 'bar-ok' : j.state === 'PARTIAL' ? 'bar-run' : 'bar-bad';
+        const cls = j.state === 'COMPLETED' ? 'bar-ok' : j.state === 'PARTIAL' ? 'bar-run' : j.state === 'SKIPPED' ? 'bar-skip' : 'bar-bad';
         g.append(svg('rect', { class: cls, x: x(i) - bw / 2, y: y(v), width: bw, height: Math.max(1, H - B - y(v)) },
           svg('title', {}, '#' + j.id + ' ' + (j.source || '') + ' ' + j.state + ': ' + fmt(v))));
       });
@@ -589,7 +589,14 @@ async function loadRestoreTests() {
   const jobs = await api('/api/v1/restore-tests?limit=50');
   fillTable('#restore-tests', jobs.map((j) => {
     const d = j.details || {};
-    const checks = (d.checks || []).map((c) => el('div', { class: c.ok ? 'ok' : 'bad' }, (c.ok ? '✓ ' : '✗ ') + c.name + (c.detail ? ': ' + c.detail : '')));
+    // A check is PASSED, FAILED or SKIPPED (could not run here: not a pass);
+    // records from before `status` carry only `ok`.
+    const checkStatus = (c) => c.status || (c.ok ? 'PASSED' : 'FAILED');
+    const mark = { PASSED: ['ok', '✓ '], FAILED: ['bad', '✗ '], SKIPPED: ['skipped', '– skipped: '] };
+    const checks = (d.checks || []).map((c) => {
+      const [cls, sign] = mark[checkStatus(c)] || mark.FAILED;
+      return el('div', { class: cls }, sign + c.name + (c.detail ? ': ' + c.detail : ''));
+    });
     return el('tr', { 'data-job': j.id },
       el('td', { class: 'num' }, '#' + j.id),
       el('td', {}, d.test || j.rule || '—'),
