@@ -110,8 +110,11 @@ fn probes(config: &Config, timeout: Duration) -> Vec<Probe> {
             run: Box::new(move || source::check(&s2)),
         });
     }
+    // A sink's own time limit ends a little before the check's, so that
+    // its error (which says what it was waiting for) is the one reported.
+    let own = timeout.mul_f64(0.8);
     for n in &config.notify {
-        let limit = timeout.min(n.timeout);
+        let limit = own.min(n.timeout);
         let (target, run): (String, Run) = match &n.target {
             NotifyTarget::Email(e) => {
                 let e2 = e.clone();

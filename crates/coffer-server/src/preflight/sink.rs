@@ -27,6 +27,11 @@ pub(super) fn email(e: &EmailConfig, timeout: Duration) -> Result<String, String
             Ok(format!("{}; no mail sent", did.join(", ")))
         }
         Ok(false) => Err(format!("{server} did not answer NOOP")),
+        // A read that timed out shows as EAGAIN ("Resource temporarily unavailable").
+        Err(x) if x.is_timeout() || x.to_string().contains("(os error 11)") => Err(format!(
+            "{server}: no SMTP answer within {} (is smtp_port the SMTP port, and starttls right for it?)",
+            humantime::format_duration(Duration::from_secs(timeout.as_secs().max(1)))
+        )),
         Err(x) => Err(format!("{server}: {x}")),
     }
 }
