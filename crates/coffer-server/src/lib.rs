@@ -31,6 +31,8 @@
 //!   `/healthz`, and the router later routes join.
 //! - [`metrics`]: the Prometheus metrics and their one list of names.
 //! - [`notify`]: notification sinks (`[[notify]]`) fed from the events.
+//! - [`preflight`]: `config check --connect`: every vault, database and
+//!   sink of a configuration tried for real, in parallel, changing nothing.
 //! - [`dashboard`]: the web dashboard (embedded assets at `/` and `/ui/`).
 //! - [`api`]: the HTTP API under `/api/v1` (one route table, roles, audit).
 //! - [`auth`]: API tokens (hashed in the catalog) and their roles.
@@ -53,6 +55,7 @@ pub mod http;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod preflight;
 pub mod prune;
 pub mod records;
 pub mod report;

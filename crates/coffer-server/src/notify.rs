@@ -294,10 +294,7 @@ fn webhook(
     ev: &Event,
     timeout: Duration,
 ) -> ServerResult<()> {
-    let url = match url {
-        WebhookUrl::Inline(u) => u.clone(),
-        WebhookUrl::Secret(s) => s.read()?,
-    };
+    let url = webhook_url(url)?;
     let body = match format {
         WebhookFormat::Json => event_json(ev),
         WebhookFormat::Slack => {
@@ -319,14 +316,7 @@ fn webhook(
             .user_agent(concat!("coffer/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| sink_err(format!("cannot build an HTTP client: {}", e.without_url())))?;
-        // The URL may be a secret (Slack): errors name only its host.
-        let host = reqwest::Url::parse(&url)
-            .ok()
-            .and_then(|u| {
-                u.host_str()
-                    .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
-            })
-            .unwrap_or_else(|| "the webhook".into());
+        let host = webhook_host(&url);
         let resp = client
             .post(&url)
             .json(&body)
@@ -341,10 +331,28 @@ fn webhook(
     })
 }
 
+/// A webhook's URL, read from its secret if it has one.
+pub(crate) fn webhook_url(url: &WebhookUrl) -> ServerResult<String> {
+    match url {
+        WebhookUrl::Inline(u) => Ok(u.clone()),
+        WebhookUrl::Secret(s) => s.read(),
+    }
+}
+
+/// `host:port` of a webhook URL, for messages: the URL may be a secret
+/// (Slack's are), so errors name only its host.
+pub(crate) fn webhook_host(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
+        })
+        .unwrap_or_else(|| "the webhook".into())
+}
+
 fn email(e: &EmailConfig, ev: &Event, timeout: Duration) -> ServerResult<()> {
-    use lettre::transport::smtp::authentication::Credentials;
-    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-    use lettre::{Message, SmtpTransport, Transport};
+    use lettre::{Message, Transport};
     let mut msg = Message::builder()
         .from(
             e.from
@@ -375,6 +383,23 @@ fn email(e: &EmailConfig, ev: &Event, timeout: Duration) -> ServerResult<()> {
         .body(body)
         .map_err(|x| sink_err(format!("cannot build the mail: {x}")))?;
     let server = format!("{}:{}", e.smtp_host, e.smtp_port);
+    smtp_transport(e, timeout)?
+        .send(&msg)
+        .map(|_| ())
+        .map_err(|x| sink_err(format!("sending mail through {server}: {x}")))
+}
+
+/// The SMTP connection of an email sink as configured (STARTTLS, its CA
+/// file, AUTH): the one place for sending and for `config check
+/// --connect`.
+pub(crate) fn smtp_transport(
+    e: &EmailConfig,
+    timeout: Duration,
+) -> ServerResult<lettre::SmtpTransport> {
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    use lettre::SmtpTransport;
+    let server = format!("{}:{}", e.smtp_host, e.smtp_port);
     let mut b = SmtpTransport::builder_dangerous(&e.smtp_host)
         .port(e.smtp_port)
         .timeout(Some(timeout));
@@ -399,10 +424,7 @@ fn email(e: &EmailConfig, ev: &Event, timeout: Duration) -> ServerResult<()> {
         };
         b = b.credentials(Credentials::new(user.clone(), pw));
     }
-    b.build()
-        .send(&msg)
-        .map(|_| ())
-        .map_err(|x| sink_err(format!("sending mail through {server}: {x}")))
+    Ok(b.build())
 }
 
 fn run_command(command: &str, ev: &Event, timeout: Duration) -> ServerResult<()> {

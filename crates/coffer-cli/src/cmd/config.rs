@@ -2,9 +2,11 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use coffer_server::config::{Config, KeySource, Tier};
+use coffer_server::config::{Config, ConfigError, KeySource, Tier};
+use coffer_server::preflight::{self, Check};
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::args::GlobalArgs;
 use crate::context::config_path;
@@ -12,22 +14,68 @@ use crate::context::config_path;
 /// `coffer config` subcommands.
 #[derive(Subcommand)]
 pub enum ConfigCmd {
-    /// Check a configuration file: print every problem as file:line:column (exit 2), or a summary with each rule's next run
+    /// Check a configuration file: print every problem as file:line:column (exit 2), or a summary with each rule's next run; warn about what fails at run time here (a key file that cannot be read, a password variable not set)
     Check {
         /// The file (default: --config, COFFER_CONFIG, /etc/coffer/coffer.toml for root, else $XDG_CONFIG_HOME/coffer/coffer.toml)
         file: Option<PathBuf>,
+        /// Also try every vault (opened with its key), database source (connected to, its client tool's version checked) and email or webhook sink (connected to, nothing sent), in parallel; exit 1 if one fails
+        #[arg(long)]
+        connect: bool,
+        /// With --connect: the time limit of each check (default 20s)
+        #[arg(long, value_parser = parse_timeout, requires = "connect")]
+        timeout: Option<Duration>,
     },
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d: jiff::SignedDuration = s
+        .parse()
+        .map_err(|e| format!("`{s}` is not a duration such as 20s or 1m: {e}"))?;
+    Duration::try_from(d)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("`{s}`: the time limit must be longer than zero"))
 }
 
 /// Runs a `coffer config` subcommand; returns the exit code.
 pub fn run(g: &GlobalArgs, cmd: ConfigCmd) -> Result<u8> {
     match cmd {
-        ConfigCmd::Check { file } => check(g, &config_path(g, file.as_deref())),
+        ConfigCmd::Check {
+            file,
+            connect,
+            timeout,
+        } => check(
+            g,
+            &config_path(g, file.as_deref()),
+            connect.then(|| timeout.unwrap_or(preflight::DEFAULT_TIMEOUT)),
+        ),
     }
 }
 
-fn check(g: &GlobalArgs, path: &Path) -> Result<u8> {
-    let config = match Config::load(path) {
+/// `file:line:column: warning: message`.
+fn warning_line(w: &ConfigError) -> String {
+    match (w.line, w.column) {
+        (Some(l), Some(c)) => format!("{}:{l}:{c}: warning: {}", w.file.display(), w.message),
+        _ => format!("{}: warning: {}", w.file.display(), w.message),
+    }
+}
+
+/// One line of a check: `ok   vault "main" (url): opened, 3 snapshots`.
+fn check_line(c: &Check) -> String {
+    format!(
+        "{:<4} {} \"{}\" ({}): {}",
+        if c.ok { "ok" } else { "FAIL" },
+        c.subject.as_str(),
+        c.name,
+        c.target,
+        c.detail
+    )
+}
+
+fn check(g: &GlobalArgs, path: &Path, connect: Option<Duration>) -> Result<u8> {
+    let checked = Config::check(path);
+    let warnings = checked.warnings;
+    let config = match checked.config {
         Ok(c) => c,
         Err(errors) => {
             if g.json {
@@ -37,11 +85,15 @@ fn check(g: &GlobalArgs, path: &Path) -> Result<u8> {
                         "file": path,
                         "valid": false,
                         "errors": errors.0,
+                        "warnings": warnings,
                     }))?
                 );
             }
             for e in &errors.0 {
                 eprintln!("{e}");
+            }
+            for w in &warnings {
+                eprintln!("{}", warning_line(w));
             }
             let n = errors.0.len();
             eprintln!(
@@ -52,6 +104,24 @@ fn check(g: &GlobalArgs, path: &Path) -> Result<u8> {
             return Ok(2);
         }
     };
+    if !g.json {
+        for w in &warnings {
+            eprintln!("{}", warning_line(w));
+        }
+    }
+    let checks = connect.map(|timeout| {
+        if !g.json && !g.quiet {
+            eprintln!(
+                "trying every vault, source and sink (at most {} each) …",
+                humantime_secs(timeout)
+            );
+        }
+        preflight::connect(&config, timeout)
+    });
+    let failed = checks
+        .as_ref()
+        .map_or(0, |c| c.iter().filter(|c| !c.ok).count());
+    let code = if failed > 0 { 1 } else { 0 };
     let now = jiff::Timestamp::now();
     let rules: Vec<_> = config
         .rules()
@@ -116,23 +186,36 @@ fn check(g: &GlobalArgs, path: &Path) -> Result<u8> {
                 json!({"name": p.name, "rules": rules})
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "file": path,
-                "valid": true,
-                "state_dir": config.state_dir,
-                "vaults": vaults,
-                "sources": sources,
-                "plans": plans,
-            }))?
-        );
-        return Ok(0);
+        let mut doc = json!({
+            "file": path,
+            "valid": true,
+            "state_dir": config.state_dir,
+            "vaults": vaults,
+            "sources": sources,
+            "plans": plans,
+            "warnings": warnings,
+        });
+        if let Some(c) = &checks {
+            doc["checks"] = serde_json::to_value(c)?;
+            doc["checks_failed"] = failed.into();
+        }
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(code);
     }
     if g.quiet {
-        return Ok(0);
+        for c in checks.iter().flatten().filter(|c| !c.ok) {
+            eprintln!("{}", check_line(c));
+        }
+        return Ok(code);
     }
-    println!("{}: valid", path.display());
+    match warnings.len() {
+        0 => println!("{}: valid", path.display()),
+        n => println!(
+            "{}: valid, with {n} warning{} (above: what fails at run time as things are here)",
+            path.display(),
+            if n == 1 { "" } else { "s" }
+        ),
+    }
     println!("state directory: {}", config.state_dir.display());
     println!("\nvaults ({}):", config.vaults.len());
     for v in &config.vaults {
@@ -182,5 +265,25 @@ fn check(g: &GlobalArgs, path: &Path) -> Result<u8> {
             None => println!("    next run: never (the schedule's years are past)"),
         }
     }
-    Ok(0)
+    if let Some(checks) = &checks {
+        println!("\nchecks ({}):", checks.len());
+        for c in checks {
+            println!("{}", check_line(c));
+        }
+        if failed > 0 {
+            eprintln!(
+                "{}: {failed} of {} checks failed",
+                path.display(),
+                checks.len()
+            );
+        }
+    }
+    Ok(code)
+}
+
+/// `20s`, `1m 30s`.
+fn humantime_secs(d: Duration) -> String {
+    jiff::SignedDuration::try_from(d)
+        .map(|s| format!("{s:#}"))
+        .unwrap_or_else(|_| format!("{}s", d.as_secs()))
 }

@@ -9,6 +9,7 @@ mod api;
 mod basebackup_dedup;
 mod cluster;
 mod config;
+mod config_check;
 mod copy;
 mod daemon;
 mod dashboard;

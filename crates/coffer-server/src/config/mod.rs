@@ -1,9 +1,12 @@
 //! The configuration file, `coffer.toml`: vaults, sources, and plans of rules.
 //!
 //! [`Config::load`] parses strictly (an unknown field is an error naming the
-//! fields allowed there) and then validates the whole file, collecting every
-//! problem as `file:line:column: message` ([`ConfigErrors`]), so that an
-//! operator fixes them in one pass. The annotated example in
+//! fields allowed there, with a did-you-mean) and then validates the whole
+//! file, collecting every problem as `file:line:column: message`
+//! ([`ConfigErrors`]; every unknown field, not only the first: `read`), so
+//! that an operator fixes them in one pass. [`Config::check`] adds warnings:
+//! what is valid but fails at run time here (a key file that cannot be
+//! read, a `password_env` not set). The annotated example in
 //! `examples/coffer.toml` shows every field.
 //!
 //! Secrets never sit in the file: a vault is unlocked by `key_file`,
@@ -32,6 +35,7 @@ mod compliance;
 mod notify;
 mod plan;
 mod prune;
+mod read;
 mod report;
 mod restore_test;
 mod secret;
@@ -73,6 +77,18 @@ use validate::{Validator, S};
 // ---------------------------------------------------------------------------
 // Public, validated configuration.
 
+/// What checking a configuration file found ([`Config::check`]).
+#[derive(Debug)]
+pub struct Checked {
+    /// The configuration, or every error that keeps it from running.
+    pub config: Result<Config, ConfigErrors>,
+    /// What is valid but fails at run time as things are on this machine
+    /// (a key or password file that cannot be read, a `password_env` not
+    /// set): warnings, since the daemon may run elsewhere or with another
+    /// environment. `coffer config check --connect` tries for real.
+    pub warnings: Vec<ConfigError>,
+}
+
 /// A checked configuration file.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -112,41 +128,63 @@ impl Config {
 
     /// Reads and checks `path`. On failure returns every problem found.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![ConfigError {
-                file: path.to_path_buf(),
-                line: None,
-                column: None,
-                message: format!(
-                    "cannot read the configuration file: {e} (give another with --config FILE or COFFER_CONFIG)"
-                ),
-            }])
-        })?;
-        Config::parse(&text, path)
+        Config::check(path).config
     }
 
     /// Checks configuration text; `path` names it in messages and anchors
     /// relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+        Config::check_text(text, path).config
+    }
+
+    /// Reads and checks `path`, with the warnings: what is valid but
+    /// fails at run time as things are on this machine.
+    pub fn check(path: &Path) -> Checked {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::check_text(&text, path),
+            Err(e) => Checked {
+                config: Err(ConfigErrors(vec![ConfigError {
+                    file: path.to_path_buf(),
+                    line: None,
+                    column: None,
+                    message: format!(
+                        "cannot read the configuration file: {e} (give another with --config FILE or COFFER_CONFIG)"
+                    ),
+                }])),
+                warnings: Vec::new(),
+            },
+        }
+    }
+
+    /// [`Config::check`] of text; `path` names it in messages and anchors
+    /// relative paths.
+    pub fn check_text(text: &str, path: &Path) -> Checked {
         let mut v = Validator {
             text,
             file: path.to_path_buf(),
             base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
             errors: Vec::new(),
+            warnings: Vec::new(),
         };
-        let raw: RawConfig = match toml::from_str(text) {
-            Ok(r) => r,
-            Err(e) => {
-                v.error(e.span(), e.message().trim_end().to_string());
-                return Err(ConfigErrors(v.errors));
-            }
+        let read = read::read::<RawConfig>(text);
+        for (span, message) in read.errors {
+            v.error(span, message);
+        }
+        // Past unknown fields (blanked out) the rest is checked too; past
+        // other problems it is not, lest it report their consequences.
+        let config = match read.raw {
+            Some(raw) if read.only_unknown_fields => Some(v.config(raw)),
+            _ => None,
         };
-        let config = v.config(raw);
-        if v.errors.is_empty() {
-            Ok(config)
-        } else {
-            v.errors.sort_by_key(|e| (e.line, e.column));
-            Err(ConfigErrors(v.errors))
+        v.errors.sort_by_key(|e| (e.line, e.column));
+        v.warnings.sort_by_key(|e| (e.line, e.column));
+        let config = match config {
+            Some(c) if v.errors.is_empty() => Ok(c),
+            _ => Err(ConfigErrors(v.errors)),
+        };
+        Checked {
+            config,
+            warnings: v.warnings,
         }
     }
 

@@ -315,17 +315,18 @@ impl Validator<'_> {
                     }
                     urls.push((u.span(), WebhookUrl::Inline(t.clone())));
                 }
+                let owner = format!("notify `{name}`");
                 if let Some(u) = &n.url_env {
+                    self.env_set(&owner, "url_env", u);
                     urls.push((
                         u.span(),
                         WebhookUrl::Secret(SecretRef::Env(u.get_ref().clone())),
                     ));
                 }
                 if let Some(u) = &n.url_file {
-                    urls.push((
-                        u.span(),
-                        WebhookUrl::Secret(SecretRef::File(self.path(u.get_ref()))),
-                    ));
+                    let p = self.path(u.get_ref());
+                    self.readable_file(&owner, "url_file", u, &p);
+                    urls.push((u.span(), WebhookUrl::Secret(SecretRef::File(p))));
                 }
                 if urls.len() > 1 {
                     self.error(
@@ -377,10 +378,21 @@ impl Validator<'_> {
                         );
                         None
                     }
-                    (Some(e), None) => Some(SecretRef::Env(e.get_ref().clone())),
-                    (None, Some(f)) => Some(SecretRef::File(self.path(f.get_ref()))),
+                    (Some(e), None) => {
+                        self.env_set(&format!("notify `{name}`"), "password_env", e);
+                        Some(SecretRef::Env(e.get_ref().clone()))
+                    }
+                    (None, Some(f)) => {
+                        let p = self.path(f.get_ref());
+                        self.readable_file(&format!("notify `{name}`"), "password_file", f, &p);
+                        Some(SecretRef::File(p))
+                    }
                     (None, None) => None,
                 };
+                if let Some(f) = &n.tls_ca_file {
+                    let p = self.path(f.get_ref());
+                    self.readable_file(&format!("notify `{name}`"), "tls_ca_file", f, &p);
+                }
                 if password.is_some() && n.username.is_none() {
                     let span = n
                         .password_env

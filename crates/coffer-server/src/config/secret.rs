@@ -3,9 +3,20 @@
 //! source (and an email sink) takes its password from `password_file` or
 //! `password_env`. A password inside a URL is refused
 //! ([`url_has_password`]), and the message never repeats it.
+//!
+//! Where a secret will come from is checked here too, as far as this
+//! machine can tell: a file that cannot be read, or a variable that is not
+//! set, is a warning (the daemon may run with another environment, or get
+//! the file later), which `coffer config check --connect` turns into a
+//! failed check.
 
+use super::validate::{Validator, S};
 use crate::model::{ServerError, ServerResult};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Fields the sections read only to refuse them with a useful message (an
+/// inline `password`): never offered as a field that is allowed.
+pub(super) const REFUSED_FIELDS: &[&str] = &["password"];
 
 /// Where a database source's password comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,5 +62,39 @@ pub(super) fn url_has_password(url: &str) -> bool {
     match authority.rsplit_once('@') {
         Some((userinfo, _)) => userinfo.contains(':'),
         None => false,
+    }
+}
+
+impl Validator<'_> {
+    /// Warns unless the file a secret (or certificate) is read from, named
+    /// by `field` of `owner`, can be read now. `path` is the file as
+    /// resolved.
+    pub(super) fn readable_file(&mut self, owner: &str, field: &str, at: &S<PathBuf>, path: &Path) {
+        if let Err(e) = std::fs::File::open(path) {
+            self.warn(
+                at,
+                format!(
+                    "{owner}: {field} {} cannot be read here: {e}; it fails at run time unless the daemon's machine has it",
+                    path.display()
+                ),
+            );
+        }
+    }
+
+    /// Warns unless the environment variable a secret comes from
+    /// (`field` of `owner`) is set here.
+    pub(super) fn env_set(&mut self, owner: &str, field: &str, at: &S<String>) {
+        let var = at.get_ref();
+        if var.is_empty() {
+            return;
+        }
+        if std::env::var_os(var).is_none_or(|v| v.is_empty()) {
+            self.warn(
+                at,
+                format!(
+                    "{owner}: {field} = \"{var}\", but {var} is not set here; it fails at run time unless the daemon's environment sets it"
+                ),
+            );
+        }
     }
 }

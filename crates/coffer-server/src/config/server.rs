@@ -64,10 +64,15 @@ impl Validator<'_> {
             },
         };
         let tls = match (&s.tls_cert, &s.tls_key) {
-            (Some(c), Some(k)) => Some(TlsFiles {
-                cert: self.path(c.get_ref()),
-                key: self.path(k.get_ref()),
-            }),
+            (Some(c), Some(k)) => {
+                let files = TlsFiles {
+                    cert: self.path(c.get_ref()),
+                    key: self.path(k.get_ref()),
+                };
+                self.readable_file("[server]", "tls_cert", c, &files.cert);
+                self.readable_file("[server]", "tls_key", k, &files.key);
+                Some(files)
+            }
             (Some(c), None) => {
                 self.at(
                     c,

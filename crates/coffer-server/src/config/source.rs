@@ -214,8 +214,15 @@ impl Validator<'_> {
                 );
                 None
             }
-            (Some(e), None) => Some(SecretRef::Env(e.get_ref().clone())),
-            (None, Some(f)) => Some(SecretRef::File(self.path(f.get_ref()))),
+            (Some(e), None) => {
+                self.env_set(&format!("source `{name}`"), "password_env", e);
+                Some(SecretRef::Env(e.get_ref().clone()))
+            }
+            (None, Some(f)) => {
+                let p = self.path(f.get_ref());
+                self.readable_file(&format!("source `{name}`"), "password_file", f, &p);
+                Some(SecretRef::File(p))
+            }
             (None, None) => None,
         };
         let strings = |v: &Option<S<Vec<String>>>| {
@@ -226,9 +233,20 @@ impl Validator<'_> {
         let spec = match kind {
             SourceKind::Files => {
                 let paths: Vec<PathBuf> = match &s.paths {
-                    Some(p) if !p.get_ref().is_empty() => {
-                        p.get_ref().iter().map(|p| self.path(p.get_ref())).collect()
-                    }
+                    Some(p) if !p.get_ref().is_empty() => p
+                        .get_ref()
+                        .iter()
+                        .map(|p| {
+                            let path = self.path(p.get_ref());
+                            if let Err(e) = std::fs::symlink_metadata(&path) {
+                                self.warn(p, format!(
+                                    "source `{name}`: path {} cannot be backed up here: {e}; it fails at run time unless the daemon's machine has it",
+                                    path.display()
+                                ));
+                            }
+                            path
+                        })
+                        .collect(),
                     Some(p) => {
                         self.at(
                             p,

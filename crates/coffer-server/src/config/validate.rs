@@ -77,6 +77,9 @@ pub(super) struct Validator<'a> {
     pub(super) base: PathBuf,
     /// The problems found so far.
     pub(super) errors: Vec<ConfigError>,
+    /// What is valid but fails at run time as things are here (a key file
+    /// that cannot be read, a password variable not set).
+    pub(super) warnings: Vec<ConfigError>,
 }
 
 impl Validator<'_> {
@@ -89,7 +92,12 @@ impl Validator<'_> {
         (line, before[line_start..].chars().count() + 1)
     }
 
-    pub(super) fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
+    /// A problem at `span` (of the file's text).
+    pub(super) fn problem(
+        &self,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         let (line, column) = match span {
             Some(s) => {
                 let (l, c) = self.line_col(s.start);
@@ -97,12 +105,23 @@ impl Validator<'_> {
             }
             None => (None, None),
         };
-        self.errors.push(ConfigError {
+        ConfigError {
             file: self.file.clone(),
             line,
             column,
             message: message.into(),
-        });
+        }
+    }
+
+    pub(super) fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
+        let e = self.problem(span, message);
+        self.errors.push(e);
+    }
+
+    /// A warning at `v`: valid, but fails at run time as things are here.
+    pub(super) fn warn<T>(&mut self, v: &S<T>, message: impl Into<String>) {
+        let w = self.problem(Some(v.span()), message);
+        self.warnings.push(w);
     }
 
     pub(super) fn at<T>(&mut self, v: &S<T>, message: impl Into<String>) {

@@ -105,16 +105,22 @@ impl Validator<'_> {
             );
         }
         let mut keys = Vec::new();
+        let owner = format!("vault `{name}`");
         if let Some(k) = &v.key_file {
-            keys.push((k.span(), KeySource::KeyFile(self.path(k.get_ref()))));
+            let p = self.path(k.get_ref());
+            self.readable_file(&owner, "key_file", k, &p);
+            keys.push((k.span(), KeySource::KeyFile(p)));
         }
         if let Some(k) = &v.password_file {
-            keys.push((k.span(), KeySource::PasswordFile(self.path(k.get_ref()))));
+            let p = self.path(k.get_ref());
+            self.readable_file(&owner, "password_file", k, &p);
+            keys.push((k.span(), KeySource::PasswordFile(p)));
         }
         if let Some(k) = &v.password_env {
             if k.get_ref().is_empty() {
                 self.at(k, format!("vault `{name}`: password_env names no variable"));
             }
+            self.env_set(&owner, "password_env", k);
             keys.push((k.span(), KeySource::PasswordEnv(k.get_ref().clone())));
         }
         if keys.len() > 1 {

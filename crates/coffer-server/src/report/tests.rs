@@ -482,7 +482,7 @@ fn report_sections_are_strict() {
     );
     let e =
         bad("[[report]]\nname = \"r\"\nschedule = \"@daily\"\nto_dir = \"d\"\nformat = \"pdf\"\n");
-    assert!(e.contains("unknown variant `pdf`"), "{e}");
+    assert!(e.contains("unknown value `pdf`"), "{e}");
     let e = bad("[compliance]\nverify_window = \"soon\"\n");
     assert!(e.contains("t.toml:6:17: bad verify_window `soon`"), "{e}");
     let e = bad("[compliance]\nmin_retention = 7\n");

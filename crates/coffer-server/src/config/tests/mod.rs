@@ -112,9 +112,13 @@ keys = [\"k\"]
 tmeout = \"1h\"
 "
     );
+    // The unknown field and, in the same run, the rest.
     let e = errors(&text);
-    assert_eq!(e.len(), 1, "{e:?}");
-    assert!(e[0].contains("unknown field `tmeout`"), "{e:?}");
+    assert_eq!(e.len(), 5, "{e:?}");
+    assert!(
+        e[4].contains("unknown field `tmeout`; did you mean `timeout`?"),
+        "{e:?}"
+    );
     let text = text.replace("tmeout", "timeout");
     let e = errors(&text);
     let all = e.join("\n");

@@ -137,5 +137,8 @@ url = "http://x"
     let e = parse("[[notify]]\nname = \"w\"\nkind = \"pager\"\n")
         .unwrap_err()
         .join("\n");
-    assert!(e.contains("unknown variant `pager`"), "{e}");
+    assert!(
+        e.contains("unknown value `pager`. The values allowed here: `webhook`, `email`, `command`"),
+        "{e}"
+    );
 }
