@@ -6,7 +6,7 @@
 use anyhow::{bail, Context, Result};
 use coffer_core::{Secret, Vault};
 use coffer_server::catalog::{Catalog, CatalogError};
-use coffer_server::config::Config;
+use coffer_server::config::{Config, ConfigError};
 use coffer_server::state::StateDir;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -319,16 +319,24 @@ pub fn config_path(g: &GlobalArgs, file: Option<&Path>) -> PathBuf {
 
 /// Loads the configuration or reports its problems as a usage error (exit 2).
 pub fn load_config(g: &GlobalArgs) -> Result<Config> {
+    Ok(load_config_checked(g)?.0)
+}
+
+/// [`load_config`] with the configuration's warnings (what is valid but
+/// fails at run time on this machine: an unreadable key file, an unset
+/// `password_env`), for `coffer serve` to log when it starts.
+pub fn load_config_checked(g: &GlobalArgs) -> Result<(Config, Vec<ConfigError>)> {
     let path = config_path(g, None);
-    Config::load(&path).map_err(|errors| {
+    let checked = Config::check(&path);
+    let config = checked.config.map_err(|errors| {
         let lines: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
-        UsageError(format!(
+        anyhow::Error::from(UsageError(format!(
             "{}\n{}: fix the configuration (coffer config check shows every problem)",
             lines.join("\n"),
             path.display()
-        ))
-        .into()
-    })
+        )))
+    })?;
+    Ok((config, checked.warnings))
 }
 
 /// The configuration, with `state_dir` overridden by the command's

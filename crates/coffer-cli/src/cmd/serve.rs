@@ -10,12 +10,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::args::GlobalArgs;
-use crate::context::config_with_state_dir;
+use crate::context::load_config_checked;
 use crate::signal::on_stop_signal;
 
 /// `coffer serve`.
 pub fn serve(g: &GlobalArgs, state_dir: Option<PathBuf>) -> Result<u8> {
-    let config = config_with_state_dir(g, state_dir)?;
+    let (mut config, warnings) = load_config_checked(g)?;
+    if let Some(d) = state_dir {
+        config.state_dir = d;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     on_stop_signal(move || s2.store(true, Ordering::SeqCst));
@@ -38,6 +41,11 @@ pub fn serve(g: &GlobalArgs, state_dir: Option<PathBuf>) -> Result<u8> {
             }
         }),
     };
+    // What will fail at run time as this machine stands (`coffer config
+    // check` says the same): said once at the start, not at each run.
+    for w in &warnings {
+        (opts.log)(&format!("warning: {w}"));
+    }
     daemon::serve(config, opts).context("coffer serve")?;
     Ok(0)
 }

@@ -524,3 +524,43 @@ schedule = "@daily"
         assert!(!err.contains("not-the-password"), "{err}");
     }
 }
+
+/// `coffer serve` says at its start what `config check` warns about (a
+/// key file missing here, a password variable not set), once, without
+/// refusing to start: the daemon may get them later.
+#[test]
+fn issue16_serve_logs_the_config_warnings_when_it_starts() {
+    let env = Env::new(Kind::Local, "cfg-serve-warn");
+    let file = env.path("coffer.toml");
+    std::fs::write(
+        &file,
+        r#"state_dir = "state"
+
+[[vault]]
+name = "main"
+url = "vault-a"
+key_file = "missing.key"
+
+[[vault]]
+name = "second"
+url = "vault-b"
+password_env = "COFFER_TEST_UNSET_PW"
+"#,
+    )
+    .unwrap();
+    let child = serve_cmd(&env, &file)
+        .env_remove("COFFER_TEST_UNSET_PW")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, log) = stop_serve(child);
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("warning: ")).collect();
+    assert_eq!(warnings.len(), 2, "{log}");
+    assert!(warnings.iter().any(|l| l.contains("missing.key")), "{log}");
+    assert!(
+        warnings.iter().any(|l| l.contains("COFFER_TEST_UNSET_PW")),
+        "{log}"
+    );
+    // It started all the same, and stopped cleanly on SIGTERM.
+    assert!(log.contains("coffer serve"), "{log}");
+}
