@@ -210,7 +210,15 @@ impl Runner {
                 rule.vault
             ),
         );
-        let outcome = spec::backup(&vault, &spec, &opts, &meta, &Progress::default())?;
+        // A source's notices (why it waits) become the job's events.
+        let catalog = self.catalog.clone();
+        let progress = Progress {
+            notices: coffer_sources::Notices::to(move |line| {
+                let _ = catalog.record_event(id, EventLevel::Info, line);
+            }),
+            ..Default::default()
+        };
+        let outcome = spec::backup(&vault, &spec, &opts, &meta, &progress)?;
         if let Some(why) = cancel.reason() {
             if outcome.done.is_empty() {
                 return Ok(JobOutcome::aborted(why));
