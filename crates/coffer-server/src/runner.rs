@@ -31,9 +31,10 @@ use jiff::Timestamp;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// The tag every snapshot of source `name` made by a rule carries.
+/// The tag every snapshot of source `name` made by a rule carries (the
+/// one `coffer backup` gives its database and command snapshots, too).
 pub fn source_tag(name: &str) -> String {
-    format!("source:{name}")
+    spec::source_tag(name)
 }
 
 /// The tag every snapshot made by rule `plan/rule` carries.

@@ -94,7 +94,10 @@ pub struct Progress {
 /// Where a source's notices go: a front end's function (printing them,
 /// recording them as job events), or nowhere (the default).
 #[derive(Clone, Default)]
-pub struct Notices(Option<std::sync::Arc<dyn Fn(&str) + Send + Sync>>);
+pub struct Notices(Option<std::sync::Arc<Listener>>);
+
+/// A function that takes a notice.
+type Listener = dyn Fn(&str) + Send + Sync;
 
 impl Notices {
     /// Notices handed to `f`.

@@ -152,7 +152,7 @@ impl Wanted {
     /// Whether `s` is a candidate: of a wanted kind, and for a MySQL
     /// destination of the same scope (one database, or all of them).
     fn accepts(&self, s: &Snapshot) -> bool {
-        if !self.kinds.iter().any(|k| *k == s.source.kind) {
+        if !self.kinds.contains(&s.source.kind) {
             return false;
         }
         match (&self.into, s.source.kind.as_str()) {

@@ -40,9 +40,8 @@ pub struct BackupArgs {
     /// Host name to record
     #[arg(long)]
     host: Option<String>,
-    /// Tag the snapshot source:NAME, as the daemon tags a configured source's (default for a database:
-    /// its name, each its own with --all-databases; globals; all-databases for MySQL without a database;
-    /// redis; a command's --name; --stdin's --stdin-name; files: no such tag)
+    /// Tag the snapshot source:NAME, as the daemon does (default: a database's name, each its own with
+    /// --all-databases; redis; a command's --name; the --stdin-name; none for files)
     #[arg(long, value_name = "NAME")]
     source_name: Option<String>,
     /// Do everything but write to the vault

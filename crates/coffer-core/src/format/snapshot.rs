@@ -146,7 +146,7 @@ impl Snapshot {
             return true;
         }
         match url_without_credentials(path) {
-            Some(bare) => self.paths.iter().any(|p| *p == bare),
+            Some(bare) => self.paths.contains(&bare),
             None => false,
         }
     }
