@@ -82,3 +82,12 @@ pub fn usage(e: SourceError) -> anyhow::Error {
         e.into()
     }
 }
+
+/// Where a source's notices go on the command line: standard error, as
+/// `note: …` lines (not with --quiet).
+pub fn notices(g: &crate::args::GlobalArgs) -> coffer_sources::Notices {
+    if g.quiet {
+        return coffer_sources::Notices::default();
+    }
+    coffer_sources::Notices::to(|line| eprintln!("note: {line}"))
+}

@@ -31,9 +31,10 @@ use jiff::Timestamp;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// The tag every snapshot of source `name` made by a rule carries.
+/// The tag every snapshot of source `name` made by a rule carries (the
+/// one `coffer backup` gives its database and command snapshots, too).
 pub fn source_tag(name: &str) -> String {
-    format!("source:{name}")
+    spec::source_tag(name)
 }
 
 /// The source a snapshot's tags name (the inverse of [`source_tag`]):
@@ -216,7 +217,15 @@ impl Runner {
                 rule.vault
             ),
         );
-        let outcome = spec::backup(&vault, &spec, &opts, &meta, &Progress::default())?;
+        // A source's notices (why it waits) become the job's events.
+        let catalog = self.catalog.clone();
+        let progress = Progress {
+            notices: coffer_sources::Notices::to(move |line| {
+                let _ = catalog.record_event(id, EventLevel::Info, line);
+            }),
+            ..Default::default()
+        };
+        let outcome = spec::backup(&vault, &spec, &opts, &meta, &progress)?;
         if let Some(why) = cancel.reason() {
             if outcome.done.is_empty() {
                 return Ok(JobOutcome::aborted(why));

@@ -19,7 +19,10 @@
 //!
 //! Every restore, whatever the front end, goes through [`restore::restore`]
 //! with a [`restore::Destination`]: one place checks a snapshot's kind
-//! against where it goes and keeps the restore beneath its target.
+//! against where it goes and keeps the restore beneath its target. Which
+//! snapshot `latest` means for a destination (the newest of the database a
+//! restore goes into, or a refusal listing the candidates) is
+//! [`select`]'s one rule.
 //!
 //! Shared pieces: [`dburl`] parses server URLs and never prints a password;
 //! [`process`] runs every child process (dump and restore tools, commands)
@@ -61,6 +64,7 @@ pub mod postgres;
 pub mod process;
 pub mod redis;
 pub mod restore;
+pub mod select;
 pub mod spec;
 pub mod stream;
 
@@ -72,7 +76,8 @@ pub use postgres::wal;
 pub use coffer_core::backup::{run_backup, username, BackupResult, SnapshotMeta, SourceOutput};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Counters a front end may poll to draw progress.
+/// Counters a front end may poll to draw progress, and where a source says
+/// why it waits.
 #[derive(Debug, Default)]
 pub struct Progress {
     /// Entries visited.
@@ -81,6 +86,41 @@ pub struct Progress {
     pub bytes: AtomicU64,
     /// Bytes expected in total, when known.
     pub total_bytes: AtomicU64,
+    /// Lines for people about what the source waits for and why (a Redis
+    /// server that delays its transfer), said when the wait begins.
+    pub notices: Notices,
+}
+
+/// Where a source's notices go: a front end's function (printing them,
+/// recording them as job events), or nowhere (the default).
+#[derive(Clone, Default)]
+pub struct Notices(Option<std::sync::Arc<Listener>>);
+
+/// A function that takes a notice.
+type Listener = dyn Fn(&str) + Send + Sync;
+
+impl Notices {
+    /// Notices handed to `f`.
+    pub fn to(f: impl Fn(&str) + Send + Sync + 'static) -> Notices {
+        Notices(Some(std::sync::Arc::new(f)))
+    }
+
+    /// Says `line` (nothing happens when no one listens).
+    pub fn say(&self, line: &str) {
+        if let Some(f) = &self.0 {
+            f(line);
+        }
+    }
+}
+
+impl std::fmt::Debug for Notices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Notices(listened)"
+        } else {
+            "Notices(none)"
+        })
+    }
 }
 
 pub(crate) fn add(c: &AtomicU64, n: u64) {

@@ -4,12 +4,27 @@
 //! the server's disk and with persistence (`save`, `appendonly`) off.
 //!
 //! The handshake: `AUTH` (when the URL has a password), `INFO server` (for
-//! the version), `REPLCONF capa eof` (we understand diskless transfers),
+//! the version), `CONFIG GET repl-diskless-sync*` (see below), `REPLCONF
+//! capa eof` (we understand diskless transfers),
 //! `REPLCONF rdb-only 1` (Redis 7+: send the RDB and nothing after it), then
 //! `PSYNC ? -1`, answered by `+FULLRESYNC <replid> <offset>`. The payload
 //! comes as `$<len>\r\n<len bytes>` (disk-based) or `$EOF:<40-byte mark>\r\n`
 //! followed by the data and the mark again (diskless). Before it, the
 //! server may send bare `\n` keep-alives while it prepares the data set.
+//!
+//! A server with `repl-diskless-sync yes` (Redis 7's default) starts a
+//! diskless transfer only `repl-diskless-sync-delay` seconds (5 by
+//! default) after a replica asks, so that replicas arriving meanwhile share
+//! one fork; `redis-cli --rdb` waits the same. No request of a replica
+//! shortens it: the server counts the seconds since the replica last spoke.
+//! Declining diskless transfers (no `capa eof`) would start at once, but
+//! makes the server write the whole RDB to its own disk first, which a
+//! backup must not do unasked. So coffer reads the two settings and, when
+//! the server will wait, says so through [`Progress::notices`] (the setting,
+//! its value and how to avoid it: `repl-diskless-sync-delay 0` on the
+//! server); it never changes the server's configuration. A server that
+//! refuses `CONFIG` (an ACL) and then takes long to start is named with the
+//! likely reason afterwards. The snapshot records the wait in its details.
 //!
 //! The RDB is checked for its `REDIS` magic and for the end-of-file opcode;
 //! a transfer cut short is an error, so it never becomes a snapshot.
@@ -21,13 +36,13 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use coffer_core::Archiver;
 
 use crate::dburl::DbUrl;
 use crate::error::{SourceError, SourceResult};
-use crate::{stream, SourceOutput};
+use crate::{stream, Progress, SourceOutput};
 
 /// URL schemes accepted by `--redis`.
 pub const SCHEMES: &[&str] = &["redis"];
@@ -196,13 +211,68 @@ impl Redis {
         }
     }
 
+    /// Reads one bulk string (`$<len>\r\n<bytes>\r\n`) of at most 1 MiB.
+    fn bulk(&mut self) -> SourceResult<Option<String>> {
+        let l = self.line()?;
+        let n: i64 = l
+            .strip_prefix('$')
+            .and_then(|n| n.parse().ok())
+            .filter(|n| *n <= 1 << 20)
+            .ok_or_else(|| self.protocol(format!("expected a bulk string, got {l:?}")))?;
+        if n < 0 {
+            return Ok(None);
+        }
+        let mut b = vec![0u8; n as usize + 2];
+        self.conn.read_exact(&mut b).map_err(|e| self.io(e))?;
+        b.truncate(n as usize);
+        Ok(Some(String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// When the server starts a diskless transfer to a new replica, from
+    /// `CONFIG GET repl-diskless-sync*`; `Err` with the server's answer when
+    /// it does not say (CONFIG refused by an ACL, or renamed).
+    fn transfer_start(&mut self) -> SourceResult<Result<TransferStart, String>> {
+        self.send(&["CONFIG", "GET", "repl-diskless-sync*"])?;
+        let l = self.line()?;
+        if let Some(e) = l.strip_prefix('-') {
+            return Ok(Err(self.url.scrub(e)));
+        }
+        let n: usize = l
+            .strip_prefix('*')
+            .and_then(|n| n.parse().ok())
+            .filter(|n| *n <= 64)
+            .ok_or_else(|| self.protocol(format!("unexpected answer to CONFIG GET: {l:?}")))?;
+        let mut items = Vec::with_capacity(n);
+        for _ in 0..n {
+            items.push(self.bulk()?.unwrap_or_default());
+        }
+        Ok(Ok(TransferStart::from_config(&items)))
+    }
+
     /// Takes an RDB snapshot of the server and streams it into the vault as
-    /// `dump.rdb`.
-    pub fn backup(mut self, archiver: &Archiver) -> SourceResult<SourceOutput> {
+    /// `dump.rdb`; a wait the server imposes first is said through
+    /// `progress.notices` (see the module doc).
+    pub fn backup(
+        mut self,
+        archiver: &Archiver,
+        progress: &Progress,
+    ) -> SourceResult<SourceOutput> {
+        let start = self.transfer_start()?;
+        let at = self.url.host_port();
+        if let Ok(TransferStart::After(delay)) = &start {
+            progress.notices.say(&format!(
+                "Redis at {at} starts a diskless transfer {delay} s after a replica asks \
+                 (repl-diskless-sync yes, repl-diskless-sync-delay {delay}), so that other replicas \
+                 can share it: coffer waits. To start at once, set repl-diskless-sync-delay 0 on \
+                 the server (CONFIG SET repl-diskless-sync-delay 0, and in redis.conf); coffer \
+                 does not change the server's configuration"
+            ));
+        }
         // Both are optional: old servers answer errors and use the disk-based
         // transfer, which the reader below handles as well.
         let _ = self.call(&["REPLCONF", "capa", "eof"])?;
         let _ = self.call(&["REPLCONF", "rdb-only", "1"])?;
+        let asked = Instant::now();
         self.send(&["PSYNC", "?", "-1"])?;
         // The server may send keep-alive newlines before its answer, too.
         let first = loop {
@@ -237,6 +307,18 @@ impl Redis {
                 break l;
             }
         };
+        let waited = asked.elapsed();
+        if let Err(why) = &start {
+            if waited >= Duration::from_secs(2) {
+                progress.notices.say(&format!(
+                    "Redis at {at} took {:.1} s to start sending the RDB; a server with \
+                     repl-diskless-sync yes waits repl-diskless-sync-delay seconds (5 by default) \
+                     first, which coffer could not read (CONFIG GET: {why}): set it to 0 on the \
+                     server to start at once",
+                    waited.as_secs_f64()
+                ));
+            }
+        }
         let target = self.url.host_port();
         let check = Arc::new(Mutex::new(RdbCheck::default()));
         let content = {
@@ -289,6 +371,18 @@ impl Redis {
         d.insert("replication_id".into(), replid);
         d.insert("replication_offset".into(), offset);
         d.insert(
+            "transfer_wait_seconds".into(),
+            format!("{:.1}", waited.as_secs_f64()),
+        );
+        d.insert(
+            "transfer_start".into(),
+            match &start {
+                Ok(TransferStart::Now) => "at once".into(),
+                Ok(TransferStart::After(s)) => format!("after repl-diskless-sync-delay {s}"),
+                Err(_) => "unknown (CONFIG GET refused)".into(),
+            },
+        );
+        d.insert(
             "transfer".into(),
             if header.starts_with("$EOF:") {
                 "diskless"
@@ -307,6 +401,37 @@ impl Redis {
         let mut out = stream::one_file(archiver, content, RDB_NAME, KIND, d)?;
         out.paths = vec![self.url.location(None)];
         Ok(out)
+    }
+}
+
+/// When a server starts a diskless transfer to a replica that asks for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TransferStart {
+    /// At once (diskless sync off, no delay, or one replica is enough).
+    Now,
+    /// After this many seconds (`repl-diskless-sync-delay`).
+    After(u64),
+}
+
+impl TransferStart {
+    /// From the name/value pairs of `CONFIG GET repl-diskless-sync*`.
+    fn from_config(items: &[String]) -> TransferStart {
+        let get = |k: &str| {
+            items
+                .chunks(2)
+                .find(|p| p.len() == 2 && p[0] == k)
+                .map(|p| p[1].as_str())
+        };
+        let num = |k: &str| get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let diskless = get("repl-diskless-sync") == Some("yes");
+        let delay = num("repl-diskless-sync-delay");
+        // Redis 7: with max-replicas 1, the first replica starts it.
+        let enough = num("repl-diskless-sync-max-replicas") == 1;
+        if diskless && delay > 0 && !enough {
+            TransferStart::After(delay)
+        } else {
+            TransferStart::Now
+        }
     }
 }
 
@@ -523,6 +648,34 @@ mod tests {
             left: 1000,
         };
         assert!(read_all(r).is_err());
+    }
+
+    #[test]
+    fn issue16_the_transfer_start_follows_the_diskless_settings() {
+        let cfg = |pairs: &[&str]| {
+            TransferStart::from_config(&pairs.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        let redis7 = [
+            "repl-diskless-sync-max-replicas",
+            "0",
+            "repl-diskless-sync-delay",
+            "5",
+            "repl-diskless-sync",
+            "yes",
+        ];
+        assert_eq!(cfg(&redis7), TransferStart::After(5));
+        let mut one = redis7;
+        one[1] = "1";
+        assert_eq!(cfg(&one), TransferStart::Now);
+        assert_eq!(
+            cfg(&["repl-diskless-sync", "no", "repl-diskless-sync-delay", "5"]),
+            TransferStart::Now
+        );
+        assert_eq!(
+            cfg(&["repl-diskless-sync", "yes", "repl-diskless-sync-delay", "0"]),
+            TransferStart::Now
+        );
+        assert_eq!(cfg(&[]), TransferStart::Now);
     }
 
     #[test]

@@ -150,6 +150,95 @@ impl Outcome {
     }
 }
 
+/// The prefix of the tag that names a snapshot's source: `source:NAME`.
+pub const SOURCE_TAG_PREFIX: &str = "source:";
+
+/// The tag that names a snapshot's source (`source:NAME`), as the daemon
+/// tags the snapshots of a configured source and `coffer backup` those of a
+/// database or command ([`Naming`]).
+pub fn source_tag(name: &str) -> String {
+    format!("{SOURCE_TAG_PREFIX}{name}")
+}
+
+/// Checks a source name given with option `flag`: not empty, no comma (a
+/// tag filter splits at commas), no space at either end.
+pub fn check_source_name(name: &str, flag: &str) -> Result<(), SourceError> {
+    if name.trim().is_empty() || name.contains(',') || name.trim() != name {
+        return Err(SourceError::Usage(format!(
+            "{flag} {name:?}: give a name without commas or surrounding spaces, e.g. {flag} shop"
+        )));
+    }
+    Ok(())
+}
+
+/// How [`backup_named`] tags each snapshot with its source's name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Naming {
+    /// No name tag beyond the caller's (the daemon adds its own).
+    #[default]
+    Untagged,
+    /// Every snapshot tagged `source:NAME`.
+    Named(String),
+    /// Each snapshot tagged with the name of what it holds (see
+    /// [`SourceSpec::default_name`]): for all databases, each database its
+    /// own name.
+    Default,
+}
+
+impl Naming {
+    /// The tags of a snapshot of `part` (its default name, if any).
+    fn meta(&self, meta: &SnapshotMeta, part: Option<&str>) -> SnapshotMeta {
+        let name = match self {
+            Naming::Untagged => None,
+            Naming::Named(n) => Some(n.as_str()),
+            Naming::Default => part,
+        };
+        let mut m = meta.clone();
+        if let Some(n) = name {
+            let tag = source_tag(n);
+            if !m.tags.contains(&tag) {
+                m.tags.push(tag);
+            }
+        }
+        m
+    }
+}
+
+/// The default name of a PostgreSQL globals snapshot.
+pub const GLOBALS_NAME: &str = "globals";
+/// The default name of a MySQL dump of every database.
+pub const ALL_DATABASES_NAME: &str = "all-databases";
+
+impl SourceSpec {
+    /// The name a snapshot of this source is tagged with (`source:NAME`)
+    /// when none is given: the database's name (with all databases, each
+    /// database's own; [`GLOBALS_NAME`] for the globals), for MySQL without
+    /// a database [`ALL_DATABASES_NAME`], `redis` for Redis, a command's
+    /// `name`; files and base backups have none (their paths name them).
+    pub fn default_name(&self) -> Option<String> {
+        let db = |u: &str, schemes: &[&str], port: u16| {
+            DbUrl::parse(u, schemes, port, "url")
+                .ok()
+                .and_then(|u| u.database)
+        };
+        match self {
+            SourceSpec::Files { .. } | SourceSpec::PostgresBase { .. } => None,
+            SourceSpec::Postgres {
+                url, all_databases, ..
+            } => match db(url, postgres::SCHEMES, postgres::DEFAULT_PORT) {
+                Some(d) if !*all_databases => Some(d),
+                _ => None,
+            },
+            SourceSpec::Mysql { url, .. } => Some(
+                db(url, mysql::SCHEMES, mysql::DEFAULT_PORT)
+                    .unwrap_or_else(|| ALL_DATABASES_NAME.into()),
+            ),
+            SourceSpec::Redis { .. } => Some(redis::KIND.into()),
+            SourceSpec::Command { name, .. } => Some(name.clone()),
+        }
+    }
+}
+
 impl SourceSpec {
     /// A short description for messages and job records (never a password).
     pub fn describe(&self) -> String {
@@ -254,7 +343,24 @@ pub fn backup(
     meta: &SnapshotMeta,
     progress: &Progress,
 ) -> Result<Outcome, SourceError> {
+    backup_named(vault, spec, opts, meta, &Naming::Untagged, progress)
+}
+
+/// [`backup`], each snapshot tagged with its source's name as `naming`
+/// says (`coffer backup` names database and command snapshots by default,
+/// one name a database with all databases).
+pub fn backup_named(
+    vault: &Vault,
+    spec: &SourceSpec,
+    opts: &BackupOptions,
+    meta: &SnapshotMeta,
+    naming: &Naming,
+    progress: &Progress,
+) -> Result<Outcome, SourceError> {
     spec.validate()?;
+    let caller = meta;
+    let default = spec.default_name();
+    let meta = &naming.meta(caller, default.as_deref());
     let one =
         |what: String, f: &dyn Fn(&Archiver) -> Result<SourceOutput, SourceError>| -> Outcome {
             let r = run_backup(vault, opts, meta, |arch, _| f(arch));
@@ -336,17 +442,20 @@ pub fn backup(
                 url.database.iter().cloned().collect()
             };
             let mut out = Outcome::default();
+            // Named one by one: the globals and each database their own.
             if *globals {
                 let what = format!("the globals of {}", url.location(None));
+                let m = naming.meta(caller, Some(GLOBALS_NAME));
                 out.push(
                     what,
-                    run_backup(vault, opts, meta, |arch, _| pg.backup_globals(arch)),
+                    run_backup(vault, opts, &m, |arch, _| pg.backup_globals(arch)),
                 );
             }
             for db in &dbs {
+                let m = naming.meta(caller, Some(db));
                 out.push(
                     url.location(Some(db)),
-                    run_backup(vault, opts, meta, |arch, _| pg.backup_database(arch, db)),
+                    run_backup(vault, opts, &m, |arch, _| pg.backup_database(arch, db)),
                 );
             }
             Ok(out)
@@ -377,7 +486,7 @@ pub fn backup(
             let r = redis::Redis::connect(&url)?;
             let what = url.location(None);
             // Redis::backup consumes the connection: one attempt.
-            let res = run_backup(vault, opts, meta, |arch, _| r.backup(arch));
+            let res = run_backup(vault, opts, meta, |arch, _| r.backup(arch, progress));
             Ok(Outcome::one(what, res))
         }
         SourceSpec::Command {

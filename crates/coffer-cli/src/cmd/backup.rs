@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use coffer_core::{BackupOptions, Vault};
-use coffer_sources::spec::{self, SourceSpec};
+use coffer_sources::spec::{self, Naming, SourceSpec};
 use coffer_sources::{run_backup, stream, Progress, SnapshotMeta};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +40,10 @@ pub struct BackupArgs {
     /// Host name to record
     #[arg(long)]
     host: Option<String>,
+    /// Tag the snapshot source:NAME, as the daemon does (default: a database's name, each its own with
+    /// --all-databases; redis; a command's --name; the --stdin-name; none for files)
+    #[arg(long, value_name = "NAME")]
+    source_name: Option<String>,
     /// Do everything but write to the vault
     #[arg(long)]
     pub(crate) dry_run: bool,
@@ -196,6 +200,9 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
         ));
     }
     a.db.check()?;
+    if let Some(n) = &a.source_name {
+        spec::check_source_name(n, "--source-name").map_err(sources::usage)?;
+    }
     if a.stdin {
         // Before the vault is touched: a name a restore would refuse
         // (`..`, `/`) never makes a snapshot.
@@ -215,12 +222,14 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
         dry_run: a.dry_run,
         ..Default::default()
     };
-    let meta = SnapshotMeta {
+    let mut meta = SnapshotMeta {
         host: a.host.clone(),
         tags: crate::args::tag_list(&a.tag),
         ..Default::default()
     };
     if a.stdin {
+        let name = a.source_name.as_deref().unwrap_or(&a.stdin_name);
+        meta.tags.push(spec::source_tag(name));
         let progress = Arc::new(Progress::default());
         let bar = ProgressView::start(g, progress.clone(), "backing up");
         let result = run_backup(&vault, &opts, &meta, |arch, _| {
@@ -248,9 +257,17 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
             force: a.force,
         }
     };
-    let progress = Arc::new(Progress::default());
+    let naming = match &a.source_name {
+        Some(n) => Naming::Named(n.clone()),
+        None => Naming::Default,
+    };
+    let progress = Arc::new(Progress {
+        notices: sources::notices(g),
+        ..Default::default()
+    });
     let bar = ProgressView::start(g, progress.clone(), "backing up");
-    let outcome = spec::backup(&vault, &spec, &opts, &meta, &progress).map_err(sources::usage)?;
+    let outcome = spec::backup_named(&vault, &spec, &opts, &meta, &naming, &progress)
+        .map_err(sources::usage)?;
     bar.finish();
     // --all-databases and --globals print a JSON list, however many.
     let list = a.db.many_snapshots() || outcome.done.len() > 1;

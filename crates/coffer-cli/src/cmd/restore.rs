@@ -14,6 +14,7 @@ use coffer_sources::pg_physical::{
 };
 use coffer_sources::postgres::{self, PgRestoreOptions};
 use coffer_sources::restore::{self, Destination, RestoreRequest};
+use coffer_sources::select::{self, Wanted};
 use coffer_sources::stream::StreamReader;
 use coffer_sources::Progress;
 use serde_json::json;
@@ -62,7 +63,14 @@ pub fn run(
                 ));
     }
     let vault = context::open(g)?;
-    let (id, snap) = vault.find_snapshot(&snapshot, &filter.filter())?;
+    // `latest` into a database means that database's newest snapshot
+    // (coffer-sources' select: one rule for every front end).
+    let wanted = match target {
+        Some(_) => None,
+        None => wanted(&stream)?,
+    };
+    let (id, snap) =
+        select::find(&vault, &snapshot, &filter.filter(), wanted.as_ref()).map_err(usage)?;
     let index = vault.load_index()?;
     let Some(target) = target else {
         return restore(g, &vault, &index, &id, &snap, &stream);
@@ -122,10 +130,12 @@ pub struct StreamRestoreArgs {
     /// Write the snapshot's stream (dump, RDB, command output) to this new file (`-`: standard output)
     #[arg(long, value_name = "FILE")]
     pub to_file: Option<PathBuf>,
-    /// Restore a postgres snapshot into this database (postgres://user@host:port/newdb), or a globals snapshot into this server
+    /// Restore a postgres snapshot into this database (postgres://user@host:port/newdb), or a globals snapshot into this server.
+    /// `latest`: the newest dump of this database, else of the only database in the vault (else name it: --path DB)
     #[arg(long, value_name = "URL")]
     pub postgres: Option<String>,
-    /// Restore a mysql snapshot into this database (mysql://user@host:port/newdb; no db for an all-databases dump)
+    /// Restore a mysql snapshot into this database (mysql://user@host:port/newdb; no db for an all-databases dump).
+    /// `latest`: as with --postgres
     #[arg(long, value_name = "URL")]
     pub mysql: Option<String>,
     /// Unpack a postgres-base snapshot into this new data directory, set up for point-in-time recovery
@@ -177,6 +187,25 @@ pub struct StreamRestoreArgs {
     pub jobs: u32,
     #[command(flatten)]
     pub tools: ToolArgs,
+}
+
+/// What the destination these flags give takes, for choosing `latest`
+/// (see [`coffer_sources::select`]); `None` for one that takes any kind.
+fn wanted(a: &StreamRestoreArgs) -> Result<Option<Wanted>> {
+    Ok(if let Some(u) = &a.postgres {
+        let u = DbUrl::parse(u, postgres::SCHEMES, postgres::DEFAULT_PORT, "--postgres")
+            .map_err(usage)?;
+        Some(Wanted::postgres(&u))
+    } else if let Some(u) = &a.mysql {
+        let u = DbUrl::parse(u, mysql::SCHEMES, mysql::DEFAULT_PORT, "--mysql").map_err(usage)?;
+        Some(Wanted::mysql(&u))
+    } else if a.pgdata.is_some() {
+        Some(Wanted::kinds(&[pg_physical::KIND_BASE], "--pgdata"))
+    } else if a.redis_dir.is_some() {
+        Some(Wanted::kinds(&[coffer_sources::redis::KIND], "--redis-dir"))
+    } else {
+        None
+    })
 }
 
 impl StreamRestoreArgs {

@@ -387,6 +387,16 @@ fn issue6_api_every_route_every_role_and_audit() {
     let data = env.path("data");
     let restored = target.join(data.strip_prefix("/").unwrap()).join("a.txt");
     assert_eq!(std::fs::read(&restored).unwrap(), b"alpha");
+    // Issue 16: `latest` is the newest files snapshot (the vault holds one
+    // tree's, from the CLI and the rule run).
+    let (c, _, b) = call(
+        port,
+        "POST",
+        &format!("{PREFIX}/vaults/main/snapshots/latest/restore"),
+        Some(&op),
+        Some(&json!({"include": ["a.txt"]})),
+    );
+    assert_eq!(c, 202, "{b}");
 
     // Admin: hold, then release.
     let admin = tok(Role::Admin);

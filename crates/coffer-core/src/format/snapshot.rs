@@ -121,8 +121,55 @@ pub struct SnapshotFilter {
     /// Each entry is a comma-separated set of tags that must all be present;
     /// any entry may match.
     pub tags: Vec<String>,
-    /// All of these paths must be among the snapshot's paths.
+    /// Each of these must be a path of the snapshot, as
+    /// [`Snapshot::has_path`] matches one.
     pub paths: Vec<String>,
+}
+
+impl Snapshot {
+    /// Whether `path` names one of this snapshot's paths: one of
+    /// [`Snapshot::paths`] exactly; for a database snapshot (one whose
+    /// source recorded a `database` detail) that database's name
+    /// (`nc_shop`); or, for a path that is a URL, one of the paths without
+    /// the URL's user, password and query (`postgres://app:pw@db:5432/shop`
+    /// names `postgres://db:5432/shop`, the path a dump records).
+    pub fn has_path(&self, path: &str) -> bool {
+        if self.paths.iter().any(|p| p == path) {
+            return true;
+        }
+        if self
+            .source
+            .details
+            .get("database")
+            .is_some_and(|d| !d.is_empty() && d == path)
+        {
+            return true;
+        }
+        match url_without_credentials(path) {
+            Some(bare) => self.paths.contains(&bare),
+            None => false,
+        }
+    }
+}
+
+/// `scheme://host…` without its `user[:password]@` and its `?query`;
+/// `None` for a string that is not of that shape.
+fn url_without_credentials(s: &str) -> Option<String> {
+    let (scheme, rest) = s.split_once("://")?;
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
+        return None;
+    }
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    Some(format!("{scheme}://{host}{}", tail.trim_end_matches('/')))
 }
 
 impl SnapshotFilter {
@@ -134,6 +181,68 @@ impl SnapshotFilter {
                     set.split(',')
                         .all(|t| s.tags.iter().any(|st| st == t.trim()))
                 }))
-            && self.paths.iter().all(|p| s.paths.contains(p))
+            && self.paths.iter().all(|p| s.has_path(p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(paths: &[&str], database: Option<&str>) -> Snapshot {
+        let mut details = BTreeMap::new();
+        if let Some(d) = database {
+            details.insert("database".to_string(), d.to_string());
+        }
+        Snapshot {
+            version: 1,
+            time: "2026-01-01T00:00:00Z".into(),
+            tree: Id::default(),
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            hostname: "h".into(),
+            username: "u".into(),
+            tags: vec![],
+            parent: None,
+            source: SourceInfo {
+                kind: "postgres".into(),
+                details,
+            },
+            program_version: "0".into(),
+            summary: BackupSummary::default(),
+            retain_until: None,
+            origin: None,
+        }
+    }
+
+    #[test]
+    fn issue16_a_path_names_a_database_by_name_or_by_url_without_credentials() {
+        let s = snap(&["postgres://127.0.0.1:5432/nc_shop"], Some("nc_shop"));
+        for p in [
+            "postgres://127.0.0.1:5432/nc_shop",
+            "nc_shop",
+            "postgres://postgres@127.0.0.1:5432/nc_shop",
+            "postgres://postgres:S3cret@127.0.0.1:5432/nc_shop?sslmode=disable",
+            "postgres://127.0.0.1:5432/nc_shop/",
+        ] {
+            assert!(s.has_path(p), "{p}");
+        }
+        for p in [
+            "nc",
+            "shop",
+            "postgres://127.0.0.1:5432/nc_shop_copy",
+            "postgres://127.0.0.1:5433/nc_shop",
+            "mysql://127.0.0.1:5432/nc_shop",
+        ] {
+            assert!(!s.has_path(p), "{p}");
+        }
+        // An all-databases dump records an empty database: no name matches it.
+        let all = snap(&["mysql://127.0.0.1:3306"], Some(""));
+        assert!(!all.has_path(""));
+        assert!(all.has_path("mysql://root@127.0.0.1:3306"));
+        let f = SnapshotFilter {
+            paths: vec!["nc_shop".into()],
+            ..Default::default()
+        };
+        assert!(f.matches(&s) && !f.matches(&all));
     }
 }

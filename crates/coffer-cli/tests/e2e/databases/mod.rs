@@ -6,10 +6,12 @@
 //! tool fails the test with a message saying what is missing.
 //!
 //! One file per engine (`postgres`, `mysql`, `redis`, `command`, and
-//! `secrets` for credentials that must never show); this file holds the
-//! helpers they share.
+//! `secrets` for credentials that must never show; `latest` for which
+//! snapshot `restore latest` picks among several databases, issue 16);
+//! this file holds the helpers they share.
 
 mod command;
+mod latest;
 mod mysql;
 mod postgres;
 mod redis;

@@ -5,7 +5,7 @@
 use super::*;
 
 /// A scratch redis-server, killed when dropped.
-struct ScratchRedis(std::process::Child, u16);
+pub(super) struct ScratchRedis(std::process::Child, pub(super) u16);
 impl Drop for ScratchRedis {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -13,7 +13,7 @@ impl Drop for ScratchRedis {
     }
 }
 
-fn start_redis(dir: &Path) -> ScratchRedis {
+pub(super) fn start_redis(dir: &Path) -> ScratchRedis {
     let port = free_port();
     let child = Command::new(tool("redis-server", "redis-server"))
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])

@@ -8,6 +8,7 @@ use crate::http::api::route::PREFIX;
 use crate::http::state::AppState;
 use crate::model::api::{RestoreRequest, RestoreStarted};
 use coffer_core::SnapshotFilter;
+use coffer_sources::select::Wanted;
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -18,7 +19,17 @@ use serde_json::json;
 pub(super) fn restore(s: &AppState, c: &Call, now: Timestamp) -> Answer {
     let vault = c.param("vault").to_string();
     let v = open_vault(&s.config, &vault)?;
-    let (id, snap) = v.find_snapshot(c.param("snapshot"), &SnapshotFilter::default())?;
+    // `latest`: the newest files snapshot, if the vault holds one tree's
+    // (else refused with the candidates; coffer-sources' one rule).
+    let wanted = Wanted::kinds(&["files"], "the API's restore (files only)")
+        .advising("name the snapshot by its id (GET /vaults/{vault}/snapshots lists them)");
+    let (id, snap) = coffer_sources::select::find(
+        &v,
+        c.param("snapshot"),
+        &SnapshotFilter::default(),
+        Some(&wanted),
+    )
+    .map_err(|e| ApiError::from(crate::model::ServerError::from(e)))?;
     if snap.source.kind != "files" {
         return Err(ApiError::bad(format!(
             "snapshot {} holds a {} stream: restore it with `coffer restore {} --to-file|--postgres|...`",
