@@ -40,7 +40,7 @@ pub fn source_tag(name: &str) -> String {
 /// The source a snapshot's tags name (the inverse of [`source_tag`]):
 /// the configured source that made it, when a rule did.
 pub fn tagged_source(tags: &[String]) -> Option<&str> {
-    tags.iter().find_map(|t| t.strip_prefix("source:"))
+    spec::tagged_source(tags)
 }
 
 /// The tag every snapshot made by rule `plan/rule` carries.

@@ -160,6 +160,12 @@ pub fn source_tag(name: &str) -> String {
     format!("{SOURCE_TAG_PREFIX}{name}")
 }
 
+/// The source a snapshot's tags name (the inverse of [`source_tag`]), if
+/// any tag does.
+pub fn tagged_source(tags: &[String]) -> Option<&str> {
+    tags.iter().find_map(|t| t.strip_prefix(SOURCE_TAG_PREFIX))
+}
+
 /// Checks a source name given with option `flag`: not empty, no comma (a
 /// tag filter splits at commas), no space at either end.
 pub fn check_source_name(name: &str, flag: &str) -> Result<(), SourceError> {
