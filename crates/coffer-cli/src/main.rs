@@ -64,6 +64,8 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // A storage request sent again says so, whatever the log filter.
+    coffer_storage::on_retry(|n| eprintln!("warning: {n}"));
     let json = cli.global.json;
     match run(cli) {
         Ok(code) => ExitCode::from(code),

@@ -44,7 +44,7 @@ mod url;
 pub use faulty::{Fault, FaultyBackend};
 pub use memory::MemoryBackend;
 pub use opendal_backend::OpendalBackend;
-pub use retry::{on_retry, RetryNotice, ATTEMPTS};
+pub use retry::{on_retry, RetryNotice, ATTEMPTS, TIMEOUT_ATTEMPTS};
 pub use s3lock::{
     CheckStatus, HeadInfo, ObjectLockClient, ProbeCheck, ProbeReport, S3Client, S3Error,
 };

@@ -269,7 +269,7 @@ impl OpendalBackend {
         };
         match lock.s3.bucket_location().await {
             Err(e) if e.is_auth() => Failure {
-                cause: e.cause.clone(),
+                cause: e.why.cause.clone(),
                 raw: format!("{}; GetBucketLocation: {}", f.raw, e.raw()),
             },
             _ => f,

@@ -3,9 +3,12 @@
 //! A request that failed for a reason that may pass (the network, a busy
 //! store: [`Cause::retryable`](crate::failure::Cause)) is sent again, up to
 //! [`ATTEMPTS`] times in all, after 0.5 s, 1 s and 2 s (each with up to
-//! half as much again of jitter): a refused connection fails in about 4 s,
-//! an endpoint that never answers after [`ATTEMPTS`] connect timeouts.
-//! Credentials, permissions and a missing bucket fail at once.
+//! half as much again of jitter): a refused connection fails in about 4 s.
+//! An attempt that timed out connecting already waited the whole connect
+//! timeout, so after one the request is tried only [`TIMEOUT_ATTEMPTS`]
+//! times (an endpoint that never answers fails after twice the timeout,
+//! 20 s by default). Credentials, permissions and a missing bucket fail at
+//! once.
 //!
 //! Before each new attempt the function given to [`on_retry`] is called
 //! with a [`RetryNotice`] (the CLI prints it on stderr); without one, the
@@ -37,6 +40,9 @@ impl Attempt for Failure {
 
 /// How many times a request is sent at most.
 pub const ATTEMPTS: u32 = 4;
+
+/// How many times, once an attempt timed out connecting.
+pub const TIMEOUT_ATTEMPTS: u32 = 2;
 
 /// The wait before the second attempt; it doubles after that.
 const FIRST_WAIT: Duration = Duration::from_millis(500);
@@ -85,6 +91,14 @@ fn notify(n: &RetryNotice<'_>) {
     }
 }
 
+/// How many attempts a request gets after failing for `cause`.
+fn attempts(cause: &Cause) -> u32 {
+    match cause {
+        Cause::ConnectTimeout => TIMEOUT_ATTEMPTS,
+        _ => ATTEMPTS,
+    }
+}
+
 /// Runs `send` until it succeeds, fails for a reason retrying cannot
 /// help, or has been tried [`ATTEMPTS`] times; a local directory's
 /// request (no S3 place) is sent once.
@@ -101,7 +115,7 @@ where
     let mut attempt = 1;
     loop {
         match send().await {
-            Err(f) if f.cause().retryable() && attempt < ATTEMPTS => {
+            Err(f) if f.cause().retryable() && attempt < attempts(f.cause()) => {
                 attempt += 1;
                 let jitter = wait.mul_f64(rand::random::<f64>() / 2.0);
                 tracing::debug!(
@@ -115,7 +129,7 @@ where
                     request: &at.describe(),
                     vault: &place.location,
                     attempt,
-                    attempts: ATTEMPTS,
+                    attempts: attempts(f.cause()),
                     wait: wait + jitter,
                     reason: &f.cause().summary(at),
                 });

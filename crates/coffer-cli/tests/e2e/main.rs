@@ -28,6 +28,7 @@ mod prune;
 mod report;
 mod restore_test;
 mod retention;
+mod storage_errors;
 mod vault_e2e;
 mod verify;
 mod wal_prune;

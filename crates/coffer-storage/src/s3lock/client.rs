@@ -8,7 +8,7 @@ use reqsign_aws_v4::{Credential, RequestSigner, StaticCredentialProvider};
 use reqsign_core::{Context, Signer};
 
 use super::encoding::encode;
-use super::error::S3Error;
+use super::error::{S3Error, Why};
 use super::xml::xml_tag;
 use crate::failure::{self, of_chain, of_response, Cause, S3Place};
 use crate::retry;
@@ -47,12 +47,13 @@ impl S3Client {
         let bad = |m: String| S3Error {
             op: "connect",
             what: format!("on bucket {}", loc.bucket),
-            endpoint: loc.endpoint.clone().unwrap_or_default(),
             status: None,
             code: "Config".into(),
             message: m.clone(),
-            cause: Cause::Other { what: m },
-            place: None,
+            why: Box::new(Why {
+                cause: Cause::Other { what: m },
+                place: None,
+            }),
         };
         let place = S3Place::new(loc).map_err(bad)?;
         let http = reqwest::Client::builder()
@@ -126,17 +127,18 @@ impl S3Client {
         S3Error {
             op,
             what: what.to_string(),
-            endpoint: self.place.addr.clone(),
             status,
             code: code.to_string(),
             message: msg.to_string(),
-            cause: match status {
-                Some(_) => of_response(status, code, msg),
-                None => Cause::Other {
-                    what: msg.to_string(),
+            why: Box::new(Why {
+                cause: match status {
+                    Some(_) => of_response(status, code, msg),
+                    None => Cause::Other {
+                        what: msg.to_string(),
+                    },
                 },
-            },
-            place: Some(Box::new(self.place.clone())),
+                place: Some(self.place.clone()),
+            }),
         }
     }
 
@@ -167,7 +169,7 @@ impl S3Client {
         };
         let Some(signer) = &self.signer else {
             let mut e = self.err(op, &what, None, "Credentials", "no credentials");
-            e.cause = Cause::NoCredentials;
+            e.why.cause = Cause::NoCredentials;
             return Err(e);
         };
         let mut b = http::Request::builder()
@@ -194,7 +196,7 @@ impl S3Client {
                 src = s.source();
             }
             let mut out = self.err(op, &what, None, "Transport", &m);
-            out.cause = of_chain(&e).unwrap_or(Cause::Network {
+            out.why.cause = of_chain(&e).unwrap_or(Cause::Network {
                 what: "the connection failed".into(),
             });
             out

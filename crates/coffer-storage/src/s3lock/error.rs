@@ -15,8 +15,6 @@ pub struct S3Error {
     pub op: &'static str,
     /// The key or bucket it was about.
     pub what: String,
-    /// `host:port` of the endpoint.
-    pub endpoint: String,
     /// HTTP status; `None` when no response arrived.
     pub status: Option<u16>,
     /// S3 error code (`AccessDenied`, `NoSuchKey`, …) or the stage that
@@ -25,10 +23,17 @@ pub struct S3Error {
     /// The store's message, or the library's when no answer arrived (for
     /// the debug log; the error's text is [`crate::failure`]'s).
     pub message: String,
+    /// Why it failed, and where.
+    pub(crate) why: Box<Why>,
+}
+
+/// Why an S3 request failed, and where (boxed: an error stays small).
+#[derive(Debug, Clone)]
+pub(crate) struct Why {
     /// Why it failed.
-    pub(crate) cause: Cause,
+    pub cause: Cause,
     /// Where (for messages); `None` when the location itself is wrong.
-    pub(crate) place: Option<Box<S3Place>>,
+    pub place: Option<S3Place>,
 }
 
 impl S3Error {
@@ -40,7 +45,7 @@ impl S3Error {
     /// There are no credentials, or the store did not accept them.
     pub fn is_auth(&self) -> bool {
         matches!(
-            self.cause,
+            self.why.cause,
             Cause::NoCredentials | Cause::BadCredentials { .. }
         )
     }
@@ -52,12 +57,17 @@ impl S3Error {
 
     /// Retrying may help (the network, 5xx, throttling).
     pub fn retryable(&self) -> bool {
-        self.cause.retryable()
+        self.why.cause.retryable()
     }
 
     /// The store does not implement the call.
     pub fn not_implemented(&self) -> bool {
         self.status == Some(501) || self.code == "NotImplemented"
+    }
+
+    /// `host:port` of the endpoint (empty when the location was wrong).
+    pub fn endpoint(&self) -> &str {
+        self.why.place.as_ref().map_or("", |p| p.addr.as_str())
     }
 
     /// What the store or library said, for the debug log.
@@ -66,7 +76,7 @@ impl S3Error {
             "{} {} at {}: {} {}: {}",
             self.op,
             self.what,
-            self.endpoint,
+            self.endpoint(),
             self.status.map(|s| s.to_string()).unwrap_or_default(),
             self.code,
             self.message
@@ -90,7 +100,7 @@ impl S3Error {
             path: path.to_string(),
             not_found: self.is_not_found(),
             retryable: self.retryable(),
-            kind: self.cause.kind(),
+            kind: self.why.cause.kind(),
             message,
         }
     }
@@ -98,9 +108,9 @@ impl S3Error {
 
 impl fmt::Display for S3Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bucket = self.place.as_ref().map_or("", |p| p.bucket.as_str());
-        let at = self.request(self.place.as_deref());
-        let summary = match &self.cause {
+        let bucket = self.why.place.as_ref().map_or("", |p| p.bucket.as_str());
+        let at = self.request(self.why.place.as_ref());
+        let summary = match &self.why.cause {
             // The object is in `what` already.
             Cause::AccessDenied { code } if code != "AccessDenied" && !code.is_empty() => {
                 format!("access denied ({code})")
@@ -109,7 +119,7 @@ impl fmt::Display for S3Error {
             c => c.summary(&at),
         };
         write!(f, "{summary}, for {} {}", self.op, self.what)?;
-        match &self.cause {
+        match &self.why.cause {
             Cause::AccessDenied { .. } => write!(
                 f,
                 ": the credentials lack the permission for {} on bucket {}; grant it to the key, or use a key that has it",
@@ -127,7 +137,7 @@ impl std::error::Error for S3Error {}
 
 impl Attempt for S3Error {
     fn cause(&self) -> &Cause {
-        &self.cause
+        &self.why.cause
     }
     fn raw(&self) -> String {
         S3Error::raw(self)
