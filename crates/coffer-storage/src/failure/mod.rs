@@ -315,8 +315,10 @@ fn of_opendal_s3(e: &opendal::Error) -> Cause {
                 c => c,
             }
         }
-        (None, true) if e.is_temporary() => Cause::Busy {
-            what: "a temporary failure".into(),
+        // A transport or body error of no known kind (a response cut
+        // short): OpenDAL's transport marks those temporary.
+        (None, true) if e.is_temporary() => Cause::Network {
+            what: transport::innermost(e),
         },
         (None, true) => Cause::Other {
             what: transport::innermost(e),

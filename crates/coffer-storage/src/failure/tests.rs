@@ -221,10 +221,30 @@ fn opendal_s3_errors_are_read_from_their_body_and_kind() {
     );
     assert_eq!(f.cause, Cause::NotFound);
     let f = Failure::of_opendal(
-        &opendal::Error::new(opendal::ErrorKind::Unexpected, "").set_temporary(),
+        &opendal::Error::new(
+            opendal::ErrorKind::Unexpected,
+            "read data from http response",
+        )
+        .set_temporary(),
         Some(&p),
     );
-    assert!(matches!(f.cause, Cause::Busy { .. }));
+    assert_eq!(
+        f.cause,
+        Cause::Network {
+            what: "read data from http response".into()
+        }
+    );
+    assert!(f.cause.retryable());
+    let f = Failure::of_opendal(
+        &body(opendal::ErrorKind::Unexpected, "InternalError", "try again").set_temporary(),
+        Some(&p),
+    );
+    assert_eq!(
+        f.cause,
+        Cause::Busy {
+            what: "InternalError".into()
+        }
+    );
 }
 
 #[test]
