@@ -64,6 +64,8 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // A storage request sent again says so, whatever the log filter.
+    coffer_storage::on_retry(|n| eprintln!("warning: {n}"));
     let json = g.json;
     match run(&g, line.cmd) {
         Ok(code) => ExitCode::from(code),

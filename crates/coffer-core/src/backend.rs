@@ -112,6 +112,7 @@ pub trait Backend: Send + Sync {
             message: format!("{} takes whole objects only", self.location()),
             not_found: false,
             retryable: false,
+            kind: crate::error::StorageErrorKind::Other,
         })
     }
     /// How many ranged reads pay off running at once when restoring: a
@@ -172,6 +173,7 @@ pub trait Backend: Send + Sync {
             ),
             not_found: false,
             retryable: false,
+            kind: crate::error::StorageErrorKind::Other,
         })
     }
     /// Whether an object exists.

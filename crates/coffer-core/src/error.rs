@@ -14,14 +14,52 @@ pub enum ErrorKind {
     AlreadyExists,
     /// Stored data failed authentication, a hash check or decoding.
     Damaged,
-    /// The storage backend failed (network, permissions, full disk).
+    /// The storage backend failed or could not be reached (network, a
+    /// server error, a full disk); trying again later may help.
     Storage,
+    /// The storage refused the vault's settings: no credentials or
+    /// rejected ones, credentials without the permission, a bucket that
+    /// does not exist. Whoever configures the vault fixes it; retrying does
+    /// not help.
+    StorageConfig,
     /// A local file system operation failed.
     Io,
     /// The caller asked for something invalid (bad prefix, bad option).
     InvalidInput,
     /// The operation was stopped on request (a completion window, SIGTERM).
     Interrupted,
+}
+
+/// Why a storage request failed, as far as the backend can tell (a missing
+/// object is [`StorageError::not_found`] instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StorageErrorKind {
+    /// Anything else: a server error, a local file system error, a bug.
+    #[default]
+    Other,
+    /// No credentials to sign with, or the store rejected them.
+    Credentials,
+    /// The credentials may not do this operation.
+    AccessDenied,
+    /// The bucket (the store's container of the vault) does not exist.
+    BucketNotFound,
+    /// No connection: refused, unknown host, network down.
+    Unreachable,
+    /// No connection or answer in time.
+    Timeout,
+}
+
+impl StorageErrorKind {
+    /// True when the vault's settings (credentials, permissions, bucket)
+    /// are wrong, rather than the store being down.
+    pub fn is_config(self) -> bool {
+        matches!(
+            self,
+            StorageErrorKind::Credentials
+                | StorageErrorKind::AccessDenied
+                | StorageErrorKind::BucketNotFound
+        )
+    }
 }
 
 /// A storage failure, as reported by a [`crate::Backend`].
@@ -32,12 +70,15 @@ pub struct StorageError {
     pub op: &'static str,
     /// The object path inside the vault.
     pub path: String,
-    /// The backend's message.
+    /// The backend's message: what failed and what to do, never a
+    /// library's raw text.
     pub message: String,
     /// True when the object does not exist.
     pub not_found: bool,
     /// True when the same request may succeed later (timeouts, 5xx, throttling).
     pub retryable: bool,
+    /// Why it failed, when the backend can tell.
+    pub kind: StorageErrorKind,
 }
 
 /// The error type of every coffer-core operation.
@@ -113,6 +154,7 @@ impl Error {
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::Damaged { .. } => ErrorKind::Damaged,
+            Error::Storage { source, .. } if source.kind.is_config() => ErrorKind::StorageConfig,
             Error::Storage { source, .. } if source.not_found => ErrorKind::NotFound,
             Error::Storage { .. } => ErrorKind::Storage,
             Error::Io { .. } => ErrorKind::Io,

@@ -87,7 +87,7 @@ pub use chunker::ChunkSource;
 pub use copy::{copy_snapshots, CopyCounters, CopyOptions, CopyStats, CopyStatus, SnapshotCopy};
 pub use crypto::MasterKey;
 pub use diff::{diff, Change};
-pub use error::{Error, ErrorKind, Result, StorageError};
+pub use error::{Error, ErrorKind, Result, StorageError, StorageErrorKind};
 pub use forget::{execute_forget, plan_forget, ForgetItem, ForgetOptions, ForgetPlan, ForgetStats};
 pub use id::Id;
 pub use index::Index;

@@ -32,6 +32,7 @@ impl Backend for Mem {
                 message: "not found".into(),
                 not_found: true,
                 retryable: false,
+                kind: crate::error::StorageErrorKind::Other,
             })
     }
     fn read_range(&self, path: &str, o: u64, l: u64) -> Result<Vec<u8>, StorageError> {

@@ -243,10 +243,13 @@ impl StorageMonitor {
 
 /// Lists one vault.
 fn measure(v: &crate::config::VaultConfig) -> crate::model::ServerResult<VaultUsage> {
-    let backend = coffer_storage::open_location(&v.url)?;
-    let objects = backend.list("").map_err(|e| {
-        crate::model::ServerError::new(crate::model::ErrorKind::Unavailable, e.to_string())
-    })?;
+    let backend = coffer_storage::open_location(&v.storage_url())?;
+    let objects = backend
+        .list("")
+        .map_err(|source| coffer_core::Error::Storage {
+            location: backend.location(),
+            source,
+        })?;
     let bytes: u64 = objects.iter().map(|o| o.size).sum();
     let snapshots = objects
         .iter()

@@ -620,14 +620,7 @@ pub fn open_vault(config: &Config, name: &str) -> ServerResult<Vault> {
             }
         },
     };
-    let url = match (&vc.storage_class, vc.url.starts_with("s3://")) {
-        (Some(class), true) => {
-            let sep = if vc.url.contains('?') { '&' } else { '?' };
-            format!("{}{sep}storage_class={class}", vc.url)
-        }
-        _ => vc.url.clone(),
-    };
-    let backend = coffer_storage::open_location(&url)
+    let backend = coffer_storage::open_location(&vc.storage_url())
         .map_err(|e| ServerError::vault(format!("vault `{name}` ({})", vc.url), &e))?;
     Vault::open(backend, &secret).map_err(|e| match e {
         // The core's hint names the CLI's options; the daemon's secret

@@ -48,6 +48,7 @@ impl FaultyBackend {
             message: "injected fault (no space left on device)".into(),
             not_found: false,
             retryable: false,
+            kind: coffer_core::StorageErrorKind::Other,
         }
     }
 }

@@ -12,6 +12,17 @@
 //! - [`FaultyBackend`]: wraps another backend and fails or truncates
 //!   requests on command, for tests of crash and fault handling.
 //!
+//! Errors: every failure of a request is translated in one place,
+//! `failure` (no credentials, rejected credentials, access denied to an
+//! operation on a key, a missing bucket, connection refused, unknown host,
+//! timeouts), into a [`coffer_core::StorageError`] with a
+//! [`coffer_core::StorageErrorKind`] and a message that names the endpoint
+//! and the fix; the library's text goes to the debug log. S3 requests that
+//! may succeed later are retried (`retry`: [`ATTEMPTS`] in all, a notice
+//! before each, to the function given to [`on_retry`]). A connection may
+//! take [`DEFAULT_CONNECT_TIMEOUT`] unless the location says otherwise
+//! (`?connect_timeout=`, `COFFER_CONNECT_TIMEOUT`).
+//!
 //! Invariants: a `write` returns only when the object is durable (the local
 //! directory writes a temporary file, fsyncs it, and moves it into place, so
 //! a reader never sees half an object); the vault layer never overwrites or
@@ -19,11 +30,13 @@
 
 #![deny(missing_docs)]
 
+mod failure;
 mod faulty;
 mod local_perms;
 mod local_stage;
 mod memory;
 mod opendal_backend;
+mod retry;
 mod s3lock;
 mod store_lock;
 mod url;
@@ -31,8 +44,9 @@ mod url;
 pub use faulty::{Fault, FaultyBackend};
 pub use memory::MemoryBackend;
 pub use opendal_backend::OpendalBackend;
+pub use retry::{on_retry, RetryNotice, ATTEMPTS, TIMEOUT_ATTEMPTS};
 pub use s3lock::{
     CheckStatus, HeadInfo, ObjectLockClient, ProbeCheck, ProbeReport, S3Client, S3Error,
 };
 pub use store_lock::{lock_vault, probe_location, LockOutcome, StoreLockError, StoreProbe};
-pub use url::{open_location, Location, S3Location};
+pub use url::{open_location, parse_timeout, Location, S3Location, DEFAULT_CONNECT_TIMEOUT};

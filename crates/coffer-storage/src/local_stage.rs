@@ -29,6 +29,7 @@ pub(crate) fn io_err(op: &'static str, path: &Path, e: std::io::Error) -> Storag
         path: path.display().to_string(),
         not_found: e.kind() == std::io::ErrorKind::NotFound,
         retryable: false,
+        kind: coffer_core::StorageErrorKind::Other,
         message: e.to_string(),
     }
 }

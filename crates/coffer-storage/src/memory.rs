@@ -32,6 +32,7 @@ fn missing(op: &'static str, path: &str) -> StorageError {
         message: "no such object".into(),
         not_found: true,
         retryable: false,
+        kind: coffer_core::StorageErrorKind::Other,
     }
 }
 

@@ -1,7 +1,9 @@
 //! Local directories and S3 through OpenDAL.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use coffer_core::lock::RETENTION_SLACK_DAYS;
@@ -10,9 +12,11 @@ use coffer_core::{
     WriteRetention,
 };
 use futures::StreamExt;
-use opendal::{ErrorKind as OdKind, Operator};
+use opendal::Operator;
 
+use crate::failure::{Cause, Failure, Request, S3Place};
 use crate::local_stage::{sync_dirs, LocalStaged};
+use crate::retry;
 use crate::s3lock::{covers, storage_err, stronger, S3Client};
 use crate::url::S3Location;
 
@@ -25,6 +29,11 @@ pub struct OpendalBackend {
     local_root: Option<std::path::PathBuf>,
     /// For S3 vaults: object lock writes and retention.
     lock: Option<ObjectLock>,
+    /// For S3 vaults: where, for messages.
+    place: Option<S3Place>,
+    /// An S3 vault's bucket answered a HEAD: a missing object is missing,
+    /// not its bucket.
+    bucket_seen: AtomicBool,
 }
 
 /// Object lock state of an S3 backend.
@@ -61,6 +70,8 @@ impl OpendalBackend {
             location,
             local_root: None,
             lock: None,
+            place: None,
+            bucket_seen: AtomicBool::new(false),
         })
     }
 
@@ -108,14 +119,23 @@ impl OpendalBackend {
             b = b.default_storage_class(c);
         }
         let location = format!("s3://{}/{}", loc.bucket, loc.prefix);
+        let place =
+            S3Place::new(loc).map_err(|e| Error::InvalidInput(format!("{location}: {e}")))?;
+        // OpenDAL's default HTTP client has no connect timeout. Retries are
+        // crate::retry's (one policy and one notice for every S3 request),
+        // not OpenDAL's RetryLayer, whose notice knows no path.
+        let http = reqwest::Client::builder()
+            .connect_timeout(place.connect_timeout)
+            .build()
+            .map_err(|e| Error::InvalidInput(format!("{location}: HTTP client: {e}")))?;
+        let transport = opendal::HttpTransporter::new(
+            opendal_http_transport_reqwest::ReqwestTransport::new(http),
+        );
         let op = Operator::new(b)
             .map_err(|e| Error::InvalidInput(format!("{location}: {e}")))?
-            .layer(
-                opendal::layers::RetryLayer::new()
-                    .with_max_times(4)
-                    .with_jitter(),
-            );
+            .with_context(opendal::OperationContext::default().with_http_transport(transport));
         let mut b = Self::with_operator(op, location)?;
+        b.place = Some(place);
         b.lock = Some(ObjectLock {
             s3: S3Client::new(loc)
                 .map_err(|e| Error::InvalidInput(format!("s3://{}: {e}", loc.bucket)))?,
@@ -138,6 +158,7 @@ impl OpendalBackend {
                     message: m.clone(),
                     not_found: false,
                     retryable: false,
+                    kind: coffer_core::StorageErrorKind::Other,
                 }))
             }
             WriteRetention::Lock { mode, days } => ObjectRetention {
@@ -160,13 +181,98 @@ impl OpendalBackend {
         )
     }
 
-    fn err(op: &'static str, path: &str, e: opendal::Error) -> StorageError {
-        StorageError {
-            op,
-            path: path.to_string(),
-            not_found: e.kind() == OdKind::NotFound,
-            retryable: e.is_temporary(),
-            message: e.to_string(),
+    /// A request of `op` on `path`, as messages name it.
+    fn at<'a>(&'a self, op: &str, path: &'a str) -> Request<'a> {
+        Request::op(self.place.as_ref(), op, path)
+    }
+
+    /// The vault layer's error for an OpenDAL error of `op` on `path`.
+    fn err(&self, op: &'static str, path: &str, e: opendal::Error) -> StorageError {
+        Failure::of_opendal(&e, self.place.as_ref()).into_storage(op, path, &self.at(op, path))
+    }
+
+    /// Sends an OpenDAL request, again when that can help (S3 only, see
+    /// [`retry`]), and translates its error.
+    async fn send<T, F, Fut>(&self, at: &Request<'_>, mut f: F) -> Result<T, Failure>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = opendal::Result<T>>,
+    {
+        let place = self.place.as_ref();
+        retry::run(at, || {
+            let fut = f();
+            async move { fut.await.map_err(|e| Failure::of_opendal(&e, place)) }
+        })
+        .await
+    }
+
+    /// [`Self::send`] on the backend's runtime, for the vault layer.
+    fn call<T, F, Fut>(&self, op: &'static str, path: &str, f: F) -> Result<T, StorageError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = opendal::Result<T>>,
+    {
+        let at = self.at(op, path);
+        self.rt
+            .block_on(self.send(&at, f))
+            .map_err(|e| e.into_storage(op, path, &at))
+    }
+
+    /// An object's metadata, `None` when it does not exist. On S3 a HEAD
+    /// answer has no body, so a 404 could be a missing bucket and a 403
+    /// wrong credentials: the first 404 checks the bucket, a 403 asks the
+    /// bucket who the credentials are.
+    fn stat(&self, path: &str) -> Result<Option<opendal::Metadata>, StorageError> {
+        let at = self.at("stat", path);
+        self.rt
+            .block_on(async {
+                match self.send(&at, move || self.op.stat(path)).await {
+                    Ok(m) => Ok(Some(m)),
+                    Err(f) if f.cause == Cause::NotFound => self.bucket_exists().await.map(|()| None),
+                    Err(f) if matches!(&f.cause, Cause::AccessDenied { code } if code.is_empty()) => {
+                        Err(self.why_denied(f).await)
+                    }
+                    Err(f) => Err(f),
+                }
+            })
+            .map_err(|e| e.into_storage("stat", path, &at))
+    }
+
+    /// Fails with [`Cause::NoBucket`] when an S3 vault's bucket is missing
+    /// (asked once per backend; a local vault has no bucket).
+    async fn bucket_exists(&self) -> Result<(), Failure> {
+        let Some(lock) = &self.lock else {
+            return Ok(());
+        };
+        if self.bucket_seen.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        match lock.s3.head_bucket().await {
+            Err(e) if e.status == Some(404) => Err(Failure {
+                cause: Cause::NoBucket,
+                raw: e.raw(),
+            }),
+            // The HEAD of the object got through; this says nothing new.
+            Err(e) if e.is_transport() => Ok(()),
+            _ => {
+                self.bucket_seen.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+        }
+    }
+
+    /// A 403 without a body: rejected credentials if a bucket request
+    /// (whose answer has a body) says so, else `f` (access denied).
+    async fn why_denied(&self, f: Failure) -> Failure {
+        let Some(lock) = &self.lock else {
+            return f;
+        };
+        match lock.s3.bucket_location().await {
+            Err(e) if e.is_auth() => Failure {
+                cause: e.why.cause.clone(),
+                raw: format!("{}; GetBucketLocation: {}", f.raw, e.raw()),
+            },
+            _ => f,
         }
     }
 }
@@ -197,11 +303,11 @@ impl Backend for OpendalBackend {
             return r;
         }
         match &self.local_root {
-            None => self
-                .rt
-                .block_on(self.op.write(path, data))
-                .map(|_| ())
-                .map_err(|e| Self::err("write", path, e)),
+            None => {
+                let data = opendal::Buffer::from(data);
+                self.call("write", path, move || self.op.write(path, data.clone()))
+                    .map(|_| ())
+            }
             Some(root) => {
                 crate::local_perms::before_write(root, path)?;
                 // Through a writer, so the bytes are let go once they are in
@@ -213,7 +319,7 @@ impl Backend for OpendalBackend {
                         w.write(data).await?;
                         w.close().await
                     })
-                    .map_err(|e| Self::err("write", path, e))?;
+                    .map_err(|e| self.err("write", path, e))?;
                 crate::local_perms::after_write(root, path)?;
                 // The file was fsynced and moved into place; make the move
                 // (and a directory it created) durable too.
@@ -239,6 +345,7 @@ impl Backend for OpendalBackend {
                 message: format!("{} takes whole objects only", self.location),
                 not_found: false,
                 retryable: false,
+                kind: coffer_core::StorageErrorKind::Other,
             }),
         }
     }
@@ -247,30 +354,29 @@ impl Backend for OpendalBackend {
         if let Some(root) = &self.local_root {
             return local_read(root, path, 0, None);
         }
-        self.rt
-            .block_on(self.op.read(path))
+        self.call("read", path, move || self.op.read(path))
             .map(into_vec)
-            .map_err(|e| Self::err("read", path, e))
     }
 
     fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError> {
         if let Some(root) = &self.local_root {
             return local_read(root, path, offset, Some(len));
         }
-        self.rt
-            .block_on(async { self.op.read_with(path).range(offset..offset + len).await })
-            .map(into_vec)
-            .map_err(|e| Self::err("read", path, e))
+        self.call("read", path, move || async move {
+            self.op.read_with(path).range(offset..offset + len).await
+        })
+        .map(into_vec)
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
-        let entries = match self
-            .rt
-            .block_on(async { self.op.list_with(prefix).recursive(true).await })
-        {
+        let at = self.at("list", prefix);
+        let listed = self.rt.block_on(self.send(&at, move || async move {
+            self.op.list_with(prefix).recursive(true).await
+        }));
+        let entries = match listed {
             Ok(e) => e,
-            Err(e) if e.kind() == OdKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Self::err("list", prefix, e)),
+            Err(f) if f.cause == Cause::NotFound => return Ok(Vec::new()),
+            Err(f) => return Err(f.into_storage("list", prefix, &at)),
         };
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
@@ -295,22 +401,22 @@ impl Backend for OpendalBackend {
     }
 
     fn delete(&self, path: &str) -> Result<(), StorageError> {
-        self.rt
-            .block_on(self.op.delete(path))
-            .map_err(|e| Self::err("delete", path, e))
+        self.call("delete", path, move || self.op.delete(path))
     }
 
     fn modified(&self, path: &str) -> Result<Option<jiff::Timestamp>, StorageError> {
-        self.rt
-            .block_on(self.op.stat(path))
-            .map(|m| m.last_modified().map(|t| t.into_inner()))
-            .map_err(|e| Self::err("stat", path, e))
+        match self.stat(path)? {
+            Some(m) => Ok(m.last_modified().map(|t| t.into_inner())),
+            None => Err(Failure {
+                cause: Cause::NotFound,
+                raw: String::new(),
+            }
+            .into_storage("stat", path, &self.at("stat", path))),
+        }
     }
 
     fn exists(&self, path: &str) -> Result<bool, StorageError> {
-        self.rt
-            .block_on(self.op.exists(path))
-            .map_err(|e| Self::err("stat", path, e))
+        Ok(self.stat(path)?.is_some())
     }
 
     fn store_time(&self) -> Result<Option<jiff::Timestamp>, StorageError> {
@@ -356,6 +462,7 @@ impl Backend for OpendalBackend {
                 ),
                 not_found: false,
                 retryable: false,
+                kind: coffer_core::StorageErrorKind::Other,
             });
         };
         let outcomes: Vec<(String, Result<Option<bool>, StorageError>)> = self.rt.block_on(async {
@@ -439,6 +546,7 @@ fn local_read(
         path: path.to_string(),
         not_found: e.kind() == std::io::ErrorKind::NotFound,
         retryable: false,
+        kind: coffer_core::StorageErrorKind::Other,
         message: e.to_string(),
     };
     let f = std::fs::File::open(root.join(path)).map_err(err)?;
@@ -481,5 +589,69 @@ mod tests {
             .expect("a local file has an mtime");
         assert!(t >= before && t <= jiff::Timestamp::now(), "{t}");
         assert!(b.modified("wal/missing").unwrap_err().not_found);
+    }
+
+    fn s3_loc(url: &str) -> S3Location {
+        match crate::Location::parse(url).unwrap() {
+            crate::Location::S3(l) => l,
+            crate::Location::Local(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_closed_port_is_refused_after_a_few_quick_retries() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut loc = s3_loc(&format!("s3://b/p?endpoint=http://127.0.0.1:{port}"));
+        loc.access_key_id = Some("k".into());
+        loc.secret_access_key = Some("s".into());
+        let b = OpendalBackend::s3(&loc).unwrap();
+        let notices = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let n2 = notices.clone();
+        crate::on_retry(move |n| n2.lock().unwrap().push(n.to_string()));
+        let t = std::time::Instant::now();
+        let e = b.exists("config").unwrap_err();
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!(e.kind, coffer_core::StorageErrorKind::Unreachable);
+        assert!(
+            e.message
+                .starts_with(&format!("connection refused at 127.0.0.1:{port}")),
+            "{e}"
+        );
+        let n = notices.lock().unwrap();
+        assert_eq!(n.len(), crate::ATTEMPTS as usize - 1, "{n:?}");
+        assert_eq!(
+            n[0],
+            format!(
+                "retrying HEAD config on vault s3://b/p (attempt 2 of 4): connection refused at 127.0.0.1:{port}"
+            )
+        );
+    }
+
+    #[test]
+    fn no_credentials_fail_at_once_saying_how_to_give_them() {
+        // Nothing listens there either: signing fails before a connection.
+        let mut loc = s3_loc("s3://b/p?endpoint=http://127.0.0.1:1");
+        loc.access_key_id = None;
+        loc.secret_access_key = None;
+        loc.session_token = None;
+        let b = OpendalBackend::s3(&loc).unwrap();
+        let e = b.write("packs/ab", vec![1]).unwrap_err();
+        assert_eq!(e.kind, coffer_core::StorageErrorKind::Credentials, "{e}");
+        assert!(!e.retryable);
+        assert!(
+            e.message
+                .starts_with("no S3 credentials: set AWS_ACCESS_KEY_ID"),
+            "{e}"
+        );
+        assert!(!e.message.contains("reqsign"), "{e}");
+        let e = b.store_time().unwrap_err();
+        assert_eq!(e.kind, coffer_core::StorageErrorKind::Credentials, "{e}");
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use coffer_core::{Backend, Error, Result};
 
@@ -28,6 +29,32 @@ pub struct S3Location {
     pub session_token: Option<String>,
     /// Storage class for new objects (e.g. `STANDARD_IA`).
     pub storage_class: Option<String>,
+    /// How long a connection to the endpoint may take
+    /// (`COFFER_CONNECT_TIMEOUT`, `?connect_timeout=`);
+    /// [`DEFAULT_CONNECT_TIMEOUT`] when `None`.
+    pub connect_timeout: Option<Duration>,
+}
+
+/// How long a connection to an S3 endpoint may take unless the location
+/// says otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Parses a connect timeout: `5s`, `500ms`, `1m`, `2.5s`, or a number of
+/// seconds; longer than zero and at most an hour.
+pub fn parse_timeout(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => num,
+        "ms" => num / 1000.0,
+        "m" | "min" => num * 60.0,
+        _ => return None,
+    };
+    (secs > 0.0 && secs <= 3600.0).then(|| Duration::from_secs_f64(secs))
 }
 
 impl std::fmt::Debug for S3Location {
@@ -38,6 +65,7 @@ impl std::fmt::Debug for S3Location {
             .field("endpoint", &self.endpoint)
             .field("region", &self.region)
             .field("path_style", &self.path_style)
+            .field("connect_timeout", &self.connect_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -52,9 +80,10 @@ pub enum Location {
 }
 
 impl Location {
-    /// Parses `s3://bucket/prefix?endpoint=…&region=…&path_style=true` or a
-    /// path. S3 credentials and defaults come from the standard AWS
-    /// environment variables; query parameters override them.
+    /// Parses `s3://bucket/prefix?endpoint=…&region=…&path_style=true&connect_timeout=5s`
+    /// or a path. S3 credentials and defaults come from the standard AWS
+    /// environment variables (and `COFFER_CONNECT_TIMEOUT`); query
+    /// parameters override them.
     pub fn parse(s: &str) -> Result<Location> {
         let Some(rest) = s.strip_prefix("s3://") else {
             if s.contains("://") {
@@ -86,7 +115,15 @@ impl Location {
             secret_access_key: env("AWS_SECRET_ACCESS_KEY"),
             session_token: env("AWS_SESSION_TOKEN"),
             storage_class: None,
+            connect_timeout: None,
         };
+        if let Some(t) = env("COFFER_CONNECT_TIMEOUT") {
+            loc.connect_timeout = Some(parse_timeout(&t).ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "COFFER_CONNECT_TIMEOUT=`{t}` is not a timeout: write a duration such as 5s or 500ms (at most 1h)"
+                ))
+            })?);
+        }
         for kv in query.split('&').filter(|kv| !kv.is_empty()) {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
             match k {
@@ -94,9 +131,16 @@ impl Location {
                 "region" => loc.region = Some(v.to_string()),
                 "path_style" => loc.path_style = v != "false" && v != "0",
                 "storage_class" => loc.storage_class = Some(v.to_string()),
+                "connect_timeout" => {
+                    loc.connect_timeout = Some(parse_timeout(v).ok_or_else(|| {
+                        Error::InvalidInput(format!(
+                            "connect_timeout=`{v}` in vault location {s} is not a timeout: write a duration such as 5s or 500ms (at most 1h)"
+                        ))
+                    })?)
+                }
                 other => {
                     return Err(Error::InvalidInput(format!(
-                        "unknown parameter `{other}` in vault location {s}: known are endpoint, region, path_style, storage_class"
+                        "unknown parameter `{other}` in vault location {s}: known are endpoint, region, path_style, storage_class, connect_timeout"
                     )))
                 }
             }
@@ -138,6 +182,15 @@ mod tests {
         assert_eq!(l.endpoint.as_deref(), Some("http://127.0.0.1:3900"));
         assert_eq!(l.region.as_deref(), Some("garage"));
         assert!(Location::parse("s3://b?bogus=1").is_err());
+        let Location::S3(l) = Location::parse("s3://b/p?connect_timeout=1500ms").unwrap() else {
+            panic!()
+        };
+        assert_eq!(l.connect_timeout, Some(Duration::from_millis(1500)));
+        assert!(Location::parse("s3://b/p?connect_timeout=0s").is_err());
+        assert!(Location::parse("s3://b/p?connect_timeout=soon").is_err());
+        assert_eq!(parse_timeout("5"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_timeout("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_timeout("2h"), None);
         assert!(Location::parse("ftp://x").is_err());
         assert_eq!(
             Location::parse("/srv/v").unwrap(),

@@ -40,6 +40,7 @@ impl CrashBackend {
                 message: "injected crash".into(),
                 not_found: false,
                 retryable: false,
+                kind: coffer_core::StorageErrorKind::Other,
             });
         }
         Ok(())

@@ -31,6 +31,7 @@ mod report;
 mod restore_test;
 mod restore_test_skips;
 mod retention;
+mod storage_errors;
 mod vault_e2e;
 mod verify;
 mod wal_prune;

@@ -37,6 +37,7 @@ fn moto_loc(bucket: &str, prefix: &str) -> S3Location {
         secret_access_key: Some("test".into()),
         session_token: None,
         storage_class: None,
+        connect_timeout: None,
     }
 }
 
@@ -466,7 +467,7 @@ fn probe_bad_endpoint_and_bad_credentials_fail_clearly() {
         &o,
         1,
         &[
-            &format!("cannot reach the S3 endpoint 127.0.0.1:{port}"),
+            &format!("connection refused at 127.0.0.1:{port}"),
             "check the endpoint URL",
         ],
     );

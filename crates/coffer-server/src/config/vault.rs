@@ -25,6 +25,33 @@ pub struct VaultConfig {
     /// The space the vault may use, in bytes (metrics and the
     /// storage-nearly-full alert); local vaults default to their file system's.
     pub capacity: Option<u64>,
+    /// How long a connection to an S3 vault's endpoint may take
+    /// (`connect_timeout = "5s"`); the storage layer's default (10 s) when
+    /// `None`.
+    pub connect_timeout: Option<std::time::Duration>,
+}
+
+impl VaultConfig {
+    /// The location the storage layer opens: `url`, with an S3 vault's
+    /// `storage_class` and `connect_timeout` as its parameters. Every
+    /// place that opens a configured vault opens this.
+    pub fn storage_url(&self) -> String {
+        let mut url = self.url.clone();
+        if !url.starts_with("s3://") {
+            return url;
+        }
+        let mut add = |kv: String| {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&kv);
+        };
+        if let Some(class) = &self.storage_class {
+            add(format!("storage_class={class}"));
+        }
+        if let Some(t) = self.connect_timeout {
+            add(format!("connect_timeout={}ms", t.as_millis()));
+        }
+        url
+    }
 }
 
 /// Where a vault's secret comes from. Never the secret itself.
@@ -63,6 +90,7 @@ pub(super) struct RawVault {
     storage_class: Option<S<String>>,
     lock: Option<S<LockPolicy>>,
     capacity: Option<S<String>>,
+    connect_timeout: Option<S<String>>,
 }
 
 /// Parses a size: `500GB`, `1.5 TiB`, `1048576` (bytes).
@@ -181,6 +209,25 @@ impl Validator<'_> {
                 );
             }
         }
+        let connect_timeout = v.connect_timeout.as_ref().and_then(|t| {
+            if !is_s3 {
+                self.at(
+                    t,
+                    format!("vault `{name}`: connect_timeout applies to s3:// vaults only"),
+                );
+            }
+            let d = coffer_storage::parse_timeout(t.get_ref());
+            if d.is_none() {
+                self.at(
+                    t,
+                    format!(
+                        "vault `{name}`: bad connect_timeout `{}`: write a duration such as \"5s\" or \"500ms\" (longer than zero, at most 1h)",
+                        t.get_ref()
+                    ),
+                );
+            }
+            d
+        });
         let lock = v.lock.as_ref().map(|l| {
             let lp = l.get_ref().clone();
             if lp.min_retention_days > lp.max_retention_days {
@@ -207,6 +254,7 @@ impl Validator<'_> {
             storage_class: v.storage_class.as_ref().map(|s| s.get_ref().clone()),
             lock,
             capacity: self.capacity(name, &v.capacity),
+            connect_timeout,
         }
     }
 
@@ -251,5 +299,63 @@ impl Validator<'_> {
             );
         }
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use std::path::Path;
+    use std::time::Duration;
+
+    const VAULTS: &str = r#"
+[[vault]]
+name = "s3"
+url = "s3://b/p?region=garage"
+password_env = "PW"
+storage_class = "STANDARD_IA"
+connect_timeout = "2500ms"
+
+[[vault]]
+name = "plain"
+url = "s3://b/q"
+password_env = "PW"
+"#;
+
+    #[test]
+    fn connect_timeout_reaches_the_storage_url() {
+        let c = Config::parse(VAULTS, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let v = c.vault("s3").unwrap();
+        assert_eq!(v.connect_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(
+            v.storage_url(),
+            "s3://b/p?region=garage&storage_class=STANDARD_IA&connect_timeout=2500ms"
+        );
+        let Ok(coffer_storage::Location::S3(l)) = coffer_storage::Location::parse(&v.storage_url())
+        else {
+            panic!()
+        };
+        assert_eq!(l.connect_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(c.vault("plain").unwrap().storage_url(), "s3://b/q");
+    }
+
+    #[test]
+    fn a_bad_or_local_connect_timeout_is_refused() {
+        let text = "[[vault]]\nname = \"a\"\nurl = \"s3://b/p\"\npassword_env = \"PW\"\nconnect_timeout = \"soon\"\n\n\
+                    [[vault]]\nname = \"l\"\nurl = \"/srv/l\"\npassword_env = \"PW\"\nconnect_timeout = \"5s\"\n";
+        let e: Vec<String> = match Config::parse(text, Path::new("t.toml")) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+        };
+        assert!(
+            e.iter().any(|e| e.starts_with("t.toml:5:")
+                && e.contains("vault `a`: bad connect_timeout `soon`")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(|e| e.starts_with("t.toml:11:")
+                && e.contains("connect_timeout applies to s3:// vaults only")),
+            "{e:?}"
+        );
     }
 }

@@ -92,6 +92,9 @@ impl ErrorKind {
             K::AlreadyExists => ErrorKind::Refused,
             K::Damaged => ErrorKind::Damaged,
             K::Storage => ErrorKind::Unavailable,
+            // No or rejected storage credentials, a key without the
+            // permission, a missing bucket: the vault's settings are wrong.
+            K::StorageConfig => ErrorKind::Config,
             K::Io => ErrorKind::Internal,
             K::InvalidInput => ErrorKind::Refused,
             K::Interrupted => ErrorKind::Interrupted,
@@ -223,10 +226,36 @@ mod tests {
                 message: "connection refused".into(),
                 not_found: false,
                 retryable: true,
+                kind: coffer_core::StorageErrorKind::Unreachable,
             },
         };
         let s = ServerError::from(e);
         assert_eq!(s.kind, ErrorKind::Unavailable);
         assert_eq!(s.kind.http_status(), 503);
+    }
+
+    #[test]
+    fn storage_credentials_and_permissions_are_configuration() {
+        for kind in [
+            coffer_core::StorageErrorKind::Credentials,
+            coffer_core::StorageErrorKind::AccessDenied,
+            coffer_core::StorageErrorKind::BucketNotFound,
+        ] {
+            let e = coffer_core::Error::Storage {
+                location: "s3://b/p".into(),
+                source: coffer_core::StorageError {
+                    op: "write",
+                    path: "packs/ab".into(),
+                    message: "access denied to PUT".into(),
+                    not_found: false,
+                    retryable: false,
+                    kind,
+                },
+            };
+            let s = ServerError::from(e);
+            assert_eq!(s.kind, ErrorKind::Config, "{kind:?}");
+            assert_eq!(s.kind.exit_code(), 2);
+            assert_eq!(s.kind.http_status(), 503);
+        }
     }
 }

@@ -446,6 +446,7 @@ mod prune_tests {
                     message: "AccessDenied: object is WORM protected".into(),
                     not_found: false,
                     retryable: false,
+                    kind: coffer_core::StorageErrorKind::Other,
                 });
             }
             self.mem.delete(path)

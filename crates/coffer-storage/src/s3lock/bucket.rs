@@ -1,5 +1,5 @@
-//! Bucket calls: the store's clock, GetBucketVersioning,
-//! GetObjectLockConfiguration and CreateBucket.
+//! Bucket calls: the store's clock, HeadBucket, GetBucketLocation,
+//! GetBucketVersioning, GetObjectLockConfiguration and CreateBucket.
 
 use jiff::Timestamp;
 
@@ -27,6 +27,28 @@ impl S3Client {
                 &format!("the answer's Date header `{date}` is not an HTTP date, so the store's clock is unknown"),
             )
         })
+    }
+
+    /// HeadBucket: whether the bucket exists (a 404 error if not).
+    pub(crate) async fn head_bucket(&self) -> Result<(), S3Error> {
+        self.request(http::Method::HEAD, None, "", &[], &[], "HeadBucket")
+            .await
+            .map(|_| ())
+    }
+
+    /// GetBucketLocation, asked only for its error: unlike a HEAD's, it
+    /// has a body that says whether the credentials were rejected.
+    pub(crate) async fn bucket_location(&self) -> Result<(), S3Error> {
+        self.request(
+            http::Method::GET,
+            None,
+            "location",
+            &[],
+            &[],
+            "GetBucketLocation",
+        )
+        .await
+        .map(|_| ())
     }
 
     /// GetBucketVersioning: `Enabled`, `Suspended`, or `None` (never enabled).

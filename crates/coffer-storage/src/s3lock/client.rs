@@ -8,8 +8,10 @@ use reqsign_aws_v4::{Credential, RequestSigner, StaticCredentialProvider};
 use reqsign_core::{Context, Signer};
 
 use super::encoding::encode;
-use super::error::S3Error;
+use super::error::{S3Error, Why};
 use super::xml::xml_tag;
+use crate::failure::{self, of_chain, of_response, Cause, S3Place};
+use crate::retry;
 use crate::url::S3Location;
 
 pub(super) struct Response {
@@ -31,42 +33,31 @@ impl Response {
 pub struct S3Client {
     http: reqwest::Client,
     signer: Option<Signer<Credential>>,
-    scheme: String,
-    host: String,
+    pub(super) place: S3Place,
     pub(super) bucket: String,
-    prefix: String,
     path_style: bool,
     pub(super) storage_class: Option<String>,
 }
 
 impl S3Client {
-    /// A client for `loc`. Without credentials, requests are unsigned.
+    /// A client for `loc`. Without credentials, every request fails with
+    /// the message that says how to give them.
     pub fn new(loc: &S3Location) -> Result<S3Client, S3Error> {
         let region = loc.region.clone().unwrap_or_else(|| "us-east-1".into());
-        let endpoint = loc
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
-        let (scheme, rest) = match endpoint.split_once("://") {
-            Some((s, r)) => (s.to_string(), r),
-            None => ("https".to_string(), endpoint.as_str()),
-        };
-        let host = rest.split('/').next().unwrap_or_default().to_string();
         let bad = |m: String| S3Error {
             op: "connect",
             what: format!("on bucket {}", loc.bucket),
-            endpoint: endpoint.clone(),
             status: None,
             code: "Config".into(),
-            message: m,
+            message: m.clone(),
+            why: Box::new(Why {
+                cause: Cause::Other { what: m },
+                place: None,
+            }),
         };
-        if host.is_empty() || (scheme != "http" && scheme != "https") {
-            return Err(bad(format!(
-                "the endpoint `{endpoint}` is not an http:// or https:// URL"
-            )));
-        }
+        let place = S3Place::new(loc).map_err(bad)?;
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(place.connect_timeout)
             .timeout(Duration::from_secs(300))
             .build()
             .map_err(|e| bad(e.to_string()))?;
@@ -87,10 +78,8 @@ impl S3Client {
         Ok(S3Client {
             http,
             signer,
-            scheme,
-            host,
+            place,
             bucket: loc.bucket.clone(),
-            prefix: loc.prefix.clone(),
             path_style: loc.path_style,
             storage_class: loc.storage_class.clone(),
         })
@@ -98,24 +87,21 @@ impl S3Client {
 
     /// `host:port` of the endpoint, for messages.
     pub fn endpoint(&self) -> &str {
-        &self.host
+        &self.place.addr
     }
 
     /// The object key of a vault path.
     pub fn key(&self, path: &str) -> String {
-        if self.prefix.is_empty() {
-            path.to_string()
-        } else {
-            format!("{}/{}", self.prefix, path)
-        }
+        self.place.key(path)
     }
 
     fn url(&self, key: &str, query: &str) -> String {
         let k = encode(key, true);
+        let (scheme, host) = (&self.place.scheme, &self.place.authority);
         let mut u = if self.path_style {
-            format!("{}://{}/{}", self.scheme, self.host, self.bucket)
+            format!("{scheme}://{host}/{}", self.bucket)
         } else {
-            format!("{}://{}.{}", self.scheme, self.bucket, self.host)
+            format!("{scheme}://{}.{host}", self.bucket)
         };
         if !k.is_empty() || !self.path_style {
             u.push('/');
@@ -128,6 +114,8 @@ impl S3Client {
         u
     }
 
+    /// An error of a call that got no answer we can read (`code` names
+    /// the stage: `Request`, `Signing`, `Date`).
     pub(super) fn err(
         &self,
         op: &'static str,
@@ -139,10 +127,28 @@ impl S3Client {
         S3Error {
             op,
             what: what.to_string(),
-            endpoint: self.host.clone(),
             status,
             code: code.to_string(),
             message: msg.to_string(),
+            why: Box::new(Why {
+                cause: match status {
+                    Some(_) => of_response(status, code, msg),
+                    None => Cause::Other {
+                        what: msg.to_string(),
+                    },
+                },
+                place: Some(self.place.clone()),
+            }),
+        }
+    }
+
+    /// The request as messages name it.
+    fn request_of<'a>(&'a self, req: &Request<'a>) -> failure::Request<'a> {
+        failure::Request {
+            place: Some(&self.place),
+            label: req.op,
+            permission: permission(req.op),
+            path: req.path,
         }
     }
 
@@ -161,6 +167,11 @@ impl S3Client {
             Some(_) => format!("on s3://{}/{key}", self.bucket),
             None => format!("on bucket {}", self.bucket),
         };
+        let Some(signer) = &self.signer else {
+            let mut e = self.err(op, &what, None, "Credentials", "no credentials");
+            e.why.cause = Cause::NoCredentials;
+            return Err(e);
+        };
         let mut b = http::Request::builder()
             .method(method.clone())
             .uri(self.url(&key, query));
@@ -171,29 +182,29 @@ impl S3Client {
             .body(body.to_vec())
             .map_err(|e| self.err(op, &what, None, "Request", &e.to_string()))?;
         let (mut parts, body) = req.into_parts();
-        if let Some(s) = &self.signer {
-            s.sign(&mut parts, None)
-                .await
-                .map_err(|e| self.err(op, &what, None, "Signing", &e.to_string()))?;
-        }
+        signer
+            .sign(&mut parts, None)
+            .await
+            .map_err(|e| self.err(op, &what, None, "Signing", &e.to_string()))?;
         let req = reqwest::Request::try_from(http::Request::from_parts(parts, body))
             .map_err(|e| self.err(op, &what, None, "Request", &e.to_string()))?;
-        let resp = self.http.execute(req).await.map_err(|e| {
+        let transport = |e: reqwest::Error| {
             let mut m = e.to_string();
             let mut src = std::error::Error::source(&e);
             while let Some(s) = src {
                 m = format!("{m}: {s}");
                 src = s.source();
             }
-            self.err(op, &what, None, "Transport", &m)
-        })?;
+            let mut out = self.err(op, &what, None, "Transport", &m);
+            out.why.cause = of_chain(&e).unwrap_or(Cause::Network {
+                what: "the connection failed".into(),
+            });
+            out
+        };
+        let resp = self.http.execute(req).await.map_err(transport)?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| self.err(op, &what, None, "Transport", &e.to_string()))?
-            .to_vec();
+        let body = resp.bytes().await.map_err(transport)?.to_vec();
         if status.is_success() {
             return Ok(Response { headers, body });
         }
@@ -210,8 +221,9 @@ impl S3Client {
         Err(self.err(op, &what, Some(status.as_u16()), &code, &msg))
     }
 
-    /// [`Self::request_once`], retried (up to 4 times, with backoff) when
-    /// retrying can help.
+    /// [`Self::request_once`], sent again when retrying can help (see
+    /// [`crate::retry`]: the same attempts, waits and notices as OpenDAL's
+    /// requests).
     pub(super) async fn request(
         &self,
         method: http::Method,
@@ -229,18 +241,24 @@ impl S3Client {
             body,
             op,
         };
-        let mut delay = Duration::from_millis(200);
-        for attempt in 0.. {
-            match self.request_once(&req).await {
-                Err(e) if e.retryable() && attempt < 3 && !e.code.starts_with("Config") => {
-                    tracing::debug!("{e}; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-                r => return r,
-            }
-        }
-        unreachable!()
+        let at = self.request_of(&req);
+        retry::run(&at, || self.request_once(&req)).await
+    }
+}
+
+/// The IAM permission an S3 call needs.
+fn permission(op: &str) -> &'static str {
+    match op {
+        "PutObject" => "s3:PutObject",
+        "HeadObject" | "GetObject" => "s3:GetObject",
+        "HeadBucket" | "ListObjects" | "GetBucketLocation" => "s3:ListBucket",
+        "PutObjectRetention" => "s3:PutObjectRetention",
+        "GetBucketVersioning" => "s3:GetBucketVersioning",
+        "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
+        "DeleteObject" => "s3:DeleteObject",
+        "DeleteObject (version)" => "s3:DeleteObjectVersion",
+        "CreateBucket" => "s3:CreateBucket",
+        _ => "the permission",
     }
 }
 

@@ -5,6 +5,9 @@ use std::fmt;
 
 use coffer_core::StorageError;
 
+use crate::failure::{Cause, Request, S3Place};
+use crate::retry::Attempt;
+
 /// A failed S3 request.
 #[derive(Debug, Clone)]
 pub struct S3Error {
@@ -12,29 +15,39 @@ pub struct S3Error {
     pub op: &'static str,
     /// The key or bucket it was about.
     pub what: String,
-    /// `host:port` of the endpoint.
-    pub endpoint: String,
     /// HTTP status; `None` when no response arrived.
     pub status: Option<u16>,
-    /// S3 error code (`AccessDenied`, `NoSuchKey`, …) or the transport error kind.
+    /// S3 error code (`AccessDenied`, `NoSuchKey`, …) or the stage that
+    /// failed before an answer (`Transport`, `Signing`, `Credentials`).
     pub code: String,
-    /// The store's message.
+    /// The store's message, or the library's when no answer arrived (for
+    /// the debug log; the error's text is [`crate::failure`]'s).
     pub message: String,
+    /// Why it failed, and where.
+    pub(crate) why: Box<Why>,
+}
+
+/// Why an S3 request failed, and where (boxed: an error stays small).
+#[derive(Debug, Clone)]
+pub(crate) struct Why {
+    /// Why it failed.
+    pub cause: Cause,
+    /// Where (for messages); `None` when the location itself is wrong.
+    pub place: Option<S3Place>,
 }
 
 impl S3Error {
-    /// No response arrived (connection refused, DNS, timeout).
+    /// No response arrived (no credentials, connection refused, DNS, timeout).
     pub fn is_transport(&self) -> bool {
         self.status.is_none()
     }
 
-    /// The store did not accept the credentials.
+    /// There are no credentials, or the store did not accept them.
     pub fn is_auth(&self) -> bool {
         matches!(
-            self.code.as_str(),
-            "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidToken" | "ExpiredToken"
-        ) || (self.status == Some(403)
-            && (self.message.contains("No such key") || self.message.contains("Invalid signature")))
+            self.why.cause,
+            Cause::NoCredentials | Cause::BadCredentials { .. }
+        )
     }
 
     /// The object (or bucket) does not exist.
@@ -42,12 +55,9 @@ impl S3Error {
         self.status == Some(404) && self.code != "ObjectLockConfigurationNotFoundError"
     }
 
-    /// Retrying may help (no response, 5xx, throttling).
+    /// Retrying may help (the network, 5xx, throttling).
     pub fn retryable(&self) -> bool {
-        match self.status {
-            None => true,
-            Some(s) => s >= 500 || s == 429,
-        }
+        self.why.cause.retryable()
     }
 
     /// The store does not implement the call.
@@ -55,48 +65,84 @@ impl S3Error {
         self.status == Some(501) || self.code == "NotImplemented"
     }
 
+    /// `host:port` of the endpoint (empty when the location was wrong).
+    pub fn endpoint(&self) -> &str {
+        self.why.place.as_ref().map_or("", |p| p.addr.as_str())
+    }
+
+    /// What the store or library said, for the debug log.
+    pub(crate) fn raw(&self) -> String {
+        format!(
+            "{} {} at {}: {} {}: {}",
+            self.op,
+            self.what,
+            self.endpoint(),
+            self.status.map(|s| s.to_string()).unwrap_or_default(),
+            self.code,
+            self.message
+        )
+    }
+
+    fn request<'a>(&self, place: Option<&'a S3Place>) -> Request<'a> {
+        Request {
+            place,
+            label: self.op,
+            permission: "the permission",
+            path: None,
+        }
+    }
+
     fn into_storage(self, op: &'static str, path: &str) -> StorageError {
+        let message = self.to_string();
+        tracing::debug!(target: "coffer_storage", "{op} {path}: {message} ({})", self.raw());
         StorageError {
             op,
             path: path.to_string(),
             not_found: self.is_not_found(),
             retryable: self.retryable(),
-            message: self.to_string(),
+            kind: self.why.cause.kind(),
+            message,
         }
     }
 }
 
 impl fmt::Display for S3Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_transport() {
-            write!(
+        let bucket = self.why.place.as_ref().map_or("", |p| p.bucket.as_str());
+        let at = self.request(self.why.place.as_ref());
+        let summary = match &self.why.cause {
+            // The object is in `what` already.
+            Cause::AccessDenied { code } if code != "AccessDenied" && !code.is_empty() => {
+                format!("access denied ({code})")
+            }
+            Cause::AccessDenied { .. } => "access denied".to_string(),
+            c => c.summary(&at),
+        };
+        write!(f, "{summary}, for {} {}", self.op, self.what)?;
+        match &self.why.cause {
+            Cause::AccessDenied { .. } => write!(
                 f,
-                "cannot reach the S3 endpoint {} ({}) for {} {}: check the endpoint URL and that the server is running",
-                self.endpoint, self.message, self.op, self.what
-            )
-        } else if self.is_auth() {
-            write!(
-                f,
-                "the S3 endpoint {} rejected the credentials ({}: {}) for {} {}: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-                self.endpoint, self.code, self.message, self.op, self.what
-            )
-        } else {
-            write!(
-                f,
-                "{} {} at {} failed: HTTP {} {}{}{}",
-                self.op,
-                self.what,
-                self.endpoint,
-                self.status.unwrap_or_default(),
-                self.code,
-                if self.message.is_empty() { "" } else { ": " },
-                self.message
-            )
+                ": the credentials lack the permission for {} on bucket {}; grant it to the key, or use a key that has it",
+                self.op, bucket
+            ),
+            c => match c.hint(&at) {
+                Some(h) => write!(f, ": {h}"),
+                None => Ok(()),
+            },
         }
     }
 }
 
 impl std::error::Error for S3Error {}
+
+impl Attempt for S3Error {
+    fn cause(&self) -> &Cause {
+        &self.why.cause
+    }
+    fn raw(&self) -> String {
+        S3Error::raw(self)
+    }
+}
 
 /// Maps an S3 error to the vault layer's storage error.
 pub(crate) fn storage_err(e: S3Error, op: &'static str, path: &str) -> StorageError {
