@@ -26,7 +26,7 @@ use coffer_core::copy::{copy_snapshots, CopyOptions};
 use coffer_core::forget::{execute_forget, plan_forget, ForgetOptions};
 use coffer_core::{BackupOptions, Cancel, Id, RetentionPolicy, Secret, SnapshotFilter, Vault};
 use coffer_sources::spec::{self, SourceSpec};
-use coffer_sources::{Progress, SnapshotMeta};
+use coffer_sources::SnapshotMeta;
 use jiff::Timestamp;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -210,7 +210,7 @@ impl Runner {
                 rule.vault
             ),
         );
-        let outcome = spec::backup(&vault, &spec, &opts, &meta, &Progress::default())?;
+        let outcome = spec::backup(&vault, &spec, &opts, &meta)?;
         if let Some(why) = cancel.reason() {
             if outcome.done.is_empty() {
                 return Ok(JobOutcome::aborted(why));

@@ -70,19 +70,9 @@ pub use postgres::physical as pg_physical;
 pub use postgres::wal;
 
 pub use coffer_core::backup::{run_backup, username, BackupResult, SnapshotMeta, SourceOutput};
-use std::sync::atomic::{AtomicU64, Ordering};
+/// Counters a front end may poll to draw progress (the vault's, which the
+/// archiver adds to; the sources add entries, and restores what they
+/// write).
+pub use coffer_core::progress::{Counts, Part, Progress};
 
-/// Counters a front end may poll to draw progress.
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// Entries visited.
-    pub entries: AtomicU64,
-    /// Bytes of content visited (read or found unchanged).
-    pub bytes: AtomicU64,
-    /// Bytes expected in total, when known.
-    pub total_bytes: AtomicU64,
-}
-
-pub(crate) fn add(c: &AtomicU64, n: u64) {
-    c.fetch_add(n, Ordering::Relaxed);
-}
+pub(crate) use coffer_core::progress::add;

@@ -97,7 +97,7 @@ impl std::fmt::Debug for SourceSpec {
         write!(f, "SourceSpec({v})")
     }
 }
-use crate::{command, files, mysql, postgres, redis, run_backup, BackupResult, Progress};
+use crate::{command, files, mysql, postgres, redis, run_backup, BackupResult, Part, Progress};
 use crate::{SnapshotMeta, SourceError, SourceOutput};
 use coffer_core::{Archiver, BackupOptions, SnapshotFilter, Vault};
 
@@ -243,6 +243,10 @@ impl SourceSpec {
 /// Backs up `spec` into `vault`: the one implementation behind `coffer
 /// backup`, `coffer pg basebackup`, the daemon's jobs and the HTTP API.
 ///
+/// The progress of `opts.progress` (if any) says which part runs (the
+/// paths, each database) and adds up the counters of all of them. Once
+/// `opts.cancel` fires, the databases not yet begun are not begun.
+///
 /// A usage error (bad URL, bad glob) or a failure before anything could be
 /// attempted (the server cannot be reached, no database matches) is `Err`;
 /// once backups run, each snapshot's success or failure is in the
@@ -252,14 +256,33 @@ pub fn backup(
     spec: &SourceSpec,
     opts: &BackupOptions,
     meta: &SnapshotMeta,
-    progress: &Progress,
 ) -> Result<Outcome, SourceError> {
     spec.validate()?;
-    let one =
-        |what: String, f: &dyn Fn(&Archiver) -> Result<SourceOutput, SourceError>| -> Outcome {
-            let r = run_backup(vault, opts, meta, |arch, _| f(arch));
-            Outcome::one(what, r)
-        };
+    let begin = |what: &str, from: Option<&str>, of: Option<(usize, usize)>| {
+        if let Some(p) = &opts.progress {
+            p.set_part(Part {
+                what: what.to_string(),
+                from: from.map(str::to_string),
+                of,
+            });
+        }
+    };
+    // Once stopped, a part not begun fails as the vault's archiver would
+    // fail it, without starting its dump.
+    let stopped = || {
+        opts.cancel
+            .as_ref()
+            .and_then(|c| c.check("the backup").err())
+            .map(SourceError::from)
+    };
+    let one = |what: String,
+               from: Option<&str>,
+               f: &dyn Fn(&Archiver) -> Result<SourceOutput, SourceError>|
+     -> Outcome {
+        begin(&what, from, None);
+        let r = run_backup(vault, opts, meta, |arch, _| f(arch));
+        Outcome::one(what, r)
+    };
     match spec {
         SourceSpec::Files {
             paths,
@@ -302,8 +325,10 @@ pub fn backup(
                 one_file_system: *one_file_system,
                 parent,
             };
+            begin(&path_strings.join(" "), None, None);
+            let none = Progress::default();
             let r = run_backup(vault, opts, meta, |arch, index| {
-                files::backup(arch, index, &fopts, progress)
+                files::backup(arch, index, &fopts, arch.progress().unwrap_or(&none))
             });
             Ok(Outcome::one(
                 path_strings.join(" "),
@@ -336,16 +361,25 @@ pub fn backup(
                 url.database.iter().cloned().collect()
             };
             let mut out = Outcome::default();
+            let parts = dbs.len() + usize::from(*globals);
+            let of = |i: usize| (parts > 1).then_some((i, parts));
             if *globals {
                 let what = format!("the globals of {}", url.location(None));
+                begin(&what, None, of(1));
                 out.push(
                     what,
                     run_backup(vault, opts, meta, |arch, _| pg.backup_globals(arch)),
                 );
             }
-            for db in &dbs {
+            for (i, db) in dbs.iter().enumerate() {
+                let what = url.location(Some(db));
+                if let Some(error) = stopped() {
+                    out.failed.push(Failure { what, error });
+                    continue;
+                }
+                begin(&what, None, of(i + 1 + usize::from(*globals)));
                 out.push(
-                    url.location(Some(db)),
+                    what,
                     run_backup(vault, opts, meta, |arch, _| pg.backup_database(arch, db)),
                 );
             }
@@ -359,6 +393,7 @@ pub fn backup(
             let pg = postgres::Postgres::connect(&url, &pgo, None)?;
             Ok(one(
                 format!("a base backup of {}", url.location(None)),
+                Some("pg_basebackup"),
                 &|arch| pg.base_backup(arch),
             ))
         }
@@ -368,7 +403,7 @@ pub fn backup(
                 bin_dir: bin_dir.clone(),
             };
             let m = mysql::Mysql::connect(&url, &mo, url.database.as_deref())?;
-            Ok(one(url.location(url.database.as_deref()), &|arch| {
+            Ok(one(url.location(url.database.as_deref()), None, &|arch| {
                 m.backup(arch)
             }))
         }
@@ -376,6 +411,7 @@ pub fn backup(
             let url = DbUrl::parse(url, redis::SCHEMES, redis::DEFAULT_PORT, "--redis")?;
             let r = redis::Redis::connect(&url)?;
             let what = url.location(None);
+            begin(&what, Some(crate::stream::FROM_REDIS), None);
             // Redis::backup consumes the connection: one attempt.
             let res = run_backup(vault, opts, meta, |arch, _| r.backup(arch));
             Ok(Outcome::one(what, res))
@@ -390,9 +426,11 @@ pub fn backup(
                 name.clone(),
                 restore_command.clone(),
             )?;
-            Ok(one(format!("command `{command}`"), &|arch| {
-                src.backup(arch)
-            }))
+            Ok(one(
+                format!("command `{command}`"),
+                Some(crate::stream::FROM_COMMAND),
+                &|arch| src.backup(arch),
+            ))
         }
     }
 }
