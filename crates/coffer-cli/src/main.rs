@@ -3,7 +3,8 @@
 //! `main` parses the command line ([`cli`]), runs the command (`cmd/`, one
 //! file per verb) and turns its result into an exit code; the files beside
 //! it are what the commands share (the vault, configuration and state
-//! directory a command means in `context`, printing in `output`).
+//! directory a command means in `context`, printing in `output`, the
+//! progress line in `progress`, signals in `signal`).
 
 // The test clock (`COFFER_NOW`) is for the test build only: an optimised
 // build with it does not compile, so no release binary carries the hook
@@ -23,6 +24,7 @@ mod cmd;
 mod context;
 mod error;
 mod output;
+mod progress;
 mod signal;
 mod sources;
 #[cfg(test)]

@@ -23,6 +23,7 @@ mod metrics;
 mod notify;
 mod object_lock;
 mod pitr;
+mod progress;
 mod proof;
 mod prune;
 mod report;

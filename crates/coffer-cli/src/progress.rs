@@ -1,0 +1,223 @@
+//! The progress line of a backup or restore: drawn from the counters of a
+//! [`Progress`] (kept by coffer-core and coffer-sources where the work is
+//! done) a few times a second, on standard error, only when standard output
+//! is a terminal and neither --json nor --quiet is given. It is cleared
+//! before the command prints its summary.
+//!
+//! A files backup: `backing up /srv: 1234 entries, 12.0 MiB read, 3.1 MiB
+//! stored, 4.0 MiB/s, 3.2s`; a stream: `backing up postgres://db1:5432/shop
+//! (2 of 5): 12.0 MiB read from pg_dump, 3.1 MiB stored, 4.0 MiB/s, 3.2s`;
+//! a restore: `restoring snapshot 1a2b3c4d into /tmp/r: 12.0 MiB of 40.0
+//! MiB (30%) written, 3 of 10 files, 4.0 MiB/s, 3.2s`. The rate is that of
+//! the last few seconds.
+
+use coffer_sources::{Counts, Part, Progress};
+use std::collections::VecDeque;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::args::GlobalArgs;
+use crate::output::{duration, human, rate};
+
+/// What the line describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// A backup: bytes read and stored.
+    Backup,
+    /// A restore: bytes (and files) written.
+    Restore,
+}
+
+/// How often the line is redrawn.
+const TICK: Duration = Duration::from_millis(100);
+/// Nothing is drawn for work that ends sooner than this.
+const FIRST_DRAW: Duration = Duration::from_millis(200);
+/// The rate is measured over this much of the recent past.
+const RATE_WINDOW: Duration = Duration::from_secs(3);
+
+/// A progress line fed from [`Progress`] counters (see the module doc).
+pub struct ProgressView {
+    stop: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+}
+
+impl ProgressView {
+    /// Starts the line (nothing with --json, --quiet or off a terminal).
+    pub fn start(g: &GlobalArgs, p: Arc<Progress>, work: Work) -> Self {
+        if g.json || g.quiet || !std::io::stdout().is_terminal() {
+            return ProgressView::none();
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let h = std::thread::spawn(move || draw(&p, work, &s2));
+        ProgressView {
+            stop: Some((stop, h)),
+        }
+    }
+
+    /// No line (standard output carries data, say).
+    pub fn none() -> Self {
+        ProgressView { stop: None }
+    }
+
+    /// Stops and clears the line.
+    pub fn finish(self) {
+        if let Some((s, h)) = self.stop {
+            s.store(true, Ordering::Relaxed);
+            let _ = h.join();
+        }
+    }
+}
+
+/// Draws until `stop`, then clears the line.
+fn draw(p: &Progress, work: Work, stop: &AtomicBool) {
+    let t0 = Instant::now();
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {wide_msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let mut samples: VecDeque<(Instant, u64)> = VecDeque::new();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(TICK);
+        let now = Instant::now();
+        let c = p.counts();
+        let moved = match work {
+            Work::Backup => c.bytes_read,
+            Work::Restore => c.bytes,
+        };
+        samples.push_back((now, moved));
+        while samples
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW)
+        {
+            samples.pop_front();
+        }
+        if now.duration_since(t0) < FIRST_DRAW {
+            continue;
+        }
+        let (t1, b1) = *samples.front().expect("pushed above");
+        let per_sec = rate(
+            moved.saturating_sub(b1),
+            now.duration_since(t1).as_secs_f64(),
+        );
+        bar.set_message(line(
+            work,
+            &p.part(),
+            &c,
+            per_sec.as_deref(),
+            now.duration_since(t0),
+        ));
+        bar.tick();
+    }
+    bar.finish_and_clear();
+}
+
+/// The text of the line.
+fn line(work: Work, part: &Part, c: &Counts, per_sec: Option<&str>, elapsed: Duration) -> String {
+    let mut out = match work {
+        Work::Backup => "backing up",
+        Work::Restore => "restoring",
+    }
+    .to_string();
+    if !part.what.is_empty() {
+        out.push(' ');
+        out.push_str(&part.what);
+    }
+    if let Some((i, n)) = part.of {
+        out.push_str(&format!(" ({i} of {n})"));
+    }
+    out.push_str(": ");
+    let mut fields = Vec::new();
+    match work {
+        Work::Backup => {
+            if part.from.is_none() {
+                fields.push(crate::output::count(c.entries, "entry"));
+            }
+            fields.push(match &part.from {
+                Some(f) => format!("{} read from {f}", human(c.bytes_read)),
+                None => format!("{} read", human(c.bytes_read)),
+            });
+            fields.push(format!("{} stored", human(c.bytes_stored)));
+        }
+        Work::Restore => {
+            let mut w = human(c.bytes);
+            if c.total_bytes > 0 {
+                let pct = (c.bytes as f64 * 100.0 / c.total_bytes as f64).min(100.0);
+                w.push_str(&format!(" of {} ({pct:.0}%)", human(c.total_bytes)));
+            }
+            fields.push(format!("{w} written"));
+            if c.total_files > 0 {
+                fields.push(format!("{} of {} files", c.files, c.total_files));
+            }
+        }
+    }
+    fields.push(per_sec.unwrap_or("0 B/s").to_string());
+    fields.push(duration(
+        jiff::SignedDuration::try_from(elapsed).unwrap_or_default(),
+    ));
+    out.push_str(&fields.join(", "));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_backup_line_names_the_tool_and_the_part() {
+        let part = Part {
+            what: "postgres://db1:5432/shop".into(),
+            from: Some("pg_dump".into()),
+            of: Some((2, 5)),
+        };
+        let c = Counts {
+            bytes_read: 3 << 20,
+            bytes_stored: 1 << 20,
+            ..Default::default()
+        };
+        assert_eq!(
+            line(
+                Work::Backup,
+                &part,
+                &c,
+                Some("1.0 MiB/s"),
+                Duration::from_millis(3200)
+            ),
+            "backing up postgres://db1:5432/shop (2 of 5): 3.0 MiB read from pg_dump, 1.0 MiB stored, 1.0 MiB/s, 3.2s"
+        );
+    }
+
+    #[test]
+    fn a_files_line_counts_entries_and_a_restore_line_its_totals() {
+        let files = Part {
+            what: "/srv".into(),
+            ..Default::default()
+        };
+        let c = Counts {
+            entries: 1,
+            bytes_read: 512,
+            ..Default::default()
+        };
+        assert_eq!(
+            line(Work::Backup, &files, &c, None, Duration::from_secs(61)),
+            "backing up /srv: 1 entry, 512 B read, 0 B stored, 0 B/s, 1m 01s"
+        );
+        let r = Part {
+            what: "snapshot 1a2b3c4d into /tmp/r".into(),
+            ..Default::default()
+        };
+        let c = Counts {
+            bytes: 1 << 20,
+            total_bytes: 4 << 20,
+            files: 3,
+            total_files: 10,
+            ..Default::default()
+        };
+        assert_eq!(
+            line(Work::Restore, &r, &c, Some("2.0 MiB/s"), Duration::from_secs(2)),
+            "restoring snapshot 1a2b3c4d into /tmp/r: 1.0 MiB of 4.0 MiB (25%) written, 3 of 10 files, 2.0 MiB/s, 2.0s"
+        );
+    }
+}
