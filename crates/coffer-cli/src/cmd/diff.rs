@@ -24,8 +24,8 @@ pub fn diff(g: &GlobalArgs, a: &str, b: &str) -> Result<u8> {
             println!("{}  {}", c.change, c.path);
         }
         println!(
-            "{} changes from {} to {}",
-            changes.len(),
+            "{} from {} to {}",
+            crate::output::count(changes.len() as u64, "change"),
             ia.short(),
             ib.short()
         );
