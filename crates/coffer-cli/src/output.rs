@@ -262,3 +262,32 @@ pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
         r => r,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_take_their_plural() {
+        assert_eq!(count(1, "snapshot"), "1 snapshot");
+        assert_eq!(count(0, "snapshot"), "0 snapshots");
+        assert_eq!(count(2, "directory"), "2 directories");
+        assert_eq!(count(1, "other entry"), "1 other entry");
+        assert_eq!(count(3, "index object"), "3 index objects");
+        assert_eq!(count(2, "key"), "2 keys");
+        assert_eq!(count(2, "pass"), "2 passes");
+    }
+
+    #[test]
+    fn a_table_aligns_by_terminal_width() {
+        let rows = vec![
+            vec!["a".to_string(), "日本".to_string(), "x".to_string()],
+            vec!["bbb".to_string(), "c".to_string(), "".to_string()],
+        ];
+        assert_eq!(
+            table(&["id", "host", "tags"], &rows),
+            ["id   host  tags", "a    日本  x", "bbb  c"]
+        );
+        assert!(table(&["id"], &[]).is_empty());
+    }
+}
