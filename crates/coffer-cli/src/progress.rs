@@ -149,7 +149,11 @@ fn line(work: Work, part: &Part, c: &Counts, per_sec: Option<&str>, elapsed: Dur
             }
             fields.push(format!("{w} written"));
             if c.total_files > 0 {
-                fields.push(format!("{} of {} files", c.files, c.total_files));
+                fields.push(format!(
+                    "{} of {}",
+                    c.files,
+                    crate::output::count(c.total_files, "file")
+                ));
             }
         }
     }

@@ -118,9 +118,9 @@ pub fn vault(g: &GlobalArgs, c: VaultCmd) -> Result<u8> {
                 );
             } else if !g.quiet {
                 println!(
-                    "vault {location} now has a {} lock: snapshots younger than {} days cannot be forgotten; rules must keep snapshots {}–{} days",
+                    "vault {location} now has a {} lock: snapshots younger than {} cannot be forgotten; rules must keep snapshots {}–{} days",
                     lock.mode,
-                    policy.min_retention_days,
+                    count(policy.min_retention_days as u64, "day"),
                     policy.min_retention_days,
                     policy.max_retention_days
                 );
