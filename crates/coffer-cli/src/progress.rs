@@ -108,27 +108,77 @@ fn draw(p: &Progress, work: Work, stop: &AtomicBool) {
             &c,
             per_sec.as_deref(),
             now.duration_since(t0),
+            columns().saturating_sub(2),
         ));
         bar.tick();
     }
     bar.finish_and_clear();
 }
 
-/// The text of the line.
-fn line(work: Work, part: &Part, c: &Counts, per_sec: Option<&str>, elapsed: Duration) -> String {
-    let mut out = match work {
+/// The terminal's width in columns (standard error's; 80 if unknown).
+fn columns() -> usize {
+    // SAFETY: TIOCGWINSZ fills a winsize, valid for the call.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    if r == 0 && ws.ws_col > 0 {
+        ws.ws_col as usize
+    } else {
+        80
+    }
+}
+
+/// `s` cut to at most `max` terminal columns, ending in `…` if cut.
+fn shorten(s: &str, max: usize) -> String {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    if s.width() <= max {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for ch in s.chars() {
+        let cw = ch.width().unwrap_or(0);
+        if w + cw + 1 > max {
+            break;
+        }
+        out.push(ch);
+        w += cw;
+    }
+    out.push('…');
+    out
+}
+
+/// The text of the line, at most `width` columns where it can be: what is
+/// worked on is shortened first, so that the counts stay in view.
+fn line(
+    work: Work,
+    part: &Part,
+    c: &Counts,
+    per_sec: Option<&str>,
+    elapsed: Duration,
+    width: usize,
+) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let verb = match work {
         Work::Backup => "backing up",
         Work::Restore => "restoring",
-    }
-    .to_string();
-    if !part.what.is_empty() {
-        out.push(' ');
-        out.push_str(&part.what);
-    }
+    };
+    let mut what = part.what.clone();
     if let Some((i, n)) = part.of {
-        out.push_str(&format!(" ({i} of {n})"));
+        what.push_str(&format!(" ({i} of {n})"));
     }
-    out.push_str(": ");
+    let counts = counts(work, part, c, per_sec, elapsed);
+    if what.is_empty() {
+        return format!("{verb}: {counts}");
+    }
+    // What is cut first, down to `…`: the counts are what moves.
+    let room = width
+        .saturating_sub(verb.width() + counts.width() + 3)
+        .max(1);
+    format!("{verb} {}: {counts}", shorten(&what, room))
+}
+
+/// The counts of the line.
+fn counts(work: Work, part: &Part, c: &Counts, per_sec: Option<&str>, elapsed: Duration) -> String {
     let mut fields = Vec::new();
     match work {
         Work::Backup => {
@@ -161,8 +211,7 @@ fn line(work: Work, part: &Part, c: &Counts, per_sec: Option<&str>, elapsed: Dur
     fields.push(duration(
         jiff::SignedDuration::try_from(elapsed).unwrap_or_default(),
     ));
-    out.push_str(&fields.join(", "));
-    out
+    fields.join(", ")
 }
 
 #[cfg(test)]
@@ -187,7 +236,8 @@ mod tests {
                 &part,
                 &c,
                 Some("1.0 MiB/s"),
-                Duration::from_millis(3200)
+                Duration::from_millis(3200),
+                200
             ),
             "backing up postgres://db1:5432/shop (2 of 5): 3.0 MiB read from pg_dump, 1.0 MiB stored, 1.0 MiB/s, 3.2s"
         );
@@ -205,7 +255,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            line(Work::Backup, &files, &c, None, Duration::from_secs(61)),
+            line(Work::Backup, &files, &c, None, Duration::from_secs(61), 200),
             "backing up /srv: 1 entry, 512 B read, 0 B stored, 0 B/s, 1m 01s"
         );
         let r = Part {
@@ -220,8 +270,38 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            line(Work::Restore, &r, &c, Some("2.0 MiB/s"), Duration::from_secs(2)),
+            line(
+                Work::Restore,
+                &r,
+                &c,
+                Some("2.0 MiB/s"),
+                Duration::from_secs(2),
+                200
+            ),
             "restoring snapshot 1a2b3c4d into /tmp/r: 1.0 MiB of 4.0 MiB (25%) written, 3 of 10 files, 2.0 MiB/s, 2.0s"
         );
+    }
+
+    #[test]
+    fn a_long_name_is_shortened_so_that_the_counts_stay_in_view() {
+        let part = Part {
+            what: format!("command `{}`", "x".repeat(200)),
+            from: Some("the command".into()),
+            of: None,
+        };
+        let l = line(
+            Work::Backup,
+            &part,
+            &Counts::default(),
+            None,
+            Duration::from_secs(1),
+            78,
+        );
+        assert!(
+            l.ends_with(": 0 B read from the command, 0 B stored, 0 B/s, 1.0s"),
+            "{l}"
+        );
+        assert!(l.contains("xxx…: "), "{l}");
+        assert_eq!(unicode_width::UnicodeWidthStr::width(l.as_str()), 78, "{l}");
     }
 }
