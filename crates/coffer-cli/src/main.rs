@@ -3,7 +3,8 @@
 //! `main` parses the command line ([`cli`]), runs the command (`cmd/`, one
 //! file per verb) and turns its result into an exit code; the files beside
 //! it are what the commands share (the vault, configuration and state
-//! directory a command means in `context`, printing in `output`).
+//! directory a command means in `context`, printing in `output`, the
+//! progress line in `progress`, signals in `signal`).
 
 // The test clock (`COFFER_NOW`) is for the test build only: an optimised
 // build with it does not compile, so no release binary carries the hook
@@ -24,6 +25,7 @@ mod context;
 mod error;
 mod help;
 mod output;
+mod progress;
 mod signal;
 mod sources;
 #[cfg(test)]
@@ -65,7 +67,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     // A storage request sent again says so, whatever the log filter.
-    coffer_storage::on_retry(|n| eprintln!("warning: {n}"));
+    coffer_storage::on_retry(|n| progress::say(&format!("warning: {n}")));
     let json = g.json;
     match run(&g, line.cmd) {
         Ok(code) => ExitCode::from(code),

@@ -1,22 +1,135 @@
 //! Printing helpers shared by several commands: byte counts ([`human`]),
-//! a backup's summary or JSON ([`report_backup`]), the progress bar
-//! ([`ProgressView`]) and the damage a check found ([`print_damage`]).
+//! counts of things with their plural ([`count`]), durations
+//! ([`duration`]), tables aligned by their widest cell ([`table`]), a
+//! backup's one summary line or JSON ([`report_backup`]) and the damage a
+//! check found ([`print_damage`]). The progress line is [`crate::progress`].
 
 use anyhow::Result;
 use coffer_core::Vault;
-use coffer_sources::Progress;
 use serde_json::json;
-use std::io::IsTerminal;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use unicode_width::UnicodeWidthStr;
 
 use crate::args::GlobalArgs;
 
 /// A byte count for people (`1.5 MiB`).
 pub use coffer_core::human_bytes as human;
 
-/// Prints a backup's warnings and summary; with --json prints the snapshot
-/// as JSON, or (when `collect`) returns it for the caller to print in a list.
+/// `n` things: `1 snapshot`, `2 snapshots`, `0 directories`, `3 index
+/// objects`. `thing` is the singular; its last word takes the plural.
+pub fn count(n: u64, thing: &str) -> String {
+    if n == 1 {
+        return format!("1 {thing}");
+    }
+    let ies = thing.ends_with('y')
+        && !thing
+            .chars()
+            .rev()
+            .nth(1)
+            .is_some_and(|c| "aeiou".contains(c));
+    if ies {
+        format!("{n} {}ies", &thing[..thing.len() - 1])
+    } else if ["s", "x", "ch", "sh"].iter().any(|e| thing.ends_with(e)) {
+        format!("{n} {thing}es")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
+/// A duration for people: `0.4s`, `12.0s`, `2m 05s`, `1h 02m`.
+pub fn duration(d: jiff::SignedDuration) -> String {
+    let s = d.as_secs().max(0);
+    match s {
+        0..=59 => format!("{}.{}s", s, d.subsec_millis().max(0) / 100),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// `bytes` over `secs` as a rate (`12.0 MiB/s`); `None` for no time.
+pub fn rate(bytes: u64, secs: f64) -> Option<String> {
+    (secs > 0.0).then(|| format!("{}/s", human((bytes as f64 / secs) as u64)))
+}
+
+/// The lines of a table: each column as wide as its widest cell (in
+/// terminal columns, so that names in any script line up), two spaces
+/// between columns, the last column not padded. No header line when there
+/// are no rows.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.width());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut out = String::new();
+        for (i, c) in cells.enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            out.push_str(c);
+            if i + 1 < widths.len() {
+                out.push_str(&" ".repeat(widths[i].saturating_sub(c.width())));
+            }
+        }
+        out.trim_end().to_string()
+    };
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![line(&mut header.iter().copied())];
+    out.extend(rows.iter().map(|r| line(&mut r.iter().map(String::as_str))));
+    out
+}
+
+/// The seconds from `started` to `finished` (RFC 3339), if both parse.
+pub fn seconds(started: &str, finished: &str) -> Option<f64> {
+    let (a, b) = (
+        started.parse::<jiff::Timestamp>().ok()?,
+        finished.parse::<jiff::Timestamp>().ok()?,
+    );
+    Some(b.duration_since(a).as_secs_f64().max(0.0))
+}
+
+/// `read 5.0 MiB from pg_dump in 2.1s (2.4 MiB/s), added 4.0 MiB (1.2 MiB
+/// stored)`: what a backup read and stored, as its summary and `plan run`
+/// print it. `of`: the content covered, when more than was read (files
+/// found unchanged).
+pub fn data_line(
+    read: u64,
+    of: Option<u64>,
+    from: Option<&str>,
+    secs: Option<f64>,
+    added: u64,
+    stored: u64,
+) -> String {
+    let mut out = format!("read {}", human(read));
+    if let Some(total) = of.filter(|t| *t > read) {
+        out.push_str(&format!(" of {}", human(total)));
+    }
+    if let Some(f) = from {
+        out.push_str(&format!(" from {f}"));
+    }
+    if let Some(s) = secs {
+        out.push_str(&format!(
+            " in {}",
+            duration(jiff::SignedDuration::from_secs_f64(s))
+        ));
+        if let Some(r) = rate(read, s) {
+            out.push_str(&format!(" ({r})"));
+        }
+    }
+    out.push_str(&format!(
+        ", added {} ({} stored)",
+        human(added),
+        human(stored)
+    ));
+    out
+}
+
+/// Prints a backup's warnings and its one summary line; with --json prints
+/// the snapshot as JSON, or (when `collect`) returns it for the caller to
+/// print in a list.
 pub fn report_backup(
     g: &GlobalArgs,
     vault: &Vault,
@@ -27,7 +140,6 @@ pub fn report_backup(
     for w in &result.warnings {
         eprintln!("warning: {w}");
     }
-    let s = &result.snapshot.summary;
     let mut j = serde_json::to_value(&result.snapshot)?;
     j["id"] = json!(result.id.map(|i| i.to_hex()));
     j["dry_run"] = json!(dry_run);
@@ -37,88 +149,68 @@ pub fn report_backup(
             println!("{}", serde_json::to_string_pretty(&j)?);
         }
     } else if !g.quiet {
-        if result.snapshot.source.kind == "files" {
-            println!(
-                "files: {} new, {} changed, {} unmodified; {} directories",
-                s.files_new, s.files_changed, s.files_unmodified, s.dirs
-            );
-        } else {
-            println!(
-                "{} {}",
-                result.snapshot.source.kind,
-                result.snapshot.paths.join(" ")
-            );
-        }
-        println!(
-            "added {} ({} stored) in {} new blobs; {} processed",
-            human(s.bytes_added),
-            human(s.bytes_stored),
-            s.blobs_added,
-            human(s.total_bytes)
-        );
-        match result.id {
-            Some(id) => println!(
-                "snapshot {} saved in {}",
-                id.short(),
-                vault.backend().location()
-            ),
-            None => println!("dry run: nothing written"),
-        }
+        println!("{}", summary_line(vault, result));
     }
     Ok(j)
 }
 
-/// A progress bar fed from [`Progress`] counters, drawn only on a terminal.
-pub struct ProgressView {
-    stop: Option<(
-        Arc<std::sync::atomic::AtomicBool>,
-        std::thread::JoinHandle<()>,
-    )>,
-}
-
-impl ProgressView {
-    /// Starts the bar (nothing with --json, --quiet or off a terminal).
-    pub fn start(g: &GlobalArgs, p: Arc<Progress>, what: &'static str) -> Self {
-        if g.json || g.quiet || !std::io::stdout().is_terminal() {
-            return ProgressView { stop: None };
+/// The one line a backup prints for each snapshot it made, e.g.
+///
+/// `files /srv/www: 14 files (3 new, 1 changed, 10 unmodified), 9
+/// directories (with those above the paths); read 5.0 MiB of 1.2 GiB in
+/// 2.1s (2.4 MiB/s), added 4.0 MiB (1.2 MiB stored); snapshot 1a2b3c4d
+/// saved in /srv/vault`
+///
+/// The directories are those of the snapshot, as a full restore counts
+/// them: the backed-up paths' parents (which a restore makes too) included.
+pub fn summary_line(vault: &Vault, result: &coffer_sources::BackupResult) -> String {
+    let snap = &result.snapshot;
+    let s = &snap.summary;
+    let kind = &snap.source.kind;
+    let paths = snap.paths.join(" ");
+    // `postgres://db1:5432/shop` says its kind already.
+    let mut out = if paths.starts_with(&format!("{kind}://")) {
+        format!("{paths}: ")
+    } else {
+        format!("{kind} {paths}: ")
+    };
+    let from = coffer_sources::stream::origin(kind, &snap.source.details);
+    if from.is_none() {
+        let files = s.files_new + s.files_changed + s.files_unmodified;
+        out.push_str(&format!(
+            "{} ({} new, {} changed, {} unmodified), {}",
+            count(files, "file"),
+            s.files_new,
+            s.files_changed,
+            s.files_unmodified,
+            count(s.dirs, "directory"),
+        ));
+        // Only when there are such directories: /etc lies in none.
+        if snap.paths.iter().any(|p| p.trim_matches('/').contains('/')) {
+            out.push_str(" (with those above the paths)");
         }
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let s2 = stop.clone();
-        let h = std::thread::spawn(move || {
-            let total = p.total_bytes.load(Ordering::Relaxed);
-            let bar = if total > 0 {
-                indicatif::ProgressBar::new(total)
-            } else {
-                indicatif::ProgressBar::new_spinner()
-            };
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {msg} {bytes} {bytes_per_sec} {elapsed}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-            );
-            while !s2.load(Ordering::Relaxed) {
-                bar.set_position(p.bytes.load(Ordering::Relaxed));
-                bar.set_message(format!(
-                    "{what}: {} entries",
-                    p.entries.load(Ordering::Relaxed)
-                ));
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            bar.finish_and_clear();
-        });
-        ProgressView {
-            stop: Some((stop, h)),
+        if s.others > 0 {
+            out.push_str(&format!(", {}", count(s.others, "other entry")));
         }
+        out.push_str("; ");
     }
-
-    /// Stops and clears the bar.
-    pub fn finish(self) {
-        if let Some((s, h)) = self.stop {
-            s.store(true, Ordering::Relaxed);
-            let _ = h.join();
-        }
+    out.push_str(&data_line(
+        s.bytes_read,
+        from.is_none().then_some(s.total_bytes),
+        from.as_deref(),
+        seconds(&s.started, &s.finished),
+        s.bytes_added,
+        s.bytes_stored,
+    ));
+    match result.id {
+        Some(id) => out.push_str(&format!(
+            "; snapshot {} saved in {}",
+            id.short(),
+            vault.backend().location()
+        )),
+        None => out.push_str("; dry run: nothing written"),
     }
+    out
 }
 
 /// Prints each damaged object with the snapshots it affects (`coffer
@@ -168,5 +260,34 @@ pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     match out.write_all(bytes).and_then(|_| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_take_their_plural() {
+        assert_eq!(count(1, "snapshot"), "1 snapshot");
+        assert_eq!(count(0, "snapshot"), "0 snapshots");
+        assert_eq!(count(2, "directory"), "2 directories");
+        assert_eq!(count(1, "other entry"), "1 other entry");
+        assert_eq!(count(3, "index object"), "3 index objects");
+        assert_eq!(count(2, "key"), "2 keys");
+        assert_eq!(count(2, "pass"), "2 passes");
+    }
+
+    #[test]
+    fn a_table_aligns_by_terminal_width() {
+        let rows = vec![
+            vec!["a".to_string(), "日本".to_string(), "x".to_string()],
+            vec!["bbb".to_string(), "c".to_string(), "".to_string()],
+        ];
+        assert_eq!(
+            table(&["id", "host", "tags"], &rows),
+            ["id   host  tags", "a    日本  x", "bbb  c"]
+        );
+        assert!(table(&["id"], &[]).is_empty());
     }
 }

@@ -89,5 +89,5 @@ pub fn notices(g: &crate::args::GlobalArgs) -> coffer_sources::Notices {
     if g.quiet {
         return coffer_sources::Notices::default();
     }
-    coffer_sources::Notices::to(|line| eprintln!("note: {line}"))
+    coffer_sources::Notices::to(|line| crate::progress::say(&format!("note: {line}")))
 }

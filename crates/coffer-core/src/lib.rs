@@ -39,7 +39,7 @@
 //!   prune both read.
 //! - `ops/`: the operations on a vault ([`archiver`] for backup,
 //!   [`restore`], [`check`](mod@check), [`copy`], [`diff`](mod@diff),
-//!   [`retention`], [`forget`], [`prune`](mod@prune),
+//!   [`retention`], [`forget`], [`prune`](mod@prune), [`progress`](mod@progress),
 //!   [`rotate`](mod@rotate)), each with its options and its stats, report
 //!   or plan.
 //! - At the top, what both use: [`vault`] (the [`Vault`] handle that opens a
@@ -75,7 +75,9 @@ pub mod vault;
 pub use format::{
     chunker, crypto, id, index, keys, lock, pack, session, snapshot, staging, tree, wal,
 };
-pub use ops::{archiver, backup, check, copy, diff, forget, prune, restore, retention, rotate};
+pub use ops::{
+    archiver, backup, check, copy, diff, forget, progress, prune, restore, retention, rotate,
+};
 
 pub use archiver::{Archiver, BackupOptions, Cancel};
 pub use backend::{
@@ -94,6 +96,7 @@ pub use index::Index;
 pub use keys::{KdfParams, Secret, SlotInfo, SlotProblem};
 pub use lock::{HoldRecord, LockMode, LockPolicy, LockRecord, LockState, RetentionPlan, VaultLock};
 pub use pack::BlobKind;
+pub use progress::Progress;
 pub use prune::{prune, PruneOptions, PrunePlan, PruneReport};
 pub use restore::{restore_contents, ContentStats, Delivery, Part};
 pub use retention::{plan_retention, Candidate, Decision, GroupBy, Protection, RetentionPolicy};

@@ -203,8 +203,15 @@ impl Runner {
                 .delete_after_days
                 .map(|d| coffer_core::retention::add_days(now, d)),
         };
+        // A source's notices (why it waits) become the job's events.
+        let catalog = self.catalog.clone();
         let opts = BackupOptions {
             cancel: Some(cancel.clone()),
+            progress: Some(std::sync::Arc::new(Progress::with_notices(
+                coffer_sources::Notices::to(move |line| {
+                    let _ = catalog.record_event(id, EventLevel::Info, line);
+                }),
+            ))),
             ..Default::default()
         };
         self.event(
@@ -217,15 +224,7 @@ impl Runner {
                 rule.vault
             ),
         );
-        // A source's notices (why it waits) become the job's events.
-        let catalog = self.catalog.clone();
-        let progress = Progress {
-            notices: coffer_sources::Notices::to(move |line| {
-                let _ = catalog.record_event(id, EventLevel::Info, line);
-            }),
-            ..Default::default()
-        };
-        let outcome = spec::backup(&vault, &spec, &opts, &meta, &progress)?;
+        let outcome = spec::backup(&vault, &spec, &opts, &meta)?;
         if let Some(why) = cancel.reason() {
             if outcome.done.is_empty() {
                 return Ok(JobOutcome::aborted(why));

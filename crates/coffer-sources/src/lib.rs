@@ -74,55 +74,9 @@ pub use postgres::physical as pg_physical;
 pub use postgres::wal;
 
 pub use coffer_core::backup::{run_backup, username, BackupResult, SnapshotMeta, SourceOutput};
-use std::sync::atomic::{AtomicU64, Ordering};
+/// Counters a front end may poll to draw progress (the vault's, which the
+/// archiver adds to; the sources add entries, and restores what they
+/// write).
+pub use coffer_core::progress::{Counts, Notices, Part, Progress};
 
-/// Counters a front end may poll to draw progress, and where a source says
-/// why it waits.
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// Entries visited.
-    pub entries: AtomicU64,
-    /// Bytes of content visited (read or found unchanged).
-    pub bytes: AtomicU64,
-    /// Bytes expected in total, when known.
-    pub total_bytes: AtomicU64,
-    /// Lines for people about what the source waits for and why (a Redis
-    /// server that delays its transfer), said when the wait begins.
-    pub notices: Notices,
-}
-
-/// Where a source's notices go: a front end's function (printing them,
-/// recording them as job events), or nowhere (the default).
-#[derive(Clone, Default)]
-pub struct Notices(Option<std::sync::Arc<Listener>>);
-
-/// A function that takes a notice.
-type Listener = dyn Fn(&str) + Send + Sync;
-
-impl Notices {
-    /// Notices handed to `f`.
-    pub fn to(f: impl Fn(&str) + Send + Sync + 'static) -> Notices {
-        Notices(Some(std::sync::Arc::new(f)))
-    }
-
-    /// Says `line` (nothing happens when no one listens).
-    pub fn say(&self, line: &str) {
-        if let Some(f) = &self.0 {
-            f(line);
-        }
-    }
-}
-
-impl std::fmt::Debug for Notices {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Notices(listened)"
-        } else {
-            "Notices(none)"
-        })
-    }
-}
-
-pub(crate) fn add(c: &AtomicU64, n: u64) {
-    c.fetch_add(n, Ordering::Relaxed);
-}
+pub(crate) use coffer_core::progress::add;

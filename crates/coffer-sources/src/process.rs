@@ -307,6 +307,17 @@ pub fn stdout_to_vault(
 ) -> SourceResult<Vec<ChunkRef>> {
     let mut cmd = cmd;
     cmd.stdin(Stdio::null());
+    if let Some(progress) = archiver.progress() {
+        // The progress names the tool the bytes come from (`pg_dump`),
+        // unless the source named it already.
+        let mut part = progress.part();
+        if part.from.is_none() {
+            part.from = Path::new(cmd.get_program())
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
+            progress.set_part(part);
+        }
+    }
     // A stoppable run puts the process in a group of its own, so that a stop
     // request kills the whole group (a shell's children hold the pipe open
     // too) and the read below ends at once.

@@ -32,7 +32,7 @@ use crate::mysql::{self, Mysql, MysqlOptions, MysqlRestoreOptions};
 use crate::postgres::physical::{self as pg_physical, PgdataOptions};
 use crate::postgres::{self, PgOptions, PgRestoreOptions, Postgres};
 use crate::stream::{self, StreamReader};
-use crate::{command, redis, Progress, SourceError, SourceResult};
+use crate::{add, command, redis, Part, Progress, SourceError, SourceResult};
 
 /// Where a snapshot is restored to.
 #[derive(Debug)]
@@ -105,20 +105,27 @@ impl Destination {
     /// `restoring snapshot ID into WHERE`: the context front ends give an
     /// error of [`restore`].
     pub fn context(&self, id: &Id) -> String {
-        let id = id.short();
+        let verb = match self {
+            Destination::File(_) => "writing",
+            _ => "restoring",
+        };
+        format!("{verb} snapshot {} {}", id.short(), self.phrase())
+    }
+
+    /// Where to, after the snapshot: `into /tmp/r`, `to dump.sql`,
+    /// `through restore command `psql``.
+    pub fn phrase(&self) -> String {
         match self {
-            Destination::Directory { target, .. } => {
-                format!("restoring snapshot {id} into {}", target.display())
-            }
-            Destination::File(f) => format!("writing snapshot {id} to {}", f.display()),
+            Destination::Directory { target, .. } => format!("into {}", target.display()),
+            Destination::File(f) => format!("to {}", f.display()),
             Destination::Postgres { url, .. } | Destination::Mysql { url, .. } => {
-                format!("restoring snapshot {id} into {url}")
+                format!("into {url}")
             }
-            Destination::Pgdata(o) => format!("restoring snapshot {id} into {}", o.dir.display()),
-            Destination::RedisDir(d) => format!("restoring snapshot {id} into {}", d.display()),
+            Destination::Pgdata(o) => format!("into {}", o.dir.display()),
+            Destination::RedisDir(d) => format!("into {}", d.display()),
             Destination::Command { role, command, .. } => match command {
-                Some(c) => format!("restoring snapshot {id} through {role} `{c}`"),
-                None => format!("restoring snapshot {id} through its recorded restore command"),
+                Some(c) => format!("through {role} `{c}`"),
+                None => "through its recorded restore command".into(),
             },
         }
     }
@@ -173,7 +180,9 @@ pub fn expect_kind(id: &Id, snap: &Snapshot, kinds: &[&str], flag: &str) -> Sour
     )))
 }
 
-/// Restores `req.snapshot` to `req.destination` (see the module doc).
+/// Restores `req.snapshot` to `req.destination` (see the module doc),
+/// adding what it writes to `progress` (the bytes and, into a directory,
+/// the files, with their totals).
 pub fn restore(req: RestoreRequest<'_>, progress: &Progress) -> SourceResult<RestoreOutcome> {
     let (vault, index, id, snap) = (req.vault, req.index, req.id, req.snapshot);
     run(&req, progress).map_err(|e| match e {
@@ -188,6 +197,11 @@ fn run(req: &RestoreRequest<'_>, progress: &Progress) -> SourceResult<RestoreOut
         kind: snap.source.kind.clone(),
         ..Default::default()
     };
+    progress.set_part(Part {
+        what: format!("snapshot {} {}", id.short(), req.destination.phrase()),
+        from: None,
+        of: None,
+    });
     if let Destination::Directory {
         target,
         includes,
@@ -209,8 +223,10 @@ fn run(req: &RestoreRequest<'_>, progress: &Progress) -> SourceResult<RestoreOut
     let reader = Stream {
         inner: StreamReader::open(vault, index, snap)?,
         cancel: req.cancel.clone(),
+        progress,
     };
     out.bytes = reader.inner.len();
+    add(&progress.total_bytes, out.bytes);
     if let Some((kinds, flag)) = req.destination.kinds() {
         expect_kind(id, snap, kinds, flag)?;
     }
@@ -276,10 +292,11 @@ fn run(req: &RestoreRequest<'_>, progress: &Progress) -> SourceResult<RestoreOut
 }
 
 /// A snapshot's stream, failing once the cancel fires (a timed-out restore
-/// stops reading the vault at once).
+/// stops reading the vault at once), counting what it hands on.
 struct Stream<'a> {
     inner: StreamReader<'a>,
     cancel: Option<Cancel>,
+    progress: &'a Progress,
 }
 
 impl Read for Stream<'_> {
@@ -287,7 +304,9 @@ impl Read for Stream<'_> {
         if let Some(why) = self.cancel.as_ref().and_then(Cancel::reason) {
             return Err(std::io::Error::other(why));
         }
-        self.inner.read(buf)
+        let n = self.inner.read(buf)?;
+        add(&self.progress.bytes, n as u64);
+        Ok(n)
     }
 }
 

@@ -97,7 +97,7 @@ impl std::fmt::Debug for SourceSpec {
         write!(f, "SourceSpec({v})")
     }
 }
-use crate::{command, files, mysql, postgres, redis, run_backup, BackupResult, Progress};
+use crate::{command, files, mysql, postgres, redis, run_backup, BackupResult, Part, Progress};
 use crate::{SnapshotMeta, SourceError, SourceOutput};
 use coffer_core::{Archiver, BackupOptions, SnapshotFilter, Vault};
 
@@ -338,6 +338,10 @@ impl SourceSpec {
 /// Backs up `spec` into `vault`: the one implementation behind `coffer
 /// backup`, `coffer pg basebackup`, the daemon's jobs and the HTTP API.
 ///
+/// The progress of `opts.progress` (if any) says which part runs (the
+/// paths, each database) and adds up the counters of all of them. Once
+/// `opts.cancel` fires, the databases not yet begun are not begun.
+///
 /// A usage error (bad URL, bad glob) or a failure before anything could be
 /// attempted (the server cannot be reached, no database matches) is `Err`;
 /// once backups run, each snapshot's success or failure is in the
@@ -347,9 +351,8 @@ pub fn backup(
     spec: &SourceSpec,
     opts: &BackupOptions,
     meta: &SnapshotMeta,
-    progress: &Progress,
 ) -> Result<Outcome, SourceError> {
-    backup_named(vault, spec, opts, meta, &Naming::Untagged, progress)
+    backup_named(vault, spec, opts, meta, &Naming::Untagged)
 }
 
 /// [`backup`], each snapshot tagged with its source's name as `naming`
@@ -361,17 +364,36 @@ pub fn backup_named(
     opts: &BackupOptions,
     meta: &SnapshotMeta,
     naming: &Naming,
-    progress: &Progress,
 ) -> Result<Outcome, SourceError> {
     spec.validate()?;
     let caller = meta;
     let default = spec.default_name();
     let meta = &naming.meta(caller, default.as_deref());
-    let one =
-        |what: String, f: &dyn Fn(&Archiver) -> Result<SourceOutput, SourceError>| -> Outcome {
-            let r = run_backup(vault, opts, meta, |arch, _| f(arch));
-            Outcome::one(what, r)
-        };
+    let begin = |what: &str, from: Option<&str>, of: Option<(usize, usize)>| {
+        if let Some(p) = &opts.progress {
+            p.set_part(Part {
+                what: what.to_string(),
+                from: from.map(str::to_string),
+                of,
+            });
+        }
+    };
+    // Once stopped, a part not begun fails as the vault's archiver would
+    // fail it, without starting its dump.
+    let stopped = || {
+        opts.cancel
+            .as_ref()
+            .and_then(|c| c.check("the backup").err())
+            .map(SourceError::from)
+    };
+    let one = |what: String,
+               from: Option<&str>,
+               f: &dyn Fn(&Archiver) -> Result<SourceOutput, SourceError>|
+     -> Outcome {
+        begin(&what, from, None);
+        let r = run_backup(vault, opts, meta, |arch, _| f(arch));
+        Outcome::one(what, r)
+    };
     match spec {
         SourceSpec::Files {
             paths,
@@ -414,8 +436,10 @@ pub fn backup_named(
                 one_file_system: *one_file_system,
                 parent,
             };
+            begin(&path_strings.join(" "), None, None);
+            let none = Progress::default();
             let r = run_backup(vault, opts, meta, |arch, index| {
-                files::backup(arch, index, &fopts, progress)
+                files::backup(arch, index, &fopts, arch.progress().unwrap_or(&none))
             });
             Ok(Outcome::one(
                 path_strings.join(" "),
@@ -449,18 +473,27 @@ pub fn backup_named(
             };
             let mut out = Outcome::default();
             // Named one by one: the globals and each database their own.
+            let parts = dbs.len() + usize::from(*globals);
+            let of = |i: usize| (parts > 1).then_some((i, parts));
             if *globals {
                 let what = format!("the globals of {}", url.location(None));
                 let m = naming.meta(caller, Some(GLOBALS_NAME));
+                begin(&what, None, of(1));
                 out.push(
                     what,
                     run_backup(vault, opts, &m, |arch, _| pg.backup_globals(arch)),
                 );
             }
-            for db in &dbs {
+            for (i, db) in dbs.iter().enumerate() {
+                let what = url.location(Some(db));
+                if let Some(error) = stopped() {
+                    out.failed.push(Failure { what, error });
+                    continue;
+                }
                 let m = naming.meta(caller, Some(db));
+                begin(&what, None, of(i + 1 + usize::from(*globals)));
                 out.push(
-                    url.location(Some(db)),
+                    what,
                     run_backup(vault, opts, &m, |arch, _| pg.backup_database(arch, db)),
                 );
             }
@@ -474,6 +507,7 @@ pub fn backup_named(
             let pg = postgres::Postgres::connect(&url, &pgo, None)?;
             Ok(one(
                 format!("a base backup of {}", url.location(None)),
+                Some("pg_basebackup"),
                 &|arch| pg.base_backup(arch),
             ))
         }
@@ -483,7 +517,7 @@ pub fn backup_named(
                 bin_dir: bin_dir.clone(),
             };
             let m = mysql::Mysql::connect(&url, &mo, url.database.as_deref())?;
-            Ok(one(url.location(url.database.as_deref()), &|arch| {
+            Ok(one(url.location(url.database.as_deref()), None, &|arch| {
                 m.backup(arch)
             }))
         }
@@ -491,8 +525,12 @@ pub fn backup_named(
             let url = DbUrl::parse(url, redis::SCHEMES, redis::DEFAULT_PORT, "--redis")?;
             let r = redis::Redis::connect(&url)?;
             let what = url.location(None);
+            begin(&what, Some(crate::stream::FROM_REDIS), None);
             // Redis::backup consumes the connection: one attempt.
-            let res = run_backup(vault, opts, meta, |arch, _| r.backup(arch, progress));
+            let none = Progress::default();
+            let res = run_backup(vault, opts, meta, |arch, _| {
+                r.backup(arch, arch.progress().unwrap_or(&none))
+            });
             Ok(Outcome::one(what, res))
         }
         SourceSpec::Command {
@@ -505,9 +543,11 @@ pub fn backup_named(
                 name.clone(),
                 restore_command.clone(),
             )?;
-            Ok(one(format!("command `{command}`"), &|arch| {
-                src.backup(arch)
-            }))
+            Ok(one(
+                format!("command `{command}`"),
+                Some(crate::stream::FROM_COMMAND),
+                &|arch| src.backup(arch),
+            ))
         }
     }
 }

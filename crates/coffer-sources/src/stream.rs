@@ -99,6 +99,37 @@ pub fn one_file(
     })
 }
 
+/// Where a `--command` stream's bytes come from, for people.
+pub const FROM_COMMAND: &str = "the command";
+/// Where a Redis snapshot's bytes come from, for people.
+pub const FROM_REDIS: &str = "the Redis server";
+/// Where a `--stdin` stream's bytes come from, for people.
+pub const FROM_STDIN: &str = "standard input";
+
+/// Where the bytes of a stream snapshot of `kind` came from, for people
+/// (`pg_dump`, `standard input`), with the snapshot's `details`; `None`
+/// for a files snapshot.
+pub fn origin(kind: &str, details: &BTreeMap<String, String>) -> Option<String> {
+    use crate::{mysql, pg_physical, postgres, redis};
+    Some(match kind {
+        "files" => return None,
+        "stdin" => FROM_STDIN.into(),
+        postgres::KIND => "pg_dump".into(),
+        postgres::KIND_GLOBALS => "pg_dumpall".into(),
+        pg_physical::KIND_BASE => "pg_basebackup".into(),
+        // `mariadb-dump  Ver 10.19 …` or `mysqldump  Ver 8.0 …`.
+        mysql::KIND => details
+            .get("dump_tool")
+            .and_then(|v| v.split_whitespace().next())
+            .filter(|t| !t.is_empty())
+            .unwrap_or("the dump tool")
+            .to_string(),
+        redis::KIND => FROM_REDIS.into(),
+        crate::command::KIND => FROM_COMMAND.into(),
+        _ => "the source".into(),
+    })
+}
+
 /// Chunks fetched at once (in parallel) by a [`StreamReader`]; with chunks
 /// of at most 4 MiB (the default maximum; 8 MiB in older vaults) this bounds
 /// its memory to 32 MiB (64 MiB).
@@ -209,26 +240,65 @@ impl Read for StreamReader<'_> {
 }
 
 /// Writes the stream of `snap` to `path` (`-`: standard output); returns
-/// the bytes written. An existing file is not overwritten.
+/// the bytes written. An existing file is not overwritten (see
+/// [`copy_to_file`]).
 pub fn restore_to_file(vault: &Vault, index: &Index, snap: &Snapshot, path: &Path) -> Result<u64> {
     copy_to_file(StreamReader::open(vault, index, snap)?, path)
 }
 
 /// Writes `reader` to the new file `path` (`-`: standard output), synced;
-/// returns the bytes written. An existing file is not overwritten.
+/// returns the bytes written.
+///
+/// An existing regular file is not overwritten, and a symlink is never
+/// followed; an existing character device or FIFO (`/dev/null`, a named
+/// pipe another program reads) is written to as it is.
 pub fn copy_to_file<R: Read>(mut reader: R, path: &Path) -> Result<u64> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     if path == Path::new("-") {
         let out = std::io::stdout();
         let mut out = out.lock();
         return std::io::copy(&mut reader, &mut out).map_err(|e| Error::io("standard output", e));
     }
-    let mut f = std::fs::OpenOptions::new()
+    let created = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path);
+    let (mut f, regular) = match created {
+        Ok(f) => (f, true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let refuse = || Error::AlreadyExists {
+                what: path.display().to_string(),
+                hint: ": the stream is written to a new file, or to a device or FIFO \
+                       (never through a symlink); remove it or give another path"
+                    .into(),
+            };
+            let special = |t: std::fs::FileType| t.is_char_device() || t.is_fifo();
+            let seen = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
+            if !special(seen.file_type()) {
+                return Err(refuse());
+            }
+            // Opened without creating, truncating or following a link, and
+            // checked again once open: what is written to is what was checked.
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY)
+                .open(path)
+                .map_err(|e| match e.raw_os_error() {
+                    Some(libc::ELOOP) => refuse(),
+                    _ => Error::io(path, e),
+                })?;
+            if !special(f.metadata().map_err(|e| Error::io(path, e))?.file_type()) {
+                return Err(refuse());
+            }
+            (f, false)
+        }
+        Err(e) => return Err(Error::io(path, e)),
+    };
     let n = std::io::copy(&mut reader, &mut f).map_err(|e| Error::io(path, e))?;
-    f.sync_all().map_err(|e| Error::io(path, e))?;
+    if regular {
+        f.sync_all().map_err(|e| Error::io(path, e))?;
+    }
     Ok(n)
 }
 
@@ -282,6 +352,63 @@ mod tests {
         );
         assert!(e.is_err());
         assert_eq!(v.snapshots(&Default::default()).unwrap().len(), before);
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+    use crate::restore::{restore, Destination, RestoreRequest};
+    use crate::{run_backup, Progress, SnapshotMeta};
+    use coffer_core::BackupOptions;
+    use std::sync::Arc;
+
+    /// Issue 16: a stream's bytes are counted as they are read and stored
+    /// (they stayed at 0 for every stream source), and a restore counts
+    /// what it writes towards the stream's length.
+    #[test]
+    fn issue16_a_stream_backup_and_restore_count_their_bytes() {
+        let v = coffer_testing::memory_vault();
+        let data = coffer_testing::noise(3, 3_000_000);
+        let progress = Arc::new(Progress::default());
+        let opts = BackupOptions {
+            progress: Some(progress.clone()),
+            ..Default::default()
+        };
+        let r = run_backup(&v, &opts, &SnapshotMeta::default(), |a, _| {
+            save_stream(a, &data[..], "s.bin", "stdin", BTreeMap::new())
+        })
+        .unwrap();
+        let c = progress.counts();
+        assert_eq!(c.bytes_read, data.len() as u64);
+        assert_eq!(c.bytes_read, r.snapshot.summary.bytes_read);
+        assert_eq!(c.bytes_stored, r.snapshot.summary.bytes_stored);
+        assert!(c.bytes_stored > 0);
+
+        let index = v.load_index().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let progress = Progress::default();
+        restore(
+            RestoreRequest {
+                vault: &v,
+                index: &index,
+                id: r.id.unwrap(),
+                snapshot: &r.snapshot,
+                destination: Destination::File(out.path().join("s.bin")),
+                cancel: None,
+            },
+            &progress,
+        )
+        .unwrap();
+        let c = progress.counts();
+        assert_eq!(
+            (c.bytes, c.total_bytes),
+            (data.len() as u64, data.len() as u64)
+        );
+        assert!(progress
+            .part()
+            .what
+            .ends_with(&format!("to {}", out.path().join("s.bin").display())));
     }
 }
 

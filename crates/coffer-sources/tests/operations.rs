@@ -23,7 +23,8 @@ fn backup(
 
 fn restore_and_compare(vault: &Vault, snap: &coffer_core::Snapshot, src: &Path, out: &Path) {
     let index = vault.load_index().unwrap();
-    files::restore(
+    let progress = Progress::default();
+    let stats = files::restore(
         vault,
         &index,
         snap,
@@ -32,9 +33,13 @@ fn restore_and_compare(vault: &Vault, snap: &coffer_core::Snapshot, src: &Path, 
             includes: Patterns::default(),
             subpath: None,
         },
-        &Progress::default(),
+        &progress,
     )
     .unwrap();
+    // The progress counted every file and byte, towards totals it knew.
+    let c = progress.counts();
+    assert_eq!((c.files, c.total_files), (stats.files, stats.files));
+    assert_eq!((c.bytes, c.total_bytes), (stats.bytes, stats.bytes));
     let r = out.join(src.strip_prefix("/").unwrap());
     for e in std::fs::read_dir(src).unwrap() {
         let p = e.unwrap().path();

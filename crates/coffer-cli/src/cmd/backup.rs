@@ -4,9 +4,9 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use coffer_core::{BackupOptions, Vault};
+use coffer_core::{BackupOptions, Cancel, Vault};
 use coffer_sources::spec::{self, Naming, SourceSpec};
-use coffer_sources::{run_backup, stream, Progress, SnapshotMeta};
+use coffer_sources::{run_backup, stream, Part, Progress, SnapshotMeta};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -14,7 +14,8 @@ use crate::args::GlobalArgs;
 use crate::context;
 use crate::error::message;
 use crate::error::UsageError;
-use crate::output::{report_backup, ProgressView};
+use crate::output::{count, report_backup};
+use crate::progress::{ProgressView, Work};
 use crate::sources::{self, ToolArgs};
 
 /// `coffer backup`.
@@ -217,9 +218,14 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
     } else {
         context::open(g)?
     };
+    let progress = Arc::new(Progress::with_notices(sources::notices(g)));
+    let cancel = Cancel::default();
+    crate::signal::cancel_on_interrupt(cancel.clone());
     let opts = BackupOptions {
         compression_level: a.compression,
         dry_run: a.dry_run,
+        cancel: Some(cancel.clone()),
+        progress: Some(progress.clone()),
         ..Default::default()
     };
     let mut meta = SnapshotMeta {
@@ -230,18 +236,28 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
     if a.stdin {
         let name = a.source_name.as_deref().unwrap_or(&a.stdin_name);
         meta.tags.push(spec::source_tag(name));
-        let progress = Arc::new(Progress::default());
-        let bar = ProgressView::start(g, progress.clone(), "backing up");
+        progress.set_part(Part {
+            what: a.stdin_name.clone(),
+            from: Some(stream::FROM_STDIN.into()),
+            of: None,
+        });
+        let bar = ProgressView::start(g, progress.clone(), Work::Backup);
         let result = run_backup(&vault, &opts, &meta, |arch, _| {
             stream::save_stream(
                 arch,
-                std::io::stdin().lock(),
+                Stdin(cancel.clone()),
                 &a.stdin_name,
                 "stdin",
                 Default::default(),
             )
-        })?;
+        });
         bar.finish();
+        let result = match result {
+            Err(_) if crate::signal::received().is_some() => {
+                return Err(interrupted(g, 0, &[], a.dry_run, true))
+            }
+            r => r?,
+        };
         report_backup(g, &vault, &result, a.dry_run, false)?;
         return Ok(if result.warnings.is_empty() { 0 } else { 3 });
     }
@@ -261,14 +277,15 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
         Some(n) => Naming::Named(n.clone()),
         None => Naming::Default,
     };
-    let progress = Arc::new(Progress {
-        notices: sources::notices(g),
-        ..Default::default()
-    });
-    let bar = ProgressView::start(g, progress.clone(), "backing up");
-    let outcome = spec::backup_named(&vault, &spec, &opts, &meta, &naming, &progress)
-        .map_err(sources::usage)?;
+    let bar = ProgressView::start(g, progress.clone(), Work::Backup);
+    let outcome = spec::backup_named(&vault, &spec, &opts, &meta, &naming);
     bar.finish();
+    let outcome = match outcome {
+        Err(_) if crate::signal::received().is_some() => {
+            return Err(interrupted(g, 0, &[], a.dry_run, true))
+        }
+        r => r.map_err(sources::usage)?,
+    };
     // --all-databases and --globals print a JSON list, however many.
     let list = a.db.many_snapshots() || outcome.done.len() > 1;
     let mut all = Vec::new();
@@ -277,6 +294,17 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
     }
     if g.json && list {
         println!("{}", serde_json::to_string_pretty(&all)?);
+    }
+    if crate::signal::received().is_some() && !outcome.failed.is_empty() {
+        let not: Vec<String> = outcome.failed.iter().map(|f| f.what.clone()).collect();
+        let printed = g.json && list;
+        return Err(interrupted(
+            g,
+            outcome.done.len(),
+            &not,
+            a.dry_run,
+            !printed,
+        ));
     }
     let code = if outcome.warnings() > 0 { 3 } else { 0 };
     let (n, done) = (outcome.failed.len(), outcome.done.len());
@@ -294,9 +322,100 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
                 eprintln!("error: {}", message(&e));
             }
             bail!(
-                "{n} of {} backups failed (their errors are above); the other {done} snapshots were saved",
-                n + done
+                "{n} of {} failed (their errors are above); {}",
+                count((n + done) as u64, "backup"),
+                match done {
+                    0 => "no snapshot was saved".to_string(),
+                    1 => "the other snapshot was saved".to_string(),
+                    d => format!("the other {d} snapshots were saved"),
+                }
             )
+        }
+    }
+}
+
+/// Says that a signal stopped the backup, and what that left: `done`
+/// snapshots made before it (their summaries are printed), none of `not`
+/// (or of the one source). Printed here (with --json also as a JSON error
+/// when `json_error`); the error carries exit code 130 (SIGINT) or 143
+/// (SIGTERM).
+pub(crate) fn interrupted(
+    g: &GlobalArgs,
+    done: usize,
+    not: &[String],
+    dry_run: bool,
+    json_error: bool,
+) -> anyhow::Error {
+    let sig = crate::signal::received().unwrap_or(libc::SIGINT);
+    let what = if sig == libc::SIGINT {
+        "interrupted"
+    } else {
+        "stopped (SIGTERM)"
+    };
+    let message = match (dry_run, done) {
+        (true, _) => format!("{what}; dry run: nothing written"),
+        (false, 0) => {
+            format!("{what}; no snapshot written; `coffer prune` removes the partial data")
+        }
+        (false, n) => format!(
+            "{what}; {} saved (above), no snapshot written of {}; `coffer prune` removes the partial data",
+            count(n as u64, "snapshot"),
+            not.join(", ")
+        ),
+    };
+    if g.json && json_error {
+        println!(
+            "{}",
+            serde_json::json!({"error": message, "interrupted": true})
+        );
+    }
+    eprintln!("{message}");
+    crate::audit::Reported {
+        code: crate::signal::exit_code(sig),
+        reason: message,
+    }
+    .into()
+}
+
+/// Standard input, read so that a stop request ends a read that waits for
+/// data (a slow producer): it waits at most 100 ms at a time, then looks at
+/// the cancel. Read without a buffer of its own (the chunker has one), so
+/// that no data waits in a buffer while the poll waits for more.
+struct Stdin(Cancel);
+
+impl std::io::Read for Stdin {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if let Some(why) = self.0.reason() {
+                return Err(std::io::Error::other(why));
+            }
+            let mut fd = libc::pollfd {
+                fd: libc::STDIN_FILENO,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one pollfd, valid for the call.
+            let r = unsafe { libc::poll(&mut fd, 1, 100) };
+            if r < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if r == 0 {
+                continue;
+            }
+            // SAFETY: reads into `buf`, at most its length.
+            let n = unsafe { libc::read(libc::STDIN_FILENO, buf.as_mut_ptr().cast(), buf.len()) };
+            if n < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            return Ok(n as usize);
         }
     }
 }

@@ -7,7 +7,7 @@ use coffer_server::model::VerifyData;
 use crate::args::GlobalArgs;
 use crate::context;
 use crate::error::UsageError;
-use crate::output::print_damage;
+use crate::output::{count, print_damage};
 
 /// `coffer check`.
 pub fn check(g: &GlobalArgs, read_data: bool, read_data_subset: Option<String>) -> Result<u8> {
@@ -24,18 +24,22 @@ pub fn check(g: &GlobalArgs, read_data: bool, read_data_subset: Option<String>) 
         print_damage(&report.problems);
         if !g.quiet || !report.ok() {
             println!(
-                        "checked {} snapshots, {} trees, {} index objects, {} packs ({} read, {} blobs verified); {} unreferenced packs; {} WAL files ({} read); {}",
-                        report.snapshots,
-                        report.trees,
-                        report.index_objects,
-                        report.packs,
-                        report.packs_read,
-                        report.blobs_read,
-                        report.unreferenced_packs,
-                        report.wal_files,
-                        report.wal_files_read,
-                        if report.ok() { "no errors".to_string() } else { format!("{} problems", report.problems.len()) }
-                    );
+                "checked {}, {}, {}, {} ({} read, {} verified); {}; {} ({} read); {}",
+                count(report.snapshots as u64, "snapshot"),
+                count(report.trees as u64, "tree"),
+                count(report.index_objects as u64, "index object"),
+                count(report.packs as u64, "pack"),
+                report.packs_read,
+                count(report.blobs_read as u64, "blob"),
+                count(report.unreferenced_packs as u64, "unreferenced pack"),
+                count(report.wal_files as u64, "WAL file"),
+                report.wal_files_read,
+                if report.ok() {
+                    "no errors".to_string()
+                } else {
+                    count(report.problems.len() as u64, "problem")
+                }
+            );
         }
     }
     if report.ok() {

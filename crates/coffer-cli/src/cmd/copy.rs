@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use crate::args::{FilterArgs, GlobalArgs};
 use crate::context;
 use crate::error::UsageError;
-use crate::output::human;
+use crate::output::{count, human};
 
 const TO_FLAGS: &str = "--to-key-file or --to-password-file (COFFER_TO_KEY_FILE, COFFER_TO_PASSWORD_FILE, COFFER_TO_PASSWORD)";
 
@@ -101,13 +101,13 @@ pub fn run(g: &GlobalArgs, a: CopyArgs) -> Result<u8> {
             let c = &s.counters;
             match s.status {
                 CopyStatus::Copied if !g.quiet => println!(
-                    "copied  {} -> {}: sent {} blobs ({}, {} stored), skipped {} blobs ({}) the destination had",
+                    "copied  {} -> {}: sent {} ({}, {} stored), skipped {} ({}) the destination had",
                     s.source.short(),
                     s.destination.map(|d| d.short()).unwrap_or_else(|| "(dry run)".into()),
-                    c.blobs_sent,
+                    count(c.blobs_sent, "blob"),
                     human(c.bytes_sent),
                     human(c.bytes_stored),
-                    c.blobs_skipped,
+                    count(c.blobs_skipped, "blob"),
                     human(c.bytes_skipped)
                 ),
                 CopyStatus::Skipped if !g.quiet => println!(
@@ -126,26 +126,26 @@ pub fn run(g: &GlobalArgs, a: CopyArgs) -> Result<u8> {
         if !g.quiet {
             let t = &stats.totals;
             println!(
-                "{} copied, {} skipped, {} failed into {}; read {} from the source, sent {} blobs ({}, {} stored), {} blobs ({}) were there already, {} subtrees reused{}",
+                "{} copied, {} skipped, {} failed into {}; read {} from the source, sent {} ({}, {} stored), {} ({}) there already, {} reused{}",
                 stats.count(CopyStatus::Copied),
                 stats.count(CopyStatus::Skipped),
                 failed,
                 dst.backend().location(),
                 human(t.bytes_read),
-                t.blobs_sent,
+                count(t.blobs_sent, "blob"),
                 human(t.bytes_sent),
                 human(t.bytes_stored),
-                t.blobs_skipped,
+                count(t.blobs_skipped, "blob"),
                 human(t.bytes_skipped),
-                t.trees_reused,
+                count(t.trees_reused, "subtree"),
                 if a.dry_run { " (dry run: nothing written)" } else { "" }
             );
         }
     }
     if failed > 0 {
         let reason = format!(
-            "{failed} of {} snapshots failed to copy ({}); copy again to resume: what was sent is kept",
-            stats.snapshots.len(),
+            "{failed} of {} failed to copy ({}); copy again to resume: what was sent is kept",
+            count(stats.snapshots.len() as u64, "snapshot"),
             stats.state()
         );
         eprintln!("error: {reason}");

@@ -44,9 +44,12 @@ pub fn diff(g: &GlobalArgs, a: &str, b: &str) -> Result<u8> {
         for c in &changes {
             println!("{}  {}", c.change, c.path);
         }
-        let n = changes.len();
-        let s = if n == 1 { "" } else { "s" };
-        println!("{n} change{s} from {} to {}", ia.short(), ib.short());
+        println!(
+            "{} from {} to {}",
+            crate::output::count(changes.len() as u64, "change"),
+            ia.short(),
+            ib.short()
+        );
     }
     Ok(0)
 }

@@ -16,6 +16,7 @@ use crate::args::GlobalArgs;
 use crate::clock::now;
 use crate::context;
 use crate::error::UsageError;
+use crate::output::count;
 
 /// `coffer forget`.
 #[derive(Args)]
@@ -170,13 +171,15 @@ pub fn forget(g: &GlobalArgs, a: ForgetArgs) -> Result<u8> {
         }
         match &stats {
             None => println!(
-                "dry run: would remove {removing} of {total} snapshots, keep {}",
+                "dry run: would remove {removing} of {}, keep {}",
+                count(total as u64, "snapshot"),
                 total - removing
             ),
             Some(s) => {
                 println!(
-                    "removed {} of {total} snapshots from {}, kept {}",
+                    "removed {} of {} from {}, kept {}",
                     s.removed.len(),
+                    count(total as u64, "snapshot"),
                     vault.backend().location(),
                     total - s.removed.len()
                 );

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use crate::args::GlobalArgs;
 use crate::context::open_for_listing;
 use crate::error::UsageError;
-use crate::output::human;
+use crate::output::{count, duration, human, table};
 
 /// `coffer jobs`.
 #[derive(Args)]
@@ -114,10 +114,10 @@ fn list(g: &GlobalArgs, state: &StateDir, l: ListArgs) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
-    let rows: Vec<[String; 9]> = jobs
+    let rows: Vec<Vec<String>> = jobs
         .iter()
         .map(|j| {
-            [
+            vec![
                 j.id.to_string(),
                 j.kind.to_string(),
                 j.state.to_string(),
@@ -145,34 +145,13 @@ fn list(g: &GlobalArgs, state: &StateDir, l: ListArgs) -> Result<u8> {
         "ADDED",
         "NOTE",
     ];
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
-            if i + 1 == cells.len() {
-                out.push_str(c);
-            } else {
-                out.push_str(&format!("{c:<w$}  "));
-            }
-        }
-        println!("{}", out.trim_end());
-    };
-    if !rows.is_empty() {
-        line(header.to_vec());
-    }
-    for r in &rows {
-        line(r.iter().map(String::as_str).collect());
+    for l in table(&header, &rows) {
+        println!("{l}");
     }
     if !g.quiet {
         println!(
-            "{} {} in {}{}",
-            jobs.len(),
-            if jobs.len() == 1 { "job" } else { "jobs" },
+            "{} in {}{}",
+            count(jobs.len() as u64, "job"),
             catalog.path().display(),
             if cut {
                 format!(" (the newest {}; --limit 0 shows all)", l.limit)
@@ -267,7 +246,7 @@ fn show(g: &GlobalArgs, state: &StateDir, id: JobId) -> Result<u8> {
 }
 
 /// The job as JSON, with its duration in seconds.
-fn job_json(j: &Job, now: Timestamp) -> serde_json::Value {
+pub(crate) fn job_json(j: &Job, now: Timestamp) -> serde_json::Value {
     let mut v = serde_json::to_value(j).unwrap_or_else(|_| json!({}));
     v["duration_seconds"] = json!(j.duration(now).map(|d| d.as_secs_f64()));
     v
@@ -321,13 +300,4 @@ fn short_time(t: Timestamp) -> String {
 fn long_time(t: Timestamp) -> String {
     // The catalog's own form, so that a time can be pasted into --since.
     format_time(t)
-}
-
-fn duration(d: jiff::SignedDuration) -> String {
-    let s = d.as_secs().max(0);
-    match s {
-        0..=59 => format!("{}.{}s", s, d.subsec_millis().max(0) / 100),
-        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
-        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-    }
 }

@@ -1,4 +1,5 @@
-//! `coffer ls`: lists the files of a snapshot.
+//! `coffer ls`: lists the files of a snapshot (with --json: one JSON
+//! array of entries).
 
 use anyhow::Result;
 use coffer_core::{SnapshotFilter, Vault};
@@ -31,14 +32,20 @@ pub fn ls(
     if let Some(t) = root {
         walk_ls(&vault, &index, &t, &start, &mut out)?;
     }
+    if g.json {
+        // One JSON document, as every command prints: an array of the
+        // entries, one a line (written as it goes, not built in memory).
+        println!("[");
+        for (i, (p, n)) in out.iter().enumerate() {
+            let e = json!({"path": p, "type": format!("{:?}", n.kind).to_lowercase(), "size": n.size, "mode": format!("{:o}", n.mode),
+                           "uid": n.uid, "gid": n.gid, "user": n.user, "group": n.group, "mtime": n.mtime.secs});
+            println!("  {e}{}", if i + 1 < out.len() { "," } else { "" });
+        }
+        println!("]");
+        return Ok(0);
+    }
     for (p, n) in &out {
-        if g.json {
-            println!(
-                "{}",
-                json!({"path": p, "type": format!("{:?}", n.kind).to_lowercase(), "size": n.size, "mode": format!("{:o}", n.mode),
-                       "uid": n.uid, "gid": n.gid, "user": n.user, "group": n.group, "mtime": n.mtime.secs})
-            );
-        } else if long {
+        if long {
             println!(
                 "{:o} {:>8} {:>8} {:>12} {} {}",
                 n.mode,

@@ -7,6 +7,8 @@ use coffer_sources::wal;
 use coffer_sources::SnapshotMeta;
 
 use crate::args::GlobalArgs;
+use crate::output::count;
+use crate::progress::{ProgressView, Work};
 use crate::sources::{usage, ToolArgs};
 
 /// `coffer pg …`: physical PostgreSQL backups.
@@ -55,8 +57,13 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
             };
             spec.validate().map_err(usage)?;
             let vault = crate::context::open(g)?;
+            let progress = std::sync::Arc::new(coffer_sources::Progress::default());
+            let cancel = coffer_core::Cancel::default();
+            crate::signal::cancel_on_interrupt(cancel.clone());
             let opts = BackupOptions {
                 compression_level: compression,
+                cancel: Some(cancel),
+                progress: Some(progress.clone()),
                 ..Default::default()
             };
             let meta = SnapshotMeta {
@@ -64,8 +71,15 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
                 tags: crate::args::tag_list(&tag),
                 ..Default::default()
             };
-            let outcome =
-                spec::backup(&vault, &spec, &opts, &meta, &Default::default()).map_err(usage)?;
+            let bar = ProgressView::start(g, progress, Work::Backup);
+            let outcome = spec::backup(&vault, &spec, &opts, &meta);
+            bar.finish();
+            if crate::signal::received().is_some()
+                && outcome.as_ref().map_or(true, |o| !o.failed.is_empty())
+            {
+                return Err(crate::cmd::backup::interrupted(g, 0, &[], false, true));
+            }
+            let outcome = outcome.map_err(usage)?;
             if let Some(f) = outcome.failed.into_iter().next() {
                 return Err(anyhow::Error::new(f.error).context(format!(
                     "backup of {} failed; no snapshot was written",
@@ -90,10 +104,10 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
             } else if !g.quiet {
                 match (&r.horizon, &r.horizon_snapshot) {
                     (Some(h), Some(snap)) => println!(
-                        "horizon {h}: the start of the oldest base backup {} ({}), of {} base backups",
+                        "horizon {h}: the start of the oldest base backup {} ({}), of {}",
                         &snap[..8.min(snap.len())],
                         r.horizon_time.as_deref().unwrap_or("?"),
-                        r.base_backups
+                        count(r.base_backups as u64, "base backup")
                     ),
                     _ => println!(
                         "no base backup in {}: nothing deleted (WAL is pruned relative to the oldest base backup)",
@@ -102,16 +116,16 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
                 }
                 let verb = if dry_run { "would delete" } else { "deleted" };
                 println!(
-                    "{verb} {} WAL segments and {} backup history files ({}); kept {} files",
-                    r.segments_deleted,
-                    r.history_files_deleted,
+                    "{verb} {} and {} ({}); kept {}",
+                    count(r.segments_deleted as u64, "WAL segment"),
+                    count(r.history_files_deleted as u64, "backup history file"),
                     crate::output::human(r.bytes_freed),
-                    r.kept
+                    count(r.kept as u64, "file")
                 );
                 if r.kept_for_lock > 0 {
                     println!(
-                        "kept {} files before the horizon: younger than the vault lock's minimum retention (or the store does not date them)",
-                        r.kept_for_lock
+                        "kept {} before the horizon: younger than the vault lock's minimum retention (or the store does not date them)",
+                        count(r.kept_for_lock as u64, "file")
                     );
                 }
             }
@@ -124,16 +138,18 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 println!(
-                    "{} WAL segments archived ({} to {}), {} other files",
-                    r.segments,
+                    "{} archived ({} to {}), {}",
+                    count(r.segments as u64, "WAL segment"),
                     r.oldest_segment.as_deref().unwrap_or("-"),
                     r.newest_segment.as_deref().unwrap_or("-"),
-                    r.other_files
+                    count(r.other_files as u64, "other file")
                 );
                 for gap in &r.gaps {
                     println!(
-                        "gap: {} segments missing after {} (next archived: {})",
-                        gap.missing, gap.after, gap.before
+                        "gap: {} missing after {} (next archived: {})",
+                        count(gap.missing, "segment"),
+                        gap.after,
+                        gap.before
                     );
                 }
                 for b in &r.base_backups {

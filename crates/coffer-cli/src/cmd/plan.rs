@@ -1,5 +1,6 @@
-//! `coffer plan run`: flags in, coffer-server's runner out. SIGTERM and
-//! SIGINT stop it cleanly.
+//! `coffer plan run`: flags in, coffer-server's runner out, and for each
+//! job what a backup prints (with --json: the jobs as `coffer jobs show`
+//! prints them). SIGTERM and SIGINT stop it cleanly.
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use crate::args::GlobalArgs;
 use crate::context::{config_with_state_dir, open_catalog};
+use crate::output::data_line;
 use crate::signal::on_stop_signal;
 
 /// `coffer plan …`.
@@ -41,7 +43,7 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
     let now = crate::clock::forced_now()?;
     let results = daemon::run_rule_now(
         &config,
-        catalog,
+        catalog.clone(),
         &rule,
         source.as_deref(),
         &cancel,
@@ -51,6 +53,7 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
     let mut code = 0;
     let mut out = Vec::new();
     let mut failed = Vec::new();
+    let now = jiff::Timestamp::now();
     for (id, o) in &results {
         let why = o.reason.as_deref().or(o.error.as_deref()).unwrap_or("");
         match o.state {
@@ -61,19 +64,17 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
                 failed.push(format!("job {} {}: {why}", id.0, o.state));
             }
         }
+        // The job as recorded (its times, counters, names); the outcome
+        // alone if the catalog cannot give it back.
+        let job = catalog.get_job(*id).ok();
         if g.json {
-            out.push(
-                json!({"job": id.0, "state": o.state.to_string(), "reason": o.reason,
-                            "error": o.error, "snapshots": o.snapshot_ids}),
-            );
+            out.push(match &job {
+                Some(j) => crate::cmd::jobs::job_json(j, now),
+                None => json!({"id": id.0, "state": o.state.to_string(), "reason": o.reason,
+                               "error": o.error, "snapshot_ids": o.snapshot_ids}),
+            });
         } else if !g.quiet || o.state != JobState::Completed {
-            println!(
-                "job {} {}{}{}",
-                id.0,
-                o.state,
-                if why.is_empty() { "" } else { ": " },
-                why
-            );
+            println!("{}", job_line(id.0, o, job.as_ref(), now));
         }
     }
     if g.json {
@@ -88,4 +89,77 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
         .into());
     }
     Ok(code)
+}
+
+/// What `plan run` prints for a backup job: its id and state, the rule and
+/// source, then what a backup prints (the snapshots, read, added and
+/// stored, how long) or why it did not complete, e.g.
+///
+/// `job 60 COMPLETED (p/nightly, source docs): read 5.0 MiB in 2.1s (2.4
+/// MiB/s), added 4.0 MiB (1.2 MiB stored); snapshot 1a2b3c4d saved in vault
+/// main`
+fn job_line(
+    id: i64,
+    o: &coffer_server::catalog::JobOutcome,
+    job: Option<&coffer_server::catalog::Job>,
+    now: jiff::Timestamp,
+) -> String {
+    let mut line = format!("job {id} {}", o.state);
+    let Some(j) = job else {
+        let why = o.reason.as_deref().or(o.error.as_deref()).unwrap_or("");
+        if !why.is_empty() {
+            line.push_str(&format!(": {why}"));
+        }
+        return line;
+    };
+    let mut what = vec![match (&j.plan, &j.rule) {
+        (Some(p), Some(r)) => format!("{p}/{r}"),
+        (_, Some(r)) => r.clone(),
+        (Some(p), None) => p.clone(),
+        (None, None) => "-".into(),
+    }];
+    if let Some(s) = &j.source {
+        what.push(format!("source {s}"));
+    }
+    line.push_str(&format!(" ({})", what.join(", ")));
+    let mut parts = Vec::new();
+    let c = &j.counters;
+    if !j.snapshot_ids.is_empty() || c.bytes_read > 0 {
+        parts.push(data_line(
+            c.bytes_read,
+            None,
+            None,
+            j.duration(now).map(|d| d.as_secs_f64()),
+            c.bytes_added,
+            c.bytes_stored,
+        ));
+    }
+    if !j.snapshot_ids.is_empty() {
+        let short: Vec<&str> = j
+            .snapshot_ids
+            .iter()
+            .map(|s| s.get(..8).unwrap_or(s))
+            .collect();
+        let mut saved = format!(
+            "{} {} saved",
+            if short.len() == 1 {
+                "snapshot"
+            } else {
+                "snapshots"
+            },
+            short.join(", ")
+        );
+        if let Some(v) = &j.vault {
+            saved.push_str(&format!(" in vault {v}"));
+        }
+        parts.push(saved);
+    }
+    if let Some(why) = o.error.as_deref().or(o.reason.as_deref()) {
+        parts.push(why.to_string());
+    }
+    if !parts.is_empty() {
+        line.push_str(": ");
+        line.push_str(&parts.join("; "));
+    }
+    line
 }

@@ -11,7 +11,7 @@ use coffer_server::catalog::Trigger;
 use crate::args::GlobalArgs;
 use crate::context;
 use crate::error::UsageError;
-use crate::output::human;
+use crate::output::{count, human};
 
 /// Flags of `coffer prune`.
 #[derive(Args, Debug)]
@@ -78,34 +78,36 @@ fn print_human(r: &PruneReport, quiet: bool) {
     let would = if r.dry_run { "would be " } else { "" };
     if !quiet {
         println!(
-            "{} snapshots, {} packs ({})",
-            r.snapshots,
-            r.packs,
+            "{}, {} ({})",
+            count(r.snapshots as u64, "snapshot"),
+            count(r.packs as u64, "pack"),
             human(r.bytes)
         );
         println!(
-            "condemned{}: {} unused packs ({}), {} unreferenced packs ({}), {} packs repacked ({}, {} blobs copied into {} new packs of {})",
+            "condemned{}: {} ({}), {} ({}), {} repacked ({}, {} copied into {} of {})",
             if r.dry_run { " (dry run)" } else { "" },
-            r.packs_unused,
+            count(r.packs_unused as u64, "unused pack"),
             human(r.bytes_unused),
-            r.packs_unreferenced,
+            count(r.packs_unreferenced as u64, "unreferenced pack"),
             human(r.bytes_unreferenced),
-            r.packs_repacked,
+            count(r.packs_repacked as u64, "pack"),
             human(r.bytes_repacked),
-            r.blobs_copied,
-            r.packs_written,
+            count(r.blobs_copied, "blob"),
+            count(r.packs_written as u64, "new pack"),
             human(r.bytes_written),
         );
         if r.packs_spared > 0 {
             println!(
-                "{} condemned packs kept: snapshots written since their plan use them",
-                r.packs_spared
+                "{} kept: snapshots written since their plan use them",
+                count(r.packs_spared as u64, "condemned pack")
             );
         }
         if r.sessions_removed > 0 || r.tmp_files_removed > 0 {
             println!(
-                "{}removed {} dead session objects and {} temporary files",
-                would, r.sessions_removed, r.tmp_files_removed
+                "{}removed {} and {}",
+                would,
+                count(r.sessions_removed as u64, "dead session object"),
+                count(r.tmp_files_removed as u64, "temporary file")
             );
         }
     }
@@ -127,19 +129,19 @@ fn print_human(r: &PruneReport, quiet: bool) {
             })
             .collect();
         println!(
-            "deferred: plan {} ({} packs, {}) waits for {}; run prune again once they end",
+            "deferred: plan {} ({}, {}) waits for {}; run prune again once they end",
             d.plan.short(),
-            d.packs,
+            count(d.packs as u64, "pack"),
             human(d.bytes),
             who.join(", ")
         );
     }
     println!(
-        "{}deleted {} packs ({}), rewrote {} index objects; freed {}",
+        "{}deleted {} ({}), rewrote {}; freed {}",
         would,
-        r.packs_deleted,
+        count(r.packs_deleted as u64, "pack"),
         human(r.bytes_deleted),
-        r.index_objects_rewritten,
+        count(r.index_objects_rewritten as u64, "index object"),
         human(r.bytes_freed)
     );
 }

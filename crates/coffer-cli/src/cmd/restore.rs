@@ -19,15 +19,14 @@ use coffer_sources::stream::StreamReader;
 use coffer_sources::Progress;
 use serde_json::json;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::args::FilterArgs;
 use crate::args::GlobalArgs;
 use crate::context;
 use crate::error::UsageError;
-use crate::output::human;
-use crate::output::ProgressView;
+use crate::output::{count, human};
+use crate::progress::{ProgressView, Work};
 use crate::sources::{usage, ToolArgs};
 
 /// `coffer restore SNAPSHOT` with its destination.
@@ -75,18 +74,17 @@ pub fn run(
     let Some(target) = target else {
         return restore(g, &vault, &index, &id, &snap, &stream);
     };
-    let progress = Arc::new(Progress::default());
-    progress
-        .total_bytes
-        .store(snap.summary.total_bytes, Ordering::Relaxed);
-    let bar = ProgressView::start(g, progress.clone(), "restoring");
     let destination = restore::Destination::Directory {
         target: target.clone(),
         includes: Patterns::new(&include, "--include")?,
         subpath,
     };
     let context = destination.context(&id);
-    let stats = restore::restore(
+    let progress = Arc::new(Progress::default());
+    let guard = crate::signal::exit_on_interrupt(interrupted(&id, &destination));
+    let bar = ProgressView::start(g, progress.clone(), Work::Restore);
+    let t0 = std::time::Instant::now();
+    let out = restore::restore(
         restore::RestoreRequest {
             vault: &vault,
             index: &index,
@@ -96,11 +94,11 @@ pub fn run(
             cancel: None,
         },
         &progress,
-    )
-    .with_context(|| context)?
-    .files
-    .unwrap_or_default();
+    );
+    guard.done();
     bar.finish();
+    let stats = out.with_context(|| context)?.files.unwrap_or_default();
+    let secs = t0.elapsed().as_secs_f64();
     for w in &stats.warnings {
         eprintln!("warning: {w}");
     }
@@ -108,20 +106,61 @@ pub fn run(
         println!(
             "{}",
             json!({"snapshot": id.to_hex(), "target": target, "files": stats.files, "dirs": stats.dirs,
-                           "others": stats.others, "bytes": stats.bytes, "warnings": stats.warnings})
+                           "others": stats.others, "bytes": stats.bytes, "warnings": stats.warnings,
+                           "seconds": secs})
         );
     } else if !g.quiet {
         println!(
-            "restored snapshot {} into {}: {} files, {} directories, {} other, {}",
+            "restored snapshot {} into {}: {}, {}, {}, {} in {}",
             id.short(),
             target.display(),
-            stats.files,
-            stats.dirs,
-            stats.others,
-            human(stats.bytes)
+            count(stats.files, "file"),
+            count(stats.dirs, "directory"),
+            count(stats.others, "other entry"),
+            human(stats.bytes),
+            timing(stats.bytes, secs),
         );
     }
     Ok(if stats.warnings.is_empty() { 0 } else { 3 })
+}
+
+/// `2.1s (4.0 MiB/s)`.
+fn timing(bytes: u64, secs: f64) -> String {
+    let d = crate::output::duration(jiff::SignedDuration::from_secs_f64(secs));
+    match crate::output::rate(bytes, secs) {
+        Some(r) => format!("{d} ({r})"),
+        None => d,
+    }
+}
+
+/// What a restore that a signal cut short leaves behind, and what to do.
+fn interrupted(id: &Id, d: &Destination) -> String {
+    let left = match d {
+        Destination::Directory { target, .. } => format!(
+            "{} holds part of it: restore again to complete it (what is there is replaced), or remove it",
+            target.display()
+        ),
+        Destination::File(f) => format!(
+            "{} holds part of it (if a new file): remove it before writing it again",
+            f.display()
+        ),
+        Destination::Postgres { url, .. } | Destination::Mysql { url, .. } => format!(
+            "{url} holds part of it: restore again with --clean (or drop the database first)"
+        ),
+        Destination::Pgdata(o) => format!(
+            "{} holds part of it: remove it before restoring again",
+            o.dir.display()
+        ),
+        Destination::RedisDir(dir) => format!(
+            "{} holds part of it: remove it before restoring again",
+            dir.join("dump.rdb").display()
+        ),
+        Destination::Command { .. } => "the restore command read part of it".into(),
+    };
+    format!(
+        "interrupted; the restore of snapshot {} is incomplete: {left}",
+        id.short()
+    )
 }
 
 /// Restore destinations for stream snapshots.
@@ -294,6 +333,16 @@ pub fn restore(
         }
     };
     let context = destination.context(id);
+    let progress = Arc::new(Progress::default());
+    let guard = crate::signal::exit_on_interrupt(interrupted(id, &destination));
+    // Standard output carries the stream itself with `--to-file -`.
+    let to_stdout = a.to_file.as_deref() == Some(std::path::Path::new("-"));
+    let bar = if to_stdout {
+        ProgressView::none()
+    } else {
+        ProgressView::start(g, progress.clone(), Work::Restore)
+    };
+    let t0 = std::time::Instant::now();
     let out = restore::restore(
         RestoreRequest {
             vault,
@@ -303,9 +352,12 @@ pub fn restore(
             destination,
             cancel: None,
         },
-        &Default::default(),
-    )
-    .with_context(|| context)?;
+        &progress,
+    );
+    guard.done();
+    bar.finish();
+    let out = out.with_context(|| context)?;
+    let secs = t0.elapsed().as_secs_f64();
     let (kind, dest, bytes, warnings) = (&out.kind, &out.restored_to, out.bytes, &out.warnings);
     if !g.quiet && !g.json {
         for s in &out.settings {
@@ -318,14 +370,16 @@ pub fn restore(
     if g.json {
         println!(
             "{}",
-            json!({"snapshot": id.to_hex(), "kind": kind, "restored_to": dest, "bytes": bytes, "warnings": warnings})
+            json!({"snapshot": id.to_hex(), "kind": kind, "restored_to": dest, "bytes": bytes, "warnings": warnings,
+                   "seconds": secs})
         );
-    } else if !g.quiet && a.to_file.as_deref() != Some(std::path::Path::new("-")) {
+    } else if !g.quiet && !to_stdout {
         println!(
-            "restored snapshot {} ({kind} {}) into {dest}: {}",
+            "restored snapshot {} ({kind} {}) into {dest}: {} in {}",
             id.short(),
             snap.paths.join(" "),
-            crate::output::human(bytes)
+            human(bytes),
+            timing(bytes, secs),
         );
     }
     Ok(if warnings.is_empty() { 0 } else { 3 })

@@ -6,6 +6,7 @@ use serde_json::json;
 use crate::args::FilterArgs;
 use crate::args::GlobalArgs;
 use crate::context;
+use crate::output::{count, table};
 
 /// `coffer snapshots`.
 pub fn snapshots(g: &GlobalArgs, f: &FilterArgs) -> Result<u8> {
@@ -23,21 +24,22 @@ pub fn snapshots(g: &GlobalArgs, f: &FilterArgs) -> Result<u8> {
             .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!(
-            "{:<8}  {:<25}  {:<12}  {:<12}  paths",
-            "id", "time", "host", "tags"
-        );
-        for (id, s) in &snaps {
-            println!(
-                "{:<8}  {:<25}  {:<12}  {:<12}  {}",
-                id.short(),
-                s.timestamp().strftime("%Y-%m-%d %H:%M:%S UTC"),
-                s.hostname,
-                s.tags.join(","),
-                s.paths.join(" ")
-            );
+        let rows: Vec<Vec<String>> = snaps
+            .iter()
+            .map(|(id, s)| {
+                vec![
+                    id.short(),
+                    s.timestamp().strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    s.hostname.clone(),
+                    s.tags.join(","),
+                    s.paths.join(" "),
+                ]
+            })
+            .collect();
+        for l in table(&["id", "time", "host", "tags", "paths"], &rows) {
+            println!("{l}");
         }
-        println!("{} snapshots", snaps.len());
+        println!("{}", count(snaps.len() as u64, "snapshot"));
     }
     Ok(0)
 }

@@ -72,11 +72,11 @@ pub fn status(g: &GlobalArgs, a: StatusArgs) -> Result<u8> {
         println!("no sources in {}", config.path.display());
         return Ok(0);
     }
-    let table: Vec<[String; 7]> = rows
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
             let h = &r.health;
-            [
+            vec![
                 h.source.clone(),
                 r.status.to_string(),
                 ago(now, h.newest_good_at),
@@ -98,23 +98,8 @@ pub fn status(g: &GlobalArgs, a: StatusArgs) -> Result<u8> {
         "RTO",
         "WAL LAG",
     ];
-    let mut width = head.map(str::len);
-    for row in &table {
-        for (w, c) in width.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let s: Vec<String> = cells
-            .iter()
-            .zip(width)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", s.join("  ").trim_end());
-    };
-    line(head.to_vec());
-    for row in &table {
-        line(row.iter().map(String::as_str).collect());
+    for l in crate::output::table(&head, &cells) {
+        println!("{l}");
     }
     Ok(0)
 }

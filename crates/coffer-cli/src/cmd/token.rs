@@ -127,7 +127,7 @@ pub fn run(g: &GlobalArgs, c: TokenCmd) -> Result<u8> {
                             .unwrap_or_else(|| "never".into())
                     );
                 }
-                println!("{} tokens", tokens.len());
+                println!("{}", crate::output::count(tokens.len() as u64, "token"));
             }
             Ok(0)
         }

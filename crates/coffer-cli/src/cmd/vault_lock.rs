@@ -22,6 +22,7 @@ use crate::clock::now;
 use crate::context;
 use crate::context::{who, with_vault};
 use crate::error::UsageError;
+use crate::output::count;
 
 /// `coffer vault …`.
 #[derive(Subcommand)]
@@ -122,9 +123,9 @@ pub fn vault(g: &GlobalArgs, c: VaultCmd) -> Result<u8> {
                 );
             } else if !g.quiet {
                 println!(
-                    "vault {location} now has a {} lock: snapshots younger than {} days cannot be forgotten; rules must keep snapshots {}–{} days",
+                    "vault {location} now has a {} lock: snapshots younger than {} cannot be forgotten; rules must keep snapshots {}–{} days",
                     lock.mode,
-                    policy.min_retention_days,
+                    count(policy.min_retention_days as u64, "day"),
                     policy.min_retention_days,
                     policy.max_retention_days
                 );
@@ -346,14 +347,14 @@ fn extend_retention(g: &GlobalArgs, dry_run: bool) -> Result<u8> {
             .unwrap_or_default();
         match &stats {
             None => println!(
-                "dry run: {} snapshots of {location} need {} objects retained{latest}",
-                plan.snapshots,
-                plan.objects.len()
+                "dry run: {} of {location} need {} retained{latest}",
+                count(plan.snapshots as u64, "snapshot"),
+                count(plan.objects.len() as u64, "object")
             ),
             Some(s) => println!(
-                "{} snapshots of {location} need {} objects retained{latest}: extended {}, {} already retained long enough",
-                plan.snapshots,
-                plan.objects.len(),
+                "{} of {location} need {} retained{latest}: extended {}, {} already retained long enough",
+                count(plan.snapshots as u64, "snapshot"),
+                count(plan.objects.len() as u64, "object"),
                 s.extended,
                 s.unchanged
             ),

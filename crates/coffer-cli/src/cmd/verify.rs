@@ -156,11 +156,11 @@ fn print(g: &GlobalArgs, vault: &str, data: VerifyData, run: &VerifyRun) -> Resu
         (Some(d), JobState::Completed) => {
             if !g.quiet {
                 println!(
-                    "job {} COMPLETED: vault {vault} verified ({}): {} of {} packs read ({}); coverage {}% of the packs within {} days; no damage",
+                    "job {} COMPLETED: vault {vault} verified ({}): {} of {} read ({}); coverage {}% of the packs within {} days; no damage",
                     run.job.0,
                     data.describe(),
                     d.packs_read,
-                    d.packs_total,
+                    crate::output::count(d.packs_total, "pack"),
                     crate::output::human(d.bytes_read),
                     d.coverage_percent,
                     COVERAGE_WINDOW.as_hours() / 24,
@@ -178,9 +178,9 @@ fn print(g: &GlobalArgs, vault: &str, data: VerifyData, run: &VerifyRun) -> Resu
         }
         (Some(d), state) => {
             println!(
-                "job {} {state}: vault {vault} is damaged: {} damaged object(s); snapshots affected: {}",
+                "job {} {state}: vault {vault} is damaged: {}; snapshots affected: {}",
                 run.job.0,
-                d.damaged.len(),
+                crate::output::count(d.damaged.len() as u64, "damaged object"),
                 if d.affected_snapshots.is_empty() {
                     "none".to_string()
                 } else {
@@ -188,9 +188,9 @@ fn print(g: &GlobalArgs, vault: &str, data: VerifyData, run: &VerifyRun) -> Resu
                 }
             );
             eprintln!(
-                "error: vault {vault} is damaged: {} damaged object(s), {} snapshot(s) affected (verify job {})",
-                d.damaged.len(),
-                d.affected_snapshots.len(),
+                "error: vault {vault} is damaged: {}, {} affected (verify job {})",
+                crate::output::count(d.damaged.len() as u64, "damaged object"),
+                crate::output::count(d.affected_snapshots.len() as u64, "snapshot"),
                 run.job.0
             );
         }

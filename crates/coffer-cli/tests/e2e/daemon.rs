@@ -61,6 +61,13 @@ name = "p"
             .unwrap()
     }
 
+    /// Runs and parses standard output as JSON (exit 0).
+    fn json_of(&self, args: &[&str]) -> Value {
+        let o = self.cmd(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
     fn jobs(&self) -> Vec<Value> {
         list_jobs(self.cmd(&[]), None)
     }
@@ -349,6 +356,65 @@ retention = { keep_daily = 7 }
     let bad = s.cmd(&["plan", "run", "p/nope"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(stderr(&bad).contains("p/nope"), "{}", stderr(&bad));
+}
+
+/// Issue 16: `plan run` prints what a backup prints (the snapshot, what
+/// was read, added and stored, how long) with the job, its state, rule and
+/// source; with --json the jobs as `coffer jobs show --json` prints them.
+#[test]
+fn issue16_plan_run_prints_the_backup_it_made() {
+    let s = Setup::new(
+        "planrun-out",
+        r#"
+[[plan.rule]]
+name = "nightly"
+vault = "main"
+sources = ["docs"]
+schedule = "cron(0 5 ? * * *)"
+"#,
+        "",
+    );
+    let o = s.cmd(&["plan", "run", "p/nightly"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    let snap = s.env.json(&["snapshots"])[0]["short_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let l = lines[0];
+    assert!(
+        l.starts_with("job ") && l.contains(" COMPLETED (p/nightly, source docs): read "),
+        "{l}"
+    );
+    assert!(l.contains(" in ") && l.contains(" stored)"), "{l}");
+    assert!(
+        l.ends_with(&format!("; snapshot {snap} saved in vault main")),
+        "{l}"
+    );
+    let v = s.json_of(&["--json", "plan", "run", "p/nightly"]);
+    let jobs = v.as_array().expect("a list of jobs");
+    assert_eq!(jobs.len(), 1, "{v:#}");
+    let j = &jobs[0];
+    assert_eq!(j["state"], "COMPLETED", "{j:#}");
+    assert_eq!(j["kind"], "backup");
+    assert_eq!(
+        (&j["plan"], &j["rule"], &j["source"]),
+        (&"p".into(), &"nightly".into(), &"docs".into())
+    );
+    assert_eq!(j["snapshot_ids"].as_array().unwrap().len(), 1, "{j:#}");
+    assert!(
+        j["bytes_read"].as_u64().is_some() && j["duration_seconds"].is_number(),
+        "{j:#}"
+    );
+    let id = j["id"].as_i64().unwrap();
+    let shown = s
+        .cmd(&["--json", "jobs", "show", &id.to_string()])
+        .output()
+        .unwrap();
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["snapshot_ids"], j["snapshot_ids"]);
 }
 
 #[test]

@@ -25,6 +25,7 @@ mod metrics;
 mod notify;
 mod object_lock;
 mod pitr;
+mod progress;
 mod proof;
 mod prune;
 mod report;

@@ -297,7 +297,7 @@ fn a_backup_much_bigger_than_the_median_raises_a_size_anomaly() {
     let ev = s.events(EventName::SizeAnomaly);
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!(ev[0].source.as_deref(), Some("docs"));
-    assert_eq!(ev[0].job_id.map(|j| j.0), out[0]["job"].as_i64());
+    assert_eq!(ev[0].job_id.map(|j| j.0), out[0]["id"].as_i64());
     assert!(
         ev[0]
             .message

@@ -24,7 +24,10 @@ pub struct BackupSummary {
     pub files_changed: u64,
     /// Files taken from the parent snapshot without reading.
     pub files_unmodified: u64,
-    /// Directories.
+    /// Directories in the snapshot, those above the backed-up paths
+    /// included, as a full restore makes (and counts) them. (Earlier
+    /// builds left those above the paths out; it is a count for people,
+    /// nothing reads it back.)
     pub dirs: u64,
     /// Other entries (symlinks, devices, FIFOs).
     pub others: u64,

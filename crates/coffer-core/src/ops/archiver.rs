@@ -37,6 +37,7 @@ use crate::format::id::Id;
 use crate::format::index::{Index, IndexFile, IndexPack};
 use crate::format::pack::{seal_blob_into, BlobKind, FinishedPack, PackBuilder};
 use crate::format::tree::{ChunkRef, Tree};
+use crate::ops::progress::{add, Progress};
 use crate::vault::handle::Vault;
 
 /// Options of a backup.
@@ -59,6 +60,9 @@ pub struct BackupOptions {
     /// blobs). A kill loses the work of unindexed packs, so `copy` sets
     /// this to a few dozen MiB to make a resumed copy send little again.
     pub index_flush_bytes: u64,
+    /// Live counters to add to as the backup goes (bytes read from the
+    /// source, bytes stored), for a front end to draw.
+    pub progress: Option<Arc<Progress>>,
 }
 
 /// A stop request shared between a running operation and whoever may stop
@@ -101,6 +105,7 @@ impl Default for BackupOptions {
             dry_run: false,
             cancel: None,
             index_flush_bytes: 0,
+            progress: None,
         }
     }
 }
@@ -223,6 +228,22 @@ pub struct Archiver<'a> {
     fan_out: Permit,
 }
 
+/// A reader that counts what it reads into a [`Progress`].
+struct Counted<'p, R> {
+    inner: R,
+    progress: Option<&'p Progress>,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(p) = self.progress {
+            add(&p.bytes_read, n as u64);
+        }
+        Ok(n)
+    }
+}
+
 /// A single permit that is taken without waiting.
 #[derive(Default)]
 struct Permit(std::sync::atomic::AtomicBool);
@@ -310,6 +331,12 @@ impl<'a> Archiver<'a> {
         &self.shared.stats
     }
 
+    /// The live counters of this run's front end, if it has one
+    /// ([`BackupOptions::progress`]).
+    pub fn progress(&self) -> Option<&Progress> {
+        self.opts.progress.as_deref()
+    }
+
     /// The vault being written.
     pub fn vault(&self) -> &Vault {
         &self.shared.vault
@@ -341,6 +368,9 @@ impl<'a> Archiver<'a> {
             .fetch_add(data.len() as u64, Ordering::Relaxed);
         st.bytes_stored
             .fetch_add(sealed.len() as u64, Ordering::Relaxed);
+        if let Some(p) = self.progress() {
+            add(&p.bytes_stored, sealed.len() as u64);
+        }
         let builder = match kind {
             BlobKind::Data => &self.data,
             BlobKind::Tree => &self.tree,
@@ -411,6 +441,9 @@ impl<'a> Archiver<'a> {
                 .stats
                 .bytes_read
                 .fetch_add(data.len() as u64, Ordering::Relaxed);
+            if let Some(p) = self.progress() {
+                add(&p.bytes_read, data.len() as u64);
+            }
             let id = self.save_blob(BlobKind::Data, data)?;
             return Ok(vec![ChunkRef {
                 id,
@@ -422,13 +455,21 @@ impl<'a> Archiver<'a> {
 
     /// Chunks and saves a stream with the vault's content-defined chunker;
     /// returns its chunks. `what` names the source for error messages.
+    ///
+    /// The bytes are counted into [`BackupOptions::progress`] as they are
+    /// read, not as chunks are cut, so a slow stream (a dump tool that
+    /// writes a few KiB at a time) moves the progress as it comes.
     pub fn save_stream<R: Read>(&self, reader: R, what: &Path) -> Result<Vec<ChunkRef>> {
+        let reader = Counted {
+            inner: reader,
+            progress: self.progress(),
+        };
         let chunker = Chunker::new(
             reader,
             self.shared.vault.config().chunker,
             self.shared.vault.key().chunker_seed(),
         );
-        self.save_chunks(chunker, what)
+        self.save_chunks_counted(chunker, what, false)
     }
 
     /// Saves the chunks `src` hands out, in order; returns them. Used by
@@ -437,7 +478,19 @@ impl<'a> Archiver<'a> {
     /// base backups are cut on page boundaries). Readers never chunk, so how
     /// a stream is cut changes only how well it deduplicates. `what` names
     /// the source for error messages.
-    pub fn save_chunks<S: ChunkSource>(&self, mut src: S, what: &Path) -> Result<Vec<ChunkRef>> {
+    pub fn save_chunks<S: ChunkSource>(&self, src: S, what: &Path) -> Result<Vec<ChunkRef>> {
+        self.save_chunks_counted(src, what, true)
+    }
+
+    /// [`save_chunks`](Self::save_chunks); `count`: whether each chunk is
+    /// counted as read into the progress (a [`Counted`] reader below the
+    /// chunker counted it already).
+    fn save_chunks_counted<S: ChunkSource>(
+        &self,
+        mut src: S,
+        what: &Path,
+        count: bool,
+    ) -> Result<Vec<ChunkRef>> {
         // One stream at a time fans its chunks out over the pool; the others
         // (many files walked in parallel) save chunk by chunk on their own
         // thread. Waiting in a batch lets a rayon thread pick up another
@@ -459,6 +512,9 @@ impl<'a> Archiver<'a> {
                 .stats
                 .bytes_read
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            if let Some(p) = self.progress().filter(|_| count) {
+                add(&p.bytes_read, chunk.len() as u64);
+            }
             let direct = batch_len == 1 || chunk.len() > batch_cap / 2;
             if !batch.is_empty() && (direct || batch_bytes + chunk.len() > batch_cap) {
                 // The batch goes first: refs stay in stream order.

@@ -14,6 +14,7 @@
 //! - [`retention`]: retention policies as pure functions.
 //! - [`forget`]: removing snapshots by policy or id (plan, execute).
 //! - [`prune`]: removing and repacking data no snapshot needs.
+//! - [`progress`]: live counters of a backup or restore, for a front end.
 //! - [`rotate`]: key rotation to a new key epoch.
 
 pub mod archiver;
@@ -22,6 +23,7 @@ pub mod check;
 pub mod copy;
 pub mod diff;
 pub mod forget;
+pub mod progress;
 pub mod prune;
 pub mod restore;
 pub mod retention;

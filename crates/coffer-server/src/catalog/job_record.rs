@@ -143,7 +143,10 @@ impl JobOutcome {
             } else {
                 JobState::Completed
             },
-            reason: partial.then(|| format!("{} warnings (entries skipped)", counters.warnings)),
+            reason: partial.then(|| match counters.warnings {
+                1 => "1 warning (an entry skipped)".to_string(),
+                n => format!("{n} warnings (entries skipped)"),
+            }),
             counters,
             snapshot_ids,
             ..JobOutcome::new(JobState::Completed)

@@ -274,6 +274,10 @@ impl Walker<'_> {
                             )));
                         }
                         let mut node = self.node(path, name, &meta);
+                        // Counted as a directory of the snapshot, as a
+                        // restore counts (and makes) it.
+                        add(&self.dirs, 1);
+                        add(&self.progress.entries, 1);
                         let ptree = self.load_parent(pnode.and_then(|n| n.subtree.as_ref()));
                         node.subtree = Some(self.save_top(sub, ptree.as_ref())?);
                         Ok(Some(node))

@@ -343,3 +343,37 @@ fn issue3_postgres_dump_killed_midway_leaves_no_snapshot() {
     let url = format!("{PG}/{}", db.0);
     kill_dump_midway("pg-kill", &["--postgres", &url], "pg_dump", &[&db.0]);
 }
+
+/// Issue 16: a backup of several databases prints one summary line for
+/// each, naming the database, what came from pg_dump and the snapshot.
+#[test]
+fn issue16_all_databases_print_one_summary_line_each() {
+    let env = Env::new(Kind::Local, "pg-lines");
+    env.init();
+    let prefix = uniq("coffer_pg_lines");
+    let dbs = [
+        PgDb::named(format!("{prefix}_a")),
+        PgDb::named(format!("{prefix}_b")),
+    ];
+    for db in &dbs {
+        psql("postgres", &format!("create database {}", db.0));
+    }
+    let out = env.ok(&[
+        "backup",
+        "--postgres",
+        PG,
+        "--all-databases",
+        "--include-database",
+        &format!("{prefix}_*"),
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for (l, db) in lines.iter().zip(&dbs) {
+        assert!(
+            l.starts_with(&format!("postgres://127.0.0.1:5432/{}: read ", db.0)),
+            "{l}"
+        );
+        assert!(l.contains(" from pg_dump in "), "{l}");
+        assert!(l.contains(" stored); snapshot "), "{l}");
+    }
+}

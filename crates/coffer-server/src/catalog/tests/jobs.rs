@@ -82,7 +82,7 @@ fn a_job_goes_through_its_states_and_stays_final() {
     assert_eq!(j.state, JobState::Partial);
     assert_eq!(j.counters, counters);
     assert_eq!(j.snapshot_ids, ["aaaa", "bbbb"]);
-    assert_eq!(j.reason.as_deref(), Some("1 warnings (entries skipped)"));
+    assert_eq!(j.reason.as_deref(), Some("1 warning (an entry skipped)"));
     assert_eq!(j.details, Some(serde_json::json!({"restore_seconds": 1.5})));
     assert!(j.started_at.is_some() && j.finished_at.is_some());
     assert!(j.duration(Timestamp::now()).is_some());

@@ -188,6 +188,26 @@ fn restore_with(
     let linked: HashSet<usize> = links.iter().map(|(_, i)| *i).collect();
     let has_content =
         |i: usize, it: &Item| it.kind == NodeKind::File && it.nchunks > 0 && !linked.contains(&i);
+    // The totals the progress counts towards: every file (hard links too)
+    // and the content to write.
+    add(
+        &progress.total_files,
+        items
+            .items
+            .iter()
+            .filter(|it| it.kind == NodeKind::File)
+            .count() as u64,
+    );
+    add(
+        &progress.total_bytes,
+        items
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(i, it)| has_content(*i, it))
+            .map(|(_, it)| it.size)
+            .sum(),
+    );
 
     // 2. Files without content, symlinks and special files, with their
     //    metadata.
@@ -207,6 +227,7 @@ fn restore_with(
                     }
                     meta.set_fd(&f, fresh, n, extra).map_err(io(&rel))?;
                     stats.lock().unwrap().files += 1;
+                    add(&progress.files, 1);
                     return Ok(());
                 }
                 NodeKind::Symlink => None,
@@ -288,6 +309,7 @@ fn restore_with(
                         file.set_len(it.size)?;
                     }
                     meta.set_fd(&file, of.fresh, it, items.extra(i))?;
+                    add(&progress.files, 1);
                 }
             }
             Ok(())
@@ -308,6 +330,7 @@ fn restore_with(
             .and_then(|from| b.link(&from, an, &b.dir(root, dp, false)?, dn))
             .map_err(io(&d))?;
         stats.lock().unwrap().files += 1;
+        add(&progress.files, 1);
     }
 
     tracing::info!("restore: content written after {:?}", t0.elapsed());
