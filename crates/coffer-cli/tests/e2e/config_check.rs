@@ -517,7 +517,8 @@ schedule = "@daily"
         // The job's outcome is on standard output, a log on standard error.
         let err = format!("{}{}", text(&o.stdout), stderr(&o));
         assert!(!o.status.success(), "{err}");
-        assert!(err.contains("FAILED: vault `main`: "), "{err}");
+        // `plan run` prints `job N FAILED (plan/rule, source S): why`.
+        assert!(err.contains("FAILED (p/r, source docs): vault `main`: "), "{err}");
         assert!(err.contains(setting), "{err}");
         // Not the CLI's options: the daemon has none.
         assert!(!err.contains("COFFER_PASSWORD"), "{err}");
