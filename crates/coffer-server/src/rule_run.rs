@@ -9,23 +9,45 @@ use crate::config::Config;
 use crate::model::{ServerError, ServerResult};
 use crate::runner::Runner;
 use coffer_core::Cancel;
+use coffer_sources::Progress;
 use std::sync::Arc;
 
+/// Sees a backup job's live counters while it runs: called as the job's
+/// backup begins; what it returns is dropped when that backup ends (a
+/// front end's progress line: `coffer plan run` on a terminal).
+pub type Watch = Arc<dyn Fn(&Arc<Progress>) -> Box<dyn std::any::Any> + Send + Sync>;
+
+/// How [`run_rule_now`] runs a rule.
+pub struct RunNow<'a> {
+    /// Only this source of the rule (all of them when `None`).
+    pub only_source: Option<&'a str>,
+    /// Stops the jobs (SIGTERM, SIGINT).
+    pub cancel: &'a Cancel,
+    /// The time retention and the cold tier call "now", when given (tests).
+    pub now: Option<jiff::Timestamp>,
+    /// Who asked for it: the command line or the API.
+    pub trigger: Trigger,
+    /// Who watches each backup's counters, if anyone.
+    pub watch: Option<Watch>,
+}
+
 /// Runs every source of rule `plan/rule` of `config` now, one after the
-/// other, recording each as a job with `trigger` (the command line or the
-/// API: whoever asked for it). A source
-/// that another job is backing up is refused for that source. `now`, when
-/// given, is the time retention and the cold tier call "now" (tests).
-/// Returns each job's id and outcome.
+/// other, recording each as a job with `how.trigger`. A source that
+/// another job is backing up is refused for that source. Returns each
+/// job's id and outcome.
 pub fn run_rule_now(
     config: &Config,
     catalog: Arc<Catalog>,
     rule_id: &str,
-    only_source: Option<&str>,
-    cancel: &Cancel,
-    now: Option<jiff::Timestamp>,
-    trigger: Trigger,
+    how: RunNow<'_>,
 ) -> ServerResult<Vec<(crate::catalog::JobId, JobOutcome)>> {
+    let RunNow {
+        only_source,
+        cancel,
+        now,
+        trigger,
+        watch,
+    } = how;
     let rule = config
         .rule(rule_id)
         .ok_or_else(|| {
@@ -48,6 +70,9 @@ pub fn run_rule_now(
     let mut runner = Runner::new(config.clone(), catalog.clone());
     if let Some(t) = now {
         runner = runner.with_clock(move || t);
+    }
+    if let Some(w) = watch {
+        runner = runner.with_watch(w);
     }
     let mut out = Vec::new();
     for s in sources {

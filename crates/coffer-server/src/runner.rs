@@ -55,6 +55,7 @@ pub struct Runner {
     catalog: Arc<Catalog>,
     vaults: Mutex<HashMap<String, Vault>>,
     now: Box<dyn Fn() -> Timestamp + Send + Sync>,
+    watch: Option<crate::rule_run::Watch>,
 }
 
 impl Runner {
@@ -65,6 +66,7 @@ impl Runner {
             catalog,
             vaults: Mutex::new(HashMap::new()),
             now: Box::new(Timestamp::now),
+            watch: None,
         }
     }
 
@@ -72,6 +74,12 @@ impl Runner {
     /// through simulated time).
     pub fn with_clock(mut self, now: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
         self.now = Box::new(now);
+        self
+    }
+
+    /// Hands each backup job's live counters to `watch` while it runs.
+    pub fn with_watch(mut self, watch: crate::rule_run::Watch) -> Self {
+        self.watch = Some(watch);
         self
     }
 
@@ -205,13 +213,16 @@ impl Runner {
         };
         // A source's notices (why it waits) become the job's events.
         let catalog = self.catalog.clone();
+        let progress = std::sync::Arc::new(Progress::with_notices(coffer_sources::Notices::to(
+            move |line| {
+                let _ = catalog.record_event(id, EventLevel::Info, line);
+            },
+        )));
+        // Dropped when this function returns: the backup has ended.
+        let _watching = self.watch.as_ref().map(|w| w(&progress));
         let opts = BackupOptions {
             cancel: Some(cancel.clone()),
-            progress: Some(std::sync::Arc::new(Progress::with_notices(
-                coffer_sources::Notices::to(move |line| {
-                    let _ = catalog.record_event(id, EventLevel::Info, line);
-                }),
-            ))),
+            progress: Some(progress),
             ..Default::default()
         };
         self.event(

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::args::GlobalArgs;
 use crate::context::{config_with_state_dir, open_catalog};
 use crate::output::data_line;
+use crate::progress::{ProgressView, Work};
 use crate::signal::on_stop_signal;
 
 /// `coffer plan …`.
@@ -30,6 +31,17 @@ pub enum PlanCmd {
     },
 }
 
+/// A progress line that is cleared when dropped (a job's backup ended).
+struct Drawn(Option<ProgressView>);
+
+impl Drop for Drawn {
+    fn drop(&mut self) {
+        if let Some(v) = self.0.take() {
+            v.finish();
+        }
+    }
+}
+
 /// `coffer plan run PLAN/RULE`.
 pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<u8> {
     let PlanCmd::Run { rule, source } = cmd;
@@ -41,14 +53,26 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
     // COFFER_NOW (a `test-clock` build only, as for forget) moves "now" for
     // retention and the cold tier.
     let now = crate::clock::forced_now()?;
+    // On a terminal, each backup's progress line (as `coffer backup`).
+    let g2 = g.clone();
+    let watch: coffer_server::rule_run::Watch = Arc::new(move |p| {
+        Box::new(Drawn(Some(ProgressView::start(
+            &g2,
+            p.clone(),
+            Work::Backup,
+        ))))
+    });
     let results = daemon::run_rule_now(
         &config,
         catalog.clone(),
         &rule,
-        source.as_deref(),
-        &cancel,
-        now,
-        coffer_server::catalog::Trigger::Cli,
+        coffer_server::rule_run::RunNow {
+            only_source: source.as_deref(),
+            cancel: &cancel,
+            now,
+            trigger: coffer_server::catalog::Trigger::Cli,
+            watch: Some(watch),
+        },
     )?;
     let mut code = 0;
     let mut out = Vec::new();

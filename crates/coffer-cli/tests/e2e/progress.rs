@@ -250,6 +250,58 @@ fn issue16_a_command_backup_draws_the_bytes_from_the_command() {
     );
 }
 
+/// `coffer plan run` (the CronJob form) on a terminal draws each backup's
+/// progress line too, then prints the job line.
+#[test]
+fn issue16_plan_run_draws_the_progress_of_its_backup() {
+    let env = Env::new(Kind::Local, "progress-plan-run");
+    env.init();
+    let config = env.path("coffer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"state_dir = "{state}"
+
+[[vault]]
+name = "main"
+url = "{vault}"
+key_file = "{key}"
+
+[[source]]
+name = "slowcmd"
+kind = "command"
+command = "for i in $(seq 20); do head -c 65536 /dev/urandom; sleep 0.1; done"
+stream_name = "slow.out"
+
+[[plan]]
+name = "p"
+[[plan.rule]]
+name = "r"
+vault = "main"
+sources = ["slowcmd"]
+schedule = "@daily"
+"#,
+            state = env.path("state").display(),
+            vault = env.vault,
+            key = env.key.display(),
+        ),
+    )
+    .unwrap();
+    let mut cmd = env.cmd(&["plan", "run", "p/r"]);
+    cmd.env("TERM", "xterm").env("COFFER_CONFIG", &config);
+    let screen = on_terminal(cmd, |_| {}, |_| {});
+    assert_eq!(screen.code, Some(0), "{}", screen.text);
+    let lines = screen.progress("backing up command `for i");
+    assert!(lines.len() >= 2, "{}", screen.lines().join("\n"));
+    assert_growing(&lines, " read from the command", &screen);
+    let jobs: Vec<String> = screen
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("job ") && l.contains(" COMPLETED (p/r, source slowcmd)"))
+        .collect();
+    assert_eq!(jobs.len(), 1, "{}", screen.lines().join("\n"));
+}
+
 #[test]
 fn issue16_a_stream_restore_draws_bytes_written_of_the_total() {
     let env = Env::new(Kind::Local, "progress-fifo");

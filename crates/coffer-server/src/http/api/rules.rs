@@ -63,10 +63,13 @@ pub(super) fn rule_run(s: &AppState, c: &Call) -> Answer {
             &config,
             catalog,
             &rid,
-            only.as_deref(),
-            &Cancel::default(),
-            None,
-            Trigger::Api,
+            crate::rule_run::RunNow {
+                only_source: only.as_deref(),
+                cancel: &Cancel::default(),
+                now: None,
+                trigger: Trigger::Api,
+                watch: None,
+            },
         );
         if let Err(e) = r {
             tracing::error!("rule {rid} started through the API: {e}");
