@@ -579,6 +579,7 @@ password_env = "COFFER_TEST_UNSET_PW"
 fn issue17_a_retention_beyond_the_lock_is_refused_before_it_runs() {
     let env = Env::new(Kind::Local, "cfg-lock");
     env.init();
+    write(&env.path("data/a.txt"), b"alpha");
     let file = env.path("coffer.toml");
     let config = |lock: &str| {
         format!(
@@ -624,6 +625,7 @@ fn issue17_a_retention_beyond_the_lock_is_refused_before_it_runs() {
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     let l = line(&out, "vault", "main");
     assert!(l.starts_with("FAIL"), "{out}");
+    assert!(line(&out, "source", "docs").starts_with("ok"), "{out}");
     assert!(
         l.contains("rule `daily/nightly`: its retention does not fit the governance lock of vault `main` \
              (min 7 days, max 365 days): the retention keeps snapshots indefinitely (no delete_after_days), \
