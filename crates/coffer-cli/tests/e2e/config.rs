@@ -178,7 +178,7 @@ fn retention_below_the_lock_minimum() {
     ));
     assert!(
         err.contains(&format!(
-            "{p}:21:13: rule `p/r`: its retention does not fit the lock of vault `main` (min 7 days, max 400 days): \
+            "{p}:21:13: rule `p/r`: its retention does not fit the governance lock of vault `main` (min 7 days, max 400 days): \
              the retention keeps snapshots for 2 days, below the lock's minimum of 7 days"
         )),
         "{err}"

@@ -6,7 +6,9 @@
 //! webhook sinks reached without sending anything — each reported as ok or
 //! FAIL with the reason. The daemon's own errors name the config's setting.
 //! Servers: the local PostgreSQL (127.0.0.1:5432); closed ports on
-//! loopback; an SMTP and an HTTP listener started by the test.
+//! loopback; an SMTP and an HTTP listener started by the test. Issue 17:
+//! a rule whose retention breaks the vault lock (the file's, or with
+//! `--connect` the one stored in the vault) is refused before it runs.
 
 use crate::common::*;
 use serde_json::Value;
@@ -567,4 +569,81 @@ password_env = "COFFER_TEST_UNSET_PW"
     );
     // It started all the same, and stopped cleanly on SIGTERM.
     assert!(log.contains("coffer serve"), "{log}");
+}
+
+/// Issue 17: a rule whose retention can exceed the vault lock's maximum
+/// (no delete limit) is refused by `config check` at its retention, naming
+/// the rule, the lock and the bound; with `--connect` the lock stored in
+/// the vault is the one checked, even when the file has none.
+#[test]
+fn issue17_a_retention_beyond_the_lock_is_refused_before_it_runs() {
+    let env = Env::new(Kind::Local, "cfg-lock");
+    env.init();
+    write(&env.path("data/a.txt"), b"alpha");
+    let file = env.path("coffer.toml");
+    let config = |lock: &str| {
+        format!(
+            "state_dir = \"state\"\n\n[[vault]]\nname = \"main\"\nurl = \"vault\"\nkey_file = \"vault.key\"\n{lock}\n\
+             [[source]]\nname = \"docs\"\nkind = \"files\"\npaths = [\"data\"]\n\n\
+             [[plan]]\nname = \"daily\"\n[[plan.rule]]\nname = \"nightly\"\nvault = \"main\"\nsources = [\"docs\"]\n\
+             schedule = \"@daily\"\nretention = {{ keep_last = 10 }}\n"
+        )
+    };
+    std::fs::write(
+        &file,
+        config("[vault.lock]\nmin_retention_days = 7\nmax_retention_days = 365\nchangeable_for_days = 3\n"),
+    )
+    .unwrap();
+    let o = check(&env, &file, &[], &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:24:13: rule `daily/nightly`: its retention does not fit the compliance lock of vault `main` \
+             (min 7 days, max 365 days): the retention keeps snapshots indefinitely (no delete_after_days), \
+             beyond the lock's maximum of 365 days: set delete_after_days between 7 and 365",
+            file.display()
+        )),
+        "{err}"
+    );
+
+    // The file says nothing of a lock, the vault has one: --connect reads
+    // it and fails the vault with the same words.
+    std::fs::write(&file, config("")).unwrap();
+    let o = check(&env, &file, &[], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    env.ok(&[
+        "vault",
+        "lock",
+        "--min-retention-days",
+        "7",
+        "--max-retention-days",
+        "365",
+    ]);
+    let o = check(&env, &file, &["--connect"], &[]);
+    let (out, err) = (text(&o.stdout), stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let l = line(&out, "vault", "main");
+    assert!(l.starts_with("FAIL"), "{out}");
+    assert!(line(&out, "source", "docs").starts_with("ok"), "{out}");
+    assert!(
+        l.contains("rule `daily/nightly`: its retention does not fit the governance lock of vault `main` \
+             (min 7 days, max 365 days): the retention keeps snapshots indefinitely (no delete_after_days), \
+             beyond the lock's maximum of 365 days: set delete_after_days between 7 and 365"),
+        "{out}"
+    );
+    // Within the bounds: ok.
+    std::fs::write(
+        &file,
+        config("").replace("keep_last = 10", "keep_last = 10, delete_after_days = 100"),
+    )
+    .unwrap();
+    let o = check(&env, &file, &["--connect"], &[]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(
+        line(&out, "vault", "main")
+            .contains("opened, 0 snapshots, governance lock (min 7, max 365 days"),
+        "{out}"
+    );
 }

@@ -55,7 +55,8 @@ pub use notify::{
     DEFAULT_NOTIFY_BACKOFF, DEFAULT_NOTIFY_RETRIES, DEFAULT_NOTIFY_TIMEOUT, MAX_NOTIFY_BACKOFF,
 };
 pub use plan::{
-    CopyConfig, PlanConfig, RuleConfig, DEFAULT_COMPLETION_WINDOW, DEFAULT_START_WINDOW,
+    lock_problem, CopyConfig, PlanConfig, RuleConfig, DEFAULT_COMPLETION_WINDOW,
+    DEFAULT_START_WINDOW,
 };
 pub use prune::{PruneConfig, DEFAULT_PRUNE_COMPLETION_WINDOW, DEFAULT_PRUNE_REPACK_BELOW};
 pub use report::{ReportConfig, ReportTarget};

@@ -8,7 +8,7 @@ use super::source::RawSource;
 use super::validate::{Validator, S};
 use super::vault::{Tier, VaultConfig};
 use crate::schedule::Schedule;
-use coffer_core::RetentionPolicy;
+use coffer_core::{LockPolicy, RetentionPolicy};
 use jiff::tz::TimeZone;
 use jiff::SignedDuration;
 use serde::Deserialize;
@@ -78,6 +78,56 @@ pub struct CopyConfig {
     pub retention: RetentionPolicy,
 }
 
+impl RuleConfig {
+    /// Every vault this rule keeps snapshots in, with the retention that
+    /// applies there and what to call it in a message: its own vault and
+    /// its cold vault (the rule's retention), and each copy's vault (the
+    /// copy's retention). Each must fit that vault's lock.
+    pub fn retentions(&self) -> Vec<(&str, &RetentionPolicy, &'static str)> {
+        let own = if self.retention.keeps_everything() {
+            "no retention (keep everything)"
+        } else {
+            "its retention"
+        };
+        let mut out = vec![(self.vault.as_str(), &self.retention, own)];
+        if let (Some(_), Some(cold)) = (self.cold_after_days, &self.cold_vault) {
+            out.push((cold.as_str(), &self.retention, own));
+        }
+        for c in &self.copy_to {
+            let what = if c.retention.keeps_everything() {
+                "the copy has no retention (keep everything), which"
+            } else {
+                "the copy's retention"
+            };
+            out.push((c.vault.as_str(), &c.retention, what));
+        }
+        out
+    }
+}
+
+/// Why `retention` (called `what` in the message) of rule `rule` does not
+/// fit `lock`, the lock of vault `vault`, or `None` when it fits. The test
+/// is [`LockPolicy::check_retention`], the one the runner makes before a
+/// backup; the message names the rule, the vault, the lock (mode and
+/// bounds), the bound broken and the fix. `config check` reports it
+/// against the file's `[vault.lock]`, and `config check --connect` against
+/// the lock stored in the vault.
+pub fn lock_problem(
+    rule: &str,
+    what: &str,
+    vault: &str,
+    lock: &LockPolicy,
+    retention: &RetentionPolicy,
+) -> Option<String> {
+    let why = lock.check_retention(retention).err()?;
+    Some(format!(
+        "rule `{rule}`: {what} does not fit the {} lock of vault `{vault}` (min {} days, max {} days): {why}",
+        lock.mode(),
+        lock.min_retention_days,
+        lock.max_retention_days
+    ))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPlan {
@@ -140,14 +190,8 @@ impl Validator<'_> {
         what: &str,
     ) {
         if let Some(lock) = &vault.lock {
-            if let Err(why) = lock.check_retention(retention) {
-                self.error(
-                    Some(span),
-                    format!(
-                        "rule `{rule}`: {what} does not fit the lock of vault `{}` (min {} days, max {} days): {why}",
-                        vault.name, lock.min_retention_days, lock.max_retention_days
-                    ),
-                );
+            if let Some(m) = lock_problem(rule, what, &vault.name, lock, retention) {
+                self.error(Some(span), m);
             }
         }
     }

@@ -2,7 +2,8 @@
 //! everything a first run would touch, tried for real and changing
 //! nothing. Every vault is opened with its configured key (through
 //! [`runner::open_vault`], the daemon's one way) and its snapshots are
-//! listed; every database source is connected to with its password and its
+//! listed, and its stored lock (the one every job meets) is read and every
+//! rule writing there is checked against it; every database source is connected to with its password and its
 //! client tool is found and compared with the server's version, as a
 //! backup would; a files source's paths are read; an email sink's SMTP
 //! server gets EHLO, STARTTLS and AUTH as configured, then NOOP and QUIT
@@ -18,7 +19,7 @@
 mod sink;
 mod source;
 
-use crate::config::{Config, NotifyTarget, SourceKind};
+use crate::config::{lock_problem, Config, NotifyTarget, SourceKind};
 use crate::runner;
 use serde::Serialize;
 use std::sync::{mpsc, Arc};
@@ -155,10 +156,44 @@ fn vault(config: &Config, name: &str) -> Result<String, String> {
         .snapshots(&coffer_core::SnapshotFilter::default())
         .map_err(|e| format!("opened, but its snapshots cannot be listed: {e}"))?
         .len();
-    Ok(format!(
-        "opened, {n} snapshot{}",
-        if n == 1 { "" } else { "s" }
-    ))
+    let opened = format!("opened, {n} snapshot{}", if n == 1 { "" } else { "s" });
+    let state = v
+        .lock_state()
+        .map_err(|e| format!("{opened}, but its lock cannot be read: {e}"))?;
+    match state.lock {
+        Some(lock) => {
+            let problems = lock_fit(config, name, &lock.policy);
+            if problems.is_empty() {
+                Ok(format!("{opened}, {}", lock.describe()))
+            } else {
+                Err(format!(
+                    "{opened}, but the {} stored in the vault (it binds every job, whatever [vault.lock] says) refuses: {}",
+                    lock.describe(),
+                    problems.join("; ")
+                ))
+            }
+        }
+        None => Ok(opened),
+    }
+}
+
+/// What the rules of `config` writing into vault `name` break of `lock`
+/// (the lock read from the vault), one message each, worded as
+/// `config check` words them against the file's lock.
+fn lock_fit(config: &Config, name: &str, lock: &coffer_core::LockPolicy) -> Vec<String> {
+    config
+        .rules()
+        .flat_map(|r| {
+            let id = r.id();
+            r.retentions()
+                .into_iter()
+                .filter(|(vault, _, _)| *vault == name)
+                .filter_map(|(vault, retention, what)| {
+                    lock_problem(&id, what, vault, lock, retention)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Runs every probe on its own thread; collects what answers within

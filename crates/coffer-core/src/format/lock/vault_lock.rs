@@ -103,18 +103,24 @@ impl LockPolicy {
     /// every snapshot at least `min_retention_days`, and must not keep any
     /// longer than `max_retention_days`. On failure, says why.
     pub fn check_retention(&self, policy: &crate::RetentionPolicy) -> crate::Result<()> {
+        // delete_after_days decides the retention when set, so one value
+        // within the bounds always fixes it.
+        let fix = format!(
+            "set delete_after_days between {} and {}",
+            self.min_retention_days, self.max_retention_days
+        );
         match policy.retention_days() {
             None => Err(Error::InvalidInput(format!(
-                "the retention keeps snapshots indefinitely, beyond the lock's maximum of {} days: set delete_after_days",
+                "the retention keeps snapshots indefinitely (no delete_after_days), beyond the lock's maximum of {} days: {fix}",
                 self.max_retention_days
             ))),
             Some(d) if d < self.min_retention_days as f64 => Err(Error::InvalidInput(format!(
-                "the retention keeps snapshots for {} days, below the lock's minimum of {} days",
+                "the retention keeps snapshots for {} days, below the lock's minimum of {} days: {fix}",
                 fmt_days(d),
                 self.min_retention_days
             ))),
             Some(d) if d > self.max_retention_days as f64 => Err(Error::InvalidInput(format!(
-                "the retention keeps snapshots for {} days, beyond the lock's maximum of {} days",
+                "the retention keeps snapshots for {} days, beyond the lock's maximum of {} days: {fix}",
                 fmt_days(d),
                 self.max_retention_days
             ))),

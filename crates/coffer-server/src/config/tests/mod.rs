@@ -1,8 +1,10 @@
 //! Tests of `coffer.toml` as a whole: the annotated example, positions of
 //! every problem, unknown fields, secrets, rules, locks, cold storage,
-//! restore tests and verify entries. The monitoring sections (`[server]`,
+//! restore tests and verify entries (a rule against a vault's lock in
+//! `lock`). The monitoring sections (`[server]`,
 //! `[[notify]]`, a vault's `capacity`) are tested in `monitoring`.
 
+mod lock;
 mod monitoring;
 
 use super::secret::url_has_password;
@@ -250,7 +252,7 @@ fn retention_outside_the_lock() {
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
         e[0].starts_with(&format!(
-            "t.toml:{l}:13: rule `p/r`: its retention does not fit the lock of vault `main`"
+            "t.toml:{l}:13: rule `p/r`: its retention does not fit the governance lock of vault `main`"
         )),
         "{e:?}"
     );
@@ -268,7 +270,7 @@ fn retention_outside_the_lock() {
     let e = errors(&text);
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
-        e[0].contains("the copy's retention does not fit the lock of vault `main`"),
+        e[0].contains("the copy's retention does not fit the governance lock of vault `main`"),
         "{e:?}"
     );
     assert!(
