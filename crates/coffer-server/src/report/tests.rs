@@ -595,7 +595,8 @@ retention = { keep_monthly = 12 }
     assert!(
         freq.failing[1].starts_with("source `etc`: rule p/r, the most frequent of its 3 rules")
             && freq.failing[1].contains("is 2days 3h old, older than 1day 8h")
-            && freq.failing[1].ends_with("backups are late"),
+            && freq.failing[1]
+                .contains("backups are late (see why with `coffer jobs list --plan p --rule "),
         "{freq:#?}"
     );
     // The weekly backup of yesterday makes the source on time again.
@@ -656,7 +657,7 @@ min_backup_frequency = "8d"
             && v.starts_with("source `logs`: its only rule p/weekly, schedule `0 4 * * 0` (UTC)")
             && v.contains("at 2026-02-15T04:00:00Z by rule p/weekly, is 8days 2h old")
             && v.contains("older than 7days 8h")
-            && v.ends_with("backups are late"),
+            && v.contains("backups are late (see why with `coffer jobs list --plan p --rule "),
         "{v}"
     );
     // Under the default minimum of a day, the schedule itself fails.

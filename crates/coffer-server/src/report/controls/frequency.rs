@@ -199,7 +199,9 @@ pub(in crate::report) fn backup_frequency(
                 );
                 if age(now, j) > a {
                     c.fail(format!(
-                        "{head}: {what}, older than {limit}: backups are late"
+                        "{head}: {what}, older than {limit}: backups are late (see why with \
+                         `coffer jobs list --plan {} --rule {} --source {}`)",
+                        best.rule.plan, best.rule.name, s.name
                     ))
                 } else {
                     c.ok(format!("{head}: {what}, within {limit}"))
