@@ -104,7 +104,9 @@ pub use rotate::{rotate, RotateOptions, RotateStats};
 pub use session::{Session, SessionGuard, SessionKind};
 pub use snapshot::{BackupSummary, Origin, Snapshot, SnapshotFilter, SourceInfo};
 pub use tree::{ChunkRef, Node, NodeKind, Time, Tree, TreeError, Xattr};
-pub use vault::{ChunkerParams, EpochInfo, InitOptions, Vault, VaultConfig, FORMAT_VERSION};
+pub use vault::{
+    ChunkerParams, EpochInfo, InitOptions, KeySummary, Vault, VaultConfig, FORMAT_VERSION,
+};
 
 /// A byte count for people: `512 B`, `1.5 KiB`, `2.0 GiB`.
 pub fn human_bytes(b: u64) -> String {

@@ -193,10 +193,31 @@ fn status_and_report_after_real_backups_and_past_the_rpo() {
     ] {
         assert_eq!(control(&r, id)["status"], want, "{id}: {}", control(&r, id));
     }
-    let enc = control(&r, "encryption")["evidence"].to_string();
+    // The encryption control says what it read from each vault (issue 17).
+    let enc = control(&r, "encryption");
+    let lines: Vec<&str> = enc["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{enc}");
+    for (line, vault) in lines.iter().zip(["main", "dr"]) {
+        assert!(
+            line.starts_with(&format!(
+                "vault `{vault}`: coffer-vault format version 2, objects sealed with \
+                 XChaCha20-Poly1305 (random nonces), key epoch 0; 1 key slot: 1 key file \
+                 (BLAKE3 derive_key)"
+            )),
+            "{enc}"
+        );
+    }
+    // Backup frequency: judged per source, with each rule's newest snapshot.
+    let freq = control(&r, "backup-frequency")["evidence"].to_string();
     assert!(
-        enc.contains("vault `main`: coffer-vault format version 2"),
-        "{enc}"
+        freq.contains("source `docs`, rule p/nightly (vault `main`): schedule `0 3 * * *` (UTC), at most 1day between runs; newest snapshot at")
+            && freq.contains("source `docs`: its only rule p/nightly"),
+        "{freq}"
     );
     assert_eq!(
         control(&r, "vault-lock")["failing"][0]

@@ -36,6 +36,9 @@ use rand::RngCore;
 
 use crate::format::id::Id;
 
+/// The AEAD every sealed message uses, in every format version so far (as
+/// reports name it).
+pub const AEAD: &str = "XChaCha20-Poly1305";
 /// Scheme byte of messages sealed with key epoch 0's data key.
 pub const SCHEME_DATA_KEY: u8 = 1;
 /// Scheme byte of messages sealed with a later key epoch's data key.

@@ -62,7 +62,7 @@ pub fn build(
     let probe: WalProbe = &probe_fn;
     let mut controls = vec![
         controls::rule_coverage(config),
-        controls::backup_frequency(config, now),
+        controls::backup_frequency(config, catalog, now)?,
         controls::retention_minimum(config, now),
         controls::encryption(&used, &opened),
         controls::key_age(config, now, &used, &opened),

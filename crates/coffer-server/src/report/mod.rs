@@ -8,9 +8,9 @@
 //! | control | passes when |
 //! | --- | --- |
 //! | `rule-coverage` | every configured source is selected by a rule |
-//! | `backup-frequency` | every rule runs at least every `[compliance] min_backup_frequency` |
+//! | `backup-frequency` | every source's most frequent rule runs at least every `[compliance] min_backup_frequency`, and the source's newest snapshot (from any of its rules) is younger than that rule's longest gap plus its start window; a weekly rule beside a daily one does not fail on its own |
 //! | `retention-minimum` | every rule and copy keeps snapshots at least `min_retention_days` |
-//! | `encryption` | every vault opens as a coffer vault (always encrypted: the evidence is its cipher and format version) |
+//! | `encryption` | every vault opens as a coffer vault (always encrypted: the evidence is read from it: format version, AEAD, key slots by kind with their KDF, key epoch); a password slot weaker than a new one may be fails |
 //! | `key-age` | every key slot of every vault was added within `[compliance] key_rotation` (default 90 days); a slot whose `created` does not parse (age unknown) or that is damaged fails |
 //! | `vault-lock` | every vault has a lock (in the configuration or stored in the vault) |
 //! | `cross-vault-copy` | every source is copied into a second vault, and a copy job completed in the period |

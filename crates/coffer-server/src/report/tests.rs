@@ -5,7 +5,7 @@
 use super::*;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::catalog::{JobKind, JobState};
+use crate::catalog::{JobKind, JobOutcome, JobState, NewJob, Trigger};
 use crate::config::{Config, ReportTarget};
 use crate::health::tests::{config, ts, Fixture};
 use crate::health::TOTAL_BYTES;
@@ -150,9 +150,13 @@ fn every_control_passes_on_a_healthy_setup_except_the_lock_of_dr() {
         "{lock:?}"
     );
     let enc = control(&r, "encryption");
+    assert_eq!(enc.evidence.len(), 2, "{enc:?}");
     assert!(
-        enc.evidence[0].contains("coffer-vault format version 2")
-            && enc.evidence[0].contains("XChaCha20-Poly1305"),
+        enc.evidence[0].starts_with(
+            "vault `main`: coffer-vault format version 2, objects sealed with \
+             XChaCha20-Poly1305 (random nonces), key epoch 0; 1 key slot: 1 key file \
+             (BLAKE3 derive_key)"
+        ),
         "{enc:?}"
     );
     assert_eq!(r.summary.fail, 1);
@@ -224,17 +228,21 @@ fn issue14_key_slots_older_than_the_rotation_period_fail_key_age() {
 
 #[test]
 fn each_control_fails_on_its_own_problem() {
-    // A source without rule, a weekly schedule, a 3-day copy retention,
-    // no copy for the second rule.
+    // A source without rule, a source backed up only weekly, a 3-day copy
+    // retention, no copy for the second rule.
     let (_d, c) = setup(
         r#"[[source]]
 name = "orphan"
 kind = "command"
 command = "echo"
+[[source]]
+name = "logs"
+kind = "command"
+command = "echo"
 [[plan.rule]]
 name = "weekly"
 vault = "dr"
-sources = ["etc"]
+sources = ["logs"]
 schedule = "0 3 * * 0"
 retention = { delete_after_days = 3 }
 [compliance]
@@ -252,8 +260,10 @@ verify_window = "1d"
     assert_eq!(cov.failing, vec!["source `orphan`: no rule selects it"]);
     let freq = control(&r, "backup-frequency");
     assert_eq!(freq.status, ControlStatus::Fail);
+    assert_eq!(freq.failing.len(), 1, "{freq:?}");
     assert!(
-        freq.failing[0].contains("rule p/weekly") && freq.failing[0].contains("7days"),
+        freq.failing[0].starts_with("source `logs`: its only rule p/weekly")
+            && freq.failing[0].contains("leaves up to 7days between backups, more than 1day"),
         "{freq:?}"
     );
     let ret = control(&r, "retention-minimum");
@@ -487,4 +497,240 @@ fn report_sections_are_strict() {
     assert!(e.contains("t.toml:6:17: bad verify_window `soon`"), "{e}");
     let e = bad("[compliance]\nmin_retention = 7\n");
     assert!(e.contains("unknown field `min_retention`"), "{e}");
+}
+
+/// A COMPLETED backup of `source` by rule `p/<rule>` into `vault`, taken at
+/// `at` (the fixture's clock goes back to where it was).
+fn backup_by(f: &Fixture, rule: &str, source: &str, vault: &str, at: &str) {
+    let back = f.now();
+    f.set(ts(at));
+    let id = f
+        .catalog
+        .create_job(&NewJob {
+            plan: Some("p".into()),
+            rule: Some(rule.into()),
+            source: Some(source.into()),
+            vault: Some(vault.into()),
+            ..NewJob::new(JobKind::Backup, Trigger::Schedule)
+        })
+        .unwrap();
+    f.catalog.start_job(id).unwrap();
+    let done = JobOutcome::completed(Default::default(), vec!["ab".repeat(32)]);
+    f.catalog.finish_job(id, &done).unwrap();
+    f.set(back);
+}
+
+#[test]
+fn issue17_daily_weekly_and_monthly_rules_of_one_source_pass_when_the_daily_is_on_time() {
+    // `etc` is backed up daily (p/r), weekly (p/weekly) and monthly
+    // (p/monthly, into dr); `db` daily only.
+    let (_d, c) = setup(
+        r#"[[plan.rule]]
+name = "weekly"
+vault = "main"
+sources = ["etc"]
+schedule = "0 4 * * 0"
+retention = { keep_weekly = 8 }
+[[plan.rule]]
+name = "monthly"
+vault = "dr"
+sources = ["etc"]
+schedule = "0 5 1 * *"
+retention = { keep_monthly = 12 }
+"#,
+    );
+    let f = Fixture::new("2026-03-01T06:00:00Z");
+    backup_by(&f, "monthly", "etc", "dr", "2026-02-01T05:00:00Z");
+    // The weekly rule's newest is three weeks old: late on its own cadence.
+    backup_by(&f, "weekly", "etc", "main", "2026-02-08T04:00:00Z");
+    for s in ["db", "etc"] {
+        backup_by(&f, "r", s, "main", "2026-03-01T03:00:00Z");
+    }
+    let r = report(&c, &f);
+    let freq = control(&r, "backup-frequency");
+    assert_eq!(freq.status, ControlStatus::Pass, "{freq:#?}");
+    let line = |start: &str| {
+        freq.evidence
+            .iter()
+            .find(|e| e.starts_with(start))
+            .unwrap_or_else(|| panic!("no line {start}: {freq:#?}"))
+    };
+    // Each rule's own evidence: schedule, longest gap, newest snapshot.
+    let daily = line("source `etc`, rule p/r (vault `main`): schedule `0 3 * * *` (UTC)");
+    assert!(
+        daily.contains("at most 1day between runs; newest snapshot at 2026-03-01T03:00:00Z")
+            && daily.ends_with("3h ago"),
+        "{daily}"
+    );
+    let weekly = line("source `etc`, rule p/weekly (vault `main`): schedule `0 4 * * 0`");
+    assert!(
+        weekly.contains("at most 7days between runs; newest snapshot at 2026-02-08T04:00:00Z")
+            && weekly.ends_with(
+                "not on time for its own cadence, but the source is covered by the more \
+                 frequent rule p/r"
+            ),
+        "{weekly}"
+    );
+    let monthly = line("source `etc`, rule p/monthly (vault `dr`): schedule `0 5 1 * *`");
+    assert!(
+        monthly.contains("at most 30days between runs")
+            && monthly.ends_with("on time for its own cadence"),
+        "{monthly}"
+    );
+    let verdict = line("source `etc`: rule p/r, the most frequent of its 3 rules");
+    assert!(
+        verdict.contains("the newest snapshot, at 2026-03-01T03:00:00Z by rule p/r, is 3h old")
+            && verdict.contains("within 1day 8h (its longest gap 1day plus its start window 8h)"),
+        "{verdict}"
+    );
+    line("source `db`: its only rule p/r");
+
+    // Two days on without a daily backup, the source is late whatever the
+    // weekly and monthly rules say; only the verdicts fail.
+    f.set(ts("2026-03-03T06:00:00Z"));
+    let r = report(&c, &f);
+    let freq = control(&r, "backup-frequency");
+    assert_eq!(freq.status, ControlStatus::Fail);
+    assert_eq!(freq.failing.len(), 2, "{freq:#?}");
+    assert!(
+        freq.failing[1].starts_with("source `etc`: rule p/r, the most frequent of its 3 rules")
+            && freq.failing[1].contains("is 2days 3h old, older than 1day 8h")
+            && freq.failing[1]
+                .contains("backups are late (see why with `coffer jobs list --plan p --rule "),
+        "{freq:#?}"
+    );
+    // The weekly backup of yesterday makes the source on time again.
+    backup_by(&f, "weekly", "etc", "main", "2026-03-02T04:00:00Z");
+    let r = report(&c, &f);
+    let freq = control(&r, "backup-frequency");
+    assert_eq!(freq.failing.len(), 1, "{freq:#?}");
+    assert!(freq.failing[0].starts_with("source `db`: its only rule p/r"));
+}
+
+#[test]
+fn issue17_a_weekly_rule_alone_that_is_late_fails() {
+    let (_d, c) = setup(
+        r#"[[source]]
+name = "logs"
+kind = "command"
+command = "echo"
+[[plan.rule]]
+name = "weekly"
+vault = "main"
+sources = ["logs"]
+schedule = "0 4 * * 0"
+retention = { keep_weekly = 8 }
+[compliance]
+min_backup_frequency = "8d"
+"#,
+    );
+    let f = Fixture::new("2026-02-20T00:00:00Z");
+    let logs = |f: &Fixture| {
+        let r = report(&c, f);
+        let freq = control(&r, "backup-frequency").clone();
+        let v: Vec<String> = freq
+            .evidence
+            .iter()
+            .filter(|e| e.starts_with("source `logs`: "))
+            .cloned()
+            .collect();
+        assert_eq!(v.len(), 1, "{freq:#?}");
+        (freq.failing.contains(&v[0]), v[0].clone())
+    };
+    let (failed, v) = logs(&f);
+    assert!(failed && v.contains("never backed up by its rules"), "{v}");
+    assert!(v.contains("coffer plan run p/weekly"), "{v}");
+    backup_by(&f, "weekly", "logs", "main", "2026-02-15T04:00:00Z");
+    let (failed, v) = logs(&f);
+    assert!(
+        !failed && v.contains("is 4days 20h old, within 7days 8h"),
+        "{v}"
+    );
+    // A backup of `logs` by a rule that does not select it (p/r), or into
+    // another vault than the rule's, is not counted.
+    f.job(JobKind::Backup, "logs", "main", JobState::Completed, None);
+    backup_by(&f, "weekly", "logs", "dr", "2026-02-22T04:00:00Z");
+    f.set(ts("2026-02-23T06:00:00Z"));
+    let (failed, v) = logs(&f);
+    assert!(
+        failed
+            && v.starts_with("source `logs`: its only rule p/weekly, schedule `0 4 * * 0` (UTC)")
+            && v.contains("at 2026-02-15T04:00:00Z by rule p/weekly, is 8days 2h old")
+            && v.contains("older than 7days 8h")
+            && v.contains("backups are late (see why with `coffer jobs list --plan p --rule "),
+        "{v}"
+    );
+    // Under the default minimum of a day, the schedule itself fails.
+    let (_d2, c2) = setup(
+        r#"[[source]]
+name = "logs"
+kind = "command"
+command = "echo"
+[[plan.rule]]
+name = "weekly"
+vault = "main"
+sources = ["logs"]
+schedule = "0 4 * * 0"
+retention = { keep_weekly = 8 }
+"#,
+    );
+    let r = report(&c2, &f);
+    assert!(control(&r, "backup-frequency")
+        .failing
+        .iter()
+        .any(|x| x.starts_with("source `logs`: its only rule p/weekly")
+            && x.ends_with("leaves up to 7days between backups, more than 1day")));
+}
+
+#[test]
+fn issue17_the_encryption_control_lists_what_it_read_from_each_vault() {
+    let (_d, c) = setup("");
+    let f = Fixture::new("2026-03-01T00:00:00Z");
+    let dr = crate::runner::open_vault(&c, "dr").unwrap();
+    let kdf = coffer_core::KdfParams {
+        m_kib: 7 * 1024,
+        t: 5,
+        p: 1,
+    };
+    let slot = dr
+        .add_key(
+            &coffer_core::Secret::Password("pw".into()),
+            "ops",
+            Some(kdf),
+        )
+        .unwrap();
+    let enc = control(&report(&c, &f), "encryption").clone();
+    assert_eq!(enc.status, ControlStatus::Pass, "{enc:#?}");
+    assert_eq!(
+        enc.evidence[1],
+        "vault `dr`: coffer-vault format version 2, objects sealed with XChaCha20-Poly1305 \
+         (random nonces), key epoch 0; 2 key slots: 1 key file (BLAKE3 derive_key), \
+         1 password (Argon2id, 1× m_kib=7168 t=5 p=1)"
+    );
+    // A password slot weaker than a new one may be fails, by its id.
+    let path = std::path::Path::new(&c.vault("dr").unwrap().url)
+        .join("keys")
+        .join(slot.to_hex());
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["kdf"] = serde_json::json!({"m_kib": 1024, "t": 1, "p": 1});
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    let enc = control(&report(&c, &f), "encryption").clone();
+    assert_eq!(enc.status, ControlStatus::Fail, "{enc:#?}");
+    assert_eq!(enc.failing.len(), 1, "{enc:#?}");
+    assert!(
+        enc.failing[0].starts_with(&format!("vault `dr`: password key slot {}: ", slot.short()))
+            && enc.failing[0].contains("weaker than OWASP's minimum")
+            && enc.failing[0].ends_with("(coffer key remove)"),
+        "{enc:#?}"
+    );
+    // A vault that does not open fails, saying why.
+    std::fs::remove_file(std::path::Path::new(&c.vault("main").unwrap().url).join("config"))
+        .unwrap();
+    let enc = control(&report(&c, &f), "encryption").clone();
+    assert!(
+        enc.failing
+            .iter()
+            .any(|x| x.starts_with("vault `main`: cannot be opened to show its encryption: ")),
+        "{enc:#?}"
+    );
 }

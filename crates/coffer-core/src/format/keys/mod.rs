@@ -166,6 +166,15 @@ impl SlotKind {
             SlotKind::KeyFile => "key file",
         }
     }
+
+    /// The function that derives a slot's wrapping key, as reports name
+    /// it: `Argon2id` (password) or `BLAKE3 derive_key` (key file).
+    pub fn kdf_name(self) -> &'static str {
+        match self {
+            SlotKind::Password => "Argon2id",
+            SlotKind::KeyFile => "BLAKE3 derive_key",
+        }
+    }
 }
 
 /// Argon2id parameters.
@@ -305,6 +314,15 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl KeySlot {
+    /// The Argon2id parameters a password slot is opened with (its `kdf`,
+    /// or the default when it has none); `None` for a key-file slot.
+    pub fn argon2_params(&self) -> Option<KdfParams> {
+        match self.kind {
+            SlotKind::Password => Some(self.kdf.unwrap_or_default()),
+            SlotKind::KeyFile => None,
+        }
+    }
+
     /// The slot's keyring id, if it has one (checked by [`check_slot`]).
     fn keyring_id(&self) -> Option<Id> {
         self.keyring.as_deref().and_then(Id::parse)

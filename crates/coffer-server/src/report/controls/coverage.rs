@@ -1,14 +1,11 @@
-//! The controls on what the rules select and how often they run:
-//! `rule-coverage` (every configured source is selected by a rule) and
-//! `backup-frequency` (every rule runs at least every
-//! `[compliance] min_backup_frequency`), with the helpers the other
-//! controls share (the rules of a source, a rule's longest gap).
+//! The control on what the rules select, `rule-coverage` (every configured
+//! source is selected by a rule), with the helpers the other controls share
+//! (the rules of a source, a rule's longest gap).
 
 use jiff::{SignedDuration, Timestamp};
 
 use crate::config::{Config, RuleConfig};
 use crate::report::control::Control;
-use crate::report::duration::human;
 
 /// The rules that select `source`.
 pub(super) fn rules_of<'c>(config: &'c Config, source: &str) -> Vec<&'c RuleConfig> {
@@ -58,43 +55,6 @@ pub(in crate::report) fn rule_coverage(config: &Config) -> Control {
                 s.name,
                 ids.join(", ")
             ));
-        }
-    }
-    c.judged()
-}
-
-/// `backup-frequency`: every rule runs at least every
-/// `[compliance] min_backup_frequency`, judged by its longest gap.
-pub(in crate::report) fn backup_frequency(config: &Config, now: Timestamp) -> Control {
-    let cc = &config.compliance;
-    let mut c = Control::new(
-        "backup-frequency",
-        format!(
-            "Every rule backs up at least every {}",
-            human(cc.min_backup_frequency)
-        ),
-    );
-    for r in config.rules() {
-        match longest_gap(r, now) {
-            Some(g) if g <= cc.min_backup_frequency => c.ok(format!(
-                "rule {}: schedule `{}` ({}) runs at least every {}",
-                r.id(),
-                r.schedule,
-                r.timezone_name,
-                human(g)
-            )),
-            Some(g) => c.fail(format!(
-                "rule {}: schedule `{}` ({}) leaves up to {} between backups",
-                r.id(),
-                r.schedule,
-                r.timezone_name,
-                human(g)
-            )),
-            None => c.fail(format!(
-                "rule {}: schedule `{}` runs fewer than twice in the next 35 days",
-                r.id(),
-                r.schedule
-            )),
         }
     }
     c.judged()

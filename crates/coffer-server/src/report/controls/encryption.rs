@@ -1,6 +1,8 @@
 //! The controls on a vault's encryption and keys: `encryption` (every vault
-//! opens as a coffer vault, always encrypted: the evidence is its cipher and
-//! format version) and `key-age` (every key slot of every vault, and its key
+//! opens as a coffer vault, always encrypted: the evidence is what was read
+//! from it, its format version, AEAD, key slots by kind with their KDF
+//! parameters and its key epoch; a password slot weaker than a new one may
+//! be fails) and `key-age` (every key slot of every vault, and its key
 //! epoch, began within `[compliance] key_rotation`, default 90 days; a slot
 //! whose `created` does not parse (age unknown) or that is damaged fails).
 
@@ -15,7 +17,10 @@ use crate::config::Config;
 use crate::report::control::Control;
 use crate::report::duration::human;
 
-/// `encryption`: every vault in use opens, and says how it is encrypted.
+/// `encryption`: every vault in use opens, and says how it is encrypted,
+/// as read from it ([`Vault::key_summary`]): format version, AEAD, key
+/// slots by kind with their KDF, the current key epoch. A vault that does
+/// not open, or a password slot weaker than a new one may be, fails.
 pub(in crate::report) fn encryption(
     used: &[String],
     opened: &BTreeMap<String, ServerResult<Vault>>,
@@ -25,24 +30,88 @@ pub(in crate::report) fn encryption(
         "Every snapshot is encrypted (authenticated encryption of every object)".into(),
     );
     for name in used {
-        match &opened[name] {
-            Ok(v) => {
-                let vc = v.config();
-                c.ok(format!(
-                    "vault `{name}`: {} format version {}, every object sealed with XChaCha20-Poly1305 \
-                     (random nonces), object names keyed hashes, key epoch {} wrapped per key slot",
-                    vc.format,
-                    vc.version,
-                    v.epoch().generation
+        let vault = match &opened[name] {
+            Ok(v) => v,
+            Err(e) => {
+                c.fail(format!(
+                    "vault `{name}`: cannot be opened to show its encryption: {}",
+                    unprefixed(name, &e.message)
                 ));
+                continue;
+            }
+        };
+        match vault.key_summary() {
+            Ok(k) => {
+                c.ok(describe(name, &k));
+                for s in &k.slots {
+                    if let Some(p) = s.slot.argon2_params() {
+                        if let Err(e) = p.check_new() {
+                            c.fail(format!(
+                                "vault `{name}`: password key slot {}: {e}: add a stronger one \
+                                 (coffer key add) and remove this one (coffer key remove)",
+                                s.id.short()
+                            ));
+                        }
+                    }
+                }
             }
             Err(e) => c.fail(format!(
-                "vault `{name}`: cannot be opened to show its encryption: {}",
-                unprefixed(name, &e.message)
+                "vault `{name}`: opens, but its key slots cannot be listed: {e}"
             )),
         }
     }
     c.judged()
+}
+
+/// One vault's evidence line: `vault `v`: coffer-vault format version 2,
+/// objects sealed with XChaCha20-Poly1305, key epoch 0; 2 key slots: …`.
+fn describe(name: &str, k: &coffer_core::KeySummary) -> String {
+    use coffer_core::keys::SlotKind;
+    let mut kinds = Vec::new();
+    for kind in [SlotKind::KeyFile, SlotKind::Password] {
+        let slots: Vec<_> = k.slots.iter().filter(|s| s.slot.kind == kind).collect();
+        if slots.is_empty() {
+            continue;
+        }
+        // Argon2id parameters, each set once with how many slots use it.
+        let mut argon: BTreeMap<(u32, u32, u32), usize> = BTreeMap::new();
+        for p in slots.iter().filter_map(|s| s.slot.argon2_params()) {
+            *argon.entry((p.m_kib, p.t, p.p)).or_default() += 1;
+        }
+        let params: String = argon
+            .iter()
+            .map(|((m, t, p), n)| format!(", {n}× m_kib={m} t={t} p={p}"))
+            .collect();
+        kinds.push(format!(
+            "{} {} ({}{params})",
+            slots.len(),
+            kind.name(),
+            kind.kdf_name()
+        ));
+    }
+    let older = k
+        .slots
+        .iter()
+        .filter(|s| s.slot.epoch < k.epoch.generation)
+        .count();
+    let mut line = format!(
+        "vault `{name}`: {} format version {}, objects sealed with {} (random nonces), \
+         key epoch {}; {} key slot{}: {}",
+        k.format,
+        k.version,
+        k.aead,
+        k.epoch.generation,
+        k.slots.len(),
+        if k.slots.len() == 1 { "" } else { "s" },
+        kinds.join(", ")
+    );
+    if older > 0 {
+        line.push_str(&format!("; {older} of an older key epoch"));
+    }
+    if !k.skipped.is_empty() {
+        line.push_str(&format!("; {} unusable, skipped", k.skipped.len()));
+    }
+    line
 }
 
 /// `key-age`: every key slot and the key epoch of every vault in use

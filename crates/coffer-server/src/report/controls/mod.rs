@@ -4,7 +4,7 @@
 //! | control | function | file |
 //! | --- | --- | --- |
 //! | `rule-coverage` | `rule_coverage` | `coverage.rs` |
-//! | `backup-frequency` | `backup_frequency` | `coverage.rs` |
+//! | `backup-frequency` | `backup_frequency` | `frequency.rs` |
 //! | `retention-minimum` | `retention_minimum` | `retention.rs` |
 //! | `encryption` | `encryption` | `encryption.rs` |
 //! | `key-age` | `key_age` | `encryption.rs` |
@@ -22,14 +22,16 @@ mod coverage;
 mod cross_vault_copy;
 mod encryption;
 mod evidence;
+mod frequency;
 mod recovery;
 mod retention;
 mod vault_lock;
 mod verification;
 
-pub(super) use coverage::{backup_frequency, rule_coverage};
+pub(super) use coverage::rule_coverage;
 pub(super) use cross_vault_copy::cross_vault_copy;
 pub(super) use encryption::{encryption, key_age};
+pub(super) use frequency::backup_frequency;
 pub(super) use recovery::{restore_test, rpo};
 pub(super) use retention::retention_minimum;
 pub(super) use vault_lock::vault_lock;
