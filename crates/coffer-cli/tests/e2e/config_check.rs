@@ -518,7 +518,10 @@ schedule = "@daily"
         let err = format!("{}{}", text(&o.stdout), stderr(&o));
         assert!(!o.status.success(), "{err}");
         // `plan run` prints `job N FAILED (plan/rule, source S): why`.
-        assert!(err.contains("FAILED (p/r, source docs): vault `main`: "), "{err}");
+        assert!(
+            err.contains("FAILED (p/r, source docs): vault `main`: "),
+            "{err}"
+        );
         assert!(err.contains(setting), "{err}");
         // Not the CLI's options: the daemon has none.
         assert!(!err.contains("COFFER_PASSWORD"), "{err}");

@@ -325,14 +325,24 @@ pub struct FinishedPack {
 }
 
 impl FinishedPack {
+    /// Whether the pack holds data blobs only: the one kind of object a
+    /// vault's storage class applies to ([`Backend::write_data_pack`]).
+    pub fn is_data_only(&self) -> bool {
+        !self.blobs.is_empty() && self.blobs.iter().all(|b| b.kind == BlobKind::Data)
+    }
+
     /// Stores the pack through `backend` under its name (nothing when
-    /// `dry_run`); returns its name and blobs, for the index.
+    /// `dry_run`): a pack of data blobs only with
+    /// [`Backend::write_data_pack`] (in the vault's storage class), any
+    /// other with [`Backend::write`]. Returns its name and blobs, for the
+    /// index.
     pub fn store(
         self,
         backend: &dyn Backend,
         dry_run: bool,
     ) -> std::result::Result<(Id, Vec<PackedBlob>), StorageError> {
         let path = ObjectKind::Pack.path(&self.id);
+        let data_only = self.is_data_only();
         match self.staged {
             // A staged pack of a dry run is dropped, which removes it.
             Some(_) if dry_run => {}
@@ -341,6 +351,7 @@ impl FinishedPack {
                 s.commit(&path)?;
             }
             None if dry_run => {}
+            None if data_only => backend.write_data_pack(&path, self.bytes)?,
             None => backend.write(&path, self.bytes)?,
         }
         Ok((self.id, self.blobs))
