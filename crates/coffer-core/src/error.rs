@@ -131,14 +131,16 @@ pub enum Error {
     /// A restore needs data packs that an archive storage class keeps
     /// unreadable until they are thawed (a storage error of kind
     /// [`StorageErrorKind::Archived`], with the snapshot it was for).
-    #[error("snapshot {snapshot} of vault {location} cannot be restored yet: {}{after}", .source.message)]
+    #[error("snapshot {snapshot} of vault {location} cannot be restored yet: {}{after}", .cause.message)]
     Frozen {
         /// The snapshot (short id).
         snapshot: String,
         /// The vault's location.
         location: String,
-        /// The storage error: which objects, their class, how to thaw them.
-        source: StorageError,
+        /// The storage error: which objects, their class, how to thaw them
+        /// (its message is this error's; it is not a separate source, so
+        /// it is not said twice).
+        cause: StorageError,
         /// What the restore left behind, starting with `; `
         /// (`; nothing was restored`).
         after: String,

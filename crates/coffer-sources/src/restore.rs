@@ -202,14 +202,15 @@ fn name_frozen(id: &Id, e: Error) -> Error {
     match e {
         Error::Storage { location, source } if source.kind == StorageErrorKind::Archived => {
             let after = if source.op == THAW_CHECK {
-                "; nothing was restored"
+                "; nothing was restored yet: once the packs are thawed, run the restore again"
             } else {
-                "; what was restored before the failure is incomplete"
+                "; what was restored before the failure is incomplete: once the packs are \
+                 thawed, run the restore again"
             };
             Error::Frozen {
                 snapshot: id.short(),
                 location,
-                source,
+                cause: source,
                 after: after.into(),
             }
         }
