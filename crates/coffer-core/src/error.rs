@@ -140,10 +140,10 @@ pub enum Error {
         /// The storage error: which objects, their class, how to thaw them
         /// (its message is this error's; it is not a separate source, so
         /// it is not said twice).
-        cause: StorageError,
+        cause: Box<StorageError>,
         /// What the restore left behind, starting with `; `
-        /// (`; nothing was restored`).
-        after: String,
+        /// (`; nothing was restored yet: …`).
+        after: &'static str,
     },
     /// Local I/O failed.
     #[error("{path}: {source}")]

@@ -210,8 +210,8 @@ fn name_frozen(id: &Id, e: Error) -> Error {
             Error::Frozen {
                 snapshot: id.short(),
                 location,
-                cause: source,
-                after: after.into(),
+                cause: Box::new(source),
+                after,
             }
         }
         e => e,
