@@ -54,6 +54,11 @@ pub struct RetentionStats {
     pub missing: Vec<String>,
 }
 
+/// The operation ([`StorageError::op`]) of the error
+/// [`Backend::ensure_thawed`] fails with, which a restore tells apart from
+/// a failed read: it fails before anything is written.
+pub const THAW_CHECK: &str = "thaw check";
+
 /// An object as listed by a backend.
 #[derive(Debug, Clone)]
 pub struct ObjectInfo {
@@ -84,6 +89,27 @@ pub trait Backend: Send + Sync {
     /// Stores an object durably. Returns only once the object would survive a
     /// crash of this process (and, for local disks, of the machine).
     fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError>;
+    /// Stores a pack that holds data blobs only (file and stream content),
+    /// as [`Backend::write`] does. Only a restore (and `check --read-data`)
+    /// reads such packs, so a store with storage tiers puts them in the
+    /// vault's storage class (S3 `?storage_class=`, which may be an archive
+    /// class such as GLACIER); every other object (config, key slots,
+    /// index, snapshots, tree packs, locks, ...) goes through
+    /// [`Backend::write`] in a class that reads at once. The default is
+    /// [`Backend::write`].
+    fn write_data_pack(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        self.write(path, data)
+    }
+    /// Fails when some of `paths` cannot be read until they are restored
+    /// (thawed) from an archive storage class (S3 GLACIER, DEEP_ARCHIVE),
+    /// with an error of kind [`crate::error::StorageErrorKind::Archived`]
+    /// whose message names them and how to thaw them. Asked before a
+    /// restore writes anything. The default (a store without archive
+    /// classes): everything is readable.
+    fn ensure_thawed(&self, paths: &[String]) -> Result<(), StorageError> {
+        let _ = paths;
+        Ok(())
+    }
     /// How many object writes pay off running at once: a remote store hides
     /// its latency behind several, a local disk gains nothing from more than
     /// one (and each write in flight holds a pack in memory).

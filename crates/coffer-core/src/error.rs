@@ -47,6 +47,9 @@ pub enum StorageErrorKind {
     Unreachable,
     /// No connection or answer in time.
     Timeout,
+    /// The object is in an archive storage class (S3 GLACIER,
+    /// DEEP_ARCHIVE) and must be restored (thawed) before it can be read.
+    Archived,
 }
 
 impl StorageErrorKind {
@@ -125,6 +128,23 @@ pub enum Error {
         /// The backend error (its text is part of this message).
         source: StorageError,
     },
+    /// A restore needs data packs that an archive storage class keeps
+    /// unreadable until they are thawed (a storage error of kind
+    /// [`StorageErrorKind::Archived`], with the snapshot it was for).
+    #[error("snapshot {snapshot} of vault {location} cannot be restored yet: {}{after}", .cause.message)]
+    Frozen {
+        /// The snapshot (short id).
+        snapshot: String,
+        /// The vault's location.
+        location: String,
+        /// The storage error: which objects, their class, how to thaw them
+        /// (its message is this error's; it is not a separate source, so
+        /// it is not said twice).
+        cause: Box<StorageError>,
+        /// What the restore left behind, starting with `; `
+        /// (`; nothing was restored yet: …`).
+        after: &'static str,
+    },
     /// Local I/O failed.
     #[error("{path}: {source}")]
     Io {
@@ -156,7 +176,7 @@ impl Error {
             Error::Damaged { .. } => ErrorKind::Damaged,
             Error::Storage { source, .. } if source.kind.is_config() => ErrorKind::StorageConfig,
             Error::Storage { source, .. } if source.not_found => ErrorKind::NotFound,
-            Error::Storage { .. } => ErrorKind::Storage,
+            Error::Storage { .. } | Error::Frozen { .. } => ErrorKind::Storage,
             Error::Io { .. } => ErrorKind::Io,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
             Error::Interrupted { .. } => ErrorKind::Interrupted,

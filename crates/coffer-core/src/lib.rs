@@ -82,6 +82,7 @@ pub use ops::{
 pub use archiver::{Archiver, BackupOptions, Cancel};
 pub use backend::{
     Backend, ObjectInfo, ObjectKind, ObjectRetention, RetentionStats, Staged, WriteRetention,
+    THAW_CHECK,
 };
 pub use backup::{run_backup, BackupResult, SnapshotMeta, SourceOutput};
 pub use check::{check, check_with_cancel, CheckOptions, CheckReport, Problem, ReadData};
@@ -98,7 +99,7 @@ pub use lock::{HoldRecord, LockMode, LockPolicy, LockRecord, LockState, Retentio
 pub use pack::BlobKind;
 pub use progress::Progress;
 pub use prune::{prune, PruneOptions, PrunePlan, PruneReport};
-pub use restore::{restore_contents, ContentStats, Delivery, Part};
+pub use restore::{ensure_thawed, restore_contents, ContentStats, Delivery, Part};
 pub use retention::{plan_retention, Candidate, Decision, GroupBy, Protection, RetentionPolicy};
 pub use rotate::{rotate, RotateOptions, RotateStats};
 pub use session::{Session, SessionGuard, SessionKind};

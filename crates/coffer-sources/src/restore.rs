@@ -20,7 +20,7 @@
 //! API picks a directory under the state directory, restore tests validate
 //! and time what came back.
 
-use coffer_core::{Cancel, Error, Id, Index, Snapshot, Tree, Vault};
+use coffer_core::{Cancel, Error, Id, Index, Snapshot, StorageErrorKind, Tree, Vault, THAW_CHECK};
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::PathBuf;
@@ -186,9 +186,36 @@ pub fn expect_kind(id: &Id, snap: &Snapshot, kinds: &[&str], flag: &str) -> Sour
 pub fn restore(req: RestoreRequest<'_>, progress: &Progress) -> SourceResult<RestoreOutcome> {
     let (vault, index, id, snap) = (req.vault, req.index, req.id, req.snapshot);
     run(&req, progress).map_err(|e| match e {
-        SourceError::Vault(e) => SourceError::Vault(name_damage(vault, index, &id, snap, e)),
+        SourceError::Vault(e) => {
+            SourceError::Vault(name_frozen(&id, name_damage(vault, index, &id, snap, e)))
+        }
         other => other,
     })
+}
+
+/// A storage error of kind [`StorageErrorKind::Archived`] (data packs in
+/// an archive storage class, not thawed) as [`Error::Frozen`], naming the
+/// snapshot and what the restore left behind: nothing when the check
+/// before the restore found them ([`coffer_core::ensure_thawed`]), part of
+/// it when a read failed on the way (a thawed copy expired meanwhile).
+fn name_frozen(id: &Id, e: Error) -> Error {
+    match e {
+        Error::Storage { location, source } if source.kind == StorageErrorKind::Archived => {
+            let after = if source.op == THAW_CHECK {
+                "; nothing was restored yet: once the packs are thawed, run the restore again"
+            } else {
+                "; what was restored before the failure is incomplete: once the packs are \
+                 thawed, run the restore again"
+            };
+            Error::Frozen {
+                snapshot: id.short(),
+                location,
+                cause: Box::new(source),
+                after,
+            }
+        }
+        e => e,
+    }
 }
 
 fn run(req: &RestoreRequest<'_>, progress: &Progress) -> SourceResult<RestoreOutcome> {

@@ -164,6 +164,15 @@ impl<'a> StreamReader<'a> {
                 )))
             }
         };
+        // Before a byte is handed on: data packs an archive storage class
+        // keeps unreadable fail the restore here.
+        coffer_core::ensure_thawed(
+            vault,
+            index,
+            node.content
+                .iter()
+                .filter_map(|c| index.lookup(&c.id).map(|l| l.pack)),
+        )?;
         Ok(StreamReader {
             vault,
             index,

@@ -53,18 +53,35 @@ impl FaultyBackend {
     }
 }
 
+impl FaultyBackend {
+    /// Counts a write; fails it when [`Fault::FailWritesAfter`] says so.
+    fn count_write(&self, path: &str) -> Result<(), StorageError> {
+        if let Fault::FailWritesAfter(n) = *self.fault.lock().unwrap() {
+            if self.writes.fetch_add(1, Ordering::SeqCst) >= n {
+                return Err(Self::injected("write", path));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Backend for FaultyBackend {
     fn location(&self) -> String {
         format!("faulty:{}", self.inner.location())
     }
 
     fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
-        if let Fault::FailWritesAfter(n) = *self.fault.lock().unwrap() {
-            if self.writes.fetch_add(1, Ordering::SeqCst) >= n {
-                return Err(Self::injected("write", path));
-            }
-        }
+        self.count_write(path)?;
         self.inner.write(path, data)
+    }
+
+    fn write_data_pack(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        self.count_write(path)?;
+        self.inner.write_data_pack(path, data)
+    }
+
+    fn ensure_thawed(&self, paths: &[String]) -> Result<(), StorageError> {
+        self.inner.ensure_thawed(paths)
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {

@@ -1,6 +1,6 @@
 //! Local directories and S3 through OpenDAL.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +14,7 @@ use coffer_core::{
 use futures::StreamExt;
 use opendal::Operator;
 
-use crate::failure::{Cause, Failure, Request, S3Place};
+use crate::failure::{is_archive_class, not_thawed, thawed, Cause, Failure, Request, S3Place};
 use crate::local_stage::{sync_dirs, LocalStaged};
 use crate::retry;
 use crate::s3lock::{covers, storage_err, stronger, S3Client};
@@ -23,6 +23,15 @@ use crate::url::S3Location;
 /// A backend on an OpenDAL operator, driven by its own tokio runtime.
 pub struct OpendalBackend {
     op: Operator,
+    /// For an S3 vault with a storage class (`?storage_class=`): the
+    /// operator its data packs are written through, which gives them that
+    /// class. Every other object goes through `op`, in the bucket's
+    /// default class, so that it reads at once even when the vault's class
+    /// is an archive class (GLACIER, DEEP_ARCHIVE).
+    cold: Option<Operator>,
+    /// Data packs of an archive class this process found readable
+    /// (thawed): a thawed copy lasts days, so a restore asks once.
+    thawed: Mutex<HashSet<String>>,
     rt: tokio::runtime::Runtime,
     location: String,
     /// For local vaults: the root, whose directories are fsynced after a write.
@@ -66,6 +75,8 @@ impl OpendalBackend {
             .map_err(|e| Error::io("tokio runtime", e))?;
         Ok(OpendalBackend {
             op,
+            cold: None,
+            thawed: Mutex::new(HashSet::new()),
             rt,
             location,
             local_root: None,
@@ -92,49 +103,19 @@ impl OpendalBackend {
         Ok(b)
     }
 
-    /// A vault in an S3 bucket/prefix.
+    /// A vault in an S3 bucket/prefix. Its storage class, if it has one,
+    /// goes to its data packs only ([`Backend::write_data_pack`]).
     pub fn s3(loc: &S3Location) -> Result<Self> {
-        let mut b = opendal::services::S3::default()
-            .bucket(&loc.bucket)
-            .root(&format!("/{}", loc.prefix))
-            .region(loc.region.as_deref().unwrap_or("us-east-1"))
-            .disable_config_load()
-            .disable_ec2_metadata();
-        if let Some(e) = &loc.endpoint {
-            b = b.endpoint(e);
-        }
-        if !loc.path_style {
-            b = b.enable_virtual_host_style();
-        }
-        if let Some(k) = &loc.access_key_id {
-            b = b.access_key_id(k);
-        }
-        if let Some(k) = &loc.secret_access_key {
-            b = b.secret_access_key(k);
-        }
-        if let Some(t) = &loc.session_token {
-            b = b.session_token(t);
-        }
-        if let Some(c) = &loc.storage_class {
-            b = b.default_storage_class(c);
-        }
         let location = format!("s3://{}/{}", loc.bucket, loc.prefix);
         let place =
             S3Place::new(loc).map_err(|e| Error::InvalidInput(format!("{location}: {e}")))?;
-        // OpenDAL's default HTTP client has no connect timeout. Retries are
-        // crate::retry's (one policy and one notice for every S3 request),
-        // not OpenDAL's RetryLayer, whose notice knows no path.
-        let http = reqwest::Client::builder()
-            .connect_timeout(place.connect_timeout)
-            .build()
-            .map_err(|e| Error::InvalidInput(format!("{location}: HTTP client: {e}")))?;
-        let transport = opendal::HttpTransporter::new(
-            opendal_http_transport_reqwest::ReqwestTransport::new(http),
-        );
-        let op = Operator::new(b)
-            .map_err(|e| Error::InvalidInput(format!("{location}: {e}")))?
-            .with_context(opendal::OperationContext::default().with_http_transport(transport));
+        let op = s3_operator(loc, None, &place, &location)?;
+        let cold = match &loc.storage_class {
+            Some(c) => Some(s3_operator(loc, Some(c), &place, &location)?),
+            None => None,
+        };
         let mut b = Self::with_operator(op, location)?;
+        b.cold = cold;
         b.place = Some(place);
         b.lock = Some(ObjectLock {
             s3: S3Client::new(loc)
@@ -145,9 +126,56 @@ impl OpendalBackend {
         Ok(b)
     }
 
-    /// Writes with object lock retention when the vault lock asks for it.
-    /// Returns `None` when the write is OpenDAL's to do.
-    fn write_locked(&self, path: &str, data: &[u8]) -> Option<Result<(), StorageError>> {
+    /// Writes an object: a data pack (`data_pack`) in the vault's storage
+    /// class, anything else in the bucket's default.
+    fn put(&self, path: &str, data: Vec<u8>, data_pack: bool) -> Result<(), StorageError> {
+        let class = if data_pack {
+            self.place.as_ref().and_then(|p| p.storage_class.as_deref())
+        } else {
+            None
+        };
+        if let Some(r) = self.write_locked(path, &data, class) {
+            return r;
+        }
+        match &self.local_root {
+            None => {
+                let op = match (&self.cold, data_pack) {
+                    (Some(cold), true) => cold,
+                    _ => &self.op,
+                };
+                let data = opendal::Buffer::from(data);
+                self.call("write", path, move || op.write(path, data.clone()))
+                    .map(|_| ())
+            }
+            Some(root) => {
+                crate::local_perms::before_write(root, path)?;
+                // Through a writer, so the bytes are let go once they are in
+                // the temporary file, before the fsync that can take far
+                // longer.
+                self.rt
+                    .block_on(async {
+                        let mut w = self.op.writer(path).await?;
+                        w.write(data).await?;
+                        w.close().await
+                    })
+                    .map_err(|e| self.err("write", path, e))?;
+                crate::local_perms::after_write(root, path)?;
+                // The file was fsynced and moved into place; make the move
+                // (and a directory it created) durable too.
+                sync_dirs(root, path)
+            }
+        }
+    }
+
+    /// Writes with object lock retention when the vault lock asks for it,
+    /// in `class` when given. Returns `None` when the write is OpenDAL's to
+    /// do.
+    fn write_locked(
+        &self,
+        path: &str,
+        data: &[u8],
+        class: Option<&str>,
+    ) -> Option<Result<(), StorageError>> {
         let lock = self.lock.as_ref()?;
         let r = match &*lock.retention.read().expect("not poisoned") {
             WriteRetention::None => return None,
@@ -170,7 +198,7 @@ impl OpendalBackend {
         };
         Some(
             self.rt
-                .block_on(lock.s3.put_object(path, data, Some(r)))
+                .block_on(lock.s3.put_object(path, data, Some(r), class))
                 .map(|_| {
                     lock.known
                         .lock()
@@ -299,33 +327,54 @@ impl Backend for OpendalBackend {
     }
 
     fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
-        if let Some(r) = self.write_locked(path, &data) {
-            return r;
+        self.put(path, data, false)
+    }
+
+    fn write_data_pack(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        self.put(path, data, true)
+    }
+
+    fn ensure_thawed(&self, paths: &[String]) -> Result<(), StorageError> {
+        let (Some(lock), Some(place)) = (&self.lock, &self.place) else {
+            return Ok(());
+        };
+        if !place.storage_class.as_deref().is_some_and(is_archive_class) {
+            return Ok(());
         }
-        match &self.local_root {
-            None => {
-                let data = opendal::Buffer::from(data);
-                self.call("write", path, move || self.op.write(path, data.clone()))
-                    .map(|_| ())
-            }
-            Some(root) => {
-                crate::local_perms::before_write(root, path)?;
-                // Through a writer, so the bytes are let go once they are in
-                // the temporary file, before the fsync that can take far
-                // longer.
-                self.rt
-                    .block_on(async {
-                        let mut w = self.op.writer(path).await?;
-                        w.write(data).await?;
-                        w.close().await
-                    })
-                    .map_err(|e| self.err("write", path, e))?;
-                crate::local_perms::after_write(root, path)?;
-                // The file was fsynced and moved into place; make the move
-                // (and a directory it created) durable too.
-                sync_dirs(root, path)
+        let todo: Vec<&String> = {
+            let known = self.thawed.lock().expect("not poisoned");
+            paths.iter().filter(|p| !known.contains(*p)).collect()
+        };
+        let heads: Vec<(&String, Result<bool, StorageError>)> = self.rt.block_on(async {
+            futures::stream::iter(todo)
+                .map(|path| async move {
+                    let frozen = match lock.s3.head(path).await {
+                        Ok(h) => Ok(h.storage_class.as_deref().is_some_and(is_archive_class)
+                            && !thawed(h.restore.as_deref())),
+                        // A missing pack is the restore's to report.
+                        Err(e) if e.is_not_found() => Ok(false),
+                        Err(e) => Err(storage_err(e, "stat", path)),
+                    };
+                    (path, frozen)
+                })
+                .buffer_unordered(RETENTION_CONCURRENCY)
+                .collect()
+                .await
+        });
+        let mut frozen = Vec::new();
+        let mut known = self.thawed.lock().expect("not poisoned");
+        for (path, r) in heads {
+            if r? {
+                frozen.push(path.clone());
+            } else {
+                known.insert(path.clone());
             }
         }
+        if frozen.is_empty() {
+            return Ok(());
+        }
+        frozen.sort();
+        Err(not_thawed(place, &frozen, paths.len()))
     }
 
     fn cheap_reads(&self) -> bool {
@@ -487,6 +536,52 @@ impl Backend for OpendalBackend {
         stats.missing.sort();
         Ok(stats)
     }
+}
+
+/// The OpenDAL operator of an S3 vault, writing objects in `class` (the
+/// bucket's default when `None`).
+fn s3_operator(
+    loc: &S3Location,
+    class: Option<&str>,
+    place: &S3Place,
+    location: &str,
+) -> Result<Operator> {
+    let mut b = opendal::services::S3::default()
+        .bucket(&loc.bucket)
+        .root(&format!("/{}", loc.prefix))
+        .region(loc.region.as_deref().unwrap_or("us-east-1"))
+        .disable_config_load()
+        .disable_ec2_metadata();
+    if let Some(e) = &loc.endpoint {
+        b = b.endpoint(e);
+    }
+    if !loc.path_style {
+        b = b.enable_virtual_host_style();
+    }
+    if let Some(k) = &loc.access_key_id {
+        b = b.access_key_id(k);
+    }
+    if let Some(k) = &loc.secret_access_key {
+        b = b.secret_access_key(k);
+    }
+    if let Some(t) = &loc.session_token {
+        b = b.session_token(t);
+    }
+    if let Some(c) = class {
+        b = b.default_storage_class(c);
+    }
+    // OpenDAL's default HTTP client has no connect timeout. Retries are
+    // crate::retry's (one policy and one notice for every S3 request),
+    // not OpenDAL's RetryLayer, whose notice knows no path.
+    let http = reqwest::Client::builder()
+        .connect_timeout(place.connect_timeout)
+        .build()
+        .map_err(|e| Error::InvalidInput(format!("{location}: HTTP client: {e}")))?;
+    let transport =
+        opendal::HttpTransporter::new(opendal_http_transport_reqwest::ReqwestTransport::new(http));
+    Ok(Operator::new(b)
+        .map_err(|e| Error::InvalidInput(format!("{location}: {e}")))?
+        .with_context(opendal::OperationContext::default().with_http_transport(transport)))
 }
 
 /// Gives one object at least `want`: `Some(true)` when it was extended,

@@ -325,14 +325,24 @@ pub struct FinishedPack {
 }
 
 impl FinishedPack {
+    /// Whether the pack holds data blobs only: the one kind of object a
+    /// vault's storage class applies to ([`Backend::write_data_pack`]).
+    pub fn is_data_only(&self) -> bool {
+        !self.blobs.is_empty() && self.blobs.iter().all(|b| b.kind == BlobKind::Data)
+    }
+
     /// Stores the pack through `backend` under its name (nothing when
-    /// `dry_run`); returns its name and blobs, for the index.
+    /// `dry_run`): a pack of data blobs only with
+    /// [`Backend::write_data_pack`] (in the vault's storage class), any
+    /// other with [`Backend::write`]. Returns its name and blobs, for the
+    /// index.
     pub fn store(
         self,
         backend: &dyn Backend,
         dry_run: bool,
     ) -> std::result::Result<(Id, Vec<PackedBlob>), StorageError> {
         let path = ObjectKind::Pack.path(&self.id);
+        let data_only = self.is_data_only();
         match self.staged {
             // A staged pack of a dry run is dropped, which removes it.
             Some(_) if dry_run => {}
@@ -341,6 +351,7 @@ impl FinishedPack {
                 s.commit(&path)?;
             }
             None if dry_run => {}
+            None if data_only => backend.write_data_pack(&path, self.bytes)?,
             None => backend.write(&path, self.bytes)?,
         }
         Ok((self.id, self.blobs))
@@ -567,5 +578,76 @@ mod tests {
             |_, _, _| { panic!("damaged bytes handed on") }
         )
         .is_err());
+    }
+
+    /// Records which write each object went through.
+    #[derive(Default)]
+    struct Tiers {
+        mem: crate::test_backend::Mem,
+        data_packs: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl Backend for Tiers {
+        fn location(&self) -> String {
+            "tiers".into()
+        }
+        fn write(&self, path: &str, data: Vec<u8>) -> std::result::Result<(), StorageError> {
+            self.mem.write(path, data)
+        }
+        fn write_data_pack(
+            &self,
+            path: &str,
+            data: Vec<u8>,
+        ) -> std::result::Result<(), StorageError> {
+            self.data_packs.lock().unwrap().push(path.to_string());
+            self.mem.write(path, data)
+        }
+        fn read(&self, path: &str) -> std::result::Result<Vec<u8>, StorageError> {
+            self.mem.read(path)
+        }
+        fn read_range(
+            &self,
+            path: &str,
+            o: u64,
+            l: u64,
+        ) -> std::result::Result<Vec<u8>, StorageError> {
+            self.mem.read_range(path, o, l)
+        }
+        fn list(&self, prefix: &str) -> std::result::Result<Vec<crate::ObjectInfo>, StorageError> {
+            self.mem.list(prefix)
+        }
+        fn delete(&self, path: &str) -> std::result::Result<(), StorageError> {
+            self.mem.delete(path)
+        }
+    }
+
+    /// Only packs of data blobs only go through `write_data_pack` (the
+    /// vault's storage class); tree packs and mixed ones through `write`.
+    #[test]
+    fn only_data_packs_take_the_vaults_storage_class() {
+        let key = MasterKey::generate();
+        let pack = |kinds: &[BlobKind]| {
+            let mut b = PackBuilder::default();
+            for (i, k) in kinds.iter().enumerate() {
+                let d = vec![i as u8; 100];
+                let id = key.chunk_id(&d);
+                b.add(*k, id, &seal_blob(&key, &id, &d, 3), 100).unwrap();
+            }
+            b.finish(&key)
+        };
+        let t = Tiers::default();
+        let data = pack(&[BlobKind::Data, BlobKind::Data]);
+        let tree = pack(&[BlobKind::Tree]);
+        let mixed = pack(&[BlobKind::Data, BlobKind::Tree]);
+        assert!(data.is_data_only() && !tree.is_data_only() && !mixed.is_data_only());
+        let (data_id, _) = data.store(&t, false).unwrap();
+        tree.store(&t, false).unwrap();
+        mixed.store(&t, false).unwrap();
+        pack(&[BlobKind::Data]).store(&t, true).unwrap();
+        assert_eq!(
+            *t.data_packs.lock().unwrap(),
+            vec![ObjectKind::Pack.path(&data_id)]
+        );
+        assert_eq!(t.mem.list("packs/").unwrap().len(), 3);
     }
 }

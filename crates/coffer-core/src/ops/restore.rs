@@ -86,6 +86,30 @@ const MAX_READ_REMOTE: u32 = 4 << 20;
 /// system call, so small reads keep memory down at no cost in speed.
 const MAX_READ_LOCAL: u32 = 1 << 20;
 
+/// Fails before anything is restored when packs `packs` (numbers in
+/// `index`) include any that an archive storage class keeps unreadable
+/// until they are thawed ([`crate::Backend::ensure_thawed`]): the error is
+/// an [`Error::Storage`] of kind [`crate::StorageErrorKind::Archived`]
+/// naming them and how to thaw them. A vault without an archive class
+/// asks nothing.
+pub fn ensure_thawed(
+    vault: &Vault,
+    index: &Index,
+    packs: impl IntoIterator<Item = u32>,
+) -> Result<()> {
+    let mut packs: Vec<u32> = packs.into_iter().collect();
+    packs.sort_unstable();
+    packs.dedup();
+    let paths: Vec<String> = packs
+        .iter()
+        .map(|&p| ObjectKind::Pack.path(&index.pack(p)))
+        .collect();
+    vault
+        .backend()
+        .ensure_thawed(&paths)
+        .map_err(|e| vault.storage_err(e))
+}
+
 /// Restores the content of `files` files, whose chunks `parts(file)` gives
 /// in order. `sink(file, offset, bytes, last)` writes verified bytes; `last`
 /// is true on a chunk's last call (with [`Delivery::Whole`], on every call).
@@ -127,6 +151,7 @@ where
     wants.sort_unstable_by_key(|w| (w.pack, w.offset));
     // One slice of `wants` per pack.
     let packs: Vec<&[Want]> = wants.chunk_by(|a, b| a.pack == b.pack).collect();
+    ensure_thawed(vault, index, packs.iter().map(|p| p[0].pack))?;
     let bytes = AtomicU64::new(0);
     let blobs = AtomicU64::new(0);
     let npacks = packs.len() as u64;

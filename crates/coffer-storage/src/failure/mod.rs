@@ -12,8 +12,10 @@
 //! Files: [`place`] says where an S3 vault is (for messages); [`transport`]
 //! reads an error's source chain (connection refused, DNS, timeouts,
 //! missing credentials); [`response`] reads an S3 error answer (status and
-//! code).
+//! code); [`archive`] words what an archive storage class (GLACIER,
+//! DEEP_ARCHIVE) keeps unreadable until it is thawed.
 
+mod archive;
 mod place;
 mod response;
 mod transport;
@@ -25,6 +27,7 @@ use std::time::Duration;
 
 use coffer_core::{StorageError, StorageErrorKind};
 
+pub(crate) use archive::{is_archive_class, not_thawed, thawed};
 pub(crate) use place::S3Place;
 pub(crate) use response::of_response;
 pub(crate) use transport::of_chain;
@@ -43,6 +46,9 @@ pub(crate) enum Cause {
     NoBucket,
     /// The object does not exist.
     NotFound,
+    /// The object is in an archive storage class and was not restored
+    /// (thawed) first (S3 `InvalidObjectState`).
+    Archived,
     /// Nothing accepts connections at the endpoint.
     Refused,
     /// The endpoint's host name does not resolve.
@@ -72,6 +78,7 @@ impl Cause {
                 StorageErrorKind::Unreachable
             }
             Cause::ConnectTimeout | Cause::Timeout => StorageErrorKind::Timeout,
+            Cause::Archived => StorageErrorKind::Archived,
             Cause::NotFound | Cause::Busy { .. } | Cause::Other { .. } => StorageErrorKind::Other,
         }
     }
@@ -112,6 +119,7 @@ impl Cause {
                 at.place.map_or("", |p| p.bucket.as_str())
             ),
             Cause::NotFound => "not found".into(),
+            Cause::Archived => archive::summary(at),
             Cause::Refused => format!("connection refused at {addr}"),
             Cause::UnknownHost => format!(
                 "cannot resolve the host {} of the S3 endpoint",
@@ -160,6 +168,7 @@ impl Cause {
                 "check the network and the S3 server, then try again".into()
             }
             Cause::Busy { .. } => "try again later".into(),
+            Cause::Archived => archive::hint(at.place, at.path.unwrap_or_default(), false),
             Cause::NotFound | Cause::Other { .. } => return None,
         })
     }

@@ -23,6 +23,9 @@ pub(crate) struct S3Place {
     pub authority: String,
     /// How long a connection may take.
     pub connect_timeout: Duration,
+    /// The vault's storage class (`?storage_class=`), which its data packs
+    /// are written in; `None`: the bucket's default.
+    pub storage_class: Option<String>,
 }
 
 impl S3Place {
@@ -57,6 +60,7 @@ impl S3Place {
             host: host.to_string(),
             authority,
             connect_timeout: loc.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            storage_class: loc.storage_class.clone(),
         })
     }
 

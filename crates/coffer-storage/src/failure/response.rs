@@ -15,6 +15,9 @@ pub(crate) fn of_response(status: Option<u16>, code: &str, message: &str) -> Cau
             return Cause::AccessDenied { code: code.into() }
         }
         "NoSuchKey" => return Cause::NotFound,
+        // A GET of an object in an archive class (GLACIER, DEEP_ARCHIVE)
+        // that was not restored (thawed) first.
+        "InvalidObjectState" => return Cause::Archived,
         "SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable"
         | "TooManyRequests" | "OperationAborted" => {
             return Cause::Busy {

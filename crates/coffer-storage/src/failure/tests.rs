@@ -315,3 +315,105 @@ fn local_errors_say_what_the_system_said() {
     );
     assert!(f.raw.contains("/v/packs"));
 }
+
+#[test]
+fn a_get_of_an_archived_object_says_it_must_be_thawed_and_how() {
+    let p = S3Place::new(&loc(
+        "s3://bkt/pre/fix?endpoint=http://127.0.0.1:1&storage_class=GLACIER",
+    ))
+    .unwrap();
+    let path = "packs/ab/abcdef";
+    let at = Request::op(Some(&p), "read", path);
+    // OpenDAL keeps the S3 error body as its message; a 403 is
+    // PermissionDenied.
+    let e = opendal::Error::new(
+        opendal::ErrorKind::PermissionDenied,
+        "S3Error { code: \"InvalidObjectState\", message: \"The operation is not valid for the \
+         object's storage class\", resource: \"\", request_id: \"\" }",
+    )
+    .with_operation("read");
+    let f = Failure::of_opendal(&e, Some(&p));
+    assert_eq!(f.cause, Cause::Archived);
+    assert!(!f.cause.retryable());
+    let e = f.into_storage("read", path, &at);
+    assert_eq!(e.kind, StorageErrorKind::Archived);
+    assert!(!e.kind.is_config() && !e.retryable && !e.not_found);
+    assert!(
+        e.message.starts_with(
+            "pack packs/ab/abcdef of vault s3://bkt/pre/fix is in storage class GLACIER and \
+             must be restored (thawed) before it can be read: restore it with S3 RestoreObject"
+        ),
+        "{e}"
+    );
+    assert!(
+        e.message.contains(
+            "`aws s3api restore-object --bucket bkt --key pre/fix/packs/ab/abcdef \
+             --restore-request Days=7`"
+        ),
+        "{e}"
+    );
+    assert!(!e.message.contains("S3Error"), "{e}");
+
+    // A vault whose class is not an archive class (a lifecycle rule moved
+    // the object) says so in general words.
+    let p = place("http://127.0.0.1:1");
+    let m = Cause::Archived.message(&Request::op(Some(&p), "read", "index/ab"));
+    assert!(
+        m.starts_with(
+            "object index/ab of vault s3://bkt/pre/fix is in an archive storage class \
+             (GLACIER or DEEP_ARCHIVE)"
+        ),
+        "{m}"
+    );
+}
+
+#[test]
+fn archive_classes_and_thawed_copies_are_told_apart() {
+    for c in ["GLACIER", "DEEP_ARCHIVE", "glacier"] {
+        assert!(is_archive_class(c), "{c}");
+    }
+    for c in ["STANDARD", "STANDARD_IA", "GLACIER_IR", "ONEZONE_IA"] {
+        assert!(!is_archive_class(c), "{c}");
+    }
+    assert!(!thawed(None));
+    assert!(!thawed(Some("ongoing-request=\"true\"")));
+    assert!(thawed(Some(
+        "ongoing-request=\"false\", expiry-date=\"Fri, 21 Dec 2012 00:00:00 GMT\""
+    )));
+}
+
+#[test]
+fn the_check_before_a_restore_names_the_packs_and_the_fix() {
+    let p = S3Place::new(&loc("s3://b/p?storage_class=DEEP_ARCHIVE")).unwrap();
+    let one = not_thawed(&p, &["packs/ab/ab1".to_string()], 3);
+    assert_eq!(one.kind, StorageErrorKind::Archived);
+    assert_eq!(one.op, coffer_core::THAW_CHECK);
+    assert_eq!(one.path, "packs/ab/ab1");
+    assert!(
+        one.message.starts_with(
+            "1 of the 3 data packs needed is in storage class DEEP_ARCHIVE and must be restored \
+             (thawed) before it can be read (packs/ab/ab1): restore it with S3 RestoreObject"
+        ),
+        "{}",
+        one.message
+    );
+    let frozen: Vec<String> = (0..5).map(|i| format!("packs/0{i}/0{i}")).collect();
+    let many = not_thawed(&p, &frozen, 5);
+    assert!(
+        many.message.starts_with(
+            "5 of the 5 data packs needed are in storage class DEEP_ARCHIVE and must be restored \
+             (thawed) before they can be read (packs/00/00, packs/01/01, packs/02/02 and 2 more): \
+             restore them with S3 RestoreObject (for example `aws s3api restore-object --bucket b \
+             --key p/packs/00/00 --restore-request Days=7`, for each), wait until the restores \
+             complete"
+        ),
+        "{}",
+        many.message
+    );
+    let two = not_thawed(&p, &frozen[..2], 5);
+    assert!(
+        two.message.contains("(packs/00/00 and packs/01/01)"),
+        "{}",
+        two.message
+    );
+}

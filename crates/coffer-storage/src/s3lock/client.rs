@@ -36,7 +36,6 @@ pub struct S3Client {
     pub(super) place: S3Place,
     pub(super) bucket: String,
     path_style: bool,
-    pub(super) storage_class: Option<String>,
 }
 
 impl S3Client {
@@ -81,7 +80,6 @@ impl S3Client {
             place,
             bucket: loc.bucket.clone(),
             path_style: loc.path_style,
-            storage_class: loc.storage_class.clone(),
         })
     }
 

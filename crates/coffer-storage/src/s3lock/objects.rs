@@ -20,20 +20,28 @@ pub struct HeadInfo {
     pub version_id: Option<String>,
     /// Size in bytes.
     pub size: u64,
+    /// `x-amz-restore`: a restore (thaw) of an archived object asked for
+    /// (`ongoing-request="true"`) or done (`ongoing-request="false",
+    /// expiry-date="…"`); `None` when none was asked.
+    pub restore: Option<String>,
 }
 
 impl S3Client {
-    /// PUT an object, with object lock retention when given. Returns the
-    /// new version's id (on a versioned bucket).
+    /// PUT an object, with object lock retention when given, in
+    /// `storage_class` when given (else the bucket's default). A vault
+    /// gives its storage class to its data packs only (see
+    /// [`coffer_core::Backend::write_data_pack`]). Returns the new
+    /// version's id (on a versioned bucket).
     pub async fn put_object(
         &self,
         path: &str,
         data: &[u8],
         retention: Option<ObjectRetention>,
+        storage_class: Option<&str>,
     ) -> Result<Option<String>, S3Error> {
         let mut h = vec![("content-md5", md5_b64(data))];
-        if let Some(c) = &self.storage_class {
-            h.push(("x-amz-storage-class", c.clone()));
+        if let Some(c) = storage_class {
+            h.push(("x-amz-storage-class", c.to_string()));
         }
         if let Some(r) = retention {
             h.push(("x-amz-object-lock-mode", mode_name(r.mode).to_string()));
@@ -67,6 +75,7 @@ impl S3Client {
                 .header("content-length")
                 .and_then(|l| l.parse().ok())
                 .unwrap_or(0),
+            restore: r.header("x-amz-restore"),
         })
     }
 

@@ -137,6 +137,7 @@ impl ObjectLockClient {
             &path,
             b"coffer object lock probe\n",
             Some(retention),
+            None,
         )) {
             Ok(v) => v,
             Err(e) if e.is_transport() || e.is_auth() => return Err(e),

@@ -131,6 +131,15 @@ fn restore_with(
     }
     items.shrink_to_fit();
     vault.forget_cached_trees();
+    // Data packs an archive storage class keeps unreadable fail the restore
+    // here, before the target is touched.
+    coffer_core::ensure_thawed(
+        vault,
+        index,
+        (0..items.len())
+            .flat_map(|i| items.content(i))
+            .map(|p| index.entry(p.entry).1.pack),
+    )?;
     let target = &opts.target;
     let b = Beneath::open(target, resolve).map_err(|e| Error::io(target, e))?;
     let stats = Mutex::new(RestoreStats::default());
