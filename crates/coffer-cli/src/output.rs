@@ -14,26 +14,8 @@ use crate::args::GlobalArgs;
 /// A byte count for people (`1.5 MiB`).
 pub use coffer_core::human_bytes as human;
 
-/// `n` things: `1 snapshot`, `2 snapshots`, `0 directories`, `3 index
-/// objects`. `thing` is the singular; its last word takes the plural.
-pub fn count(n: u64, thing: &str) -> String {
-    if n == 1 {
-        return format!("1 {thing}");
-    }
-    let ies = thing.ends_with('y')
-        && !thing
-            .chars()
-            .rev()
-            .nth(1)
-            .is_some_and(|c| "aeiou".contains(c));
-    if ies {
-        format!("{n} {}ies", &thing[..thing.len() - 1])
-    } else if ["s", "x", "ch", "sh"].iter().any(|e| thing.ends_with(e)) {
-        format!("{n} {thing}es")
-    } else {
-        format!("{n} {thing}s")
-    }
-}
+/// `n` things: `1 snapshot`, `2 snapshots` (the core's, for every layer).
+pub use coffer_core::human_count as count;
 
 /// A duration for people: `0.4s`, `12.0s`, `2m 05s`, `1h 02m`.
 pub fn duration(d: jiff::SignedDuration) -> String {

@@ -109,6 +109,27 @@ pub use vault::{
     ChunkerParams, EpochInfo, InitOptions, KeySummary, Vault, VaultConfig, FORMAT_VERSION,
 };
 
+/// `n` things: `1 snapshot`, `2 snapshots`, `0 directories`, `3 index
+/// objects`. `thing` is the singular; its last word takes the plural.
+pub fn human_count(n: u64, thing: &str) -> String {
+    if n == 1 {
+        return format!("1 {thing}");
+    }
+    let ies = thing.ends_with('y')
+        && !thing
+            .chars()
+            .rev()
+            .nth(1)
+            .is_some_and(|c| "aeiou".contains(c));
+    if ies {
+        format!("{n} {}ies", &thing[..thing.len() - 1])
+    } else if ["s", "x", "ch", "sh"].iter().any(|e| thing.ends_with(e)) {
+        format!("{n} {thing}es")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
 /// A byte count for people: `512 B`, `1.5 KiB`, `2.0 GiB`.
 pub fn human_bytes(b: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];

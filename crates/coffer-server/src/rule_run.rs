@@ -9,13 +9,9 @@ use crate::config::Config;
 use crate::model::{ServerError, ServerResult};
 use crate::runner::Runner;
 use coffer_core::Cancel;
-use coffer_sources::Progress;
 use std::sync::Arc;
 
-/// Sees a backup job's live counters while it runs: called as the job's
-/// backup begins; what it returns is dropped when that backup ends (a
-/// front end's progress line: `coffer plan run` on a terminal).
-pub type Watch = Arc<dyn Fn(&Arc<Progress>) -> Box<dyn std::any::Any> + Send + Sync>;
+pub use crate::runner::Watch;
 
 /// How [`run_rule_now`] runs a rule.
 pub struct RunNow<'a> {

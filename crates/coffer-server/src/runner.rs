@@ -48,6 +48,11 @@ pub fn rule_tag(rule: &RuleConfig) -> String {
     format!("rule:{}", rule.id())
 }
 
+/// Sees a backup job's live counters while it runs: called as the job's
+/// backup begins; what it returns is dropped when that backup ends (a
+/// front end's progress line: `coffer plan run` on a terminal).
+pub type Watch = Arc<dyn Fn(&Arc<Progress>) -> Box<dyn std::any::Any> + Send + Sync>;
+
 /// Runs jobs of a configuration and records them in a catalog. Opened vaults
 /// are kept (unlocking a password slot costs an Argon2 derivation).
 pub struct Runner {
@@ -55,7 +60,7 @@ pub struct Runner {
     catalog: Arc<Catalog>,
     vaults: Mutex<HashMap<String, Vault>>,
     now: Box<dyn Fn() -> Timestamp + Send + Sync>,
-    watch: Option<crate::rule_run::Watch>,
+    watch: Option<Watch>,
 }
 
 impl Runner {
@@ -78,7 +83,7 @@ impl Runner {
     }
 
     /// Hands each backup job's live counters to `watch` while it runs.
-    pub fn with_watch(mut self, watch: crate::rule_run::Watch) -> Self {
+    pub fn with_watch(mut self, watch: Watch) -> Self {
         self.watch = Some(watch);
         self
     }
@@ -415,8 +420,8 @@ impl Runner {
                 id,
                 EventLevel::Info,
                 &format!(
-                    "retention removed {} snapshots from vault `{name}`: {}",
-                    stats.removed.len(),
+                    "retention removed {} from vault `{name}`: {}",
+                    coffer_core::human_count(stats.removed.len() as u64, "snapshot"),
                     stats
                         .removed
                         .iter()
@@ -577,8 +582,8 @@ impl Runner {
                 parent,
                 EventLevel::Info,
                 &format!(
-                    "cold tier: moved {} snapshots older than {days} days into vault `{cold}`{}",
-                    st.removed.len(),
+                    "cold tier: moved {} older than {days} days into vault `{cold}`{}",
+                    coffer_core::human_count(st.removed.len() as u64, "snapshot"),
                     if st.refused.is_empty() {
                         String::new()
                     } else {

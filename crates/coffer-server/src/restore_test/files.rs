@@ -8,6 +8,7 @@ use super::context::Ctx;
 use super::failure::failed;
 use super::validate::Run;
 use crate::model::ServerResult;
+use coffer_core::human_count;
 use coffer_sources::files;
 use coffer_sources::restore::Destination;
 use std::time::Instant;
@@ -36,9 +37,9 @@ pub(super) fn test_files(c: &Ctx<'_>, t: &mut Run) -> ServerResult<()> {
     t.restored(
         start,
         format!(
-            "{} files, {} directories, {}",
-            stats.files,
-            stats.dirs,
+            "{}, {}, {}",
+            human_count(stats.files, "file"),
+            human_count(stats.dirs, "directory"),
             coffer_core::human_bytes(stats.bytes)
         ),
     );
@@ -47,11 +48,11 @@ pub(super) fn test_files(c: &Ctx<'_>, t: &mut Run) -> ServerResult<()> {
         .map_err(|e| failed(format!("comparing the restored files: {e}")))?;
     let detail = if v.mismatch_count == 0 {
         format!(
-            "{} files ({}), {} directories and {} symlinks match the snapshot",
-            v.files,
+            "{} ({}), {} and {} match the snapshot",
+            human_count(v.files, "file"),
             coffer_core::human_bytes(v.bytes),
-            v.dirs,
-            v.symlinks
+            human_count(v.dirs, "directory"),
+            human_count(v.symlinks, "symlink")
         )
     } else {
         format!(
