@@ -95,11 +95,10 @@ fn check(g: &GlobalArgs, path: &Path, connect: Option<Duration>) -> Result<u8> {
             for w in &warnings {
                 eprintln!("{}", warning_line(w));
             }
-            let n = errors.0.len();
             eprintln!(
-                "{}: {n} problem{}; nothing runs until the file is fixed",
+                "{}: {}; nothing runs until the file is fixed",
                 path.display(),
-                if n == 1 { "" } else { "s" }
+                crate::output::count(errors.0.len() as u64, "problem")
             );
             return Ok(2);
         }
@@ -211,9 +210,9 @@ fn check(g: &GlobalArgs, path: &Path, connect: Option<Duration>) -> Result<u8> {
     match warnings.len() {
         0 => println!("{}: valid", path.display()),
         n => println!(
-            "{}: valid, with {n} warning{} (above: what fails at run time as things are here)",
+            "{}: valid, with {} (above: what fails at run time as things are here)",
             path.display(),
-            if n == 1 { "" } else { "s" }
+            crate::output::count(n as u64, "warning")
         ),
     }
     println!("state directory: {}", config.state_dir.display());

@@ -74,9 +74,8 @@ pub fn run(g: &GlobalArgs, a: EventsArgs) -> Result<u8> {
     }
     if !g.quiet {
         println!(
-            "{} event{} since {} in {}",
-            events.len(),
-            if events.len() == 1 { "" } else { "s" },
+            "{} since {} in {}",
+            crate::output::count(events.len() as u64, "event"),
             a.since.strftime("%Y-%m-%d %H:%M:%S"),
             catalog.path().display()
         );

@@ -156,7 +156,7 @@ fn vault(config: &Config, name: &str) -> Result<String, String> {
         .snapshots(&coffer_core::SnapshotFilter::default())
         .map_err(|e| format!("opened, but its snapshots cannot be listed: {e}"))?
         .len();
-    let opened = format!("opened, {n} snapshot{}", if n == 1 { "" } else { "s" });
+    let opened = format!("opened, {}", coffer_core::human_count(n as u64, "snapshot"));
     let state = v
         .lock_state()
         .map_err(|e| format!("{opened}, but its lock cannot be read: {e}"))?;

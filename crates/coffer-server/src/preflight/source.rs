@@ -33,9 +33,8 @@ fn probe(spec: &SourceSpec) -> SourceResult<String> {
                 readable(p)?;
             }
             Ok(format!(
-                "{} path{} readable",
-                paths.len(),
-                if paths.len() == 1 { "" } else { "s" }
+                "{} readable",
+                coffer_core::human_count(paths.len() as u64, "path")
             ))
         }
         SourceSpec::Postgres {

@@ -96,13 +96,12 @@ fn describe(name: &str, k: &coffer_core::KeySummary) -> String {
         .count();
     let mut line = format!(
         "vault `{name}`: {} format version {}, objects sealed with {} (random nonces), \
-         key epoch {}; {} key slot{}: {}",
+         key epoch {}; {}: {}",
         k.format,
         k.version,
         k.aead,
         k.epoch.generation,
-        k.slots.len(),
-        if k.slots.len() == 1 { "" } else { "s" },
+        coffer_core::human_count(k.slots.len() as u64, "key slot"),
         kinds.join(", ")
     );
     if older > 0 {
