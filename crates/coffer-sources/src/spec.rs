@@ -192,8 +192,9 @@ pub enum Naming {
 }
 
 impl Naming {
-    /// The tags of a snapshot of `part` (its default name, if any).
-    fn meta(&self, meta: &SnapshotMeta, part: Option<&str>) -> SnapshotMeta {
+    /// The tags of a snapshot of `part` (its default name, if any): the
+    /// caller's, and the name tag this naming gives, once.
+    pub fn meta(&self, meta: &SnapshotMeta, part: Option<&str>) -> SnapshotMeta {
         let name = match self {
             Naming::Untagged => None,
             Naming::Named(n) => Some(n.as_str()),

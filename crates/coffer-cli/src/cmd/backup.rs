@@ -228,14 +228,18 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
         progress: Some(progress.clone()),
         ..Default::default()
     };
-    let mut meta = SnapshotMeta {
+    let meta = SnapshotMeta {
         host: a.host.clone(),
         tags: crate::args::tag_list(&a.tag),
         ..Default::default()
     };
+    // `--source-name`, else each snapshot by what it holds.
+    let naming = match &a.source_name {
+        Some(n) => Naming::Named(n.clone()),
+        None => Naming::Default,
+    };
     if a.stdin {
-        let name = a.source_name.as_deref().unwrap_or(&a.stdin_name);
-        meta.tags.push(spec::source_tag(name));
+        let meta = naming.meta(&meta, Some(&a.stdin_name));
         progress.set_part(Part {
             what: a.stdin_name.clone(),
             from: Some(stream::FROM_STDIN.into()),
@@ -272,10 +276,6 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
             one_file_system: a.one_file_system,
             force: a.force,
         }
-    };
-    let naming = match &a.source_name {
-        Some(n) => Naming::Named(n.clone()),
-        None => Naming::Default,
     };
     let bar = ProgressView::start(g, progress.clone(), Work::Backup);
     let outcome = spec::backup_named(&vault, &spec, &opts, &meta, &naming);
