@@ -30,6 +30,7 @@
 
 #![deny(missing_docs)]
 
+mod aws;
 mod failure;
 mod faulty;
 mod local_perms;
@@ -41,6 +42,7 @@ mod s3lock;
 mod store_lock;
 mod url;
 
+pub use aws::{sns_default_endpoint, AwsCredentials, AwsSigner, SnsClient, SnsError, SnsMessage};
 pub use faulty::{Fault, FaultyBackend};
 pub use memory::MemoryBackend;
 pub use opendal_backend::OpendalBackend;

@@ -13,7 +13,9 @@ use coffer_core::{
 };
 use futures::StreamExt;
 use opendal::Operator;
+use reqsign_core::ProvideCredentialChain;
 
+use crate::aws::AwsCredentials;
 use crate::failure::{is_archive_class, not_thawed, thawed, Cause, Failure, Request, S3Place};
 use crate::local_stage::{sync_dirs, LocalStaged};
 use crate::retry;
@@ -105,20 +107,27 @@ impl OpendalBackend {
 
     /// A vault in an S3 bucket/prefix. Its storage class, if it has one,
     /// goes to its data packs only ([`Backend::write_data_pack`]).
+    /// Credentials: [`AwsCredentials::for_location`].
     pub fn s3(loc: &S3Location) -> Result<Self> {
+        Self::s3_with_credentials(loc, &AwsCredentials::for_location(loc))
+    }
+
+    /// [`Self::s3`] signing every request (data, Object Lock, retention)
+    /// with `creds`, one cache for all of them.
+    pub fn s3_with_credentials(loc: &S3Location, creds: &AwsCredentials) -> Result<Self> {
         let location = format!("s3://{}/{}", loc.bucket, loc.prefix);
         let place =
             S3Place::new(loc).map_err(|e| Error::InvalidInput(format!("{location}: {e}")))?;
-        let op = s3_operator(loc, None, &place, &location)?;
+        let op = s3_operator(loc, None, &place, &location, creds)?;
         let cold = match &loc.storage_class {
-            Some(c) => Some(s3_operator(loc, Some(c), &place, &location)?),
+            Some(c) => Some(s3_operator(loc, Some(c), &place, &location, creds)?),
             None => None,
         };
         let mut b = Self::with_operator(op, location)?;
         b.cold = cold;
         b.place = Some(place);
         b.lock = Some(ObjectLock {
-            s3: S3Client::new(loc)
+            s3: S3Client::with_credentials(loc, creds)
                 .map_err(|e| Error::InvalidInput(format!("s3://{}: {e}", loc.bucket)))?,
             retention: RwLock::new(WriteRetention::None),
             known: Mutex::new(HashMap::new()),
@@ -545,27 +554,22 @@ fn s3_operator(
     class: Option<&str>,
     place: &S3Place,
     location: &str,
+    creds: &AwsCredentials,
 ) -> Result<Operator> {
     let mut b = opendal::services::S3::default()
         .bucket(&loc.bucket)
         .root(&format!("/{}", loc.prefix))
         .region(loc.region.as_deref().unwrap_or("us-east-1"))
         .disable_config_load()
-        .disable_ec2_metadata();
+        .disable_ec2_metadata()
+        // Static keys or AWS's chain, the cache shared with the vault's
+        // S3Client (crate::aws).
+        .credential_provider_chain(ProvideCredentialChain::new().push(creds.clone()));
     if let Some(e) = &loc.endpoint {
         b = b.endpoint(e);
     }
     if !loc.path_style {
         b = b.enable_virtual_host_style();
-    }
-    if let Some(k) = &loc.access_key_id {
-        b = b.access_key_id(k);
-    }
-    if let Some(k) = &loc.secret_access_key {
-        b = b.secret_access_key(k);
-    }
-    if let Some(t) = &loc.session_token {
-        b = b.session_token(t);
     }
     if let Some(c) = class {
         b = b.default_storage_class(c);
@@ -736,7 +740,12 @@ mod tests {
         loc.access_key_id = None;
         loc.secret_access_key = None;
         loc.session_token = None;
-        let b = OpendalBackend::s3(&loc).unwrap();
+        // The chain with nothing to find (no home, no instance metadata):
+        // a test never asks 169.254.169.254.
+        let creds = AwsCredentials::from_vars(
+            [("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string())].into(),
+        );
+        let b = OpendalBackend::s3_with_credentials(&loc, &creds).unwrap();
         let e = b.write("packs/ab", vec![1]).unwrap_err();
         assert_eq!(e.kind, coffer_core::StorageErrorKind::Credentials, "{e}");
         assert!(!e.retryable);

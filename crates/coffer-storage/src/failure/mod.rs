@@ -39,6 +39,9 @@ pub(crate) enum Cause {
     NoCredentials,
     /// The store rejected the credentials; `why` says how.
     BadCredentials { why: String },
+    /// An identity (web identity, `AWS_ENDPOINT_URL_STS`) could not give
+    /// credentials; `why` names it and says what to check.
+    Identity { why: String },
     /// The credentials may not do this (`code` is the store's, empty
     /// when the answer had no body, as for HEAD).
     AccessDenied { code: String },
@@ -71,7 +74,9 @@ impl Cause {
     /// The vault layer's kind of this cause.
     pub(crate) fn kind(&self) -> StorageErrorKind {
         match self {
-            Cause::NoCredentials | Cause::BadCredentials { .. } => StorageErrorKind::Credentials,
+            Cause::NoCredentials | Cause::BadCredentials { .. } | Cause::Identity { .. } => {
+                StorageErrorKind::Credentials
+            }
             Cause::AccessDenied { .. } => StorageErrorKind::AccessDenied,
             Cause::NoBucket => StorageErrorKind::BucketNotFound,
             Cause::Refused | Cause::UnknownHost | Cause::Network { .. } => {
@@ -103,6 +108,7 @@ impl Cause {
         let addr = at.place.map_or("the store", |p| p.addr.as_str());
         match self {
             Cause::NoCredentials => "no S3 credentials".into(),
+            Cause::Identity { why } => why.clone(),
             Cause::BadCredentials { why } => {
                 format!("the S3 endpoint {addr} rejected the credentials ({why})")
             }
@@ -142,7 +148,9 @@ impl Cause {
             "check the endpoint URL (AWS_ENDPOINT_URL or ?endpoint= in the vault location)";
         Some(match self {
             Cause::NoCredentials => "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN \
-                 with temporary credentials) in coffer's environment"
+                 with temporary credentials) in coffer's environment, or give it an identity: a profile \
+                 (AWS_PROFILE, ~/.aws/config), a web identity (AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE), \
+                 container credentials or an EC2 instance role"
                 .into(),
             Cause::BadCredentials { .. } => {
                 "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)".into()
@@ -169,7 +177,7 @@ impl Cause {
             }
             Cause::Busy { .. } => "try again later".into(),
             Cause::Archived => archive::hint(at.place, at.path.unwrap_or_default(), false),
-            Cause::NotFound | Cause::Other { .. } => return None,
+            Cause::NotFound | Cause::Other { .. } | Cause::Identity { .. } => return None,
         })
     }
 

@@ -160,6 +160,18 @@ fn source_chains_show_the_network_failure() {
             "failed to load signing credential",
         ));
     assert_eq!(of_chain(&creds), Some(Cause::NoCredentials));
+    // An identity that failed (web identity): its own message, as a
+    // credentials error.
+    let why = "web identity for role arn:aws:iam::1:role/r (token file /t): the token expired";
+    let identity = opendal::Error::new(opendal::ErrorKind::Unexpected, "signing http request")
+        .set_source(
+            reqsign_core::Error::credential_invalid(why)
+                .with_source(crate::aws::IdentityError(why.into())),
+        );
+    let c = of_chain(&identity).unwrap();
+    assert_eq!(c, Cause::Identity { why: why.into() });
+    assert_eq!(c.kind(), StorageErrorKind::Credentials);
+    assert!(!c.retryable());
 }
 
 #[test]

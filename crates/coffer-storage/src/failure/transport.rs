@@ -20,8 +20,11 @@ pub(crate) fn of_chain(e: &(dyn Error + 'static)) -> Option<Cause> {
     let mut credentials: Option<Cause> = None;
     let mut cur = Some(e);
     while let Some(err) = cur {
-        if let Some(r) = err.downcast_ref::<reqsign_core::Error>() {
-            if r.kind() == reqsign_core::ErrorKind::CredentialInvalid {
+        if let Some(i) = err.downcast_ref::<crate::aws::IdentityError>() {
+            // The innermost word on credentials: the identity that failed.
+            credentials = Some(Cause::Identity { why: i.0.clone() });
+        } else if let Some(r) = err.downcast_ref::<reqsign_core::Error>() {
+            if r.kind() == reqsign_core::ErrorKind::CredentialInvalid && credentials.is_none() {
                 credentials = Some(if r.to_string().contains("failed to load") {
                     Cause::NoCredentials
                 } else {

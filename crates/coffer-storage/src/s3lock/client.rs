@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
-use reqsign_aws_v4::{Credential, RequestSigner, StaticCredentialProvider};
-use reqsign_core::{Context, Signer};
-
 use super::encoding::encode;
 use super::error::{S3Error, Why};
 use super::xml::xml_tag;
+use crate::aws::{AwsCredentials, AwsSigner};
 use crate::failure::{self, of_chain, of_response, Cause, S3Place};
 use crate::retry;
 use crate::url::S3Location;
@@ -32,16 +30,23 @@ impl Response {
 /// Async; [`ObjectLockClient`](super::ObjectLockClient) is the blocking form.
 pub struct S3Client {
     http: reqwest::Client,
-    signer: Option<Signer<Credential>>,
+    signer: AwsSigner,
     pub(super) place: S3Place,
     pub(super) bucket: String,
     path_style: bool,
 }
 
 impl S3Client {
-    /// A client for `loc`. Without credentials, every request fails with
-    /// the message that says how to give them.
+    /// A client for `loc` with its credentials
+    /// ([`AwsCredentials::for_location`]). Without credentials, every
+    /// request fails with the message that says how to give them.
     pub fn new(loc: &S3Location) -> Result<S3Client, S3Error> {
+        S3Client::with_credentials(loc, &AwsCredentials::for_location(loc))
+    }
+
+    /// A client for `loc` signing with `creds` (shared with the vault's
+    /// other clients, so temporary credentials are fetched once).
+    pub fn with_credentials(loc: &S3Location, creds: &AwsCredentials) -> Result<S3Client, S3Error> {
         let region = loc.region.clone().unwrap_or_else(|| "us-east-1".into());
         let bad = |m: String| S3Error {
             op: "connect",
@@ -60,20 +65,7 @@ impl S3Client {
             .timeout(Duration::from_secs(300))
             .build()
             .map_err(|e| bad(e.to_string()))?;
-        let signer = match (&loc.access_key_id, &loc.secret_access_key) {
-            (Some(k), Some(s)) => {
-                let mut p = StaticCredentialProvider::new(k, s);
-                if let Some(t) = &loc.session_token {
-                    p = p.with_session_token(t);
-                }
-                Some(Signer::new(
-                    Context::new(),
-                    p,
-                    RequestSigner::new("s3", &region),
-                ))
-            }
-            _ => None,
-        };
+        let signer = AwsSigner::new(creds, "s3", &region);
         Ok(S3Client {
             http,
             signer,
@@ -165,11 +157,6 @@ impl S3Client {
             Some(_) => format!("on s3://{}/{key}", self.bucket),
             None => format!("on bucket {}", self.bucket),
         };
-        let Some(signer) = &self.signer else {
-            let mut e = self.err(op, &what, None, "Credentials", "no credentials");
-            e.why.cause = Cause::NoCredentials;
-            return Err(e);
-        };
         let mut b = http::Request::builder()
             .method(method.clone())
             .uri(self.url(&key, query));
@@ -180,10 +167,23 @@ impl S3Client {
             .body(body.to_vec())
             .map_err(|e| self.err(op, &what, None, "Request", &e.to_string()))?;
         let (mut parts, body) = req.into_parts();
-        signer
-            .sign(&mut parts, None)
-            .await
-            .map_err(|e| self.err(op, &what, None, "Signing", &e.to_string()))?;
+        self.signer.sign(&mut parts, None).await.map_err(|e| {
+            // No credentials, or an identity (web identity, a profile)
+            // that could not give them: said as storage errors say it.
+            match of_chain(&e) {
+                Some(Cause::NoCredentials) => {
+                    let mut out = self.err(op, &what, None, "Credentials", "no credentials");
+                    out.why.cause = Cause::NoCredentials;
+                    out
+                }
+                Some(c) => {
+                    let mut out = self.err(op, &what, None, "Credentials", &e.to_string());
+                    out.why.cause = c;
+                    out
+                }
+                None => self.err(op, &what, None, "Signing", &e.to_string()),
+            }
+        })?;
         let req = reqwest::Request::try_from(http::Request::from_parts(parts, body))
             .map_err(|e| self.err(op, &what, None, "Request", &e.to_string()))?;
         let transport = |e: reqwest::Error| {

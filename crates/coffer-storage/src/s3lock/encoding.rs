@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use md5::{Digest, Md5};
 
 /// Characters S3 keys and query values keep unencoded.
-pub(super) fn encode(s: &str, keep_slash: bool) -> String {
+pub(crate) fn encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) || (keep_slash && b == b'/') {

@@ -34,7 +34,9 @@ pub use error::S3Error;
 pub use objects::HeadInfo;
 pub use probe::{CheckStatus, ProbeCheck, ProbeReport};
 
+pub(crate) use encoding::encode;
 pub(crate) use error::storage_err;
+pub(crate) use xml::xml_tag;
 pub(crate) use retention::{covers, stronger};
 
 #[cfg(test)]

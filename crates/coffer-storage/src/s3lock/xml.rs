@@ -2,7 +2,7 @@
 //! versioning, object lock configuration).
 
 /// The text of the first `<tag>…</tag>` in a small XML body.
-pub(super) fn xml_tag(body: &str, tag: &str) -> Option<String> {
+pub(crate) fn xml_tag(body: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
     let start = body.find(&open)? + open.len();
