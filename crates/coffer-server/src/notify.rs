@@ -19,6 +19,8 @@
 //! are read when sending and never logged: error messages name the sink,
 //! the host or the variable, never the value.
 
+mod sns;
+
 use crate::catalog::Catalog;
 use crate::config::{
     EmailConfig, NotifyConfig, NotifyTarget, WebhookFormat, WebhookUrl, MAX_NOTIFY_BACKOFF,
@@ -257,6 +259,7 @@ pub fn send(sink: &NotifyConfig, ev: &Event) -> ServerResult<()> {
         NotifyTarget::Webhook { url, format } => webhook(url, *format, ev, sink.timeout),
         NotifyTarget::Email(e) => email(e, ev, sink.timeout),
         NotifyTarget::Command { command } => run_command(command, ev, sink.timeout),
+        NotifyTarget::Sns(s) => sns::publish(s, ev, sink.timeout),
     }
 }
 

@@ -51,7 +51,7 @@ mod tests;
 pub use anomaly::AnomalyConfig;
 pub use compliance::ComplianceConfig;
 pub use notify::{
-    EmailConfig, NotifyConfig, NotifyFilter, NotifyTarget, WebhookFormat, WebhookUrl,
+    EmailConfig, NotifyConfig, NotifyFilter, NotifyTarget, SnsConfig, WebhookFormat, WebhookUrl,
     DEFAULT_NOTIFY_BACKOFF, DEFAULT_NOTIFY_RETRIES, DEFAULT_NOTIFY_TIMEOUT, MAX_NOTIFY_BACKOFF,
 };
 pub use plan::{

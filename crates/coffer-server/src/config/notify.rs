@@ -1,5 +1,5 @@
 //! `[[notify]]`: notification sinks (webhooks, email through SMTP,
-//! commands), which events each receives, and how failed sends are
+//! commands, AWS SNS topics), which events each receives, and how failed sends are
 //! retried. Secrets (a Slack URL, an SMTP password) come from a file or
 //! the environment, never inline.
 
@@ -65,6 +65,53 @@ pub enum NotifyTarget {
         /// The command line.
         command: String,
     },
+    /// An AWS SNS topic (`Publish`), with credentials from the standard
+    /// AWS chain.
+    Sns(SnsConfig),
+}
+
+/// An SNS sink's topic and where to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnsConfig {
+    /// `arn:aws:sns:REGION:ACCOUNT:NAME`.
+    pub topic_arn: String,
+    /// The region requests are signed for (the topic's unless given).
+    pub region: String,
+    /// The endpoint URL (`https://sns.REGION.amazonaws.com` when `None`).
+    pub endpoint: Option<String>,
+}
+
+/// Whether `s` is an SNS topic ARN, `arn:PARTITION:sns:REGION:ACCOUNT:NAME`,
+/// and its region.
+pub(crate) fn topic_region(s: &str) -> Option<&str> {
+    let p: Vec<&str> = s.split(':').collect();
+    let [arn, partition, sns, region, account, name] = p.as_slice() else {
+        return None;
+    };
+    let name_ok = {
+        let n = name.strip_suffix(".fifo").unwrap_or(name);
+        !n.is_empty()
+            && n.len() <= 256
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    (*arn == "arn"
+        && partition.starts_with("aws")
+        && *sns == "sns"
+        && region_ok(region)
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && name_ok)
+        .then_some(*region)
+}
+
+/// `us-east-1`, `eu-central-2`, `cn-north-1`: lower-case letters, digits
+/// and dashes.
+fn region_ok(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 32
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// A webhook URL: inline, or a secret read when sending.
@@ -122,6 +169,7 @@ enum NotifyKind {
     Webhook,
     Email,
     Command,
+    Sns,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -161,6 +209,10 @@ pub(super) struct RawNotify {
     to: Option<S<Vec<S<String>>>>,
     // command
     command: Option<S<String>>,
+    // sns
+    topic_arn: Option<S<String>>,
+    region: Option<S<String>>,
+    endpoint: Option<S<String>>,
 }
 
 /// A kind-specific field: its name, where it is written (if it is), and
@@ -227,7 +279,7 @@ impl Validator<'_> {
             (None, None) => NotifyFilter::Level(Severity::Error),
         };
         // Fields of other kinds.
-        let fields: [FieldUse; 14] = [
+        let fields: [FieldUse; 17] = [
             ("url", n.url.as_ref().map(|v| v.span()), &["webhook"]),
             (
                 "url_env",
@@ -282,11 +334,19 @@ impl Validator<'_> {
                 n.command.as_ref().map(|v| v.span()),
                 &["command"],
             ),
+            (
+                "topic_arn",
+                n.topic_arn.as_ref().map(|v| v.span()),
+                &["sns"],
+            ),
+            ("region", n.region.as_ref().map(|v| v.span()), &["sns"]),
+            ("endpoint", n.endpoint.as_ref().map(|v| v.span()), &["sns"]),
         ];
         let kind_name = match kind {
             NotifyKind::Webhook => "webhook",
             NotifyKind::Email => "email",
             NotifyKind::Command => "command",
+            NotifyKind::Sns => "sns",
         };
         for (field, span, kinds) in fields {
             if let Some(span) = span {
@@ -456,6 +516,7 @@ impl Validator<'_> {
                     return None;
                 }
             },
+            NotifyKind::Sns => NotifyTarget::Sns(self.sns(&name, n)?),
         };
         let backoff = self.std_duration("backoff", &n.backoff, DEFAULT_NOTIFY_BACKOFF);
         let timeout = self.std_duration("timeout", &n.timeout, DEFAULT_NOTIFY_TIMEOUT);
@@ -480,5 +541,84 @@ impl Validator<'_> {
             backoff,
             timeout,
         })
+    }
+
+    /// An SNS sink: a topic ARN, its region unless `region` says another,
+    /// an http(s) endpoint when given.
+    fn sns(&mut self, name: &str, n: &RawNotify) -> Option<SnsConfig> {
+        let Some(t) = &n.topic_arn else {
+            self.at(
+                &n.kind,
+                format!("notify `{name}` of kind sns needs topic_arn = \"arn:aws:sns:REGION:ACCOUNT:TOPIC\""),
+            );
+            return None;
+        };
+        let Some(topic_region) = topic_region(t.get_ref()) else {
+            self.at(
+                t,
+                format!(
+                    "notify `{name}`: `{}` is not an SNS topic ARN: write arn:aws:sns:REGION:ACCOUNT:TOPIC (ACCOUNT: 12 digits)",
+                    t.get_ref()
+                ),
+            );
+            return None;
+        };
+        let region = match &n.region {
+            Some(r) if !region_ok(r.get_ref()) => {
+                self.at(
+                    r,
+                    format!("notify `{name}`: region `{}` is not an AWS region (us-east-1)", r.get_ref()),
+                );
+                return None;
+            }
+            Some(r) => r.get_ref().clone(),
+            None => topic_region.to_string(),
+        };
+        if let Some(e) = &n.endpoint {
+            let v = e.get_ref();
+            let ok = (v.starts_with("http://") || v.starts_with("https://"))
+                && url::Url::parse(v).is_ok_and(|u| u.host_str().is_some() && u.password().is_none());
+            if !ok {
+                self.at(
+                    e,
+                    format!("notify `{name}`: endpoint must be an http:// or https:// URL (https://sns.{region}.amazonaws.com)"),
+                );
+                return None;
+            }
+        }
+        Some(SnsConfig {
+            topic_arn: t.get_ref().clone(),
+            region,
+            endpoint: n.endpoint.as_ref().map(|e| e.get_ref().clone()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod sns_tests {
+    use super::topic_region;
+
+    #[test]
+    fn topic_arns() {
+        assert_eq!(
+            topic_region("arn:aws:sns:eu-west-1:123456789012:coffer-alerts"),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            topic_region("arn:aws-cn:sns:cn-north-1:123456789012:a.fifo"),
+            Some("cn-north-1")
+        );
+        for bad in [
+            "",
+            "coffer-alerts",
+            "arn:aws:sqs:eu-west-1:123456789012:q",
+            "arn:aws:sns:eu-west-1:1234:t",
+            "arn:aws:sns:EU:123456789012:t",
+            "arn:aws:sns:eu-west-1:123456789012:",
+            "arn:aws:sns:eu-west-1:123456789012:a b",
+            "arn:aws:sns:eu-west-1:123456789012:t:extra",
+        ] {
+            assert_eq!(topic_region(bad), None, "{bad}");
+        }
     }
 }

@@ -131,7 +131,8 @@ fn probes(config: &Config, timeout: Duration) -> Vec<Probe> {
                     Box::new(move || sink::webhook(&u2, limit)),
                 )
             }
-            NotifyTarget::Command { .. } => continue,
+            // Nothing to reach without publishing a message.
+            NotifyTarget::Command { .. } | NotifyTarget::Sns(_) => continue,
         };
         out.push(Probe {
             subject: Subject::Notify,
