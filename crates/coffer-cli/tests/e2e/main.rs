@@ -6,6 +6,7 @@
 mod common;
 
 mod api;
+mod aws_identity;
 mod basebackup_dedup;
 mod cluster;
 mod config;

@@ -76,6 +76,9 @@ impl Env {
             .env("COFFER_STATE_DIR", self.path("state"))
             .env_remove("COFFER_PASSWORD")
             .env_remove("COFFER_PASSWORD_FILE")
+            // No S3 credentials must not send the AWS chain to the EC2
+            // instance metadata address: tests only ever reach loopback.
+            .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdin(Stdio::null());
         c
     }
