@@ -259,7 +259,10 @@ pub fn send(sink: &NotifyConfig, ev: &Event) -> ServerResult<()> {
         NotifyTarget::Webhook { url, format } => webhook(url, *format, ev, sink.timeout),
         NotifyTarget::Email(e) => email(e, ev, sink.timeout),
         NotifyTarget::Command { command } => run_command(command, ev, sink.timeout),
-        NotifyTarget::Sns(s) => sns::publish(s, ev, sink.timeout),
+        NotifyTarget::Sns(s) => {
+            let msg = sns::message(ev, &summary(ev), event_json(ev).to_string());
+            sns::publish(s, &msg, sink.timeout).map_err(sink_err)
+        }
     }
 }
 

@@ -45,6 +45,10 @@ pub struct OpendalBackend {
     /// An S3 vault's bucket answered a HEAD: a missing object is missing,
     /// not its bucket.
     bucket_seen: AtomicBool,
+    /// For S3 vaults: the credentials OpenDAL signs with, asked why they
+    /// are missing when OpenDAL says only that (its provider chain drops
+    /// the identity's error).
+    creds: Option<AwsCredentials>,
 }
 
 /// Object lock state of an S3 backend.
@@ -85,6 +89,7 @@ impl OpendalBackend {
             lock: None,
             place: None,
             bucket_seen: AtomicBool::new(false),
+            creds: None,
         })
     }
 
@@ -126,6 +131,7 @@ impl OpendalBackend {
         let mut b = Self::with_operator(op, location)?;
         b.cold = cold;
         b.place = Some(place);
+        b.creds = Some(creds.clone());
         b.lock = Some(ObjectLock {
             s3: S3Client::with_credentials(loc, creds)
                 .map_err(|e| Error::InvalidInput(format!("s3://{}: {e}", loc.bucket)))?,
@@ -225,7 +231,20 @@ impl OpendalBackend {
 
     /// The vault layer's error for an OpenDAL error of `op` on `path`.
     fn err(&self, op: &'static str, path: &str, e: opendal::Error) -> StorageError {
-        Failure::of_opendal(&e, self.place.as_ref()).into_storage(op, path, &self.at(op, path))
+        self.failure(&e).into_storage(op, path, &self.at(op, path))
+    }
+
+    /// The failure of an OpenDAL error; missing credentials are the
+    /// identity's error when it had one (a web identity whose token file
+    /// cannot be read, STS refusing).
+    fn failure(&self, e: &opendal::Error) -> Failure {
+        let mut f = Failure::of_opendal(e, self.place.as_ref());
+        if f.cause == Cause::NoCredentials {
+            if let Some(why) = self.creds.as_ref().and_then(|c| c.identity_error()) {
+                f.cause = Cause::Identity { why };
+            }
+        }
+        f
     }
 
     /// Sends an OpenDAL request, again when that can help (S3 only, see
@@ -235,10 +254,9 @@ impl OpendalBackend {
         F: FnMut() -> Fut,
         Fut: Future<Output = opendal::Result<T>>,
     {
-        let place = self.place.as_ref();
         retry::run(at, || {
             let fut = f();
-            async move { fut.await.map_err(|e| Failure::of_opendal(&e, place)) }
+            async move { fut.await.map_err(|e| self.failure(&e)) }
         })
         .await
     }

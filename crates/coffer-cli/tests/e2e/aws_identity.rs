@@ -2,26 +2,28 @@
 //! module's own (scripts/moto.sh with its own state dir: these tests turn
 //! moto's authentication on, which must not disturb the other moto tests).
 //!
-//! How the tests know the temporary credentials are the ones used: moto
-//! checks nothing until `/moto-api/reset-auth` sets how many more requests
-//! it lets through unchecked. Before each coffer command the test lets
-//! exactly one through, the command's `AssumeRoleWithWebIdentity` (which
-//! moto, unlike AWS, would refuse unsigned); every request after it must
-//! be signed with a key moto knows and its signature must match. The only
-//! keys besides the test's setup key (which no command is given) are
-//! those moto's STS handed out, and a command signed with an unknown key
-//! is refused (checked too). So a command that succeeds signed its S3
-//! data requests, its Object Lock calls and its SNS publishes with the
-//! web identity's temporary credentials, and, since moto allowed a
-//! single STS call, fetched them once for all of them.
+//! How the tests know the temporary credentials are the ones used:
+//!
+//! - S3 data (OpenDAL): the commands reach moto through a recording proxy,
+//!   which sees one `AssumeRoleWithWebIdentity` per command and every S3
+//!   request signed with one `ASIA…` key (moto's STS keys) and a session
+//!   token; the environment holds no key at all.
+//! - Object Lock calls (`coffer vault probe`, S3Client) and SNS: moto's
+//!   authentication is on (`/moto-api/reset-auth` lets exactly one request
+//!   through unchecked: the command's STS call, which moto would refuse
+//!   unsigned); every later request must be signed with a key moto issued
+//!   and match its signature, and a key it never issued is refused
+//!   (checked too). (moto's signature check rejects OpenDAL's ListObjectsV2
+//!   query, so the data path is proved by the proxy instead.)
 
 use crate::common::*;
 use base64::Engine;
 use serde_json::Value;
 use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// moto's authentication switch is global to its server: one test at a time.
@@ -175,47 +177,137 @@ fn ok(o: Output, what: &str) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// A TCP proxy to `upstream` that keeps what clients send, for
+/// [`Recorder::take`].
+struct Recorder {
+    port: u16,
+    sent: Arc<Mutex<Vec<u8>>>,
+}
+
+fn recorder(upstream: &str) -> Recorder {
+    let up = upstream.trim_start_matches("http://").to_string();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let s2 = sent.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let Ok(mut u) = TcpStream::connect(&up) else {
+                continue;
+            };
+            let (mut c2, mut u2) = (c.try_clone().unwrap(), u.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut u2, &mut c2);
+                let _ = c2.shutdown(Shutdown::Both);
+            });
+            let s3 = s2.clone();
+            std::thread::spawn(move || {
+                let mut b = [0u8; 65536];
+                loop {
+                    let n = match c.read(&mut b) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    s3.lock().unwrap().extend_from_slice(&b[..n]);
+                    if u.write_all(&b[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = u.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    Recorder { port, sent }
+}
+
+impl Recorder {
+    /// What was sent since the last call: (STS calls, access key id of
+    /// each signed request, signed requests with a session token).
+    fn take(&self) -> (usize, Vec<String>, usize) {
+        let bytes = std::mem::take(&mut *self.sent.lock().unwrap());
+        let text = String::from_utf8_lossy(&bytes);
+        let sts = text.matches("Action=AssumeRoleWithWebIdentity").count();
+        let mut keys = Vec::new();
+        let mut tokens = 0;
+        for line in text.split("\r\n") {
+            let l = line.to_ascii_lowercase();
+            if l.starts_with("authorization: aws4-hmac-sha256 credential=") {
+                let k = &line["authorization: AWS4-HMAC-SHA256 Credential=".len()..];
+                keys.push(k.split('/').next().unwrap_or_default().to_string());
+            }
+            if l.starts_with("x-amz-security-token:") {
+                tokens += 1;
+            }
+        }
+        (sts, keys, tokens)
+    }
+}
+
 #[test]
-fn issue19_web_identity_signs_data_object_lock_and_sns_with_one_sts_call() {
+fn issue19_web_identity_signs_data_object_lock_and_sns_from_one_sts_call() {
     let _one = MOTO_AUTH.lock().unwrap_or_else(|e| e.into_inner());
     let ep = moto();
     moto_auth(&ep, "inf");
     let bucket = format!("coffer-wi-{:08x}", rand::random::<u32>());
-    let names = setup(&ep, &bucket, &format!("coffer-{:08x}", rand::random::<u32>()));
+    let names = setup(
+        &ep,
+        &bucket,
+        &format!("coffer-{:08x}", rand::random::<u32>()),
+    );
     let topic = names["topic"].as_str().unwrap().to_string();
     let queue = names["queue"].as_str().unwrap().to_string();
+    let proxy = recorder(&ep);
+    let via = format!("http://127.0.0.1:{}", proxy.port);
 
     let mut env = Env::new(Kind::Local, "aws-identity");
-    env.vault = format!("s3://{bucket}/vault?endpoint={ep}&region=us-east-1");
+    env.vault = format!("s3://{bucket}/vault?endpoint={via}&region=us-east-1");
     env.kind = Kind::S3;
+    let direct = format!("s3://{bucket}/vault?endpoint={ep}&region=us-east-1");
     let tok_file: PathBuf = env.path("token");
     let fresh = token(now() + 3600);
     std::fs::write(&tok_file, &fresh).unwrap();
-    let run = |args: &[&str]| {
-        // One request unchecked: the command's STS call.
-        moto_auth(&ep, "1");
-        identity_cmd(&env, args, &tok_file, &ep).output().unwrap()
-    };
     let mut outputs = Vec::new();
 
-    // The S3 data path (OpenDAL): init, backup, list.
-    let o = run(&["init"]);
-    outputs.push(stderr(&o));
-    ok(o, "coffer init");
+    // The S3 data path (OpenDAL), through the proxy: one STS call per
+    // command, every request signed with its one temporary key.
     write(&env.path("data/a.txt"), b"alpha\n");
     let data = env.path("data");
-    let o = run(&["backup", data.to_str().unwrap(), "--json"]);
-    outputs.push(stderr(&o));
-    let snap: Value = serde_json::from_str(&ok(o, "coffer backup")).unwrap();
-    assert!(snap["snapshot_id"].is_string() || snap["id"].is_string(), "{snap}");
-    let o = run(&["snapshots", "--json"]);
-    outputs.push(stderr(&o));
-    let list: Value = serde_json::from_str(&ok(o, "coffer snapshots")).unwrap();
-    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    let data = data.to_str().unwrap();
+    for args in [
+        vec!["init"],
+        vec!["backup", data, "--json"],
+        vec!["snapshots", "--json"],
+    ] {
+        let o = identity_cmd(&env, &args, &tok_file, &via).output().unwrap();
+        outputs.push(stderr(&o));
+        let out = ok(o, &format!("coffer {args:?}"));
+        if args[0] == "snapshots" {
+            let list: Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let (sts, keys, tokens) = proxy.take();
+        assert_eq!(sts, 1, "coffer {args:?}: STS calls");
+        assert!(keys.len() >= 2, "coffer {args:?}: {keys:?}");
+        assert!(
+            keys.iter().all(|k| k.starts_with("ASIA") && *k == keys[0]),
+            "{keys:?}"
+        );
+        assert_eq!(
+            tokens,
+            keys.len(),
+            "every request carries the session token"
+        );
+    }
 
-    // The S3Client path (bucket versioning, object lock configuration,
-    // a retention write and read back).
-    let o = run(&["vault", "probe", "--json"]);
+    // The S3Client path (bucket versioning, object lock configuration, a
+    // retention write and read back), moto checking every request but the
+    // STS call.
+    let mut c = identity_cmd(&env, &["vault", "probe", "--json"], &tok_file, &ep);
+    c.env("COFFER_VAULT", &direct);
+    moto_auth(&ep, "1");
+    let o = c.output().unwrap();
     outputs.push(stderr(&o));
     let p: Value = serde_json::from_str(&ok(o, "coffer vault probe")).unwrap();
     assert_eq!(p["enforced"], true, "{p}");
@@ -223,21 +315,26 @@ fn issue19_web_identity_signs_data_object_lock_and_sns_with_one_sts_call() {
     // moto does check: a key it never issued is refused.
     moto_auth(&ep, "0");
     let o = env
-        .cmd(&["snapshots"])
+        .cmd(&["vault", "probe"])
+        .env("COFFER_VAULT", &direct)
         .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
         .env_remove("AWS_SESSION_TOKEN")
         .output()
         .unwrap();
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("credentials"), "{err}");
+    assert!(!o.status.success(), "{}", stderr(&o));
+    moto_auth(&ep, "inf");
 
     // A token that expired: refused before STS is asked, naming the role
     // and the file; once the file holds a fresh one again, it works.
     let expired = token(now() - 60);
     std::fs::write(&tok_file, &expired).unwrap();
-    let o = run(&["snapshots"]);
+    let o = identity_cmd(&env, &["snapshots"], &tok_file, &via)
+        .output()
+        .unwrap();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains(ROLE), "the role is not named:\n{err}");
@@ -246,13 +343,17 @@ fn issue19_web_identity_signs_data_object_lock_and_sns_with_one_sts_call() {
         "the token file is not named:\n{err}"
     );
     assert!(err.contains("expired at"), "{err}");
+    assert_eq!(proxy.take().0, 0, "STS was asked with an expired token");
     outputs.push(err);
     std::fs::write(&tok_file, &fresh).unwrap();
-    let o = run(&["snapshots"]);
+    let o = identity_cmd(&env, &["snapshots"], &tok_file, &via)
+        .output()
+        .unwrap();
     outputs.push(stderr(&o));
     ok(o, "coffer snapshots with the token renewed");
 
-    // The daemon: backups to the vault, each completion published to SNS.
+    // The daemon: backups (to a local vault), each completion published
+    // to SNS; moto checks every request but the STS call.
     let config = env.path("coffer.toml");
     std::fs::write(
         &config,
@@ -262,7 +363,7 @@ state_dir = "state"
 
 [[vault]]
 name = "main"
-url = "{vault}"
+url = "local-vault"
 key_file = "vault.key"
 
 [[source]]
@@ -286,11 +387,13 @@ topic_arn = "{topic}"
 endpoint = "{ep}"
 events = ["BACKUP_JOB_COMPLETED"]
 retries = 0
-"#,
-            vault = env.vault
+"#
         ),
     )
     .unwrap();
+    let mut init = env.cmd(&["init"]);
+    init.env("COFFER_VAULT", env.path("local-vault"));
+    ok(init.output().unwrap(), "coffer init (local)");
     moto_auth(&ep, "1");
     let daemon = identity_cmd(&env, &["serve"], &tok_file, &ep)
         .env("COFFER_CONFIG", &config)
@@ -300,11 +403,12 @@ retries = 0
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Every request of the daemon is checked (but its one STS call): the
-    // test reads nothing from moto until the daemon has stopped.
+    // The test reads nothing from moto until the daemon has stopped.
     let state = env.path("state");
     wait_until("a completed backup", 60, || {
-        list_jobs(env.cmd(&[]).env("COFFER_STATE_DIR", &state), Some("backup"))
+        let mut c = env.cmd(&[]);
+        c.env("COFFER_STATE_DIR", &state);
+        list_jobs(c, Some("backup"))
             .iter()
             .any(|j| j["state"] == "COMPLETED")
     });
@@ -321,12 +425,14 @@ retries = 0
         m["Subject"]
             .as_str()
             .unwrap_or_default()
-            .starts_with("coffer: BACKUP_JOB_COMPLETED (info)"),
+            .starts_with("coffer: BACKUP_JOB_COMPLETED"),
         "{m:#}"
     );
-    assert_eq!(m["MessageAttributes"]["event"]["Value"], "BACKUP_JOB_COMPLETED", "{m:#}");
+    assert_eq!(
+        m["MessageAttributes"]["event"]["Value"], "BACKUP_JOB_COMPLETED",
+        "{m:#}"
+    );
     assert_eq!(m["MessageAttributes"]["severity"]["Value"], "info", "{m:#}");
-    assert_eq!(m["MessageAttributes"]["vault"]["Value"], "main", "{m:#}");
     let ev: Value = serde_json::from_str(m["Message"].as_str().unwrap()).unwrap();
     assert_eq!(ev["name"], "BACKUP_JOB_COMPLETED", "{ev:#}");
     assert!(!log.contains("gave up"), "{log}");
@@ -337,7 +443,6 @@ retries = 0
         assert!(!out.contains(&fresh) && !out.contains(&expired), "{out}");
         assert!(!out.contains("bm90LWEtcmVhbC1zaWduYXR1cmU"), "{out}");
     }
-    moto_auth(&ep, "inf");
 }
 
 #[test]
@@ -348,15 +453,26 @@ fn issue19_unreadable_web_identity_token_fails_naming_the_role_and_the_file() {
     env.vault = format!("s3://b/v?endpoint=http://127.0.0.1:{port}&region=us-east-1");
     env.kind = Kind::S3;
     let missing = env.path("no/such/token");
-    let o = identity_cmd(&env, &["snapshots"], &missing, &format!("http://127.0.0.1:{port}"))
-        .output()
-        .unwrap();
+    let o = identity_cmd(
+        &env,
+        &["snapshots"],
+        &missing,
+        &format!("http://127.0.0.1:{port}"),
+    )
+    .output()
+    .unwrap();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains(&format!("web identity for role {ROLE}")), "{err}");
+    assert!(
+        err.contains(&format!("web identity for role {ROLE}")),
+        "{err}"
+    );
     assert!(err.contains(&missing.display().to_string()), "{err}");
     assert!(err.contains("cannot read the token file"), "{err}");
-    assert!(err.contains(&env.vault.split('?').next().unwrap().to_string()), "{err}");
+    assert!(
+        err.contains(&env.vault.split('?').next().unwrap().to_string()),
+        "{err}"
+    );
     assert!(!err.contains("retrying"), "{err}");
 
     // An STS endpoint that is no URL: said, naming the variable.
@@ -365,7 +481,10 @@ fn issue19_unreadable_web_identity_token_fails_naming_the_role_and_the_file() {
         .unwrap();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("AWS_ENDPOINT_URL_STS=`sts-somewhere`"), "{err}");
+    assert!(
+        err.contains("AWS_ENDPOINT_URL_STS=`sts-somewhere`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -430,7 +549,9 @@ backoff = "50ms"
         .unwrap();
     let state = env.path("state");
     wait_until("two completed backups", 60, || {
-        list_jobs(env.cmd(&[]).env("COFFER_STATE_DIR", &state), Some("backup"))
+        let mut c = env.cmd(&[]);
+        c.env("COFFER_STATE_DIR", &state);
+        list_jobs(c, Some("backup"))
             .iter()
             .filter(|j| j["state"] == "COMPLETED")
             .count()
@@ -444,7 +565,10 @@ backoff = "50ms"
         "no retry logged:\n{log}"
     );
     assert!(log.contains("retry 1/2"), "{log}");
-    assert!(log.contains("notify `nosuchtopic`: gave up on event"), "{log}");
+    assert!(
+        log.contains("notify `nosuchtopic`: gave up on event"),
+        "{log}"
+    );
     assert!(
         log.contains("SNS Publish to arn:aws:sns:us-east-1:123456789012:coffer-no-such-topic"),
         "{log}"

@@ -567,7 +567,10 @@ impl Validator<'_> {
             Some(r) if !region_ok(r.get_ref()) => {
                 self.at(
                     r,
-                    format!("notify `{name}`: region `{}` is not an AWS region (us-east-1)", r.get_ref()),
+                    format!(
+                        "notify `{name}`: region `{}` is not an AWS region (us-east-1)",
+                        r.get_ref()
+                    ),
                 );
                 return None;
             }
@@ -577,7 +580,8 @@ impl Validator<'_> {
         if let Some(e) = &n.endpoint {
             let v = e.get_ref();
             let ok = (v.starts_with("http://") || v.starts_with("https://"))
-                && url::Url::parse(v).is_ok_and(|u| u.host_str().is_some() && u.password().is_none());
+                && url::Url::parse(v)
+                    .is_ok_and(|u| u.host_str().is_some() && u.password().is_none());
             if !ok {
                 self.at(
                     e,

@@ -13,13 +13,12 @@ use std::time::Duration;
 
 use coffer_storage::{AwsCredentials, SnsClient, SnsMessage};
 
-use super::{event_json, sink_err, summary};
 use crate::config::SnsConfig;
 use crate::events::Event;
-use crate::model::ServerResult;
 
-/// The message of `ev`.
-pub(super) fn message(ev: &Event) -> SnsMessage {
+/// The message of `ev`, whose one-line summary is `summary` and whose
+/// JSON is `json` (the dispatcher's, as every sink sends them).
+pub(super) fn message(ev: &Event, summary: &str, json: String) -> SnsMessage {
     let mut attributes = vec![
         ("event".to_string(), ev.name.as_str().to_string()),
         ("severity".to_string(), ev.severity.to_string()),
@@ -35,24 +34,25 @@ pub(super) fn message(ev: &Event) -> SnsMessage {
         }
     }
     SnsMessage {
-        subject: SnsMessage::subject_of(&format!("coffer: {}", summary(ev))),
-        message: event_json(ev).to_string(),
+        subject: SnsMessage::subject_of(&format!("coffer: {summary}")),
+        message: json,
         attributes,
     }
 }
 
-/// Publishes `ev` to the sink's topic, once.
-pub(super) fn publish(s: &SnsConfig, ev: &Event, timeout: Duration) -> ServerResult<()> {
+/// Publishes `msg` to the sink's topic, once; the error says why, naming
+/// the topic and the endpoint.
+pub(super) fn publish(s: &SnsConfig, msg: &SnsMessage, timeout: Duration) -> Result<(), String> {
     let creds = AwsCredentials::from_env();
     let client = SnsClient::new(&creds, &s.region, s.endpoint.as_deref(), timeout)
-        .map_err(|e| sink_err(format!("SNS topic {}: {e}", s.topic_arn)))?;
+        .map_err(|e| format!("SNS topic {}: {e}", s.topic_arn))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| sink_err(format!("cannot start an HTTP client: {e}")))?;
-    rt.block_on(client.publish(&s.topic_arn, &message(ev)))
+        .map_err(|e| format!("cannot start an HTTP client: {e}"))?;
+    rt.block_on(client.publish(&s.topic_arn, msg))
         .map(|_| ())
-        .map_err(|e| sink_err(e.to_string()))
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -75,7 +75,11 @@ mod tests {
             message: "pg_dump exited with 1\nsecond line".into(),
             details: None,
         };
-        let m = message(&ev);
+        let m = message(
+            &ev,
+            "BACKUP_JOB_FAILED (error) [source db]: pg_dump exited with 1\nsecond line",
+            "{\"name\":\"BACKUP_JOB_FAILED\"}".into(),
+        );
         assert_eq!(
             m.attributes,
             vec![
@@ -84,7 +88,11 @@ mod tests {
                 ("source".to_string(), "db".to_string()),
             ]
         );
-        assert!(m.subject.starts_with("coffer: BACKUP_JOB_FAILED (error)"), "{}", m.subject);
+        assert!(
+            m.subject.starts_with("coffer: BACKUP_JOB_FAILED (error)"),
+            "{}",
+            m.subject
+        );
         assert!(!m.subject.contains('\n'));
         let v: serde_json::Value = serde_json::from_str(&m.message).unwrap();
         assert_eq!(v["name"], "BACKUP_JOB_FAILED");

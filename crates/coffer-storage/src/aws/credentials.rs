@@ -29,6 +29,10 @@ struct Inner {
     ctx: Context,
     sts: Option<StsEndpoint>,
     cache: tokio::sync::Mutex<Option<Credential>>,
+    /// Why the last load failed (cleared by a success): OpenDAL asks
+    /// through a provider chain, which drops errors, so its backend reads
+    /// the message here.
+    last_error: std::sync::Mutex<Option<String>>,
 }
 
 enum Source {
@@ -118,25 +122,24 @@ impl AwsCredentials {
             Some(Ok(e)) => Some(e),
             Some(Err(m)) => return AwsCredentials::new(Source::Invalid(m), ctx, None),
         };
-        let source = if let (Some(k), Some(s)) =
-            (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"))
-        {
-            Source::Static(Credential {
-                access_key_id: k,
-                secret_access_key: s,
-                session_token: var("AWS_SESSION_TOKEN"),
-                expires_in: None,
-            })
-        } else if let Some(w) = web_identity::from_vars(&var) {
-            Source::WebIdentity(w)
-        } else {
-            Source::Chain(
-                DefaultCredentialProvider::builder()
-                    .no_env()
-                    .no_web_identity()
-                    .build(),
-            )
-        };
+        let source =
+            if let (Some(k), Some(s)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+                Source::Static(Credential {
+                    access_key_id: k,
+                    secret_access_key: s,
+                    session_token: var("AWS_SESSION_TOKEN"),
+                    expires_in: None,
+                })
+            } else if let Some(w) = web_identity::from_vars(&var) {
+                Source::WebIdentity(w)
+            } else {
+                Source::Chain(
+                    DefaultCredentialProvider::builder()
+                        .no_env()
+                        .no_web_identity()
+                        .build(),
+                )
+            };
         let ctx = ctx
             .with_file_read(TokioFileRead)
             .with_http_send(Http::new(sts.clone()));
@@ -150,6 +153,7 @@ impl AwsCredentials {
                 ctx,
                 sts,
                 cache: tokio::sync::Mutex::new(None),
+                last_error: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -176,14 +180,27 @@ impl AwsCredentials {
         }
         let mut cached = i.cache.lock().await;
         let fresh_until = reqsign_core::time::Timestamp::now() + REFRESH_BEFORE;
-        if let Some(c) = cached.as_ref().filter(|c| {
-            !c.access_key_id.is_empty() && c.expires_in.is_none_or(|e| e > fresh_until)
-        }) {
+        if let Some(c) = cached
+            .as_ref()
+            .filter(|c| !c.access_key_id.is_empty() && c.expires_in.is_none_or(|e| e > fresh_until))
+        {
             return Ok(Some(c.clone()));
         }
-        let got = self.load().await?;
+        let got = self.load().await;
+        *i.last_error.lock().expect("not poisoned") = match &got {
+            Err(e) => Some(identity_message(e)),
+            Ok(_) => None,
+        };
+        let got = got?;
         cached.clone_from(&got);
         Ok(got)
+    }
+
+    /// Why the identity could not give credentials the last time it was
+    /// asked, if it could not: names the identity (the role and the token
+    /// file of a web identity) and what to check.
+    pub(crate) fn identity_error(&self) -> Option<String> {
+        self.inner.last_error.lock().expect("not poisoned").clone()
     }
 
     async fn load(&self) -> reqsign_core::Result<Option<Credential>> {
@@ -206,6 +223,23 @@ impl AwsCredentials {
             Source::Fake(f) => Ok(Some(f())),
         }
     }
+}
+
+/// The message of a load error: the identity's own (an [`IdentityError`]),
+/// else reqsign's with its context.
+fn identity_message(e: &reqsign_core::Error) -> String {
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(i) = s.downcast_ref::<IdentityError>() {
+            return i.0.clone();
+        }
+        src = s.source();
+    }
+    let mut m = e.to_string();
+    for c in e.context() {
+        m = format!("{m} ({c})");
+    }
+    m
 }
 
 impl ProvideCredential for AwsCredentials {
@@ -261,8 +295,14 @@ mod tests {
         assert_eq!(n.load(Ordering::SeqCst), 1);
         // Expiring within the margin: fetched again each time.
         let (c, n) = fake(REFRESH_BEFORE - Duration::from_secs(60));
-        assert_eq!(rt.block_on(c.get()).unwrap().unwrap().access_key_id, "ASIA0");
-        assert_eq!(rt.block_on(c.get()).unwrap().unwrap().access_key_id, "ASIA1");
+        assert_eq!(
+            rt.block_on(c.get()).unwrap().unwrap().access_key_id,
+            "ASIA0"
+        );
+        assert_eq!(
+            rt.block_on(c.get()).unwrap().unwrap().access_key_id,
+            "ASIA1"
+        );
         assert_eq!(n.load(Ordering::SeqCst), 2);
     }
 
@@ -280,7 +320,10 @@ mod tests {
         ]));
         assert_eq!(c.source_name(), "static keys");
         let d = format!("{c:?}");
-        assert!(!d.contains("very-secret") && !d.contains("AKIAEXAMPLE"), "{d}");
+        assert!(
+            !d.contains("very-secret") && !d.contains("AKIAEXAMPLE"),
+            "{d}"
+        );
         let c = AwsCredentials::from_vars(vars(&[
             ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
             ("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token"),
@@ -289,6 +332,7 @@ mod tests {
         let e = rt().block_on(c.get()).unwrap_err();
         assert_eq!(e.kind(), reqsign_core::ErrorKind::CredentialInvalid);
         let m = e.to_string();
+        assert_eq!(c.identity_error().as_deref(), Some(m.as_str()));
         assert!(m.contains("role arn:aws:iam::1:role/r"), "{m}");
         assert!(m.contains("/nonexistent/token"), "{m}");
         let c = AwsCredentials::from_vars(vars(&[("AWS_ENDPOINT_URL_STS", "sts")]));

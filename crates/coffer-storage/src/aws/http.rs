@@ -99,9 +99,14 @@ impl HttpSend for Http {
                 })?;
             }
         }
-        let host = parts.uri.authority().map_or(String::new(), |a| a.to_string());
-        let req = reqwest::Request::try_from(http::Request::from_parts(parts, body))
-            .map_err(|e| Error::request_invalid(format!("request to {host}: {}", e.without_url())))?;
+        let host = parts
+            .uri
+            .authority()
+            .map_or(String::new(), |a| a.to_string());
+        let req =
+            reqwest::Request::try_from(http::Request::from_parts(parts, body)).map_err(|e| {
+                Error::request_invalid(format!("request to {host}: {}", e.without_url()))
+            })?;
         let resp = self.client.execute(req).await.map_err(|e| {
             let e = e.without_url();
             let mut m = e.to_string();

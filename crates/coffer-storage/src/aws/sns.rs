@@ -83,7 +83,13 @@ impl SnsClient {
             .map_err(|_| "the SNS endpoint is not a URL".to_string())?;
         let authority = uri
             .authority()
-            .map(|a| a.as_str().rsplit('@').next().unwrap_or_default().to_string())
+            .map(|a| {
+                a.as_str()
+                    .rsplit('@')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
             .ok_or_else(|| "the SNS endpoint has no host".to_string())?;
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -112,7 +118,10 @@ impl SnsClient {
         let req = http::Request::builder()
             .method(http::Method::POST)
             .uri(format!("{}/", self.endpoint))
-            .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )
             .body(body.clone().into_bytes())
             .map_err(|e| err(format!("cannot build the request: {e}"), None))?;
         let (mut parts, b) = req.into_parts();
@@ -120,8 +129,12 @@ impl SnsClient {
             .sign(&mut parts, Some(body.as_bytes()))
             .await
             .map_err(|e| err(signing_message(&e), None))?;
-        let req = reqwest::Request::try_from(http::Request::from_parts(parts, b))
-            .map_err(|e| err(format!("cannot build the request: {}", e.without_url()), None))?;
+        let req = reqwest::Request::try_from(http::Request::from_parts(parts, b)).map_err(|e| {
+            err(
+                format!("cannot build the request: {}", e.without_url()),
+                None,
+            )
+        })?;
         let resp = self.http.execute(req).await.map_err(|e| {
             let e = e.without_url();
             let mut m = e.to_string();
@@ -194,7 +207,10 @@ fn publish_body(topic: &str, msg: &SnsMessage) -> String {
     for (i, (k, v)) in msg.attributes.iter().enumerate() {
         let n = i + 1;
         pairs.push((format!("MessageAttributes.entry.{n}.Name"), k));
-        pairs.push((format!("MessageAttributes.entry.{n}.Value.DataType"), "String"));
+        pairs.push((
+            format!("MessageAttributes.entry.{n}.Value.DataType"),
+            "String",
+        ));
         pairs.push((format!("MessageAttributes.entry.{n}.Value.StringValue"), v));
     }
     pairs
@@ -227,6 +243,9 @@ mod tests {
         let long = SnsMessage::subject_of(&"a".repeat(200));
         assert_eq!(long.len(), 100);
         assert!(long.ends_with("..."));
-        assert_eq!(default_endpoint("eu-west-1"), "https://sns.eu-west-1.amazonaws.com");
+        assert_eq!(
+            default_endpoint("eu-west-1"),
+            "https://sns.eu-west-1.amazonaws.com"
+        );
     }
 }

@@ -129,7 +129,9 @@ pub(crate) fn jwt(exp: i64) -> String {
     format!(
         "{}.{}.c2ln",
         b(r#"{"alg":"RS256"}"#),
-        b(&format!(r#"{{"sub":"system:serviceaccount:backup:coffer","exp":{exp}}}"#))
+        b(&format!(
+            r#"{{"sub":"system:serviceaccount:backup:coffer","exp":{exp}}}"#
+        ))
     )
 }
 
@@ -150,7 +152,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("token");
         let m = wi(f.clone()).token().unwrap_err();
-        assert!(m.contains("role arn:aws:iam::123456789012:role/coffer"), "{m}");
+        assert!(
+            m.contains("role arn:aws:iam::123456789012:role/coffer"),
+            "{m}"
+        );
         assert!(m.contains(&f.display().to_string()), "{m}");
         assert!(m.contains("cannot read the token file"), "{m}");
         std::fs::write(&f, "\n").unwrap();

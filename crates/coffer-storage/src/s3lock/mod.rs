@@ -36,8 +36,8 @@ pub use probe::{CheckStatus, ProbeCheck, ProbeReport};
 
 pub(crate) use encoding::encode;
 pub(crate) use error::storage_err;
-pub(crate) use xml::xml_tag;
 pub(crate) use retention::{covers, stronger};
+pub(crate) use xml::xml_tag;
 
 #[cfg(test)]
 mod tests;
