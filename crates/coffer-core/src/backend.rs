@@ -243,6 +243,9 @@ pub enum ObjectKind {
     /// sealed under its epoch's secret and holding the older epochs'
     /// secrets (see [`crate::keys`]).
     Epoch,
+    /// Fleet records: `fleet/<id>`, job outcomes and host heartbeats (see
+    /// [`crate::fleet`]).
+    Fleet,
 }
 
 impl ObjectKind {
@@ -259,6 +262,7 @@ impl ObjectKind {
             ObjectKind::Session => "sessions/",
             ObjectKind::PrunePlan => "prune/",
             ObjectKind::Epoch => "epochs/",
+            ObjectKind::Fleet => "fleet/",
         }
     }
 
@@ -284,6 +288,7 @@ impl ObjectKind {
             ObjectKind::Session => b"coffer.session",
             ObjectKind::PrunePlan => b"coffer.prune",
             ObjectKind::Epoch => b"coffer.keyring",
+            ObjectKind::Fleet => b"coffer.fleet",
         }
     }
 

@@ -76,7 +76,7 @@ pub use format::{
     chunker, crypto, id, index, keys, lock, pack, session, snapshot, staging, tree, wal,
 };
 pub use ops::{
-    archiver, backup, check, copy, diff, forget, progress, prune, restore, retention, rotate,
+    archiver, backup, check, copy, diff, fleet, forget, progress, prune, restore, retention, rotate,
 };
 
 pub use archiver::{Archiver, BackupOptions, Cancel};

@@ -11,6 +11,7 @@
 //! - [`check`]: the vault's structure and, optionally, every byte.
 //! - [`copy`]: copying snapshots into another vault.
 //! - [`diff`]: differences between two snapshots.
+//! - [`fleet`]: reading and compacting the fleet records under `fleet/`.
 //! - [`retention`]: retention policies as pure functions.
 //! - [`forget`]: removing snapshots by policy or id (plan, execute).
 //! - [`prune`]: removing and repacking data no snapshot needs.
@@ -22,6 +23,7 @@ pub mod backup;
 pub mod check;
 pub mod copy;
 pub mod diff;
+pub mod fleet;
 pub mod forget;
 pub mod progress;
 pub mod prune;
