@@ -95,6 +95,12 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
         }
     }
     let runner = Arc::new(Runner::new(config.clone(), catalog.clone()));
+    let fleet = crate::fleet::FleetAgent::start(
+        config.clone(),
+        catalog.clone(),
+        opts.clock.clone(),
+        opts.log.clone(),
+    );
     let mut tasks = Tasks::load(&config, &catalog)?;
     let (done_tx, done_rx) = mpsc::channel::<i64>();
     let mut running: HashMap<i64, Running> = HashMap::new();
@@ -110,6 +116,7 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
         while let Ok(id) = done_rx.try_recv() {
             reap(&mut state, &mut tasks, &mut running, id);
             monitoring.job_ended();
+            fleet.job_ended();
             // Health (RPO, RTO) right after a job, not only once a minute.
             health_at = None;
         }
@@ -249,6 +256,7 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
         }
     }
     monitoring.stop();
+    fleet.stop();
     (opts.log)("coffer serve stopped");
     Ok(())
 }

@@ -15,6 +15,8 @@
 //! - [`catalog`]: the SQLite record of every job and its state changes.
 //! - [`events`]: named events (`BACKUP_JOB_FAILED`, `RPO_VIOLATED`, …)
 //!   recorded in the catalog for notifications and metrics.
+//! - [`fleet`]: fleet records: this host's job outcomes and heartbeats
+//!   written into the vaults, and every host's read back into one view.
 //! - [`health`]: each source's RPO and RTO status, and the anomaly checks
 //!   (`RPO_VIOLATED`, `SIZE_ANOMALY`, `WAL_ARCHIVE_LAG`).
 //! - [`report`]: the compliance report (controls with status and evidence)
@@ -50,6 +52,7 @@ pub mod config;
 pub mod daemon;
 pub mod dashboard;
 pub mod events;
+pub mod fleet;
 pub mod health;
 pub mod http;
 pub mod metrics;

@@ -98,6 +98,11 @@ pub const METRICS: &[MetricDef] = &[
     m!("coffer_notifications_sent_total", C, &["sink"], "Notifications delivered, by sink."),
     m!("coffer_notifications_failed_total", C, &["sink"], "Notifications given up on after every retry, by sink."),
     m!("coffer_notification_retries_total", C, &["sink"], "Retried notification attempts, by sink."),
+    m!("coffer_fleet_host_last_seen_timestamp_seconds", G, &["host"], "When the host's newest fleet record was written (Unix time), as the vaults' fleet records tell."),
+    m!("coffer_fleet_host_silent", G, &["host"], "1 if the host has written no fleet record for longer than [fleet] silent_after, 0 if it reports."),
+    m!("coffer_fleet_recovery_point_timestamp_seconds", G, &["host", "source"], "When the newest good backup of the host's source ended (Unix time), from the fleet records."),
+    m!("coffer_fleet_rpo_compliant", G, &["host", "source"], "1 if the host's source has a good backup within its RPO, 0 if not (fleet records; absent without an RPO)."),
+    m!("coffer_fleet_rto_compliant", G, &["host", "source"], "1 if the host's source's newest restore test passed within its RTO, 0 if not (fleet records)."),
 ];
 
 /// The names of [`METRICS`].
@@ -663,6 +668,35 @@ pub fn render(src: &MetricsSources<'_>) -> Result<String, CatalogError> {
         out.count("coffer_notifications_sent_total", &l, c.sent);
         out.count("coffer_notifications_failed_total", &l, c.failed);
         out.count("coffer_notification_retries_total", &l, c.retries);
+    }
+    // The fleet, as the fleet thread last read it from the vaults.
+    let fleet: Option<crate::fleet::FleetStatus> = catalog
+        .kv_get(crate::fleet::view::STATUS_KEY)?
+        .and_then(|s| serde_json::from_str(&s).ok());
+    for h in fleet.iter().flat_map(|f| &f.hosts) {
+        let l = [h.host.as_str()];
+        out.set(
+            "coffer_fleet_host_last_seen_timestamp_seconds",
+            &l,
+            unix(h.last_seen),
+        );
+        out.set(
+            "coffer_fleet_host_silent",
+            &l,
+            f64::from(u8::from(h.silent)),
+        );
+        for s in &h.sources {
+            let l = [h.host.as_str(), s.source.as_str()];
+            if let Some(t) = s.newest_good_at {
+                out.set("coffer_fleet_recovery_point_timestamp_seconds", &l, unix(t));
+            }
+            if let Some(ok) = s.rpo_ok {
+                out.set("coffer_fleet_rpo_compliant", &l, f64::from(u8::from(ok)));
+            }
+            if let Some(ok) = s.rto_ok {
+                out.set("coffer_fleet_rto_compliant", &l, f64::from(u8::from(ok)));
+            }
+        }
     }
     Ok(out.encode())
 }

@@ -104,6 +104,13 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
     if g.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
     }
+    // The run's jobs and a heartbeat into the vaults, as the daemon writes
+    // them (a CronJob's run leaves the same evidence); a failure is a
+    // warning, the jobs stand.
+    let flushed = coffer_server::fleet::flush(&config, &catalog, "plan run", now);
+    for w in flushed.warnings() {
+        eprintln!("warning: {w}");
+    }
     if code == 1 {
         // Printed above; the audit trail records why.
         return Err(crate::audit::Reported {

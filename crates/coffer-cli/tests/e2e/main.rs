@@ -17,6 +17,7 @@ mod databases;
 mod deploy;
 mod fault_proxy;
 mod faults;
+mod fleet;
 mod format_compat;
 mod help;
 mod install;

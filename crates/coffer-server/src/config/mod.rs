@@ -32,6 +32,7 @@
 
 mod anomaly;
 mod compliance;
+mod fleet;
 mod notify;
 mod plan;
 mod prune;
@@ -50,6 +51,7 @@ mod tests;
 
 pub use anomaly::AnomalyConfig;
 pub use compliance::ComplianceConfig;
+pub use fleet::FleetConfig;
 pub use notify::{
     EmailConfig, NotifyConfig, NotifyFilter, NotifyTarget, WebhookFormat, WebhookUrl,
     DEFAULT_NOTIFY_BACKOFF, DEFAULT_NOTIFY_RETRIES, DEFAULT_NOTIFY_TIMEOUT, MAX_NOTIFY_BACKOFF,
@@ -119,6 +121,8 @@ pub struct Config {
     pub server: Option<ServerConfig>,
     /// `[[notify]]`: notification sinks, in file order.
     pub notify: Vec<NotifyConfig>,
+    /// `[fleet]`: fleet records (defaults when absent).
+    pub fleet: FleetConfig,
 }
 
 impl Config {
@@ -247,6 +251,7 @@ struct RawConfig {
     verify: Vec<verify::RawVerify>,
     #[serde(default)]
     prune: Vec<prune::RawPrune>,
+    fleet: Option<fleet::RawFleet>,
 }
 
 impl Validator<'_> {
@@ -292,6 +297,7 @@ impl Validator<'_> {
             prune,
             server: raw.server.as_ref().map(|s| self.server(s)),
             notify: self.notify(&raw.notify),
+            fleet: self.fleet(raw.fleet.as_ref()),
         }
     }
 }
