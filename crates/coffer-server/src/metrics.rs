@@ -95,6 +95,7 @@ pub const METRICS: &[MetricDef] = &[
     m!("coffer_rto_target_seconds", G, &["source"], "The source's recovery time objective (rto), in seconds."),
     m!("coffer_rto_compliant", G, &["source"], "1 if the last measured restore of the source was faster than its RTO, 0 if not (updated as soon as a restore test ends)."),
     m!("coffer_wal_archive_lag_seconds", G, &["source"], "Seconds since the newest archived WAL segment of a PostgreSQL source (health check)."),
+    m!("coffer_wal_max_lag_seconds", G, &["source"], "The most WAL archive lag a postgres-base source allows: its max_wal_lag, else [anomaly] max_wal_lag (what the CofferWalArchiveLag alert compares to)."),
     m!("coffer_notifications_sent_total", C, &["sink"], "Notifications delivered, by sink."),
     m!("coffer_notifications_failed_total", C, &["sink"], "Notifications given up on after every retry, by sink."),
     m!("coffer_notification_retries_total", C, &["sink"], "Retried notification attempts, by sink."),
@@ -611,6 +612,14 @@ pub fn render(src: &MetricsSources<'_>) -> Result<String, CatalogError> {
             .or(health.as_ref().and_then(|h| h.rto_seconds));
         if let Some(r) = rto {
             out.set("coffer_rto_target_seconds", &[name], r);
+        }
+        if s.kind == crate::config::SourceKind::PostgresBase {
+            let max = s.max_wal_lag.unwrap_or(config.anomaly.max_wal_lag);
+            out.set(
+                "coffer_wal_max_lag_seconds",
+                &[name],
+                max.as_secs_f64().max(0.0),
+            );
         }
         if let Some(h) = &health {
             if let Some(ok) = h.rpo_ok {
