@@ -731,4 +731,55 @@ mod tests {
             assert!(text.contains(&format!("# HELP {family} ")), "{}", m.name);
         }
     }
+
+    #[test]
+    fn issue19_each_wal_source_exports_its_max_wal_lag() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::parse(
+            r#"
+[[vault]]
+name = "v"
+url = "/nonexistent"
+key_file = "k"
+[[source]]
+name = "pg"
+kind = "postgres-base"
+url = "postgres://localhost/"
+max_wal_lag = "15m"
+[[source]]
+name = "pg2"
+kind = "postgres-base"
+url = "postgres://localhost/"
+[[source]]
+name = "files"
+kind = "files"
+paths = ["/srv"]
+[anomaly]
+max_wal_lag = "2h"
+"#,
+            &dir.path().join("c.toml"),
+        )
+        .unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let text = render(&MetricsSources {
+            config: &cfg,
+            catalog: &catalog,
+            storage: &StorageStats::default(),
+            notify: &crate::notify::NotifyStats::default(),
+            started_at: Timestamp::UNIX_EPOCH,
+        })
+        .unwrap();
+        assert!(
+            text.contains("coffer_wal_max_lag_seconds{source=\"pg\"} 900.0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("coffer_wal_max_lag_seconds{source=\"pg2\"} 7200.0"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("coffer_wal_max_lag_seconds{source=\"files\"}"),
+            "{text}"
+        );
+    }
 }
