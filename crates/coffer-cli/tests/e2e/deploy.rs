@@ -225,7 +225,10 @@ fn datasources<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a serde_json::Value
 fn issue19_the_grafana_dashboard_provisions_from_a_file() {
     let text = deploy("grafana/coffer.json");
     // Provisioning substitutes nothing: no import input may be left.
-    assert!(!text.contains("${DS_"), "an import-only ${{DS_…}} input is left");
+    assert!(
+        !text.contains("${DS_"),
+        "an import-only ${{DS_…}} input is left"
+    );
     let dash: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert!(dash.get("__inputs").is_none());
     let vars = dash["templating"]["list"].as_array().unwrap();

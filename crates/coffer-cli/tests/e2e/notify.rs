@@ -662,7 +662,11 @@ fn issue19_plan_run_and_backup_notify_once_and_no_daemon_sends_it_again() {
     );
     // A good one: not a failure, so only the `level = "all"` sink hears
     // of it (started, completed).
-    let o = with_config(&env, &config, &["backup", "-q", env.path("data").to_str().unwrap()]);
+    let o = with_config(
+        &env,
+        &config,
+        &["backup", "-q", env.path("data").to_str().unwrap()],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(bodies(&hook).len(), 2);
     let names = |f: &Path| -> Vec<(i64, String)> {
@@ -671,7 +675,10 @@ fn issue19_plan_run_and_backup_notify_once_and_no_daemon_sends_it_again() {
             .lines()
             .map(|l| {
                 let v: Value = serde_json::from_str(l).unwrap();
-                (v["id"].as_i64().unwrap(), v["name"].as_str().unwrap().to_string())
+                (
+                    v["id"].as_i64().unwrap(),
+                    v["name"].as_str().unwrap().to_string(),
+                )
             })
             .collect()
     };
@@ -694,7 +701,9 @@ fn issue19_plan_run_and_backup_notify_once_and_no_daemon_sends_it_again() {
     assert_eq!(bodies(&hook).len(), 2, "{:?}", bodies(&hook));
     let o = with_config(&env, &config, &["plan", "run", "p/broken"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    wait_until("the third failure's webhook", 30, || bodies(&hook).len() >= 3);
+    wait_until("the third failure's webhook", 30, || {
+        bodies(&hook).len() >= 3
+    });
     std::thread::sleep(Duration::from_secs(3));
     let log = stop(daemon);
     let got = ids(&hook.got.lock().unwrap());

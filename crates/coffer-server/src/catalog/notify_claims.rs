@@ -78,10 +78,7 @@ impl Catalog {
     /// before any daemon ran, and not the whole history.
     pub fn notify_cursor(&self, sink: &str, history: Duration) -> Result<i64> {
         let history = jiff::SignedDuration::try_from(history).unwrap_or(jiff::SignedDuration::MAX);
-        let new_since = self
-            .now()
-            .checked_sub(history)
-            .unwrap_or(Timestamp::MIN);
+        let new_since = self.now().checked_sub(history).unwrap_or(Timestamp::MIN);
         self.write("starting a notification cursor", |tx| {
             if let Some(c) = cursor_in(tx, sink)? {
                 return Ok(c);

@@ -57,7 +57,10 @@ fn issue19_one_claim_per_event_and_the_cursor_moves_over_settled_ones() {
         Claim::Settled
     );
     // a settles the 1st: the cursor moves over all three.
-    assert_eq!(c.settle_notifications("hook", &[ids[0]], "a").unwrap(), ids[2]);
+    assert_eq!(
+        c.settle_notifications("hook", &[ids[0]], "a").unwrap(),
+        ids[2]
+    );
     assert_eq!(
         c.kv_get(&notify_cursor_key("hook")).unwrap(),
         Some(ids[2].to_string())
