@@ -24,6 +24,7 @@ mod cmd;
 mod context;
 mod error;
 mod help;
+mod notify;
 mod output;
 mod progress;
 mod signal;

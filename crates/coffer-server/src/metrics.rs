@@ -95,6 +95,7 @@ pub const METRICS: &[MetricDef] = &[
     m!("coffer_rto_target_seconds", G, &["source"], "The source's recovery time objective (rto), in seconds."),
     m!("coffer_rto_compliant", G, &["source"], "1 if the last measured restore of the source was faster than its RTO, 0 if not (updated as soon as a restore test ends)."),
     m!("coffer_wal_archive_lag_seconds", G, &["source"], "Seconds since the newest archived WAL segment of a PostgreSQL source (health check)."),
+    m!("coffer_wal_max_lag_seconds", G, &["source"], "The most WAL archive lag a postgres-base source allows: its max_wal_lag, else [anomaly] max_wal_lag (what the CofferWalArchiveLag alert compares to)."),
     m!("coffer_notifications_sent_total", C, &["sink"], "Notifications delivered, by sink."),
     m!("coffer_notifications_failed_total", C, &["sink"], "Notifications given up on after every retry, by sink."),
     m!("coffer_notification_retries_total", C, &["sink"], "Retried notification attempts, by sink."),
@@ -617,6 +618,14 @@ pub fn render(src: &MetricsSources<'_>) -> Result<String, CatalogError> {
         if let Some(r) = rto {
             out.set("coffer_rto_target_seconds", &[name], r);
         }
+        if s.kind == crate::config::SourceKind::PostgresBase {
+            let max = s.max_wal_lag.unwrap_or(config.anomaly.max_wal_lag);
+            out.set(
+                "coffer_wal_max_lag_seconds",
+                &[name],
+                max.as_secs_f64().max(0.0),
+            );
+        }
         if let Some(h) = &health {
             if let Some(ok) = h.rpo_ok {
                 out.set("coffer_rpo_compliant", &[name], f64::from(u8::from(ok)));
@@ -755,5 +764,56 @@ mod tests {
             let family = m.name.strip_suffix("_total").unwrap_or(m.name);
             assert!(text.contains(&format!("# HELP {family} ")), "{}", m.name);
         }
+    }
+
+    #[test]
+    fn issue19_each_wal_source_exports_its_max_wal_lag() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::parse(
+            r#"
+[[vault]]
+name = "v"
+url = "/nonexistent"
+key_file = "k"
+[[source]]
+name = "pg"
+kind = "postgres-base"
+url = "postgres://localhost/"
+max_wal_lag = "15m"
+[[source]]
+name = "pg2"
+kind = "postgres-base"
+url = "postgres://localhost/"
+[[source]]
+name = "files"
+kind = "files"
+paths = ["/srv"]
+[anomaly]
+max_wal_lag = "2h"
+"#,
+            &dir.path().join("c.toml"),
+        )
+        .unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let text = render(&MetricsSources {
+            config: &cfg,
+            catalog: &catalog,
+            storage: &StorageStats::default(),
+            notify: &crate::notify::NotifyStats::default(),
+            started_at: Timestamp::UNIX_EPOCH,
+        })
+        .unwrap();
+        assert!(
+            text.contains("coffer_wal_max_lag_seconds{source=\"pg\"} 900.0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("coffer_wal_max_lag_seconds{source=\"pg2\"} 7200.0"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("coffer_wal_max_lag_seconds{source=\"files\"}"),
+            "{text}"
+        );
     }
 }

@@ -185,8 +185,30 @@ impl DbBackupArgs {
     }
 }
 
-/// `coffer backup`.
+/// `coffer backup`. Given a configuration with `[[notify]]` sinks, the
+/// backup is also recorded as a job in its catalog and its sinks are sent
+/// its events, as the daemon's would be ([`crate::notify`]).
 pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
+    let source = a.source_name.clone().or_else(|| a.db.name.clone());
+    let vault = vault_label(g);
+    let Some(recorded) = crate::notify::start_backup(g, source.as_deref(), &vault, a.dry_run)
+    else {
+        return run(g, a);
+    };
+    let r = run(g, a);
+    recorded.finish(&r);
+    r
+}
+
+/// The vault as a job records it: a named vault's name, else its location
+/// without a query string (which may carry settings, never needed here).
+fn vault_label(g: &GlobalArgs) -> String {
+    let t = context::target(g);
+    t.name
+        .unwrap_or_else(|| t.location.split('?').next().unwrap_or_default().to_string())
+}
+
+fn run(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
     let sources = usize::from(a.stdin) + usize::from(!a.paths.is_empty()) + a.db.count();
     if sources > 1 {
         bail!(UsageError(

@@ -74,6 +74,9 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
             watch: Some(watch),
         },
     )?;
+    // The jobs' notifications, as the daemon would send them (and any
+    // left before): also when no daemon runs (a CronJob).
+    crate::notify::deliver(&config, &catalog, cancel.reason().is_some());
     let mut code = 0;
     let mut out = Vec::new();
     let mut failed = Vec::new();
