@@ -218,9 +218,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
   coffer rewrite 1a2b3c4d --exclude /home/alice/contract.pdf
   # From every snapshot of host web1 (the globs of `coffer backup --exclude`)
   coffer rewrite --all --host web1 --exclude '*.pem' --exclude '/srv/app/uploads/user-4711'
-  coffer rewrite latest --exclude-file /root/erase.txt --json
-  # The data leaves the vault with the next prune
-  coffer prune",
+  # The data leaves the vault with the next `coffer prune`
+  coffer rewrite latest --exclude-file /root/erase.txt --json",
     ),
     (
         "vault",
