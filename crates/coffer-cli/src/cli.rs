@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use crate::args::{BeforeVerb, ConfigArgs, FilterArgs, GlobalArgs, OutputArgs, VaultArgs};
 use crate::cmd::{
     backup, config, copy, events, forget, hold, jobs, key, pg, plan, prune, report, restore,
-    restore_test, status, token, vault_lock, verify,
+    restore_test, rewrite, status, token, vault_lock, verify,
 };
 
 #[derive(Parser)]
@@ -48,6 +48,7 @@ pub const VAULT_COMMANDS: &[&str] = &[
     "wal-fetch",
     "pg",
     "forget",
+    "rewrite",
     "vault",
     "snapshot",
     "verify",
@@ -232,6 +233,8 @@ pub enum Cmd {
     Pg(pg::PgCmd),
     /// Remove snapshots by a retention policy or by id, explaining each decision (their data goes with prune)
     Forget(forget::ForgetArgs),
+    /// Replace snapshots by copies without the excluded paths and forget the originals (erasure: the data goes with prune)
+    Rewrite(rewrite::RewriteArgs),
     /// Vault lock: governance or compliance immutability
     #[command(subcommand)]
     Vault(vault_lock::VaultCmd),

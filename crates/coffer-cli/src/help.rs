@@ -211,6 +211,17 @@ pub const EXAMPLES: &[(&str, &str)] = &[
   coffer forget 1a2b3c4d 5e6f7a8b",
     ),
     (
+        "rewrite",
+        "
+  # Erase a file from one snapshot: first see what would go, then do it
+  coffer rewrite 1a2b3c4d --exclude /home/alice/contract.pdf --dry-run
+  coffer rewrite 1a2b3c4d --exclude /home/alice/contract.pdf
+  # From every snapshot of host web1 (the globs of `coffer backup --exclude`)
+  coffer rewrite --all --host web1 --exclude '*.pem' --exclude '/srv/app/uploads/user-4711'
+  # The data leaves the vault with the next `coffer prune`
+  coffer rewrite latest --exclude-file /root/erase.txt --json",
+    ),
+    (
         "vault",
         "
   coffer vault probe s3://backups/main

@@ -128,6 +128,7 @@ fn dispatch(g: &GlobalArgs, cmd: Cmd) -> Result<u8> {
         Cmd::WalFetch { name, dest } => cmd::wal::wal_fetch(g, &name, &dest),
         Cmd::Pg(c) => cmd::pg::pg(g, c),
         Cmd::Forget(a) => cmd::forget::forget(g, a),
+        Cmd::Rewrite(a) => cmd::rewrite::rewrite(g, a),
         Cmd::Vault(c) => cmd::vault_lock::vault(g, c),
         Cmd::Snapshot(c) => cmd::hold::snapshot(g, c),
         Cmd::Config(c) => cmd::config::run(g, c),

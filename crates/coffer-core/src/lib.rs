@@ -76,7 +76,8 @@ pub use format::{
     chunker, crypto, id, index, keys, lock, pack, session, snapshot, staging, tree, wal,
 };
 pub use ops::{
-    archiver, backup, check, copy, diff, fleet, forget, progress, prune, restore, retention, rotate,
+    archiver, backup, check, copy, diff, fleet, forget, progress, prune, restore, retention,
+    rewrite, rotate,
 };
 
 pub use archiver::{Archiver, BackupOptions, Cancel};
@@ -101,6 +102,10 @@ pub use progress::Progress;
 pub use prune::{prune, PruneOptions, PrunePlan, PruneReport};
 pub use restore::{ensure_thawed, restore_contents, ContentStats, Delivery, Part};
 pub use retention::{plan_retention, Candidate, Decision, GroupBy, Protection, RetentionPolicy};
+pub use rewrite::{
+    execute_rewrite, plan_rewrite, RemovedPath, RewriteAction, RewriteItem, RewriteOptions,
+    RewritePlan, RewriteStats, Rewritten,
+};
 pub use rotate::{rotate, RotateOptions, RotateStats};
 pub use session::{Session, SessionGuard, SessionKind};
 pub use snapshot::{BackupSummary, Origin, Snapshot, SnapshotFilter, SourceInfo};

@@ -22,6 +22,7 @@ pub mod prune;
 pub mod report;
 pub mod restore;
 pub mod restore_test;
+pub mod rewrite;
 pub mod serve;
 pub mod snapshots;
 pub mod status;

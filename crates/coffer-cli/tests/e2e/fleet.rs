@@ -264,9 +264,7 @@ fn issue19_a_plain_backup_leaves_a_record_and_a_forged_one_is_reported_and_ignor
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
     assert!(
-        e.contains("ignored vault `main`")
-            && e.contains("fleet/abab")
-            && e.contains("damaged"),
+        e.contains("ignored vault `main`") && e.contains("fleet/abab") && e.contains("damaged"),
         "{e}"
     );
     let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -33,6 +33,7 @@ mod report;
 mod restore_test;
 mod restore_test_skips;
 mod retention;
+mod rewrite;
 mod storage_errors;
 mod tiers;
 mod vault_e2e;

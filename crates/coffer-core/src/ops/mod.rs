@@ -15,6 +15,8 @@
 //! - [`retention`]: retention policies as pure functions.
 //! - [`forget`]: removing snapshots by policy or id (plan, execute).
 //! - [`prune`]: removing and repacking data no snapshot needs.
+//! - [`rewrite`]: replacing snapshots by copies without excluded paths
+//!   (erasure; plan, execute).
 //! - [`progress`]: live counters of a backup or restore, for a front end.
 //! - [`rotate`]: key rotation to a new key epoch.
 
@@ -29,4 +31,5 @@ pub mod progress;
 pub mod prune;
 pub mod restore;
 pub mod retention;
+pub mod rewrite;
 pub mod rotate;
