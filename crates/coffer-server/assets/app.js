@@ -273,6 +273,7 @@ async function refresh() {
     else if (v === 'snapshots') await loadSnapshots();
     else if (v === 'restore-tests') busy = await loadRestoreTests();
     else if (v === 'report') await loadReport();
+    else if (v === 'fleet') await loadFleet();
     document.body.dataset.loaded = v;
   } catch (e) {
     if (e.status === 401) return;
@@ -650,3 +651,34 @@ document.addEventListener('DOMContentLoaded', () => {
   window.addEventListener('hashchange', route);
   if (sessionStorage.getItem(TOKEN_KEY)) enter(); else logout('');
 });
+
+// Every host that writes fleet records into the vaults, as the daemon's
+// fleet thread last read them (GET /api/v1/fleet).
+async function loadFleet() {
+  const f = await api('/api/v1/fleet');
+  const rows = [];
+  for (const h of f.hosts) {
+    const state = h.silent ? 'SILENT' : 'OK';
+    const seen = fmtTime(h.last_seen) + ' (' + fmtSecs(age(h.last_seen)) + ' ago)';
+    const srcs = h.sources.length ? h.sources : [null];
+    for (const s of srcs) {
+      rows.push(el('tr', { 'data-host': h.host, 'data-source': s ? s.source : '', 'data-state': state },
+        el('td', {}, el('strong', {}, h.host)),
+        el('td', {}, el('span', { class: h.silent ? 'bad' : 'ok' }, state)),
+        el('td', {}, seen),
+        el('td', {}, h.agent || '—'),
+        el('td', {}, s ? s.source : '—'),
+        el('td', {}, s && s.newest_good_at ? fmtTime(s.newest_good_at) + ' (' + fmtSecs(age(s.newest_good_at)) + ' ago)' : el('span', { class: 'muted' }, 'none')),
+        el('td', {}, s && s.rpo_secs ? objective(s.rpo_ok, fmtSecs(s.rpo_secs) + (s.rpo_ok === false ? ' — VIOLATED' : s.rpo_ok ? ' — met' : '')) : el('span', { class: 'muted' }, 'not set')),
+        el('td', {}, s && s.last_restore_secs != null ? 'restored in ' + fmtSecs(s.last_restore_secs) : el('span', { class: 'muted' }, 'none')),
+        el('td', {}, s && s.rto_secs ? objective(s.rto_ok, fmtSecs(s.rto_secs) + (s.rto_ok === false ? ' — VIOLATED' : s.rto_ok ? ' — met' : '')) : el('span', { class: 'muted' }, 'not set'))));
+    }
+  }
+  fillTable('#fleet', rows, f.read_at ? 'No fleet records in the vaults yet.' : 'The daemon has not read the fleet records yet.', 9);
+  const silent = f.hosts.filter((h) => h.silent).length;
+  $('#fleet-summary').textContent = f.hosts.length + ' host(s), ' + silent + ' silent; ' + f.objects + ' record object(s)' + (f.read_at ? ', read ' + fmtTime(f.read_at) : '');
+  const problems = Object.entries(f.unreadable || {}).map(([v, e]) => 'vault ' + v + ': ' + e)
+    .concat(f.damaged || [], f.rejected || []);
+  $('#fleet-problems').replaceChildren(...problems.map((p) => el('li', {}, p)));
+  return false;
+}

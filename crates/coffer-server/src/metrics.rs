@@ -679,10 +679,8 @@ pub fn render(src: &MetricsSources<'_>) -> Result<String, CatalogError> {
         out.count("coffer_notification_retries_total", &l, c.retries);
     }
     // The fleet, as the fleet thread last read it from the vaults.
-    let fleet: Option<crate::fleet::FleetStatus> = catalog
-        .kv_get(crate::fleet::view::STATUS_KEY)?
-        .and_then(|s| serde_json::from_str(&s).ok());
-    for h in fleet.iter().flat_map(|f| &f.hosts) {
+    let fleet = crate::fleet::view::stored(catalog)?;
+    for h in &fleet.hosts {
         let l = [h.host.as_str()];
         out.set(
             "coffer_fleet_host_last_seen_timestamp_seconds",

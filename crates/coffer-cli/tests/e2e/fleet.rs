@@ -180,6 +180,19 @@ fn issue19_three_hosts_report_into_one_vault_and_a_fourth_daemon_sees_them() {
                 "host=\"host-b\",source=\"docs-host-b\"",
             ) == Some(0.0)
     });
+    // The API answers the same view, for a viewer token.
+    let viewer_token = crate::api::token(&env, &env.path("console-state"), "viewer");
+    let (code, _, api) = crate::api::call(port, "GET", "/api/v1/fleet", Some(&viewer_token), None);
+    assert_eq!(code, 200, "{api}");
+    let api: serde_json::Value = serde_json::from_str(&api).unwrap();
+    let hb = api["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == "host-b")
+        .expect("host-b in GET /api/v1/fleet");
+    assert_eq!(hb["silent"], true, "{hb}");
+    assert_eq!(hb["sources"][0]["rpo_ok"], false, "{hb}");
     let m = body();
     for h in ["host-a", "host-c"] {
         assert_eq!(

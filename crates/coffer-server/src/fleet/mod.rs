@@ -26,5 +26,5 @@ pub mod view;
 pub mod write;
 
 pub use agent::FleetAgent;
-pub use view::{FleetStatus, HostStatus, SourceStatus};
+pub use view::{FleetHost, FleetSource, FleetStatus};
 pub use write::{flush, FlushReport};

@@ -7,72 +7,14 @@ use std::collections::BTreeMap;
 
 use coffer_core::fleet::{FleetCache, FleetRecord};
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, CatalogError, EventName, NewEvent};
 use crate::config::Config;
+pub use crate::model::api::{FleetHost, FleetSource, FleetStatus};
 
 /// The catalog key the daemon keeps the latest [`FleetStatus`] under (for
 /// `/metrics`).
 pub const STATUS_KEY: &str = "fleet/status";
-
-/// The fleet at one instant.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct FleetStatus {
-    /// When it was read.
-    pub read_at: Option<Timestamp>,
-    /// Every host seen, by name.
-    pub hosts: Vec<HostStatus>,
-    /// Vaults whose records could not be read, with why.
-    pub unreadable: BTreeMap<String, String>,
-    /// Objects that failed authentication or did not parse (forged or
-    /// damaged), one line each.
-    pub damaged: Vec<String>,
-    /// Records refused by validation, one line each.
-    pub rejected: Vec<String>,
-    /// Fleet objects listed, over every vault.
-    pub objects: usize,
-}
-
-/// One host.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HostStatus {
-    /// Its name.
-    pub host: String,
-    /// Its newest record of any kind.
-    pub last_seen: Timestamp,
-    /// Whether it has been silent longer than `[fleet] silent_after`.
-    pub silent: bool,
-    /// What wrote its newest heartbeat (`serve`, `plan run`, `backup`).
-    pub agent: Option<String>,
-    /// Its coffer version.
-    pub version: Option<String>,
-    /// Its sources.
-    pub sources: Vec<SourceStatus>,
-    /// Its jobs that failed in the records kept.
-    pub failed_jobs: usize,
-}
-
-/// One source of one host.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SourceStatus {
-    /// The source's name.
-    pub source: String,
-    /// Its RPO (seconds), as the host's heartbeat says.
-    pub rpo_secs: Option<u64>,
-    /// Its RTO (seconds).
-    pub rto_secs: Option<u64>,
-    /// When its newest good backup (COMPLETED or PARTIAL) ended.
-    pub newest_good_at: Option<Timestamp>,
-    /// Whether that is within its RPO (`None`: no RPO set).
-    pub rpo_ok: Option<bool>,
-    /// The state of its newest backup job.
-    pub last_backup_state: Option<String>,
-    /// Its newest restore test's measured time (seconds), when it passed.
-    pub last_restore_secs: Option<f64>,
-    /// Whether the newest restore test passed within the RTO.
-    pub rto_ok: Option<bool>,
-}
 
 /// Reads every configured vault's fleet records (through `caches`, one
 /// per vault, which keep the objects already read) into one status at
@@ -126,11 +68,11 @@ pub fn read(
     st
 }
 
-fn host_status(config: &Config, host: String, rs: &[FleetRecord], now: Timestamp) -> HostStatus {
+fn host_status(config: &Config, host: String, rs: &[FleetRecord], now: Timestamp) -> FleetHost {
     let last_seen = rs.last().map(|r| r.at).expect("a host has a record");
     let beat = rs.iter().rev().find_map(|r| r.heartbeat());
-    let mut sources: BTreeMap<String, SourceStatus> = BTreeMap::new();
-    let blank = |name: &str| SourceStatus {
+    let mut sources: BTreeMap<String, FleetSource> = BTreeMap::new();
+    let blank = |name: &str| FleetSource {
         source: name.to_string(),
         rpo_secs: None,
         rto_secs: None,
@@ -189,7 +131,7 @@ fn host_status(config: &Config, host: String, rs: &[FleetRecord], now: Timestamp
             }
         });
     }
-    HostStatus {
+    FleetHost {
         silent: now.duration_since(last_seen) > config.fleet.silent_after,
         host,
         last_seen,
@@ -260,4 +202,13 @@ pub fn episodes(
         }
     }
     Ok(())
+}
+
+/// The status the daemon's fleet thread last stored ([`episodes`]); an
+/// empty one (no `read_at`) before its first read.
+pub fn stored(catalog: &Catalog) -> Result<FleetStatus, CatalogError> {
+    Ok(catalog
+        .kv_get(STATUS_KEY)?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default())
 }
