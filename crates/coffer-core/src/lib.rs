@@ -76,13 +76,13 @@ pub use format::{
     chunker, crypto, id, index, keys, lock, pack, session, snapshot, staging, tree, wal,
 };
 pub use ops::{
-    archiver, backup, check, copy, diff, forget, progress, prune, restore, retention, rotate,
+    archiver, backup, check, copy, diff, forget, progress, prune, restore, retention, rotate, thaw,
 };
 
 pub use archiver::{Archiver, BackupOptions, Cancel};
 pub use backend::{
-    Backend, ObjectInfo, ObjectKind, ObjectRetention, RetentionStats, Staged, WriteRetention,
-    THAW_CHECK,
+    Backend, ObjectInfo, ObjectKind, ObjectRetention, RetentionStats, Staged, ThawState, ThawStats,
+    ThawTier, WriteRetention, THAW_CHECK,
 };
 pub use backup::{run_backup, BackupResult, SnapshotMeta, SourceOutput};
 pub use check::{check, check_with_cancel, CheckOptions, CheckReport, Problem, ReadData};
@@ -104,6 +104,7 @@ pub use retention::{plan_retention, Candidate, Decision, GroupBy, Protection, Re
 pub use rotate::{rotate, RotateOptions, RotateStats};
 pub use session::{Session, SessionGuard, SessionKind};
 pub use snapshot::{BackupSummary, Origin, Snapshot, SnapshotFilter, SourceInfo};
+pub use thaw::{snapshot_data_packs, thaw_snapshot, ThawOptions, ThawReport};
 pub use tree::{ChunkRef, Node, NodeKind, Time, Tree, TreeError, Xattr};
 pub use vault::{
     ChunkerParams, EpochInfo, InitOptions, KeySummary, Vault, VaultConfig, FORMAT_VERSION,

@@ -25,6 +25,7 @@ pub mod restore_test;
 pub mod serve;
 pub mod snapshots;
 pub mod status;
+pub mod thaw;
 pub mod token;
 pub mod vault_lock;
 pub mod verify;

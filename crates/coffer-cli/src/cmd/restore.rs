@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use crate::args::FilterArgs;
 use crate::args::GlobalArgs;
+use crate::cmd::thaw::ThawFlags;
 use crate::context;
 use crate::error::UsageError;
 use crate::output::{count, human};
@@ -38,6 +39,7 @@ pub fn run(
     subpath: Option<String>,
     stream: StreamRestoreArgs,
     filter: FilterArgs,
+    thaw: Thaw,
 ) -> Result<u8> {
     let mut stream = stream;
     let mut target = target;
@@ -71,6 +73,7 @@ pub fn run(
     let (id, snap) =
         select::find(&vault, &snapshot, &filter.filter(), wanted.as_ref()).map_err(usage)?;
     let index = vault.load_index()?;
+    thaw.before_restore(g, &vault, &index, &id, &snap)?;
     let Some(target) = target else {
         return restore(g, &vault, &index, &id, &snap, &stream);
     };
@@ -122,6 +125,46 @@ pub fn run(
         );
     }
     Ok(if stats.warnings.is_empty() { 0 } else { 3 })
+}
+
+/// Whether and how `coffer restore` thaws a snapshot of a cold vault.
+#[derive(Debug, Clone, Default)]
+pub struct Thaw {
+    /// `--no-thaw`: refuse at once when data packs are not thawed.
+    pub no_thaw: bool,
+    /// `--tier`, `--days`, `--poll-interval`.
+    pub flags: ThawFlags,
+}
+
+impl Thaw {
+    /// Before a restore of a snapshot of a vault in an archive storage
+    /// class: request the thaw of what it needs and wait until it reads,
+    /// with progress (see [`crate::cmd::thaw::thaw`]). With `--no-thaw`,
+    /// nothing: the restore then fails before it writes anything, naming
+    /// the frozen packs and `coffer thaw`.
+    fn before_restore(
+        &self,
+        g: &GlobalArgs,
+        vault: &Vault,
+        index: &Index,
+        id: &Id,
+        snap: &Snapshot,
+    ) -> Result<()> {
+        let f = &self.flags;
+        if self.no_thaw {
+            if f.tier.is_some() || f.days.is_some() || f.poll_interval.is_some() {
+                bail!(UsageError(
+                    "--tier, --days and --poll-interval say how to thaw; --no-thaw thaws nothing: give one or the other".into()
+                ));
+            }
+            return Ok(());
+        }
+        if vault.backend().archive_class().is_none() {
+            return Ok(());
+        }
+        crate::cmd::thaw::thaw(g, vault, index, id, snap, f, true)?;
+        Ok(())
+    }
 }
 
 /// `2.1s (4.0 MiB/s)`.

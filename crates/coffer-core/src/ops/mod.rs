@@ -16,6 +16,7 @@
 //! - [`prune`]: removing and repacking data no snapshot needs.
 //! - [`progress`]: live counters of a backup or restore, for a front end.
 //! - [`rotate`]: key rotation to a new key epoch.
+//! - [`thaw`]: thawing the data packs a snapshot of a cold vault needs.
 
 pub mod archiver;
 pub mod backup;
@@ -28,3 +29,4 @@ pub mod prune;
 pub mod restore;
 pub mod retention;
 pub mod rotate;
+pub mod thaw;
