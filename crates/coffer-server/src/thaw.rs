@@ -9,7 +9,7 @@
 
 use coffer_core::{thaw_snapshot, Cancel, Id, Index, Snapshot, ThawOptions, ThawReport, Vault};
 
-use crate::catalog::{Catalog, EventLevel, JobId};
+use crate::catalog::{Catalog, EventLevel, JobId, JobState};
 use crate::config::VaultConfig;
 use crate::model::{ServerError, ServerResult};
 
@@ -52,7 +52,14 @@ pub fn thaw_for_job(
         let line = line(r, id);
         let result = if !pending && (r.requested > 0 || r.already_thawing > 0 || !r.complete()) {
             pending = true;
-            catalog.set_pending(job, &line)
+            // A daemon's job may be PENDING already (waiting for a first
+            // backup): the thaw is then an event of that wait.
+            match catalog.get_job(job) {
+                Ok(j) if j.state == JobState::Pending => catalog
+                    .record_event(job, EventLevel::Info, &line)
+                    .map(|_| ()),
+                _ => catalog.set_pending(job, &line),
+            }
         } else if pending && last != Some((r.ready, r.thawing)) {
             catalog
                 .record_event(job, EventLevel::Info, &line)

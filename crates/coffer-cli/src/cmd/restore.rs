@@ -1,7 +1,9 @@
 //! `coffer restore`: a snapshot's files into a directory; stream snapshots
 //! (dumps, RDBs, command output) into a database, a file or a command;
 //! base backups into a data directory. Every destination goes through
-//! [`coffer_sources::restore::restore`].
+//! [`coffer_sources::restore::restore`]. A snapshot of a vault in an
+//! archive storage class (GLACIER, DEEP_ARCHIVE) is thawed first and waited
+//! for ([`crate::cmd::thaw::thaw`]), unless `--no-thaw`.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;

@@ -13,6 +13,7 @@ use coffer_core::{
     ThawTier, Vault,
 };
 use coffer_sources::select;
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use crate::args::{FilterArgs, GlobalArgs};
@@ -93,8 +94,9 @@ pub fn run(g: &GlobalArgs, a: ThawArgs) -> Result<u8> {
 }
 
 /// Thaws what snapshot `id` needs (waiting with `wait`), printing each look
-/// on standard error unless --json or --quiet; a signal stops the wait (the
-/// thaws requested go on).
+/// on standard error when standard output is a terminal and neither --json
+/// nor --quiet is given; a signal ends the wait and the process (the thaws
+/// requested go on).
 pub fn thaw(
     g: &GlobalArgs,
     vault: &Vault,
@@ -111,7 +113,8 @@ pub fn thaw(
     ));
     // The signal ends the process (above); nothing to cancel in between.
     let opts = flags.options(wait, None);
-    let show = !g.json && !g.quiet;
+    // Progress as the other long commands draw it: on a terminal only.
+    let show = !g.json && !g.quiet && std::io::stdout().is_terminal();
     let mut looks = 0u32;
     let r = thaw_snapshot(vault, index, id, snap, &opts, &mut |r| {
         looks += 1;

@@ -313,3 +313,136 @@ scratch_dir = "scratch"
         assert!(r.contains("ongoing-request=\"false\""), "{p}: {r}");
     }
 }
+
+/// `POST path` with a bearer token and a JSON body: status and body.
+fn post(port: u16, path: &str, token: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp.split_once("\r\n\r\n").map_or("", |b| b.1).to_string();
+    (status, body)
+}
+
+#[test]
+fn issue17_an_api_restore_of_a_cold_snapshot_is_pending_while_it_thaws() {
+    let (bucket, _) = moto_bucket(false);
+    let m = Moto::new(&bucket, "");
+    let data = m.env.path("data");
+    write(&data.join("a.bin"), &noise(31, 200_000));
+    m.ok(&["init"]);
+    let port = free_port();
+    let config = m.env.path("coffer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+state_dir = "state"
+
+[server]
+listen = "127.0.0.1:{port}"
+storage_refresh = "1h"
+
+[[vault]]
+name = "cold"
+url = "s3://{bucket}/{prefix}?endpoint={endpoint}&region=us-east-1"
+key_file = "vault.key"
+storage_class = "DEEP_ARCHIVE"
+
+[[source]]
+name = "docs"
+kind = "files"
+paths = ["data"]
+
+[[plan]]
+name = "p"
+[[plan.rule]]
+name = "r"
+vault = "cold"
+sources = ["docs"]
+schedule = "0 3 * * *"
+"#,
+            prefix = m.prefix,
+            endpoint = moto_endpoint()
+        ),
+    )
+    .unwrap();
+    let with_config = |args: &[&str]| {
+        let mut c = cmd(&m, args);
+        c.env("COFFER_CONFIG", &config)
+            .env_remove("COFFER_STATE_DIR");
+        c
+    };
+    let o = with_config(&["plan", "run", "p/r"]).output().unwrap();
+    assert!(o.status.success(), "plan run: {}", stderr(&o));
+    let o = with_config(&["token", "create", "--role", "operator", "--name", "op"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    let mut serve = serve_cmd(&m.env, &config);
+    serve
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL");
+    let daemon = serve.spawn().unwrap();
+    wait_until("the listener", 30, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let (c, b) = post(
+        port,
+        &format!(
+            "{}/vaults/cold/snapshots/latest/restore",
+            coffer_server::api::PREFIX
+        ),
+        &token,
+        "{}",
+    );
+    assert_eq!(c, 202, "{b}");
+    let v: Value = serde_json::from_str(&b).unwrap();
+    let job = v["job_id"].as_i64().unwrap().to_string();
+    let target = std::path::PathBuf::from(v["target"].as_str().unwrap());
+    let mut shown = Value::Null;
+    wait_until("the restore job", 60, || {
+        let o = with_config(&["--json", "jobs", "show", &job])
+            .output()
+            .unwrap();
+        shown = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        shown["state"] == "COMPLETED" || shown["state"] == "FAILED"
+    });
+    let (_, log) = stop_serve(daemon);
+    assert_eq!(shown["state"], "COMPLETED", "{shown:#}\n{log}");
+    let events = shown["events"].as_array().unwrap();
+    let states: Vec<&str> = events.iter().filter_map(|e| e["state"].as_str()).collect();
+    let at = |s: &str| states.iter().position(|x| *x == s);
+    assert!(
+        matches!((at("PENDING"), at("RUNNING")), (Some(p), Some(r)) if p < r),
+        "not PENDING then RUNNING: {states:?} in {shown:#}"
+    );
+    let pend = events.iter().find(|e| e["state"] == "PENDING").unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        pend.contains("(DEEP_ARCHIVE, tier Standard, 7 days)")
+            && pend.contains("requested by this job"),
+        "{pend}"
+    );
+    let restored = target.join(data.strip_prefix("/").unwrap()).join("a.bin");
+    assert_eq!(std::fs::read(&restored).unwrap(), noise(31, 200_000));
+}

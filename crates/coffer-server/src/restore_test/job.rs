@@ -1,4 +1,5 @@
 //! The restore-test job around one run: the catalog job (CREATED,
+//! PENDING while the data packs of a snapshot of a cold vault thaw,
 //! RUNNING, then COMPLETED, FAILED, ABORTED, or SKIPPED when the vault
 //! holds no snapshot of the source yet), the time limit as a [`Cancel`]
 //! fired by a watcher thread, the cancel scope the restore's processes run
