@@ -33,6 +33,8 @@ use crate::progress::{ProgressView, Work};
 use crate::sources::{usage, ToolArgs};
 
 /// `coffer restore SNAPSHOT` with its destination.
+// One parameter per group of `coffer restore`'s flags, as clap parses them.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     g: &GlobalArgs,
     snapshot: String,
