@@ -88,7 +88,19 @@ pub const EXAMPLES: &[(&str, &str)] = &[
   coffer restore latest --redis-dir /tmp/r
   coffer restore latest --path srv-data --run-restore-command
   # A base backup, recovered up to a time (the WAL comes from the vault)
-  coffer restore latest --pgdata /var/lib/postgresql/15/restored --target-time '2026-03-01 12:00:00+00'",
+  coffer restore latest --pgdata /var/lib/postgresql/15/restored --target-time '2026-03-01 12:00:00+00'
+  # From a GLACIER or DEEP_ARCHIVE vault: thaws what it needs, waits, restores
+  coffer restore latest --target /tmp/restore --tier Bulk --days 3
+  coffer restore latest --target /tmp/restore --no-thaw",
+    ),
+    (
+        "thaw",
+        "
+  # Request the thaw of what a snapshot of a cold vault needs, and return
+  coffer thaw latest
+  # Cheapest tier, readable for 3 days, waiting (run it again to continue)
+  coffer thaw 1a2b3c4d --tier Bulk --days 3 --wait
+  coffer thaw latest --json",
     ),
     (
         "diff",

@@ -115,7 +115,22 @@ fn dispatch(g: &GlobalArgs, cmd: Cmd) -> Result<u8> {
             subpath,
             stream,
             filter,
-        } => cmd::restore::run(g, snapshot, target, include, subpath, stream, filter),
+            no_thaw,
+            thaw,
+        } => cmd::restore::run(
+            g,
+            snapshot,
+            target,
+            include,
+            subpath,
+            stream,
+            filter,
+            cmd::restore::Thaw {
+                no_thaw,
+                flags: thaw,
+            },
+        ),
+        Cmd::Thaw(a) => cmd::thaw::run(g, a),
         Cmd::Diff { a, b } => cmd::diff::diff(g, &a, &b),
         Cmd::Check {
             read_data,

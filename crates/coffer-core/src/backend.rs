@@ -59,6 +59,89 @@ pub struct RetentionStats {
 /// a failed read: it fails before anything is written.
 pub const THAW_CHECK: &str = "thaw check";
 
+/// How fast (and at what price) an archive store restores (thaws) an
+/// object: S3 RestoreObject's `Tier`. Expedited takes minutes (GLACIER
+/// only), Standard hours (S3's default), Bulk the most hours for the least
+/// money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum ThawTier {
+    /// Minutes; GLACIER only (DEEP_ARCHIVE refuses it).
+    Expedited,
+    /// 3-5 hours on GLACIER, up to 12 on DEEP_ARCHIVE.
+    #[default]
+    Standard,
+    /// 5-12 hours on GLACIER, up to 48 on DEEP_ARCHIVE.
+    Bulk,
+}
+
+impl ThawTier {
+    /// Every tier, for messages.
+    pub const ALL: [ThawTier; 3] = [ThawTier::Expedited, ThawTier::Standard, ThawTier::Bulk];
+
+    /// The name S3 uses (`Expedited`, `Standard`, `Bulk`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThawTier::Expedited => "Expedited",
+            ThawTier::Standard => "Standard",
+            ThawTier::Bulk => "Bulk",
+        }
+    }
+
+    /// Parses a tier name, ignoring case; the error lists the tiers.
+    pub fn parse(s: &str) -> Result<ThawTier, String> {
+        ThawTier::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!("unknown thaw tier `{s}`: give Expedited (minutes), Standard (hours) or Bulk (cheapest, up to 48 hours)")
+            })
+    }
+}
+
+impl std::fmt::Display for ThawTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether one object can be read now, as [`Backend::thaw_state`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThawState {
+    /// Readable: not in an archive class, or missing (a missing object is
+    /// the restore's to report).
+    Readable,
+    /// In an archive class, and no restore (thaw) was asked for (or the
+    /// thawed copy expired).
+    Frozen,
+    /// A restore was asked for and is under way (`ongoing-request="true"`).
+    Thawing,
+    /// Restored: a readable copy exists until `until` (when the store says).
+    Thawed {
+        /// When the thawed copy expires.
+        until: Option<jiff::Timestamp>,
+    },
+}
+
+impl ThawState {
+    /// Whether the object can be read now.
+    pub fn readable(self) -> bool {
+        matches!(self, ThawState::Readable | ThawState::Thawed { .. })
+    }
+}
+
+/// What [`Backend::request_thaw`] did, one count per object asked about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ThawStats {
+    /// Objects asked about.
+    pub objects: usize,
+    /// Restores (thaws) requested by this call.
+    pub requested: usize,
+    /// Restores requested earlier and still under way (not requested again).
+    pub in_progress: usize,
+    /// Objects readable now (never frozen, or thawed).
+    pub ready: usize,
+}
+
 /// An object as listed by a backend.
 #[derive(Debug, Clone)]
 pub struct ObjectInfo {
@@ -109,6 +192,37 @@ pub trait Backend: Send + Sync {
     fn ensure_thawed(&self, paths: &[String]) -> Result<(), StorageError> {
         let _ = paths;
         Ok(())
+    }
+    /// The archive storage class the vault's data packs are written in
+    /// (`GLACIER`, `DEEP_ARCHIVE`), whose objects must be restored (thawed)
+    /// before a read; `None` (the default) for a store or vault without
+    /// one, where [`Backend::thaw_state`] and [`Backend::request_thaw`]
+    /// have nothing to do.
+    fn archive_class(&self) -> Option<String> {
+        None
+    }
+    /// Whether each of `paths` can be read now (in the same order). The
+    /// default (a store without archive classes): all readable.
+    fn thaw_state(&self, paths: &[String]) -> Result<Vec<ThawState>, StorageError> {
+        Ok(vec![ThawState::Readable; paths.len()])
+    }
+    /// Asks the store to restore (thaw) each of `paths` that is frozen,
+    /// readable for `days` days, at `tier`. Idempotent: an object already
+    /// readable or whose restore is under way is not asked again, so a
+    /// second call after an interrupted one requests only what is left.
+    /// The default (a store without archive classes): all readable.
+    fn request_thaw(
+        &self,
+        paths: &[String],
+        days: u32,
+        tier: ThawTier,
+    ) -> Result<ThawStats, StorageError> {
+        let _ = (days, tier);
+        Ok(ThawStats {
+            objects: paths.len(),
+            ready: paths.len(),
+            ..ThawStats::default()
+        })
     }
     /// How many object writes pay off running at once: a remote store hides
     /// its latency behind several, a local disk gains nothing from more than

@@ -39,6 +39,8 @@
 //! - [`api`]: the HTTP API under `/api/v1` (one route table, roles, audit).
 //! - [`auth`]: API tokens (hashed in the catalog) and their roles.
 //! - [`audit`]: the audit trail of actions (`audit.log` and the catalog).
+//! - [`thaw`]: a daemon restore or restore test of a cold snapshot, PENDING
+//!   while its data packs thaw.
 //! - [`state`]: the state directory (catalog, daemon lock) and the daemon's
 //!   single-instance lock.
 
@@ -68,4 +70,5 @@ pub mod runner;
 pub mod schedule;
 pub mod scheduler;
 pub mod state;
+pub mod thaw;
 pub mod verify;

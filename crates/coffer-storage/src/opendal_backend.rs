@@ -9,7 +9,7 @@ use std::sync::{Mutex, RwLock};
 use coffer_core::lock::RETENTION_SLACK_DAYS;
 use coffer_core::{
     Backend, Error, ObjectInfo, ObjectRetention, Result, RetentionStats, Staged, StorageError,
-    WriteRetention,
+    ThawState, ThawStats, ThawTier, WriteRetention,
 };
 use futures::StreamExt;
 use opendal::Operator;
@@ -210,6 +210,13 @@ impl OpendalBackend {
     }
 
     /// A request of `op` on `path`, as messages name it.
+    /// The signed client of an S3 vault whose data packs are in an
+    /// archive class (the calls of a thaw); `None` for any other vault.
+    fn cold_client(&self) -> Option<&S3Client> {
+        self.archive_class()?;
+        self.lock.as_ref().map(|l| &l.s3)
+    }
+
     fn at<'a>(&'a self, op: &str, path: &'a str) -> Request<'a> {
         Request::op(self.place.as_ref(), op, path)
     }
@@ -375,6 +382,46 @@ impl Backend for OpendalBackend {
         }
         frozen.sort();
         Err(not_thawed(place, &frozen, paths.len()))
+    }
+
+    fn archive_class(&self) -> Option<String> {
+        self.place
+            .as_ref()?
+            .storage_class
+            .as_deref()
+            .filter(|c| is_archive_class(c))
+            .map(str::to_ascii_uppercase)
+    }
+
+    fn thaw_state(&self, paths: &[String]) -> Result<Vec<ThawState>, StorageError> {
+        let Some(s3) = self.cold_client() else {
+            return Ok(vec![ThawState::Readable; paths.len()]);
+        };
+        let states = self.rt.block_on(crate::thaw::states(s3, paths))?;
+        let mut known = self.thawed.lock().expect("not poisoned");
+        for (p, s) in paths.iter().zip(&states) {
+            if s.readable() {
+                known.insert(p.clone());
+            }
+        }
+        Ok(states)
+    }
+
+    fn request_thaw(
+        &self,
+        paths: &[String],
+        days: u32,
+        tier: ThawTier,
+    ) -> Result<ThawStats, StorageError> {
+        let Some(s3) = self.cold_client() else {
+            return Ok(ThawStats {
+                objects: paths.len(),
+                ready: paths.len(),
+                ..ThawStats::default()
+            });
+        };
+        self.rt
+            .block_on(crate::thaw::request(s3, paths, days, tier))
     }
 
     fn cheap_reads(&self) -> bool {

@@ -26,6 +26,7 @@ pub mod rewrite;
 pub mod serve;
 pub mod snapshots;
 pub mod status;
+pub mod thaw;
 pub mod token;
 pub mod vault_lock;
 pub mod verify;

@@ -35,6 +35,7 @@ mod restore_test_skips;
 mod retention;
 mod rewrite;
 mod storage_errors;
+mod thaw;
 mod tiers;
 mod vault_e2e;
 mod verify;

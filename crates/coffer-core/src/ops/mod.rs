@@ -19,6 +19,7 @@
 //!   (erasure; plan, execute).
 //! - [`progress`]: live counters of a backup or restore, for a front end.
 //! - [`rotate`]: key rotation to a new key epoch.
+//! - [`thaw`]: thawing the data packs a snapshot of a cold vault needs.
 
 pub mod archiver;
 pub mod backup;
@@ -33,3 +34,4 @@ pub mod restore;
 pub mod retention;
 pub mod rewrite;
 pub mod rotate;
+pub mod thaw;

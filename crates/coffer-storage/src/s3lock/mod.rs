@@ -1,5 +1,5 @@
 //! S3 calls that OpenDAL does not expose: object lock retention on writes
-//! and afterwards, bucket versioning and object lock configuration, deleting
+//! and afterwards, RestoreObject (thawing GLACIER and DEEP_ARCHIVE objects), bucket versioning and object lock configuration, deleting
 //! one object version, and the probe built from them.
 //!
 //! Requests are signed with reqsign's AWS SigV4 signer and sent with
@@ -15,7 +15,8 @@
 //! PutObjectRetention, DELETE of a version); [`bucket`] the bucket calls
 //! (versioning, object lock configuration, the store's clock, CreateBucket);
 //! [`blocking`] the blocking [`ObjectLockClient`] and [`probe`] its probe;
-//! [`retention`] compares retentions; [`encoding`] and [`xml`] the wire
+//! [`restore`] RestoreObject (thawing an archived object) and the
+//! `x-amz-restore` header; [`retention`] compares retentions; [`encoding`] and [`xml`] the wire
 //! forms; [`error`] the typed [`S3Error`].
 
 mod blocking;
@@ -25,6 +26,7 @@ mod encoding;
 mod error;
 mod objects;
 mod probe;
+mod restore;
 mod retention;
 mod xml;
 
@@ -33,8 +35,10 @@ pub use client::S3Client;
 pub use error::S3Error;
 pub use objects::HeadInfo;
 pub use probe::{CheckStatus, ProbeCheck, ProbeReport};
+pub use restore::RestoreAnswer;
 
 pub(crate) use error::storage_err;
+pub(crate) use restore::state_of;
 pub(crate) use retention::{covers, stronger};
 
 #[cfg(test)]
