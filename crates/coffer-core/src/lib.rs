@@ -76,13 +76,13 @@ pub use format::{
     chunker, crypto, id, index, keys, lock, pack, session, snapshot, staging, tree, wal,
 };
 pub use ops::{
-    archiver, backup, check, copy, diff, forget, progress, prune, restore, retention, rotate,
+    archiver, backup, check, copy, diff, forget, progress, prune, restore, retention, rotate, usage,
 };
 
 pub use archiver::{Archiver, BackupOptions, Cancel};
 pub use backend::{
-    Backend, ObjectInfo, ObjectKind, ObjectRetention, RetentionStats, Staged, WriteRetention,
-    THAW_CHECK,
+    Backend, ClassedObject, ObjectInfo, ObjectKind, ObjectRetention, RetentionStats, Staged,
+    WriteRetention, THAW_CHECK,
 };
 pub use backup::{run_backup, BackupResult, SnapshotMeta, SourceOutput};
 pub use check::{check, check_with_cancel, CheckOptions, CheckReport, Problem, ReadData};
@@ -105,6 +105,7 @@ pub use rotate::{rotate, RotateOptions, RotateStats};
 pub use session::{Session, SessionGuard, SessionKind};
 pub use snapshot::{BackupSummary, Origin, Snapshot, SnapshotFilter, SourceInfo};
 pub use tree::{ChunkRef, Node, NodeKind, Time, Tree, TreeError, Xattr};
+pub use usage::{usage, ClassUsage, KindUsage, PackUsage, UsageReport};
 pub use vault::{
     ChunkerParams, EpochInfo, InitOptions, KeySummary, Vault, VaultConfig, FORMAT_VERSION,
 };

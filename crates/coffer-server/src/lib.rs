@@ -37,6 +37,8 @@
 //! - [`api`]: the HTTP API under `/api/v1` (one route table, roles, audit).
 //! - [`auth`]: API tokens (hashed in the catalog) and their roles.
 //! - [`audit`]: the audit trail of actions (`audit.log` and the catalog).
+//! - [`usage`]: a vault's bytes by storage class and the share the
+//!   snapshots reference, with the monthly cost from `[prices]`.
 //! - [`state`]: the state directory (catalog, daemon lock) and the daemon's
 //!   single-instance lock.
 
@@ -65,4 +67,5 @@ pub mod runner;
 pub mod schedule;
 pub mod scheduler;
 pub mod state;
+pub mod usage;
 pub mod verify;

@@ -27,5 +27,6 @@ pub mod snapshots;
 pub mod status;
 pub mod token;
 pub mod vault_lock;
+pub mod vault_usage;
 pub mod verify;
 pub mod wal;

@@ -35,5 +35,6 @@ mod retention;
 mod storage_errors;
 mod tiers;
 mod vault_e2e;
+mod vault_usage;
 mod verify;
 mod wal_prune;

@@ -16,6 +16,8 @@
 //! - [`prune`]: removing and repacking data no snapshot needs.
 //! - [`progress`]: live counters of a backup or restore, for a front end.
 //! - [`rotate`]: key rotation to a new key epoch.
+//! - [`usage`]: bytes per kind and storage class, and how much of the packs
+//!   the snapshots reference.
 
 pub mod archiver;
 pub mod backup;
@@ -28,3 +30,4 @@ pub mod prune;
 pub mod restore;
 pub mod retention;
 pub mod rotate;
+pub mod usage;

@@ -23,8 +23,8 @@
 //! type, every checked value [`toml::Spanned`]), the checked type the
 //! daemon uses, and the validation from one to the other: `vault`,
 //! `source`, `plan` (rules, windows, retention, copies, cold tier),
-//! `anomaly`, `compliance`, `report`, `restore_test`, `verify`, `prune`, `server`
-//! and `notify`. `validate` holds what they all share (the validator that
+//! `anomaly`, `compliance`, `report`, `restore_test`, `verify`, `prune`, `server`,
+//! `notify` and `prices`. `validate` holds what they all share (the validator that
 //! collects `file:line:column` errors, the spanned type, durations,
 //! schedules, time zones) and `secret` where secrets come from; neither
 //! imports a section. This file only puts the sections together into
@@ -34,6 +34,7 @@ mod anomaly;
 mod compliance;
 mod notify;
 mod plan;
+mod prices;
 mod prune;
 mod read;
 mod report;
@@ -58,6 +59,7 @@ pub use plan::{
     lock_problem, CopyConfig, PlanConfig, RuleConfig, DEFAULT_COMPLETION_WINDOW,
     DEFAULT_START_WINDOW,
 };
+pub use prices::{PriceTable, DEFAULT_PRICES, PRICES_SOURCE, PRICES_TAKEN};
 pub use prune::{PruneConfig, DEFAULT_PRUNE_COMPLETION_WINDOW, DEFAULT_PRUNE_REPACK_BELOW};
 pub use report::{ReportConfig, ReportTarget};
 pub use restore_test::{
@@ -119,6 +121,8 @@ pub struct Config {
     pub server: Option<ServerConfig>,
     /// `[[notify]]`: notification sinks, in file order.
     pub notify: Vec<NotifyConfig>,
+    /// `[prices]`: USD per GB-month by storage class (defaults when absent).
+    pub prices: PriceTable,
 }
 
 impl Config {
@@ -247,6 +251,7 @@ struct RawConfig {
     verify: Vec<verify::RawVerify>,
     #[serde(default)]
     prune: Vec<prune::RawPrune>,
+    prices: Option<prices::RawPrices>,
 }
 
 impl Validator<'_> {
@@ -292,6 +297,7 @@ impl Validator<'_> {
             prune,
             server: raw.server.as_ref().map(|s| self.server(s)),
             notify: self.notify(&raw.notify),
+            prices: self.prices(raw.prices.as_ref()),
         }
     }
 }
