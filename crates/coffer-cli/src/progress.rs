@@ -273,6 +273,30 @@ mod tests {
     }
 
     #[test]
+    fn a_usage_line_counts_objects_and_trees_without_a_rate() {
+        let part = Part {
+            what: "vault main".into(),
+            ..Default::default()
+        };
+        let c = Counts {
+            entries: 5120,
+            files: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            line(
+                Work::Usage,
+                &part,
+                &c,
+                None,
+                Duration::from_millis(2100),
+                200
+            ),
+            "measuring vault main: 5120 objects listed, 1 tree read, 2.1s"
+        );
+    }
+
+    #[test]
     fn a_files_line_counts_entries_and_a_restore_line_its_totals() {
         let files = Part {
             what: "/srv".into(),
