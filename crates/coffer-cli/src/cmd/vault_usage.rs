@@ -48,7 +48,7 @@ pub struct UsageArgs {
 /// What to measure.
 enum Which {
     /// Vaults of the configuration, by name.
-    Configured(Config, Vec<String>),
+    Configured(Box<Config>, Vec<String>),
     /// One vault as the vault options name it, priced by `PriceTable`.
     Direct(GlobalArgs, PriceTable),
 }
@@ -77,7 +77,7 @@ fn which(g: &GlobalArgs, a: UsageArgs) -> Result<Which> {
         if config.vault(&name).is_none() {
             return Err(not_configured(&config, &name));
         }
-        return Ok(Which::Configured(config, vec![name]));
+        return Ok(Which::Configured(Box::new(config), vec![name]));
     }
     let config = if have_config {
         Some(context::load_config(g)?)
@@ -90,13 +90,13 @@ fn which(g: &GlobalArgs, a: UsageArgs) -> Result<Which> {
         .unwrap_or_default();
     match (a.vault, config) {
         (Some(v), Some(config)) if config.vault(&v).is_some() => {
-            Ok(Which::Configured(config, vec![v]))
+            Ok(Which::Configured(Box::new(config), vec![v]))
         }
         (Some(v), Some(config)) if !is_location(&v) => Err(not_configured(&config, &v)),
         (Some(v), _) => Ok(Which::Direct(context::with_vault(g, Some(v)), prices)),
         (None, Some(config)) if g.vault.is_none() && !config.vaults.is_empty() => {
             let names = config.vaults.iter().map(|v| v.name.clone()).collect();
-            Ok(Which::Configured(config, names))
+            Ok(Which::Configured(Box::new(config), names))
         }
         (None, _) => Ok(Which::Direct(g.clone(), prices)),
     }
