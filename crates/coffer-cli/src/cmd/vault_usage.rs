@@ -164,10 +164,12 @@ fn measured(
     r
 }
 
-/// Dollars for people: `$0`, `$0.0042`, `$12.30`.
+/// Dollars for people: `$0`, `<$0.0001`, `$0.0042`, `$12.30`.
 fn usd(x: f64) -> String {
     if x == 0.0 {
         "$0".into()
+    } else if x < 0.0001 {
+        "<$0.0001".into()
     } else if x < 1.0 {
         format!("${x:.4}")
     } else {
@@ -256,14 +258,26 @@ fn print(
             println!("  {l}");
         }
         let p = &v.packs;
-        if p.unreferenced_bytes > 0 || p.partly_used_waste_bytes > 0 {
+        let mut parts = Vec::new();
+        if p.unreferenced_bytes > 0 {
+            parts.push(format!(
+                "{} in {} no snapshot references (freed by the next `coffer prune`)",
+                human(p.unreferenced_bytes),
+                count(p.unreferenced_packs, "pack")
+            ));
+        }
+        if p.partly_used_waste_bytes > 0 {
+            parts.push(format!(
+                "{} of unused blobs and headers inside packs in use (unused blobs go when prune repacks)",
+                human(p.partly_used_waste_bytes)
+            ));
+        }
+        if !parts.is_empty() {
             println!(
-                "  packs: {} in {}; {} in {} no snapshot references (freed by the next `coffer prune`), {} unused inside partly used packs (freed when prune repacks them)",
+                "  packs: {} in {}; {}",
                 human(p.bytes),
                 count(p.packs, "pack"),
-                human(p.unreferenced_bytes),
-                count(p.unreferenced_packs, "pack"),
-                human(p.partly_used_waste_bytes),
+                parts.join(", ")
             );
         }
         if !v.unpriced_classes.is_empty() {
@@ -309,6 +323,7 @@ mod tests {
     fn dollars_keep_small_costs_visible() {
         assert_eq!(usd(0.0), "$0");
         assert_eq!(usd(0.000_42), "$0.0004");
+        assert_eq!(usd(0.000_000_1), "<$0.0001");
         assert_eq!(usd(12.3), "$12.30");
         assert_eq!(percent(0.875), "88%");
     }

@@ -220,6 +220,30 @@ fn issue17_usage_of_a_glacier_vault_on_moto_counts_each_class_and_prices_it() {
 }
 
 #[test]
+fn issue17_a_listing_of_more_than_one_page_counts_every_object() {
+    // ListObjectsV2 answers 1000 keys a page: 1100 more objects take two.
+    let (bucket, _) = moto_bucket(false);
+    let m = Moto::new(&bucket, "");
+    m.ok(&["init"]);
+    let b = coffer_storage::OpendalBackend::s3(&moto_loc(&bucket, &m.prefix)).unwrap();
+    for n in 0..1100 {
+        coffer_core::Backend::write(&b, &format!("other/{n:04}"), vec![7; 10]).unwrap();
+    }
+    let out = m.json(&["vault", "usage"]);
+    let v = &out["vaults"][0];
+    let other = v["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == "other")
+        .unwrap_or_else(|| panic!("no other objects in {out}"));
+    assert_eq!(other["objects"].as_u64(), Some(1100), "{out}");
+    assert_eq!(other["bytes"].as_u64(), Some(11_000), "{out}");
+    let listed = coffer_core::Backend::list(&b, "").unwrap();
+    assert_eq!(v["objects"].as_u64(), Some(listed.len() as u64), "{out}");
+}
+
+#[test]
 fn issue17_an_unknown_class_or_a_negative_price_is_refused_at_its_place() {
     let env = Env::new(Kind::Local, "usage-bad");
     let config = env.path("coffer.toml");
