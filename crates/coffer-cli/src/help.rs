@@ -238,7 +238,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "
   coffer vault probe s3://backups/main
   coffer vault lock --min-retention-days 7 --max-retention-days 365
-  coffer vault lock-status",
+  coffer vault lock-status
+  coffer vault usage",
     ),
     (
         "vault lock",
@@ -247,6 +248,15 @@ pub const EXAMPLES: &[(&str, &str)] = &[
   coffer vault lock /srv/backup --min-retention-days 7 --max-retention-days 365 --software-only
   # Compliance mode: after 3 days nobody can change or remove the lock
   coffer vault lock s3://backups/main --min-retention-days 30 --max-retention-days 365 --changeable-for-days 3",
+    ),
+    (
+        "vault usage",
+        "
+  # Every vault of the configuration: bytes per storage class, the share kept snapshots reference, $/month
+  coffer vault usage --config /etc/coffer/coffer.toml
+  # One vault of the configuration, or any vault by location
+  coffer vault usage --vault-name archive --json
+  coffer vault usage --vault s3://backups/main --key-file /root/backup.key",
     ),
     (
         "vault probe",

@@ -151,6 +151,19 @@ pub struct ObjectInfo {
     pub size: u64,
 }
 
+/// An object as listed with the storage class the store keeps it in
+/// ([`Backend::list_classes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassedObject {
+    /// Path inside the vault.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The store's storage class (S3: `STANDARD`, `GLACIER`, …); `None`
+    /// for a store without storage classes (a local directory).
+    pub class: Option<String>,
+}
+
 /// An object whose bytes are handed over before its name is known (see
 /// [`Backend::stage`]). Dropped without [`Staged::commit`], it leaves no
 /// object behind.
@@ -268,6 +281,22 @@ pub trait Backend: Send + Sync {
     fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError>;
     /// Lists the objects below a prefix (recursively), e.g. `snapshots/`.
     fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError>;
+    /// Lists the objects below a prefix as [`Backend::list`] does, each
+    /// with the storage class the store keeps it in now, as the store's
+    /// listing says (S3 ListObjectsV2 `StorageClass`): an object a bucket
+    /// lifecycle rule moved is listed in its new class. The default, for a
+    /// store without storage classes: [`Backend::list`] with no class.
+    fn list_classes(&self, prefix: &str) -> Result<Vec<ClassedObject>, StorageError> {
+        Ok(self
+            .list(prefix)?
+            .into_iter()
+            .map(|o| ClassedObject {
+                path: o.path,
+                size: o.size,
+                class: None,
+            })
+            .collect())
+    }
     /// Deletes an object; deleting a missing object is not an error.
     fn delete(&self, path: &str) -> Result<(), StorageError>;
     /// When an object was last written, if the store tells (a local file's

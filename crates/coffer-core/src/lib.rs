@@ -77,13 +77,13 @@ pub use format::{
 };
 pub use ops::{
     archiver, backup, check, copy, diff, fleet, forget, progress, prune, restore, retention,
-    rewrite, rotate, thaw,
+    rewrite, rotate, thaw, usage,
 };
 
 pub use archiver::{Archiver, BackupOptions, Cancel};
 pub use backend::{
-    Backend, ObjectInfo, ObjectKind, ObjectRetention, RetentionStats, Staged, ThawState, ThawStats,
-    ThawTier, WriteRetention, THAW_CHECK,
+    Backend, ClassedObject, ObjectInfo, ObjectKind, ObjectRetention, RetentionStats, Staged,
+    ThawState, ThawStats, ThawTier, WriteRetention, THAW_CHECK,
 };
 pub use backup::{run_backup, BackupResult, SnapshotMeta, SourceOutput};
 pub use check::{check, check_with_cancel, CheckOptions, CheckReport, Problem, ReadData};
@@ -111,6 +111,7 @@ pub use session::{Session, SessionGuard, SessionKind};
 pub use snapshot::{BackupSummary, Origin, Snapshot, SnapshotFilter, SourceInfo};
 pub use thaw::{snapshot_data_packs, thaw_snapshot, ThawOptions, ThawReport};
 pub use tree::{ChunkRef, Node, NodeKind, Time, Tree, TreeError, Xattr};
+pub use usage::{usage, ClassUsage, KindUsage, PackUsage, UsageReport};
 pub use vault::{
     ChunkerParams, EpochInfo, InitOptions, KeySummary, Vault, VaultConfig, FORMAT_VERSION,
 };

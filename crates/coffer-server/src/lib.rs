@@ -41,6 +41,8 @@
 //! - [`audit`]: the audit trail of actions (`audit.log` and the catalog).
 //! - [`thaw`]: a daemon restore or restore test of a cold snapshot, PENDING
 //!   while its data packs thaw.
+//! - [`usage`]: a vault's bytes by storage class and the share the
+//!   snapshots reference, with the monthly cost from `[prices]`.
 //! - [`state`]: the state directory (catalog, daemon lock) and the daemon's
 //!   single-instance lock.
 
@@ -71,4 +73,5 @@ pub mod schedule;
 pub mod scheduler;
 pub mod state;
 pub mod thaw;
+pub mod usage;
 pub mod verify;

@@ -119,6 +119,10 @@ impl Backend for FaultyBackend {
         self.inner.list(prefix)
     }
 
+    fn list_classes(&self, prefix: &str) -> Result<Vec<coffer_core::ClassedObject>, StorageError> {
+        self.inner.list_classes(prefix)
+    }
+
     fn delete(&self, path: &str) -> Result<(), StorageError> {
         self.inner.delete(path)
     }

@@ -8,8 +8,8 @@ use std::sync::{Mutex, RwLock};
 
 use coffer_core::lock::RETENTION_SLACK_DAYS;
 use coffer_core::{
-    Backend, Error, ObjectInfo, ObjectRetention, Result, RetentionStats, Staged, StorageError,
-    ThawState, ThawStats, ThawTier, WriteRetention,
+    Backend, ClassedObject, Error, ObjectInfo, ObjectRetention, Result, RetentionStats, Staged,
+    StorageError, ThawState, ThawStats, ThawTier, WriteRetention,
 };
 use futures::StreamExt;
 use opendal::Operator;
@@ -494,6 +494,26 @@ impl Backend for OpendalBackend {
             });
         }
         Ok(out)
+    }
+
+    fn list_classes(&self, prefix: &str) -> Result<Vec<ClassedObject>, StorageError> {
+        // OpenDAL's listing carries no storage class: an S3 vault lists
+        // through the client that also does object lock (ListObjectsV2).
+        match &self.lock {
+            None => Ok(self
+                .list(prefix)?
+                .into_iter()
+                .map(|o| ClassedObject {
+                    path: o.path,
+                    size: o.size,
+                    class: None,
+                })
+                .collect()),
+            Some(l) => self
+                .rt
+                .block_on(l.s3.list_classes(prefix))
+                .map_err(|e| storage_err(e, "list", prefix)),
+        }
     }
 
     fn delete(&self, path: &str) -> Result<(), StorageError> {

@@ -29,5 +29,6 @@ pub mod status;
 pub mod thaw;
 pub mod token;
 pub mod vault_lock;
+pub mod vault_usage;
 pub mod verify;
 pub mod wal;

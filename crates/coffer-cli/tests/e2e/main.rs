@@ -38,5 +38,6 @@ mod storage_errors;
 mod thaw;
 mod tiers;
 mod vault_e2e;
+mod vault_usage;
 mod verify;
 mod wal_prune;

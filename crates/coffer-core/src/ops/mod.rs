@@ -20,6 +20,8 @@
 //! - [`progress`]: live counters of a backup or restore, for a front end.
 //! - [`rotate`]: key rotation to a new key epoch.
 //! - [`thaw`]: thawing the data packs a snapshot of a cold vault needs.
+//! - [`usage`]: bytes per kind and storage class, and how much of the packs
+//!   the snapshots reference.
 
 pub mod archiver;
 pub mod backup;
@@ -35,3 +37,4 @@ pub mod retention;
 pub mod rewrite;
 pub mod rotate;
 pub mod thaw;
+pub mod usage;

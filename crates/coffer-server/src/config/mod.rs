@@ -23,8 +23,8 @@
 //! type, every checked value [`toml::Spanned`]), the checked type the
 //! daemon uses, and the validation from one to the other: `vault`,
 //! `source`, `plan` (rules, windows, retention, copies, cold tier),
-//! `anomaly`, `compliance`, `report`, `restore_test`, `verify`, `prune`, `server`
-//! and `notify`. `validate` holds what they all share (the validator that
+//! `anomaly`, `compliance`, `report`, `restore_test`, `verify`, `prune`, `server`,
+//! `notify` and `prices`. `validate` holds what they all share (the validator that
 //! collects `file:line:column` errors, the spanned type, durations,
 //! schedules, time zones) and `secret` where secrets come from; neither
 //! imports a section. This file only puts the sections together into
@@ -35,6 +35,7 @@ mod compliance;
 mod fleet;
 mod notify;
 mod plan;
+mod prices;
 mod prune;
 mod read;
 mod report;
@@ -60,6 +61,7 @@ pub use plan::{
     lock_problem, CopyConfig, PlanConfig, RuleConfig, DEFAULT_COMPLETION_WINDOW,
     DEFAULT_START_WINDOW,
 };
+pub use prices::{PriceTable, DEFAULT_PRICES, PRICES_SOURCE, PRICES_TAKEN};
 pub use prune::{PruneConfig, DEFAULT_PRUNE_COMPLETION_WINDOW, DEFAULT_PRUNE_REPACK_BELOW};
 pub use report::{ReportConfig, ReportTarget};
 pub use restore_test::{
@@ -123,6 +125,8 @@ pub struct Config {
     pub notify: Vec<NotifyConfig>,
     /// `[fleet]`: fleet records (defaults when absent).
     pub fleet: FleetConfig,
+    /// `[prices]`: USD per GB-month by storage class (defaults when absent).
+    pub prices: PriceTable,
 }
 
 impl Config {
@@ -252,6 +256,7 @@ struct RawConfig {
     #[serde(default)]
     prune: Vec<prune::RawPrune>,
     fleet: Option<fleet::RawFleet>,
+    prices: Option<prices::RawPrices>,
 }
 
 impl Validator<'_> {
@@ -298,6 +303,7 @@ impl Validator<'_> {
             server: raw.server.as_ref().map(|s| self.server(s)),
             notify: self.notify(&raw.notify),
             fleet: self.fleet(raw.fleet.as_ref()),
+            prices: self.prices(raw.prices.as_ref()),
         }
     }
 }

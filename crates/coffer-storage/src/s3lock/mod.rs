@@ -12,7 +12,8 @@
 //!
 //! Files: [`client`] holds the signed request (SigV4 signing, retries,
 //! error bodies); [`objects`] the per-object calls (PUT with retention, HEAD,
-//! PutObjectRetention, DELETE of a version); [`bucket`] the bucket calls
+//! PutObjectRetention, DELETE of a version); [`list`] ListObjectsV2 with
+//! each object's storage class; [`bucket`] the bucket calls
 //! (versioning, object lock configuration, the store's clock, CreateBucket);
 //! [`blocking`] the blocking [`ObjectLockClient`] and [`probe`] its probe;
 //! [`restore`] RestoreObject (thawing an archived object) and the
@@ -24,6 +25,7 @@ mod bucket;
 mod client;
 mod encoding;
 mod error;
+mod list;
 mod objects;
 mod probe;
 mod restore;
