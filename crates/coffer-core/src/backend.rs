@@ -100,6 +100,13 @@ pub trait Backend: Send + Sync {
     fn write_data_pack(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
         self.write(path, data)
     }
+    /// The storage class [`Backend::write_data_pack`] writes in (S3
+    /// `?storage_class=`, e.g. `GLACIER_IR`), `None` for the store's
+    /// default. Prune reads it to respect the class's minimum storage
+    /// duration (`coffer_core::prune::cost`).
+    fn data_pack_class(&self) -> Option<String> {
+        None
+    }
     /// Fails when some of `paths` cannot be read until they are restored
     /// (thawed) from an archive storage class (S3 GLACIER, DEEP_ARCHIVE),
     /// with an error of kind [`crate::error::StorageErrorKind::Archived`]

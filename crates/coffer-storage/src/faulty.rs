@@ -84,6 +84,10 @@ impl Backend for FaultyBackend {
         self.inner.ensure_thawed(paths)
     }
 
+    fn data_pack_class(&self) -> Option<String> {
+        self.inner.data_pack_class()
+    }
+
     fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
         if *self.fault.lock().unwrap() == Fault::FailReads {
             return Err(Self::injected("read", path));

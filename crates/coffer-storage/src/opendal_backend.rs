@@ -334,6 +334,10 @@ impl Backend for OpendalBackend {
         self.put(path, data, true)
     }
 
+    fn data_pack_class(&self) -> Option<String> {
+        self.place.as_ref().and_then(|p| p.storage_class.clone())
+    }
+
     fn ensure_thawed(&self, paths: &[String]) -> Result<(), StorageError> {
         let (Some(lock), Some(place)) = (&self.lock, &self.place) else {
             return Ok(());

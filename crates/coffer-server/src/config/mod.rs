@@ -58,7 +58,10 @@ pub use plan::{
     lock_problem, CopyConfig, PlanConfig, RuleConfig, DEFAULT_COMPLETION_WINDOW,
     DEFAULT_START_WINDOW,
 };
-pub use prune::{PruneConfig, DEFAULT_PRUNE_COMPLETION_WINDOW, DEFAULT_PRUNE_REPACK_BELOW};
+pub use prune::{
+    PruneConfig, DEFAULT_MAX_REPACK_PERCENT, DEFAULT_PRUNE_COMPLETION_WINDOW,
+    DEFAULT_PRUNE_REPACK_BELOW, DEFAULT_PRUNE_START_WINDOW,
+};
 pub use report::{ReportConfig, ReportTarget};
 pub use restore_test::{
     CmpOp, Expect, QueryCheck, RestoreTestConfig, SnapshotSelect, Unmet,
