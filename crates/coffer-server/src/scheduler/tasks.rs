@@ -140,8 +140,8 @@ impl TaskKind {
             ),
             TaskKind::Report(r) => format!("writing report {}", r.name),
             TaskKind::Prune(p) => format!(
-                "pruning vault {} (repacking below {}%; prune {})",
-                p.vault, p.repack_below, p.name
+                "pruning vault {} (repacking below {}%, at most {}% of its data; prune {})",
+                p.vault, p.repack_below, p.max_repack_percent, p.name
             ),
         }
     }
