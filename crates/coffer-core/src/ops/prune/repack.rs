@@ -218,7 +218,7 @@ fn retention_needs(
     };
     // Latest need first: the first snapshot to reach a tree reaches all of
     // it with the longest retention, so a tree seen before is skipped.
-    needed.sort_by(|a, b| b.2.cmp(&a.2));
+    needed.sort_by_key(|n| std::cmp::Reverse(n.2));
     let mut p = Protect {
         mode,
         until: HashMap::new(),
