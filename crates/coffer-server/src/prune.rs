@@ -258,6 +258,43 @@ mod tests {
     }
 
     #[test]
+    fn issue17_the_last_prune_of_a_vault_is_exported() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::Config::parse(
+            "[[vault]]\nname = \"v\"\nurl = \"/nonexistent\"\nkey_file = \"k\"\n",
+            &dir.path().join("c.toml"),
+        )
+        .unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let id = catalog
+            .create_job(&new_job(
+                "v",
+                Some("weekly"),
+                crate::catalog::Trigger::Schedule,
+            ))
+            .unwrap();
+        let vault = coffer_testing::memory_vault();
+        run_job(&catalog, id, "v", Ok(vault), &Default::default());
+        let text = crate::metrics::render(&crate::metrics::MetricsSources {
+            config: &cfg,
+            catalog: &catalog,
+            storage: &crate::metrics::StorageStats::default(),
+            notify: &crate::notify::NotifyStats::default(),
+            started_at: jiff::Timestamp::UNIX_EPOCH,
+        })
+        .unwrap();
+        for want in [
+            "coffer_prune_last_state{vault=\"v\",state=\"COMPLETED\"} 1",
+            "coffer_prune_last_freed_bytes{vault=\"v\"} 0",
+            "coffer_prune_last_packs{vault=\"v\",action=\"deleted\"} 0",
+            "coffer_prune_last_end_timestamp_seconds{vault=\"v\"}",
+            "coffer_prune_last_duration_seconds{vault=\"v\"}",
+        ] {
+            assert!(text.contains(want), "{want} missing: {text}");
+        }
+    }
+
+    #[test]
     fn a_vault_that_does_not_open_fails_the_job_with_the_reason() {
         let (_d, c) = catalog();
         let id = c.create_job(&new_job("main", None, Trigger::Cli)).unwrap();
