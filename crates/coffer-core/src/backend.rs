@@ -142,6 +142,13 @@ pub struct ThawStats {
     pub ready: usize,
 }
 
+/// Whether objects of S3 storage class `class` must be restored (thawed)
+/// before they can be read: GLACIER (Flexible Retrieval) and DEEP_ARCHIVE.
+/// GLACIER_IR reads at once.
+pub fn is_archive_class(class: &str) -> bool {
+    class.eq_ignore_ascii_case("GLACIER") || class.eq_ignore_ascii_case("DEEP_ARCHIVE")
+}
+
 /// An object as listed by a backend.
 #[derive(Debug, Clone)]
 pub struct ObjectInfo {
@@ -196,6 +203,13 @@ pub trait Backend: Send + Sync {
     fn write_data_pack(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
         self.write(path, data)
     }
+    /// The storage class [`Backend::write_data_pack`] writes in (S3
+    /// `?storage_class=`, e.g. `GLACIER_IR`), `None` for the store's
+    /// default. Prune reads it to respect the class's minimum storage
+    /// duration (`coffer_core::prune::cost`).
+    fn data_pack_class(&self) -> Option<String> {
+        None
+    }
     /// Fails when some of `paths` cannot be read until they are restored
     /// (thawed) from an archive storage class (S3 GLACIER, DEEP_ARCHIVE),
     /// with an error of kind [`crate::error::StorageErrorKind::Archived`]
@@ -212,7 +226,9 @@ pub trait Backend: Send + Sync {
     /// one, where [`Backend::thaw_state`] and [`Backend::request_thaw`]
     /// have nothing to do.
     fn archive_class(&self) -> Option<String> {
-        None
+        self.data_pack_class()
+            .filter(|c| is_archive_class(c))
+            .map(|c| c.to_ascii_uppercase())
     }
     /// Whether each of `paths` can be read now (in the same order). The
     /// default (a store without archive classes): all readable.

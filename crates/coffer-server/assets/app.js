@@ -290,11 +290,22 @@ function jobRow(j) {
     el('td', { class: 'num' }, '#' + j.id),
     el('td', {}, j.kind),
     el('td', {}, badge('state', j.state), j.error ? el('div', { class: 'job-error' }, j.error) : null),
-    el('td', {}, j.plan && j.rule ? j.plan + '/' + j.rule : '—'),
-    el('td', {}, j.source || '—'),
+    el('td', {}, j.plan && j.rule ? j.plan + '/' + j.rule : (j.kind === 'prune' && j.rule ? 'prune/' + j.rule : '—')),
+    el('td', {}, j.source || (j.kind === 'prune' && j.vault ? 'vault ' + j.vault : '—')),
     el('td', {}, fmtTime(j.started_at || j.created_at)),
     el('td', { class: 'num' }, fmtSecs(duration(j))),
-    el('td', { class: 'num' }, fmtBytes(j.bytes_added)));
+    el('td', { class: 'num' }, j.kind === 'prune' ? pruneCell(j) : fmtBytes(j.bytes_added)));
+}
+
+// A prune job's size cell: the bytes it freed, with what it deleted and
+// repacked in the tooltip (its details are the prune's report).
+function pruneCell(j) {
+  const d = j.details || {};
+  if (d.bytes_freed === undefined) return '—';
+  const title = (d.packs_deleted || 0) + ' packs deleted, ' + (d.packs_repacked || 0) + ' repacked' +
+    (d.packs_repack_deferred ? ', ' + d.packs_repack_deferred + ' deferred' : '') +
+    (d.min_storage_skipped ? ', ' + d.min_storage_skipped.packs + ' kept for their storage class' : '');
+  return el('span', { class: 'prune-freed', title: title }, (d.dry_run ? 'would free ' : 'freed ') + fmtBytes(d.bytes_freed));
 }
 
 function fillTable(sel, rows, empty, cols) {

@@ -76,6 +76,11 @@ pub const METRICS: &[MetricDef] = &[
     m!("backup_verification_status", G, &["vault"], "1 if the newest verification of the vault passed, 0 if it failed; absent if never verified."),
     m!("backup_verification_last_timestamp_seconds", G, &["vault"], "When the newest verification of the vault finished (Unix time)."),
     m!("backup_verification_coverage_ratio", G, &["vault"], "Share (0-1) of the vault's packs whose data was read and verified within the coverage window, as of the newest verification."),
+    m!("coffer_prune_last_end_timestamp_seconds", G, &["vault"], "When the newest prune of the vault (not a dry run) ended (Unix time)."),
+    m!("coffer_prune_last_state", G, &["vault", "state"], "1 for the final state (COMPLETED, PARTIAL, ABORTED, FAILED, EXPIRED) of the newest prune of the vault."),
+    m!("coffer_prune_last_duration_seconds", G, &["vault"], "How long the newest prune of the vault ran."),
+    m!("coffer_prune_last_freed_bytes", G, &["vault"], "Bytes the newest prune of the vault freed (deleted minus written by repacking)."),
+    m!("coffer_prune_last_packs", G, &["vault", "action"], "Packs the newest prune of the vault deleted (action=deleted), repacked (repacked), left for a later run by max_repack_percent (deferred) or by the storage class's minimum storage duration (min_storage)."),
     m!("backup_storage_usage_bytes", G, &["vault"], "Sum of the sizes of the vault's objects, as last measured."),
     m!("coffer_storage_objects", G, &["vault"], "Objects in the vault, as last measured."),
     m!("coffer_storage_capacity_bytes", G, &["vault"], "Space the vault may use: its configured capacity, or the size of a local vault's file system."),
@@ -530,6 +535,40 @@ pub fn render(src: &MetricsSources<'_>) -> Result<String, CatalogError> {
                     &l,
                     (d.coverage_percent / 100.0).clamp(0.0, 1.0),
                 );
+            }
+        }
+    }
+
+    // Prune, per vault: the newest run that was not a dry run.
+    for v in &config.vaults {
+        let Some(j) = crate::prune::last_run(catalog, &v.name)? else {
+            continue;
+        };
+        let name = v.name.as_str();
+        out.set("coffer_prune_last_state", &[name, j.state.as_str()], 1.0);
+        if let Some(t) = j.finished_at {
+            out.set("coffer_prune_last_end_timestamp_seconds", &[name], unix(t));
+        }
+        if let (Some(a), Some(b)) = (j.started_at, j.finished_at) {
+            let secs = b.duration_since(a).as_secs_f64();
+            out.set("coffer_prune_last_duration_seconds", &[name], secs);
+        }
+        let field = |k: &str| j.details.as_ref().and_then(|d| d.get(k)?.as_u64());
+        if let Some(b) = field("bytes_freed") {
+            out.set("coffer_prune_last_freed_bytes", &[name], b as f64);
+        }
+        let cold = j
+            .details
+            .as_ref()
+            .and_then(|d| d.get("min_storage_skipped")?.get("packs")?.as_u64());
+        for (action, n) in [
+            ("deleted", field("packs_deleted")),
+            ("repacked", field("packs_repacked")),
+            ("deferred", field("packs_repack_deferred")),
+            ("min_storage", cold.or(field("packs_deleted").map(|_| 0))),
+        ] {
+            if let Some(n) = n {
+                out.set("coffer_prune_last_packs", &[name, action], n as f64);
             }
         }
     }

@@ -84,10 +84,6 @@ impl Backend for FaultyBackend {
         self.inner.ensure_thawed(paths)
     }
 
-    fn archive_class(&self) -> Option<String> {
-        self.inner.archive_class()
-    }
-
     fn thaw_state(&self, paths: &[String]) -> Result<Vec<coffer_core::ThawState>, StorageError> {
         self.inner.thaw_state(paths)
     }
@@ -99,6 +95,10 @@ impl Backend for FaultyBackend {
         tier: coffer_core::ThawTier,
     ) -> Result<coffer_core::ThawStats, StorageError> {
         self.inner.request_thaw(paths, days, tier)
+    }
+
+    fn data_pack_class(&self) -> Option<String> {
+        self.inner.data_pack_class()
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {

@@ -341,6 +341,10 @@ impl Backend for OpendalBackend {
         self.put(path, data, true)
     }
 
+    fn data_pack_class(&self) -> Option<String> {
+        self.place.as_ref().and_then(|p| p.storage_class.clone())
+    }
+
     fn ensure_thawed(&self, paths: &[String]) -> Result<(), StorageError> {
         let (Some(lock), Some(place)) = (&self.lock, &self.place) else {
             return Ok(());
@@ -382,15 +386,6 @@ impl Backend for OpendalBackend {
         }
         frozen.sort();
         Err(not_thawed(place, &frozen, paths.len()))
-    }
-
-    fn archive_class(&self) -> Option<String> {
-        self.place
-            .as_ref()?
-            .storage_class
-            .as_deref()
-            .filter(|c| is_archive_class(c))
-            .map(str::to_ascii_uppercase)
     }
 
     fn thaw_state(&self, paths: &[String]) -> Result<Vec<ThawState>, StorageError> {

@@ -29,6 +29,7 @@ mod pitr;
 mod progress;
 mod proof;
 mod prune;
+mod prune_limits;
 mod report;
 mod restore_test;
 mod restore_test_skips;

@@ -62,7 +62,10 @@ pub use plan::{
     DEFAULT_START_WINDOW,
 };
 pub use prices::{PriceTable, DEFAULT_PRICES, PRICES_SOURCE, PRICES_TAKEN};
-pub use prune::{PruneConfig, DEFAULT_PRUNE_COMPLETION_WINDOW, DEFAULT_PRUNE_REPACK_BELOW};
+pub use prune::{
+    PruneConfig, DEFAULT_MAX_REPACK_PERCENT, DEFAULT_PRUNE_COMPLETION_WINDOW,
+    DEFAULT_PRUNE_REPACK_BELOW, DEFAULT_PRUNE_START_WINDOW,
+};
 pub use report::{ReportConfig, ReportTarget};
 pub use restore_test::{
     CmpOp, Expect, QueryCheck, RestoreTestConfig, SnapshotSelect, Unmet,
