@@ -45,6 +45,13 @@ fi
 # installs it when python3 cannot import it.
 MOTO_SH="$PWD/scripts/moto.sh"
 "$MOTO_SH" install
+# kubernetes-validate (PyPI): validates deploy/kubernetes/ against the
+# Kubernetes schemas (scripts/check-kubernetes.py, tests/e2e/deploy.rs).
+if ! command -v kubernetes-validate >/dev/null 2>&1 \
+    || ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
+    say "installing kubernetes-validate with pip"
+    python3 -m pip install -q kubernetes-validate >&2
+fi
 
 # --- 2. Garage ----------------------------------------------------------------
 # Installs garage if needed (slow the first time), starts it, writes the env file.

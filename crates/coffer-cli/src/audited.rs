@@ -75,6 +75,7 @@ pub(crate) fn action_of(cmd: &crate::cli::Cmd, g: &GlobalArgs) -> Option<Audited
         Cmd::Snapshot(SnapshotCmd::Hold { id, .. }) => on(Action::SnapshotHold, Some(id.clone())),
         Cmd::Snapshot(SnapshotCmd::Release { id }) => on(Action::SnapshotRelease, Some(id.clone())),
         Cmd::Forget(a) if !a.dry_run => on(Action::Forget, vault(g, None)),
+        Cmd::Rewrite(a) if !a.dry_run => on(Action::Rewrite, vault(g, None)),
         Cmd::Vault(VaultCmd::Lock { vault: v, .. }) => on(Action::VaultLock, vault(g, v.as_ref())),
         Cmd::Vault(VaultCmd::Unlock { vault: v }) => on(Action::VaultUnlock, vault(g, v.as_ref())),
         Cmd::Vault(VaultCmd::ExtendRetention { vault: v, dry_run }) if !dry_run => {

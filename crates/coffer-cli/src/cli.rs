@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use crate::args::{BeforeVerb, ConfigArgs, FilterArgs, GlobalArgs, OutputArgs, VaultArgs};
 use crate::cmd::{
     backup, config, copy, events, forget, hold, jobs, key, pg, plan, prune, report, restore,
-    restore_test, status, token, vault_lock, verify,
+    restore_test, rewrite, status, thaw, token, vault_lock, verify,
 };
 
 #[derive(Parser)]
@@ -39,6 +39,7 @@ pub const VAULT_COMMANDS: &[&str] = &[
     "snapshots",
     "ls",
     "restore",
+    "thaw",
     "diff",
     "check",
     "copy",
@@ -48,6 +49,7 @@ pub const VAULT_COMMANDS: &[&str] = &[
     "wal-fetch",
     "pg",
     "forget",
+    "rewrite",
     "vault",
     "snapshot",
     "verify",
@@ -190,7 +192,16 @@ pub enum Cmd {
         stream: restore::StreamRestoreArgs,
         #[command(flatten)]
         filter: FilterArgs,
+        /// A snapshot of a vault in an archive storage class (GLACIER, DEEP_ARCHIVE) whose data packs are not
+        /// thawed: fail at once instead of requesting the thaw and waiting for it
+        #[arg(long)]
+        no_thaw: bool,
+        #[command(flatten)]
+        thaw: thaw::ThawFlags,
     },
+    /// Thaw what a snapshot of a vault in an archive storage class (GLACIER, DEEP_ARCHIVE) needs: request S3
+    /// restores of its data packs (none twice), and with --wait wait until they read
+    Thaw(thaw::ThawArgs),
     /// Show what changed between two snapshots
     #[command(long_about = crate::cmd::diff::LONG_ABOUT)]
     Diff {
@@ -232,6 +243,8 @@ pub enum Cmd {
     Pg(pg::PgCmd),
     /// Remove snapshots by a retention policy or by id, explaining each decision (their data goes with prune)
     Forget(forget::ForgetArgs),
+    /// Replace snapshots by copies without the excluded paths and forget the originals (erasure: the data goes with prune)
+    Rewrite(rewrite::RewriteArgs),
     /// Vault lock: governance or compliance immutability
     #[command(subcommand)]
     Vault(vault_lock::VaultCmd),

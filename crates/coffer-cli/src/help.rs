@@ -88,7 +88,19 @@ pub const EXAMPLES: &[(&str, &str)] = &[
   coffer restore latest --redis-dir /tmp/r
   coffer restore latest --path srv-data --run-restore-command
   # A base backup, recovered up to a time (the WAL comes from the vault)
-  coffer restore latest --pgdata /var/lib/postgresql/15/restored --target-time '2026-03-01 12:00:00+00'",
+  coffer restore latest --pgdata /var/lib/postgresql/15/restored --target-time '2026-03-01 12:00:00+00'
+  # From a GLACIER or DEEP_ARCHIVE vault: thaws what it needs, waits, restores
+  coffer restore latest --target /tmp/restore --tier Bulk --days 3
+  coffer restore latest --target /tmp/restore --no-thaw",
+    ),
+    (
+        "thaw",
+        "
+  # Request the thaw of what a snapshot of a cold vault needs, and return
+  coffer thaw latest
+  # Cheapest tier, readable for 3 days, waiting (run it again to continue)
+  coffer thaw 1a2b3c4d --tier Bulk --days 3 --wait
+  coffer thaw latest --json",
     ),
     (
         "diff",
@@ -211,11 +223,23 @@ pub const EXAMPLES: &[(&str, &str)] = &[
   coffer forget 1a2b3c4d 5e6f7a8b",
     ),
     (
+        "rewrite",
+        "
+  # Erase a file from one snapshot: first see what would go, then do it
+  coffer rewrite 1a2b3c4d --exclude /home/alice/contract.pdf --dry-run
+  coffer rewrite 1a2b3c4d --exclude /home/alice/contract.pdf
+  # From every snapshot of host web1 (the globs of `coffer backup --exclude`)
+  coffer rewrite --all --host web1 --exclude '*.pem' --exclude '/srv/app/uploads/user-4711'
+  # The data leaves the vault with the next `coffer prune`
+  coffer rewrite latest --exclude-file /root/erase.txt --json",
+    ),
+    (
         "vault",
         "
   coffer vault probe s3://backups/main
   coffer vault lock --min-retention-days 7 --max-retention-days 365
-  coffer vault lock-status",
+  coffer vault lock-status
+  coffer vault usage",
     ),
     (
         "vault lock",
@@ -224,6 +248,15 @@ pub const EXAMPLES: &[(&str, &str)] = &[
   coffer vault lock /srv/backup --min-retention-days 7 --max-retention-days 365 --software-only
   # Compliance mode: after 3 days nobody can change or remove the lock
   coffer vault lock s3://backups/main --min-retention-days 30 --max-retention-days 365 --changeable-for-days 3",
+    ),
+    (
+        "vault usage",
+        "
+  # Every vault of the configuration: bytes per storage class, the share kept snapshots reference, $/month
+  coffer vault usage --config /etc/coffer/coffer.toml
+  # One vault of the configuration, or any vault by location
+  coffer vault usage --vault-name archive --json
+  coffer vault usage --vault s3://backups/main --key-file /root/backup.key",
     ),
     (
         "vault probe",

@@ -24,6 +24,7 @@ mod cmd;
 mod context;
 mod error;
 mod help;
+mod notify;
 mod output;
 mod progress;
 mod signal;
@@ -114,7 +115,22 @@ fn dispatch(g: &GlobalArgs, cmd: Cmd) -> Result<u8> {
             subpath,
             stream,
             filter,
-        } => cmd::restore::run(g, snapshot, target, include, subpath, stream, filter),
+            no_thaw,
+            thaw,
+        } => cmd::restore::run(
+            g,
+            snapshot,
+            target,
+            include,
+            subpath,
+            stream,
+            filter,
+            cmd::restore::Thaw {
+                no_thaw,
+                flags: thaw,
+            },
+        ),
+        Cmd::Thaw(a) => cmd::thaw::run(g, a),
         Cmd::Diff { a, b } => cmd::diff::diff(g, &a, &b),
         Cmd::Check {
             read_data,
@@ -127,6 +143,7 @@ fn dispatch(g: &GlobalArgs, cmd: Cmd) -> Result<u8> {
         Cmd::WalFetch { name, dest } => cmd::wal::wal_fetch(g, &name, &dest),
         Cmd::Pg(c) => cmd::pg::pg(g, c),
         Cmd::Forget(a) => cmd::forget::forget(g, a),
+        Cmd::Rewrite(a) => cmd::rewrite::rewrite(g, a),
         Cmd::Vault(c) => cmd::vault_lock::vault(g, c),
         Cmd::Snapshot(c) => cmd::hold::snapshot(g, c),
         Cmd::Config(c) => cmd::config::run(g, c),

@@ -8,8 +8,9 @@
 //! stored, 4.0 MiB/s, 3.2s`; a stream: `backing up postgres://db1:5432/shop
 //! (2 of 5): 12.0 MiB read from pg_dump, 3.1 MiB stored, 4.0 MiB/s, 3.2s`;
 //! a restore: `restoring snapshot 1a2b3c4d into /tmp/r: 12.0 MiB of 40.0
-//! MiB (30%) written, 3 of 10 files, 4.0 MiB/s, 3.2s`. The rate is that of
-//! the last few seconds.
+//! MiB (30%) written, 3 of 10 files, 4.0 MiB/s, 3.2s`; `coffer vault usage`:
+//! `measuring vault main: 5120 objects listed, 310 trees read, 2.1s`. The
+//! rate is that of the last few seconds.
 
 use coffer_sources::{Counts, Part, Progress};
 use std::collections::VecDeque;
@@ -28,6 +29,8 @@ pub enum Work {
     Backup,
     /// A restore: bytes (and files) written.
     Restore,
+    /// `coffer vault usage`: objects listed, trees read.
+    Usage,
 }
 
 /// How often the line is redrawn.
@@ -100,6 +103,7 @@ fn draw(p: &Progress, work: Work, stop: &AtomicBool) {
         let moved = match work {
             Work::Backup => c.bytes_read,
             Work::Restore => c.bytes,
+            Work::Usage => c.entries + c.files,
         };
         samples.push_back((now, moved));
         while samples
@@ -176,6 +180,7 @@ fn line(
     let verb = match work {
         Work::Backup => "backing up",
         Work::Restore => "restoring",
+        Work::Usage => "measuring",
     };
     let mut what = part.what.clone();
     if let Some((i, n)) = part.of {
@@ -221,8 +226,17 @@ fn counts(work: Work, part: &Part, c: &Counts, per_sec: Option<&str>, elapsed: D
                 ));
             }
         }
+        Work::Usage => {
+            fields.push(format!(
+                "{} listed",
+                crate::output::count(c.entries, "object")
+            ));
+            fields.push(format!("{} read", crate::output::count(c.files, "tree")));
+        }
     }
-    fields.push(per_sec.unwrap_or("0 B/s").to_string());
+    if work != Work::Usage {
+        fields.push(per_sec.unwrap_or("0 B/s").to_string());
+    }
     fields.push(duration(
         jiff::SignedDuration::try_from(elapsed).unwrap_or_default(),
     ));
@@ -255,6 +269,30 @@ mod tests {
                 200
             ),
             "backing up postgres://db1:5432/shop (2 of 5): 3.0 MiB read from pg_dump, 1.0 MiB stored, 1.0 MiB/s, 3.2s"
+        );
+    }
+
+    #[test]
+    fn a_usage_line_counts_objects_and_trees_without_a_rate() {
+        let part = Part {
+            what: "vault main".into(),
+            ..Default::default()
+        };
+        let c = Counts {
+            entries: 5120,
+            files: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            line(
+                Work::Usage,
+                &part,
+                &c,
+                None,
+                Duration::from_millis(2100),
+                200
+            ),
+            "measuring vault main: 5120 objects listed, 1 tree read, 2.1s"
         );
     }
 

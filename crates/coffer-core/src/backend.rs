@@ -59,6 +59,96 @@ pub struct RetentionStats {
 /// a failed read: it fails before anything is written.
 pub const THAW_CHECK: &str = "thaw check";
 
+/// How fast (and at what price) an archive store restores (thaws) an
+/// object: S3 RestoreObject's `Tier`. Expedited takes minutes (GLACIER
+/// only), Standard hours (S3's default), Bulk the most hours for the least
+/// money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum ThawTier {
+    /// Minutes; GLACIER only (DEEP_ARCHIVE refuses it).
+    Expedited,
+    /// 3-5 hours on GLACIER, up to 12 on DEEP_ARCHIVE.
+    #[default]
+    Standard,
+    /// 5-12 hours on GLACIER, up to 48 on DEEP_ARCHIVE.
+    Bulk,
+}
+
+impl ThawTier {
+    /// Every tier, for messages.
+    pub const ALL: [ThawTier; 3] = [ThawTier::Expedited, ThawTier::Standard, ThawTier::Bulk];
+
+    /// The name S3 uses (`Expedited`, `Standard`, `Bulk`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThawTier::Expedited => "Expedited",
+            ThawTier::Standard => "Standard",
+            ThawTier::Bulk => "Bulk",
+        }
+    }
+
+    /// Parses a tier name, ignoring case; the error lists the tiers.
+    pub fn parse(s: &str) -> Result<ThawTier, String> {
+        ThawTier::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!("unknown thaw tier `{s}`: give Expedited (minutes), Standard (hours) or Bulk (cheapest, up to 48 hours)")
+            })
+    }
+}
+
+impl std::fmt::Display for ThawTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether one object can be read now, as [`Backend::thaw_state`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThawState {
+    /// Readable: not in an archive class, or missing (a missing object is
+    /// the restore's to report).
+    Readable,
+    /// In an archive class, and no restore (thaw) was asked for (or the
+    /// thawed copy expired).
+    Frozen,
+    /// A restore was asked for and is under way (`ongoing-request="true"`).
+    Thawing,
+    /// Restored: a readable copy exists until `until` (when the store says).
+    Thawed {
+        /// When the thawed copy expires.
+        until: Option<jiff::Timestamp>,
+    },
+}
+
+impl ThawState {
+    /// Whether the object can be read now.
+    pub fn readable(self) -> bool {
+        matches!(self, ThawState::Readable | ThawState::Thawed { .. })
+    }
+}
+
+/// What [`Backend::request_thaw`] did, one count per object asked about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ThawStats {
+    /// Objects asked about.
+    pub objects: usize,
+    /// Restores (thaws) requested by this call.
+    pub requested: usize,
+    /// Restores requested earlier and still under way (not requested again).
+    pub in_progress: usize,
+    /// Objects readable now (never frozen, or thawed).
+    pub ready: usize,
+}
+
+/// Whether objects of S3 storage class `class` must be restored (thawed)
+/// before they can be read: GLACIER (Flexible Retrieval) and DEEP_ARCHIVE.
+/// GLACIER_IR reads at once.
+pub fn is_archive_class(class: &str) -> bool {
+    class.eq_ignore_ascii_case("GLACIER") || class.eq_ignore_ascii_case("DEEP_ARCHIVE")
+}
+
 /// An object as listed by a backend.
 #[derive(Debug, Clone)]
 pub struct ObjectInfo {
@@ -66,6 +156,19 @@ pub struct ObjectInfo {
     pub path: String,
     /// Size in bytes.
     pub size: u64,
+}
+
+/// An object as listed with the storage class the store keeps it in
+/// ([`Backend::list_classes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassedObject {
+    /// Path inside the vault.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The store's storage class (S3: `STANDARD`, `GLACIER`, …); `None`
+    /// for a store without storage classes (a local directory).
+    pub class: Option<String>,
 }
 
 /// An object whose bytes are handed over before its name is known (see
@@ -100,6 +203,13 @@ pub trait Backend: Send + Sync {
     fn write_data_pack(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
         self.write(path, data)
     }
+    /// The storage class [`Backend::write_data_pack`] writes in (S3
+    /// `?storage_class=`, e.g. `GLACIER_IR`), `None` for the store's
+    /// default. Prune reads it to respect the class's minimum storage
+    /// duration (`coffer_core::prune::cost`).
+    fn data_pack_class(&self) -> Option<String> {
+        None
+    }
     /// Fails when some of `paths` cannot be read until they are restored
     /// (thawed) from an archive storage class (S3 GLACIER, DEEP_ARCHIVE),
     /// with an error of kind [`crate::error::StorageErrorKind::Archived`]
@@ -109,6 +219,39 @@ pub trait Backend: Send + Sync {
     fn ensure_thawed(&self, paths: &[String]) -> Result<(), StorageError> {
         let _ = paths;
         Ok(())
+    }
+    /// The archive storage class the vault's data packs are written in
+    /// (`GLACIER`, `DEEP_ARCHIVE`), whose objects must be restored (thawed)
+    /// before a read; `None` (the default) for a store or vault without
+    /// one, where [`Backend::thaw_state`] and [`Backend::request_thaw`]
+    /// have nothing to do.
+    fn archive_class(&self) -> Option<String> {
+        self.data_pack_class()
+            .filter(|c| is_archive_class(c))
+            .map(|c| c.to_ascii_uppercase())
+    }
+    /// Whether each of `paths` can be read now (in the same order). The
+    /// default (a store without archive classes): all readable.
+    fn thaw_state(&self, paths: &[String]) -> Result<Vec<ThawState>, StorageError> {
+        Ok(vec![ThawState::Readable; paths.len()])
+    }
+    /// Asks the store to restore (thaw) each of `paths` that is frozen,
+    /// readable for `days` days, at `tier`. Idempotent: an object already
+    /// readable or whose restore is under way is not asked again, so a
+    /// second call after an interrupted one requests only what is left.
+    /// The default (a store without archive classes): all readable.
+    fn request_thaw(
+        &self,
+        paths: &[String],
+        days: u32,
+        tier: ThawTier,
+    ) -> Result<ThawStats, StorageError> {
+        let _ = (days, tier);
+        Ok(ThawStats {
+            objects: paths.len(),
+            ready: paths.len(),
+            ..ThawStats::default()
+        })
     }
     /// How many object writes pay off running at once: a remote store hides
     /// its latency behind several, a local disk gains nothing from more than
@@ -154,6 +297,22 @@ pub trait Backend: Send + Sync {
     fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError>;
     /// Lists the objects below a prefix (recursively), e.g. `snapshots/`.
     fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError>;
+    /// Lists the objects below a prefix as [`Backend::list`] does, each
+    /// with the storage class the store keeps it in now, as the store's
+    /// listing says (S3 ListObjectsV2 `StorageClass`): an object a bucket
+    /// lifecycle rule moved is listed in its new class. The default, for a
+    /// store without storage classes: [`Backend::list`] with no class.
+    fn list_classes(&self, prefix: &str) -> Result<Vec<ClassedObject>, StorageError> {
+        Ok(self
+            .list(prefix)?
+            .into_iter()
+            .map(|o| ClassedObject {
+                path: o.path,
+                size: o.size,
+                class: None,
+            })
+            .collect())
+    }
     /// Deletes an object; deleting a missing object is not an error.
     fn delete(&self, path: &str) -> Result<(), StorageError>;
     /// When an object was last written, if the store tells (a local file's
@@ -243,6 +402,9 @@ pub enum ObjectKind {
     /// sealed under its epoch's secret and holding the older epochs'
     /// secrets (see [`crate::keys`]).
     Epoch,
+    /// Fleet records: `fleet/<id>`, job outcomes and host heartbeats (see
+    /// [`crate::fleet`]).
+    Fleet,
 }
 
 impl ObjectKind {
@@ -259,6 +421,7 @@ impl ObjectKind {
             ObjectKind::Session => "sessions/",
             ObjectKind::PrunePlan => "prune/",
             ObjectKind::Epoch => "epochs/",
+            ObjectKind::Fleet => "fleet/",
         }
     }
 
@@ -284,6 +447,7 @@ impl ObjectKind {
             ObjectKind::Session => b"coffer.session",
             ObjectKind::PrunePlan => b"coffer.prune",
             ObjectKind::Epoch => b"coffer.keyring",
+            ObjectKind::Fleet => b"coffer.fleet",
         }
     }
 

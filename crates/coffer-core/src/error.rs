@@ -141,9 +141,9 @@ pub enum Error {
         /// (its message is this error's; it is not a separate source, so
         /// it is not said twice).
         cause: Box<StorageError>,
-        /// What the restore left behind, starting with `; `
-        /// (`; nothing was restored yet: …`).
-        after: &'static str,
+        /// What the restore left behind and what to run next, starting
+        /// with `; ` (`; nothing was restored yet: …`).
+        after: String,
     },
     /// Local I/O failed.
     #[error("{path}: {source}")]

@@ -76,13 +76,14 @@ pub use format::{
     chunker, crypto, id, index, keys, lock, pack, session, snapshot, staging, tree, wal,
 };
 pub use ops::{
-    archiver, backup, check, copy, diff, forget, progress, prune, restore, retention, rotate,
+    archiver, backup, check, copy, diff, fleet, forget, progress, prune, restore, retention,
+    rewrite, rotate, thaw, usage,
 };
 
 pub use archiver::{Archiver, BackupOptions, Cancel};
 pub use backend::{
-    Backend, ObjectInfo, ObjectKind, ObjectRetention, RetentionStats, Staged, WriteRetention,
-    THAW_CHECK,
+    Backend, ClassedObject, ObjectInfo, ObjectKind, ObjectRetention, RetentionStats, Staged,
+    ThawState, ThawStats, ThawTier, WriteRetention, THAW_CHECK,
 };
 pub use backup::{run_backup, BackupResult, SnapshotMeta, SourceOutput};
 pub use check::{check, check_with_cancel, CheckOptions, CheckReport, Problem, ReadData};
@@ -101,10 +102,16 @@ pub use progress::Progress;
 pub use prune::{prune, PruneOptions, PrunePlan, PruneReport};
 pub use restore::{ensure_thawed, restore_contents, ContentStats, Delivery, Part};
 pub use retention::{plan_retention, Candidate, Decision, GroupBy, Protection, RetentionPolicy};
+pub use rewrite::{
+    execute_rewrite, plan_rewrite, RemovedPath, RewriteAction, RewriteItem, RewriteOptions,
+    RewritePlan, RewriteStats, Rewritten,
+};
 pub use rotate::{rotate, RotateOptions, RotateStats};
 pub use session::{Session, SessionGuard, SessionKind};
 pub use snapshot::{BackupSummary, Origin, Snapshot, SnapshotFilter, SourceInfo};
+pub use thaw::{snapshot_data_packs, thaw_snapshot, ThawOptions, ThawReport};
 pub use tree::{ChunkRef, Node, NodeKind, Time, Tree, TreeError, Xattr};
+pub use usage::{usage, ClassUsage, KindUsage, PackUsage, UsageReport};
 pub use vault::{
     ChunkerParams, EpochInfo, InitOptions, KeySummary, Vault, VaultConfig, FORMAT_VERSION,
 };

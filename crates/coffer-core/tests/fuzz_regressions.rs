@@ -119,6 +119,7 @@ fn sample_snapshot() -> Snapshot {
             vault: VAULT_ID.into(),
             snapshot: Id([5; 32]),
         }),
+        rewritten_from: Some(Id([6; 32])),
     }
 }
 

@@ -273,6 +273,7 @@ async function refresh() {
     else if (v === 'snapshots') await loadSnapshots();
     else if (v === 'restore-tests') busy = await loadRestoreTests();
     else if (v === 'report') await loadReport();
+    else if (v === 'fleet') await loadFleet();
     document.body.dataset.loaded = v;
   } catch (e) {
     if (e.status === 401) return;
@@ -289,11 +290,22 @@ function jobRow(j) {
     el('td', { class: 'num' }, '#' + j.id),
     el('td', {}, j.kind),
     el('td', {}, badge('state', j.state), j.error ? el('div', { class: 'job-error' }, j.error) : null),
-    el('td', {}, j.plan && j.rule ? j.plan + '/' + j.rule : '—'),
-    el('td', {}, j.source || '—'),
+    el('td', {}, j.plan && j.rule ? j.plan + '/' + j.rule : (j.kind === 'prune' && j.rule ? 'prune/' + j.rule : '—')),
+    el('td', {}, j.source || (j.kind === 'prune' && j.vault ? 'vault ' + j.vault : '—')),
     el('td', {}, fmtTime(j.started_at || j.created_at)),
     el('td', { class: 'num' }, fmtSecs(duration(j))),
-    el('td', { class: 'num' }, fmtBytes(j.bytes_added)));
+    el('td', { class: 'num' }, j.kind === 'prune' ? pruneCell(j) : fmtBytes(j.bytes_added)));
+}
+
+// A prune job's size cell: the bytes it freed, with what it deleted and
+// repacked in the tooltip (its details are the prune's report).
+function pruneCell(j) {
+  const d = j.details || {};
+  if (d.bytes_freed === undefined) return '—';
+  const title = (d.packs_deleted || 0) + ' packs deleted, ' + (d.packs_repacked || 0) + ' repacked' +
+    (d.packs_repack_deferred ? ', ' + d.packs_repack_deferred + ' deferred' : '') +
+    (d.min_storage_skipped ? ', ' + d.min_storage_skipped.packs + ' kept for their storage class' : '');
+  return el('span', { class: 'prune-freed', title: title }, (d.dry_run ? 'would free ' : 'freed ') + fmtBytes(d.bytes_freed));
 }
 
 function fillTable(sel, rows, empty, cols) {
@@ -650,3 +662,34 @@ document.addEventListener('DOMContentLoaded', () => {
   window.addEventListener('hashchange', route);
   if (sessionStorage.getItem(TOKEN_KEY)) enter(); else logout('');
 });
+
+// Every host that writes fleet records into the vaults, as the daemon's
+// fleet thread last read them (GET /api/v1/fleet).
+async function loadFleet() {
+  const f = await api('/api/v1/fleet');
+  const rows = [];
+  for (const h of f.hosts) {
+    const state = h.silent ? 'SILENT' : 'OK';
+    const seen = fmtTime(h.last_seen) + ' (' + fmtSecs(age(h.last_seen)) + ' ago)';
+    const srcs = h.sources.length ? h.sources : [null];
+    for (const s of srcs) {
+      rows.push(el('tr', { 'data-host': h.host, 'data-source': s ? s.source : '', 'data-state': state },
+        el('td', {}, el('strong', {}, h.host)),
+        el('td', {}, el('span', { class: h.silent ? 'bad' : 'ok' }, state)),
+        el('td', {}, seen),
+        el('td', {}, h.agent || '—'),
+        el('td', {}, s ? s.source : '—'),
+        el('td', {}, s && s.newest_good_at ? fmtTime(s.newest_good_at) + ' (' + fmtSecs(age(s.newest_good_at)) + ' ago)' : el('span', { class: 'muted' }, 'none')),
+        el('td', {}, s && s.rpo_secs ? objective(s.rpo_ok, fmtSecs(s.rpo_secs) + (s.rpo_ok === false ? ' — VIOLATED' : s.rpo_ok ? ' — met' : '')) : el('span', { class: 'muted' }, 'not set')),
+        el('td', {}, s && s.last_restore_secs != null ? 'restored in ' + fmtSecs(s.last_restore_secs) : el('span', { class: 'muted' }, 'none')),
+        el('td', {}, s && s.rto_secs ? objective(s.rto_ok, fmtSecs(s.rto_secs) + (s.rto_ok === false ? ' — VIOLATED' : s.rto_ok ? ' — met' : '')) : el('span', { class: 'muted' }, 'not set'))));
+    }
+  }
+  fillTable('#fleet', rows, f.read_at ? 'No fleet records in the vaults yet.' : 'The daemon has not read the fleet records yet.', 9);
+  const silent = f.hosts.filter((h) => h.silent).length;
+  $('#fleet-summary').textContent = f.hosts.length + ' host(s), ' + silent + ' silent; ' + f.objects + ' record object(s)' + (f.read_at ? ', read ' + fmtTime(f.read_at) : '');
+  const problems = Object.entries(f.unreadable || {}).map(([v, e]) => 'vault ' + v + ': ' + e)
+    .concat(f.damaged || [], f.rejected || []);
+  $('#fleet-problems').replaceChildren(...problems.map((p) => el('li', {}, p)));
+  return false;
+}

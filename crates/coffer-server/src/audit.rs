@@ -96,6 +96,9 @@ pub enum Action {
     Forget,
     /// A forget previewed (`dry_run`, API).
     ForgetPreview,
+    /// Snapshots rewritten without excluded paths, the originals
+    /// forgotten (`coffer rewrite`).
+    Rewrite,
     /// An API token created.
     TokenCreate,
     /// An API token revoked.
@@ -129,6 +132,7 @@ impl Action {
         Action::SnapshotRelease,
         Action::Forget,
         Action::ForgetPreview,
+        Action::Rewrite,
         Action::TokenCreate,
         Action::TokenRevoke,
         Action::RuleRun,
@@ -156,6 +160,7 @@ impl Action {
             Action::SnapshotRelease => "snapshot.release",
             Action::Forget => "forget",
             Action::ForgetPreview => "forget.preview",
+            Action::Rewrite => "rewrite",
             Action::TokenCreate => "token.create",
             Action::TokenRevoke => "token.revoke",
             Action::RuleRun => "rule.run",

@@ -95,6 +95,12 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
         }
     }
     let runner = Arc::new(Runner::new(config.clone(), catalog.clone()));
+    let fleet = crate::fleet::FleetAgent::start(
+        config.clone(),
+        catalog.clone(),
+        opts.clock.clone(),
+        opts.log.clone(),
+    );
     let mut tasks = Tasks::load(&config, &catalog)?;
     let (done_tx, done_rx) = mpsc::channel::<i64>();
     let mut running: HashMap<i64, Running> = HashMap::new();
@@ -110,6 +116,7 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
         while let Ok(id) = done_rx.try_recv() {
             reap(&mut state, &mut tasks, &mut running, id);
             monitoring.job_ended();
+            fleet.job_ended();
             // Health (RPO, RTO) right after a job, not only once a minute.
             health_at = None;
         }
@@ -249,6 +256,7 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
         }
     }
     monitoring.stop();
+    fleet.stop();
     (opts.log)("coffer serve stopped");
     Ok(())
 }
@@ -286,19 +294,22 @@ impl Tasks {
         })
     }
 
-    /// Starts job `id` of task `i` on a thread of its own (for the caller
-    /// to keep in its running jobs); its completion window counts from now.
+    /// Starts job `id` of task `i` (scheduled at `scheduled`) on a thread of
+    /// its own (for the caller to keep in its running jobs); its completion
+    /// deadline is [`PeriodicTask::completion_deadline`].
+    #[allow(clippy::too_many_arguments)]
     fn start(
         &mut self,
         id: i64,
         i: usize,
+        scheduled: Option<jiff::Timestamp>,
         now: jiff::Timestamp,
         runner: &Arc<Runner>,
         done_tx: &mpsc::Sender<i64>,
         opts: &DaemonOptions,
     ) -> Running {
         let task = self.tasks[i].clone();
-        let deadline = now + task.completion_window;
+        let deadline = task.completion_deadline(scheduled, now);
         self.running.insert(id, (task.id.clone(), deadline));
         let cancel = Cancel::default();
         let (r2, c2, clock) = (runner.clone(), cancel.clone(), opts.clock.clone());
@@ -334,7 +345,7 @@ impl Tasks {
             match catalog.get_job(backup) {
                 Ok(b) if !b.state.is_final() => still.push((id, i, backup)),
                 _ => {
-                    let r = self.start(id, i, now, runner, done_tx, opts);
+                    let r = self.start(id, i, None, now, runner, done_tx, opts);
                     running.insert(id, r);
                 }
             }
@@ -356,6 +367,15 @@ impl Tasks {
             catalog.kv_set(&key.expect("a configured task"), &t.to_string())?;
             self.last.insert(task_id.clone(), *t);
         }
+        // Runs past their start window are recorded, not run (as a rule's).
+        for (i, scheduled, why) in &due.expire {
+            let task = &self.tasks[*i];
+            let mut job = task.kind.new_job(catalog, trigger)?;
+            job.scheduled_at = Some(*scheduled);
+            let id = catalog.create_job(&job)?;
+            catalog.finish_job(id, &JobOutcome::expired(why.clone()))?;
+            (opts.log)(&format!("job {} EXPIRED ({}): {why}", id.0, task.id));
+        }
         for &(i, scheduled) in &due.run {
             let task = &self.tasks[i];
             let mut job = task.kind.new_job(catalog, trigger)?;
@@ -364,7 +384,7 @@ impl Tasks {
                 .kind
                 .first_backup_in_flight(catalog, &job, std::process::id())?;
             if wait.is_none() {
-                job.complete_deadline = Some(now + task.completion_window);
+                job.complete_deadline = Some(task.completion_deadline(Some(scheduled), now));
             }
             let id = catalog.create_job(&job)?.0;
             match wait {
@@ -374,7 +394,7 @@ impl Tasks {
                     self.held.push((id, i, backup));
                 }
                 None => {
-                    let r = self.start(id, i, now, runner, done_tx, opts);
+                    let r = self.start(id, i, Some(scheduled), now, runner, done_tx, opts);
                     running.insert(id, r);
                 }
             }
@@ -440,7 +460,7 @@ pub fn run_task(
 ) -> JobOutcome {
     match kind {
         TaskKind::Verify(v) => crate::verify::run_entry(runner, v, id, cancel, now).outcome,
-        TaskKind::Prune(p) => crate::prune::run_entry(runner, p, id).outcome,
+        TaskKind::Prune(p) => crate::prune::run_entry(runner, p, id, cancel).outcome,
         TaskKind::RestoreTest(t) => {
             let catalog = runner.catalog();
             match crate::restore_test::run_job(runner.config(), catalog, t, id, cancel) {

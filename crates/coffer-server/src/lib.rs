@@ -15,6 +15,8 @@
 //! - [`catalog`]: the SQLite record of every job and its state changes.
 //! - [`events`]: named events (`BACKUP_JOB_FAILED`, `RPO_VIOLATED`, …)
 //!   recorded in the catalog for notifications and metrics.
+//! - [`fleet`]: fleet records: this host's job outcomes and heartbeats
+//!   written into the vaults, and every host's read back into one view.
 //! - [`health`]: each source's RPO and RTO status, and the anomaly checks
 //!   (`RPO_VIOLATED`, `SIZE_ANOMALY`, `WAL_ARCHIVE_LAG`).
 //! - [`report`]: the compliance report (controls with status and evidence)
@@ -37,6 +39,10 @@
 //! - [`api`]: the HTTP API under `/api/v1` (one route table, roles, audit).
 //! - [`auth`]: API tokens (hashed in the catalog) and their roles.
 //! - [`audit`]: the audit trail of actions (`audit.log` and the catalog).
+//! - [`thaw`]: a daemon restore or restore test of a cold snapshot, PENDING
+//!   while its data packs thaw.
+//! - [`usage`]: a vault's bytes by storage class and the share the
+//!   snapshots reference, with the monthly cost from `[prices]`.
 //! - [`state`]: the state directory (catalog, daemon lock) and the daemon's
 //!   single-instance lock.
 
@@ -50,6 +56,7 @@ pub mod config;
 pub mod daemon;
 pub mod dashboard;
 pub mod events;
+pub mod fleet;
 pub mod health;
 pub mod http;
 pub mod metrics;
@@ -65,4 +72,6 @@ pub mod runner;
 pub mod schedule;
 pub mod scheduler;
 pub mod state;
+pub mod thaw;
+pub mod usage;
 pub mod verify;

@@ -76,6 +76,11 @@ pub const METRICS: &[MetricDef] = &[
     m!("backup_verification_status", G, &["vault"], "1 if the newest verification of the vault passed, 0 if it failed; absent if never verified."),
     m!("backup_verification_last_timestamp_seconds", G, &["vault"], "When the newest verification of the vault finished (Unix time)."),
     m!("backup_verification_coverage_ratio", G, &["vault"], "Share (0-1) of the vault's packs whose data was read and verified within the coverage window, as of the newest verification."),
+    m!("coffer_prune_last_end_timestamp_seconds", G, &["vault"], "When the newest prune of the vault (not a dry run) ended (Unix time)."),
+    m!("coffer_prune_last_state", G, &["vault", "state"], "1 for the final state (COMPLETED, PARTIAL, ABORTED, FAILED, EXPIRED) of the newest prune of the vault."),
+    m!("coffer_prune_last_duration_seconds", G, &["vault"], "How long the newest prune of the vault ran."),
+    m!("coffer_prune_last_freed_bytes", G, &["vault"], "Bytes the newest prune of the vault freed (deleted minus written by repacking)."),
+    m!("coffer_prune_last_packs", G, &["vault", "action"], "Packs the newest prune of the vault deleted (action=deleted), repacked (repacked), left for a later run by max_repack_percent (deferred) or by the storage class's minimum storage duration (min_storage)."),
     m!("backup_storage_usage_bytes", G, &["vault"], "Sum of the sizes of the vault's objects, as last measured."),
     m!("coffer_storage_objects", G, &["vault"], "Objects in the vault, as last measured."),
     m!("coffer_storage_capacity_bytes", G, &["vault"], "Space the vault may use: its configured capacity, or the size of a local vault's file system."),
@@ -95,9 +100,15 @@ pub const METRICS: &[MetricDef] = &[
     m!("coffer_rto_target_seconds", G, &["source"], "The source's recovery time objective (rto), in seconds."),
     m!("coffer_rto_compliant", G, &["source"], "1 if the last measured restore of the source was faster than its RTO, 0 if not (updated as soon as a restore test ends)."),
     m!("coffer_wal_archive_lag_seconds", G, &["source"], "Seconds since the newest archived WAL segment of a PostgreSQL source (health check)."),
+    m!("coffer_wal_max_lag_seconds", G, &["source"], "The most WAL archive lag a postgres-base source allows: its max_wal_lag, else [anomaly] max_wal_lag (what the CofferWalArchiveLag alert compares to)."),
     m!("coffer_notifications_sent_total", C, &["sink"], "Notifications delivered, by sink."),
     m!("coffer_notifications_failed_total", C, &["sink"], "Notifications given up on after every retry, by sink."),
     m!("coffer_notification_retries_total", C, &["sink"], "Retried notification attempts, by sink."),
+    m!("coffer_fleet_host_last_seen_timestamp_seconds", G, &["host"], "When the host's newest fleet record was written (Unix time), as the vaults' fleet records tell."),
+    m!("coffer_fleet_host_silent", G, &["host"], "1 if the host has written no fleet record for longer than [fleet] silent_after, 0 if it reports."),
+    m!("coffer_fleet_recovery_point_timestamp_seconds", G, &["host", "source"], "When the newest good backup of the host's source ended (Unix time), from the fleet records."),
+    m!("coffer_fleet_rpo_compliant", G, &["host", "source"], "1 if the host's source has a good backup within its RPO, 0 if not (fleet records; absent without an RPO)."),
+    m!("coffer_fleet_rto_compliant", G, &["host", "source"], "1 if the host's source's newest restore test passed within its RTO, 0 if not (fleet records)."),
 ];
 
 /// The names of [`METRICS`].
@@ -528,6 +539,40 @@ pub fn render(src: &MetricsSources<'_>) -> Result<String, CatalogError> {
         }
     }
 
+    // Prune, per vault: the newest run that was not a dry run.
+    for v in &config.vaults {
+        let Some(j) = crate::prune::last_run(catalog, &v.name)? else {
+            continue;
+        };
+        let name = v.name.as_str();
+        out.set("coffer_prune_last_state", &[name, j.state.as_str()], 1.0);
+        if let Some(t) = j.finished_at {
+            out.set("coffer_prune_last_end_timestamp_seconds", &[name], unix(t));
+        }
+        if let (Some(a), Some(b)) = (j.started_at, j.finished_at) {
+            let secs = b.duration_since(a).as_secs_f64();
+            out.set("coffer_prune_last_duration_seconds", &[name], secs);
+        }
+        let field = |k: &str| j.details.as_ref().and_then(|d| d.get(k)?.as_u64());
+        if let Some(b) = field("bytes_freed") {
+            out.set("coffer_prune_last_freed_bytes", &[name], b as f64);
+        }
+        let cold = j
+            .details
+            .as_ref()
+            .and_then(|d| d.get("min_storage_skipped")?.get("packs")?.as_u64());
+        for (action, n) in [
+            ("deleted", field("packs_deleted")),
+            ("repacked", field("packs_repacked")),
+            ("deferred", field("packs_repack_deferred")),
+            ("min_storage", cold.or(field("packs_deleted").map(|_| 0))),
+        ] {
+            if let Some(n) = n {
+                out.set("coffer_prune_last_packs", &[name, action], n as f64);
+            }
+        }
+    }
+
     // Storage, per vault.
     for (name, u) in src.storage.snapshot() {
         let l = [name.as_str()];
@@ -612,6 +657,14 @@ pub fn render(src: &MetricsSources<'_>) -> Result<String, CatalogError> {
         if let Some(r) = rto {
             out.set("coffer_rto_target_seconds", &[name], r);
         }
+        if s.kind == crate::config::SourceKind::PostgresBase {
+            let max = s.max_wal_lag.unwrap_or(config.anomaly.max_wal_lag);
+            out.set(
+                "coffer_wal_max_lag_seconds",
+                &[name],
+                max.as_secs_f64().max(0.0),
+            );
+        }
         if let Some(h) = &health {
             if let Some(ok) = h.rpo_ok {
                 out.set("coffer_rpo_compliant", &[name], f64::from(u8::from(ok)));
@@ -663,6 +716,33 @@ pub fn render(src: &MetricsSources<'_>) -> Result<String, CatalogError> {
         out.count("coffer_notifications_sent_total", &l, c.sent);
         out.count("coffer_notifications_failed_total", &l, c.failed);
         out.count("coffer_notification_retries_total", &l, c.retries);
+    }
+    // The fleet, as the fleet thread last read it from the vaults.
+    let fleet = crate::fleet::view::stored(catalog)?;
+    for h in &fleet.hosts {
+        let l = [h.host.as_str()];
+        out.set(
+            "coffer_fleet_host_last_seen_timestamp_seconds",
+            &l,
+            unix(h.last_seen),
+        );
+        out.set(
+            "coffer_fleet_host_silent",
+            &l,
+            f64::from(u8::from(h.silent)),
+        );
+        for s in &h.sources {
+            let l = [h.host.as_str(), s.source.as_str()];
+            if let Some(t) = s.newest_good_at {
+                out.set("coffer_fleet_recovery_point_timestamp_seconds", &l, unix(t));
+            }
+            if let Some(ok) = s.rpo_ok {
+                out.set("coffer_fleet_rpo_compliant", &l, f64::from(u8::from(ok)));
+            }
+            if let Some(ok) = s.rto_ok {
+                out.set("coffer_fleet_rto_compliant", &l, f64::from(u8::from(ok)));
+            }
+        }
     }
     Ok(out.encode())
 }
@@ -721,5 +801,56 @@ mod tests {
             let family = m.name.strip_suffix("_total").unwrap_or(m.name);
             assert!(text.contains(&format!("# HELP {family} ")), "{}", m.name);
         }
+    }
+
+    #[test]
+    fn issue19_each_wal_source_exports_its_max_wal_lag() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::parse(
+            r#"
+[[vault]]
+name = "v"
+url = "/nonexistent"
+key_file = "k"
+[[source]]
+name = "pg"
+kind = "postgres-base"
+url = "postgres://localhost/"
+max_wal_lag = "15m"
+[[source]]
+name = "pg2"
+kind = "postgres-base"
+url = "postgres://localhost/"
+[[source]]
+name = "files"
+kind = "files"
+paths = ["/srv"]
+[anomaly]
+max_wal_lag = "2h"
+"#,
+            &dir.path().join("c.toml"),
+        )
+        .unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let text = render(&MetricsSources {
+            config: &cfg,
+            catalog: &catalog,
+            storage: &StorageStats::default(),
+            notify: &crate::notify::NotifyStats::default(),
+            started_at: Timestamp::UNIX_EPOCH,
+        })
+        .unwrap();
+        assert!(
+            text.contains("coffer_wal_max_lag_seconds{source=\"pg\"} 900.0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("coffer_wal_max_lag_seconds{source=\"pg2\"} 7200.0"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("coffer_wal_max_lag_seconds{source=\"files\"}"),
+            "{text}"
+        );
     }
 }

@@ -1,19 +1,32 @@
-//! Notifications: the `[[notify]]` sinks of `coffer serve`.
+//! Notifications: the `[[notify]]` sinks, fed from the catalog's events by
+//! whoever runs: the daemon (one thread per sink, [`Dispatcher`]) and the
+//! commands that run jobs without it (`coffer plan run`, `coffer backup`
+//! with a configuration, [`deliver_pending`] after their jobs).
 //!
-//! One thread per sink reads the catalog's events in id order after its
-//! cursor (kept in the catalog's key-value table as `notify/NAME/cursor`),
-//! sends those its filter selects, and moves the cursor past each event once
-//! it is delivered or given up on. So:
+//! Every deliverer works the same way, through the catalog
+//! (`catalog/notify_claims.rs`): it reads the events its sink has not
+//! settled, in id order after the sink's cursor (`notify/NAME/cursor`),
+//! claims each one its filter selects (one SQLite transaction: an event
+//! another process is sending, or has settled, is passed over), sends it,
+//! and settles it; the cursor moves over settled events only. So:
 //!
-//! - a restart neither loses events (the cursor is persistent) nor repeats
-//!   more than the one event in flight when the daemon stopped;
-//! - a sink seen for the first time starts at the newest event, not at the
-//!   whole history;
+//! - a daemon and a `coffer plan run` running at the same time never send
+//!   one event twice, and an event is sent once whichever of them runs
+//!   first (a CronJob with no daemon at all still notifies);
+//! - a restart neither loses events (cursor and claims are persistent) nor
+//!   repeats more than the one event in flight when a process was killed
+//!   (its claim's lease, [`delivery_lease`], runs out and another process
+//!   sends it);
+//! - a sink seen for the first time starts at the first event of the last
+//!   [`NEW_SINK_HISTORY`] (so events recorded before the first daemon
+//!   started are sent once, but not years of history);
 //! - a failed attempt is retried `retries` times with a doubling backoff
 //!   (bounded by [`MAX_NOTIFY_BACKOFF`]), then given up on and logged; the
 //!   sink then goes on with the next event;
 //! - a sink that fails or hangs never fails a job (jobs only write events)
-//!   nor delays another sink (each has its own thread).
+//!   nor delays another sink (each has its own thread); a command's
+//!   delivery is bounded by its budget, and what it leaves is sent by the
+//!   next run or the daemon.
 //!
 //! Secrets (an SMTP password, a webhook URL read from `url_env`/`url_file`)
 //! are read when sending and never logged: error messages name the sink,
@@ -21,11 +34,11 @@
 
 mod sns;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CatalogError, Claim};
 use crate::config::{
     EmailConfig, NotifyConfig, NotifyTarget, WebhookFormat, WebhookUrl, MAX_NOTIFY_BACKOFF,
 };
-use crate::events::{Event, EventFilter};
+use crate::events::Event;
 use crate::model::{ErrorKind, ServerError, ServerResult};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -33,8 +46,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How often a sink looks for new events.
+/// How often a daemon's sink looks for new events.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How far back a sink seen for the first time starts: the events of the
+/// last day, not the whole history.
+pub const NEW_SINK_HISTORY: Duration = Duration::from_secs(24 * 3600);
+
+/// The most time a command (`plan run`, `backup`) spends delivering after
+/// its jobs; an attempt under way then finishes (bounded by its timeout),
+/// and what is left stays for the next run or the daemon.
+pub const COMMAND_NOTIFY_BUDGET: Duration = Duration::from_secs(120);
+
+/// Events read per catalog query.
+const BATCH: usize = 100;
 
 /// One sink's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -71,7 +96,25 @@ impl NotifyStats {
 
 /// The catalog key of a sink's cursor.
 pub fn cursor_key(sink: &str) -> String {
-    format!("notify/{sink}/cursor")
+    crate::catalog::notify_cursor_key(sink)
+}
+
+/// Who delivers, as claims record it: this host and process.
+fn owner() -> String {
+    format!("{} pid {}", coffer_core::hostname(), std::process::id())
+}
+
+/// The longest one event's delivery to `sink` can take: every attempt's
+/// timeout and every backoff, plus a minute. A claim older than this has
+/// lost its owner (killed, or hung), and the event may be sent by another.
+pub fn delivery_lease(sink: &NotifyConfig) -> Duration {
+    let mut t = sink.timeout.saturating_mul(sink.retries.saturating_add(1));
+    let mut wait = sink.backoff;
+    for _ in 0..sink.retries.min(64) {
+        t = t.saturating_add(wait);
+        wait = wait.saturating_mul(2).min(MAX_NOTIFY_BACKOFF);
+    }
+    t.saturating_add(Duration::from_secs(60))
 }
 
 /// The running sinks.
@@ -81,28 +124,18 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Starts one thread per sink of `sinks`. A sink without a cursor gets
-    /// one at the newest event now (so that it is not sent the history).
-    /// Returns once every cursor is set; threads run until `stop` is set.
+    /// one at the start of the last [`NEW_SINK_HISTORY`]. Returns once every
+    /// cursor is set; threads run until `stop` is set.
     pub fn start(
         sinks: &[NotifyConfig],
         catalog: Arc<Catalog>,
         stop: Arc<AtomicBool>,
         stats: Arc<NotifyStats>,
         log: Arc<dyn Fn(&str) + Send + Sync>,
-    ) -> Result<Dispatcher, crate::catalog::CatalogError> {
+    ) -> Result<Dispatcher, CatalogError> {
         let mut handles = Vec::new();
         for sink in sinks {
-            let key = cursor_key(&sink.name);
-            if catalog.kv_get(&key)?.is_none() {
-                let newest = catalog
-                    .events(&EventFilter {
-                        limit: Some(1),
-                        ..EventFilter::default()
-                    })?
-                    .last()
-                    .map_or(0, |e| e.id);
-                catalog.kv_set(&key, &newest.to_string())?;
-            }
+            catalog.notify_cursor(&sink.name, NEW_SINK_HISTORY)?;
             let (sink, catalog, stop, stats, log) = (
                 sink.clone(),
                 catalog.clone(),
@@ -129,6 +162,76 @@ impl Dispatcher {
     }
 }
 
+/// What [`deliver_pending`] did for one sink.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingDelivery {
+    /// Its counters.
+    pub counts: SinkCounts,
+    /// False if the budget ran out (or the catalog failed) before every
+    /// event was settled: the rest is sent by the next run or the daemon.
+    pub finished: bool,
+}
+
+/// Delivers, once and now, every event the sinks of `sinks` have not been
+/// sent yet (their own from the job just run, and any left before), as a
+/// daemon would: the same filters, retries and claims, one thread per sink,
+/// for at most `budget`. For the commands that run jobs without a daemon.
+/// Returns each sink's result by name.
+pub fn deliver_pending(
+    sinks: &[NotifyConfig],
+    catalog: &Arc<Catalog>,
+    budget: Duration,
+    log: Arc<dyn Fn(&str) + Send + Sync>,
+) -> BTreeMap<String, PendingDelivery> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stats = Arc::new(NotifyStats::default());
+    let mut handles = Vec::new();
+    for sink in sinks {
+        let (sink, catalog, stop, stats, log) = (
+            sink.clone(),
+            catalog.clone(),
+            stop.clone(),
+            stats.clone(),
+            log.clone(),
+        );
+        let name = sink.name.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("coffer-notify-{}", sink.name))
+            .spawn(move || {
+                let r = catalog
+                    .notify_cursor(&sink.name, NEW_SINK_HISTORY)
+                    .and_then(|_| pass(&sink, &catalog, &stop, &stats, &*log));
+                match r {
+                    Ok(Pass::Done) => true,
+                    Ok(Pass::Stopped) => false,
+                    Err(e) => {
+                        log(&format!("notify `{}`: cannot read events: {e}", sink.name));
+                        false
+                    }
+                }
+            })
+            .expect("spawn a notification thread");
+        handles.push((name, h));
+    }
+    let end = Instant::now() + budget;
+    while handles.iter().any(|(_, h)| !h.is_finished()) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let finished: Vec<(String, bool)> = handles
+        .into_iter()
+        .map(|(name, h)| (name, h.join().unwrap_or(false)))
+        .collect();
+    let counts = stats.snapshot();
+    finished
+        .into_iter()
+        .map(|(name, finished)| {
+            let counts = counts.get(&name).copied().unwrap_or_default();
+            (name, PendingDelivery { counts, finished })
+        })
+        .collect()
+}
+
 /// Sleeps `d`, waking early (returning false) when `stop` is set.
 fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
     let end = Instant::now() + d;
@@ -151,60 +254,104 @@ fn run_sink(
     stats: &NotifyStats,
     log: &dyn Fn(&str),
 ) {
-    let key = cursor_key(&sink.name);
     let mut told_catalog_error = false;
     while !stop.load(Ordering::SeqCst) {
-        let batch = catalog
-            .kv_get(&key)
-            .map(|c| c.and_then(|c| c.parse::<i64>().ok()).unwrap_or(0))
-            .and_then(|cursor| {
-                catalog.events(&EventFilter {
-                    after_id: Some(cursor),
-                    limit: Some(100),
-                    ..EventFilter::default()
-                })
-            });
-        let events = match batch {
-            Ok(e) => {
-                told_catalog_error = false;
-                e
-            }
+        match pass(sink, catalog, stop, stats, log) {
+            Ok(Pass::Done) => told_catalog_error = false,
+            Ok(Pass::Stopped) => return,
             Err(e) => {
                 if !told_catalog_error {
                     log(&format!("notify `{}`: cannot read events: {e}", sink.name));
                     told_catalog_error = true;
                 }
-                Vec::new()
-            }
-        };
-        for ev in &events {
-            if sink.filter.matches(ev.name) {
-                match deliver(sink, ev, stop, stats, log) {
-                    Delivery::Sent => stats.add(&sink.name, |c| c.sent += 1),
-                    Delivery::GaveUp(why) => {
-                        stats.add(&sink.name, |c| c.failed += 1);
-                        log(&format!(
-                            "notify `{}`: gave up on event {} ({}) after {} attempt(s): {why}",
-                            sink.name,
-                            ev.id,
-                            ev.name,
-                            sink.retries + 1
-                        ));
-                    }
-                    // Not delivered: the cursor stays, the event is sent
-                    // after a restart.
-                    Delivery::Stopped => return,
-                }
-            }
-            if let Err(e) = catalog.kv_set(&key, &ev.id.to_string()) {
-                log(&format!(
-                    "notify `{}`: cannot record its cursor (event {}): {e}",
-                    sink.name, ev.id
-                ));
             }
         }
-        if events.len() < 100 && !sleep_unless_stopped(POLL_INTERVAL, stop) {
+        if !sleep_unless_stopped(POLL_INTERVAL, stop) {
             return;
+        }
+    }
+}
+
+/// How a [`pass`] ended.
+enum Pass {
+    /// Every unsettled event was looked at (some may be another process's
+    /// to send).
+    Done,
+    /// `stop` was set first.
+    Stopped,
+}
+
+/// One pass of `sink` over its unsettled events, in id order: each one its
+/// filter selects is claimed, sent and settled; the others are settled
+/// unsent, and the cursor moves.
+fn pass(
+    sink: &NotifyConfig,
+    catalog: &Catalog,
+    stop: &AtomicBool,
+    stats: &NotifyStats,
+    log: &dyn Fn(&str),
+) -> Result<Pass, CatalogError> {
+    let me = owner();
+    let lease = delivery_lease(sink);
+    let settle = |ids: &[i64]| {
+        if let Err(e) = catalog.settle_notifications(&sink.name, ids, &me) {
+            log(&format!(
+                "notify `{}`: cannot record its cursor (events {ids:?}): {e}",
+                sink.name
+            ));
+        }
+    };
+    let mut after = 0;
+    loop {
+        let events = catalog.unsettled_events(&sink.name, after, BATCH)?;
+        let mut passed_over = Vec::new();
+        for ev in &events {
+            if stop.load(Ordering::SeqCst) {
+                settle(&passed_over);
+                return Ok(Pass::Stopped);
+            }
+            if !sink.filter.matches(ev.name) {
+                passed_over.push(ev.id);
+                continue;
+            }
+            match catalog.claim_notification(&sink.name, ev.id, &me, lease)? {
+                Claim::Claimed => {}
+                // Another process sends it, or has.
+                Claim::Taken { .. } | Claim::Settled => continue,
+            }
+            match deliver(sink, ev, stop, stats, log) {
+                Delivery::Sent => stats.add(&sink.name, |c| c.sent += 1),
+                Delivery::GaveUp(why) => {
+                    stats.add(&sink.name, |c| c.failed += 1);
+                    log(&format!(
+                        "notify `{}`: gave up on event {} ({}) after {} attempt(s): {why}",
+                        sink.name,
+                        ev.id,
+                        ev.name,
+                        sink.retries + 1
+                    ));
+                }
+                // Not delivered: the claim goes, the event is sent by the
+                // next process (or after a restart).
+                Delivery::Stopped => {
+                    if let Err(e) = catalog.release_notification(&sink.name, ev.id, &me) {
+                        log(&format!(
+                            "notify `{}`: cannot release event {}; it is sent after {}: {e}",
+                            sink.name,
+                            ev.id,
+                            humantime::format_duration(lease)
+                        ));
+                    }
+                    settle(&passed_over);
+                    return Ok(Pass::Stopped);
+                }
+            }
+            settle(&[ev.id]);
+        }
+        settle(&passed_over);
+        match events.last() {
+            Some(last) if events.len() == BATCH => after = last.id,
+            _ => return Ok(Pass::Done),
         }
     }
 }
@@ -490,123 +637,4 @@ fn run_command(command: &str, ev: &Event, timeout: Duration) -> ServerResult<()>
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::NotifyFilter;
-    use crate::events::{EventName, NewEvent, Severity};
-
-    fn sink(command: &str, retries: u32) -> NotifyConfig {
-        NotifyConfig {
-            name: "cmd".into(),
-            filter: NotifyFilter::Level(Severity::Warning),
-            target: NotifyTarget::Command {
-                command: command.into(),
-            },
-            retries,
-            backoff: Duration::from_millis(10),
-            timeout: Duration::from_secs(5),
-        }
-    }
-
-    #[test]
-    fn command_sink_gets_the_event_and_the_cursor_moves() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalog = Arc::new(Catalog::open(dir.path()).unwrap());
-        catalog
-            .emit(&NewEvent::new(
-                EventName::RpoViolated,
-                "before the sink existed",
-            ))
-            .unwrap();
-        let out = dir.path().join("out");
-        let s = sink(&format!("cat >> {}", out.display()), 0);
-        let stop = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(NotifyStats::default());
-        let d = Dispatcher::start(
-            std::slice::from_ref(&s),
-            catalog.clone(),
-            stop.clone(),
-            stats.clone(),
-            Arc::new(|_| {}),
-        )
-        .unwrap();
-        catalog
-            .emit(&NewEvent::new(EventName::SizeAnomaly, "grew tenfold"))
-            .unwrap();
-        catalog
-            .emit(&NewEvent::new(
-                EventName::BackupJobCompleted,
-                "info: filtered",
-            ))
-            .unwrap();
-        let last = catalog
-            .emit(&NewEvent::new(EventName::RpoViolated, "too old"))
-            .unwrap();
-        let t0 = Instant::now();
-        while catalog.kv_get(&cursor_key("cmd")).unwrap() != Some(last.to_string()) {
-            assert!(t0.elapsed() < Duration::from_secs(10), "cursor never moved");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        stop.store(true, Ordering::SeqCst);
-        d.join();
-        let text = std::fs::read_to_string(&out).unwrap();
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        assert_eq!(lines.len(), 2, "{text}");
-        assert_eq!(lines[0]["name"], "SIZE_ANOMALY");
-        assert_eq!(lines[1]["message"], "too old");
-        assert_eq!(stats.snapshot()["cmd"].sent, 2);
-    }
-
-    #[test]
-    fn failing_sink_retries_then_gives_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalog = Arc::new(Catalog::open(dir.path()).unwrap());
-        let ev_id = catalog
-            .emit(&NewEvent::new(EventName::RpoViolated, "x"))
-            .unwrap();
-        let ev = catalog
-            .events(&EventFilter::default())
-            .unwrap()
-            .pop()
-            .unwrap();
-        assert_eq!(ev.id, ev_id);
-        let s = sink("echo broken >&2; exit 3", 2);
-        let stats = NotifyStats::default();
-        let lines = Mutex::new(Vec::new());
-        let r = deliver(&s, &ev, &AtomicBool::new(false), &stats, &|l: &str| {
-            lines.lock().unwrap().push(l.to_string())
-        });
-        let Delivery::GaveUp(why) = r else { panic!() };
-        assert!(
-            why.contains("exit status: 3") && why.contains("broken"),
-            "{why}"
-        );
-        assert_eq!(stats.snapshot()["cmd"].retries, 2);
-        assert_eq!(lines.lock().unwrap().len(), 2);
-    }
-
-    #[test]
-    fn command_timeout() {
-        let mut s = sink("sleep 5", 0);
-        s.timeout = Duration::from_millis(100);
-        let ev = Event {
-            id: 1,
-            at: jiff::Timestamp::UNIX_EPOCH,
-            name: EventName::VerifyFailed,
-            severity: Severity::Error,
-            job_id: None,
-            plan: None,
-            rule: None,
-            source: None,
-            vault: Some("main".into()),
-            message: "damage".into(),
-            details: None,
-        };
-        let e = send(&s, &ev).unwrap_err();
-        assert!(e.message.contains("did not finish within"), "{e}");
-        assert_eq!(summary(&ev), "VERIFY_FAILED (error) [vault main]: damage");
-    }
-}
+mod tests;

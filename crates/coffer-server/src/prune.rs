@@ -5,8 +5,13 @@
 //!
 //! A prune job is COMPLETED when the prune finished without warnings,
 //! PARTIAL when it finished but skipped something (a pack it could not
-//! repack, a damaged plan: the warnings are in the reason), FAILED when the
-//! vault could not be opened or the prune stopped with an error. Its
+//! repack, a damaged plan: the warnings are in the reason), ABORTED when it
+//! stopped at a safe point because its completion window ended (as a rule's
+//! job past its window; the vault passes `check` and the next run goes on),
+//! FAILED when the vault could not be opened or the prune stopped with an
+//! error. What a limit left for a later run (`max_repack_percent`, a cold
+//! storage class's minimum storage duration) is said in the reason of a
+//! COMPLETED job and counted in its details. Its
 //! details are the prune's report (sizes, packs condemned, deleted,
 //! repacked, plans deferred, bytes freed); `bytes_read` counts the bytes
 //! repacking read, `bytes_stored` the bytes it wrote. The catalog writes
@@ -79,15 +84,37 @@ pub fn run_job(
     }
 }
 
+/// What a run left for a later one, one line each (empty when nothing).
+pub fn left_for_later(report: &PruneReport) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(s) = &report.min_storage_skipped {
+        out.push(s.describe());
+    }
+    if report.packs_repack_deferred > 0 {
+        out.push(format!(
+            "{} to repack ({}) left for the next prune by max_repack_percent (this run could repack {} of data packs)",
+            coffer_core::human_count(report.packs_repack_deferred as u64, "pack"),
+            coffer_core::human_bytes(report.bytes_repack_deferred),
+            coffer_core::human_bytes(report.repack_budget.unwrap_or_default())
+        ));
+    }
+    out
+}
+
 /// The outcome a finished prune is recorded with.
 fn outcome_of(report: &PruneReport) -> JobOutcome {
-    let state = if report.warnings.is_empty() {
+    let state = if report.stopped.is_some() {
+        JobState::Aborted
+    } else if report.warnings.is_empty() {
         JobState::Completed
     } else {
         JobState::Partial
     };
+    let mut reason: Vec<String> = report.stopped.iter().cloned().collect();
+    reason.extend(report.warnings.iter().cloned());
+    reason.extend(left_for_later(report));
     JobOutcome {
-        reason: (!report.warnings.is_empty()).then(|| report.warnings.join("; ")),
+        reason: (!reason.is_empty()).then(|| reason.join("; ")),
         counters: JobCounters {
             bytes_read: report.bytes_repacked,
             bytes_stored: report.bytes_written,
@@ -101,33 +128,75 @@ fn outcome_of(report: &PruneReport) -> JobOutcome {
 
 /// The options of a prune of the vault at `location` (a directory or an
 /// `s3://` URL), for `coffer prune` and `[[prune]]` entries alike:
-/// `repack_below` in percent (`--repack-below`, `repack_below`); a local
-/// vault's `.tmp/` leftovers of dead writers are cleaned too.
-pub fn options(location: &str, repack_below: f64, dry_run: bool) -> PruneOptions {
+/// `repack_below` and `max_repack_percent` in percent (`--repack-below`,
+/// `--max-repack-percent`, and the entries' fields of the same names); a
+/// local vault's `.tmp/` leftovers of dead writers are cleaned too.
+pub fn options(
+    location: &str,
+    repack_below: f64,
+    max_repack_percent: f64,
+    dry_run: bool,
+) -> PruneOptions {
     let local_dir = match coffer_storage::Location::parse(location) {
         Ok(coffer_storage::Location::Local(p)) => Some(p),
         _ => None,
     };
     PruneOptions {
         repack_below: repack_below / 100.0,
+        max_repack_percent,
         dry_run,
         local_dir,
         ..Default::default()
     }
 }
 
-/// Runs a `[[prune]]` entry as job `id` (the daemon's periodic task).
+/// The newest finished prune job of vault `vault` that was not a dry run
+/// (a dry run frees nothing), for `/metrics`; EXPIRED runs count (they are
+/// what a dashboard must show when prunes stop happening).
+pub fn last_run(
+    catalog: &Catalog,
+    vault: &str,
+) -> crate::catalog::Result<Option<crate::catalog::Job>> {
+    let jobs = catalog.list_jobs(&crate::catalog::JobFilter {
+        kinds: vec![JobKind::Prune],
+        vault: Some(vault.to_string()),
+        states: vec![
+            JobState::Completed,
+            JobState::Partial,
+            JobState::Aborted,
+            JobState::Failed,
+            JobState::Expired,
+        ],
+        limit: Some(50),
+        ..Default::default()
+    })?;
+    Ok(jobs.into_iter().find(|j| {
+        !j.details
+            .as_ref()
+            .and_then(|d| d.get("dry_run"))
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    }))
+}
+
+/// Runs a `[[prune]]` entry as job `id` (the daemon's periodic task);
+/// `cancel` is the daemon's stop (its completion window, SIGTERM), which
+/// the prune heeds at its safe points.
 pub fn run_entry(
     runner: &crate::runner::Runner,
     entry: &crate::config::PruneConfig,
     id: JobId,
+    cancel: &coffer_core::Cancel,
 ) -> PruneRun {
     let vault = runner.vault(&entry.vault);
     let url = runner
         .config()
         .vault(&entry.vault)
         .map_or("", |v| v.url.as_str());
-    let opts = options(url, entry.repack_below, false);
+    let opts = PruneOptions {
+        cancel: Some(cancel.clone()),
+        ..options(url, entry.repack_below, entry.max_repack_percent, false)
+    };
     run_job(runner.catalog(), id, &entry.vault, vault, &opts)
 }
 
@@ -164,6 +233,65 @@ mod tests {
             .collect();
         assert!(names.contains(&"PRUNE_STARTED".to_string()), "{names:?}");
         assert!(names.contains(&"PRUNE_COMPLETED".to_string()), "{names:?}");
+    }
+
+    #[test]
+    fn issue17_a_prune_stopped_by_its_window_is_aborted_with_its_report() {
+        let (_d, c) = catalog();
+        let v = coffer_testing::memory_vault();
+        let id = c
+            .create_job(&new_job("main", Some("weekly"), Trigger::Schedule))
+            .unwrap();
+        let stop = coffer_core::Cancel::default();
+        stop.cancel("stopped: prune/weekly still running at its completion deadline");
+        let opts = PruneOptions {
+            cancel: Some(stop),
+            ..PruneOptions::default()
+        };
+        let run = run_job(&c, id, "main", Ok(v), &opts);
+        assert_eq!(run.outcome.state, JobState::Aborted, "{:?}", run.outcome);
+        let j = c.get_job(id).unwrap();
+        assert!(j.reason.unwrap().contains("completion deadline"));
+        assert!(j.details.unwrap()["stopped"].is_string());
+        let last = last_run(&c, "main").unwrap().unwrap();
+        assert_eq!(last.id, id);
+    }
+
+    #[test]
+    fn issue17_the_last_prune_of_a_vault_is_exported() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::Config::parse(
+            "[[vault]]\nname = \"v\"\nurl = \"/nonexistent\"\nkey_file = \"k\"\n",
+            &dir.path().join("c.toml"),
+        )
+        .unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let id = catalog
+            .create_job(&new_job(
+                "v",
+                Some("weekly"),
+                crate::catalog::Trigger::Schedule,
+            ))
+            .unwrap();
+        let vault = coffer_testing::memory_vault();
+        run_job(&catalog, id, "v", Ok(vault), &Default::default());
+        let text = crate::metrics::render(&crate::metrics::MetricsSources {
+            config: &cfg,
+            catalog: &catalog,
+            storage: &crate::metrics::StorageStats::default(),
+            notify: &crate::notify::NotifyStats::default(),
+            started_at: jiff::Timestamp::UNIX_EPOCH,
+        })
+        .unwrap();
+        for want in [
+            "coffer_prune_last_state{vault=\"v\",state=\"COMPLETED\"} 1",
+            "coffer_prune_last_freed_bytes{vault=\"v\"} 0",
+            "coffer_prune_last_packs{vault=\"v\",action=\"deleted\"} 0",
+            "coffer_prune_last_end_timestamp_seconds{vault=\"v\"}",
+            "coffer_prune_last_duration_seconds{vault=\"v\"}",
+        ] {
+            assert!(text.contains(want), "{want} missing: {text}");
+        }
     }
 
     #[test]

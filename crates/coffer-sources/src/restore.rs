@@ -201,17 +201,20 @@ pub fn restore(req: RestoreRequest<'_>, progress: &Progress) -> SourceResult<Res
 fn name_frozen(id: &Id, e: Error) -> Error {
     match e {
         Error::Storage { location, source } if source.kind == StorageErrorKind::Archived => {
-            let after = if source.op == THAW_CHECK {
-                "; nothing was restored yet: once the packs are thawed, run the restore again"
+            let left = if source.op == THAW_CHECK {
+                "nothing was restored yet"
             } else {
-                "; what was restored before the failure is incomplete: once the packs are \
-                 thawed, run the restore again"
+                "what was restored before the failure is incomplete"
             };
             Error::Frozen {
                 snapshot: id.short(),
                 location,
                 cause: Box::new(source),
-                after,
+                after: format!(
+                    "; {left}: `coffer thaw {} --wait` thaws them (or `coffer restore` without \
+                     --no-thaw thaws and waits), then run the restore again",
+                    id.short()
+                ),
             }
         }
         e => e,

@@ -365,6 +365,7 @@ mod tests {
                 summary: BackupSummary::default(),
                 retain_until: None,
                 origin: None,
+                rewritten_from: None,
             },
         )
     }

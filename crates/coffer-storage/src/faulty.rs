@@ -84,6 +84,23 @@ impl Backend for FaultyBackend {
         self.inner.ensure_thawed(paths)
     }
 
+    fn thaw_state(&self, paths: &[String]) -> Result<Vec<coffer_core::ThawState>, StorageError> {
+        self.inner.thaw_state(paths)
+    }
+
+    fn request_thaw(
+        &self,
+        paths: &[String],
+        days: u32,
+        tier: coffer_core::ThawTier,
+    ) -> Result<coffer_core::ThawStats, StorageError> {
+        self.inner.request_thaw(paths, days, tier)
+    }
+
+    fn data_pack_class(&self) -> Option<String> {
+        self.inner.data_pack_class()
+    }
+
     fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
         if *self.fault.lock().unwrap() == Fault::FailReads {
             return Err(Self::injected("read", path));
@@ -100,6 +117,10 @@ impl Backend for FaultyBackend {
 
     fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
         self.inner.list(prefix)
+    }
+
+    fn list_classes(&self, prefix: &str) -> Result<Vec<coffer_core::ClassedObject>, StorageError> {
+        self.inner.list_classes(prefix)
     }
 
     fn delete(&self, path: &str) -> Result<(), StorageError> {

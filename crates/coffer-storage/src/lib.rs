@@ -40,6 +40,7 @@ mod opendal_backend;
 mod retry;
 mod s3lock;
 mod store_lock;
+mod thaw;
 mod url;
 
 pub use aws::{sns_default_endpoint, AwsCredentials, AwsSigner, SnsClient, SnsError, SnsMessage};
@@ -48,7 +49,8 @@ pub use memory::MemoryBackend;
 pub use opendal_backend::OpendalBackend;
 pub use retry::{on_retry, RetryNotice, ATTEMPTS, TIMEOUT_ATTEMPTS};
 pub use s3lock::{
-    CheckStatus, HeadInfo, ObjectLockClient, ProbeCheck, ProbeReport, S3Client, S3Error,
+    CheckStatus, HeadInfo, ObjectLockClient, ProbeCheck, ProbeReport, RestoreAnswer, S3Client,
+    S3Error,
 };
 pub use store_lock::{lock_vault, probe_location, LockOutcome, StoreLockError, StoreProbe};
 pub use url::{open_location, parse_timeout, Location, S3Location, DEFAULT_CONNECT_TIMEOUT};

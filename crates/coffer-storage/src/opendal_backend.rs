@@ -8,8 +8,8 @@ use std::sync::{Mutex, RwLock};
 
 use coffer_core::lock::RETENTION_SLACK_DAYS;
 use coffer_core::{
-    Backend, Error, ObjectInfo, ObjectRetention, Result, RetentionStats, Staged, StorageError,
-    WriteRetention,
+    Backend, ClassedObject, Error, ObjectInfo, ObjectRetention, Result, RetentionStats, Staged,
+    StorageError, ThawState, ThawStats, ThawTier, WriteRetention,
 };
 use futures::StreamExt;
 use opendal::Operator;
@@ -225,6 +225,13 @@ impl OpendalBackend {
     }
 
     /// A request of `op` on `path`, as messages name it.
+    /// The signed client of an S3 vault whose data packs are in an
+    /// archive class (the calls of a thaw); `None` for any other vault.
+    fn cold_client(&self) -> Option<&S3Client> {
+        self.archive_class()?;
+        self.lock.as_ref().map(|l| &l.s3)
+    }
+
     fn at<'a>(&'a self, op: &str, path: &'a str) -> Request<'a> {
         Request::op(self.place.as_ref(), op, path)
     }
@@ -361,6 +368,10 @@ impl Backend for OpendalBackend {
         self.put(path, data, true)
     }
 
+    fn data_pack_class(&self) -> Option<String> {
+        self.place.as_ref().and_then(|p| p.storage_class.clone())
+    }
+
     fn ensure_thawed(&self, paths: &[String]) -> Result<(), StorageError> {
         let (Some(lock), Some(place)) = (&self.lock, &self.place) else {
             return Ok(());
@@ -402,6 +413,37 @@ impl Backend for OpendalBackend {
         }
         frozen.sort();
         Err(not_thawed(place, &frozen, paths.len()))
+    }
+
+    fn thaw_state(&self, paths: &[String]) -> Result<Vec<ThawState>, StorageError> {
+        let Some(s3) = self.cold_client() else {
+            return Ok(vec![ThawState::Readable; paths.len()]);
+        };
+        let states = self.rt.block_on(crate::thaw::states(s3, paths))?;
+        let mut known = self.thawed.lock().expect("not poisoned");
+        for (p, s) in paths.iter().zip(&states) {
+            if s.readable() {
+                known.insert(p.clone());
+            }
+        }
+        Ok(states)
+    }
+
+    fn request_thaw(
+        &self,
+        paths: &[String],
+        days: u32,
+        tier: ThawTier,
+    ) -> Result<ThawStats, StorageError> {
+        let Some(s3) = self.cold_client() else {
+            return Ok(ThawStats {
+                objects: paths.len(),
+                ready: paths.len(),
+                ..ThawStats::default()
+            });
+        };
+        self.rt
+            .block_on(crate::thaw::request(s3, paths, days, tier))
     }
 
     fn cheap_reads(&self) -> bool {
@@ -474,6 +516,26 @@ impl Backend for OpendalBackend {
             });
         }
         Ok(out)
+    }
+
+    fn list_classes(&self, prefix: &str) -> Result<Vec<ClassedObject>, StorageError> {
+        // OpenDAL's listing carries no storage class: an S3 vault lists
+        // through the client that also does object lock (ListObjectsV2).
+        match &self.lock {
+            None => Ok(self
+                .list(prefix)?
+                .into_iter()
+                .map(|o| ClassedObject {
+                    path: o.path,
+                    size: o.size,
+                    class: None,
+                })
+                .collect()),
+            Some(l) => self
+                .rt
+                .block_on(l.s3.list_classes(prefix))
+                .map_err(|e| storage_err(e, "list", prefix)),
+        }
     }
 
     fn delete(&self, path: &str) -> Result<(), StorageError> {

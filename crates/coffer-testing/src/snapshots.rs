@@ -28,5 +28,6 @@ pub fn snapshot(time: &str, kind: &str, details: &[(&str, &str)]) -> Snapshot {
         summary: Default::default(),
         retain_until: None,
         origin: None,
+        rewritten_from: None,
     }
 }

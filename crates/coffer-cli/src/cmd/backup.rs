@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use coffer_core::{BackupOptions, Cancel, Vault};
+use coffer_core::{BackupOptions, BackupResult, Cancel, Vault};
 use coffer_sources::spec::{self, Naming, SourceSpec};
 use coffer_sources::{run_backup, stream, Part, Progress, SnapshotMeta};
 use std::path::PathBuf;
@@ -185,8 +185,30 @@ impl DbBackupArgs {
     }
 }
 
-/// `coffer backup`.
+/// `coffer backup`. Given a configuration with `[[notify]]` sinks, the
+/// backup is also recorded as a job in its catalog and its sinks are sent
+/// its events, as the daemon's would be ([`crate::notify`]).
 pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
+    let source = a.source_name.clone().or_else(|| a.db.name.clone());
+    let vault = vault_label(g);
+    let Some(recorded) = crate::notify::start_backup(g, source.as_deref(), &vault, a.dry_run)
+    else {
+        return run(g, a);
+    };
+    let r = run(g, a);
+    recorded.finish(&r);
+    r
+}
+
+/// The vault as a job records it: a named vault's name, else its location
+/// without a query string (which may carry settings, never needed here).
+fn vault_label(g: &GlobalArgs) -> String {
+    let t = context::target(g);
+    t.name
+        .unwrap_or_else(|| t.location.split('?').next().unwrap_or_default().to_string())
+}
+
+fn run(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
     let sources = usize::from(a.stdin) + usize::from(!a.paths.is_empty()) + a.db.count();
     if sources > 1 {
         bail!(UsageError(
@@ -246,6 +268,7 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
             of: None,
         });
         let bar = ProgressView::start(g, progress.clone(), Work::Backup);
+        let started = jiff::Timestamp::now();
         let result = run_backup(&vault, &opts, &meta, |arch, _| {
             stream::save_stream(
                 arch,
@@ -262,6 +285,9 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
             }
             r => r?,
         };
+        if !a.dry_run {
+            record_fleet(&vault, &meta, started, &[&result], &[]);
+        }
         report_backup(g, &vault, &result, a.dry_run, false)?;
         return Ok(if result.warnings.is_empty() { 0 } else { 3 });
     }
@@ -278,6 +304,7 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
         }
     };
     let bar = ProgressView::start(g, progress.clone(), Work::Backup);
+    let started = jiff::Timestamp::now();
     let outcome = spec::backup_named(&vault, &spec, &opts, &meta, &naming);
     bar.finish();
     let outcome = match outcome {
@@ -286,6 +313,15 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
         }
         r => r.map_err(sources::usage)?,
     };
+    if !a.dry_run {
+        let done: Vec<&BackupResult> = outcome.done.iter().collect();
+        let failed: Vec<(String, String)> = outcome
+            .failed
+            .iter()
+            .map(|f| (f.what.clone(), f.error.to_string()))
+            .collect();
+        record_fleet(&vault, &meta, started, &done, &failed);
+    }
     // --all-databases and --globals print a JSON list, however many.
     let list = a.db.many_snapshots() || outcome.done.len() > 1;
     let mut all = Vec::new();
@@ -339,6 +375,25 @@ pub fn backup(g: &GlobalArgs, a: BackupArgs) -> Result<u8> {
 /// (or of the one source). Printed here (with --json also as a JSON error
 /// when `json_error`); the error carries exit code 130 (SIGINT) or 143
 /// (SIGTERM).
+/// Leaves a fleet record of this backup in the vault (see
+/// `coffer_server::fleet`), so the fleet view sees a plain `coffer backup`
+/// as it sees a daemon's jobs. A record that cannot be written is a
+/// warning: the backup stands.
+fn record_fleet(
+    vault: &Vault,
+    meta: &SnapshotMeta,
+    started: jiff::Timestamp,
+    done: &[&BackupResult],
+    failed: &[(String, String)],
+) {
+    let host = meta.host.clone().unwrap_or_else(coffer_core::hostname);
+    if let Err(e) =
+        coffer_server::fleet::write::record_plain_backup(vault, &host, started, done, failed)
+    {
+        eprintln!("warning: the backup's fleet record could not be written to the vault (the backup itself is saved): {e}");
+    }
+}
+
 pub(crate) fn interrupted(
     g: &GlobalArgs,
     done: usize,

@@ -74,6 +74,9 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
             watch: Some(watch),
         },
     )?;
+    // The jobs' notifications, as the daemon would send them (and any
+    // left before): also when no daemon runs (a CronJob).
+    crate::notify::deliver(&config, &catalog, cancel.reason().is_some());
     let mut code = 0;
     let mut out = Vec::new();
     let mut failed = Vec::new();
@@ -103,6 +106,13 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
     }
     if g.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    // The run's jobs and a heartbeat into the vaults, as the daemon writes
+    // them (a CronJob's run leaves the same evidence); a failure is a
+    // warning, the jobs stand.
+    let flushed = coffer_server::fleet::flush(&config, &catalog, "plan run", now);
+    for w in flushed.warnings() {
+        eprintln!("warning: {w}");
     }
     if code == 1 {
         // Printed above; the audit trail records why.

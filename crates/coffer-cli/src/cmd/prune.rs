@@ -22,6 +22,9 @@ pub struct PruneArgs {
     /// Repack packs whose used bytes are below PCT percent of their size (0 turns repacking off)
     #[arg(long, value_name = "PCT", default_value_t = 50.0)]
     pub repack_below: f64,
+    /// Repack at most PCT percent of the vault's data-pack bytes in this run (the emptiest packs first); the rest waits for the next prune
+    #[arg(long, value_name = "PCT", default_value_t = 100.0)]
+    pub max_repack_percent: f64,
     /// The state directory whose catalog records the prune job (default: the configuration's state_dir)
     #[arg(long, env = "COFFER_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<std::path::PathBuf>,
@@ -36,8 +39,15 @@ pub fn run(g: &GlobalArgs, a: PruneArgs) -> Result<u8> {
             a.repack_below
         )));
     }
+    if !(0.0..=100.0).contains(&a.max_repack_percent) {
+        bail!(UsageError(format!(
+            "--max-repack-percent {} is not a percentage: give 0 (repack no data pack) to 100 (no limit)",
+            a.max_repack_percent
+        )));
+    }
     let t = context::target(g);
-    let opts = coffer_server::prune::options(&t.location, a.repack_below, a.dry_run);
+    let opts =
+        coffer_server::prune::options(&t.location, a.repack_below, a.max_repack_percent, a.dry_run);
     let name = t.name.clone().unwrap_or_else(|| t.location.clone());
     let vault = context::open_for_job(g)?;
     let state = context::resolve_state_dir(g, a.state_dir.as_deref())?;
@@ -96,6 +106,12 @@ fn print_human(r: &PruneReport, quiet: bool) {
             count(r.packs_written as u64, "new pack"),
             human(r.bytes_written),
         );
+        if r.packs_retention_extended > 0 {
+            println!(
+                "{} given the object lock retention their newest snapshot needs",
+                count(r.packs_retention_extended as u64, "new pack")
+            );
+        }
         if r.packs_spared > 0 {
             println!(
                 "{} kept: snapshots written since their plan use them",
@@ -135,6 +151,30 @@ fn print_human(r: &PruneReport, quiet: bool) {
             human(d.bytes),
             who.join(", ")
         );
+    }
+    if let Some(s) = &r.min_storage_skipped {
+        println!(
+            "skipped: {} ({}) of storage class {} not repacked, younger than its minimum storage duration of {} days (repacking now would be billed the rest of it){}",
+            count(s.packs as u64, "pack"),
+            human(s.bytes),
+            s.class,
+            s.min_days,
+            s.next_eligible
+                .as_deref()
+                .map(|t| format!("; the first can be repacked after {t}"))
+                .unwrap_or_default()
+        );
+    }
+    if r.packs_repack_deferred > 0 {
+        println!(
+            "deferred: {} to repack ({}) left for the next prune by --max-repack-percent (this run's budget: {} of data packs)",
+            count(r.packs_repack_deferred as u64, "pack"),
+            human(r.bytes_repack_deferred),
+            human(r.repack_budget.unwrap_or_default())
+        );
+    }
+    if let Some(why) = &r.stopped {
+        println!("stopped early: {why}");
     }
     println!(
         "{}deleted {} ({}), rewrote {}; freed {}",

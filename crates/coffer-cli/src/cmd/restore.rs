@@ -1,7 +1,9 @@
 //! `coffer restore`: a snapshot's files into a directory; stream snapshots
 //! (dumps, RDBs, command output) into a database, a file or a command;
 //! base backups into a data directory. Every destination goes through
-//! [`coffer_sources::restore::restore`].
+//! [`coffer_sources::restore::restore`]. A snapshot of a vault in an
+//! archive storage class (GLACIER, DEEP_ARCHIVE) is thawed first and waited
+//! for ([`crate::cmd::thaw::thaw`]), unless `--no-thaw`.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 
 use crate::args::FilterArgs;
 use crate::args::GlobalArgs;
+use crate::cmd::thaw::ThawFlags;
 use crate::context;
 use crate::error::UsageError;
 use crate::output::{count, human};
@@ -30,6 +33,8 @@ use crate::progress::{ProgressView, Work};
 use crate::sources::{usage, ToolArgs};
 
 /// `coffer restore SNAPSHOT` with its destination.
+// One parameter per group of `coffer restore`'s flags, as clap parses them.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     g: &GlobalArgs,
     snapshot: String,
@@ -38,6 +43,7 @@ pub fn run(
     subpath: Option<String>,
     stream: StreamRestoreArgs,
     filter: FilterArgs,
+    thaw: Thaw,
 ) -> Result<u8> {
     let mut stream = stream;
     let mut target = target;
@@ -71,6 +77,7 @@ pub fn run(
     let (id, snap) =
         select::find(&vault, &snapshot, &filter.filter(), wanted.as_ref()).map_err(usage)?;
     let index = vault.load_index()?;
+    thaw.before_restore(g, &vault, &index, &id, &snap)?;
     let Some(target) = target else {
         return restore(g, &vault, &index, &id, &snap, &stream);
     };
@@ -122,6 +129,46 @@ pub fn run(
         );
     }
     Ok(if stats.warnings.is_empty() { 0 } else { 3 })
+}
+
+/// Whether and how `coffer restore` thaws a snapshot of a cold vault.
+#[derive(Debug, Clone, Default)]
+pub struct Thaw {
+    /// `--no-thaw`: refuse at once when data packs are not thawed.
+    pub no_thaw: bool,
+    /// `--tier`, `--days`, `--poll-interval`.
+    pub flags: ThawFlags,
+}
+
+impl Thaw {
+    /// Before a restore of a snapshot of a vault in an archive storage
+    /// class: request the thaw of what it needs and wait until it reads,
+    /// with progress (see [`crate::cmd::thaw::thaw`]). With `--no-thaw`,
+    /// nothing: the restore then fails before it writes anything, naming
+    /// the frozen packs and `coffer thaw`.
+    fn before_restore(
+        &self,
+        g: &GlobalArgs,
+        vault: &Vault,
+        index: &Index,
+        id: &Id,
+        snap: &Snapshot,
+    ) -> Result<()> {
+        let f = &self.flags;
+        if self.no_thaw {
+            if f.tier.is_some() || f.days.is_some() || f.poll_interval.is_some() {
+                bail!(UsageError(
+                    "--tier, --days and --poll-interval say how to thaw; --no-thaw thaws nothing: give one or the other".into()
+                ));
+            }
+            return Ok(());
+        }
+        if vault.backend().archive_class().is_none() {
+            return Ok(());
+        }
+        crate::cmd::thaw::thaw(g, vault, index, id, snap, f, true)?;
+        Ok(())
+    }
 }
 
 /// `2.1s (4.0 MiB/s)`.

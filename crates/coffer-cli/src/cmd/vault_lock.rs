@@ -1,6 +1,7 @@
 //! `coffer vault lock|unlock|lock-status|probe|extend-retention`: the vault
 //! lock (governance or compliance immutability), as coffer-core's lock
-//! records, printed as a table or JSON.
+//! records, printed as a table or JSON. `coffer vault usage` is in
+//! `vault_usage`.
 //!
 //! `vault lock` on an S3 vault first probes the bucket
 //! ([`coffer_storage::ObjectLockClient::probe`]) and refuses to call the
@@ -72,11 +73,14 @@ pub enum VaultCmd {
         #[arg(id = "vault_name", value_name = "VAULT")]
         vault: Option<String>,
     },
+    /// Bytes per storage class, the share kept snapshots reference, and a monthly cost estimate
+    Usage(crate::cmd::vault_usage::UsageArgs),
 }
 
 /// `coffer vault …`.
 pub fn vault(g: &GlobalArgs, c: VaultCmd) -> Result<u8> {
     match c {
+        VaultCmd::Usage(a) => crate::cmd::vault_usage::run(g, a),
         VaultCmd::Lock {
             vault,
             min_retention_days,

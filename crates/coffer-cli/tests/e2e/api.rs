@@ -55,7 +55,7 @@ fn exchange(
     (status, head.to_string(), body.to_string())
 }
 
-fn call(
+pub(crate) fn call(
     port: u16,
     method: &str,
     path: &str,
@@ -67,7 +67,7 @@ fn call(
     exchange(s, method, path, token, body)
 }
 
-fn token(env: &Env, state: &Path, role: &str) -> String {
+pub(crate) fn token(env: &Env, state: &Path, role: &str) -> String {
     let o = env
         .cmd(&["token", "create", "--role", role, "--name", role])
         .env("COFFER_STATE_DIR", state)

@@ -192,6 +192,16 @@ schedule = "0 4 * * *"
     b.wait_for("#controls .control-FAIL", 10);
     b.screenshot("06-report");
 
+    // The fleet (issue 19): this daemon's own host, from its fleet records.
+    b.goto(&format!("{base}/#fleet"));
+    b.wait_for("#fleet tr[data-host]", 60);
+    assert!(
+        b.text("#fleet-summary").contains("host(s)"),
+        "{}",
+        b.text("#fleet-summary")
+    );
+    b.screenshot("07-fleet");
+
     // Logging out forgets the token.
     b.click("#logout");
     b.wait_for("#login:not([hidden])", 10);

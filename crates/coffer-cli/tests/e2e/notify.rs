@@ -5,6 +5,12 @@
 //! started by the test. A sink that always fails is retried and given up
 //! on without affecting the jobs or the other sinks; the SMTP password
 //! never appears in the log; a restart neither loses nor repeats events.
+//!
+//! Issue 19, notifications from everywhere: `coffer plan run` and `coffer
+//! backup` (given a configuration with `[[notify]]`) deliver their events
+//! themselves, once, and a daemon running with them or after them sends
+//! none of those again; events recorded before a daemon's first start are
+//! delivered once.
 
 use crate::common::*;
 use base64::Engine;
@@ -530,4 +536,224 @@ backoff = "50ms"
             e.id
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Issue 19: notifications from the commands that run jobs without a daemon.
+
+/// A configuration whose rule `p/broken` fails at once (nothing listens on
+/// port 1) and is not due for a day, with `notify` appended.
+fn issue19_config(env: &Env, notify: &str) -> std::path::PathBuf {
+    let config = env.path("coffer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+state_dir = "state"
+
+[[vault]]
+name = "main"
+url = "vault"
+key_file = "vault.key"
+
+[[source]]
+name = "nodb"
+kind = "postgres"
+url = "postgres://postgres@127.0.0.1:1/nothere"
+
+[[plan]]
+name = "p"
+
+[[plan.rule]]
+name = "broken"
+vault = "main"
+sources = ["nodb"]
+schedule = "@every 24h"
+{notify}"#
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn hook_sink(port: u16) -> String {
+    format!(
+        r#"
+[[notify]]
+name = "hook"
+kind = "webhook"
+url = "http://127.0.0.1:{port}/coffer"
+events = ["BACKUP_JOB_FAILED"]
+retries = 1
+backoff = "50ms"
+"#
+    )
+}
+
+fn with_config(env: &Env, config: &Path, args: &[&str]) -> std::process::Output {
+    env.cmd(args)
+        .env("COFFER_CONFIG", config)
+        .current_dir(env.dir.path())
+        .output()
+        .unwrap()
+}
+
+fn bodies(r: &HttpReceiver) -> Vec<Value> {
+    r.got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| serde_json::from_str(b).unwrap())
+        .collect()
+}
+
+#[test]
+fn issue19_plan_run_and_backup_notify_once_and_no_daemon_sends_it_again() {
+    let env = Env::new(Kind::Local, "notify19");
+    env.init();
+    write(&env.path("data/a.txt"), b"alpha");
+    let hook = http_receiver(200);
+    let events = env.path("events.jsonl");
+    let config = issue19_config(
+        &env,
+        &format!(
+            "{}\n[[notify]]\nname = \"cmd\"\nkind = \"command\"\ncommand = \"cat >> {}\"\nlevel = \"all\"\n",
+            hook_sink(hook.port),
+            events.display()
+        ),
+    );
+    let check = with_config(&env, &config, &["config", "check"]);
+    assert!(check.status.success(), "{}", stderr(&check));
+
+    // A failing rule under `plan run`: its webhook is sent before the
+    // command returns, once.
+    let o = with_config(&env, &config, &["plan", "run", "p/broken"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let got = bodies(&hook);
+    assert_eq!(got.len(), 1, "{got:?}\n{}", stderr(&o));
+    assert_eq!(got[0]["name"], "BACKUP_JOB_FAILED");
+    assert_eq!(got[0]["source"], "nodb");
+    assert_eq!(got[0]["plan"], "p");
+    assert_eq!(got[0]["rule"], "broken");
+
+    // A failing `coffer backup` with the configuration: one more.
+    let o = with_config(
+        &env,
+        &config,
+        &[
+            "backup",
+            "--source-name",
+            "adhoc",
+            env.path("missing").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let got = bodies(&hook);
+    assert_eq!(got.len(), 2, "{got:?}\n{}", stderr(&o));
+    assert_eq!(got[1]["name"], "BACKUP_JOB_FAILED");
+    assert_eq!(got[1]["source"], "adhoc");
+    assert!(
+        got[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot back up"),
+        "{:#}",
+        got[1]
+    );
+    // A good one: not a failure, so only the `level = "all"` sink hears
+    // of it (started, completed).
+    let o = with_config(
+        &env,
+        &config,
+        &["backup", "-q", env.path("data").to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(bodies(&hook).len(), 2);
+    let names = |f: &Path| -> Vec<(i64, String)> {
+        std::fs::read_to_string(f)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                (
+                    v["id"].as_i64().unwrap(),
+                    v["name"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let seen = names(&events);
+    assert!(
+        seen.iter().any(|(_, n)| n == "BACKUP_JOB_COMPLETED"),
+        "{seen:?}"
+    );
+
+    // Without a configuration `coffer backup` records and sends nothing.
+    let jobs_before = list_jobs(env.cmd(&[]), None).len();
+    env.ok(&["backup", "-q", env.path("data").to_str().unwrap()]);
+    assert_eq!(list_jobs(env.cmd(&[]), None).len(), jobs_before);
+    assert_eq!(bodies(&hook).len(), 2);
+
+    // A daemon started afterwards sends none of them again; one running
+    // beside a `plan run` sends its failure, or lets it, once.
+    let daemon = serve(&env, &config);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(bodies(&hook).len(), 2, "{:?}", bodies(&hook));
+    let o = with_config(&env, &config, &["plan", "run", "p/broken"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    wait_until("the third failure's webhook", 30, || {
+        bodies(&hook).len() >= 3
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let log = stop(daemon);
+    let got = ids(&hook.got.lock().unwrap());
+    assert_eq!(got.len(), 3, "{got:?}\n{log}");
+    let unique: BTreeSet<i64> = got.iter().copied().collect();
+    assert_eq!(unique.len(), 3, "sent twice: {got:?}");
+    let all = names(&events);
+    let unique: BTreeSet<i64> = all.iter().map(|(i, _)| *i).collect();
+    assert_eq!(unique.len(), all.len(), "sent twice: {all:?}");
+    // Every job event of the catalog reached the `level = "all"` sink.
+    let catalog = Catalog::open_existing(&env.path("state")).unwrap();
+    let jobs: BTreeSet<i64> = catalog
+        .events(&EventFilter::default())
+        .unwrap()
+        .iter()
+        .filter(|e| e.job_id.is_some())
+        .map(|e| e.id)
+        .collect();
+    assert!(jobs.len() >= 4, "{jobs:?}");
+    assert!(jobs.is_subset(&unique), "{jobs:?} not all in {all:?}");
+}
+
+#[test]
+fn issue19_events_from_before_a_daemons_first_start_are_delivered_once() {
+    let env = Env::new(Kind::Local, "notify19b");
+    env.init();
+    // No sink yet: the failure is recorded, nobody is told.
+    let config = issue19_config(&env, "");
+    let o = with_config(&env, &config, &["plan", "run", "p/broken"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let catalog = Catalog::open_existing(&env.path("state")).unwrap();
+    let failed = catalog
+        .events(&EventFilter {
+            names: vec![EventName::BackupJobFailed],
+            ..EventFilter::default()
+        })
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+
+    // The first daemon with a sink sends it; a restarted one does not.
+    let hook = http_receiver(200);
+    let config = issue19_config(&env, &hook_sink(hook.port));
+    let daemon = serve(&env, &config);
+    wait_until("the webhook of the earlier failure", 30, || {
+        !bodies(&hook).is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    stop(daemon);
+    let daemon = serve(&env, &config);
+    std::thread::sleep(Duration::from_secs(3));
+    let log = stop(daemon);
+    assert_eq!(ids(&hook.got.lock().unwrap()), vec![failed[0].id], "{log}");
 }

@@ -3,7 +3,8 @@
 //! lists, forgets, prunes, checks its structure and lists files without
 //! thawing anything, and a restore of a snapshot whose data packs are not
 //! thawed fails before it writes anything, saying which vault, class and
-//! snapshot, and what to do. On moto (scripts/moto.sh), which keeps storage
+//! snapshot, and what to do (with `--no-thaw`; without it, a restore
+//! thaws first: see thaw.rs). On moto (scripts/moto.sh), which keeps storage
 //! classes and answers a GET of an archived object with
 //! `InvalidObjectState`.
 
@@ -66,9 +67,16 @@ fn cold_vault(class: &str) {
     let v = m.json(&["snapshots"]);
     assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
 
-    // A restore of the cold snapshot: a clear error, nothing written.
+    // A restore of the cold snapshot with --no-thaw: a clear error,
+    // nothing written, nothing thawed.
     let target = m.env.path("restored");
-    let o = m.run(&["restore", "latest", "--target", target.to_str().unwrap()]);
+    let o = m.run(&[
+        "restore",
+        "latest",
+        "--no-thaw",
+        "--target",
+        target.to_str().unwrap(),
+    ]);
     let err = stderr(&o);
     assert!(!o.status.success(), "restore succeeded: {err}");
     let vault = format!("s3://{bucket}/{}", m.prefix);
@@ -81,6 +89,8 @@ fn cold_vault(class: &str) {
         "aws s3api restore-object".to_string(),
         format!("--bucket {bucket} --key {}/packs/", m.prefix),
         "nothing was restored".to_string(),
+        format!("`coffer thaw {} --wait` thaws them", &second[..8]),
+        "without --no-thaw".to_string(),
         "run the restore again".to_string(),
     ] {
         assert!(err.contains(&needle), "stderr lacks `{needle}`: {err}");
@@ -88,6 +98,9 @@ fn cold_vault(class: &str) {
     assert!(!err.contains("InvalidObjectState"), "{err}");
     let written = std::fs::read_dir(&target).map_or(0, |d| d.count());
     assert_eq!(written, 0, "the restore wrote into {}", target.display());
+    for p in &data_packs {
+        assert_eq!(m.head(p).restore, None, "--no-thaw thawed {p}");
+    }
 
     // A read of a data pack that was not thawed (moto answers
     // InvalidObjectState) is translated, naming the pack, vault and class.

@@ -16,12 +16,15 @@
 //! - [`snapshot`]: one JSON object per point-in-time copy of a source.
 //! - [`wal`]: archived PostgreSQL WAL files under `wal/`.
 //! - [`lock`]: vault lock records and legal holds.
+//! - [`fleet`]: job outcomes and heartbeats of the hosts writing into the
+//!   vault, under `fleet/`.
 //! - [`session`]: writer sessions, by which backups tell prune they run.
 //! - [`staging`]: packs staged in a local vault's `.tmp/`, named after
 //!   their writer.
 
 pub mod chunker;
 pub mod crypto;
+pub mod fleet;
 pub mod id;
 pub mod index;
 pub mod keys;

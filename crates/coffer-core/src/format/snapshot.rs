@@ -88,6 +88,11 @@ pub struct Snapshot {
     /// Absent in snapshots written by a backup (older readers ignore it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// The snapshot this one replaced, when `coffer rewrite` wrote it (the
+    /// original is forgotten right after). Absent in snapshots written by a
+    /// backup or a copy; older readers ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewritten_from: Option<Id>,
 }
 
 /// The snapshot a copy was made from: its vault's `config.id` and its id
@@ -214,6 +219,7 @@ mod tests {
             summary: BackupSummary::default(),
             retain_until: None,
             origin: None,
+            rewritten_from: None,
         }
     }
 

@@ -118,6 +118,7 @@ where
         summary,
         retain_until: meta.retain_until.map(|t| t.to_string()),
         origin: None,
+        rewritten_from: None,
     };
     let id = match &session {
         None => None,

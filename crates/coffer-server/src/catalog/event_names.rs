@@ -74,6 +74,8 @@ text_enum!(
         SizeAnomaly = "SIZE_ANOMALY",
         /// PostgreSQL WAL archiving lags behind.
         WalArchiveLag = "WAL_ARCHIVE_LAG",
+        /// A host of the fleet wrote no record for longer than `[fleet] silent_after`.
+        HostSilent = "HOST_SILENT",
     }
 );
 
@@ -95,9 +97,8 @@ impl EventName {
         use EventName::*;
         match self {
             BackupJobFailed | CopyJobFailed | RestoreJobFailed | RestoreTestFailed
-            | RestoreTestTimedOut | VerifyFailed | PruneFailed | ForgetFailed | RpoViolated => {
-                Severity::Error
-            }
+            | RestoreTestTimedOut | VerifyFailed | PruneFailed | ForgetFailed | RpoViolated
+            | HostSilent => Severity::Error,
             BackupJobPartial | BackupJobExpired | BackupJobAborted | CopyJobExpired
             | CopyJobAborted | RestoreJobAborted | SizeAnomaly | WalArchiveLag => Severity::Warning,
             _ => Severity::Info,

@@ -112,10 +112,7 @@ impl Catalog {
 
     /// Events matching `filter`, in id order.
     pub fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
-        let mut sql = String::from(
-            "SELECT id, at, name, severity, job_id, plan, rule, source, vault, message, details \
-             FROM events WHERE 1 = 1",
-        );
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1");
         let mut args: Vec<Value> = Vec::new();
         if let Some(a) = filter.after_id {
             sql.push_str(" AND id > ?");
@@ -159,22 +156,7 @@ impl Catalog {
         ));
         let mut events = self.read("reading events", |c| {
             let mut st = c.prepare(&sql)?;
-            let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
-                let details: Option<String> = r.get(10)?;
-                Ok(Event {
-                    id: r.get(0)?,
-                    at: r.get::<_, DbTime>(1)?.0,
-                    name: r.get(2)?,
-                    severity: r.get(3)?,
-                    job_id: r.get::<_, Option<i64>>(4)?.map(JobId),
-                    plan: r.get(5)?,
-                    rule: r.get(6)?,
-                    source: r.get(7)?,
-                    vault: r.get(8)?,
-                    message: r.get(9)?,
-                    details: details.and_then(|d| serde_json::from_str(&d).ok()),
-                })
-            })?;
+            let rows = st.query_map(rusqlite::params_from_iter(args), event_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })?;
         if newest_first {
@@ -191,6 +173,29 @@ impl Catalog {
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
+}
+
+/// The columns of the events table that [`event_from_row`] reads, in its
+/// order.
+pub(super) const EVENT_COLUMNS: &str =
+    "id, at, name, severity, job_id, plan, rule, source, vault, message, details";
+
+/// An [`Event`] from a row of [`EVENT_COLUMNS`].
+pub(super) fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    let details: Option<String> = r.get(10)?;
+    Ok(Event {
+        id: r.get(0)?,
+        at: r.get::<_, DbTime>(1)?.0,
+        name: r.get(2)?,
+        severity: r.get(3)?,
+        job_id: r.get::<_, Option<i64>>(4)?.map(JobId),
+        plan: r.get(5)?,
+        rule: r.get(6)?,
+        source: r.get(7)?,
+        vault: r.get(8)?,
+        message: r.get(9)?,
+        details: details.and_then(|d| serde_json::from_str(&d).ok()),
+    })
 }
 
 /// Writes the [`crate::events`] event of a job entering `state`, if that

@@ -50,7 +50,8 @@
 //! (`database.rs`), opening it (`open.rs`), the schema and its migrations
 //! (`schema.rs`), the jobs (`job_state.rs`, `job_record.rs`, `jobs.rs`),
 //! their owners' liveness (`liveness.rs`, `stale_jobs.rs`), the events
-//! (`event_names.rs`, `events.rs`), the rules' last scheduled times
+//! (`event_names.rs`, `events.rs`), the notification sinks' claims and
+//! cursors (`notify_claims.rs`), the rules' last scheduled times
 //! (`rule_state.rs`), the key-value table (`kv.rs`), verified packs
 //! (`verified_packs.rs`), API tokens (`tokens.rs`), the audit trail
 //! (`audit.rs`), and how times are stored (`time_format.rs`,
@@ -67,6 +68,7 @@ mod job_state;
 mod jobs;
 mod kv;
 mod liveness;
+mod notify_claims;
 mod open;
 mod rule_state;
 mod schema;
@@ -87,6 +89,7 @@ pub use event_names::{job_event_name, EventName, Severity};
 pub use events::{Event, EventFilter, NewEvent};
 pub use job_record::{Job, JobCounters, JobEvent, JobFilter, JobOutcome, NewJob};
 pub use job_state::{EventLevel, JobId, JobKind, JobState, Trigger};
+pub use notify_claims::{notify_cursor_key, Claim};
 pub use open::{BUSY_TIMEOUT, CATALOG_FILE};
 pub use schema::SCHEMA_VERSION;
 pub use stale_jobs::STALE_REASON;

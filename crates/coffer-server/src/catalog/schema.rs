@@ -124,6 +124,18 @@ CREATE TABLE audit (
     remote  TEXT
 );
 "#,
+    // 4: notification claims (catalog/notify_claims.rs): which process is
+    // sending, or has settled, an event for a sink ahead of its cursor.
+    r#"
+CREATE TABLE notify_claims (
+    sink     TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    owner    TEXT NOT NULL,
+    until    TEXT,
+    done     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (sink, event_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -23,8 +23,8 @@
 //! type, every checked value [`toml::Spanned`]), the checked type the
 //! daemon uses, and the validation from one to the other: `vault`,
 //! `source`, `plan` (rules, windows, retention, copies, cold tier),
-//! `anomaly`, `compliance`, `report`, `restore_test`, `verify`, `prune`, `server`
-//! and `notify`. `validate` holds what they all share (the validator that
+//! `anomaly`, `compliance`, `report`, `restore_test`, `verify`, `prune`, `server`,
+//! `notify` and `prices`. `validate` holds what they all share (the validator that
 //! collects `file:line:column` errors, the spanned type, durations,
 //! schedules, time zones) and `secret` where secrets come from; neither
 //! imports a section. This file only puts the sections together into
@@ -32,8 +32,10 @@
 
 mod anomaly;
 mod compliance;
+mod fleet;
 mod notify;
 mod plan;
+mod prices;
 mod prune;
 mod read;
 mod report;
@@ -50,6 +52,7 @@ mod tests;
 
 pub use anomaly::AnomalyConfig;
 pub use compliance::ComplianceConfig;
+pub use fleet::FleetConfig;
 pub use notify::{
     EmailConfig, NotifyConfig, NotifyFilter, NotifyTarget, SnsConfig, WebhookFormat, WebhookUrl,
     DEFAULT_NOTIFY_BACKOFF, DEFAULT_NOTIFY_RETRIES, DEFAULT_NOTIFY_TIMEOUT, MAX_NOTIFY_BACKOFF,
@@ -58,7 +61,11 @@ pub use plan::{
     lock_problem, CopyConfig, PlanConfig, RuleConfig, DEFAULT_COMPLETION_WINDOW,
     DEFAULT_START_WINDOW,
 };
-pub use prune::{PruneConfig, DEFAULT_PRUNE_COMPLETION_WINDOW, DEFAULT_PRUNE_REPACK_BELOW};
+pub use prices::{PriceTable, DEFAULT_PRICES, PRICES_SOURCE, PRICES_TAKEN};
+pub use prune::{
+    PruneConfig, DEFAULT_MAX_REPACK_PERCENT, DEFAULT_PRUNE_COMPLETION_WINDOW,
+    DEFAULT_PRUNE_REPACK_BELOW, DEFAULT_PRUNE_START_WINDOW,
+};
 pub use report::{ReportConfig, ReportTarget};
 pub use restore_test::{
     CmpOp, Expect, QueryCheck, RestoreTestConfig, SnapshotSelect, Unmet,
@@ -119,6 +126,10 @@ pub struct Config {
     pub server: Option<ServerConfig>,
     /// `[[notify]]`: notification sinks, in file order.
     pub notify: Vec<NotifyConfig>,
+    /// `[fleet]`: fleet records (defaults when absent).
+    pub fleet: FleetConfig,
+    /// `[prices]`: USD per GB-month by storage class (defaults when absent).
+    pub prices: PriceTable,
 }
 
 impl Config {
@@ -247,6 +258,8 @@ struct RawConfig {
     verify: Vec<verify::RawVerify>,
     #[serde(default)]
     prune: Vec<prune::RawPrune>,
+    fleet: Option<fleet::RawFleet>,
+    prices: Option<prices::RawPrices>,
 }
 
 impl Validator<'_> {
@@ -292,6 +305,8 @@ impl Validator<'_> {
             prune,
             server: raw.server.as_ref().map(|s| self.server(s)),
             notify: self.notify(&raw.notify),
+            fleet: self.fleet(raw.fleet.as_ref()),
+            prices: self.prices(raw.prices.as_ref()),
         }
     }
 }

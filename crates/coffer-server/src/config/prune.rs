@@ -25,13 +25,28 @@ pub struct PruneConfig {
     /// Repack packs whose used bytes are below this percent of their size
     /// (0 never repacks), as `coffer prune --repack-below`.
     pub repack_below: f64,
-    /// A run still going this long after it started is stopped (ABORTED).
+    /// A run that cannot start this long after its scheduled time (the
+    /// daemon was down, the previous run still going) is EXPIRED, as a
+    /// rule's run is.
+    pub start_window: SignedDuration,
+    /// A run still going this long after its scheduled time is stopped at a
+    /// safe point (between repacked packs, before a delete) and recorded
+    /// ABORTED, leaving a vault `check` passes; the next run goes on.
     pub completion_window: SignedDuration,
+    /// At most this percent of the vault's data-pack bytes is repacked per
+    /// run (100: no limit), as `coffer prune --max-repack-percent`.
+    pub max_repack_percent: f64,
 }
 
 /// The default `repack_below` of a `[[prune]]` entry (percent), as the
 /// command line's.
 pub const DEFAULT_PRUNE_REPACK_BELOW: f64 = 50.0;
+
+/// The default start window of a `[[prune]]` entry (a rule's default).
+pub const DEFAULT_PRUNE_START_WINDOW: SignedDuration = super::plan::DEFAULT_START_WINDOW;
+
+/// The default `max_repack_percent` of a `[[prune]]` entry: no limit.
+pub const DEFAULT_MAX_REPACK_PERCENT: f64 = 100.0;
 
 /// The default completion window of a `[[prune]]` entry.
 pub const DEFAULT_PRUNE_COMPLETION_WINDOW: SignedDuration = SignedDuration::from_hours(24);
@@ -44,6 +59,8 @@ pub(super) struct RawPrune {
     schedule: S<String>,
     timezone: Option<S<String>>,
     repack_below: Option<S<f64>>,
+    max_repack_percent: Option<S<f64>>,
+    start_window: Option<S<String>>,
     completion_window: Option<S<String>>,
 }
 
@@ -69,11 +86,44 @@ impl Validator<'_> {
             Some(p) => *p.get_ref(),
             None => DEFAULT_PRUNE_REPACK_BELOW,
         };
+        let max_repack_percent = match &e.max_repack_percent {
+            Some(p) if !(0.0..=100.0).contains(p.get_ref()) => {
+                self.at(
+                    p,
+                    format!(
+                        "{what}: max_repack_percent = {} is not a percentage: give 0 (repack no data pack) to 100 (no limit)",
+                        p.get_ref()
+                    ),
+                );
+                DEFAULT_MAX_REPACK_PERCENT
+            }
+            Some(p) => *p.get_ref(),
+            None => DEFAULT_MAX_REPACK_PERCENT,
+        };
+        let start_window =
+            self.duration("start_window", &e.start_window, DEFAULT_PRUNE_START_WINDOW);
         let completion_window = self.duration(
             "completion_window",
             &e.completion_window,
             DEFAULT_PRUNE_COMPLETION_WINDOW,
         );
+        if completion_window <= start_window {
+            // Both count from the scheduled time, as a rule's.
+            let span = e
+                .completion_window
+                .as_ref()
+                .or(e.start_window.as_ref())
+                .map(|x| x.span())
+                .unwrap_or(e.name.span());
+            self.error(
+                Some(span),
+                format!(
+                    "{what}: completion_window ({}) must be longer than start_window ({}): both count from the scheduled time",
+                    humantime::format_duration(completion_window.unsigned_abs()),
+                    humantime::format_duration(start_window.unsigned_abs())
+                ),
+            );
+        }
         PruneConfig {
             name: e.name.get_ref().clone(),
             vault: e.vault.get_ref().clone(),
@@ -81,7 +131,9 @@ impl Validator<'_> {
             timezone,
             timezone_name,
             repack_below,
+            start_window,
             completion_window,
+            max_repack_percent,
         }
     }
 }

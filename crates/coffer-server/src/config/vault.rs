@@ -29,6 +29,12 @@ pub struct VaultConfig {
     /// (`connect_timeout = "5s"`); the storage layer's default (10 s) when
     /// `None`.
     pub connect_timeout: Option<std::time::Duration>,
+    /// How a restore or restore test of a snapshot whose data packs are in
+    /// an archive class (GLACIER, DEEP_ARCHIVE) thaws them: the tier
+    /// (`thaw_tier`, default Standard).
+    pub thaw_tier: coffer_core::ThawTier,
+    /// Days the thawed copies stay readable (`thaw_days`, default 7).
+    pub thaw_days: u32,
 }
 
 impl VaultConfig {
@@ -91,6 +97,8 @@ pub(super) struct RawVault {
     lock: Option<S<LockPolicy>>,
     capacity: Option<S<String>>,
     connect_timeout: Option<S<String>>,
+    thaw_tier: Option<S<String>>,
+    thaw_days: Option<S<i64>>,
 }
 
 /// Parses a size: `500GB`, `1.5 TiB`, `1048576` (bytes).
@@ -255,6 +263,44 @@ impl Validator<'_> {
             lock,
             capacity: self.capacity(name, &v.capacity),
             connect_timeout,
+            thaw_tier: self.thaw_tier(name, &v.thaw_tier),
+            thaw_days: self.thaw_days(name, &v.thaw_days),
+        }
+    }
+
+    /// A vault's `thaw_tier` (Expedited, Standard or Bulk, any case).
+    fn thaw_tier(&mut self, vault: &str, v: &Option<S<String>>) -> coffer_core::ThawTier {
+        let Some(v) = v else {
+            return coffer_core::ThawTier::default();
+        };
+        match coffer_core::ThawTier::parse(v.get_ref()) {
+            Ok(t) => t,
+            Err(e) => {
+                self.at(v, format!("vault `{vault}`: thaw_tier: {e}"));
+                coffer_core::ThawTier::default()
+            }
+        }
+    }
+
+    /// A vault's `thaw_days` (1 to [`coffer_core::thaw::MAX_THAW_DAYS`]).
+    fn thaw_days(&mut self, vault: &str, v: &Option<S<i64>>) -> u32 {
+        let max = coffer_core::thaw::MAX_THAW_DAYS;
+        let Some(v) = v else {
+            return coffer_core::thaw::DEFAULT_THAW_DAYS;
+        };
+        match u32::try_from(*v.get_ref()) {
+            Ok(d) if (1..=max).contains(&d) => d,
+            _ => {
+                self.at(
+                    v,
+                    format!(
+                        "vault `{vault}`: thaw_days = {} is out of range: thawed copies stay readable 1 to {max} days (default {})",
+                        v.get_ref(),
+                        coffer_core::thaw::DEFAULT_THAW_DAYS
+                    ),
+                );
+                coffer_core::thaw::DEFAULT_THAW_DAYS
+            }
         }
     }
 
@@ -337,6 +383,33 @@ password_env = "PW"
         };
         assert_eq!(l.connect_timeout, Some(Duration::from_millis(2500)));
         assert_eq!(c.vault("plain").unwrap().storage_url(), "s3://b/q");
+    }
+
+    #[test]
+    fn issue17_thaw_tier_and_days_default_and_bad_ones_are_refused_where_they_are() {
+        let c = Config::parse(VAULTS, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let v = c.vault("s3").unwrap();
+        assert_eq!(v.thaw_tier, coffer_core::ThawTier::Standard);
+        assert_eq!(v.thaw_days, 7);
+        let ok = "[[vault]]\nname = \"a\"\nurl = \"s3://b/p\"\npassword_env = \"PW\"\nthaw_tier = \"bulk\"\nthaw_days = 2\n";
+        let c = Config::parse(ok, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.vault("a").unwrap().thaw_tier, coffer_core::ThawTier::Bulk);
+        assert_eq!(c.vault("a").unwrap().thaw_days, 2);
+        let bad = "[[vault]]\nname = \"a\"\nurl = \"s3://b/p\"\npassword_env = \"PW\"\nthaw_tier = \"fast\"\nthaw_days = 0\n";
+        let e: Vec<String> = match Config::parse(bad, Path::new("t.toml")) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+        };
+        assert!(
+            e.iter().any(|e| e.starts_with("t.toml:5:")
+                && e.contains("vault `a`: thaw_tier: unknown thaw tier `fast`")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|e| e.starts_with("t.toml:6:") && e.contains("thaw_days = 0 is out of range")),
+            "{e:?}"
+        );
     }
 
     #[test]

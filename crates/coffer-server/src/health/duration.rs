@@ -7,7 +7,7 @@ pub(super) fn secs(d: SignedDuration) -> f64 {
     d.as_secs_f64()
 }
 
-pub(super) fn human_secs(s: f64) -> String {
+pub(crate) fn human_secs(s: f64) -> String {
     let d = std::time::Duration::from_secs(s.max(0.0).round() as u64);
     humantime::format_duration(d).to_string()
 }

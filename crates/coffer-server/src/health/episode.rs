@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 /// Opens or closes an episode kept under `key`: returns true when `violated`
 /// begins a new one (the caller emits its event).
-pub(super) fn episode(
+pub(crate) fn episode(
     catalog: &Catalog,
     key: &str,
     violated: Option<bool>,

@@ -57,6 +57,8 @@ mod wal;
 pub(crate) mod tests;
 
 pub use anomaly::{check_size, job_size, TOTAL_BYTES};
+pub(crate) use duration::human_secs;
+pub(crate) use episode::episode;
 pub use evaluate::{evaluate, refresh, source_health, INTERVAL};
 pub use status::Status;
 pub use wal::{no_wal, wal_probe, WalProbe};

@@ -1,4 +1,5 @@
 //! The restore-test job around one run: the catalog job (CREATED,
+//! PENDING while the data packs of a snapshot of a cold vault thaw,
 //! RUNNING, then COMPLETED, FAILED, ABORTED, or SKIPPED when the vault
 //! holds no snapshot of the source yet), the time limit as a [`Cancel`]
 //! fired by a watcher thread, the cancel scope the restore's processes run
@@ -86,6 +87,23 @@ pub fn run_job(
         cancel: Cancel::default(),
         nothing_to_test: None,
     };
+    // The snapshot is picked before the job runs: one of a cold vault
+    // waits as PENDING while its data packs thaw (outside the time limit,
+    // which measures the restore), then the job is RUNNING.
+    let picked = pick(config, test, &source).and_then(|p| {
+        if let Some(p) = &p {
+            let r = crate::thaw::Restoring {
+                vault: &p.vault,
+                index: &p.index,
+                id: &p.id,
+                snap: &p.snap,
+            };
+            if let Some(vc) = config.vault(&test.vault) {
+                crate::thaw::thaw_for_job(catalog, id, vc, &r, Some(cancel.clone()))?;
+            }
+        }
+        Ok(p)
+    });
     if let Err(e) = catalog.start_job(id) {
         t.details.validation = Validation::Failed;
         let o = JobOutcome {
@@ -122,7 +140,14 @@ pub fn run_job(
     };
     let result = {
         let _scope = process::cancel_scope(&t.cancel);
-        execute(config, test, &source, &mut t)
+        match picked {
+            Err(e) => Err(e),
+            Ok(None) => {
+                t.nothing_to_test = Some(no_snapshot_yet(config, test, &source, Timestamp::now()));
+                Ok(())
+            }
+            Ok(Some(p)) => execute(config, test, p, &mut t),
+        }
     };
     done.store(true, Ordering::SeqCst);
     let _ = watcher.join();
@@ -196,12 +221,22 @@ fn refresh_health(config: &Config, catalog: &Catalog, id: JobId, source: &str) {
     }
 }
 
-fn execute(
-    config: &Config,
+/// The snapshot one run tests, with its vault and index.
+struct Picked<'a> {
+    src: &'a crate::config::SourceConfig,
+    vault: coffer_core::Vault,
+    index: coffer_core::Index,
+    id: coffer_core::Id,
+    snap: coffer_core::Snapshot,
+}
+
+/// The snapshot of `source` that this run of `test` restores; `None` when
+/// the vault holds none yet.
+fn pick<'a>(
+    config: &'a Config,
     test: &RestoreTestConfig,
     source: &str,
-    t: &mut Run,
-) -> ServerResult<()> {
+) -> ServerResult<Option<Picked<'a>>> {
     let src = config.source(source).ok_or_else(|| {
         failed(format!(
             "source `{source}` is not in {}",
@@ -210,13 +245,34 @@ fn execute(
     })?;
     let vault = open_vault(config, &test.vault)?;
     let Some((id, snap)) = pick_snapshot(&vault, test, source)? else {
-        t.nothing_to_test = Some(no_snapshot_yet(config, test, source, Timestamp::now()));
-        return Ok(());
+        return Ok(None);
     };
-    t.details.snapshot = Some(id.to_hex());
     let index = vault
         .load_index()
         .map_err(|e| failed(format!("vault `{}`: {e}", test.vault)))?;
+    Ok(Some(Picked {
+        src,
+        vault,
+        index,
+        id,
+        snap,
+    }))
+}
+
+fn execute(
+    config: &Config,
+    test: &RestoreTestConfig,
+    p: Picked<'_>,
+    t: &mut Run,
+) -> ServerResult<()> {
+    let Picked {
+        src,
+        vault,
+        index,
+        id,
+        snap,
+    } = p;
+    t.details.snapshot = Some(id.to_hex());
     let spec = with_password(src)?;
     let ctx = Ctx {
         config,

@@ -11,6 +11,12 @@
 //! this morning). A task seen for the first time starts from `now`. Its
 //! completion window counts from when it starts.
 //!
+//! A task with a start window (`[[prune]]` entries) follows the rules'
+//! windows instead: a run that cannot start within its start window after
+//! its scheduled time (the daemon was down, or the previous run still
+//! going) is recorded EXPIRED and not run, and its completion window
+//! counts from the scheduled time.
+//!
 //! A restore test or verification whose first backup is under way waits
 //! for it ([`TaskKind::first_backup_in_flight`]): its job is PENDING with
 //! the reason, and starts when that backup ends.
@@ -134,8 +140,8 @@ impl TaskKind {
             ),
             TaskKind::Report(r) => format!("writing report {}", r.name),
             TaskKind::Prune(p) => format!(
-                "pruning vault {} (repacking below {}%; prune {})",
-                p.vault, p.repack_below, p.name
+                "pruning vault {} (repacking below {}%, at most {}% of its data; prune {})",
+                p.vault, p.repack_below, p.max_repack_percent, p.name
             ),
         }
     }
@@ -151,8 +157,12 @@ pub struct PeriodicTask {
     pub schedule: Schedule,
     /// The zone its schedule is read in.
     pub timezone: TimeZone,
-    /// A run still going this long after it started is stopped.
+    /// A run still going this long after it started (or, with a start
+    /// window, after its scheduled time) is stopped.
     pub completion_window: SignedDuration,
+    /// A run not started this long after its scheduled time is EXPIRED;
+    /// `None`: it runs whenever it can (catch-up).
+    pub start_window: Option<SignedDuration>,
     /// What it does.
     pub kind: TaskKind,
 }
@@ -166,6 +176,7 @@ impl PeriodicTask {
                 schedule: schedule.clone(),
                 timezone: tz.clone(),
                 completion_window: window,
+                start_window: None,
                 kind: what,
             }
         };
@@ -183,14 +194,17 @@ impl PeriodicTask {
         }
         for p in &config.prune {
             let what = TaskKind::Prune(p.clone());
-            out.push(task(
-                "prune",
-                &p.name,
-                &p.schedule,
-                &p.timezone,
-                p.completion_window,
-                what,
-            ));
+            out.push(PeriodicTask {
+                start_window: Some(p.start_window),
+                ..task(
+                    "prune",
+                    &p.name,
+                    &p.schedule,
+                    &p.timezone,
+                    p.completion_window,
+                    what,
+                )
+            });
         }
         // A restore test stops itself at its timeout (TIMED_OUT); the
         // completion window is only a backstop past it.
@@ -221,6 +235,21 @@ impl PeriodicTask {
         out
     }
 
+    /// When a run scheduled at `scheduled` and started at `started` must
+    /// end: its completion window from the scheduled time when the task has
+    /// a start window (as a rule's run), from its start otherwise.
+    pub fn completion_deadline(
+        &self,
+        scheduled: Option<Timestamp>,
+        started: Timestamp,
+    ) -> Timestamp {
+        let from = match (self.start_window, scheduled) {
+            (Some(_), Some(t)) => t,
+            _ => started,
+        };
+        from + self.completion_window
+    }
+
     /// The catalog key-value key holding the newest scheduled time handled.
     pub fn kv_key(&self) -> String {
         format!("task/{}/last_scheduled", self.id)
@@ -234,6 +263,9 @@ pub struct DueTasks {
     pub run: Vec<(usize, Timestamp)>,
     /// New last handled times, per task id.
     pub last_scheduled: Vec<(String, Timestamp)>,
+    /// Runs to record EXPIRED, not run: by index, with their scheduled time
+    /// and why.
+    pub expire: Vec<(usize, Timestamp, String)>,
 }
 
 /// Which tasks are due at `now`, given per task id the newest scheduled
@@ -256,6 +288,22 @@ pub fn due_tasks(
         };
         if newest <= prev || busy.contains(&t.id) {
             continue;
+        }
+        if let Some(w) = t.start_window {
+            if now >= newest + w {
+                d.expire.push((
+                    i,
+                    newest,
+                    format!(
+                        "missed: not started within its start window ({}) after {}; the daemon was not running, or the previous run of {} was still going",
+                        humantime::format_duration(w.unsigned_abs()),
+                        newest.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                        t.id
+                    ),
+                ));
+                d.last_scheduled.push((t.id.clone(), newest));
+                continue;
+            }
         }
         d.run.push((i, newest));
         d.last_scheduled.push((t.id.clone(), newest));

@@ -581,3 +581,43 @@ fn a_verification_waits_for_the_first_backup_into_its_vault() {
         None
     );
 }
+
+#[test]
+fn issue17_a_prune_that_cannot_start_in_its_start_window_expires() {
+    let config = crate::config::Config::parse(
+        "[[vault]]\nname = \"v\"\nurl = \"/v\"\nkey_file = \"k\"\n[[prune]]\nname = \"p\"\nvault = \"v\"\nschedule = \"0 3 * * *\"\nstart_window = \"1h\"\ncompletion_window = \"2h\"\n",
+        std::path::Path::new("t.toml"),
+    )
+    .unwrap();
+    let tasks = PeriodicTask::all(&config);
+    let t = &tasks[0];
+    assert_eq!(t.id, "prune/p");
+    let mut last = BTreeMap::new();
+    last.insert(t.id.clone(), ts("2026-03-01T03:00:00Z"));
+    let busy = HashSet::new();
+    // Inside the window: it runs, and must end 2h after 03:00, not after
+    // its start.
+    let d = due_tasks(&tasks, &last, &busy, ts("2026-03-02T03:30:00Z"));
+    assert_eq!(d.run, vec![(0, ts("2026-03-02T03:00:00Z"))]);
+    assert!(d.expire.is_empty());
+    assert_eq!(
+        t.completion_deadline(Some(ts("2026-03-02T03:00:00Z")), ts("2026-03-02T03:30:00Z")),
+        ts("2026-03-02T05:00:00Z")
+    );
+    // Past it (the daemon was down): EXPIRED, not run, and handled.
+    let d = due_tasks(&tasks, &last, &busy, ts("2026-03-02T04:00:00Z"));
+    assert!(d.run.is_empty(), "{d:?}");
+    assert_eq!(d.expire.len(), 1);
+    assert_eq!(d.expire[0].1, ts("2026-03-02T03:00:00Z"));
+    assert!(d.expire[0].2.contains("start window (1h)"), "{d:?}");
+    assert_eq!(
+        d.last_scheduled,
+        vec![("prune/p".to_string(), ts("2026-03-02T03:00:00Z"))]
+    );
+    // A task without one (verify) still counts from its start.
+    let v = task("a", "0 3 * * *");
+    assert_eq!(
+        v.completion_deadline(Some(ts("2026-03-02T03:00:00Z")), ts("2026-03-02T04:00:00Z")),
+        ts("2026-03-02T04:00:00Z") + v.completion_window
+    );
+}

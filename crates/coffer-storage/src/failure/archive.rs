@@ -10,11 +10,7 @@ use coffer_core::{StorageError, StorageErrorKind, THAW_CHECK};
 
 use super::{Request, S3Place};
 
-/// Whether objects of storage class `class` must be restored before a GET.
-/// GLACIER_IR (Glacier Instant Retrieval) reads at once, so it is not one.
-pub(crate) fn is_archive_class(class: &str) -> bool {
-    class.eq_ignore_ascii_case("GLACIER") || class.eq_ignore_ascii_case("DEEP_ARCHIVE")
-}
+pub(crate) use coffer_core::backend::is_archive_class;
 
 /// Whether a HEAD's `x-amz-restore` says a thawed copy is ready to read
 /// (`ongoing-request="false", expiry-date="…"`).

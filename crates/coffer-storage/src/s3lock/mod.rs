@@ -1,5 +1,5 @@
 //! S3 calls that OpenDAL does not expose: object lock retention on writes
-//! and afterwards, bucket versioning and object lock configuration, deleting
+//! and afterwards, RestoreObject (thawing GLACIER and DEEP_ARCHIVE objects), bucket versioning and object lock configuration, deleting
 //! one object version, and the probe built from them.
 //!
 //! Requests are signed with reqsign's AWS SigV4 signer and sent with
@@ -12,10 +12,12 @@
 //!
 //! Files: [`client`] holds the signed request (SigV4 signing, retries,
 //! error bodies); [`objects`] the per-object calls (PUT with retention, HEAD,
-//! PutObjectRetention, DELETE of a version); [`bucket`] the bucket calls
+//! PutObjectRetention, DELETE of a version); [`list`] ListObjectsV2 with
+//! each object's storage class; [`bucket`] the bucket calls
 //! (versioning, object lock configuration, the store's clock, CreateBucket);
 //! [`blocking`] the blocking [`ObjectLockClient`] and [`probe`] its probe;
-//! [`retention`] compares retentions; [`encoding`] and [`xml`] the wire
+//! [`restore`] RestoreObject (thawing an archived object) and the
+//! `x-amz-restore` header; [`retention`] compares retentions; [`encoding`] and [`xml`] the wire
 //! forms; [`error`] the typed [`S3Error`].
 
 mod blocking;
@@ -23,8 +25,10 @@ mod bucket;
 mod client;
 mod encoding;
 mod error;
+mod list;
 mod objects;
 mod probe;
+mod restore;
 mod retention;
 mod xml;
 
@@ -33,9 +37,11 @@ pub use client::S3Client;
 pub use error::S3Error;
 pub use objects::HeadInfo;
 pub use probe::{CheckStatus, ProbeCheck, ProbeReport};
+pub use restore::RestoreAnswer;
 
 pub(crate) use encoding::encode;
 pub(crate) use error::storage_err;
+pub(crate) use restore::state_of;
 pub(crate) use retention::{covers, stronger};
 pub(crate) use xml::xml_tag;
 

@@ -28,6 +28,11 @@ use crate::vault::handle::Vault;
 /// at every backup.
 pub const RETENTION_SLACK_DAYS: u32 = 1;
 
+/// The snapshots that need store retention, each with until when, and the
+/// lock's mode (see [`Vault::store_protected_snapshots`]).
+pub(crate) type ProtectedSnapshots<'a> =
+    Option<(LockMode, Vec<(&'a Id, &'a crate::Snapshot, Timestamp)>)>;
+
 /// Which objects need store retention until when (see
 /// [`Vault::plan_store_retention`]).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -102,10 +107,6 @@ impl Vault {
         snaps: Option<&[(Id, crate::Snapshot)]>,
         now: Timestamp,
     ) -> Result<RetentionPlan> {
-        let state = self.lock_state()?;
-        let Some(lock) = state.lock.filter(|l| l.store_enforced) else {
-            return Ok(RetentionPlan::default());
-        };
         let all;
         let snaps = match snaps {
             Some(s) => s,
@@ -114,31 +115,13 @@ impl Vault {
                 &all[..]
             }
         };
+        let Some((mode, needed)) = self.store_protected_snapshots(snaps, now)? else {
+            return Ok(RetentionPlan::default());
+        };
         let mut plan = RetentionPlan {
-            mode: Some(lock.mode),
+            mode: Some(mode),
             ..Default::default()
         };
-        let needed: Vec<(&Id, &crate::Snapshot, Timestamp)> = snaps
-            .iter()
-            .filter_map(|(id, snap)| {
-                // A time that does not parse is not the epoch (which would
-                // need no retention): the objects get a full period from now.
-                let time = snap.time.parse().unwrap_or(now);
-                let cap = add_days(
-                    time,
-                    lock.policy
-                        .max_retention_days
-                        .max(lock.policy.min_retention_days),
-                );
-                let until =
-                    snapshot_protections(Some(&lock), time, snap.retain_until_timestamp(), false)
-                        .into_iter()
-                        .map(|p| p.until)
-                        .max()?
-                        .min(cap);
-                (until > now).then_some((id, snap, until))
-            })
-            .collect();
         if needed.is_empty() {
             return Ok(plan);
         }
@@ -187,6 +170,44 @@ impl Vault {
             }
         }
         Ok(plan)
+    }
+
+    /// The snapshots of `snaps` that still need store retention at `now`,
+    /// each with the time until which it needs it (see
+    /// [`Vault::plan_store_retention`]), and the lock's mode; `None` when
+    /// no lock in force is store-enforced. Prune uses it to give the packs
+    /// it writes what their newest snapshot needs.
+    pub(crate) fn store_protected_snapshots<'a>(
+        &self,
+        snaps: &'a [(Id, crate::Snapshot)],
+        now: Timestamp,
+    ) -> Result<ProtectedSnapshots<'a>> {
+        let state = self.lock_state()?;
+        let Some(lock) = state.lock.filter(|l| l.store_enforced) else {
+            return Ok(None);
+        };
+        let needed = snaps
+            .iter()
+            .filter_map(|(id, snap)| {
+                // A time that does not parse is not the epoch (which would
+                // need no retention): the objects get a full period from now.
+                let time = snap.time.parse().unwrap_or(now);
+                let cap = add_days(
+                    time,
+                    lock.policy
+                        .max_retention_days
+                        .max(lock.policy.min_retention_days),
+                );
+                let until =
+                    snapshot_protections(Some(&lock), time, snap.retain_until_timestamp(), false)
+                        .into_iter()
+                        .map(|p| p.until)
+                        .max()?
+                        .min(cap);
+                (until > now).then_some((id, snap, until))
+            })
+            .collect();
+        Ok(Some((lock.mode, needed)))
     }
 
     /// Makes the store retain every object of `plan` until its time (see

@@ -6,5 +6,6 @@ mod fixtures;
 mod formats;
 mod jobs;
 mod liveness;
+mod notify_claims;
 mod rule_state;
 mod schema;

@@ -519,3 +519,63 @@ fn prune_entries_parse_and_are_checked_with_positions() {
         "{e:?}"
     );
 }
+
+#[test]
+fn issue17_prune_windows_and_max_repack_percent_are_checked_with_positions() {
+    let c = Config::parse(
+        &with_prune(
+            "vault = \"main\"\nschedule = \"@daily\"\nmax_repack_percent = 10\nstart_window = \"1h\"\ncompletion_window = \"3h\"",
+        ),
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.prune[0].max_repack_percent, 10.0);
+    assert_eq!(c.prune[0].start_window, jiff::SignedDuration::from_hours(1));
+    assert_eq!(
+        c.prune[0].completion_window,
+        jiff::SignedDuration::from_hours(3)
+    );
+    let c = Config::parse(
+        &with_prune("vault = \"main\"\nschedule = \"@daily\""),
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.prune[0].max_repack_percent, 100.0);
+    assert_eq!(c.prune[0].start_window, super::DEFAULT_PRUNE_START_WINDOW);
+
+    let l = with_prune("").lines().count();
+    let e = errors(&with_prune(
+        "vault = \"main\"\nschedule = \"@daily\"\nmax_repack_percent = 101\nstart_window = \"0s\"",
+    ));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].starts_with(&format!(
+            "t.toml:{}:22: prune `weekly`: max_repack_percent = 101 is not a percentage",
+            l + 2
+        )),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with(&format!(
+            "t.toml:{}:16: start_window must be longer than zero",
+            l + 3
+        )),
+        "{e:?}"
+    );
+    let e = errors(&with_prune(
+        "vault = \"main\"\nschedule = \"@daily\"\nmax_repack_percent = -1",
+    ));
+    assert!(
+        e[0].contains("max_repack_percent = -1 is not a percentage"),
+        "{e:?}"
+    );
+    let e = errors(&with_prune(
+        "vault = \"main\"\nschedule = \"@daily\"\nstart_window = \"2h\"\ncompletion_window = \"1h\"",
+    ));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(&format!("t.toml:{}:", l + 3))
+            && e[0].contains("completion_window (1h) must be longer than start_window (2h)"),
+        "{e:?}"
+    );
+}

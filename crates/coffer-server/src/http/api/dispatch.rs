@@ -186,6 +186,7 @@ fn run(s: &AppState, c: &Call, now: Timestamp) -> Answer {
         Op::Report => return report::report(config, catalog, now, &c.query),
         Op::Events => return events::events(catalog, now, &c.query),
         Op::WhoAmI => return ok(me::whoami(&c.principal)),
+        Op::Fleet => return ok(crate::fleet::view::stored(catalog).map_err(ApiError::internal)?),
         Op::RuleRun
         | Op::Verify
         | Op::RestoreTestRun

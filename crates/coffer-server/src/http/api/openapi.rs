@@ -197,6 +197,11 @@ fn op_doc(op: Op, s: &mut Schemas) -> OpDoc {
             vec![],
             s.one::<m::WhoAmI>(),
         ),
+        Op::Fleet => read(
+            "Every host that writes fleet records into the configured vaults: when it was last heard of, whether it is silent, and each source against its RPO and RTO, as the daemon last read them",
+            vec![],
+            s.one::<m::FleetStatus>(),
+        ),
         Op::Release => act("Release the legal hold of a snapshot",
             None,
             "200",

@@ -1,6 +1,8 @@
 //! `POST /vaults/{vault}/snapshots/{snapshot}/restore`: a files snapshot
 //! restored, as a `restore` job, into a new directory under the state
-//! directory's `restores/` (the client names no server path).
+//! directory's `restores/` (the client names no server path). A snapshot
+//! of a vault in an archive storage class is thawed first: the job is
+//! PENDING until its data packs read (see [`crate::thaw`]).
 
 use crate::catalog::Trigger;
 use crate::http::api::respond::{accepted, open_vault, Answer, ApiError, Call};
@@ -55,14 +57,25 @@ pub(super) fn restore(s: &AppState, c: &Call, now: Timestamp) -> Answer {
     let job_id = s.catalog.create_job(&job).map_err(ApiError::internal)?;
     let catalog = s.catalog.clone();
     let t2 = target.clone();
+    let vc = s.config.vault(&vault).cloned();
     std::thread::spawn(move || {
-        if catalog.start_job(job_id).is_err() {
-            return;
-        }
         // The one restore of every front end: names are validated as trees
-        // decode, and a hostile snapshot fails the job naming its path.
+        // decode, and a hostile snapshot fails the job naming its path. A
+        // snapshot of a cold vault first waits as PENDING while it thaws.
         let run = || -> crate::model::ServerResult<coffer_sources::files::RestoreStats> {
             let index = v.load_index()?;
+            if let Some(vc) = &vc {
+                let r = crate::thaw::Restoring {
+                    vault: &v,
+                    index: &index,
+                    id: &id,
+                    snap: &snap,
+                };
+                crate::thaw::thaw_for_job(&catalog, job_id, vc, &r, None)?;
+            }
+            catalog
+                .start_job(job_id)
+                .map_err(|e| crate::model::ServerError::internal(e.to_string()))?;
             let destination = coffer_sources::restore::Destination::Directory {
                 target: t2.clone(),
                 includes,

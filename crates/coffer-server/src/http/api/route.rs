@@ -49,6 +49,8 @@ pub enum Op {
     Restore,
     /// Who the caller is: its token's name, role and what it may do.
     WhoAmI,
+    /// Every host of the fleet, from the vaults' fleet records.
+    Fleet,
 }
 
 /// The lowest role that may forget for real (`dry_run: false`); a preview
@@ -80,6 +82,7 @@ impl Op {
             Op::Release => "release",
             Op::Restore => "restore",
             Op::WhoAmI => "whoami",
+            Op::Fleet => "fleet",
         }
     }
 }
@@ -106,7 +109,8 @@ impl Op {
             | Op::RestoreTests
             | Op::Report
             | Op::Events
-            | Op::WhoAmI => return None,
+            | Op::WhoAmI
+            | Op::Fleet => return None,
         })
     }
 }

@@ -39,6 +39,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/restore-tests", Role::Viewer, Op::RestoreTests),
     r("GET", "/report", Role::Viewer, Op::Report),
     r("GET", "/events", Role::Viewer, Op::Events),
+    r("GET", "/fleet", Role::Viewer, Op::Fleet),
     r(
         "POST",
         "/rules/{plan}/{rule}/run",

@@ -106,6 +106,7 @@ fn snapshot(full: bool) -> coffer_core::Snapshot {
             vault: "ab".repeat(16),
             snapshot: Id([3; 32]),
         }),
+        rewritten_from: full.then_some(Id([4; 32])),
     }
 }
 

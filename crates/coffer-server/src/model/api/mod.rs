@@ -10,9 +10,10 @@
 //! its JSON field for field, and the handler converts.
 //!
 //! One file per resource area: `meta` (the error body, the document
-//! itself), `me` (who the caller is), `vaults`, `sources`, `rules`, `jobs`, `snapshots`, `restore`,
+//! itself), `me` (who the caller is), `fleet` (every host of the fleet), `vaults`, `sources`, `rules`, `jobs`, `snapshots`, `restore`,
 //! `report`, `forget`, `holds`.
 
+mod fleet;
 mod forget;
 mod holds;
 mod jobs;
@@ -25,6 +26,7 @@ mod snapshots;
 mod sources;
 mod vaults;
 
+pub use fleet::{FleetHost, FleetSource, FleetStatus};
 pub use forget::{
     ForgetAnswer, ForgetItemView, ForgetPlanView, ForgetRequest, ForgetStatsView, LockModeView,
     LockPolicyView, ProtectionView, RefusalView, RetentionPolicyView, VaultLockView,

@@ -100,6 +100,10 @@ pub struct SnapshotView {
     /// Where it was copied from; absent for a snapshot a backup wrote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<OriginView>,
+    /// The snapshot it replaced (64 hex digits), when `coffer rewrite`
+    /// wrote it; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewritten_from: Option<String>,
 }
 
 /// The query of `GET /vaults/{vault}/snapshots/{snapshot}/files`.
