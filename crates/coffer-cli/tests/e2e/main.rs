@@ -33,6 +33,7 @@ mod restore_test;
 mod restore_test_skips;
 mod retention;
 mod storage_errors;
+mod tier_chain;
 mod tiers;
 mod vault_e2e;
 mod verify;

@@ -22,7 +22,7 @@
 //! One file per section, each holding the section as written (its `Raw…`
 //! type, every checked value [`toml::Spanned`]), the checked type the
 //! daemon uses, and the validation from one to the other: `vault`,
-//! `source`, `plan` (rules, windows, retention, copies, cold tier),
+//! `source`, `plan` (rules, windows, retention, copies, the chain of tiers),
 //! `anomaly`, `compliance`, `report`, `restore_test`, `verify`, `prune`, `server`
 //! and `notify`. `validate` holds what they all share (the validator that
 //! collects `file:line:column` errors, the spanned type, durations,
@@ -41,6 +41,7 @@ mod restore_test;
 mod secret;
 mod server;
 mod source;
+mod tiers;
 mod validate;
 mod vault;
 mod verify;
@@ -68,6 +69,7 @@ pub use secret::SecretRef;
 pub use server::{ServerConfig, TlsFiles, DEFAULT_STORAGE_REFRESH};
 pub use source::{SourceConfig, SourceKind};
 pub use validate::{ConfigError, ConfigErrors};
+pub use tiers::TierConfig;
 pub use vault::{parse_size, KeySource, Tier, VaultConfig};
 pub use verify::{VerifyConfig, DEFAULT_VERIFY_COMPLETION_WINDOW};
 
