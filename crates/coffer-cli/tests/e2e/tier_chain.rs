@@ -73,7 +73,10 @@ impl Chain {
 
     /// The snapshots of vault `v`: (time, id, origin snapshot), oldest first.
     fn snapshots(&self, v: &str) -> Vec<(String, String, Option<String>)> {
-        let o = self.vault_cmd(v, &["--json", "snapshots"]).output().unwrap();
+        let o = self
+            .vault_cmd(v, &["--json", "snapshots"])
+            .output()
+            .unwrap();
         assert!(o.status.success(), "snapshots of {v}: {}", stderr(&o));
         let j: Value = serde_json::from_slice(&o.stdout).unwrap();
         j.as_array()
@@ -120,7 +123,10 @@ fn issue17_daily_backups_pass_through_four_tiers_each_with_its_retention() {
     // tree that changed that day.
     for n in 0..30 {
         write(&c.env.path("data/day.txt"), format!("day {n}\n").as_bytes());
-        write(&c.env.path(&format!("data/d/{n}.bin")), &noise(n as u64, 20_000));
+        write(
+            &c.env.path(&format!("data/d/{n}.bin")),
+            &noise(n as u64, 20_000),
+        );
         c.run_at(day(n));
     }
     // At 2026-01-14 12:00: hot keeps what is at most 2 days old; warm what
@@ -144,7 +150,9 @@ fn issue17_daily_backups_pass_through_four_tiers_each_with_its_retention() {
     // in cold, which no longer holds it: moved, not copied).
     let cold_ids: Vec<String> = c.snapshots("cold").into_iter().map(|s| s.1).collect();
     for (_, _, origin) in &archive {
-        let o = origin.as_deref().expect("an archive snapshot without origin");
+        let o = origin
+            .as_deref()
+            .expect("an archive snapshot without origin");
         assert!(!cold_ids.iter().any(|i| i == o), "{o} still in cold");
     }
 
@@ -159,12 +167,20 @@ fn issue17_daily_backups_pass_through_four_tiers_each_with_its_retention() {
     };
     assert_eq!(of("backup", &|_| true).len(), 30);
     for (from, to) in [("hot", "warm"), ("warm", "cold"), ("cold", "archive")] {
-        let copies = of("copy", &|j| j["vault"] == from && j["destination_vault"] == to);
+        let copies = of("copy", &|j| {
+            j["vault"] == from && j["destination_vault"] == to
+        });
         assert!(!copies.is_empty(), "no copy job {from} -> {to}: {jobs:#?}");
-        assert!(copies.iter().all(|s| s == "COMPLETED"), "{from} -> {to}: {copies:?}");
+        assert!(
+            copies.iter().all(|s| s == "COMPLETED"),
+            "{from} -> {to}: {copies:?}"
+        );
         let forgets = of("forget", &|j| j["vault"] == from);
         assert!(!forgets.is_empty(), "no forget job in {from}");
-        assert!(forgets.iter().all(|s| s == "COMPLETED"), "{from}: {forgets:?}");
+        assert!(
+            forgets.iter().all(|s| s == "COMPLETED"),
+            "{from}: {forgets:?}"
+        );
     }
     // The backup job's events tell the moves.
     let last = jobs.iter().find(|j| j["kind"] == "backup").unwrap();
@@ -182,13 +198,19 @@ fn issue17_daily_backups_pass_through_four_tiers_each_with_its_retention() {
     let (_, id, _) = &archive[0];
     let target = c.env.path("restored");
     let o = c
-        .vault_cmd("archive", &["restore", id, "--target", target.to_str().unwrap(), "-q"])
+        .vault_cmd(
+            "archive",
+            &["restore", id, "--target", target.to_str().unwrap(), "-q"],
+        )
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let data = c.env.path("data");
     let root = target.join(data.strip_prefix("/").unwrap());
-    assert_eq!(std::fs::read_to_string(root.join("day.txt")).unwrap(), "day 12\n");
+    assert_eq!(
+        std::fs::read_to_string(root.join("day.txt")).unwrap(),
+        "day 12\n"
+    );
     assert!(root.join("d/12.bin").exists() && !root.join("d/13.bin").exists());
     // Every tier's vault passes check.
     for v in VAULTS {

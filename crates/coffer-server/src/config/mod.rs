@@ -68,8 +68,8 @@ pub use restore_test::{
 pub use secret::SecretRef;
 pub use server::{ServerConfig, TlsFiles, DEFAULT_STORAGE_REFRESH};
 pub use source::{SourceConfig, SourceKind};
-pub use validate::{ConfigError, ConfigErrors};
 pub use tiers::TierConfig;
+pub use validate::{ConfigError, ConfigErrors};
 pub use vault::{parse_size, KeySource, Tier, VaultConfig};
 pub use verify::{VerifyConfig, DEFAULT_VERIFY_COMPLETION_WINDOW};
 

@@ -98,7 +98,11 @@ impl RuleConfig {
                 (true, false) => "the tier's retention",
                 (false, _) => own,
             };
-            out.push((t.vault.as_str(), &t.retention, format!("{what} in {}", t.label(n))));
+            out.push((
+                t.vault.as_str(),
+                &t.retention,
+                format!("{what} in {}", t.label(n)),
+            ));
         }
         for c in &self.copy_to {
             let what = if c.retention.keeps_everything() {

@@ -133,8 +133,15 @@ impl Validator<'_> {
             let days = *s.after_days.get_ref();
             let who = format!("rule `{id}`: {}", s.label);
             if days == 0 {
-                let field = if is_legacy { "cold_after_days" } else { "after_days" };
-                self.at(s.after_days, format!("rule `{id}`: {field} must be at least 1"));
+                let field = if is_legacy {
+                    "cold_after_days"
+                } else {
+                    "after_days"
+                };
+                self.at(
+                    s.after_days,
+                    format!("rule `{id}`: {field} must be at least 1"),
+                );
             } else if let Some(p) = prev_days.filter(|p| days <= *p) {
                 self.at(s.after_days, format!("{who}: after_days ({days}) must be more than the tier before's ({p}): snapshots move down the chain as they age"));
             }
@@ -162,7 +169,13 @@ impl Validator<'_> {
                     } else {
                         "the vault of another tier"
                     };
-                    self.at(s.vault, format!("{who}: vault `{}` is {whose}; each tier needs a vault of its own", v.name));
+                    self.at(
+                        s.vault,
+                        format!(
+                            "{who}: vault `{}` is {whose}; each tier needs a vault of its own",
+                            v.name
+                        ),
+                    );
                 } else if v.tier == Tier::Hot {
                     self.at(s.vault, format!("{who}: vault `{}` is a hot vault: set tier = \"warm\", \"cold\" or \"archive\" on it (with its storage_class) or name another", v.name));
                 } else if v.tier < prev_tier {
@@ -173,7 +186,10 @@ impl Validator<'_> {
                 let (span, what) = match s.retention {
                     Some(r) => (r.span(), "the tier's retention"),
                     None if is_legacy => (retention_span.clone(), "its retention"),
-                    None => (retention_span.clone(), "its retention (which the tier keeps)"),
+                    None => (
+                        retention_span.clone(),
+                        "its retention (which the tier keeps)",
+                    ),
                 };
                 let what = if is_legacy {
                     what.to_string()

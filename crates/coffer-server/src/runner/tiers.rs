@@ -147,7 +147,15 @@ impl Runner {
         if done.verified.is_empty() {
             return;
         }
-        self.forget_moved(parent, rule, source, (from, from_name), &label, tier, done.verified);
+        self.forget_moved(
+            parent,
+            rule,
+            source,
+            (from, from_name),
+            &label,
+            tier,
+            done.verified,
+        );
     }
 
     /// The forget job of a move: forgets `ids` (whose copies in the tier

@@ -228,7 +228,11 @@ fn check_snapshots_fails_only_the_snapshot_whose_pack_is_gone() {
     for p in &r.problems {
         assert_eq!(p.snapshot_ids, vec![a], "{p:?}");
     }
-    assert!(r.problems.iter().any(|p| p.detail == "pack is missing"), "{:?}", r.problems);
+    assert!(
+        r.problems.iter().any(|p| p.detail == "pack is missing"),
+        "{:?}",
+        r.problems
+    );
     assert!(check_snapshots(&v, &[b], &Cancel::default()).unwrap().ok());
     // A snapshot that is not there is a problem, not an error.
     let gone = Id([7; 32]);

@@ -5,8 +5,8 @@
 //! `[[notify]]`, a vault's `capacity`) are tested in `monitoring`.
 
 mod lock;
-mod tiers;
 mod monitoring;
+mod tiers;
 
 use super::secret::url_has_password;
 use super::*;
@@ -88,7 +88,11 @@ fn the_example_is_valid() {
     assert!(matches!(ldap, SourceSpec::Command { ref name, .. } if name == "ldap.ldif"));
     assert_eq!(c.vault("archive").unwrap().tier, Tier::Archive);
     let homes = c.rules().nth(1).unwrap();
-    let chain: Vec<(u32, &str)> = homes.tiers.iter().map(|t| (t.after_days, t.vault.as_str())).collect();
+    let chain: Vec<(u32, &str)> = homes
+        .tiers
+        .iter()
+        .map(|t| (t.after_days, t.vault.as_str()))
+        .collect();
     assert_eq!(chain, [(30, "warm"), (90, "cold"), (365, "archive")]);
     assert_eq!(homes.tiers[2].retention.keep_yearly, Some(7));
     let every = c.rules().nth(2).unwrap();

@@ -77,7 +77,11 @@ fn issue17_a_chain_of_four_tiers_is_read_with_each_tiers_retention() {
         .collect();
     assert_eq!(
         got,
-        [(30, "warm", true), (90, "cold", true), (365, "archive", true)]
+        [
+            (30, "warm", true),
+            (90, "cold", true),
+            (365, "archive", true)
+        ]
     );
     assert_eq!(r.tiers[2].retention.keep_yearly, Some(7));
     // Every vault the rule keeps snapshots in, for the lock checks.
@@ -142,8 +146,13 @@ fn issue17_each_tier_needs_a_vault_of_its_own_and_not_a_hot_one() {
     let (l, c) = at(&text, "\"warm\" }", 1);
     assert_eq!(e[1], format!("t.toml:{l}:{c}: rule `p/r`: tier 3 (vault `warm`): vault `warm` is the vault of another tier; each tier needs a vault of its own"));
 
-    let text = config("tiers = [{ after_days = 10, vault = \"cold\" }, { after_days = 20, vault = \"warm\" }]")
-        .replace("name = \"archive\"\nurl = \"s3://b/archive\"\npassword_env = \"PW\"\ntier = \"archive\"", "name = \"archive\"\nurl = \"s3://b/archive\"\npassword_env = \"PW\"\ntier = \"hot\"");
+    let text = config(
+        "tiers = [{ after_days = 10, vault = \"cold\" }, { after_days = 20, vault = \"warm\" }]",
+    )
+    .replace(
+        "name = \"archive\"\nurl = \"s3://b/archive\"\npassword_env = \"PW\"\ntier = \"archive\"",
+        "name = \"archive\"\nurl = \"s3://b/archive\"\npassword_env = \"PW\"\ntier = \"hot\"",
+    );
     let m = one_error(&text);
     assert!(m.contains("tier 2 (vault `warm`): vault `warm` is a warm vault, below the tier before's (cold); order the chain hot, warm, cold, archive"), "{m}");
     let m = one_error(&config("tiers = [{ after_days = 10, vault = \"nope\" }]"));
@@ -175,7 +184,8 @@ fn issue17_a_retention_that_deletes_before_the_next_tier_is_refused() {
 #[test]
 fn issue17_a_tiers_retention_must_fit_its_vaults_lock() {
     // keep_last alone may keep a snapshot forever: beyond the archive's 3000 days.
-    let text = config("tiers = [{ after_days = 30, vault = \"archive\", retention = { keep_last = 3 } }]");
+    let text =
+        config("tiers = [{ after_days = 30, vault = \"archive\", retention = { keep_last = 3 } }]");
     let (l, c) = at(&text, "{ keep_last = 3 }", 0);
     let m = one_error(&text);
     assert!(
@@ -210,5 +220,10 @@ fn issue17_tiers_and_cold_after_days_together_are_refused() {
 fn issue17_an_unknown_tier_field_is_refused_with_did_you_mean() {
     let text = config("tiers = [{ after_day = 30, vault = \"warm\" }]");
     let e = check(&text).unwrap_err();
-    assert!(e.iter().any(|m| m.contains("unknown field `after_day`") && m.contains("did you mean `after_days`?")), "{e:#?}");
+    assert!(
+        e.iter()
+            .any(|m| m.contains("unknown field `after_day`")
+                && m.contains("did you mean `after_days`?")),
+        "{e:#?}"
+    );
 }
