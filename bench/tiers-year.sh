@@ -112,10 +112,10 @@ tiers = [
 ]
 EOF
 export COFFER_CONFIG=$BENCH_DIR/coffer.toml
-"$COFFER_BIN" config check -q >&2 || die "config check failed"
 for v in hot warm cold archive; do
-    "$COFFER_BIN" init --vault "$v" --key-file "$v.key" >/dev/null
+    "$COFFER_BIN" init --vault "$BENCH_DIR/$v" --key-file "$BENCH_DIR/$v.key" >/dev/null 2>&1
 done
+"$COFFER_BIN" config check -q >&2 || die "config check failed"
 
 # The tree and its daily changes (reproducible: seeded by the day).
 python3 - "$FILES" "$FILE_KB" <<'EOF'
@@ -161,9 +161,9 @@ print(", ".join(f"{k} {v}" for k, v in sorted(c.items())))')
 echo "| vault | tier | snapshots | bytes before prune | bytes after prune | prune s | prune peak RSS MiB |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 for v in hot warm cold archive; do
-    n=$("$COFFER_BIN" --vault "$v" --key-file "$v.key" --json snapshots | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+    n=$("$COFFER_BIN" --vault "$BENCH_DIR/$v" --key-file "$BENCH_DIR/$v.key" --json snapshots | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
     before=$(du -sb "$v" | cut -f1)
-    COFFER_NOW=$now $TIME -v "$COFFER_BIN" --vault "$v" --key-file "$v.key" -q prune >/dev/null 2>"prune-$v.time" ||
+    COFFER_NOW=$now $TIME -v "$COFFER_BIN" --vault "$BENCH_DIR/$v" --key-file "$BENCH_DIR/$v.key" -q prune >/dev/null 2>"prune-$v.time" ||
         die "prune of $v failed: $(tail -30 "prune-$v.time")"
     after=$(du -sb "$v" | cut -f1)
     secs=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, a, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s}' "prune-$v.time")
