@@ -238,10 +238,7 @@ impl Runner {
         let meta = SnapshotMeta {
             host: None,
             tags,
-            retain_until: rule
-                .retention
-                .delete_after_days
-                .map(|d| coffer_core::retention::add_days(now, d)),
+            retain_until: retain_days(rule).map(|d| coffer_core::retention::add_days(now, d)),
             time: self.driven.then_some(now),
         };
         // A source's notices (why it waits) become the job's events.
@@ -617,6 +614,19 @@ pub fn open_vault(config: &Config, name: &str) -> ServerResult<Vault> {
             "vault `{name}`: {setting} does not open vault {vault}: no key slot accepts it (check that setting){skipped}"
         )),
         e => ServerError::vault(format!("vault `{name}`"), &e),
+    })
+}
+
+/// How many days a new snapshot of `rule` is kept in the rule's vault at
+/// least (its `retain_until`): the retention's `delete_after_days`, but no
+/// longer than the first tier's `after_days` when the rule has a chain of
+/// tiers, since the move there (verified first) is how the snapshot leaves
+/// this vault; a longer `retain_until` would refuse that move's forget.
+fn retain_days(rule: &RuleConfig) -> Option<u32> {
+    let d = rule.retention.delete_after_days?;
+    Some(match rule.tiers.first() {
+        Some(t) => d.min(t.after_days),
+        None => d,
     })
 }
 

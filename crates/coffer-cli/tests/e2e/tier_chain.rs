@@ -112,8 +112,12 @@ fn day(n: i64) -> Timestamp {
 
 #[test]
 fn issue17_daily_backups_pass_through_four_tiers_each_with_its_retention() {
+    // The rule's retention (30 days) applies in hot and, since the first
+    // tier gives none, in warm; each snapshot's retain_until (from it)
+    // must not stop the moves.
     let c = Chain::new(
-        "tiers = [\n\
+        "retention = { delete_after_days = 30 }\n\
+         tiers = [\n\
            { after_days = 2, vault = \"warm\" },\n\
            { after_days = 4, vault = \"cold\", retention = { keep_weekly = 10 } },\n\
            { after_days = 8, vault = \"archive\", retention = { keep_yearly = 7 } },\n\
