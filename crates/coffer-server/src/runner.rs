@@ -329,6 +329,10 @@ impl Runner {
             ));
         }
         // What follows a backup: a failure here is reported, not fatal.
+        // Moves down the chain of tiers come first, so that no retention
+        // forgets a snapshot that is due to move (and verified there);
+        // then the retention of the rule's vault and of each tier.
+        self.tier_moves(id, rule, source, &vault, cancel);
         if let Err(e) =
             self.apply_retention(id, &vault, &rule.vault, rule, &source.name, &rule.retention)
         {
@@ -338,6 +342,7 @@ impl Runner {
                 &format!("retention not applied: {e}"),
             );
         }
+        self.tier_retentions(id, rule, source);
         // A base backup rule with retention also prunes the archived WAL
         // that the remaining base backups no longer need. Its outcome goes
         // into the job's details (`wal_prune`) and events; a failure fails
@@ -361,7 +366,6 @@ impl Runner {
                 cancel,
             );
         }
-        self.tier_moves(id, rule, source, &vault, cancel);
         Ok(result)
     }
 

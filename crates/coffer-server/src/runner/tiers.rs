@@ -1,8 +1,11 @@
 //! Moving a rule's snapshots down its chain of tiers (issue 17): after each
 //! backup, for each tier in order, the rule's snapshots of the source that
 //! are older than the tier's `after_days` and still in the vault before it
-//! (the rule's own vault for the first tier) move into the tier's vault,
-//! and then the tier's retention applies there.
+//! (the rule's own vault for the first tier) move into the tier's vault.
+//! Only once every move is done do the retentions run (the rule's in its
+//! vault, then each tier's in its vault), so that a retention never forgets
+//! a snapshot that is due to move, and a snapshot whose daemon was stopped
+//! for months moves down several tiers in one run.
 //!
 //! One move is:
 //!
@@ -21,8 +24,9 @@
 //! 2. a **forget job** in the tier before (its own catalog row) that
 //!    forgets only the snapshots whose copy passed (a lock or hold there
 //!    still keeps them, and says so);
-//! 3. the tier's **retention** in the tier's vault (a forget job, as for
-//!    the rule's own vault), whether or not anything moved this time.
+//! 3. after every move, the tier's **retention** in the tier's vault (a
+//!    forget job, as for the rule's own vault), whether or not anything
+//!    moved this time.
 //!
 //! A tier whose move failed does not stop the next tier: that one moves
 //! what is already old enough in its own predecessor.
@@ -67,21 +71,32 @@ impl Runner {
                 }
             };
             self.move_into(parent, rule, source, (&from.0, &from.1), n, tier, cancel);
-            if let Err(e) = self.apply_retention(
-                parent,
-                &to,
-                &tier.vault,
-                rule,
-                &source.name,
-                &tier.retention,
-            ) {
+            from = (to, tier.vault.clone());
+        }
+    }
+
+    /// Applies each tier's retention in its vault to the rule's snapshots
+    /// of `source` (after [`Self::tier_moves`]); a failure is a warning
+    /// event of job `parent`.
+    pub(super) fn tier_retentions(&self, parent: JobId, rule: &RuleConfig, source: &SourceConfig) {
+        for (n, tier) in rule.tiers.iter().enumerate() {
+            let r = self.vault(&tier.vault).and_then(|to| {
+                self.apply_retention(
+                    parent,
+                    &to,
+                    &tier.vault,
+                    rule,
+                    &source.name,
+                    &tier.retention,
+                )
+            });
+            if let Err(e) = r {
                 self.event(
                     parent,
                     EventLevel::Warning,
-                    &format!("{label}: retention not applied: {e}"),
+                    &format!("{}: retention not applied: {e}", tier.label(n)),
                 );
             }
-            from = (to, tier.vault.clone());
         }
     }
 
