@@ -71,6 +71,12 @@ pub const CONFIG_COMMANDS: &[&str] = &[
     "prune",
 ];
 
+/// Subcommands of a vault-options command that read the configuration
+/// too and so take a `--config` of their own (`coffer vault usage` prices
+/// and names configured vaults); their command is not in
+/// [`CONFIG_COMMANDS`], so its other subcommands stay without it.
+pub const CONFIG_SUBCOMMANDS: &[&str] = &["vault usage"];
+
 /// The commands that take neither the vault options nor `--config` (a
 /// unit test checks that every command is in one of the three lists).
 #[cfg(test)]

@@ -3,7 +3,9 @@
 
 use clap::Command;
 
-use crate::cli::{command, parse_from, CONFIG_COMMANDS, OTHER_COMMANDS, VAULT_COMMANDS};
+use crate::cli::{
+    command, parse_from, CONFIG_COMMANDS, CONFIG_SUBCOMMANDS, OTHER_COMMANDS, VAULT_COMMANDS,
+};
 
 #[test]
 fn cli_definition_is_consistent() {
@@ -72,7 +74,7 @@ fn options_show_only_where_they_act() {
         let help = long_help(&path);
         let top = path.split(' ').next().unwrap();
         let vault = VAULT_COMMANDS.contains(&top);
-        let config = CONFIG_COMMANDS.contains(&top);
+        let config = CONFIG_COMMANDS.contains(&top) || CONFIG_SUBCOMMANDS.contains(&path.as_str());
         for flag in ["--vault", "--key-file", "--password-file"] {
             assert_eq!(
                 lists(&help, flag),

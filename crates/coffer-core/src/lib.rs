@@ -86,7 +86,10 @@ pub use backend::{
     ThawState, ThawStats, ThawTier, WriteRetention, THAW_CHECK,
 };
 pub use backup::{run_backup, BackupResult, SnapshotMeta, SourceOutput};
-pub use check::{check, check_with_cancel, CheckOptions, CheckReport, Problem, ReadData};
+pub use check::{
+    check, check_snapshots, check_with_cancel, CheckOptions, CheckReport, Problem, ReadData,
+    SnapshotsCheck,
+};
 pub use chunker::ChunkSource;
 pub use copy::{copy_snapshots, CopyCounters, CopyOptions, CopyStats, CopyStatus, SnapshotCopy};
 pub use crypto::MasterKey;

@@ -1,12 +1,13 @@
 //! Running a rule's work: one backup job per source, and what follows a
 //! backup (the rule's retention, its copies into other vaults with their own
-//! retention, and the move of old snapshots to the cold tier), each recorded
+//! retention, and the moves of older snapshots down the rule's chain of
+//! tiers, see [`tiers`]), each recorded
 //! in the catalog. The daemon and `coffer plan run` both call
 //! [`Runner::run_backup_job`], so a rule runs the same way whoever starts it.
 //!
 //! Snapshots written by a rule carry the tags `source:<name>` and
 //! `rule:<plan>/<rule>` (beside the source's own tags). Retention, copies and
-//! the cold tier select by those tags, so a rule's retention never touches
+//! the tiers select by those tags, so a rule's retention never touches
 //! snapshots of another rule or another source, nor snapshots made by hand.
 //!
 //! Job states (AWS Backup's): a backup whose every snapshot was written with
@@ -30,6 +31,8 @@ use coffer_sources::{Progress, SnapshotMeta};
 use jiff::Timestamp;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+mod tiers;
 
 /// The tag every snapshot of source `name` made by a rule carries (the
 /// one `coffer backup` gives its database and command snapshots, too).
@@ -60,7 +63,29 @@ pub struct Runner {
     catalog: Arc<Catalog>,
     vaults: Mutex<HashMap<String, Vault>>,
     now: Box<dyn Fn() -> Timestamp + Send + Sync>,
+    /// Whether `now` is a clock given by [`Runner::with_clock`] (a test's):
+    /// then snapshots record that time too, so that simulated days age
+    /// them. Never set in a release build's daemon.
+    driven: bool,
     watch: Option<Watch>,
+}
+
+/// What a copy job does once its snapshots are copied.
+enum AfterCopy<'a> {
+    /// Applies this retention in the destination (a rule's `copy_to`).
+    Retention(&'a RetentionPolicy),
+    /// Verifies each copy in the destination (a move into a tier): a copy
+    /// that fails fails the job, and is not among the verified.
+    Verify,
+}
+
+/// How a copy job ended.
+struct CopyDone {
+    /// The job's state.
+    state: JobState,
+    /// With [`AfterCopy::Verify`]: the source snapshots whose copy in the
+    /// destination passed the verification (copied now or before).
+    verified: Vec<Id>,
 }
 
 impl Runner {
@@ -71,6 +96,7 @@ impl Runner {
             catalog,
             vaults: Mutex::new(HashMap::new()),
             now: Box::new(Timestamp::now),
+            driven: false,
             watch: None,
         }
     }
@@ -79,6 +105,7 @@ impl Runner {
     /// through simulated time).
     pub fn with_clock(mut self, now: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
         self.now = Box::new(now);
+        self.driven = true;
         self
     }
 
@@ -211,10 +238,8 @@ impl Runner {
         let meta = SnapshotMeta {
             host: None,
             tags,
-            retain_until: rule
-                .retention
-                .delete_after_days
-                .map(|d| coffer_core::retention::add_days(now, d)),
+            retain_until: retain_days(rule).map(|d| coffer_core::retention::add_days(now, d)),
+            time: self.driven.then_some(now),
         };
         // A source's notices (why it waits) become the job's events.
         let catalog = self.catalog.clone();
@@ -304,6 +329,10 @@ impl Runner {
             ));
         }
         // What follows a backup: a failure here is reported, not fatal.
+        // Moves down the chain of tiers come first, so that no retention
+        // forgets a snapshot that is due to move (and verified there);
+        // then the retention of the rule's vault and of each tier.
+        self.tier_moves(id, rule, source, &vault, cancel);
         if let Err(e) =
             self.apply_retention(id, &vault, &rule.vault, rule, &source.name, &rule.retention)
         {
@@ -313,6 +342,7 @@ impl Runner {
                 &format!("retention not applied: {e}"),
             );
         }
+        self.tier_retentions(id, rule, source);
         // A base backup rule with retention also prunes the archived WAL
         // that the remaining base backups no longer need. Its outcome goes
         // into the job's details (`wal_prune`) and events; a failure fails
@@ -329,15 +359,12 @@ impl Runner {
                 id,
                 rule,
                 source,
-                &vault,
+                (&vault, &rule.vault),
                 &copy.vault,
                 &ids,
-                &copy.retention,
+                AfterCopy::Retention(&copy.retention),
                 cancel,
             );
-        }
-        if let (Some(days), Some(cold)) = (rule.cold_after_days, &rule.cold_vault) {
-            self.cold_job(id, rule, source, &vault, cold, days, cancel);
         }
         Ok(result)
     }
@@ -441,21 +468,23 @@ impl Runner {
         Ok(stats)
     }
 
-    /// A copy job (its own catalog row) of `ids` from `src` into vault
-    /// `dst_name`, then `retention` there. Returns the copy's state.
+    /// A copy job (its own catalog row) of `ids` from `src` (a vault and
+    /// its name) into vault `dst_name`, then `after` (a retention there, or
+    /// the verification of a tier move). Returns how it ended.
     #[allow(clippy::too_many_arguments)]
     fn copy_job(
         &self,
         parent: JobId,
         rule: &RuleConfig,
         source: &SourceConfig,
-        src: &Vault,
+        (src, src_name): (&Vault, &str),
         dst_name: &str,
         ids: &[Id],
-        retention: &RetentionPolicy,
+        after: AfterCopy<'_>,
         cancel: &Cancel,
-    ) -> JobState {
+    ) -> CopyDone {
         let mut j = rule_job(JobKind::Copy, Trigger::Rule, rule, &source.name);
+        j.vault = Some(src_name.to_string());
         j.destination_vault = Some(dst_name.to_string());
         let job = match self.catalog.create_job(&j) {
             Ok(job) => job,
@@ -465,7 +494,10 @@ impl Runner {
                     EventLevel::Error,
                     &format!("cannot record a copy job: {e}"),
                 );
-                return JobState::Failed;
+                return CopyDone {
+                    state: JobState::Failed,
+                    verified: Vec::new(),
+                };
             }
         };
         self.event(
@@ -474,6 +506,7 @@ impl Runner {
             &format!("copy job {} into vault `{dst_name}` created", job.0),
         );
         let _ = self.catalog.start_job(job);
+        let mut verified = Vec::new();
         let outcome = (|| -> ServerResult<JobOutcome> {
             let dst = self.vault(dst_name)?;
             let opts = CopyOptions {
@@ -497,17 +530,29 @@ impl Runner {
                     )),
                 }
             }
-            if let Err(e) = self.apply_retention(job, &dst, dst_name, rule, &source.name, retention)
-            {
-                self.event(
-                    job,
-                    EventLevel::Warning,
-                    &format!("retention not applied: {e}"),
-                );
+            let mut failed_check = false;
+            match after {
+                AfterCopy::Retention(retention) => {
+                    if let Err(e) =
+                        self.apply_retention(job, &dst, dst_name, rule, &source.name, retention)
+                    {
+                        self.event(
+                            job,
+                            EventLevel::Warning,
+                            &format!("retention not applied: {e}"),
+                        );
+                    }
+                }
+                AfterCopy::Verify => {
+                    let (ok, bad) = self.verify_copies(job, &dst, dst_name, &stats, cancel)?;
+                    verified = ok;
+                    failed_check = !bad.is_empty();
+                    failures.extend(bad);
+                }
             }
             let mut o = JobOutcome::completed(counters, made.clone());
             if !failures.is_empty() {
-                o.state = if made.is_empty() {
+                o.state = if made.is_empty() || failed_check {
                     JobState::Failed
                 } else {
                     JobState::Partial
@@ -521,80 +566,9 @@ impl Runner {
             None => JobOutcome::failed(e.message),
         });
         self.finish(job, &outcome);
-        outcome.state
-    }
-
-    /// Moves this rule's snapshots of `source` older than `days` from the
-    /// hot vault to `cold`: a copy job, then forgetting the copied ones in
-    /// the hot vault (a lock or hold there still keeps them).
-    #[allow(clippy::too_many_arguments)]
-    fn cold_job(
-        &self,
-        parent: JobId,
-        rule: &RuleConfig,
-        source: &SourceConfig,
-        hot: &Vault,
-        cold: &str,
-        days: u32,
-        cancel: &Cancel,
-    ) {
-        let now = (self.now)();
-        let cutoff = now - jiff::SignedDuration::from_hours(24 * days as i64);
-        let old: Vec<Id> = match hot.snapshots(&rule_filter(rule, &source.name)) {
-            Ok(s) => s
-                .into_iter()
-                .filter(|(_, s)| s.timestamp() < cutoff)
-                .map(|(id, _)| id)
-                .collect(),
-            Err(e) => {
-                self.event(parent, EventLevel::Warning, &format!("cold tier: {e}"));
-                return;
-            }
-        };
-        if old.is_empty() {
-            return;
-        }
-        let state = self.copy_job(
-            parent,
-            rule,
-            source,
-            hot,
-            cold,
-            &old,
-            &RetentionPolicy::default(),
-            cancel,
-        );
-        if state != JobState::Completed {
-            self.event(
-                parent,
-                EventLevel::Warning,
-                "cold tier: the copy did not complete; the snapshots stay in the hot vault",
-            );
-            return;
-        }
-        let opts = ForgetOptions {
-            ids: old,
-            now,
-            ..Default::default()
-        };
-        match plan_forget(hot, &opts).and_then(|p| execute_forget(hot, &p)) {
-            Ok(st) => self.event(
-                parent,
-                EventLevel::Info,
-                &format!(
-                    "cold tier: moved {} older than {days} days into vault `{cold}`{}",
-                    coffer_core::human_count(st.removed.len() as u64, "snapshot"),
-                    if st.refused.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            " ({} kept in the hot vault by a lock or hold)",
-                            st.refused.len()
-                        )
-                    }
-                ),
-            ),
-            Err(e) => self.event(parent, EventLevel::Warning, &format!("cold tier: {e}")),
+        CopyDone {
+            state: outcome.state,
+            verified,
         }
     }
 }
@@ -644,6 +618,19 @@ pub fn open_vault(config: &Config, name: &str) -> ServerResult<Vault> {
             "vault `{name}`: {setting} does not open vault {vault}: no key slot accepts it (check that setting){skipped}"
         )),
         e => ServerError::vault(format!("vault `{name}`"), &e),
+    })
+}
+
+/// How many days a new snapshot of `rule` is kept in the rule's vault at
+/// least (its `retain_until`): the retention's `delete_after_days`, but no
+/// longer than the first tier's `after_days` when the rule has a chain of
+/// tiers, since the move there (verified first) is how the snapshot leaves
+/// this vault; a longer `retain_until` would refuse that move's forget.
+fn retain_days(rule: &RuleConfig) -> Option<u32> {
+    let d = rule.retention.delete_after_days?;
+    Some(match rule.tiers.first() {
+        Some(t) => d.min(t.after_days),
+        None => d,
     })
 }
 

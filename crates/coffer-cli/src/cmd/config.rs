@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use coffer_server::config::{Config, ConfigError, KeySource, Tier};
+use coffer_server::config::{Config, ConfigError, KeySource};
 use coffer_server::preflight::{self, Check};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -175,8 +175,7 @@ fn check(g: &GlobalArgs, path: &Path, connect: Option<Duration>) -> Result<u8> {
                             "start_window_seconds": r.start_window.as_secs(),
                             "completion_window_seconds": r.completion_window.as_secs(),
                             "retention": r.retention,
-                            "cold_after_days": r.cold_after_days,
-                            "cold_vault": r.cold_vault,
+                            "tiers": r.tiers.iter().map(|t| json!({"after_days": t.after_days, "vault": t.vault, "retention": t.retention})).collect::<Vec<_>>(),
                             "copy_to": r.copy_to.iter().map(|c| json!({"vault": c.vault, "retention": c.retention})).collect::<Vec<_>>(),
                             "next_run": next.as_ref().map(|z| z.timestamp().to_string()),
                         })
@@ -218,10 +217,7 @@ fn check(g: &GlobalArgs, path: &Path, connect: Option<Duration>) -> Result<u8> {
     println!("state directory: {}", config.state_dir.display());
     println!("\nvaults ({}):", config.vaults.len());
     for v in &config.vaults {
-        let tier = match v.tier {
-            Tier::Hot => "hot",
-            Tier::Cold => "cold",
-        };
+        let tier = v.tier.name();
         let lock = v
             .lock
             .as_ref()

@@ -67,7 +67,7 @@ fn the_example_is_valid() {
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains(": valid"), "{stdout}");
-    assert!(stdout.contains("vaults (3):"), "{stdout}");
+    assert!(stdout.contains("vaults (5):"), "{stdout}");
     assert!(stdout.contains("sources (7):"), "{stdout}");
     assert!(
         stdout.contains("daily/nightly: cron(0 5 ? * * *) in Europe/Berlin"),
@@ -85,7 +85,7 @@ fn json_summary_with_next_runs() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["valid"], true);
-    assert_eq!(v["vaults"].as_array().unwrap().len(), 3);
+    assert_eq!(v["vaults"].as_array().unwrap().len(), 5);
     assert_eq!(v["vaults"][1]["key"]["password_env"], "COFFER_DR_PASSWORD");
     let rule = &v["plans"][0]["rules"][0];
     assert_eq!(rule["id"], "daily/nightly");

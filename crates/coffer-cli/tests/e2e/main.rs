@@ -38,6 +38,7 @@ mod retention;
 mod rewrite;
 mod storage_errors;
 mod thaw;
+mod tier_chain;
 mod tiers;
 mod vault_e2e;
 mod vault_usage;

@@ -50,6 +50,11 @@ pub struct SnapshotMeta {
     /// Keep the snapshot at least until then (written as the snapshot's
     /// `retain_until`; see [`Snapshot::retain_until`]).
     pub retain_until: Option<jiff::Timestamp>,
+    /// The time the snapshot records, when the caller judges time by a
+    /// clock of its own (the daemon's runner in a test build, driving
+    /// snapshots through their tiers by simulated days); `None`, always in
+    /// a release build, records when the backup started.
+    pub time: Option<jiff::Timestamp>,
 }
 
 /// The result of a backup.
@@ -106,7 +111,7 @@ where
     summary.finished = jiff::Timestamp::now().to_string();
     let snapshot = Snapshot {
         version: 1,
-        time: started.to_string(),
+        time: meta.time.unwrap_or(started).to_string(),
         tree: out.tree,
         paths: out.paths,
         hostname: meta.host.clone().unwrap_or_else(crate::hostname),

@@ -22,9 +22,9 @@
 //! One file per section, each holding the section as written (its `Raw…`
 //! type, every checked value [`toml::Spanned`]), the checked type the
 //! daemon uses, and the validation from one to the other: `vault`,
-//! `source`, `plan` (rules, windows, retention, copies, cold tier),
+//! `source`, `plan` (rules, windows, retention, copies, the chain of tiers),
 //! `anomaly`, `compliance`, `report`, `restore_test`, `verify`, `prune`, `server`,
-//! `notify` and `prices`. `validate` holds what they all share (the validator that
+//! `notify`, `prices` and `fleet`. `validate` holds what they all share (the validator that
 //! collects `file:line:column` errors, the spanned type, durations,
 //! schedules, time zones) and `secret` where secrets come from; neither
 //! imports a section. This file only puts the sections together into
@@ -43,6 +43,7 @@ mod restore_test;
 mod secret;
 mod server;
 mod source;
+mod tiers;
 mod validate;
 mod vault;
 mod verify;
@@ -74,6 +75,7 @@ pub use restore_test::{
 pub use secret::SecretRef;
 pub use server::{ServerConfig, TlsFiles, DEFAULT_STORAGE_REFRESH};
 pub use source::{SourceConfig, SourceKind};
+pub use tiers::TierConfig;
 pub use validate::{ConfigError, ConfigErrors};
 pub use vault::{parse_size, KeySource, Tier, VaultConfig};
 pub use verify::{VerifyConfig, DEFAULT_VERIFY_COMPLETION_WINDOW};

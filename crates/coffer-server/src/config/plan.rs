@@ -1,10 +1,11 @@
 //! `[[plan]]` and its `[[plan.rule]]`s: when to back up which sources
 //! into which vault (schedule, time zone, start and completion windows),
 //! how long to keep the snapshots (retention, checked against the vault's
-//! lock), when to move them to a cold vault, and the copies into other
-//! vaults.
+//! lock), the chain of tiers they move through as they age (see
+//! [`super::tiers`]), and the copies into other vaults.
 
 use super::source::RawSource;
+use super::tiers::{RawTier, TierConfig};
 use super::validate::{Validator, S};
 use super::vault::{Tier, VaultConfig};
 use crate::schedule::Schedule;
@@ -54,10 +55,10 @@ pub struct RuleConfig {
     pub completion_window: SignedDuration,
     /// Which snapshots to keep in `vault`.
     pub retention: RetentionPolicy,
-    /// Move snapshots to `cold_vault` after this many days.
-    pub cold_after_days: Option<u32>,
-    /// The cold vault (`tier = "cold"`), set exactly when `cold_after_days` is.
-    pub cold_vault: Option<String>,
+    /// The chain of tiers its snapshots move through as they age, in
+    /// order (`after_days` strictly increasing); `cold_after_days` +
+    /// `cold_vault` is a one-entry chain. Empty: snapshots stay in `vault`.
+    pub tiers: Vec<TierConfig>,
     /// Copies into other vaults, each with its own retention.
     pub copy_to: Vec<CopyConfig>,
 }
@@ -80,18 +81,28 @@ pub struct CopyConfig {
 
 impl RuleConfig {
     /// Every vault this rule keeps snapshots in, with the retention that
-    /// applies there and what to call it in a message: its own vault and
-    /// its cold vault (the rule's retention), and each copy's vault (the
-    /// copy's retention). Each must fit that vault's lock.
-    pub fn retentions(&self) -> Vec<(&str, &RetentionPolicy, &'static str)> {
+    /// applies there and what to call it in a message: its own vault (the
+    /// rule's retention), each tier's vault (the tier's retention, else the
+    /// rule's), and each copy's vault (the copy's retention). Each must fit
+    /// that vault's lock.
+    pub fn retentions(&self) -> Vec<(&str, &RetentionPolicy, String)> {
         let own = if self.retention.keeps_everything() {
             "no retention (keep everything)"
         } else {
             "its retention"
         };
-        let mut out = vec![(self.vault.as_str(), &self.retention, own)];
-        if let (Some(_), Some(cold)) = (self.cold_after_days, &self.cold_vault) {
-            out.push((cold.as_str(), &self.retention, own));
+        let mut out = vec![(self.vault.as_str(), &self.retention, own.to_string())];
+        for (n, t) in self.tiers.iter().enumerate() {
+            let what = match (t.own_retention, t.retention.keeps_everything()) {
+                (true, true) => "no retention (keep everything)",
+                (true, false) => "the tier's retention",
+                (false, _) => own,
+            };
+            out.push((
+                t.vault.as_str(),
+                &t.retention,
+                format!("{what} in {}", t.label(n)),
+            ));
         }
         for c in &self.copy_to {
             let what = if c.retention.keeps_everything() {
@@ -99,7 +110,7 @@ impl RuleConfig {
             } else {
                 "the copy's retention"
             };
-            out.push((c.vault.as_str(), &c.retention, what));
+            out.push((c.vault.as_str(), &c.retention, what.to_string()));
         }
         out
     }
@@ -151,6 +162,8 @@ struct RawRule {
     cold_after_days: Option<S<u32>>,
     cold_vault: Option<S<String>>,
     #[serde(default)]
+    tiers: Vec<RawTier>,
+    #[serde(default)]
     copy_to: Vec<RawCopy>,
 }
 
@@ -181,7 +194,7 @@ impl Validator<'_> {
         }
     }
 
-    fn check_lock(
+    pub(super) fn check_lock(
         &mut self,
         rule: &str,
         vault: &VaultConfig,
@@ -252,8 +265,8 @@ impl Validator<'_> {
             .unwrap_or(r.name.span());
         let vault = self.vault_ref(&format!("rule `{id}`"), "vault", &r.vault, vaults);
         if let Some(v) = vault {
-            if v.tier == Tier::Cold {
-                self.at(&r.vault, format!("rule `{id}`: vault `{}` is a cold vault; back up into a hot vault and move snapshots there with cold_after_days and cold_vault", v.name));
+            if v.tier != Tier::Hot {
+                self.at(&r.vault, format!("rule `{id}`: vault `{}` is a {} vault; back up into a hot vault and move snapshots there with tiers = [{{ after_days = N, vault = \"{}\" }}]", v.name, v.tier.name(), v.name));
             }
             let what = if r.retention.is_some() {
                 "its retention"
@@ -263,28 +276,17 @@ impl Validator<'_> {
             self.check_lock(&id, v, &retention, retention_span.clone(), what);
         }
 
-        // Cold storage.
-        match (&r.cold_after_days, &r.cold_vault) {
-            (Some(d), None) => self.at(d, format!("rule `{id}`: cold_after_days needs cold_vault = \"<a vault with tier = \\\"cold\\\">\"")),
-            (None, Some(c)) => self.at(c, format!("rule `{id}`: cold_vault needs cold_after_days = N (move snapshots after N days)")),
-            (Some(d), Some(c)) => {
-                if *d.get_ref() == 0 {
-                    self.at(d, format!("rule `{id}`: cold_after_days must be at least 1"));
-                }
-                if let Some(cv) = self.vault_ref(&format!("rule `{id}`"), "cold_vault", c, vaults) {
-                    if cv.tier != Tier::Cold {
-                        self.at(c, format!("rule `{id}`: cold_vault `{}` is not a cold vault: set tier = \"cold\" on it or name a cold one", cv.name));
-                    }
-                    self.check_lock(&id, cv, &retention, retention_span.clone(), "its retention");
-                }
-                if let Some(del) = retention.delete_after_days {
-                    if del <= *d.get_ref() {
-                        self.at(d, format!("rule `{id}`: cold_after_days ({}) must be less than the retention's delete_after_days ({del})", d.get_ref()));
-                    }
-                }
-            }
-            (None, None) => {}
-        }
+        // The chain of tiers (or the older cold_after_days + cold_vault).
+        let tiers = self.tier_chain(
+            &id,
+            vault,
+            &retention,
+            retention_span.clone(),
+            &r.tiers,
+            r.cold_after_days.as_ref(),
+            r.cold_vault.as_ref(),
+            vaults,
+        );
 
         let mut copy_to = Vec::new();
         for c in &r.copy_to {
@@ -328,8 +330,7 @@ impl Validator<'_> {
             start_window,
             completion_window,
             retention,
-            cold_after_days: r.cold_after_days.as_ref().map(|d| *d.get_ref()),
-            cold_vault: r.cold_vault.as_ref().map(|c| c.get_ref().clone()),
+            tiers,
             copy_to,
         }
     }

@@ -16,9 +16,11 @@ pub struct VaultConfig {
     pub url: String,
     /// How to unlock it.
     pub key: KeySource,
-    /// Hot (default) or cold storage.
+    /// Its tier: hot (default; backups are written here), warm, cold or
+    /// archive (snapshots move there by age through a rule's `tiers`).
     pub tier: Tier,
-    /// The S3 storage class of a cold vault (`GLACIER`, `DEEP_ARCHIVE`, …).
+    /// The S3 storage class of its data packs (`STANDARD_IA`, `GLACIER_IR`,
+    /// `DEEP_ARCHIVE`, …).
     pub storage_class: Option<String>,
     /// The vault lock: retention bounds every rule writing here must meet.
     pub lock: Option<LockPolicy>,
@@ -71,15 +73,37 @@ pub enum KeySource {
     PasswordEnv(String),
 }
 
-/// A vault's storage tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+/// A vault's storage tier, in the order snapshots move through them (the
+/// order `Ord` gives): a rule writes into a hot vault, and its `tiers`
+/// chain moves snapshots into warm, cold and archive vaults as they age.
+/// The tier says what the vault is for; its `storage_class` says what it
+/// costs (e.g. warm STANDARD_IA, cold GLACIER_IR, archive DEEP_ARCHIVE).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     /// Ordinary storage: backups are written here.
     #[default]
     Hot,
-    /// Archive storage: snapshots move here after `cold_after_days`.
+    /// Infrequent access: the first stop of older snapshots.
+    Warm,
+    /// Rare access (the older `cold_after_days` moves snapshots here).
     Cold,
+    /// Long-term archive: the last stop.
+    Archive,
+}
+
+impl Tier {
+    /// Its name as written in `coffer.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Hot => "hot",
+            Tier::Warm => "warm",
+            Tier::Cold => "cold",
+            Tier::Archive => "archive",
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -190,7 +190,7 @@ fn lock_fit(config: &Config, name: &str, lock: &coffer_core::LockPolicy) -> Vec<
                 .into_iter()
                 .filter(|(vault, _, _)| *vault == name)
                 .filter_map(|(vault, retention, what)| {
-                    lock_problem(&id, what, vault, lock, retention)
+                    lock_problem(&id, &what, vault, lock, retention)
                 })
                 .collect::<Vec<_>>()
         })

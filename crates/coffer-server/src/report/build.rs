@@ -18,14 +18,14 @@ use crate::report::document::{JobCount, Report, SourceStatus, Summary};
 /// Opens a vault of the configuration by name.
 pub type VaultOpener<'a> = &'a dyn Fn(&str) -> ServerResult<Vault>;
 
-/// The vaults rules write into (their own, copies, the cold tier), in
+/// The vaults rules write into (their own, copies, their tiers), in
 /// configuration order.
 fn vaults_in_use(config: &Config) -> Vec<String> {
     let mut used = BTreeSet::new();
     for r in config.rules() {
         used.insert(r.vault.clone());
         used.extend(r.copy_to.iter().map(|c| c.vault.clone()));
-        used.extend(r.cold_vault.clone());
+        used.extend(r.tiers.iter().map(|t| t.vault.clone()));
     }
     config
         .vaults

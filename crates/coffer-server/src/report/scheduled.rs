@@ -129,7 +129,7 @@ pub fn run_scheduled(
             let meta = coffer_sources::SnapshotMeta {
                 host: None,
                 tags: vec!["report".into(), format!("report:{}", rc.name)],
-                retain_until: None,
+                ..Default::default()
             };
             let mut details = BTreeMap::new();
             details.insert("report".to_string(), rc.name.clone());

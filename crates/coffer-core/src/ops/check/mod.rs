@@ -17,13 +17,15 @@
 //!
 //! Files: `options.rs` (which packs to read), `report.rs` (problems and the
 //! report), `run.rs` (the order of the checks, packs and read data),
-//! `trees.rs` (the walk of every snapshot's trees) and `objects.rs` (lock
+//! `trees.rs` (the walk of every snapshot's trees), `snapshots.rs` (the
+//! structure of chosen snapshots only, for a tier move's verification) and `objects.rs` (lock
 //! records and holds, sessions and prune plans, archived WAL files).
 
 pub(crate) mod objects;
 pub(crate) mod options;
 pub(crate) mod report;
 pub(crate) mod run;
+pub(crate) mod snapshots;
 #[cfg(test)]
 mod tests;
 pub(crate) mod trees;
@@ -31,3 +33,4 @@ pub(crate) mod trees;
 pub use options::{CheckOptions, ReadData};
 pub use report::{CheckReport, Problem};
 pub use run::{check, check_with_cancel};
+pub use snapshots::{check_snapshots, SnapshotsCheck};

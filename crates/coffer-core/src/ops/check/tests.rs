@@ -211,3 +211,32 @@ fn a_cancelled_check_stops_with_interrupted() {
     let e = check_with_cancel(&v, &opts(ReadData::All), &c).unwrap_err();
     assert!(matches!(e, Error::Interrupted { .. }), "{e}");
 }
+
+#[test]
+fn check_snapshots_fails_only_the_snapshot_whose_pack_is_gone() {
+    let (v, mem) = vault();
+    let (a, a_packs) = backup(&v, &noise(1, 50_000));
+    let (b, _) = backup(&v, &noise(2, 50_000));
+    let r = check_snapshots(&v, &[a, b, a], &Cancel::default()).unwrap();
+    assert!(r.ok(), "{:?}", r.problems);
+    assert_eq!((r.snapshots, r.trees), (2, 2));
+    for p in &a_packs {
+        mem.delete(&ObjectKind::Pack.path(p)).unwrap();
+    }
+    let r = check_snapshots(&v, &[a, b], &Cancel::default()).unwrap();
+    assert!(!r.ok());
+    for p in &r.problems {
+        assert_eq!(p.snapshot_ids, vec![a], "{p:?}");
+    }
+    assert!(
+        r.problems.iter().any(|p| p.detail == "pack is missing"),
+        "{:?}",
+        r.problems
+    );
+    assert!(check_snapshots(&v, &[b], &Cancel::default()).unwrap().ok());
+    // A snapshot that is not there is a problem, not an error.
+    let gone = Id([7; 32]);
+    let r = check_snapshots(&v, &[gone], &Cancel::default()).unwrap();
+    assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+    assert_eq!(r.problems[0].snapshot_ids, vec![gone]);
+}

@@ -69,6 +69,7 @@ fn files_snapshot(v: &Vault) -> Id {
             host: Some("h1".into()),
             tags: vec!["t1".into()],
             retain_until: None,
+            time: None,
         },
         |a, _| {
             let logs = dir(

@@ -168,7 +168,8 @@ fn the_rule_lists_every_retention_a_lock_must_take() {
         max_retention_days: 20,
         changeable_for_days: None,
     };
-    let (v, ret, what) = r.retentions()[1];
+    let all = r.retentions();
+    let (v, ret, what) = &all[1];
     assert_eq!(
         lock_problem(&r.id(), what, v, &lock, ret).as_deref(),
         Some(

@@ -6,6 +6,7 @@
 
 mod lock;
 mod monitoring;
+mod tiers;
 
 use super::secret::url_has_password;
 use super::*;
@@ -56,7 +57,7 @@ fn rule_line() -> usize {
 fn the_example_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/coffer.toml");
     let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(c.vaults.len(), 3);
+    assert_eq!(c.vaults.len(), 5);
     assert_eq!(c.sources.len(), 7);
     assert_eq!(c.rules().count(), 3);
     assert_eq!(c.verify.len(), 2);
@@ -85,7 +86,15 @@ fn the_example_is_valid() {
     ));
     let ldap = c.source("ldap").unwrap().to_spec();
     assert!(matches!(ldap, SourceSpec::Command { ref name, .. } if name == "ldap.ldif"));
-    assert_eq!(c.vault("archive").unwrap().tier, Tier::Cold);
+    assert_eq!(c.vault("archive").unwrap().tier, Tier::Archive);
+    let homes = c.rules().nth(1).unwrap();
+    let chain: Vec<(u32, &str)> = homes
+        .tiers
+        .iter()
+        .map(|t| (t.after_days, t.vault.as_str()))
+        .collect();
+    assert_eq!(chain, [(30, "warm"), (90, "cold"), (365, "archive")]);
+    assert_eq!(homes.tiers[2].retention.keep_yearly, Some(7));
     let every = c.rules().nth(2).unwrap();
     assert_eq!(every.completion_window, SignedDuration::from_hours(1));
     assert_eq!(every.timezone_name, "UTC");
