@@ -59,6 +59,9 @@ fi
 cleanup() {
     "$GARAGE_SH" stop || true
     "$MOTO_SH" stop || true
+    # tests/e2e/aws_identity.rs runs a moto of its own (it turns moto's
+    # authentication on, which the other tests must not see).
+    COFFER_MOTO_DIR=/tmp/coffer-moto-aws-identity "$MOTO_SH" stop || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT
