@@ -36,4 +36,5 @@ mod storage_errors;
 mod tiers;
 mod vault_e2e;
 mod verify;
+mod wal_async;
 mod wal_prune;

@@ -41,6 +41,7 @@ mod restore_test;
 mod secret;
 mod server;
 mod source;
+mod source_wal;
 mod validate;
 mod vault;
 mod verify;
@@ -67,6 +68,7 @@ pub use restore_test::{
 pub use secret::SecretRef;
 pub use server::{ServerConfig, TlsFiles, DEFAULT_STORAGE_REFRESH};
 pub use source::{SourceConfig, SourceKind};
+pub use source_wal::WalConfig;
 pub use validate::{ConfigError, ConfigErrors};
 pub use vault::{parse_size, KeySource, Tier, VaultConfig};
 pub use verify::{VerifyConfig, DEFAULT_VERIFY_COMPLETION_WINDOW};
