@@ -99,7 +99,7 @@ pub struct SourceConfig {
     pub max_wal_lag: Option<SignedDuration>,
     /// PostgreSQL base backup sources: how `coffer wal-push --source NAME`
     /// and `coffer wal-fetch --source NAME` work (flags override each).
-    pub wal: super::WalConfig,
+    pub wal: super::source_wal::WalConfig,
 }
 
 impl SourceConfig {
@@ -136,11 +136,11 @@ pub(super) struct RawSource {
     rpo: Option<S<String>>,
     rto: Option<S<String>>,
     max_wal_lag: Option<S<String>>,
-    pub(super) wal_parallel: Option<S<i64>>,
-    pub(super) wal_max_batch: Option<S<i64>>,
-    pub(super) wal_max_queue: Option<S<i64>>,
-    pub(super) wal_prefetch: Option<S<i64>>,
-    pub(super) wal_spool: Option<S<PathBuf>>,
+    wal_parallel: Option<S<i64>>,
+    wal_max_batch: Option<S<i64>>,
+    wal_max_queue: Option<S<i64>>,
+    wal_prefetch: Option<S<i64>>,
+    wal_spool: Option<S<PathBuf>>,
 }
 
 impl Validator<'_> {
@@ -380,7 +380,17 @@ impl Validator<'_> {
                 ),
             );
         }
-        let wal = self.source_wal(&name, kind == SourceKind::PostgresBase, s);
+        let wal = self.source_wal(
+            &name,
+            kind == SourceKind::PostgresBase,
+            super::source_wal::WalFields {
+                parallel: &s.wal_parallel,
+                max_batch: &s.wal_max_batch,
+                max_queue: &s.wal_max_queue,
+                prefetch: &s.wal_prefetch,
+                spool: &s.wal_spool,
+            },
+        );
         Some(SourceConfig {
             name,
             kind,

@@ -4,8 +4,16 @@
 
 use std::path::PathBuf;
 
-use super::source::RawSource;
-use super::validate::Validator;
+use super::validate::{Validator, S};
+
+/// The `wal_*` fields as read, lent by the source's raw form.
+pub(super) struct WalFields<'a> {
+    pub(super) parallel: &'a Option<S<i64>>,
+    pub(super) max_batch: &'a Option<S<i64>>,
+    pub(super) max_queue: &'a Option<S<i64>>,
+    pub(super) prefetch: &'a Option<S<i64>>,
+    pub(super) spool: &'a Option<S<PathBuf>>,
+}
 
 /// WAL archiving options of a PostgreSQL base backup source; `None` leaves
 /// the command's default.
@@ -27,19 +35,13 @@ pub struct WalConfig {
 }
 
 impl Validator<'_> {
-    pub(super) fn source_wal(&mut self, name: &str, is_base: bool, s: &RawSource) -> WalConfig {
+    pub(super) fn source_wal(&mut self, name: &str, is_base: bool, s: WalFields<'_>) -> WalConfig {
         let mut c = WalConfig::default();
         let ints = [
-            ("wal_parallel", &s.wal_parallel, &mut c.parallel, 1, 64),
-            ("wal_max_batch", &s.wal_max_batch, &mut c.max_batch, 1, 1000),
-            (
-                "wal_max_queue",
-                &s.wal_max_queue,
-                &mut c.max_queue,
-                1,
-                1 << 24,
-            ),
-            ("wal_prefetch", &s.wal_prefetch, &mut c.prefetch, 0, 1000),
+            ("wal_parallel", s.parallel, &mut c.parallel, 1, 64),
+            ("wal_max_batch", s.max_batch, &mut c.max_batch, 1, 1000),
+            ("wal_max_queue", s.max_queue, &mut c.max_queue, 1, 1 << 24),
+            ("wal_prefetch", s.prefetch, &mut c.prefetch, 0, 1000),
         ];
         let mut present = Vec::new();
         for (field, v, out, min, max) in ints {
@@ -53,7 +55,7 @@ impl Validator<'_> {
                 ),
             }
         }
-        if let Some(p) = &s.wal_spool {
+        if let Some(p) = s.spool {
             present.push(("wal_spool", p.span()));
             c.spool = Some(self.path(p.get_ref()));
         }
