@@ -19,6 +19,9 @@
 # tool archives the same files. Needs root (the cluster and the tools run
 # as the postgres user).
 #
+# TARGET=s3 archives the coffer rows into the loopback Garage S3 server
+# instead (scripts/garage.sh; pgBackRest is left out: its S3 client needs TLS).
+#
 # Environment: BENCH_DIR (default /var/tmp/coffer-bench), SEGMENTS (default
 # 100), COFFER_NEW (default target/release/coffer, built here unless
 # SKIP_BUILD=1), COFFER_OLD (default none: that row is left out), PG_BIN
@@ -32,6 +35,7 @@ COFFER_NEW=${COFFER_NEW:-$REPO_ROOT/target/release/coffer}
 COFFER_OLD=${COFFER_OLD:-}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PGBACKREST=${PGBACKREST:-pgbackrest}
+TARGET=${TARGET:-local}
 SEG=$((16 << 20))
 
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
@@ -111,6 +115,10 @@ run() { # label command-with-%p
 
 coffer_run() { # label binary flags
     local label=$1 bin=$2 flags=$3 vault="$work/vault-$1"
+    if [[ $TARGET == s3 ]]; then
+        vault="s3://$COFFER_TEST_S3_BUCKET/wal-async-$1-$(date +%s)"
+        label="$label (S3)"
+    fi
     as_pg "$bin" init --vault "$vault" --key-file "$work/key-$1" -q
     run "$label" "$bin --vault $vault --key-file $work/key-$1 --quiet wal-push %p $flags"
     local got
@@ -120,6 +128,11 @@ coffer_run() { # label binary flags
     [[ $got == "$n" ]] || { echo "$label: $got segments in the vault, $n expected" >&2; exit 1; }
 }
 
+if [[ $TARGET == s3 ]]; then
+    env_file=$("$REPO_ROOT/scripts/garage.sh" start)
+    # shellcheck source=/dev/null
+    source "$env_file"
+fi
 echo "| archive_command | segments | total | rate | WAL throughput |"
 echo "|---|---|---|---|---|"
 coffer_run coffer-new "$COFFER_NEW" ""
@@ -127,7 +140,9 @@ coffer_run coffer-new-max-batch-1 "$COFFER_NEW" "--max-batch 1"
 if [[ -n $COFFER_OLD ]]; then
     coffer_run coffer-old "$COFFER_OLD" ""
 fi
-run pgbackrest-async "$PGBACKREST --config=$work/pgbackrest.conf --stanza=bench archive-push %p"
-got=$(find "$work/pgbr-repo/archive" -name '0000*' -type f | wc -l)
-[[ $got == "$n" ]] || { echo "pgbackrest: $got segments in the repo, $n expected" >&2; exit 1; }
+if [[ $TARGET == local ]]; then
+    run pgbackrest-async "$PGBACKREST --config=$work/pgbackrest.conf --stanza=bench archive-push %p"
+    got=$(find "$work/pgbr-repo/archive" -name '0000*' -type f | wc -l)
+    [[ $got == "$n" ]] || { echo "pgbackrest: $got segments in the repo, $n expected" >&2; exit 1; }
+fi
 rm -rf "$work"
