@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use coffer_core::wal::{self, PutOutcome};
 use coffer_core::{Backend, Vault};
 
-use super::{file_name, parent_dir, run_parallel, write_atomically};
+use super::{file_name, parent_dir, run_parallel, write_renamed};
 use crate::error::{SourceError, SourceResult};
 
 /// Files pushed at once by default.
@@ -255,7 +255,7 @@ pub fn push_batch(vault: &Vault, path: &Path, opts: &PushOptions) -> SourceResul
         let json = serde_json::to_vec(&marker).expect("a marker serializes");
         std::fs::create_dir_all(&spool)
             .map_err(|e| SourceError::io(format!("creating {}", spool.display()), e))?;
-        write_atomically(&marker_path(&spool, n), &json, "a spool marker")
+        write_renamed(&marker_path(&spool, n), &json, "a spool marker", false)
     };
     if report.lag {
         // The call fails for the lag and PostgreSQL retries it: the marker

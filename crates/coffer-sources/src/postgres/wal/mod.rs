@@ -102,6 +102,14 @@ fn parent_dir(path: &Path) -> PathBuf {
 /// directory renamed into place: a reader sees the old file or the whole
 /// new one, never a part. `what` names the content in errors.
 fn write_atomically(dest: &Path, data: &[u8], what: &str) -> SourceResult<()> {
+    write_renamed(dest, data, what, true)
+}
+
+/// [`write_atomically`], with the fsyncs only when `durable`: spool files
+/// need none, as a lost or truncated one only costs a trip to the vault
+/// (a marker that does not parse is no marker; a spooled object that does
+/// not authenticate is discarded).
+fn write_renamed(dest: &Path, data: &[u8], what: &str, durable: bool) -> SourceResult<()> {
     let dir = parent_dir(dest);
     let mut tmp = tempfile::Builder::new()
         .prefix(".coffer-wal-")
@@ -110,12 +118,17 @@ fn write_atomically(dest: &Path, data: &[u8], what: &str) -> SourceResult<()> {
             SourceError::io(format!("creating a temporary file in {}", dir.display()), e)
         })?;
     tmp.write_all(data)
-        .and_then(|_| tmp.as_file().sync_all())
+        .and_then(|_| match durable {
+            true => tmp.as_file().sync_all(),
+            false => Ok(()),
+        })
         .map_err(|e| SourceError::io(format!("writing {what} to {}", tmp.path().display()), e))?;
     tmp.persist(dest)
         .map_err(|e| SourceError::io(format!("moving {what} to {}", dest.display()), e.error))?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
+    if durable {
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
     }
     Ok(())
 }

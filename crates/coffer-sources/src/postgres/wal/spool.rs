@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 use coffer_core::wal;
 use coffer_core::Vault;
 
-use super::{fetch, parent_dir, run_parallel, write_atomically, FetchOutcome, Segment};
+use super::{
+    fetch, parent_dir, run_parallel, write_atomically, write_renamed, FetchOutcome, Segment,
+};
 use crate::error::{SourceError, SourceResult};
 
 /// Segments fetched at once by default.
@@ -191,12 +193,12 @@ pub fn fetch_prefetching(
         // A prefetch the vault lacks, or cannot give now, is fetched on demand.
         let Ok(Some((sealed, _))) = r else { continue };
         let n = s.name();
-        write_atomically(&spool.join(&n), &sealed, &format!("WAL file {n}")).map_err(
-            |e| match e {
+        write_renamed(&spool.join(&n), &sealed, &format!("WAL file {n}"), false).map_err(|e| {
+            match e {
                 SourceError::Io { what, source } => spool_err(&spool, what, source),
                 e => e,
-            },
-        )?;
+            }
+        })?;
         report.prefetched.push(n);
     }
     let data = data.expect("fetched");
