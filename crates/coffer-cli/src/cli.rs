@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use crate::args::{BeforeVerb, ConfigArgs, FilterArgs, GlobalArgs, OutputArgs, VaultArgs};
 use crate::cmd::{
     backup, config, copy, events, forget, hold, jobs, key, pg, plan, prune, report, restore,
-    restore_test, rewrite, status, thaw, token, vault_lock, verify,
+    restore_test, rewrite, status, thaw, token, vault_lock, verify, wal,
 };
 
 #[derive(Parser)]
@@ -69,6 +69,8 @@ pub const CONFIG_COMMANDS: &[&str] = &[
     "events",
     "token",
     "prune",
+    "wal-push",
+    "wal-fetch",
 ];
 
 /// Subcommands of a vault-options command that read the configuration
@@ -232,18 +234,10 @@ pub enum Cmd {
     /// Manage key slots
     #[command(subcommand)]
     Key(key::KeyCmd),
-    /// Archive one PostgreSQL WAL file (archive_command = 'coffer --vault V --key-file K wal-push %p')
-    WalPush {
-        /// The WAL file (PostgreSQL's %p)
-        path: PathBuf,
-    },
-    /// Fetch one archived WAL file (restore_command = 'coffer --vault V --key-file K wal-fetch %f %p'); exit 1 if the vault lacks it
-    WalFetch {
-        /// The WAL file's name (PostgreSQL's %f)
-        name: String,
-        /// Where to write it (PostgreSQL's %p)
-        dest: PathBuf,
-    },
+    /// Archive a PostgreSQL WAL file, and in parallel the next ready ones (archive_command = 'coffer --vault V --key-file K wal-push %p'); exit 0 only once it is durable
+    WalPush(wal::WalPushArgs),
+    /// Fetch one archived WAL file, prefetching the next ones into a spool (restore_command = 'coffer --vault V --key-file K wal-fetch %f %p'); exit 1 if the vault lacks it
+    WalFetch(wal::WalFetchArgs),
     /// PostgreSQL physical backups (base backups for point-in-time recovery)
     #[command(subcommand)]
     Pg(pg::PgCmd),

@@ -153,16 +153,26 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
                     );
                 }
                 for b in &r.base_backups {
+                    let path: Vec<String> = b.timelines.iter().map(|t| t.to_string()).collect();
                     println!(
-                        "base backup {} ({}): needs WAL from {}; {}",
+                        "base backup {} ({}): needs WAL from {}, follows timeline {}; {}",
                         &b.snapshot[..8],
                         b.time,
                         b.start_wal_file,
+                        path.join(" -> "),
                         match (&b.recoverable_to, b.consistent) {
                             (Some(to), true) => format!("recoverable up to {to}"),
                             _ => "NOT recoverable: WAL up to its end point is missing".into(),
                         }
                     );
+                    for gap in &b.gaps {
+                        println!(
+                            "  gap on its timeline path: {} missing after {} (next archived on the path: {})",
+                            count(gap.missing, "segment"),
+                            gap.after,
+                            gap.before
+                        );
+                    }
                 }
                 for u in &r.undecodable {
                     println!("damaged: {u}: name does not decode");

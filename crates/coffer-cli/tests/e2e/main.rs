@@ -43,4 +43,5 @@ mod tiers;
 mod vault_e2e;
 mod vault_usage;
 mod verify;
+mod wal_async;
 mod wal_prune;

@@ -105,6 +105,11 @@ fn issue_3_point_in_time_restore_finds_exactly_the_batches_before_the_target() {
         std::fs::read_to_string(&log2).unwrap_or_default()
     );
     s.stop(&data2, "fast");
+    // Issue 18: recovery went through the prefetching wal-fetch and its spool.
+    assert!(
+        data2.join("pg_wal/coffer-spool/fetch").is_dir(),
+        "no wal-fetch spool in the restored pg_wal"
+    );
 
     // wal-fetch of a segment the vault lacks: exit 1, one line, nothing written.
     let dest = s.path("fetched-missing");

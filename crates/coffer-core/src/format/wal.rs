@@ -94,6 +94,13 @@ pub fn open(vault: &Vault, name: &str, sealed: &[u8], path: &str) -> Result<Vec<
     }
 }
 
+/// The BLAKE3 hash (hex) of a WAL file's plaintext content: what a
+/// conflict names, and what `wal-push`'s spool records of a file it made
+/// durable. Not a keyed hash: it never leaves the host in a vault object.
+pub fn content_hash(data: &[u8]) -> String {
+    blake3::hash(data).to_hex().to_string()
+}
+
 /// Stores WAL file `name` with content `data`; safe to retry (see the
 /// module documentation). Returns only once the object is durable.
 pub fn put(vault: &Vault, name: &str, data: &[u8]) -> Result<PutOutcome> {
@@ -106,9 +113,12 @@ pub fn put(vault: &Vault, name: &str, data: &[u8]) -> Result<PutOutcome> {
         }
         return Err(Error::AlreadyExists {
             what: format!(
-                "WAL file {name} with different content ({} bytes archived, {} bytes given) in {}",
+                "WAL file {name} with different content (archived: {} bytes, BLAKE3 {}; \
+                 given: {} bytes, BLAKE3 {}) in {}",
                 existing.len(),
+                content_hash(&existing),
                 data.len(),
+                content_hash(data),
                 vault.backend().location()
             ),
             hint: ": refusing to overwrite it; is a second cluster archiving into this vault? \
@@ -226,7 +236,12 @@ mod tests {
         ));
         assert_eq!(put(&v, seg, &data).unwrap(), PutOutcome::AlreadyArchived);
         let e = put(&v, seg, &data[1..]).unwrap_err();
-        assert!(e.to_string().contains("different content"), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains("different content"), "{msg}");
+        assert!(
+            msg.contains(&content_hash(&data)) && msg.contains(&content_hash(&data[1..])),
+            "{msg}"
+        );
         assert_eq!(get(&v, seg).unwrap().unwrap(), data);
         assert!(get(&v, "000000010000000000000002").unwrap().is_none());
         put(&v, "00000002.history", b"1\t0/3000000\tno reason\n").unwrap();

@@ -43,6 +43,7 @@ mod restore_test;
 mod secret;
 mod server;
 mod source;
+mod source_wal;
 mod tiers;
 mod validate;
 mod vault;
@@ -75,6 +76,7 @@ pub use restore_test::{
 pub use secret::SecretRef;
 pub use server::{ServerConfig, TlsFiles, DEFAULT_STORAGE_REFRESH};
 pub use source::{SourceConfig, SourceKind};
+pub use source_wal::WalConfig;
 pub use tiers::TierConfig;
 pub use validate::{ConfigError, ConfigErrors};
 pub use vault::{parse_size, KeySource, Tier, VaultConfig};

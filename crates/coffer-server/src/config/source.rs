@@ -31,7 +31,8 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
-    fn name(self) -> &'static str {
+    /// The kind as the file writes it (`postgres-base`, …).
+    pub fn name(self) -> &'static str {
         match self {
             SourceKind::Files => "files",
             SourceKind::Postgres => "postgres",
@@ -96,6 +97,9 @@ pub struct SourceConfig {
     /// PostgreSQL base backup sources: the newest archived WAL file must
     /// be younger than this (default: `[anomaly] max_wal_lag`).
     pub max_wal_lag: Option<SignedDuration>,
+    /// PostgreSQL base backup sources: how `coffer wal-push --source NAME`
+    /// and `coffer wal-fetch --source NAME` work (flags override each).
+    pub wal: super::source_wal::WalConfig,
 }
 
 impl SourceConfig {
@@ -132,6 +136,11 @@ pub(super) struct RawSource {
     rpo: Option<S<String>>,
     rto: Option<S<String>>,
     max_wal_lag: Option<S<String>>,
+    wal_parallel: Option<S<i64>>,
+    wal_max_batch: Option<S<i64>>,
+    wal_max_queue: Option<S<i64>>,
+    wal_prefetch: Option<S<i64>>,
+    wal_spool: Option<S<PathBuf>>,
 }
 
 impl Validator<'_> {
@@ -371,6 +380,17 @@ impl Validator<'_> {
                 ),
             );
         }
+        let wal = self.source_wal(
+            &name,
+            kind == SourceKind::PostgresBase,
+            super::source_wal::WalFields {
+                parallel: &s.wal_parallel,
+                max_batch: &s.wal_max_batch,
+                max_queue: &s.wal_max_queue,
+                prefetch: &s.wal_prefetch,
+                spool: &s.wal_spool,
+            },
+        );
         Some(SourceConfig {
             name,
             kind,
@@ -380,6 +400,7 @@ impl Validator<'_> {
             rpo,
             rto,
             max_wal_lag,
+            wal,
         })
     }
 

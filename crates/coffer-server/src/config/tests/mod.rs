@@ -588,3 +588,40 @@ fn issue17_prune_windows_and_max_repack_percent_are_checked_with_positions() {
         "{e:?}"
     );
 }
+
+/// Issue 18: the WAL archiving fields of a postgres-base source.
+#[test]
+fn wal_fields_of_a_postgres_base_source() {
+    let text = r#"
+[[source]]
+name = "pg"
+kind = "postgres-base"
+url = "postgres://r@db:5432/"
+wal_parallel = 6
+wal_max_batch = 16
+wal_max_queue = 100
+wal_prefetch = 0
+wal_spool = "spool"
+"#;
+    let c = Config::parse(text, Path::new("/etc/coffer/t.toml")).unwrap();
+    let w = &c.source("pg").unwrap().wal;
+    assert_eq!(
+        (w.parallel, w.max_batch, w.max_queue, w.prefetch),
+        (Some(6), Some(16), Some(100), Some(0))
+    );
+    assert_eq!(w.spool.as_deref(), Some(Path::new("/etc/coffer/spool")));
+    let e = errors(&text.replace("wal_parallel = 6", "wal_parallel = 0"));
+    assert!(
+        e.iter()
+            .any(|l| l.contains("t.toml:6:") && l.contains("wal_parallel must be between 1 and 64")),
+        "{e:?}"
+    );
+    let e = errors(
+        "[[source]]\nname = \"f\"\nkind = \"files\"\npaths = [\"/etc\"]\nwal_prefetch = 4\n",
+    );
+    assert!(
+        e.iter()
+            .any(|l| l.contains("t.toml:5:") && l.contains("postgres-base only")),
+        "{e:?}"
+    );
+}
