@@ -84,12 +84,24 @@ pub fn run_job(
     }
 }
 
-/// What a run left for a later one, one line each (empty when nothing).
-pub fn left_for_later(report: &PruneReport) -> Vec<String> {
+/// The repack candidates a run skipped for their storage class (a minimum
+/// storage duration not yet over, or an archive class that would need a
+/// thaw), one line each; `coffer prune` prints them and the job records
+/// them.
+pub fn skipped_lines(report: &PruneReport) -> Vec<String> {
     let mut out = Vec::new();
+    if let Some(s) = &report.archived_skipped {
+        out.push(s.describe());
+    }
     if let Some(s) = &report.min_storage_skipped {
         out.push(s.describe());
     }
+    out
+}
+
+/// What a run left for a later one, one line each (empty when nothing).
+pub fn left_for_later(report: &PruneReport) -> Vec<String> {
+    let mut out = skipped_lines(report);
     if report.packs_repack_deferred > 0 {
         out.push(format!(
             "{} to repack ({}) left for the next prune by max_repack_percent (this run could repack {} of data packs)",

@@ -152,18 +152,9 @@ fn print_human(r: &PruneReport, quiet: bool) {
             who.join(", ")
         );
     }
-    if let Some(s) = &r.min_storage_skipped {
-        println!(
-            "skipped: {} ({}) of storage class {} not repacked, younger than its minimum storage duration of {} days (repacking now would be billed the rest of it){}",
-            count(s.packs as u64, "pack"),
-            human(s.bytes),
-            s.class,
-            s.min_days,
-            s.next_eligible
-                .as_deref()
-                .map(|t| format!("; the first can be repacked after {t}"))
-                .unwrap_or_default()
-        );
+    // The same lines the prune job records (coffer_server::prune).
+    for line in coffer_server::prune::skipped_lines(r) {
+        println!("skipped: {line}");
     }
     if r.packs_repack_deferred > 0 {
         println!(

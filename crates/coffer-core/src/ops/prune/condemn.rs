@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::cost::{free_to_delete_at, min_storage_days};
 use super::plan::{condemned_packs, list_plans, CondemnedPack, PrunePlan};
-use super::report::MinStorageSkip;
+use super::report::{ArchivedSkip, MinStorageSkip};
 use super::{all_snapshots, used_blobs, PruneOptions, PruneReport};
 use crate::backend::ObjectKind;
 use crate::error::{Error, Result};
@@ -177,6 +177,7 @@ fn choose_repack(
         let fb = b.used as f64 / b.size.max(1) as f64;
         fa.total_cmp(&fb).then(a.n.cmp(&b.n))
     });
+    let archived = vault.backend().archive_class();
     let class = vault
         .backend()
         .data_pack_class()
@@ -198,6 +199,18 @@ fn choose_repack(
     for c in candidates {
         if index.is_tree_pack(c.n) {
             chosen.push(c.n);
+            continue;
+        }
+        // A pack of an archive class cannot be read without a thaw: never
+        // repack one (a wholly unused one is deleted elsewhere).
+        if let Some(class) = &archived {
+            let s = report.archived_skipped.get_or_insert_with(|| ArchivedSkip {
+                class: class.clone(),
+                packs: 0,
+                bytes: 0,
+            });
+            s.packs += 1;
+            s.bytes += c.size;
             continue;
         }
         if let Some((class, min_days)) = &class {

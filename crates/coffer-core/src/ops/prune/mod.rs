@@ -59,7 +59,7 @@ mod report;
 mod tests;
 
 pub use plan::{condemned_packs, list_plans, load_plan, CondemnedPack, PlansAndDamage, PrunePlan};
-pub use report::{DeferredPlan, MinStorageSkip, PruneReport, SessionInfo};
+pub use report::{ArchivedSkip, DeferredPlan, MinStorageSkip, PruneReport, SessionInfo};
 
 use std::collections::HashSet;
 use std::path::PathBuf;

@@ -109,6 +109,10 @@ pub struct PruneReport {
     /// Repack candidates not repacked because their storage class's minimum
     /// storage duration is not over (see [`super::cost`]).
     pub min_storage_skipped: Option<MinStorageSkip>,
+    /// Repack candidates not repacked because their storage class is an
+    /// archive class (GLACIER, DEEP_ARCHIVE): reading them would need a
+    /// thaw first. Wholly unused packs are still deleted.
+    pub archived_skipped: Option<ArchivedSkip>,
     /// New packs whose store retention (S3 Object Lock) was extended beyond
     /// the write default, to what their newest snapshot needs.
     pub packs_retention_extended: usize,
@@ -134,6 +138,30 @@ pub struct MinStorageSkip {
     /// The earliest time one of them may be repacked (RFC 3339; absent
     /// when the store did not say when a pack was written).
     pub next_eligible: Option<String>,
+}
+
+/// Repack candidates skipped because their storage class must be thawed
+/// before a pack can be read.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArchivedSkip {
+    /// The vault's data-pack storage class (`GLACIER`, `DEEP_ARCHIVE`).
+    pub class: String,
+    /// Packs skipped.
+    pub packs: usize,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+impl ArchivedSkip {
+    /// One line for people: what was skipped and why.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({}) not repacked: storage class {} keeps packs unreadable until they are thawed, so prune never reads them; each is deleted whole once no snapshot needs any of its blobs",
+            crate::human_count(self.packs as u64, "pack"),
+            crate::human_bytes(self.bytes),
+            self.class,
+        )
+    }
 }
 
 impl MinStorageSkip {

@@ -231,6 +231,25 @@ fn issue17_a_young_pack_of_a_cold_class_is_not_repacked_but_an_unused_one_is_del
 }
 
 #[test]
+fn issue17_a_pack_of_an_archive_class_is_never_repacked_but_an_unused_one_is_deleted() {
+    let (v, b) = vault(Some("DEEP_ARCHIVE"));
+    let old = mostly_unused_pack(&v, 1);
+    // Past DEEP_ARCHIVE's 180 days: only the thaw it would need stops it.
+    b.age(&ObjectKind::Pack.path(&old), 400);
+    let r = prune(&v, &PruneOptions::default()).unwrap();
+    assert!(packs(&v).contains(&old), "an archived pack is not read: {r:?}");
+    let s = r.archived_skipped.as_ref().expect("reported");
+    assert_eq!((s.class.as_str(), s.packs), ("DEEP_ARCHIVE", 1));
+    assert!(s.describe().contains("thawed"), "{}", s.describe());
+    assert!(r.min_storage_skipped.is_none(), "{r:?}");
+    for (id, _) in v.list(ObjectKind::Snapshot).unwrap() {
+        v.backend().delete(&ObjectKind::Snapshot.path(&id)).unwrap();
+    }
+    let r = prune(&v, &PruneOptions::default()).unwrap();
+    assert!(!packs(&v).contains(&old), "an unused one goes whole: {r:?}");
+}
+
+#[test]
 fn issue17_a_cancelled_prune_stops_at_a_safe_point_and_the_next_one_finishes() {
     let (v, _) = vault(None);
     let old = mostly_unused_pack(&v, 3);
