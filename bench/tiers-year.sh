@@ -170,6 +170,40 @@ for v in hot warm cold archive; do
     rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "prune-$v.time")
     echo "| $v | $v | $n | $before | $after | $secs | $rss |"
 done
+# The cost: each tier's vault priced by `coffer vault usage` at the price
+# of the storage class that tier has in the seeds' layout (the defaults of
+# coffer's [prices]: crates/coffer-server/src/config/prices.rs; a local
+# directory is class `local`, so each tier's config prices `local` at its
+# class). Against it: every snapshot kept at the end, in all four tiers,
+# copied into one vault ("flat", deduplicated as one vault is) priced as
+# S3 Standard, which is what keeping everything in Standard would store.
+"$COFFER_BIN" init --vault "$BENCH_DIR/flat" --key-file "$BENCH_DIR/flat.key" >/dev/null 2>&1
+for v in hot warm cold archive; do
+    "$COFFER_BIN" --vault "$BENCH_DIR/$v" --key-file "$BENCH_DIR/$v.key" -q copy --all \
+        --to "$BENCH_DIR/flat" --to-key-file "$BENCH_DIR/flat.key" >/dev/null ||
+        die "copy of $v into flat failed"
+done
+echo
+echo "| vault | storage class (seeds' layout) | bytes (coffer vault usage) | USD / month |"
+echo "|---|---|---:|---:|"
+total=0
+for pair in hot:STANDARD warm:STANDARD_IA cold:GLACIER_IR archive:DEEP_ARCHIVE flat:STANDARD; do
+    v=${pair%%:*} class=${pair#*:}
+    cfg=$BENCH_DIR/usage-$v.toml
+    price=$(python3 -c "
+import re,sys
+t=open('$REPO_ROOT/crates/coffer-server/src/config/prices.rs').read()
+m=re.search(r'\(\"$class\", Some\(([0-9.]+)\)\)', t); print(m.group(1))")
+    printf '[[vault]]\nname = "%s"\nurl = "%s"\nkey_file = "%s"\n[prices]\nlocal = %s\n' \
+        "$v" "$BENCH_DIR/$v" "$BENCH_DIR/$v.key" "$price" >"$cfg"
+    read -r bytes usd < <(COFFER_CONFIG=$cfg "$COFFER_BIN" --json vault usage --vault-name "$v" | python3 -c '
+import json, sys
+u = json.load(sys.stdin)["vaults"][0]
+print(u["bytes"], u["usd_per_month"])') || die "vault usage of $v failed"
+    [[ $v == flat ]] && label="flat (all kept snapshots, one vault)" || label=$v
+    printf '| %s | %s ($%s/GB-month) | %s | %.6f |\n' "$label" "$class" "$price" "$bytes" "$usd"
+done
+
 printf '\n%s daily runs in %.1f s (%.2f s a run); jobs: %s; FAILED jobs: %s\n' \
     "$DAYS" "$(echo "$t1 - $t0" | bc)" "$(echo "($t1 - $t0) / $DAYS" | bc -l)" "$jobs" "$failed"
 echo "source tree: $(du -sb tree | cut -f1) bytes; last day: $now"

@@ -77,6 +77,7 @@ pub const CONFIG_COMMANDS: &[&str] = &[
 /// too and so take a `--config` of their own (`coffer vault usage` prices
 /// and names configured vaults); their command is not in
 /// [`CONFIG_COMMANDS`], so its other subcommands stay without it.
+#[cfg(test)]
 pub const CONFIG_SUBCOMMANDS: &[&str] = &["vault usage"];
 
 /// The commands that take neither the vault options nor `--config` (a

@@ -237,7 +237,10 @@ fn issue17_a_pack_of_an_archive_class_is_never_repacked_but_an_unused_one_is_del
     // Past DEEP_ARCHIVE's 180 days: only the thaw it would need stops it.
     b.age(&ObjectKind::Pack.path(&old), 400);
     let r = prune(&v, &PruneOptions::default()).unwrap();
-    assert!(packs(&v).contains(&old), "an archived pack is not read: {r:?}");
+    assert!(
+        packs(&v).contains(&old),
+        "an archived pack is not read: {r:?}"
+    );
     let s = r.archived_skipped.as_ref().expect("reported");
     assert_eq!((s.class.as_str(), s.packs), ("DEEP_ARCHIVE", 1));
     assert!(s.describe().contains("thawed"), "{}", s.describe());
