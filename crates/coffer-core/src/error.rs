@@ -50,6 +50,9 @@ pub enum StorageErrorKind {
     /// The object is in an archive storage class (S3 GLACIER,
     /// DEEP_ARCHIVE) and must be restored (thawed) before it can be read.
     Archived,
+    /// The store refuses the vault's storage class (S3
+    /// `InvalidStorageClass`): a setting to fix.
+    StorageClass,
 }
 
 impl StorageErrorKind {
@@ -61,6 +64,7 @@ impl StorageErrorKind {
             StorageErrorKind::Credentials
                 | StorageErrorKind::AccessDenied
                 | StorageErrorKind::BucketNotFound
+                | StorageErrorKind::StorageClass
         )
     }
 }

@@ -168,3 +168,40 @@ fn moto_glacier_vault_works_without_thawing_and_restore_says_what_to_do() {
 fn moto_deep_archive_vault_works_without_thawing_and_restore_says_what_to_do() {
     cold_vault("DEEP_ARCHIVE");
 }
+
+/// Issue 17, bad input: a storage class the store rejects fails the
+/// backup at its first data pack with an error naming the class, the vault
+/// and the setting to fix (exit 2, a configuration error); no snapshot is
+/// written and the vault stays usable once the class is fixed.
+#[test]
+fn issue17_a_storage_class_the_store_rejects_is_named_with_the_fix() {
+    let (bucket, _) = moto_bucket(false);
+    let m = Moto::new(&bucket, "&storage_class=BOGUS");
+    let src = m.env.path("src");
+    write(&src.join("a.bin"), &noise(7, 100_000));
+    m.ok(&["init"]);
+    let o = m.run(&["backup", src.to_str().unwrap()]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("refuses storage class BOGUS")
+            && e.contains("?storage_class=")
+            && e.contains("no snapshot"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!("s3://{bucket}")),
+        "the vault is named: {e}"
+    );
+    let v = m.json(&["snapshots"]);
+    assert_eq!(v.as_array().map(Vec::len), Some(0), "{v}");
+    // The same vault with a class the store has backs up.
+    let mut m = m;
+    m.env.vault = m
+        .env
+        .vault
+        .replace("storage_class=BOGUS", "storage_class=STANDARD_IA");
+    m.backup(&src);
+    let v = m.json(&["snapshots"]);
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+}

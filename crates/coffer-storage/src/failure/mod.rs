@@ -52,6 +52,9 @@ pub(crate) enum Cause {
     /// The object is in an archive storage class and was not restored
     /// (thawed) first (S3 `InvalidObjectState`).
     Archived,
+    /// The store refuses the storage class the vault writes its data packs
+    /// in (S3 `InvalidStorageClass`).
+    BadStorageClass,
     /// Nothing accepts connections at the endpoint.
     Refused,
     /// The endpoint's host name does not resolve.
@@ -84,6 +87,7 @@ impl Cause {
             }
             Cause::ConnectTimeout | Cause::Timeout => StorageErrorKind::Timeout,
             Cause::Archived => StorageErrorKind::Archived,
+            Cause::BadStorageClass => StorageErrorKind::StorageClass,
             Cause::NotFound | Cause::Busy { .. } | Cause::Other { .. } => StorageErrorKind::Other,
         }
     }
@@ -126,6 +130,13 @@ impl Cause {
             ),
             Cause::NotFound => "not found".into(),
             Cause::Archived => archive::summary(at),
+            Cause::BadStorageClass => format!(
+                "the S3 endpoint {addr} refuses storage class {} for {}",
+                at.place
+                    .and_then(|p| p.storage_class.as_deref())
+                    .unwrap_or("(the one asked for)"),
+                at.object()
+            ),
             Cause::Refused => format!("connection refused at {addr}"),
             Cause::UnknownHost => format!(
                 "cannot resolve the host {} of the S3 endpoint",
@@ -177,6 +188,11 @@ impl Cause {
             }
             Cause::Busy { .. } => "try again later".into(),
             Cause::Archived => archive::hint(at.place, at.path.unwrap_or_default(), false),
+            Cause::BadStorageClass => "set the vault's storage class (?storage_class= in its location, or \
+                 storage_class in its [[vault]] entry) to one this store supports (on AWS S3: STANDARD, \
+                 STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER, DEEP_ARCHIVE), or remove \
+                 it for the store's default; no snapshot was written with it"
+                .into(),
             Cause::NotFound | Cause::Other { .. } | Cause::Identity { .. } => return None,
         })
     }

@@ -18,6 +18,8 @@ pub(crate) fn of_response(status: Option<u16>, code: &str, message: &str) -> Cau
         // A GET of an object in an archive class (GLACIER, DEEP_ARCHIVE)
         // that was not restored (thawed) first.
         "InvalidObjectState" => return Cause::Archived,
+        // A write in a storage class this store does not have.
+        "InvalidStorageClass" => return Cause::BadStorageClass,
         "SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable"
         | "TooManyRequests" | "OperationAborted" => {
             return Cause::Busy {
