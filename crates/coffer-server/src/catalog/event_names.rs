@@ -74,6 +74,9 @@ text_enum!(
         SizeAnomaly = "SIZE_ANOMALY",
         /// PostgreSQL WAL archiving lags behind.
         WalArchiveLag = "WAL_ARCHIVE_LAG",
+        /// The newest copy in a rule's copy vault is further behind the
+        /// newest snapshot in its vault than the copy's `max_lag`.
+        CopyLag = "COPY_LAG",
         /// A host of the fleet wrote no record for longer than `[fleet] silent_after`.
         HostSilent = "HOST_SILENT",
     }
@@ -100,7 +103,9 @@ impl EventName {
             | RestoreTestTimedOut | VerifyFailed | PruneFailed | ForgetFailed | RpoViolated
             | HostSilent => Severity::Error,
             BackupJobPartial | BackupJobExpired | BackupJobAborted | CopyJobExpired
-            | CopyJobAborted | RestoreJobAborted | SizeAnomaly | WalArchiveLag => Severity::Warning,
+            | CopyJobAborted | RestoreJobAborted | SizeAnomaly | WalArchiveLag | CopyLag => {
+                Severity::Warning
+            }
             _ => Severity::Info,
         }
     }

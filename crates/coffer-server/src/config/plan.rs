@@ -77,7 +77,14 @@ pub struct CopyConfig {
     pub vault: String,
     /// Which copies to keep there.
     pub retention: RetentionPolicy,
+    /// The longest the newest copy there may be behind the newest snapshot
+    /// in the rule's vault before COPY_LAG is raised (default 1 hour).
+    pub max_lag: jiff::SignedDuration,
 }
+
+/// The default `max_lag` of a `copy_to` entry: the seeds' "replication lag
+/// over 1 hour" alert.
+pub const DEFAULT_COPY_MAX_LAG: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
 
 impl RuleConfig {
     /// Every vault this rule keeps snapshots in, with the retention that
@@ -172,6 +179,7 @@ struct RawRule {
 struct RawCopy {
     vault: S<String>,
     retention: Option<S<RetentionPolicy>>,
+    max_lag: Option<S<String>>,
 }
 
 impl Validator<'_> {
@@ -313,9 +321,11 @@ impl Validator<'_> {
                 };
                 self.check_lock(&id, v, &retention, span, what);
             }
+            let max_lag = self.duration("copy_to max_lag", &c.max_lag, DEFAULT_COPY_MAX_LAG);
             copy_to.push(CopyConfig {
                 vault: c.vault.get_ref().clone(),
                 retention,
+                max_lag,
             });
         }
 

@@ -64,7 +64,8 @@ pub fn refresh(
 
 /// Evaluates every configured source at `now`: stores each [`SourceHealth`]
 /// in the catalog and emits `RPO_VIOLATED` and `WAL_ARCHIVE_LAG` once per
-/// episode. Returns the health of each source, in file order.
+/// episode, and `COPY_LAG` once per episode for each copy target behind
+/// its `max_lag`. Returns the health of each source, in file order.
 pub fn evaluate(
     config: &Config,
     catalog: &Catalog,
@@ -78,5 +79,7 @@ pub fn evaluate(
         wal_episode(config, catalog, source, &h, now)?;
         out.push(h);
     }
+    let lags = super::copy_lag::copy_lags(config, catalog, now)?;
+    super::copy_lag::copy_lag_episodes(catalog, &lags, now)?;
     Ok(out)
 }

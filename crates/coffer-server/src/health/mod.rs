@@ -41,10 +41,11 @@
 //! Where things are: [`evaluate`] and [`source_health`] in `evaluate.rs`;
 //! the recovery point and `RPO_VIOLATED` in `rpo.rs`; the last measured
 //! restore in `rto.rs`; the archived WAL probe in `wal.rs`; `SIZE_ANOMALY`
-//! and `WAL_ARCHIVE_LAG` in `anomaly.rs`; episodes in `episode.rs`;
+//! and `WAL_ARCHIVE_LAG` in `anomaly.rs`; `COPY_LAG` in `copy_lag.rs`; episodes in `episode.rs`;
 //! [`Status`] in `status.rs`.
 
 mod anomaly;
+mod copy_lag;
 mod duration;
 mod episode;
 mod evaluate;
@@ -57,6 +58,7 @@ mod wal;
 pub(crate) mod tests;
 
 pub use anomaly::{check_size, job_size, TOTAL_BYTES};
+pub use copy_lag::{copy_lag_episodes, copy_lags, CopyLag};
 pub(crate) use duration::human_secs;
 pub(crate) use episode::episode;
 pub use evaluate::{evaluate, refresh, source_health, INTERVAL};
