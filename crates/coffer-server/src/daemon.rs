@@ -95,12 +95,8 @@ pub fn serve(config: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
         }
     }
     let runner = Arc::new(Runner::new(config.clone(), catalog.clone()));
-    let fleet = crate::fleet::FleetAgent::start(
-        config.clone(),
-        catalog.clone(),
-        opts.clock.clone(),
-        opts.log.clone(),
-    );
+    let fleet =
+        crate::fleet::FleetAgent::start(runner.clone(), opts.clock.clone(), opts.log.clone());
     let mut tasks = Tasks::load(&config, &catalog)?;
     let (done_tx, done_rx) = mpsc::channel::<i64>();
     let mut running: HashMap<i64, Running> = HashMap::new();

@@ -110,7 +110,9 @@ pub fn plan(g: &GlobalArgs, cmd: PlanCmd, state_dir: Option<PathBuf>) -> Result<
     // The run's jobs and a heartbeat into the vaults, as the daemon writes
     // them (a CronJob's run leaves the same evidence); a failure is a
     // warning, the jobs stand.
-    let flushed = coffer_server::fleet::flush(&config, &catalog, "plan run", now);
+    let flushed = coffer_server::fleet::flush(&config, &catalog, "plan run", now, &|name| {
+        coffer_server::runner::open_vault(&config, name)
+    });
     for w in flushed.warnings() {
         eprintln!("warning: {w}");
     }

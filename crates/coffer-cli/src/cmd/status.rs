@@ -122,7 +122,8 @@ fn fleet(
     now: Timestamp,
 ) -> Result<u8> {
     use coffer_server::fleet::view;
-    let st = view::read(config, &mut Default::default(), now);
+    let open = |name: &str| coffer_server::runner::open_vault(config, name);
+    let st = view::read(config, &mut Default::default(), now, &open);
     view::episodes(config, catalog, &st, now).context("storing the fleet status")?;
     for (v, e) in &st.unreadable {
         eprintln!("warning: the fleet records of vault `{v}` could not be read: {e}");

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use coffer_core::fleet::{CompactOptions, FleetCache};
 
-use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::runner::Runner;
 use crate::schedule::Clock;
 
 /// A running fleet thread; [`FleetAgent::stop`] ends it.
@@ -25,20 +25,20 @@ pub struct FleetAgent {
 }
 
 impl FleetAgent {
-    /// Starts the thread (a no-op thread when `[fleet] enabled = false`).
+    /// Starts the thread (none when `[fleet] enabled = false`). It opens
+    /// vaults through the daemon's `runner`, which keeps each one open.
     pub fn start(
-        config: Config,
-        catalog: Arc<Catalog>,
+        runner: Arc<Runner>,
         clock: Arc<dyn Clock>,
         log: Arc<dyn Fn(&str) + Send + Sync>,
     ) -> FleetAgent {
         let stop = Arc::new(AtomicBool::new(false));
         let wake = Arc::new(AtomicBool::new(true));
         let (s2, w2) = (stop.clone(), wake.clone());
-        let handle = config.fleet.enabled.then(|| {
+        let handle = runner.config().fleet.enabled.then(|| {
             std::thread::Builder::new()
                 .name("fleet".into())
-                .spawn(move || run(&config, &catalog, &*clock, &*log, &s2, &w2))
+                .spawn(move || run(&runner, &*clock, &*log, &s2, &w2))
                 .expect("spawn the fleet thread")
         });
         FleetAgent { stop, wake, handle }
@@ -59,13 +59,14 @@ impl FleetAgent {
 }
 
 fn run(
-    config: &Config,
-    catalog: &Catalog,
+    runner: &Runner,
     clock: &dyn Clock,
     log: &(dyn Fn(&str) + Send + Sync),
     stop: &AtomicBool,
     wake: &AtomicBool,
 ) {
+    let (config, catalog) = (runner.config(), runner.catalog());
+    let open = |name: &str| runner.vault(name);
     let every = Duration::try_from(config.fleet.heartbeat).unwrap_or(Duration::from_secs(300));
     let mut caches: BTreeMap<String, FleetCache> = BTreeMap::new();
     let mut failing: BTreeMap<String, String> = BTreeMap::new();
@@ -76,7 +77,7 @@ fn run(
         let due = last.is_none_or(|t| t.elapsed() >= every);
         if due || stopping || wake.swap(false, Ordering::SeqCst) {
             let now = clock.now();
-            let report = super::flush(config, catalog, "serve", now);
+            let report = super::flush(config, catalog, "serve", now, &open);
             // Say a vault's failure once, and when it recovers.
             for (v, e) in &report.failed {
                 if failing.get(v) != Some(e) {
@@ -94,7 +95,7 @@ fn run(
             }
             if due {
                 last = Some(Instant::now());
-                let status = super::view::read(config, &mut caches, now);
+                let status = super::view::read(config, &mut caches, now, &open);
                 if let Err(e) = super::view::episodes(config, catalog, &status, now) {
                     log(&format!("fleet status could not be stored: {e}"));
                 }
@@ -102,7 +103,7 @@ fn run(
                     .is_none_or(|t| t.elapsed() >= Duration::from_secs(3600).min(every * 12))
                 {
                     compacted = Some(Instant::now());
-                    compact(config, &mut caches, now, log);
+                    compact(config, &mut caches, now, &open, log);
                 }
             }
         }
@@ -114,6 +115,7 @@ fn compact(
     config: &Config,
     caches: &mut BTreeMap<String, FleetCache>,
     now: jiff::Timestamp,
+    open: super::OpenVault<'_>,
     log: &(dyn Fn(&str) + Send + Sync),
 ) {
     let opts = CompactOptions {
@@ -124,7 +126,7 @@ fn compact(
     };
     for vc in &config.vaults {
         let cache = caches.entry(vc.name.clone()).or_default();
-        let r = crate::runner::open_vault(config, &vc.name)
+        let r = open(&vc.name)
             .map_err(|e| e.to_string())
             .and_then(|v| coffer_core::fleet::compact(&v, cache, &opts).map_err(|e| e.to_string()));
         match r {

@@ -21,6 +21,14 @@
 //! never fails the job: the job is already recorded locally, and the next
 //! flush writes it.
 
+use crate::model::ServerResult;
+
+/// How the fleet code gets a configured vault by name: the daemon's
+/// [`crate::runner::Runner::vault`] (opened once and kept, so a heartbeat
+/// does not pay a key slot's Argon2id each time), or
+/// [`crate::runner::open_vault`] for a command that runs once.
+pub type OpenVault<'a> = &'a dyn Fn(&str) -> ServerResult<coffer_core::Vault>;
+
 pub mod agent;
 pub mod view;
 pub mod write;

@@ -17,13 +17,15 @@ pub use crate::model::api::{FleetHost, FleetSource, FleetStatus};
 pub const STATUS_KEY: &str = "fleet/status";
 
 /// Reads every configured vault's fleet records (through `caches`, one
-/// per vault, which keep the objects already read) into one status at
+/// per vault, which keep the objects already read; each vault opened
+/// through `open`) into one status at
 /// `now`. A vault that cannot be read is listed in `unreadable`; the
 /// others still count.
 pub fn read(
     config: &Config,
     caches: &mut BTreeMap<String, FleetCache>,
     now: Timestamp,
+    open: super::OpenVault<'_>,
 ) -> FleetStatus {
     let mut st = FleetStatus {
         read_at: Some(now),
@@ -32,7 +34,7 @@ pub fn read(
     let mut records: BTreeMap<String, FleetRecord> = BTreeMap::new();
     for vc in &config.vaults {
         let cache = caches.entry(vc.name.clone()).or_default();
-        let view = crate::runner::open_vault(config, &vc.name)
+        let view = open(&vc.name)
             .map_err(|e| e.to_string())
             .and_then(|v| coffer_core::fleet::read(&v, cache, now).map_err(|e| e.to_string()));
         match view {

@@ -44,10 +44,17 @@ impl FlushReport {
 
 /// Writes this host's finished jobs that are not yet in the vault they ran
 /// on, and a heartbeat (from `agent`: `serve`, `plan run`, `backup`) into
-/// every configured vault. Nothing when `[fleet] enabled = false`.
+/// every configured vault (each opened through `open`). Nothing when
+/// `[fleet] enabled = false`.
 /// Failures are reported per vault, never returned: records are evidence,
 /// not a condition of the job.
-pub fn flush(config: &Config, catalog: &Catalog, agent: &str, now: Timestamp) -> FlushReport {
+pub fn flush(
+    config: &Config,
+    catalog: &Catalog,
+    agent: &str,
+    now: Timestamp,
+    open: super::OpenVault<'_>,
+) -> FlushReport {
     let mut report = FlushReport::default();
     if !config.fleet.enabled {
         return report;
@@ -67,7 +74,7 @@ pub fn flush(config: &Config, catalog: &Catalog, agent: &str, now: Timestamp) ->
                 .collect();
             records.push(beat.clone());
             let n = records.len();
-            let v = crate::runner::open_vault(config, name).map_err(|e| e.to_string())?;
+            let v = open(name).map_err(|e| e.to_string())?;
             fleet::save(&v, records).map_err(|e| e.to_string())?;
             written.extend(pending.iter().map(|j| j.id.0));
             catalog
