@@ -104,7 +104,7 @@ pub const METRICS: &[MetricDef] = &[
     m!("coffer_notifications_sent_total", C, &["sink"], "Notifications delivered, by sink."),
     m!("coffer_notifications_failed_total", C, &["sink"], "Notifications given up on after every retry, by sink."),
     m!("coffer_notification_retries_total", C, &["sink"], "Retried notification attempts, by sink."),
-    m!("coffer_copy_lag_seconds", G, &["source", "plan", "rule", "destination"], "How far the newest copy in a rule's copy_to vault is behind the newest snapshot in the rule's vault, in seconds (from the catalog's backup and copy jobs)."),
+    m!("coffer_copy_lag_seconds", G, &["source", "plan", "rule", "destination"], "How far the newest copy in a rule's copy_to vault is behind the newest snapshot in the rule's vault, in seconds (health check, from the catalog's backup and copy jobs)."),
     m!("coffer_copy_max_lag_seconds", G, &["source", "plan", "rule", "destination"], "The copy_to entry's max_lag (default 1h), what the CofferCopyLag alert compares to."),
     m!("coffer_fleet_host_last_seen_timestamp_seconds", G, &["host"], "When the host's newest fleet record was written (Unix time), as the vaults' fleet records tell."),
     m!("coffer_fleet_host_silent", G, &["host"], "1 if the host has written no fleet record for longer than [fleet] silent_after, 0 if it reports."),
@@ -719,8 +719,9 @@ pub fn render(src: &MetricsSources<'_>) -> Result<String, CatalogError> {
         out.count("coffer_notifications_failed_total", &l, c.failed);
         out.count("coffer_notification_retries_total", &l, c.retries);
     }
-    // Copy lag, per rule, source and copy target.
-    for l in crate::health::copy_lags(config, catalog, jiff::Timestamp::now())? {
+    // Copy lag, per rule, source and copy target, as the health check
+    // last evaluated it (once a minute).
+    for l in crate::health::stored_copy_lags(catalog)? {
         let labels = [
             l.source.as_str(),
             l.plan.as_str(),

@@ -19,6 +19,10 @@ use crate::config::Config;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+/// The catalog key the health check keeps the latest [`copy_lags`] under,
+/// for `/metrics` (as each source's health is kept).
+pub const COPY_LAGS_KEY: &str = "health/copy-lags";
+
 /// How many jobs of a kind are looked at per rule and source.
 const WINDOW: usize = 500;
 
@@ -111,13 +115,27 @@ pub fn copy_lags(
     Ok(out)
 }
 
-/// Raises COPY_LAG once per episode for each target of `lags` past its
-/// `max_lag` (the episode ends when the copy catches up).
+/// The copy lags the health check last stored ([`copy_lag_episodes`]);
+/// none before its first run.
+pub fn stored_copy_lags(catalog: &Catalog) -> Result<Vec<CopyLag>, CatalogError> {
+    Ok(catalog
+        .kv_get(COPY_LAGS_KEY)?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default())
+}
+
+/// Stores `lags` for `/metrics` and raises COPY_LAG once per episode for
+/// each target past its `max_lag` (the episode ends when the copy catches
+/// up).
 pub fn copy_lag_episodes(
     catalog: &Catalog,
     lags: &[CopyLag],
     now: Timestamp,
 ) -> Result<(), CatalogError> {
+    catalog.kv_set(
+        COPY_LAGS_KEY,
+        &serde_json::to_string(lags).expect("serializable"),
+    )?;
     for l in lags {
         let key = format!(
             "episode/copy-lag/{}/{}/{}/{}",
@@ -237,6 +255,7 @@ copy_to = [{ vault = "dr", max_lag = "90m" }]
         copy_lag_episodes(&f.catalog, &l, f.now()).unwrap();
         copy_lag_episodes(&f.catalog, &l, f.now()).unwrap();
         assert_eq!(events(&f), 1, "once per episode");
+        assert_eq!(stored_copy_lags(&f.catalog).unwrap(), l, "kept for /metrics");
         let e = &f.events(EventName::CopyLag)[0];
         assert!(
             e.message.contains("vault `dr` is 2h behind"),

@@ -58,7 +58,7 @@ mod wal;
 pub(crate) mod tests;
 
 pub use anomaly::{check_size, job_size, TOTAL_BYTES};
-pub use copy_lag::{copy_lag_episodes, copy_lags, CopyLag};
+pub use copy_lag::{copy_lag_episodes, copy_lags, stored_copy_lags, CopyLag, COPY_LAGS_KEY};
 pub(crate) use duration::human_secs;
 pub(crate) use episode::episode;
 pub use evaluate::{evaluate, refresh, source_health, INTERVAL};
