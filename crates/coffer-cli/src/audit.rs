@@ -41,6 +41,23 @@ impl std::fmt::Display for Reported {
 
 impl std::error::Error for Reported {}
 
+/// The end of a command that refused some of what it was asked (a lock or
+/// a hold): 0 when nothing was refused; otherwise each refusal on standard
+/// error, then exit 1 with the refusals as the audit trail's reason.
+pub fn refusals(refusals: &[String]) -> anyhow::Result<u8> {
+    if refusals.is_empty() {
+        return Ok(0);
+    }
+    for r in refusals {
+        eprintln!("error: {r}");
+    }
+    Err(Reported {
+        code: 1,
+        reason: refusals.join("; "),
+    }
+    .into())
+}
+
 /// The audited action of a command: what, on what, and the state directory
 /// the command itself names (if any).
 pub struct Audited {

@@ -189,18 +189,7 @@ pub fn forget(g: &GlobalArgs, a: ForgetArgs) -> Result<u8> {
             }
         }
     }
-    if refusals.is_empty() {
-        return Ok(0);
-    }
-    for r in &refusals {
-        eprintln!("error: {r}");
-    }
-    // Printed above; the audit trail records the refusals as the reason.
-    Err(crate::audit::Reported {
-        code: 1,
-        reason: refusals.join("; "),
-    }
-    .into())
+    crate::audit::refusals(&refusals)
 }
 
 fn print_item(item: &ForgetItem, tz: &TimeZone, refused: Option<&[coffer_core::forget::Refusal]>) {

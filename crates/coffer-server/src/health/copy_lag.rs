@@ -255,7 +255,11 @@ copy_to = [{ vault = "dr", max_lag = "90m" }]
         copy_lag_episodes(&f.catalog, &l, f.now()).unwrap();
         copy_lag_episodes(&f.catalog, &l, f.now()).unwrap();
         assert_eq!(events(&f), 1, "once per episode");
-        assert_eq!(stored_copy_lags(&f.catalog).unwrap(), l, "kept for /metrics");
+        assert_eq!(
+            stored_copy_lags(&f.catalog).unwrap(),
+            l,
+            "kept for /metrics"
+        );
         let e = &f.events(EventName::CopyLag)[0];
         assert!(
             e.message.contains("vault `dr` is 2h behind"),
