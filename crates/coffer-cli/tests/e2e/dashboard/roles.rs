@@ -313,6 +313,14 @@ scratch_dir = "scratch"
     all_disabled(&b, "#snapshots button.forget", "admin");
     b.click("#snapshots a.open-snapshot");
     b.browse_down_to("/f00.txt");
+    // The viewer's listing of the same directory is still on the page
+    // until the operator's has loaded (and gated the button again), so
+    // browse_down_to can return before it: wait for that load.
+    b.wait_js(
+        "the operator's listing to gate the restore button",
+        "return !document.querySelector('#restore-button').disabled;",
+        20,
+    );
     all_enabled(&b, "#restore-button");
     scroll_to_bottom(&b);
     b.click("#restore-button");
