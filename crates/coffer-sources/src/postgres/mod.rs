@@ -7,6 +7,8 @@
 //! - [`physical`]: base backups streamed from `pg_basebackup`, cut on page
 //!   boundaries by [`pages`], and their restore into a data directory set up
 //!   for point-in-time recovery.
+//! - [`recovery`]: a restored data directory set up for point-in-time
+//!   recovery, shared by both layouts of a base backup.
 //! - [`wal`]: WAL archiving (`wal-push`, `wal-fetch`, `wal-verify`,
 //!   `wal-prune`); segment names and LSNs are in `segment`, shared with
 //!   [`physical`], and `wal-prune`'s options and report in `wal_prune_report`.
@@ -24,6 +26,7 @@
 pub mod logical;
 pub mod pages;
 pub mod physical;
+pub mod recovery;
 mod segment;
 pub mod wal;
 pub(crate) mod wal_prune_report;

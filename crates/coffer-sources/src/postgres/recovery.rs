@@ -1,0 +1,380 @@
+//! Restoring a base backup into a new data directory set up for
+//! point-in-time recovery from the WAL archived by `coffer wal-push`
+//! ([`super::wal`]).
+//!
+//! A restore fills an empty or missing directory (mode 0700), writes
+//! `recovery.signal` and appends the recovery settings to
+//! `postgresql.auto.conf`: a `restore_command` that runs `coffer wal-fetch`
+//! with the vault and a key or password *file* (never a password), the
+//! recovery target, and `recovery_target_action = 'promote'`. When coffer
+//! runs as root, the files are given to the owner of the directory's parent,
+//! or to the user named by the caller; PostgreSQL refuses a data directory
+//! its server user does not own.
+//!
+//! The steps are shared by both layouts of a base backup: the tar of
+//! `pg basebackup` ([`restore_pgdata`]) and the files of `pg backup`
+//! (`super::backup`): [`prepare_pgdata`] before anything is written,
+//! [`configure_recovery`] after.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::segment::parse_lsn;
+use crate::error::{SourceError, SourceResult};
+use crate::process;
+
+/// Where recovery stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoveryTarget {
+    /// Replay all archived WAL (no target).
+    Latest,
+    /// As soon as the base backup is consistent (`recovery_target = 'immediate'`).
+    Immediate,
+    /// A time (`recovery_target_time`), as PostgreSQL parses a timestamptz.
+    Time(String),
+    /// An LSN (`recovery_target_lsn`).
+    Lsn(String),
+    /// A transaction id (`recovery_target_xid`).
+    Xid(String),
+    /// A restore point made with `pg_create_restore_point` (`recovery_target_name`).
+    Name(String),
+}
+
+/// How the server reads the vault during recovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalSecret {
+    /// `--key-file PATH` (absolute).
+    KeyFile(PathBuf),
+    /// `--password-file PATH` (absolute).
+    PasswordFile(PathBuf),
+}
+
+/// What the recovery configuration says.
+#[derive(Debug, Clone)]
+pub struct RecoveryOptions {
+    /// The coffer executable the server runs (absolute).
+    pub coffer: PathBuf,
+    /// The vault location (absolute path or URL).
+    pub vault: String,
+    /// The secret file.
+    pub secret: WalSecret,
+    /// Where to stop.
+    pub target: RecoveryTarget,
+    /// Stop just after the target (true, PostgreSQL's default) or just before it.
+    pub inclusive: bool,
+    /// Keep the restored cluster's `archive_mode` (true) or turn archiving
+    /// off (false). A restored server that archives into the vault it was
+    /// restored from adds a new timeline to that archive once it promotes:
+    /// later restores that follow the latest timeline go down that branch,
+    /// and the original cluster's own next timeline history file then
+    /// collides with it. So archiving stays on only when asked for, for a
+    /// restore that replaces the original cluster.
+    pub archive: bool,
+}
+
+/// Options of [`restore_pgdata`].
+#[derive(Debug, Clone)]
+pub struct PgdataOptions {
+    /// The data directory (empty or missing).
+    pub dir: PathBuf,
+    /// The recovery configuration.
+    pub recovery: RecoveryOptions,
+    /// When running as root: the owner (uid, gid) to give the files;
+    /// `None`: the owner of the directory's parent.
+    pub owner: Option<(u32, u32)>,
+    /// A line recorded in the configuration (which snapshot this is).
+    pub comment: String,
+}
+
+/// What [`restore_pgdata`] did.
+#[derive(Debug, Clone)]
+pub struct PgdataRestored {
+    /// Bytes of tar unpacked.
+    pub bytes: u64,
+    /// The lines appended to `postgresql.auto.conf`.
+    pub settings: Vec<String>,
+    /// The owner given to the files, when running as root.
+    pub owner: Option<(u32, u32)>,
+}
+
+/// A string as a single-quoted value in postgresql.conf.
+fn conf_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// A word for `/bin/sh`, with `%` doubled (PostgreSQL expands `%f`, `%p`
+/// and `%%` in restore_command).
+fn shell_word(s: &str) -> String {
+    let safe = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./,:=@+".contains(&b));
+    let w = if safe {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    };
+    w.replace('%', "%%")
+}
+
+/// The `restore_command` that fetches WAL with coffer.
+pub fn restore_command(o: &RecoveryOptions) -> SourceResult<String> {
+    let (flag, file) = match &o.secret {
+        WalSecret::KeyFile(p) => ("--key-file", p),
+        WalSecret::PasswordFile(p) => ("--password-file", p),
+    };
+    for p in [&o.coffer, file] {
+        if !p.is_absolute() {
+            return Err(SourceError::Usage(format!(
+                "{} is not an absolute path: the server runs restore_command in its own directory",
+                p.display()
+            )));
+        }
+    }
+    let words = [
+        shell_word(&o.coffer.to_string_lossy()),
+        "--vault".into(),
+        shell_word(&o.vault),
+        flag.into(),
+        shell_word(&file.to_string_lossy()),
+        "--quiet".into(),
+        "wal-fetch".into(),
+    ];
+    Ok(format!("{} %f %p", words.join(" ")))
+}
+
+/// The recovery settings, one `name = 'value'` line each.
+pub fn recovery_settings(o: &RecoveryOptions) -> SourceResult<Vec<String>> {
+    let mut v = vec![format!(
+        "restore_command = {}",
+        conf_quote(&restore_command(o)?)
+    )];
+    let set = |k: &str, val: &str| format!("{k} = {}", conf_quote(val));
+    let nonempty = |what: &str, s: &str| {
+        if s.trim().is_empty() {
+            Err(SourceError::Usage(format!("{what} is empty")))
+        } else {
+            Ok(())
+        }
+    };
+    match &o.target {
+        RecoveryTarget::Latest => {}
+        RecoveryTarget::Immediate => v.push(set("recovery_target", "immediate")),
+        RecoveryTarget::Time(t) => {
+            nonempty("--target-time", t)?;
+            v.push(set("recovery_target_time", t));
+        }
+        RecoveryTarget::Lsn(l) => {
+            if parse_lsn(l).is_none() {
+                return Err(SourceError::Usage(format!(
+                    "--target-lsn {l}: give an LSN as PostgreSQL writes it, e.g. 0/3000060"
+                )));
+            }
+            v.push(set("recovery_target_lsn", l));
+        }
+        RecoveryTarget::Xid(x) => {
+            if x.trim().parse::<u64>().is_err() {
+                return Err(SourceError::Usage(format!(
+                    "--target-xid {x}: give a transaction id (a number, as txid_current() returns)"
+                )));
+            }
+            v.push(set("recovery_target_xid", x.trim()));
+        }
+        RecoveryTarget::Name(n) => {
+            nonempty("--target-name", n)?;
+            v.push(set("recovery_target_name", n));
+        }
+    }
+    if matches!(
+        o.target,
+        RecoveryTarget::Time(_) | RecoveryTarget::Lsn(_) | RecoveryTarget::Xid(_)
+    ) {
+        v.push(set(
+            "recovery_target_inclusive",
+            if o.inclusive { "on" } else { "off" },
+        ));
+    }
+    if o.target != RecoveryTarget::Latest {
+        v.push(set("recovery_target_action", "promote"));
+    }
+    if !o.archive {
+        v.push(set("archive_mode", "off"));
+    }
+    Ok(v)
+}
+
+/// The uid and primary gid of user `name` (for `--pgdata-owner`).
+pub fn lookup_user(name: &str) -> SourceResult<(u32, u32)> {
+    let u = uzers::get_user_by_name(name).ok_or_else(|| {
+        SourceError::Usage(format!(
+            "--pgdata-owner {name}: no such user on this machine (give the user the server runs as, e.g. postgres)"
+        ))
+    })?;
+    Ok((u.uid(), u.primary_group_id()))
+}
+
+fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> SourceResult<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+        .map_err(|e| SourceError::io(format!("changing the owner of {}", path.display()), e))?;
+    let meta = std::fs::symlink_metadata(path)
+        .map_err(|e| SourceError::io(path.display().to_string(), e))?;
+    if meta.is_dir() {
+        for e in std::fs::read_dir(path)
+            .map_err(|e| SourceError::io(format!("reading {}", path.display()), e))?
+        {
+            let e = e.map_err(|e| SourceError::io(format!("reading {}", path.display()), e))?;
+            chown_tree(&e.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks that the data directory of `opts` is empty or missing, makes it
+/// (mode 0700), and says whom to give the files to (running as root: the
+/// caller's choice or the owner of the directory's parent). Nothing is
+/// written when the directory is not empty.
+pub fn prepare_pgdata(opts: &PgdataOptions) -> SourceResult<Option<(u32, u32)>> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = &opts.dir;
+    match std::fs::read_dir(dir) {
+        Ok(mut rd) => {
+            if rd.next().is_some() {
+                return Err(SourceError::Usage(format!(
+                    "--pgdata {} is not empty: give an empty or missing directory",
+                    dir.display()
+                )));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir(dir).map_err(|e| {
+                SourceError::io(
+                    format!("creating {} (does its parent exist?)", dir.display()),
+                    e,
+                )
+            })?;
+        }
+        Err(e) => return Err(SourceError::io(format!("--pgdata {}", dir.display()), e)),
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| SourceError::io(format!("chmod 0700 {}", dir.display()), e))?;
+    if !is_root() {
+        return Ok(None);
+    }
+    if let Some(o) = opts.owner {
+        return Ok(Some(o));
+    }
+    let parent = std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|d| d.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let m =
+        std::fs::metadata(&parent).map_err(|e| SourceError::io(parent.display().to_string(), e))?;
+    Ok(Some((m.uid(), m.gid())))
+}
+
+/// After the files are in place: checks that `backup_label` is there,
+/// writes `recovery.signal`, appends `settings` to `postgresql.auto.conf`
+/// and gives every file below `dirs` (the data directory and any
+/// tablespace) to `owner`.
+pub fn configure_recovery(
+    opts: &PgdataOptions,
+    settings: &[String],
+    owner: Option<(u32, u32)>,
+    dirs: &[&Path],
+) -> SourceResult<()> {
+    let dir = &opts.dir;
+    if !dir.join("backup_label").exists() {
+        return Err(SourceError::Mismatch(format!(
+            "{} holds no backup_label after the restore: the snapshot is not a base backup",
+            dir.display()
+        )));
+    }
+    let signal = dir.join("recovery.signal");
+    std::fs::write(&signal, b"")
+        .map_err(|e| SourceError::io(format!("writing {}", signal.display()), e))?;
+    let conf = dir.join("postgresql.auto.conf");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&conf)
+        .map_err(|e| SourceError::io(format!("opening {}", conf.display()), e))?;
+    let mut text = format!("\n# {}\n", opts.comment.replace('\n', " "));
+    for s in settings {
+        text.push_str(s);
+        text.push('\n');
+    }
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| SourceError::io(format!("writing {}", conf.display()), e))?;
+    if let Some((uid, gid)) = owner {
+        for d in dirs {
+            chown_tree(d, uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// Unpacks a base backup (the tar read from `reader`) into a new data
+/// directory set up for point-in-time recovery (see the module
+/// documentation).
+pub fn restore_pgdata<R: Read>(reader: R, opts: &PgdataOptions) -> SourceResult<PgdataRestored> {
+    let dir = &opts.dir;
+    let settings = recovery_settings(&opts.recovery)?;
+    let owner = prepare_pgdata(opts)?;
+    let mut tar = Command::new("tar");
+    tar.args(["--extract", "--file=-", "--no-same-owner", "--directory"])
+        .arg(dir)
+        .stdout(Stdio::null());
+    let (bytes, _) = process::stdin_from(
+        tar,
+        reader,
+        format!("tar --extract into {}", dir.display()),
+        None,
+    )?;
+    configure_recovery(opts, &settings, owner, &[dir])?;
+    Ok(PgdataRestored {
+        bytes,
+        settings,
+        owner,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_quote_and_refuse() {
+        let o = RecoveryOptions {
+            coffer: "/usr/bin/coffer".into(),
+            vault: "/srv/it's a vault%".into(),
+            secret: WalSecret::KeyFile("/etc/coffer/k".into()),
+            target: RecoveryTarget::Time("2026-01-01 10:00:00+00".into()),
+            inclusive: false,
+            archive: true,
+        };
+        let s = recovery_settings(&o).unwrap();
+        assert_eq!(
+            s[0],
+            r"restore_command = '/usr/bin/coffer --vault ''/srv/it''\\''''s a vault%%'' --key-file /etc/coffer/k --quiet wal-fetch %f %p'"
+        );
+        assert_eq!(s[1], "recovery_target_time = '2026-01-01 10:00:00+00'");
+        assert_eq!(s[2], "recovery_target_inclusive = 'off'");
+        assert_eq!(s[3], "recovery_target_action = 'promote'");
+        let mut bad = o.clone();
+        bad.secret = WalSecret::PasswordFile("rel/pw".into());
+        assert!(recovery_settings(&bad).is_err());
+        bad = o.clone();
+        bad.target = RecoveryTarget::Lsn("zz".into());
+        assert!(recovery_settings(&bad).is_err());
+        bad.target = RecoveryTarget::Immediate;
+        assert_eq!(
+            recovery_settings(&bad).unwrap()[1],
+            "recovery_target = 'immediate'"
+        );
+    }
+}
