@@ -390,6 +390,21 @@ fn issue18_wal_verify_reports_a_gap_on_the_followed_timeline() {
         "{text}"
     );
     assert!(text.contains(&segment(1, victim - 1)), "{text}");
+
+    // What the gap means: a restore of the base backup stops before it
+    // (timeline 2's segment is not on its path) and promotes, without
+    // timeline 3's rows.
+    let data4 = s.path("data4");
+    restore_pgdata(&vault, &key, &snap_id, &data4, &[]);
+    let port4 = start_recovered(&mut s, &data4);
+    let got = batches(port4);
+    let log4 = std::fs::read_to_string(s.log(&data4)).unwrap_or_default();
+    assert!(!got.contains(&"40:100".to_string()), "{got:?}\n{log4}");
+    assert!(
+        !log4.contains(&format!("restored log file \"{}\"", segment(2, victim))),
+        "{log4}"
+    );
+    s.stop(&data4, "fast");
 }
 
 /// Issue 18: the latest timeline is the newest history file, as PostgreSQL
