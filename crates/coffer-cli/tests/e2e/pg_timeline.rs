@@ -489,7 +489,7 @@ fn issue18_wal_verify_refuses_a_newest_timeline_that_is_not_the_base_backups_chi
         why.contains("timeline 2")
             && why.contains("not a child of this server's history")
             && why.contains("00000002.history")
-            && why.contains("new base backup"),
+            && why.contains("recovery_target_timeline = '1'"),
         "{v}"
     );
     let err = String::from_utf8_lossy(&o.stderr);

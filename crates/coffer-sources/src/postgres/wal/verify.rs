@@ -174,13 +174,26 @@ pub(crate) fn timeline_path(
              replace it with the file from the server that created timeline {target}"
         ));
     };
+    // The timeline to name instead: the newest that does descend from it.
+    let follow = histories
+        .iter()
+        .filter(|(t, h)| {
+            **t > start_tl
+                && h.iter()
+                    .any(|b| b.parent == start_tl && b.switch > fork_after)
+        })
+        .map(|(t, _)| *t)
+        .max()
+        .unwrap_or(start_tl);
     let refused = |how: String| {
         format!(
             "timeline {target} (the newest in the archive, which a restore follows) {how}: \
              PostgreSQL refuses to restore this base backup (\"requested timeline {target} is \
-             not a child of this server's history\"); if timeline {target} is a stray branch \
-             (a side restore that archived here) remove its history file {file} from the \
-             archive, else take a new base backup of the server on timeline {target}"
+             not a child of this server's history\"); to restore it, add \
+             recovery_target_timeline = '{follow}' to the restored data directory's \
+             postgresql.auto.conf before starting it. If timeline {target} is a stray branch \
+             (a side restore that archived into this vault), its history file {file} does \
+             the same to every later base backup of timeline {start_tl}"
         )
     };
     let Some(from) = h.iter().position(|b| b.parent == start_tl) else {
@@ -517,6 +530,16 @@ mod tests {
         let e = timeline_path(&histories, &none, 1, 6 * SEG, SEG).unwrap_err();
         assert!(e.contains("left timeline 1 at 0/5000064"), "{e}");
         assert!(e.contains("checkpoint at 0/6000000"), "{e}");
+        assert!(e.contains("recovery_target_timeline = '1'"), "{e}");
+        // A backup of timeline 1 that timeline 3 descends from, but 4 too:
+        // the refusal of a newer stray 5 names 4 to follow.
+        histories.insert(5, vec![b(1, SEG)]);
+        let e = timeline_path(&histories, &none, 1, 3 * SEG, SEG).unwrap_err();
+        assert!(
+            e.contains("timeline 5 ") && e.contains("recovery_target_timeline = '4'"),
+            "{e}"
+        );
+        histories.remove(&5);
         // PostgreSQL counts up without a hole: with 3's history missing,
         // a backup on 1 follows the newest of 1 and 2, which is 2 (stray).
         histories.remove(&3);
