@@ -545,7 +545,7 @@ fn next_second() -> i64 {
 /// Text sent hex-encoded (so that no byte of it can break the line protocol).
 fn hex_text(h: &str) -> Option<String> {
     let h = h.trim();
-    if h.len() % 2 != 0 {
+    if !h.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..h.len())
