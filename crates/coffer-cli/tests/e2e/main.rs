@@ -26,6 +26,7 @@ mod jobs;
 mod metrics;
 mod notify;
 mod object_lock;
+mod pg_tablespace;
 mod pitr;
 mod progress;
 mod proof;

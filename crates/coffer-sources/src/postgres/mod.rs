@@ -9,6 +9,10 @@
 //!   for point-in-time recovery.
 //! - [`recovery`]: a restored data directory set up for point-in-time
 //!   recovery, shared by both layouts of a base backup.
+//! - [`tablespace`]: the `tablespace_map` of a backup and the
+//!   `--tablespace-map OLD=NEW` of a restore, shared by both layouts.
+//! - [`tar_pipes`]: `pg_basebackup -D DIR -Ft` of a cluster with tablespaces,
+//!   streamed through named pipes.
 //! - [`wal`]: WAL archiving (`wal-push`, `wal-fetch`, `wal-verify`,
 //!   `wal-prune`); segment names and LSNs are in `segment`, shared with
 //!   [`physical`], and `wal-prune`'s options and report in `wal_prune_report`.
@@ -28,6 +32,8 @@ pub mod pages;
 pub mod physical;
 pub mod recovery;
 mod segment;
+pub mod tablespace;
+pub mod tar_pipes;
 pub mod wal;
 pub(crate) mod wal_prune_report;
 

@@ -11,8 +11,9 @@
 //! or to the user named by the caller; PostgreSQL refuses a data directory
 //! its server user does not own.
 //!
-//! The steps are shared by both layouts of a base backup: the tar of
-//! `pg basebackup` ([`restore_pgdata`]) and the files of `pg backup`
+//! The steps are shared by both layouts of a base backup: the tars of
+//! `pg basebackup` ([`restore_pgdata`], [`restore_pgdata_tars`] with
+//! tablespaces) and the files of `pg backup`
 //! (`super::backup`): [`prepare_pgdata`] before anything is written,
 //! [`configure_recovery`] after.
 
@@ -21,6 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::segment::parse_lsn;
+use super::tablespace::{
+    check_targets, parse_map, prepare_locations, relocate, render_map, Tablespace,
+    TablespaceMapping,
+};
 use crate::error::{SourceError, SourceResult};
 use crate::process;
 
@@ -85,6 +90,9 @@ pub struct PgdataOptions {
     pub owner: Option<(u32, u32)>,
     /// A line recorded in the configuration (which snapshot this is).
     pub comment: String,
+    /// Where tablespaces go other than where they were (`--tablespace-map
+    /// OLD=NEW`; none by default).
+    pub tablespace_map: TablespaceMapping,
 }
 
 /// What [`restore_pgdata`] did.
@@ -322,9 +330,13 @@ pub fn configure_recovery(
 /// directory set up for point-in-time recovery (see the module
 /// documentation).
 pub fn restore_pgdata<R: Read>(reader: R, opts: &PgdataOptions) -> SourceResult<PgdataRestored> {
-    let dir = &opts.dir;
-    let settings = recovery_settings(&opts.recovery)?;
-    let owner = prepare_pgdata(opts)?;
+    restore_pgdata_tars(reader, Vec::<(Tablespace, R)>::new(), opts)
+}
+
+/// `tar --extract` of `reader` into `dir`; the bytes read. GNU tar strips
+/// leading `/`, refuses `..` members and never writes through a symbolic
+/// link it extracted (such a link is made only at the end).
+fn extract<R: Read>(reader: R, dir: &Path) -> SourceResult<u64> {
     let mut tar = Command::new("tar");
     tar.args(["--extract", "--file=-", "--no-same-owner", "--directory"])
         .arg(dir)
@@ -335,7 +347,83 @@ pub fn restore_pgdata<R: Read>(reader: R, opts: &PgdataOptions) -> SourceResult<
         format!("tar --extract into {}", dir.display()),
         None,
     )?;
-    configure_recovery(opts, &settings, owner, &[dir])?;
+    Ok(bytes)
+}
+
+/// [`restore_pgdata`] of a base backup with tablespaces: `base` (the data
+/// directory's tar) and, for each tablespace as the backup lists it, its
+/// tar. Before anything is written, the tablespaces are moved by
+/// `opts.tablespace_map` and their new locations checked
+/// ([`super::tablespace`]); after the data directory is unpacked, its
+/// `tablespace_map` (which must list the same tablespaces) is rewritten with
+/// the new locations, from which the server makes the `pg_tblspc` links when
+/// it starts.
+pub fn restore_pgdata_tars<B: Read, R: Read>(
+    base: B,
+    tablespaces: Vec<(Tablespace, R)>,
+    opts: &PgdataOptions,
+) -> SourceResult<PgdataRestored> {
+    let dir = &opts.dir;
+    let settings = recovery_settings(&opts.recovery)?;
+    let listed: Vec<Tablespace> = tablespaces.iter().map(|(t, _)| t.clone()).collect();
+    let moved = relocate(&listed, &opts.tablespace_map)?;
+    check_targets(&moved, dir)?;
+    let owner = prepare_pgdata(opts)?;
+    prepare_locations(&moved)?;
+    let mut bytes = extract(base, dir)?;
+    let map = dir.join("tablespace_map");
+    match std::fs::symlink_metadata(&map) {
+        Ok(m) if m.is_file() => {
+            let text = std::fs::read(&map)
+                .map_err(|e| SourceError::io(format!("reading {}", map.display()), e))?;
+            let mut in_tar: Vec<u32> = parse_map(&text)?.iter().map(|t| t.oid).collect();
+            let mut want: Vec<u32> = listed.iter().map(|t| t.oid).collect();
+            in_tar.sort_unstable();
+            want.sort_unstable();
+            if in_tar != want {
+                return Err(SourceError::Mismatch(format!(
+                    "the base backup's tablespace_map lists tablespaces {in_tar:?} where the \
+                     snapshot lists {want:?}: the snapshot is damaged (`coffer check` verifies it); \
+                     {} is incomplete",
+                    dir.display()
+                )));
+            }
+            std::fs::remove_file(&map)
+                .map_err(|e| SourceError::io(format!("replacing {}", map.display()), e))?;
+        }
+        Ok(_) => {
+            return Err(SourceError::Mismatch(format!(
+                "{} is not a regular file after the restore: the snapshot is damaged",
+                map.display()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !listed.is_empty() {
+                return Err(SourceError::Mismatch(format!(
+                    "the snapshot lists tablespaces but its base.tar holds no tablespace_map: \
+                     the snapshot is damaged (`coffer check` verifies it); {} is incomplete",
+                    dir.display()
+                )));
+            }
+        }
+        Err(e) => return Err(SourceError::io(map.display().to_string(), e)),
+    }
+    if !moved.is_empty() {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&map)
+            .map_err(|e| SourceError::io(format!("writing {}", map.display()), e))?;
+        f.write_all(render_map(&moved).as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(|e| SourceError::io(format!("writing {}", map.display()), e))?;
+    }
+    for ((_, reader), t) in tablespaces.into_iter().zip(&moved) {
+        bytes += extract(reader, &t.location)?;
+    }
+    let mut dirs: Vec<&Path> = vec![dir];
+    dirs.extend(moved.iter().map(|t| t.location.as_path()));
+    configure_recovery(opts, &settings, owner, &dirs)?;
     Ok(PgdataRestored {
         bytes,
         settings,

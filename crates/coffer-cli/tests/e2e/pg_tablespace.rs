@@ -1,0 +1,204 @@
+//! Base backups of a cluster with a tablespace (issue 18), end to end: the
+//! streamed `pg basebackup` through named pipes, and `restore --pgdata` with
+//! `--tablespace-map OLD=NEW`, then the restored server started and queried.
+//!
+//! Needs root (initdb and the servers run as the `postgres` user through
+//! `runuser`) and PostgreSQL 15's server binaries in /usr/lib/postgresql/15/bin.
+//! A missing piece fails the test with a message; nothing is skipped.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use crate::common::pg::*;
+use crate::common::BIN;
+
+/// `coffer restore SNAP --pgdata DATA ARGS…` as root, run.
+fn restore(vault: &Path, key: &Path, snap: &str, data: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--vault")
+        .arg(vault)
+        .arg("--key-file")
+        .arg(key)
+        .args(["restore", snap, "--pgdata"])
+        .arg(data)
+        .args(args)
+        .env_remove("COFFER_PASSWORD")
+        .env_remove("COFFER_VAULT")
+        .env_remove("COFFER_KEY_FILE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn assert_refused(o: &Output, says: &[&str], untouched: &[&Path]) {
+    assert_eq!(o.status.code(), Some(2), "{}", out_text(o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for s in says {
+        assert!(err.contains(s), "stderr lacks {s:?}: {}", out_text(o));
+    }
+    for p in untouched {
+        assert!(!p.exists(), "{} was written: {}", p.display(), out_text(o));
+    }
+}
+
+/// Issue 18: a base backup of a cluster with a tablespace holds its tar,
+/// and restores with the tablespace moved to NEW; a mapping of something
+/// that is no tablespace, or to a directory that is not empty, is refused
+/// before anything is written.
+#[test]
+fn issue18_basebackup_with_a_tablespace_restores_with_a_mapping() {
+    require_setup();
+    let mut s = Scratch::new();
+    let vault = s.path("vault");
+    let key = s.path("vault.key");
+    let data1 = s.path("data1");
+    let port1 = free_port();
+    archiving_cluster(&mut s, &vault, &key, &data1, port1, "");
+    let log1 = s.log(&data1);
+
+    let old = s.path("ts old");
+    std::fs::create_dir(&old).unwrap();
+    must(
+        Command::new("chown")
+            .arg(format!("{PG_USER}:{PG_USER}"))
+            .arg(&old),
+        "chown of the tablespace directory",
+    );
+    let old_s = old.to_str().unwrap().to_string();
+    psql(port1, &format!("create tablespace ts1 location '{old_s}'"));
+    psql(port1, "create table tt (batch int, i int) tablespace ts1");
+    psql(
+        port1,
+        "insert into tt select 1, g from generate_series(1, 1000) g",
+    );
+    let oid = psql(port1, "select oid from pg_tablespace where spcname = 'ts1'");
+
+    let snap = base_backup(&vault, &key, port1);
+    let snap_id = snap["id"].as_str().unwrap()[..12].to_string();
+    let details = &snap["source"]["details"];
+    assert_eq!(
+        details["tablespace_map"].as_str(),
+        Some(format!("{oid} {old_s}\n").as_str()),
+        "{details}"
+    );
+    assert!(
+        details["tablespaces"]
+            .as_str()
+            .is_some_and(|t| t.contains("\"ts1\"") && t.contains(&old_s)),
+        "{details}"
+    );
+    // WAL after the backup lands in the tablespace at replay.
+    psql(
+        port1,
+        "insert into tt select 2, g from generate_series(1, 500) g",
+    );
+    archive_all(port1, &log1);
+    s.stop(&data1, "fast");
+
+    let data2 = s.path("data2");
+    let new = s.path("ts new");
+
+    // Bad input: each refused with exit 2, nothing written.
+    let o = restore(
+        &vault,
+        &key,
+        &snap_id,
+        &data2,
+        &["--tablespace-map", &format!("/srv/nope={}", new.display())],
+    );
+    assert_refused(
+        &o,
+        &[
+            "has no tablespace at /srv/nope",
+            &format!("its tablespaces: {oid} ({old_s})"),
+        ],
+        &[&data2, &new],
+    );
+    let full = s.path("full");
+    std::fs::create_dir(&full).unwrap();
+    std::fs::write(full.join("x"), b"x").unwrap();
+    let o = restore(
+        &vault,
+        &key,
+        &snap_id,
+        &data2,
+        &["--tablespace-map", &format!("{old_s}={}", full.display())],
+    );
+    assert_refused(
+        &o,
+        &[
+            &format!("tablespace {oid} would be restored to {}", full.display()),
+            "which is not empty",
+        ],
+        &[&data2],
+    );
+    // Without a mapping the tablespace would go back over the original.
+    let o = restore(&vault, &key, &snap_id, &data2, &[]);
+    assert_refused(
+        &o,
+        &["which is not empty", "--tablespace-map OLD=NEW"],
+        &[&data2],
+    );
+    let o = restore(
+        &vault,
+        &key,
+        &snap_id,
+        &data2,
+        &["--tablespace-map", "relative=/x"],
+    );
+    assert_refused(&o, &["not an absolute path"], &[&data2]);
+
+    // The restore with the mapping.
+    restore_pgdata(
+        &vault,
+        &key,
+        &snap_id,
+        &data2,
+        &["--tablespace-map", &format!("{old_s}={}", new.display())],
+    );
+    assert_eq!(
+        std::fs::read_to_string(data2.join("tablespace_map")).unwrap(),
+        format!("{oid} {}\n", new.display())
+    );
+    let versioned: Vec<_> = std::fs::read_dir(&new)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        versioned.len() == 1 && versioned[0].starts_with("PG_15_"),
+        "{versioned:?}"
+    );
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let m = std::fs::metadata(&new).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o700);
+        let pg_uid = std::fs::metadata(s.dir.path()).unwrap().uid();
+        assert_eq!(
+            m.uid(),
+            pg_uid,
+            "the tablespace is owned like the data directory"
+        );
+    }
+    let port2 = start_recovered(&mut s, &data2);
+    assert_eq!(
+        psql(
+            port2,
+            "select batch || ':' || count(*) from tt group by batch order by batch"
+        ),
+        "1:1000\n2:500"
+    );
+    assert_eq!(
+        psql(
+            port2,
+            "select pg_tablespace_location(oid) from pg_tablespace where spcname = 'ts1'"
+        ),
+        new.to_str().unwrap()
+    );
+    assert_eq!(
+        std::fs::read_link(data2.join("pg_tblspc").join(&oid)).unwrap(),
+        new
+    );
+    s.stop(&data2, "fast");
+    // The original tablespace is as it was.
+    assert!(std::fs::read_dir(&old).unwrap().count() == 1);
+}
