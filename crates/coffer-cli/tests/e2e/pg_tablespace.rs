@@ -202,3 +202,207 @@ fn issue18_basebackup_with_a_tablespace_restores_with_a_mapping() {
     // The original tablespace is as it was.
     assert!(std::fs::read_dir(&old).unwrap().count() == 1);
 }
+
+/// A directory with a fake `pg_basebackup` running `script` (after `-D
+/// DIR`: `$2` is the directory), beside the real psql.
+fn fake_pg_basebackup(s: &Scratch, name: &str, script: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = s.path(name);
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(format!("{PG_BIN}/psql"), bin.join("psql")).unwrap();
+    let fake = bin.join("pg_basebackup");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in --version) echo 'pg_basebackup (PostgreSQL) 15.99';; \
+             *) {script};; esac\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+/// Issue 18: with tablespaces, a pg_basebackup killed half way through a
+/// tablespace's tar, or one that creates its tars before coffer made the
+/// pipes (every attempt), fails the backup: exit 1, no snapshot, the vault
+/// checks clean.
+#[test]
+fn issue18_a_killed_or_racing_pg_basebackup_with_a_tablespace_leaves_no_snapshot() {
+    require_setup();
+    let mut s = Scratch::new();
+    let vault = s.path("vault");
+    let key = s.path("vault.key");
+    let data1 = s.path("data1");
+    let port1 = free_port();
+    archiving_cluster(&mut s, &vault, &key, &data1, port1, "");
+    let ts = s.path("ts");
+    std::fs::create_dir(&ts).unwrap();
+    must(
+        Command::new("chown")
+            .arg(format!("{PG_USER}:{PG_USER}"))
+            .arg(&ts),
+        "chown of the tablespace directory",
+    );
+    psql(
+        port1,
+        &format!("create tablespace ts1 location '{}'", ts.display()),
+    );
+    let oid = psql(port1, "select oid from pg_tablespace where spcname = 'ts1'");
+    let url = format!("postgres://postgres@127.0.0.1:{port1}/");
+    let killed = fake_pg_basebackup(
+        &s,
+        "bin-killed",
+        &format!(
+            "ls -A \"$2\" >/dev/null; sleep 0.3; head -c 3000000 /dev/urandom > \"$2/{oid}.tar\"; kill -9 $$"
+        ),
+    );
+    let racing = fake_pg_basebackup(&s, "bin-racing", ": > \"$2/base.tar\"; sleep 0.3; exit 1");
+    for (bin, says) in [
+        (&killed, "signal 9"),
+        (
+            &racing,
+            "created base.tar before coffer could make its pipe, 3 times",
+        ),
+    ] {
+        let o = coffer_pg(
+            &vault,
+            &key,
+            &[
+                "pg",
+                "basebackup",
+                "--postgres",
+                &url,
+                "--pg-bin-dir",
+                bin.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", out_text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says) && err.contains("no snapshot"), "{err}");
+        let snaps: serde_json::Value = serde_json::from_str(&ok(
+            coffer_pg(&vault, &key, &["snapshots", "--json"]),
+            "snapshots",
+        ))
+        .unwrap();
+        assert_eq!(snaps.as_array().unwrap().len(), 0, "{snaps}");
+    }
+    ok(coffer_pg(&vault, &key, &["check"]), "check");
+    s.stop(&data1, "fast");
+}
+
+/// Issue 18: a restore test of a base backup with a tablespace restores the
+/// tablespace into its own scratch directory (never over the original),
+/// recovers, answers the query on the table in it, and removes the scratch.
+#[test]
+fn issue18_a_restore_test_maps_the_tablespace_into_its_scratch_directory() {
+    require_setup();
+    let mut s = Scratch::new();
+    let vault = s.path("vault");
+    let key = s.path("vault.key");
+    let data1 = s.path("data1");
+    let port1 = free_port();
+    archiving_cluster(&mut s, &vault, &key, &data1, port1, "");
+    let log1 = s.log(&data1);
+    let ts = s.path("ts");
+    std::fs::create_dir(&ts).unwrap();
+    must(
+        Command::new("chown")
+            .arg(format!("{PG_USER}:{PG_USER}"))
+            .arg(&ts),
+        "chown of the tablespace directory",
+    );
+    psql(
+        port1,
+        &format!("create tablespace ts1 location '{}'", ts.display()),
+    );
+    psql(port1, "create table t (i int) tablespace ts1");
+    psql(port1, "insert into t select generate_series(1, 10)");
+    let config = s.path("coffer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"state_dir = "state"
+[[vault]]
+name = "main"
+url = "{}"
+key_file = "{}"
+[[source]]
+name = "cluster"
+kind = "postgres-base"
+url = "postgres://postgres@127.0.0.1:{port1}/"
+tags = ["rt"]
+[[plan]]
+name = "p"
+[[plan.rule]]
+name = "r"
+vault = "main"
+source_tags = ["rt"]
+schedule = "@daily"
+[[restore_test]]
+name = "tblspc"
+schedule = "@daily"
+vault = "main"
+sources = ["cluster"]
+timeout = "5m"
+[[restore_test.query]]
+sql = "SELECT count(*) FROM t"
+expect = "= 30"
+"#,
+            vault.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    std::os::unix::fs::chown(&config, Some(0), Some(0)).unwrap();
+    must(
+        as_pg(BIN)
+            .env("COFFER_CONFIG", &config)
+            .args(["plan", "run", "p/r"]),
+        "coffer plan run (as postgres)",
+    );
+    psql(port1, "insert into t select generate_series(11, 30)");
+    archive_all(port1, &log1);
+    let before: Vec<_> = walk(&ts);
+    let o = Command::new(BIN)
+        .env("COFFER_CONFIG", &config)
+        .env_remove("COFFER_STATE_DIR")
+        .args(["--json", "restore-test", "run", "tblspc"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("not JSON: {}", out_text(&o)));
+    assert_eq!(o.status.code(), Some(0), "{v:#}\n{}", out_text(&o));
+    assert_eq!(v["validation"], "SUCCESSFUL", "{v:#}");
+    assert_eq!(walk(&ts), before, "the original tablespace was touched");
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("coffer_rt_tblspc_")
+        })
+        .collect();
+    assert!(left.is_empty(), "scratch left: {left:?}");
+    s.stop(&data1, "fast");
+}
+
+/// Every path below `dir`, sorted.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}

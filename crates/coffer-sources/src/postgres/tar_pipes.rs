@@ -97,14 +97,16 @@ pub fn stream_tars(
                      (attempt {attempt} of {ATTEMPTS}); starting the backup again"
                 );
             }
-            Err(Failure::Raced(name)) => return Err(SourceError::Protocol {
-                target: what.to_string(),
-                detail: format!(
+            Err(Failure::Raced(name)) => {
+                return Err(SourceError::Protocol {
+                    target: what.to_string(),
+                    detail: format!(
                     "pg_basebackup created {name} before coffer could make its pipe, {ATTEMPTS} \
                          times; no snapshot was written: run the backup again when the machine is \
                          less loaded"
                 ),
-            }),
+                })
+            }
         }
     }
     unreachable!("the last attempt returns")
