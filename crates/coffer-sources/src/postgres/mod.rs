@@ -24,7 +24,7 @@
 //! | --- | --- | --- |
 //! | `--postgres URL/db` ([`logical`]) | `postgres`, file `DB.pgdump` | `pg_restore` into a database |
 //! | `--postgres URL --globals` ([`logical`]) | `postgres-globals`, file `globals.sql` | `psql` |
-//! | `pg basebackup --postgres URL` ([`physical`], cut on page boundaries by [`pages`]) | `postgres-base`, file `base.tar` | `restore --pgdata DIR` with a recovery target |
+//! | `pg basebackup --postgres URL` ([`physical`], cut on page boundaries by [`pages`]) | `postgres-base`, file `base.tar` (and `tablespaces/OID.tar` per tablespace, [`tar_pipes`]) | `restore --pgdata DIR` with a recovery target and `--tablespace-map OLD=NEW` |
 //! | `wal-push PATH` ([`wal`]) | `wal/<encrypted name>` objects, no snapshot | `wal-fetch NAME DEST` (the server's restore_command) |
 
 pub mod logical;

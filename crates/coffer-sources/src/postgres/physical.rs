@@ -442,7 +442,7 @@ impl Postgres {
 
 /// Hex digits as bytes.
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
