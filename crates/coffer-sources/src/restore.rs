@@ -279,6 +279,13 @@ fn run(req: &RestoreRequest<'_>, progress: &Progress) -> SourceResult<RestoreOut
         let done = pg_physical::restore_pgdata_tars(base, tablespaces, opts)?;
         out.settings = done.settings;
         out.restored_to = opts.dir.display().to_string();
+        if !done.tablespaces.is_empty() {
+            out.restored_to = format!(
+                "{} (tablespaces {})",
+                out.restored_to,
+                postgres::tablespace::describe(&done.tablespaces)
+            );
+        }
         return Ok(out);
     }
     let reader = Stream {

@@ -149,12 +149,18 @@ fn issue18_basebackup_with_a_tablespace_restores_with_a_mapping() {
     assert_refused(&o, &["not an absolute path"], &[&data2]);
 
     // The restore with the mapping.
-    restore_pgdata(
+    let o = restore(
         &vault,
         &key,
         &snap_id,
         &data2,
         &["--tablespace-map", &format!("{old_s}={}", new.display())],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out_text(&o));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains(&format!("(tablespaces {oid} ({}))", new.display())),
+        "{said}"
     );
     assert_eq!(
         std::fs::read_to_string(data2.join("tablespace_map")).unwrap(),

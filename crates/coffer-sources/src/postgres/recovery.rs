@@ -104,6 +104,8 @@ pub struct PgdataRestored {
     pub settings: Vec<String>,
     /// The owner given to the files, when running as root.
     pub owner: Option<(u32, u32)>,
+    /// Where each tablespace went.
+    pub tablespaces: Vec<Tablespace>,
 }
 
 /// A string as a single-quoted value in postgresql.conf.
@@ -428,6 +430,7 @@ pub fn restore_pgdata_tars<B: Read, R: Read>(
         bytes,
         settings,
         owner,
+        tablespaces: moved,
     })
 }
 
