@@ -414,6 +414,47 @@ mod tests {
         assert!(e.is_err());
         assert_eq!(v.snapshots(&Default::default()).unwrap().len(), before);
     }
+
+    #[test]
+    fn issue18_a_stream_of_several_is_opened_by_path() {
+        let v = vault();
+        let r = run_backup(
+            &v,
+            &BackupOptions::default(),
+            &SnapshotMeta::default(),
+            |a, _| -> Result<SourceOutput> {
+                let base = file_node("base.tar", a.save_bytes(b"base", Path::new("base.tar"))?);
+                let ts = file_node("16384.tar", a.save_bytes(b"ts", Path::new("16384.tar"))?);
+                let mut dir = file_node("tablespaces", Vec::new());
+                dir.kind = NodeKind::Dir;
+                dir.subtree = Some(a.save_tree(&Tree::new(vec![ts]))?);
+                let mut out = one_file(a, Vec::new(), "x", "postgres-base", BTreeMap::new())?;
+                out.tree = a.save_tree(&Tree::new(vec![base, dir]))?;
+                Ok(out)
+            },
+        )
+        .unwrap();
+        let index = v.load_index().unwrap();
+        let read = |path: &[&str]| -> Result<Vec<u8>> {
+            let mut got = Vec::new();
+            StreamReader::open_path(&v, &index, &r.snapshot, path)?
+                .read_to_end(&mut got)
+                .unwrap();
+            Ok(got)
+        };
+        assert_eq!(read(&["base.tar"]).unwrap(), b"base");
+        assert_eq!(read(&["tablespaces", "16384.tar"]).unwrap(), b"ts");
+        for missing in [
+            &["tablespaces", "1.tar"][..],
+            &["tablespaces"],
+            &["nope", "x"],
+            &[],
+        ] {
+            let e = read(missing).unwrap_err().to_string();
+            assert!(e.contains("has no file /"), "{missing:?}: {e}");
+        }
+        assert!(StreamReader::open(&v, &index, &r.snapshot).is_err());
+    }
 }
 
 #[cfg(test)]

@@ -468,4 +468,151 @@ mod tests {
             "recovery_target = 'immediate'"
         );
     }
+
+    /// A ustar member (GNU tar checks the header's checksum).
+    fn member(tar: &mut Vec<u8>, name: &str, kind: u8, link: &str, data: &[u8]) {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..108].copy_from_slice(b"0000700\0");
+        h[108..116].copy_from_slice(b"0000000\0");
+        h[116..124].copy_from_slice(b"0000000\0");
+        h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+        h[136..148].copy_from_slice(b"00000000000\0");
+        h[156] = kind;
+        h[157..157 + link.len()].copy_from_slice(link.as_bytes());
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|b| *b as u32).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        tar.extend_from_slice(&h);
+        tar.extend_from_slice(data);
+        tar.resize(tar.len().div_ceil(512) * 512, 0);
+    }
+
+    fn base_tar(map: &str) -> Vec<u8> {
+        let mut t = Vec::new();
+        member(
+            &mut t,
+            "backup_label",
+            b'0',
+            "",
+            b"START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n",
+        );
+        member(&mut t, "tablespace_map", b'0', "", map.as_bytes());
+        member(&mut t, "pg_tblspc/", b'5', "", b"");
+        t.extend_from_slice(&[0u8; 1024]);
+        t
+    }
+
+    fn options(dir: &Path, map: &[String]) -> PgdataOptions {
+        PgdataOptions {
+            dir: dir.join("data"),
+            recovery: RecoveryOptions {
+                coffer: "/usr/bin/coffer".into(),
+                vault: "/srv/vault".into(),
+                secret: WalSecret::KeyFile("/etc/coffer/k".into()),
+                target: RecoveryTarget::Latest,
+                inclusive: true,
+                archive: false,
+            },
+            owner: None,
+            comment: "test".into(),
+            tablespace_map: TablespaceMapping::parse(map).unwrap(),
+        }
+    }
+
+    #[test]
+    fn issue18_tablespace_tars_go_to_their_mapped_locations_and_the_map_is_rewritten() {
+        let d = tempfile::tempdir().unwrap();
+        let new = d.path().join("new ts");
+        let mut ts = Vec::new();
+        member(&mut ts, "PG_15_1/", b'5', "", b"");
+        member(&mut ts, "PG_15_1/1/16385", b'0', "", &[9u8; 700]);
+        ts.extend_from_slice(&[0u8; 1024]);
+        let opts = options(d.path(), &[format!("/orig/ts={}", new.display())]);
+        let orig = Tablespace {
+            oid: 16384,
+            location: "/orig/ts".into(),
+        };
+        let done = restore_pgdata_tars(
+            &base_tar("16384 /orig/ts\n")[..],
+            vec![(orig, &ts[..])],
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(done.tablespaces[0].location, new);
+        assert_eq!(
+            std::fs::read(new.join("PG_15_1/1/16385")).unwrap(),
+            vec![9u8; 700]
+        );
+        assert_eq!(
+            std::fs::read_to_string(opts.dir.join("tablespace_map")).unwrap(),
+            format!("16384 {}\n", new.display())
+        );
+        assert!(opts.dir.join("recovery.signal").exists());
+    }
+
+    #[test]
+    fn issue18_a_hostile_tablespace_tar_writes_nothing_outside_its_location() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = d.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let mut ts = Vec::new();
+        member(
+            &mut ts,
+            "PG_15_1/link",
+            b'2',
+            outside.to_str().unwrap(),
+            b"",
+        );
+        member(&mut ts, "PG_15_1/link/evil", b'0', "", b"pwned");
+        member(&mut ts, "../escaped", b'0', "", b"pwned");
+        ts.extend_from_slice(&[0u8; 1024]);
+        let new = d.path().join("ts");
+        let opts = options(d.path(), &[format!("/orig/ts={}", new.display())]);
+        let orig = Tablespace {
+            oid: 16384,
+            location: "/orig/ts".into(),
+        };
+        let e = restore_pgdata_tars(
+            &base_tar("16384 /orig/ts\n")[..],
+            vec![(orig, &ts[..])],
+            &opts,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("tar --extract into"), "{e}");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert!(!d.path().join("escaped").exists());
+    }
+
+    #[test]
+    fn issue18_a_map_in_the_tar_that_disagrees_with_the_snapshot_is_damage() {
+        let d = tempfile::tempdir().unwrap();
+        let opts = options(d.path(), &[]);
+        let orig = Tablespace {
+            oid: 16384,
+            location: d.path().join("ts"),
+        };
+        let e = restore_pgdata_tars(&base_tar("16390 /x\n")[..], vec![(orig, &b""[..])], &opts)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("lists tablespaces [16390] where the snapshot lists [16384]"),
+            "{e}"
+        );
+        // A mapping for a snapshot without tablespaces: refused before anything is written.
+        let opts = options(d.path(), &["/a=/b".to_string()]);
+        let d2 = tempfile::tempdir().unwrap();
+        let opts = PgdataOptions {
+            dir: d2.path().join("data"),
+            ..opts
+        };
+        let e = restore_pgdata(&base_tar("")[..], &opts).unwrap_err();
+        assert!(
+            e.is_usage() && e.to_string().contains("its tablespaces: none"),
+            "{e}"
+        );
+        assert!(!opts.dir.exists());
+    }
 }
