@@ -231,11 +231,12 @@ fn fake_pg_basebackup(s: &Scratch, name: &str, script: &str) -> std::path::PathB
 }
 
 /// Issue 18: with tablespaces, a pg_basebackup killed half way through a
-/// tablespace's tar, or one that creates its tars before coffer made the
-/// pipes (every attempt), fails the backup: exit 1, no snapshot, the vault
-/// checks clean.
+/// tablespace's tar, one that creates its tars before coffer made the
+/// pipes (every attempt), one that writes no tar for a tablespace (dropped
+/// meanwhile) or a tar for one coffer did not list (created meanwhile)
+/// fails the backup: exit 1, no snapshot, the vault checks clean.
 #[test]
-fn issue18_a_killed_or_racing_pg_basebackup_with_a_tablespace_leaves_no_snapshot() {
+fn issue18_a_failed_or_racing_pg_basebackup_with_a_tablespace_leaves_no_snapshot() {
     require_setup();
     let mut s = Scratch::new();
     let vault = s.path("vault");
@@ -265,11 +266,35 @@ fn issue18_a_killed_or_racing_pg_basebackup_with_a_tablespace_leaves_no_snapshot
         ),
     );
     let racing = fake_pg_basebackup(&s, "bin-racing", ": > \"$2/base.tar\"; sleep 0.3; exit 1");
+    // A tablespace dropped, or one created, during the backup.
+    let dropped = fake_pg_basebackup(
+        &s,
+        "bin-dropped",
+        "ls -A \"$2\" >/dev/null; sleep 0.3; head -c 100000 /dev/urandom > \"$2/base.tar\"",
+    );
+    let created = fake_pg_basebackup(
+        &s,
+        "bin-created",
+        &format!(
+            "ls -A \"$2\" >/dev/null; sleep 0.3; for t in 99999 {oid} base; do \
+             head -c 100000 /dev/urandom > \"$2/$t.tar\"; done"
+        ),
+    );
     for (bin, says) in [
-        (&killed, "signal 9"),
+        (&killed, "signal 9".to_string()),
         (
             &racing,
-            "created base.tar before coffer could make its pipe, 3 times",
+            "created base.tar before coffer could make its pipe, 3 times".into(),
+        ),
+        (
+            &dropped,
+            format!(
+                "it wrote nothing to {oid}.tar (was its tablespace dropped during the backup?)"
+            ),
+        ),
+        (
+            &created,
+            "pg_basebackup wrote 99999.tar, which is not one of the tablespaces".into(),
         ),
     ] {
         let o = coffer_pg(
@@ -286,7 +311,7 @@ fn issue18_a_killed_or_racing_pg_basebackup_with_a_tablespace_leaves_no_snapshot
         );
         assert_eq!(o.status.code(), Some(1), "{}", out_text(&o));
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(says) && err.contains("no snapshot"), "{err}");
+        assert!(err.contains(&says) && err.contains("no snapshot"), "{err}");
         let snaps: serde_json::Value = serde_json::from_str(&ok(
             coffer_pg(&vault, &key, &["snapshots", "--json"]),
             "snapshots",

@@ -205,36 +205,25 @@ fn attempt_once(
         (status, saved)
     });
     let mut out = Vec::new();
-    let mut first_err = None;
+    let mut errors = Vec::new();
     for r in saved {
         match r {
             Ok(t) => out.push(t),
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
+            Err(e) => errors.push(e),
         }
     }
-    // A tar that failed to save says why; pg_basebackup's own failure
-    // comes before the reasons it gave the readers.
-    match (status, first_err) {
-        (Err(e), None) => return Err(e.into()),
-        (
-            Err(SourceError::Process {
-                what,
-                status,
-                detail,
-            }),
-            Some(_),
-        ) => {
-            return Err(SourceError::Process {
-                what,
-                status,
-                detail,
-            }
-            .into())
-        }
-        (_, Some(e)) => return Err(e.into()),
-        (Ok(()), None) => {}
+    // Which failure to report: the vault's (pg_basebackup then died of the
+    // closed pipe), else pg_basebackup's own (the readers saw its end or
+    // nothing), else a reader's (a pipe nothing was written to).
+    let vault_failed = errors.iter().position(
+        |e| matches!(e, SourceError::Vault(v) if !matches!(v, coffer_core::Error::Io { .. })),
+    );
+    if let Some(i) = vault_failed {
+        return Err(errors.swap_remove(i).into());
+    }
+    status?;
+    if let Some(e) = errors.into_iter().next() {
+        return Err(e.into());
     }
     for e in std::fs::read_dir(dir.path()).map_err(|e| io("reading the pipes' directory", e))? {
         let e = e.map_err(|e| io("reading the pipes' directory", e))?;
