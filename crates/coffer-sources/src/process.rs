@@ -179,6 +179,11 @@ impl Proc {
         })
     }
 
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The process's standard output (when piped).
     pub fn stdout(&mut self) -> &mut ChildStdout {
         self.stdout.as_mut().expect("stdout is piped")

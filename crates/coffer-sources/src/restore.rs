@@ -3,7 +3,8 @@
 //! [`Destination`] and call [`restore`], which
 //!
 //! 1. opens the snapshot's stream (for every destination but a directory),
-//!    which refuses a snapshot that is not a single stream;
+//!    which refuses a snapshot that is not a single stream (a data
+//!    directory opens `base.tar` and each tablespace's tar by path);
 //! 2. checks the snapshot's kind against the destination (a dump restores
 //!    into its own kind of database; any stream goes to a file or command);
 //! 3. restores, and returns what it did as a [`RestoreOutcome`].
@@ -251,14 +252,55 @@ fn run(req: &RestoreRequest<'_>, progress: &Progress) -> SourceResult<RestoreOut
         return Ok(out);
     }
     if let Destination::Pgdata(opts) = &req.destination {
+        expect_kind(id, snap, &[pg_physical::KIND_BASE], "--pgdata")?;
         if postgres::backup::is_files_layout(&snap.source.details) {
-            expect_kind(id, snap, &[pg_physical::KIND_BASE], "--pgdata")?;
             let done = postgres::backup::restore_files(vault, index, id, snap, opts, progress)?;
             out.bytes = done.bytes;
             out.settings = done.settings;
             out.restored_to = opts.dir.display().to_string();
+            if !done.tablespaces.is_empty() {
+                out.restored_to = format!(
+                    "{} (tablespaces {})",
+                    out.restored_to,
+                    postgres::tablespace::describe(&done.tablespaces)
+                );
+            }
             return Ok(out);
         }
+        // A base backup of a cluster with tablespaces holds a tar for each.
+        let stream = |inner| Stream {
+            inner,
+            cancel: req.cancel.clone(),
+            progress,
+        };
+        let base = stream(StreamReader::open_path(
+            vault,
+            index,
+            snap,
+            &[pg_physical::BASE_TAR],
+        )?);
+        let mut tablespaces = Vec::new();
+        for t in pg_physical::snapshot_tablespaces(snap)? {
+            let path = pg_physical::tablespace_tar(t.oid);
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            tablespaces.push((
+                t,
+                stream(StreamReader::open_path(vault, index, snap, &path)?),
+            ));
+        }
+        out.bytes = base.inner.len() + tablespaces.iter().map(|(_, s)| s.inner.len()).sum::<u64>();
+        add(&progress.total_bytes, out.bytes);
+        let done = pg_physical::restore_pgdata_tars(base, tablespaces, opts)?;
+        out.settings = done.settings;
+        out.restored_to = opts.dir.display().to_string();
+        if !done.tablespaces.is_empty() {
+            out.restored_to = format!(
+                "{} (tablespaces {})",
+                out.restored_to,
+                postgres::tablespace::describe(&done.tablespaces)
+            );
+        }
+        return Ok(out);
     }
     let reader = Stream {
         inner: StreamReader::open(vault, index, snap)?,
@@ -301,11 +343,7 @@ fn run(req: &RestoreRequest<'_>, progress: &Progress) -> SourceResult<RestoreOut
             m.restore(reader, dumped.as_deref(), options)?;
             out.restored_to = url.location(url.database.as_deref());
         }
-        Destination::Pgdata(opts) => {
-            let done = pg_physical::restore_pgdata(reader, opts)?;
-            out.settings = done.settings;
-            out.restored_to = opts.dir.display().to_string();
-        }
+        Destination::Pgdata(_) => unreachable!("restored above"),
         Destination::RedisDir(dir) => {
             let p = redis::restore_to_dir(reader, dir)?;
             out.restored_to = p.display().to_string();

@@ -69,18 +69,8 @@ pub fn one_file(
     details: BTreeMap<String, String>,
 ) -> Result<SourceOutput> {
     valid_name(name)?;
-    let size: u64 = content.iter().map(|c| c.len as u64).sum();
-    let now = jiff::Timestamp::now();
-    let mut node = Node::new(name.as_bytes().to_vec(), NodeKind::File);
-    node.mode = 0o600;
-    node.size = size;
-    node.content = content;
-    node.mtime = Time {
-        secs: now.as_second(),
-        nanos: now.subsec_nanosecond().max(0) as u32,
-    };
-    node.uid = unsafe { libc::geteuid() };
-    node.gid = unsafe { libc::getegid() };
+    let node = file_node(name, content);
+    let size = node.size;
     let tree = archiver.save_tree(&Tree::new(vec![node]))?;
     Ok(SourceOutput {
         tree,
@@ -97,6 +87,24 @@ pub fn one_file(
         warnings: Vec::new(),
         parent: None,
     })
+}
+
+/// The node of a stream file called `name` (mode 0600, now, owned by us)
+/// whose `content` is saved: for [`one_file`] and for sources that save
+/// several streams (a base backup with tablespaces).
+pub fn file_node(name: &str, content: Vec<ChunkRef>) -> Node {
+    let now = jiff::Timestamp::now();
+    let mut node = Node::new(name.as_bytes().to_vec(), NodeKind::File);
+    node.mode = 0o600;
+    node.size = content.iter().map(|c| c.len as u64).sum();
+    node.content = content;
+    node.mtime = Time {
+        secs: now.as_second(),
+        nanos: now.subsec_nanosecond().max(0) as u32,
+    };
+    node.uid = unsafe { libc::geteuid() };
+    node.gid = unsafe { libc::getegid() };
+    node
 }
 
 /// Where a `--command` stream's bytes come from, for people.
@@ -164,6 +172,50 @@ impl<'a> StreamReader<'a> {
                 )))
             }
         };
+        Self::of_node(vault, index, node)
+    }
+
+    /// Opens the file at `path` (names from the snapshot's root, e.g.
+    /// `["tablespaces", "16384.tar"]`) of a snapshot of several streams (a
+    /// base backup with tablespaces). A missing path, or one that is not a
+    /// file, is damage naming the snapshot's paths.
+    pub fn open_path(
+        vault: &'a Vault,
+        index: &'a Index,
+        snap: &Snapshot,
+        path: &[&str],
+    ) -> Result<Self> {
+        let missing = || {
+            Error::damaged(
+                format!("the snapshot of {}", snap.paths.join(" ")),
+                format!(
+                    "it has no file /{} ({} source); `coffer check` verifies the snapshot",
+                    path.join("/"),
+                    snap.source.kind
+                ),
+            )
+        };
+        let mut tree = vault.load_tree(index, &snap.tree)?;
+        let (last, dirs) = path.split_last().ok_or_else(missing)?;
+        for d in dirs {
+            let sub = tree
+                .nodes
+                .iter()
+                .find(|n| n.kind == NodeKind::Dir && n.name == d.as_bytes())
+                .and_then(|n| n.subtree)
+                .ok_or_else(missing)?;
+            tree = vault.load_tree(index, &sub)?;
+        }
+        let node = tree
+            .nodes
+            .iter()
+            .find(|n| n.kind == NodeKind::File && n.name == last.as_bytes())
+            .cloned()
+            .ok_or_else(missing)?;
+        Self::of_node(vault, index, node)
+    }
+
+    fn of_node(vault: &'a Vault, index: &'a Index, node: Node) -> Result<Self> {
         // Before a byte is handed on: data packs an archive storage class
         // keeps unreadable fail the restore here.
         coffer_core::ensure_thawed(
@@ -361,6 +413,47 @@ mod tests {
         );
         assert!(e.is_err());
         assert_eq!(v.snapshots(&Default::default()).unwrap().len(), before);
+    }
+
+    #[test]
+    fn issue18_a_stream_of_several_is_opened_by_path() {
+        let v = vault();
+        let r = run_backup(
+            &v,
+            &BackupOptions::default(),
+            &SnapshotMeta::default(),
+            |a, _| -> Result<SourceOutput> {
+                let base = file_node("base.tar", a.save_bytes(b"base", Path::new("base.tar"))?);
+                let ts = file_node("16384.tar", a.save_bytes(b"ts", Path::new("16384.tar"))?);
+                let mut dir = file_node("tablespaces", Vec::new());
+                dir.kind = NodeKind::Dir;
+                dir.subtree = Some(a.save_tree(&Tree::new(vec![ts]))?);
+                let mut out = one_file(a, Vec::new(), "x", "postgres-base", BTreeMap::new())?;
+                out.tree = a.save_tree(&Tree::new(vec![base, dir]))?;
+                Ok(out)
+            },
+        )
+        .unwrap();
+        let index = v.load_index().unwrap();
+        let read = |path: &[&str]| -> Result<Vec<u8>> {
+            let mut got = Vec::new();
+            StreamReader::open_path(&v, &index, &r.snapshot, path)?
+                .read_to_end(&mut got)
+                .unwrap();
+            Ok(got)
+        };
+        assert_eq!(read(&["base.tar"]).unwrap(), b"base");
+        assert_eq!(read(&["tablespaces", "16384.tar"]).unwrap(), b"ts");
+        for missing in [
+            &["tablespaces", "1.tar"][..],
+            &["tablespaces"],
+            &["nope", "x"],
+            &[],
+        ] {
+            let e = read(missing).unwrap_err().to_string();
+            assert!(e.contains("has no file /"), "{missing:?}: {e}");
+        }
+        assert!(StreamReader::open(&v, &index, &r.snapshot).is_err());
     }
 }
 

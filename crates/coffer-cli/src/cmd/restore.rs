@@ -14,6 +14,7 @@ use coffer_sources::mysql::{self, MysqlRestoreOptions};
 use coffer_sources::pg_physical::{
     self, PgdataOptions, RecoveryOptions, RecoveryTarget, WalSecret,
 };
+use coffer_sources::postgres::tablespace::TablespaceMapping;
 use coffer_sources::postgres::{self, PgRestoreOptions};
 use coffer_sources::restore::{self, Destination, RestoreRequest};
 use coffer_sources::select::{self, Wanted};
@@ -250,6 +251,10 @@ pub struct StreamRestoreArgs {
     /// With --pgdata, when running as root: give the files to this user (default: the owner of DIR's parent)
     #[arg(long, value_name = "USER")]
     pub pgdata_owner: Option<String>,
+    /// With --pgdata: restore the tablespace that was at OLD into NEW (an empty or missing
+    /// directory) instead; repeat for each tablespace to move
+    #[arg(long, value_name = "OLD=NEW")]
+    pub tablespace_map: Vec<String>,
     /// Set from `--target immediate` with --pgdata.
     #[arg(skip)]
     pub target_immediate: bool,
@@ -337,10 +342,11 @@ pub fn restore(
         || a.target_exclusive
         || a.pgdata_owner.is_some()
         || a.archive_mode.is_some()
-        || a.target_immediate;
+        || a.target_immediate
+        || !a.tablespace_map.is_empty();
     if pitr_flags && a.pgdata.is_none() {
         bail!(UsageError(
-            "--target-time, --target-lsn, --target-xid, --target-name, --target-exclusive, --archive-mode and --pgdata-owner go with --pgdata DIR".into()
+            "--target-time, --target-lsn, --target-xid, --target-name, --target-exclusive, --archive-mode, --pgdata-owner and --tablespace-map go with --pgdata DIR".into()
         ));
     }
     let destination = if let Some(f) = &a.to_file {
@@ -501,11 +507,17 @@ fn pgdata_options(
     dir: &std::path::Path,
     a: &StreamRestoreArgs,
 ) -> Result<PgdataOptions> {
-    // As before the restore: a snapshot that is no single stream says so first.
-    if !coffer_sources::postgres::backup::is_files_layout(&snap.source.details) {
+    // As before the restore: a snapshot that is no single stream says so
+    // first (a base backup with tablespaces is several, by path; one by
+    // files is a tree).
+    if coffer_sources::postgres::backup::is_files_layout(&snap.source.details) {
+    } else if snap.source.kind == pg_physical::KIND_BASE {
+        StreamReader::open_path(vault, index, snap, &[pg_physical::BASE_TAR])?;
+    } else {
         StreamReader::open(vault, index, snap)?;
     }
     restore::expect_kind(id, snap, &[pg_physical::KIND_BASE], "--pgdata")?;
+    let tablespace_map = TablespaceMapping::parse(&a.tablespace_map).map_err(usage)?;
     let recovery = recovery_options(g, a)?;
     let owner = match &a.pgdata_owner {
         Some(u) => Some(pg_physical::lookup_user(u).map_err(usage)?),
@@ -521,5 +533,6 @@ fn pgdata_options(
             snap.paths.join(" "),
             jiff::Timestamp::now()
         ),
+        tablespace_map,
     })
 }

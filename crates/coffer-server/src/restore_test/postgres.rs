@@ -15,6 +15,7 @@ use coffer_sources::dburl::DbUrl;
 use coffer_sources::pg_physical::{
     self, PgdataOptions, RecoveryOptions, RecoveryTarget, WalSecret,
 };
+use coffer_sources::postgres::tablespace::TablespaceMapping;
 use coffer_sources::postgres::{self, PgOptions, PgRestoreOptions, Postgres};
 use coffer_sources::process::Checked;
 use coffer_sources::restore::Destination;
@@ -122,6 +123,22 @@ pub(super) fn test_pg_base(c: &Ctx<'_>, t: &mut Run) -> ServerResult<()> {
         archive: false,
     };
     let data = scratch.path().join("data");
+    // Tablespaces go into the scratch directory too, never back where
+    // the backed-up cluster keeps them.
+    let listed = pg_physical::snapshot_tablespaces(c.snap)
+        .map_err(|e| failed(format!("snapshot {}: {e}", c.id.short())))?;
+    let tablespace_map = TablespaceMapping::new(
+        listed
+            .iter()
+            .map(|t| {
+                (
+                    t.location.clone(),
+                    scratch.path().join("tablespaces").join(t.oid.to_string()),
+                )
+            })
+            .collect(),
+    )
+    .map_err(|e| failed(format!("snapshot {}: {e}", c.id.short())))?;
     let start = Instant::now();
     c.restore(
         Destination::Pgdata(PgdataOptions {
@@ -133,6 +150,7 @@ pub(super) fn test_pg_base(c: &Ctx<'_>, t: &mut Run) -> ServerResult<()> {
                 c.test.name,
                 c.id.short()
             ),
+            tablespace_map,
         }),
         &t.cancel,
     )

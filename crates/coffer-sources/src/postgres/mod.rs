@@ -9,10 +9,13 @@
 //!   for point-in-time recovery.
 //! - [`backup`]: base backups by files (`pg backup`): the low-level backup
 //!   API over one session, the data directory and tablespaces read in
-//!   parallel, incrementals that read only what changed; [`tablespace`]
-//!   reads and places tablespaces.
+//!   parallel, incrementals that read only what changed.
 //! - [`recovery`]: a restored data directory set up for point-in-time
 //!   recovery, shared by both layouts of a base backup.
+//! - [`tablespace`]: the `tablespace_map` of a backup and the
+//!   `--tablespace-map OLD=NEW` of a restore, shared by both layouts.
+//! - [`tar_pipes`]: `pg_basebackup -D DIR -Ft` of a cluster with tablespaces,
+//!   streamed through named pipes.
 //! - [`wal`]: WAL archiving (`wal-push`, `wal-fetch`, `wal-verify`,
 //!   `wal-prune`); segment names and LSNs are in `segment`, shared with
 //!   [`physical`], and `wal-prune`'s options and report in `wal_prune_report`.
@@ -24,7 +27,7 @@
 //! | --- | --- | --- |
 //! | `--postgres URL/db` ([`logical`]) | `postgres`, file `DB.pgdump` | `pg_restore` into a database |
 //! | `--postgres URL --globals` ([`logical`]) | `postgres-globals`, file `globals.sql` | `psql` |
-//! | `pg basebackup --postgres URL` ([`physical`], cut on page boundaries by [`pages`]) | `postgres-base`, file `base.tar` | `restore --pgdata DIR` with a recovery target |
+//! | `pg basebackup --postgres URL` ([`physical`], cut on page boundaries by [`pages`]) | `postgres-base`, file `base.tar` (and `tablespaces/OID.tar` per tablespace, [`tar_pipes`]) | `restore --pgdata DIR` with a recovery target and `--tablespace-map OLD=NEW` |
 //! | `pg backup --postgres URL [--type full\|incr\|diff]` ([`backup`], the data directory read between `pg_backup_start` and `pg_backup_stop`) | `postgres-base`, `layout = files`: `data/…`, `tablespaces/OID/…` | `restore --pgdata DIR [--tablespace-map OLD=NEW]` |
 //! | `wal-push PATH` ([`wal`]) | `wal/<encrypted name>` objects, no snapshot | `wal-fetch NAME DEST` (the server's restore_command) |
 
@@ -35,6 +38,7 @@ pub mod physical;
 pub mod recovery;
 mod segment;
 pub mod tablespace;
+pub mod tar_pipes;
 pub mod wal;
 pub(crate) mod wal_prune_report;
 

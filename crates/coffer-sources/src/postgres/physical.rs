@@ -3,9 +3,13 @@
 //! from the WAL archived by `coffer wal-push` ([`super::wal`]).
 //!
 //! A base backup is `pg_basebackup -D - -Ft -X none --checkpoint=fast`: one
-//! tar stream on standard output (so clusters with extra tablespaces are not
-//! supported yet: pg_basebackup refuses to write several tars to standard
-//! output), no WAL in it (it comes from the archive). The start WAL position,
+//! tar stream on standard output, no WAL in it (it comes from the archive),
+//! stored as `base.tar`. pg_basebackup writes only one tar to standard
+//! output, so a cluster with tablespaces is backed up into named pipes
+//! instead ([`super::tar_pipes`]): the snapshot then holds `base.tar` (with
+//! the server's `tablespace_map`) and `tablespaces/OID.tar` for each, and
+//! its details list them (`tablespace_map`, in PostgreSQL's format, and
+//! `tablespaces`, for people). The start WAL position,
 //! file and timeline are read from the `backup_label` entry as the tar
 //! streams past ([`LabelSniffer`]); the end position is in the backup history
 //! file (`….backup`) the server archives, which `wal-verify` reads. The
@@ -15,29 +19,41 @@
 //! with status 0.
 //!
 //! A restore unpacks the tar into a new data directory set up for recovery
-//! ([`super::recovery`]; its items are re-exported here).
+//! ([`super::recovery`]; its items are re-exported here), and each
+//! tablespace's tar into its location, moved by `--tablespace-map OLD=NEW`
+//! ([`super::tablespace`]).
 
 use std::io::Read;
+use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 use std::process::Stdio;
 
-use coffer_core::Archiver;
+use coffer_core::{Archiver, BackupSummary, ChunkRef, NodeKind, Snapshot, SourceInfo, Tree};
 
 use super::logical::{Postgres, MAINTENANCE_DB};
 use super::pages::PageSplitter;
 use super::segment::{format_lsn, parse_lsn, Segment};
+use super::tablespace::{parse_map, render_map, Tablespace};
+use super::tar_pipes;
 use crate::error::{SourceError, SourceResult};
 use crate::{process, stream, SourceOutput};
 
 pub use super::recovery::{
     configure_recovery, lookup_user, prepare_pgdata, recovery_settings, restore_command,
-    restore_pgdata, PgdataOptions, PgdataRestored, RecoveryOptions, RecoveryTarget, WalSecret,
+    restore_pgdata, restore_pgdata_tars, PgdataOptions, PgdataRestored, RecoveryOptions,
+    RecoveryTarget, WalSecret,
 };
 
 /// Snapshot kind of a base backup.
 pub const KIND_BASE: &str = "postgres-base";
 /// The file a base backup is stored as in its snapshot.
 pub const BASE_TAR: &str = "base.tar";
+/// The directory of a base backup snapshot that holds one `OID.tar` per
+/// tablespace (absent for a cluster without tablespaces).
+pub const TABLESPACES_DIR: &str = "tablespaces";
+/// The detail of a base backup snapshot that lists its tablespaces, as a
+/// `tablespace_map` ([`super::tablespace`]).
+pub const TABLESPACE_MAP_DETAIL: &str = "tablespace_map";
 /// How `base.tar` is cut (the snapshot's `chunking` detail; see [`super::pages`]).
 pub const CHUNKING: &str = "page-aligned, 128 KiB";
 const _: () = assert!(
@@ -215,45 +231,87 @@ impl Postgres {
             })
     }
 
+    /// The cluster's tablespaces besides `pg_default` and `pg_global`, with
+    /// their names, from `pg_tablespace` (names and locations read as hex,
+    /// so that no character of theirs can break the parsing).
+    pub fn tablespaces(&self) -> SourceResult<Vec<(Tablespace, String)>> {
+        let out = self
+            .query(
+                MAINTENANCE_DB,
+                "select oid, encode(convert_to(spcname::text, 'UTF8'), 'hex'), \
+                 encode(convert_to(pg_tablespace_location(oid), 'UTF8'), 'hex') \
+                 from pg_tablespace where spcname not in ('pg_default', 'pg_global') order by oid",
+            )
+            .map_err(|e| self.connect_error(MAINTENANCE_DB, e))?;
+        let bad = |line: &str| SourceError::Protocol {
+            target: self.url().host_port(),
+            detail: format!("unexpected pg_tablespace row {line:?}"),
+        };
+        let mut v = Vec::new();
+        for line in out.lines().filter(|l| !l.trim().is_empty()) {
+            let f: Vec<&str> = line.trim().split('|').collect();
+            let [oid, name, loc] = f.as_slice() else {
+                return Err(bad(line));
+            };
+            let (Some(oid), Some(name), Some(loc)) =
+                (oid.parse::<u32>().ok(), unhex(name), unhex(loc))
+            else {
+                return Err(bad(line));
+            };
+            let name = String::from_utf8_lossy(&name).into_owned();
+            let location = std::path::PathBuf::from(std::ffi::OsString::from_vec(loc));
+            if !location.is_absolute() {
+                return Err(SourceError::Usage(format!(
+                    "tablespace {name} ({oid}) of {} is at {}, inside the data directory \
+                     (allow_in_place_tablespaces): base backups take tablespaces with a directory \
+                     of their own; move it with ALTER TABLE … SET TABLESPACE",
+                    self.url().location(None),
+                    location.display()
+                )));
+            }
+            v.push((Tablespace { oid, location }, name));
+        }
+        Ok(v)
+    }
+
     /// Streams a base backup of the whole cluster into the vault as
-    /// `base.tar` (see the module documentation).
+    /// `base.tar`, and each tablespace as `tablespaces/OID.tar` (see the
+    /// module documentation).
     pub fn base_backup(&self, archiver: &Archiver) -> SourceResult<SourceOutput> {
         let (tool, version) =
             self.tool("pg_basebackup", self.server_major(), &self.server_needs())?;
         let seg_size = self.wal_segment_size()?;
-        let mut c = self.command(&tool);
-        c.args([
-            "-D",
-            "-",
-            "-Ft",
-            "-X",
-            "none",
-            "--checkpoint=fast",
-            "--no-password",
-            "-d",
-        ])
-        .arg(self.conninfo(MAINTENANCE_DB));
-        c.stdin(Stdio::null());
+        let tablespaces = self.tablespaces()?;
         let what = format!("pg_basebackup of {}", self.url().location(None));
-        // As process::stdout_to_vault, with the stream watched for backup_label.
-        let mut p = process::Proc::spawn(c, what, self.secret(), false, true)?;
-        let mut sniff = LabelSniffer::new(p.stdout());
-        // Cut on page boundaries, so that a later base backup stores only
-        // the 128 KiB runs of pages that changed.
-        let mut split = PageSplitter::new(&mut sniff);
-        let saved = archiver.save_chunks(&mut split, Path::new(BASE_TAR));
-        let fallback_at = split.fallback_at();
-        drop(split);
-        let label = std::mem::take(&mut sniff.captured);
-        let content = match saved {
-            Ok(c) => {
-                p.finish()?;
+        let (content, label, fallback_at, ts_tars) = if tablespaces.is_empty() {
+            let (c, l, f) = self.stream_one_tar(&tool, &what, archiver)?;
+            (c, l, f, Vec::new())
+        } else {
+            let mut names = vec![BASE_TAR.to_string()];
+            names.extend(tablespaces.iter().map(|(t, _)| format!("{}.tar", t.oid)));
+            let command = |dir: &Path| {
+                let mut c = self.command(&tool);
+                c.arg("-D")
+                    .arg(dir)
+                    .args([
+                        "-Ft",
+                        "-X",
+                        "none",
+                        "--checkpoint=fast",
+                        "--no-sync",
+                        "--no-manifest",
+                        "--no-password",
+                        "-d",
+                    ])
+                    .arg(self.conninfo(MAINTENANCE_DB));
+                c.stdin(Stdio::null()).stdout(Stdio::null());
                 c
-            }
-            Err(e) => {
-                p.kill();
-                return Err(e.into());
-            }
+            };
+            let mut saved =
+                tar_pipes::stream_tars(command, &what, self.secret(), &names, archiver)?
+                    .into_iter();
+            let base = saved.next().expect("one saved tar per name");
+            (base.content, base.label, base.fallback_at, saved.collect())
         };
         let mut d = self.details(None);
         d.insert("pg_basebackup".into(), version.clone());
@@ -291,10 +349,121 @@ impl Postgres {
                     .unwrap_or_default()
             ),
         );
-        let mut out = stream::one_file(archiver, content, BASE_TAR, KIND_BASE, d)?;
-        out.paths = vec![self.url().location(None)];
-        Ok(out)
+        if tablespaces.is_empty() {
+            let mut out = stream::one_file(archiver, content, BASE_TAR, KIND_BASE, d)?;
+            out.paths = vec![self.url().location(None)];
+            return Ok(out);
+        }
+        let list: Vec<Tablespace> = tablespaces.iter().map(|(t, _)| t.clone()).collect();
+        d.insert(TABLESPACE_MAP_DETAIL.into(), render_map(&list));
+        d.insert(
+            "tablespaces".into(),
+            tablespaces
+                .iter()
+                .map(|(t, name)| format!("{} {name:?} at {}", t.oid, t.location.display()))
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+        let mut ts_nodes = Vec::new();
+        for (t, saved) in list.iter().zip(ts_tars) {
+            ts_nodes.push(stream::file_node(&format!("{}.tar", t.oid), saved.content));
+            if let Some(at) = saved.fallback_at {
+                d.insert(format!("chunking_fixed_from_{}", t.oid), at.to_string());
+            }
+        }
+        let mut nodes = vec![stream::file_node(BASE_TAR, content)];
+        let total: u64 = nodes.iter().chain(&ts_nodes).map(|n| n.size).sum();
+        let files = (1 + ts_nodes.len()) as u64;
+        let mut dir = stream::file_node(TABLESPACES_DIR, Vec::new());
+        dir.kind = NodeKind::Dir;
+        dir.mode = 0o700;
+        dir.subtree = Some(archiver.save_tree(&Tree::new(ts_nodes))?);
+        nodes.push(dir);
+        Ok(SourceOutput {
+            tree: archiver.save_tree(&Tree::new(nodes))?,
+            paths: vec![self.url().location(None)],
+            source: SourceInfo {
+                kind: KIND_BASE.into(),
+                details: d,
+            },
+            summary: BackupSummary {
+                files_new: files,
+                total_bytes: total,
+                ..Default::default()
+            },
+            warnings: Vec::new(),
+            parent: None,
+        })
     }
+
+    /// `pg_basebackup -D -`: the one tar of a cluster without tablespaces,
+    /// with its backup_label and where page splitting fell back.
+    fn stream_one_tar(
+        &self,
+        tool: &Path,
+        what: &str,
+        archiver: &Archiver,
+    ) -> SourceResult<(Vec<ChunkRef>, Vec<u8>, Option<u64>)> {
+        let mut c = self.command(tool);
+        c.args([
+            "-D",
+            "-",
+            "-Ft",
+            "-X",
+            "none",
+            "--checkpoint=fast",
+            "--no-password",
+            "-d",
+        ])
+        .arg(self.conninfo(MAINTENANCE_DB));
+        c.stdin(Stdio::null());
+        // As process::stdout_to_vault, with the stream watched for backup_label.
+        let mut p = process::Proc::spawn(c, what, self.secret(), false, true)?;
+        let mut sniff = LabelSniffer::new(p.stdout());
+        // Cut on page boundaries, so that a later base backup stores only
+        // the 128 KiB runs of pages that changed.
+        let mut split = PageSplitter::new(&mut sniff);
+        let saved = archiver.save_chunks(&mut split, Path::new(BASE_TAR));
+        let fallback_at = split.fallback_at();
+        drop(split);
+        let label = std::mem::take(&mut sniff.captured);
+        match saved {
+            Ok(c) => {
+                p.finish()?;
+                Ok((c, label, fallback_at))
+            }
+            Err(e) => {
+                p.kill();
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// Hex digits as bytes.
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The tablespaces a base backup snapshot lists (its `tablespace_map`
+/// detail, read as hostile, see [`parse_map`]); none for a snapshot of a
+/// cluster without them, or from before coffer backed them up.
+pub fn snapshot_tablespaces(snap: &Snapshot) -> SourceResult<Vec<Tablespace>> {
+    match snap.source.details.get(TABLESPACE_MAP_DETAIL) {
+        Some(m) => parse_map(m.as_bytes()),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The path in a base backup snapshot of tablespace `oid`'s tar.
+pub fn tablespace_tar(oid: u32) -> [String; 2] {
+    [TABLESPACES_DIR.to_string(), format!("{oid}.tar")]
 }
 
 #[cfg(test)]

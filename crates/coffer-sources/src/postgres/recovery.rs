@@ -11,8 +11,9 @@
 //! or to the user named by the caller; PostgreSQL refuses a data directory
 //! its server user does not own.
 //!
-//! The steps are shared by both layouts of a base backup: the tar of
-//! `pg basebackup` ([`restore_pgdata`]) and the files of `pg backup`
+//! The steps are shared by both layouts of a base backup: the tars of
+//! `pg basebackup` ([`restore_pgdata`], [`restore_pgdata_tars`] with
+//! tablespaces) and the files of `pg backup`
 //! (`super::backup`): [`prepare_pgdata`] before anything is written,
 //! [`configure_recovery`] after.
 
@@ -21,6 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::segment::parse_lsn;
+use super::tablespace::{
+    check_targets, parse_map, prepare_locations, relocate, render_map, Tablespace,
+    TablespaceMapping,
+};
 use crate::error::{SourceError, SourceResult};
 use crate::process;
 
@@ -85,6 +90,9 @@ pub struct PgdataOptions {
     pub owner: Option<(u32, u32)>,
     /// A line recorded in the configuration (which snapshot this is).
     pub comment: String,
+    /// Where tablespaces go other than where they were (`--tablespace-map
+    /// OLD=NEW`; none by default).
+    pub tablespace_map: TablespaceMapping,
 }
 
 /// What [`restore_pgdata`] did.
@@ -96,6 +104,8 @@ pub struct PgdataRestored {
     pub settings: Vec<String>,
     /// The owner given to the files, when running as root.
     pub owner: Option<(u32, u32)>,
+    /// Where each tablespace went.
+    pub tablespaces: Vec<Tablespace>,
 }
 
 /// A string as a single-quoted value in postgresql.conf.
@@ -322,9 +332,13 @@ pub fn configure_recovery(
 /// directory set up for point-in-time recovery (see the module
 /// documentation).
 pub fn restore_pgdata<R: Read>(reader: R, opts: &PgdataOptions) -> SourceResult<PgdataRestored> {
-    let dir = &opts.dir;
-    let settings = recovery_settings(&opts.recovery)?;
-    let owner = prepare_pgdata(opts)?;
+    restore_pgdata_tars(reader, Vec::<(Tablespace, R)>::new(), opts)
+}
+
+/// `tar --extract` of `reader` into `dir`; the bytes read. GNU tar strips
+/// leading `/`, refuses `..` members and never writes through a symbolic
+/// link it extracted (such a link is made only at the end).
+fn extract<R: Read>(reader: R, dir: &Path) -> SourceResult<u64> {
     let mut tar = Command::new("tar");
     tar.args(["--extract", "--file=-", "--no-same-owner", "--directory"])
         .arg(dir)
@@ -335,12 +349,99 @@ pub fn restore_pgdata<R: Read>(reader: R, opts: &PgdataOptions) -> SourceResult<
         format!("tar --extract into {}", dir.display()),
         None,
     )?;
-    configure_recovery(opts, &settings, owner, &[dir])?;
+    Ok(bytes)
+}
+
+/// [`restore_pgdata`] of a base backup with tablespaces: `base` (the data
+/// directory's tar) and, for each tablespace as the backup lists it, its
+/// tar. Before anything is written, the tablespaces are moved by
+/// `opts.tablespace_map` and their new locations checked
+/// ([`super::tablespace`]); after the data directory is unpacked, its
+/// `tablespace_map` (which must list the same tablespaces) is rewritten with
+/// the new locations, from which the server makes the `pg_tblspc` links when
+/// it starts.
+pub fn restore_pgdata_tars<B: Read, R: Read>(
+    base: B,
+    tablespaces: Vec<(Tablespace, R)>,
+    opts: &PgdataOptions,
+) -> SourceResult<PgdataRestored> {
+    let dir = &opts.dir;
+    let settings = recovery_settings(&opts.recovery)?;
+    let listed: Vec<Tablespace> = tablespaces.iter().map(|(t, _)| t.clone()).collect();
+    let moved = relocate(&listed, &opts.tablespace_map)?;
+    check_targets(&moved, dir)?;
+    let owner = prepare_pgdata(opts)?;
+    prepare_locations(&moved)?;
+    let mut bytes = extract(base, dir)?;
+    replace_map(dir, &listed, &moved)?;
+    for ((_, reader), t) in tablespaces.into_iter().zip(&moved) {
+        bytes += extract(reader, &t.location)?;
+    }
+    let mut dirs: Vec<&Path> = vec![dir];
+    dirs.extend(moved.iter().map(|t| t.location.as_path()));
+    configure_recovery(opts, &settings, owner, &dirs)?;
     Ok(PgdataRestored {
         bytes,
         settings,
         owner,
+        tablespaces: moved,
     })
+}
+
+/// Replaces the `tablespace_map` a restore wrote into `dir` with one that
+/// names where each tablespace went (`moved`), after checking that it lists
+/// the tablespaces the snapshot lists (`listed`). The old map is removed
+/// first and the new one made with `O_EXCL`, so nothing is ever written
+/// through a link in its place.
+pub fn replace_map(dir: &Path, listed: &[Tablespace], moved: &[Tablespace]) -> SourceResult<()> {
+    let map = dir.join("tablespace_map");
+    match std::fs::symlink_metadata(&map) {
+        Ok(m) if m.is_file() => {
+            let text = std::fs::read(&map)
+                .map_err(|e| SourceError::io(format!("reading {}", map.display()), e))?;
+            let mut in_tar: Vec<u32> = parse_map(&text)?.iter().map(|t| t.oid).collect();
+            let mut want: Vec<u32> = listed.iter().map(|t| t.oid).collect();
+            in_tar.sort_unstable();
+            want.sort_unstable();
+            if in_tar != want {
+                return Err(SourceError::Mismatch(format!(
+                    "the restored tablespace_map lists tablespaces {in_tar:?} where the \
+                     snapshot lists {want:?}: the snapshot is damaged (`coffer check` verifies it); \
+                     {} is incomplete",
+                    dir.display()
+                )));
+            }
+            std::fs::remove_file(&map)
+                .map_err(|e| SourceError::io(format!("replacing {}", map.display()), e))?;
+        }
+        Ok(_) => {
+            return Err(SourceError::Mismatch(format!(
+                "{} is not a regular file after the restore: the snapshot is damaged",
+                map.display()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !listed.is_empty() {
+                return Err(SourceError::Mismatch(format!(
+                    "the snapshot lists tablespaces but the restored data directory holds no tablespace_map: \
+                     the snapshot is damaged (`coffer check` verifies it); {} is incomplete",
+                    dir.display()
+                )));
+            }
+        }
+        Err(e) => return Err(SourceError::io(map.display().to_string(), e)),
+    }
+    if !moved.is_empty() {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&map)
+            .map_err(|e| SourceError::io(format!("writing {}", map.display()), e))?;
+        f.write_all(render_map(moved).as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(|e| SourceError::io(format!("writing {}", map.display()), e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -376,5 +477,152 @@ mod tests {
             recovery_settings(&bad).unwrap()[1],
             "recovery_target = 'immediate'"
         );
+    }
+
+    /// A ustar member (GNU tar checks the header's checksum).
+    fn member(tar: &mut Vec<u8>, name: &str, kind: u8, link: &str, data: &[u8]) {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..108].copy_from_slice(b"0000700\0");
+        h[108..116].copy_from_slice(b"0000000\0");
+        h[116..124].copy_from_slice(b"0000000\0");
+        h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+        h[136..148].copy_from_slice(b"00000000000\0");
+        h[156] = kind;
+        h[157..157 + link.len()].copy_from_slice(link.as_bytes());
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|b| *b as u32).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        tar.extend_from_slice(&h);
+        tar.extend_from_slice(data);
+        tar.resize(tar.len().div_ceil(512) * 512, 0);
+    }
+
+    fn base_tar(map: &str) -> Vec<u8> {
+        let mut t = Vec::new();
+        member(
+            &mut t,
+            "backup_label",
+            b'0',
+            "",
+            b"START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n",
+        );
+        member(&mut t, "tablespace_map", b'0', "", map.as_bytes());
+        member(&mut t, "pg_tblspc/", b'5', "", b"");
+        t.extend_from_slice(&[0u8; 1024]);
+        t
+    }
+
+    fn options(dir: &Path, map: &[String]) -> PgdataOptions {
+        PgdataOptions {
+            dir: dir.join("data"),
+            recovery: RecoveryOptions {
+                coffer: "/usr/bin/coffer".into(),
+                vault: "/srv/vault".into(),
+                secret: WalSecret::KeyFile("/etc/coffer/k".into()),
+                target: RecoveryTarget::Latest,
+                inclusive: true,
+                archive: false,
+            },
+            owner: None,
+            comment: "test".into(),
+            tablespace_map: TablespaceMapping::parse(map).unwrap(),
+        }
+    }
+
+    #[test]
+    fn issue18_tablespace_tars_go_to_their_mapped_locations_and_the_map_is_rewritten() {
+        let d = tempfile::tempdir().unwrap();
+        let new = d.path().join("new ts");
+        let mut ts = Vec::new();
+        member(&mut ts, "PG_15_1/", b'5', "", b"");
+        member(&mut ts, "PG_15_1/1/16385", b'0', "", &[9u8; 700]);
+        ts.extend_from_slice(&[0u8; 1024]);
+        let opts = options(d.path(), &[format!("/orig/ts={}", new.display())]);
+        let orig = Tablespace {
+            oid: 16384,
+            location: "/orig/ts".into(),
+        };
+        let done = restore_pgdata_tars(
+            &base_tar("16384 /orig/ts\n")[..],
+            vec![(orig, &ts[..])],
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(done.tablespaces[0].location, new);
+        assert_eq!(
+            std::fs::read(new.join("PG_15_1/1/16385")).unwrap(),
+            vec![9u8; 700]
+        );
+        assert_eq!(
+            std::fs::read_to_string(opts.dir.join("tablespace_map")).unwrap(),
+            format!("16384 {}\n", new.display())
+        );
+        assert!(opts.dir.join("recovery.signal").exists());
+    }
+
+    #[test]
+    fn issue18_a_hostile_tablespace_tar_writes_nothing_outside_its_location() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = d.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let mut ts = Vec::new();
+        member(
+            &mut ts,
+            "PG_15_1/link",
+            b'2',
+            outside.to_str().unwrap(),
+            b"",
+        );
+        member(&mut ts, "PG_15_1/link/evil", b'0', "", b"pwned");
+        member(&mut ts, "../escaped", b'0', "", b"pwned");
+        ts.extend_from_slice(&[0u8; 1024]);
+        let new = d.path().join("ts");
+        let opts = options(d.path(), &[format!("/orig/ts={}", new.display())]);
+        let orig = Tablespace {
+            oid: 16384,
+            location: "/orig/ts".into(),
+        };
+        let e = restore_pgdata_tars(
+            &base_tar("16384 /orig/ts\n")[..],
+            vec![(orig, &ts[..])],
+            &opts,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("tar --extract into"), "{e}");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert!(!d.path().join("escaped").exists());
+    }
+
+    #[test]
+    fn issue18_a_map_in_the_tar_that_disagrees_with_the_snapshot_is_damage() {
+        let d = tempfile::tempdir().unwrap();
+        let opts = options(d.path(), &[]);
+        let orig = Tablespace {
+            oid: 16384,
+            location: d.path().join("ts"),
+        };
+        let e = restore_pgdata_tars(&base_tar("16390 /x\n")[..], vec![(orig, &b""[..])], &opts)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("lists tablespaces [16390] where the snapshot lists [16384]"),
+            "{e}"
+        );
+        // A mapping for a snapshot without tablespaces: refused before anything is written.
+        let opts = options(d.path(), &["/a=/b".to_string()]);
+        let d2 = tempfile::tempdir().unwrap();
+        let opts = PgdataOptions {
+            dir: d2.path().join("data"),
+            ..opts
+        };
+        let e = restore_pgdata(&base_tar("")[..], &opts).unwrap_err();
+        assert!(
+            e.is_usage() && e.to_string().contains("its tablespaces: none"),
+            "{e}"
+        );
+        assert!(!opts.dir.exists());
     }
 }

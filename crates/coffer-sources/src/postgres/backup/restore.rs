@@ -2,19 +2,23 @@
 //! each tablespace into its location (or where `--tablespace-map` moves
 //! it), and recovery set up as for every base backup.
 //!
-//! Every location is checked (absolute, empty or missing, not inside the
-//! data directory or another location) before anything is written, so a
-//! refused restore leaves nothing behind. The files themselves are written
+//! Every tablespace must be named by `--tablespace-map OLD=NEW` (`OLD=OLD`
+//! in place), and every location is checked (absolute, no link, empty or
+//! missing, apart from the data directory and the others) before anything
+//! is written ([`super::super::tablespace`]), so a refused restore leaves
+//! nothing behind. The files themselves are written
 //! by [`crate::files::restore`], which verifies every chunk and never
 //! follows a symlink inside its target.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use coffer_core::{Error, Id, Index, NodeKind, Snapshot, Vault};
 
-use super::super::recovery::{configure_recovery, prepare_pgdata, recovery_settings};
-use super::super::recovery::{PgdataOptions, PgdataRestored};
-use super::super::tablespace::{self, Tablespace};
+use super::super::recovery::{
+    configure_recovery, prepare_pgdata, recovery_settings, replace_map, PgdataOptions,
+    PgdataRestored,
+};
+use super::super::tablespace;
 use super::{DATA, TABLESPACES};
 use crate::error::{SourceError, SourceResult};
 use crate::files;
@@ -30,14 +34,13 @@ pub fn restore_files(
     opts: &PgdataOptions,
     progress: &Progress,
 ) -> SourceResult<PgdataRestored> {
+    let dir = &opts.dir;
     let settings = recovery_settings(&opts.recovery)?;
-    let map_text = read_small(vault, index, id, snap, &format!("{DATA}/tablespace_map"))?;
-    let stored = match &map_text {
-        Some(t) => tablespace::parse_map(t)?,
+    let listed = match read_small(vault, index, id, snap, &format!("{DATA}/tablespace_map"))? {
+        Some(t) => tablespace::parse_map(&t)?,
         None => Vec::new(),
     };
-    let placed = tablespace::relocate(&stored, &[], &opts.dir)?;
-    for t in &placed {
+    for t in &listed {
         let node = find(vault, index, snap, &format!("{TABLESPACES}/{}", t.oid))?;
         if node.is_none_or(|n| n.kind != NodeKind::Dir) {
             return Err(SourceError::Vault(Error::damaged(
@@ -49,65 +52,37 @@ pub fn restore_files(
             )));
         }
     }
+    let moved = tablespace::relocate(&listed, &opts.tablespace_map)?;
+    tablespace::check_targets(&moved, dir)?;
     let owner = prepare_pgdata(opts)?;
-    let mut bytes = 0;
-    let data = files::restore(
-        vault,
-        index,
-        snap,
-        &files::RestoreOptions {
-            target: opts.dir.clone(),
-            includes: Patterns::default(),
-            subpath: Some(DATA.into()),
-        },
-        progress,
-    )?;
-    bytes += data.bytes;
-    for t in &placed {
-        make_location(&t.location)?;
-        let s = files::restore(
+    tablespace::prepare_locations(&moved)?;
+    let restore = |target: &Path, subpath: String| {
+        files::restore(
             vault,
             index,
             snap,
             &files::RestoreOptions {
-                target: t.location.clone(),
+                target: target.to_path_buf(),
                 includes: Patterns::default(),
-                subpath: Some(format!("{TABLESPACES}/{}", t.oid)),
+                subpath: Some(subpath),
             },
             progress,
-        )?;
-        bytes += s.bytes;
+        )
+    };
+    let mut bytes = restore(dir, DATA.into())?.bytes;
+    for t in &moved {
+        bytes += restore(&t.location, format!("{TABLESPACES}/{}", t.oid))?.bytes;
     }
-    if !placed.is_empty() {
-        let path = opts.dir.join("tablespace_map");
-        std::fs::write(&path, tablespace::render_map(&placed))
-            .map_err(|e| SourceError::io(format!("writing {}", path.display()), e))?;
-    }
-    let mut dirs: Vec<&Path> = vec![&opts.dir];
-    dirs.extend(placed.iter().map(|t: &Tablespace| t.location.as_path()));
+    replace_map(dir, &listed, &moved)?;
+    let mut dirs: Vec<&Path> = vec![dir];
+    dirs.extend(moved.iter().map(|t| t.location.as_path()));
     configure_recovery(opts, &settings, owner, &dirs)?;
     Ok(PgdataRestored {
         bytes,
         settings,
         owner,
+        tablespaces: moved,
     })
-}
-
-/// Makes a tablespace's location (mode 0700), which was checked to be
-/// missing or empty.
-fn make_location(dir: &PathBuf) -> SourceResult<()> {
-    use std::os::unix::fs::PermissionsExt;
-    match std::fs::create_dir_all(dir) {
-        Ok(()) => {}
-        Err(e) => {
-            return Err(SourceError::io(
-                format!("creating the tablespace location {}", dir.display()),
-                e,
-            ))
-        }
-    }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| SourceError::io(format!("chmod 0700 {}", dir.display()), e))
 }
 
 /// The content of the small file at `path` in the snapshot, if it has one
@@ -118,7 +93,7 @@ fn read_small(
     id: &Id,
     snap: &Snapshot,
     path: &str,
-) -> SourceResult<Option<String>> {
+) -> SourceResult<Option<Vec<u8>>> {
     let Some(node) = find(vault, index, snap, path)? else {
         return Ok(None);
     };
@@ -132,12 +107,7 @@ fn read_small(
     for c in &node.content {
         out.extend_from_slice(&vault.read_blob(index, &c.id)?);
     }
-    String::from_utf8(out).map(Some).map_err(|_| {
-        SourceError::Vault(Error::damaged(
-            format!("snapshots/{}", id.short()),
-            format!("{path} is not UTF-8 text"),
-        ))
-    })
+    Ok(Some(out))
 }
 
 /// The node at `path` in the snapshot, `None` if it has none.
