@@ -599,10 +599,11 @@ mod tests {
     #[test]
     fn issue18_a_map_in_the_tar_that_disagrees_with_the_snapshot_is_damage() {
         let d = tempfile::tempdir().unwrap();
-        let opts = options(d.path(), &[]);
+        let ts = d.path().join("ts");
+        let opts = options(d.path(), &[format!("{0}={0}", ts.display())]);
         let orig = Tablespace {
             oid: 16384,
-            location: d.path().join("ts"),
+            location: ts,
         };
         let e = restore_pgdata_tars(&base_tar("16390 /x\n")[..], vec![(orig, &b""[..])], &opts)
             .unwrap_err();
