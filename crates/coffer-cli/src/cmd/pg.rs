@@ -74,6 +74,15 @@ pub enum PgCmd {
     },
 }
 
+/// `FIRST` or `FIRST..LAST`: the segments a gap lacks.
+fn missing_range(gap: &wal::Gap) -> String {
+    if gap.first_missing == gap.last_missing {
+        gap.first_missing.clone()
+    } else {
+        format!("{}..{}", gap.first_missing, gap.last_missing)
+    }
+}
+
 /// Runs a base backup of either mode and reports it.
 fn base_backup(
     g: &GlobalArgs,
@@ -228,8 +237,9 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
                 );
                 for gap in &r.gaps {
                     println!(
-                        "gap: {} missing after {} (next archived: {})",
+                        "gap: {} missing ({}) after {} (next archived: {})",
                         count(gap.missing, "segment"),
+                        missing_range(gap),
                         gap.after,
                         gap.before
                     );
@@ -242,15 +252,17 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
                         b.time,
                         b.start_wal_file,
                         path.join(" -> "),
-                        match (&b.recoverable_to, b.consistent) {
-                            (Some(to), true) => format!("recoverable up to {to}"),
+                        match (&b.recoverable_to, b.consistent, &b.timeline_problem) {
+                            (Some(to), true, _) => format!("recoverable up to {to}"),
+                            (_, _, Some(why)) => format!("NOT recoverable: {why}"),
                             _ => "NOT recoverable: WAL up to its end point is missing".into(),
                         }
                     );
                     for gap in &b.gaps {
                         println!(
-                            "  gap on its timeline path: {} missing after {} (next archived on the path: {})",
+                            "  gap on its timeline path: {} missing ({}) after {} (next archived on the path: {})",
                             count(gap.missing, "segment"),
+                            missing_range(gap),
                             gap.after,
                             gap.before
                         );
@@ -267,8 +279,16 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
                 }
             }
             if r.window.is_none() || r.gaps_in_window > 0 {
+                let first = r
+                    .base_backups
+                    .iter()
+                    .flat_map(|b| b.gaps.iter())
+                    .chain(r.gaps.iter())
+                    .next()
+                    .map(|g| format!(" (first missing: {})", g.first_missing))
+                    .unwrap_or_default();
                 eprintln!(
-                    "error: the WAL archive in {} {}: take a new base backup (coffer pg basebackup) and check archive_command",
+                    "error: the WAL archive in {} {}{first}: take a new base backup (coffer pg backup or pg basebackup) and check archive_command",
                     vault.backend().location(),
                     if r.window.is_none() { "cannot recover any base backup" } else { "has gaps inside the recoverable window" }
                 );

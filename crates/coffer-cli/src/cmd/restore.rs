@@ -243,6 +243,11 @@ pub struct StreamRestoreArgs {
     /// With --pgdata and --target-time/-lsn/-xid: stop just before the target instead of just after it
     #[arg(long)]
     pub target_exclusive: bool,
+    /// With --pgdata: the timeline recovery follows: latest (default), current (the base backup's), or
+    /// a number (e.g. when `pg wal-verify` reports that the newest timeline does not descend from the
+    /// base backup)
+    #[arg(long, value_name = "TIMELINE")]
+    pub target_timeline: Option<String>,
     /// With --pgdata: whether the restored server archives WAL. off (default): a side restore must not
     /// add its new timeline to the vault's archive; preserve: keep archive_mode, for a restore that
     /// replaces the original cluster
@@ -340,13 +345,14 @@ pub fn restore(
         || a.target_xid.is_some()
         || a.target_name.is_some()
         || a.target_exclusive
+        || a.target_timeline.is_some()
         || a.pgdata_owner.is_some()
         || a.archive_mode.is_some()
         || a.target_immediate
         || !a.tablespace_map.is_empty();
     if pitr_flags && a.pgdata.is_none() {
         bail!(UsageError(
-            "--target-time, --target-lsn, --target-xid, --target-name, --target-exclusive, --archive-mode, --pgdata-owner and --tablespace-map go with --pgdata DIR".into()
+            "--target-time, --target-lsn, --target-xid, --target-name, --target-exclusive, --target-timeline, --archive-mode, --pgdata-owner and --tablespace-map go with --pgdata DIR".into()
         ));
     }
     let destination = if let Some(f) = &a.to_file {
@@ -491,6 +497,7 @@ fn recovery_options(g: &GlobalArgs, a: &StreamRestoreArgs) -> Result<RecoveryOpt
         secret,
         target: given.pop().unwrap_or(RecoveryTarget::Latest),
         inclusive: !a.target_exclusive,
+        timeline: a.target_timeline.clone(),
         archive: a.archive_mode.as_deref() == Some("preserve"),
     })
 }

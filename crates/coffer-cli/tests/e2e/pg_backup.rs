@@ -439,8 +439,8 @@ fn issue18_pg_backup_with_a_tablespace_restores_with_a_mapping() {
 
     let (full, _) = pg_backup(&vault, &key, port1, &[]);
     assert_eq!(
-        detail(&full, "tablespaces"),
-        format!("{oid}={old_s}"),
+        detail(&full, "tablespace_map"),
+        format!("{oid} {old_s}\n"),
         "{full}"
     );
     psql(

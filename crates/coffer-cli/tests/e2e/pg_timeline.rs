@@ -303,15 +303,16 @@ fn issue18_wal_verify_reports_a_gap_on_the_followed_timeline() {
     s.stop(&data2, "fast");
     // The followed branch: timeline 3, from timeline 1 at the restore point.
     // coffer restore follows the latest timeline (2 now, where `rp` never
-    // comes), so this one restore is told to stay on timeline 1.
+    // comes), so this one restore is told to stay on timeline 1
+    // (--target-timeline).
     let (data3, port3) = promote_branch(
         &mut s,
         &vault,
         &key,
         &snap_id,
         "data3",
-        &["--target-name", "rp"],
-        "\nrecovery_target_timeline = '1'\n",
+        &["--target-name", "rp", "--target-timeline", "1"],
+        "",
     );
     assert_eq!(timeline(port3), "00000003");
     assert_eq!(batches(port3), vec!["1:100", "2:100", "3:100", "4:100"]);
@@ -379,7 +380,9 @@ fn issue18_wal_verify_reports_a_gap_on_the_followed_timeline() {
     );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("gaps inside the recoverable window") && err.contains("coffer pg basebackup"),
+        err.contains("gaps inside the recoverable window")
+            && err.contains(&format!("first missing: {}", segment(1, victim)))
+            && err.contains("pg basebackup"),
         "{err}"
     );
     let o = coffer_pg(&vault, &key, &["pg", "wal-verify"]);
@@ -494,4 +497,13 @@ fn issue18_wal_verify_refuses_a_newest_timeline_that_is_not_the_base_backups_chi
     );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("cannot recover any base backup"), "{err}");
+    assert!(why.contains("--target-timeline 1"), "{why}");
+
+    // The fix it names works: B restored following timeline 1 starts.
+    let data4 = s.path("data4");
+    restore_pgdata(&vault, &key, &b_id, &data4, &["--target-timeline", "1"]);
+    let auto = std::fs::read_to_string(data4.join("postgresql.auto.conf")).unwrap();
+    assert!(auto.contains("recovery_target_timeline = '1'"), "{auto}");
+    let port4 = start_recovered(&mut s, &data4);
+    assert_eq!(timeline(port4).len(), 8);
 }

@@ -120,6 +120,7 @@ pub(super) fn test_pg_base(c: &Ctx<'_>, t: &mut Run) -> ServerResult<()> {
         secret,
         target: RecoveryTarget::Latest,
         inclusive: true,
+        timeline: None,
         archive: false,
     };
     let data = scratch.path().join("data");

@@ -68,6 +68,9 @@ pub struct RecoveryOptions {
     pub target: RecoveryTarget,
     /// Stop just after the target (true, PostgreSQL's default) or just before it.
     pub inclusive: bool,
+    /// The timeline to follow (`recovery_target_timeline`: `latest`,
+    /// `current` or a number); `None`: PostgreSQL's default, `latest`.
+    pub timeline: Option<String>,
     /// Keep the restored cluster's `archive_mode` (true) or turn archiving
     /// off (false). A restored server that archives into the vault it was
     /// restored from adds a new timeline to that archive once it promotes:
@@ -203,6 +206,16 @@ pub fn recovery_settings(o: &RecoveryOptions) -> SourceResult<Vec<String>> {
             "recovery_target_inclusive",
             if o.inclusive { "on" } else { "off" },
         ));
+    }
+    if let Some(t) = &o.timeline {
+        let t = t.trim();
+        let ok = t == "latest" || t == "current" || t.parse::<u32>().is_ok_and(|n| n > 0);
+        if !ok {
+            return Err(SourceError::Usage(format!(
+                "--target-timeline {t}: give latest, current or a timeline number (e.g. 2)"
+            )));
+        }
+        v.push(set("recovery_target_timeline", t));
     }
     if o.target != RecoveryTarget::Latest {
         v.push(set("recovery_target_action", "promote"));
@@ -456,6 +469,7 @@ mod tests {
             secret: WalSecret::KeyFile("/etc/coffer/k".into()),
             target: RecoveryTarget::Time("2026-01-01 10:00:00+00".into()),
             inclusive: false,
+            timeline: None,
             archive: true,
         };
         let s = recovery_settings(&o).unwrap();
@@ -477,6 +491,15 @@ mod tests {
             recovery_settings(&bad).unwrap()[1],
             "recovery_target = 'immediate'"
         );
+        bad.timeline = Some("2".into());
+        assert_eq!(
+            recovery_settings(&bad).unwrap()[2],
+            "recovery_target_timeline = '2'"
+        );
+        for t in ["0", "two", "-1", ""] {
+            bad.timeline = Some(t.into());
+            assert!(recovery_settings(&bad).is_err(), "{t:?}");
+        }
     }
 
     /// A ustar member (GNU tar checks the header's checksum).
@@ -524,6 +547,7 @@ mod tests {
                 secret: WalSecret::KeyFile("/etc/coffer/k".into()),
                 target: RecoveryTarget::Latest,
                 inclusive: true,
+                timeline: None,
                 archive: false,
             },
             owner: None,

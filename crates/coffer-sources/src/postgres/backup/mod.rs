@@ -426,12 +426,10 @@ impl Postgres {
             "stop_wal_file".into(),
             Segment::of_lsn(l.timeline, stop_lsn.saturating_sub(1), facts.seg_size).name(),
         );
-        if !tablespaces.is_empty() {
-            let list: Vec<String> = tablespaces
-                .iter()
-                .map(|(oid, p)| format!("{oid}={}", p.display()))
-                .collect();
-            d.insert("tablespaces".into(), list.join(","));
+        if !map.is_empty() {
+            // As a streamed base backup records it: restore tests and
+            // front ends read the tablespaces from here.
+            d.insert(super::physical::TABLESPACE_MAP_DETAIL.into(), map.clone());
         }
         d.insert(
             "files_read_again_recent".into(),

@@ -189,9 +189,9 @@ pub(crate) fn timeline_path(
         format!(
             "timeline {target} (the newest in the archive, which a restore follows) {how}: \
              PostgreSQL refuses to restore this base backup (\"requested timeline {target} is \
-             not a child of this server's history\"); to restore it, add \
-             recovery_target_timeline = '{follow}' to the restored data directory's \
-             postgresql.auto.conf before starting it. If timeline {target} is a stray branch \
+             not a child of this server's history\"); to restore it, give \
+             `coffer restore … --pgdata DIR --target-timeline {follow}` (it writes \
+             recovery_target_timeline = '{follow}'). If timeline {target} is a stray branch \
              (a side restore that archived into this vault), its history file {file} does \
              the same to every later base backup of timeline {start_tl}"
         )
