@@ -188,9 +188,20 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     (
         "pg",
         "
+  coffer pg backup --postgres postgres://postgres@127.0.0.1:5432/ --type incr
   coffer pg basebackup --postgres postgres://postgres@127.0.0.1:5432/
   coffer pg wal-verify
   coffer pg wal-prune --dry-run",
+    ),
+    (
+        "pg backup",
+        "
+  # on the database host: the data directory read between pg_backup_start and pg_backup_stop
+  coffer pg backup --postgres postgres://postgres@127.0.0.1:5432/ --type full
+  # only the files changed since the newest backup (diff: since the newest full one)
+  coffer pg backup --postgres postgres://postgres@127.0.0.1:5432/ --type incr
+  # the files of a standby; start and stop on the primary
+  coffer pg backup --postgres postgres://postgres@db1:5432/ --standby postgres://postgres@db2:5432/ --pgdata /var/lib/postgresql/15/main",
     ),
     (
         "pg basebackup",

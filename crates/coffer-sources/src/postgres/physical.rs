@@ -280,6 +280,7 @@ impl Postgres {
     pub fn base_backup(&self, archiver: &Archiver) -> SourceResult<SourceOutput> {
         let (tool, version) =
             self.tool("pg_basebackup", self.server_major(), &self.server_needs())?;
+        self.refuse_without_archive_mode()?;
         let seg_size = self.wal_segment_size()?;
         let tablespaces = self.tablespaces()?;
         let what = format!("pg_basebackup of {}", self.url().location(None));

@@ -220,12 +220,7 @@ impl Postgres {
             None => None,
         };
         if facts.archive_mode == "off" {
-            return Err(SourceError::Usage(format!(
-                "PostgreSQL at {at} is not in archive mode (archive_mode = off): a base backup is \
-                 recoverable only with the WAL from its start to its end archived; set \
-                 archive_mode = on and archive_command = 'coffer --vault … wal-push %p' and restart \
-                 the server, then back up again"
-            )));
+            return Err(not_archiving(&at));
         }
         if facts.archive_command.trim().is_empty() {
             return Err(SourceError::Usage(format!(
@@ -526,6 +521,30 @@ fn wait_for_standby(
             format_lsn(start_lsn),
             redo.trim()
         ))),
+    }
+}
+
+/// The error for a server that does not archive its WAL.
+fn not_archiving(at: &str) -> SourceError {
+    SourceError::Usage(format!(
+        "PostgreSQL at {at} is not in archive mode (archive_mode = off): a base backup is \
+         recoverable only with the WAL from its start to its end archived; set \
+         archive_mode = on and archive_command = 'coffer --vault … wal-push %p' and restart \
+         the server, then back up again"
+    ))
+}
+
+impl Postgres {
+    /// Refuses a server whose `archive_mode` is off (any user may read it):
+    /// no base backup of it could be restored.
+    pub(crate) fn refuse_without_archive_mode(&self) -> SourceResult<()> {
+        let mode = self
+            .query(MAINTENANCE_DB, "select current_setting('archive_mode')")
+            .map_err(|e| self.connect_error(MAINTENANCE_DB, e))?;
+        if mode.trim() == "off" {
+            return Err(not_archiving(&self.url().host_port()));
+        }
+        Ok(())
     }
 }
 
