@@ -261,6 +261,14 @@ impl Postgres {
             progress.notices.say(why);
         }
         let tablespaces = tablespace_dirs(&pgdata)?;
+        // What the progress bar counts to: the sizes of every file (an
+        // incremental counts the files it keeps as done too).
+        let total = walk::data_size(&pgdata)
+            + tablespaces
+                .iter()
+                .map(|(_, p)| walk::apparent_size(p))
+                .sum::<u64>();
+        crate::add(&progress.total_bytes, total);
 
         let mut session = Session::open(self)?;
         let label_text = format!("coffer pg backup {}", done_type.as_str());

@@ -324,6 +324,33 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// The sizes of the regular files below `dir` (not following links; what
+/// cannot be read counts 0): the total a progress bar counts to.
+pub(crate) fn apparent_size(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => apparent_size(&e.path()),
+            Ok(m) if m.is_file() => m.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// [`apparent_size`] of a data directory, without the directories whose
+/// contents are left out (`pg_wal` may hold gigabytes).
+pub(crate) fn data_size(pgdata: &Path) -> u64 {
+    let left_out: u64 = EMPTY_DIRS
+        .iter()
+        .map(|d| pgdata.join(d))
+        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
+        .map(|p| apparent_size(&p))
+        .sum();
+    apparent_size(pgdata).saturating_sub(left_out)
+}
+
 /// A reader cut every [`CHUNK`] bytes from its start.
 struct Pages<R> {
     inner: R,
