@@ -296,7 +296,7 @@ impl Postgres {
                     })?;
             wait_for_standby(self, sb, start_lsn, timeout, progress)?;
         }
-        let copy_start = copy_start_second();
+        let copy_start = next_second();
         let reuse = parent.as_ref().map(|p| walk::Reuse {
             parent_copy_start: p.copy_start,
             checksum: opts.checksum,
@@ -556,18 +556,15 @@ impl Postgres {
     }
 }
 
-/// The whole second (Unix time) from which on an mtime counts as "modified
-/// at or after the copy began": the second before the current one. Every
-/// change after this instant has an mtime in that second or later, even
-/// with a kernel clock for file times that lags the system clock by a few
-/// milliseconds across a second's boundary (file times come from the
-/// coarse clock). Counting one second early costs only rereading the files
-/// changed in the second before the start; no wait is needed.
-fn copy_start_second() -> i64 {
+/// Waits until the next whole second begins and returns it (Unix time):
+/// every change after this instant has an mtime of this second or later.
+fn next_second() -> i64 {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    now.as_secs() as i64 - 1
+    let next = now.as_secs() + 1;
+    std::thread::sleep(Duration::from_secs(next).saturating_sub(now));
+    next as i64
 }
 
 /// Text sent hex-encoded (so that no byte of it can break the line protocol).

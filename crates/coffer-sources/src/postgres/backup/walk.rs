@@ -16,14 +16,12 @@
 //!
 //! Reuse: with a parent, a file whose size and mtime are those the parent
 //! recorded keeps the parent's chunks without being read, but only if the
-//! parent recorded an mtime earlier than [`Reuse::parent_copy_start`], the
-//! second before the one in which the parent began copying. A file changed
-//! within a second of that start, or later, may have changed again after
-//! the parent read it with the same timestamp, so it is read again:
-//! pgBackRest's care for files modified within a second of the backup
-//! start (pgBackRest waits for the next second instead; counting a second
-//! early needs no wait). With `checksum`, every file is read (the vault's
-//! deduplication still stores only new chunks).
+//! parent recorded an mtime earlier than the second in which the parent
+//! began copying ([`Reuse::parent_copy_start`]). A file changed in that
+//! second or later may have changed again after the parent read it with
+//! the same timestamp, so it is read again: pgBackRest's care for files
+//! modified within a second of the backup start. With `checksum`, every
+//! file is read (the vault's deduplication still stores only new chunks).
 //!
 //! Chunking: a file of two pages or more is cut every 128 KiB from its
 //! start, as base backups' tar members are ([`super::super::pages`]), so a
@@ -75,8 +73,8 @@ const TOP_FILES: &[&str] = &[
 /// When a file may keep its parent's chunks.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reuse {
-    /// The second (Unix time) before the one in which the parent began
-    /// copying; a file the parent saw modified at or after it is read again.
+    /// The whole second (Unix time) in which the parent began copying; a
+    /// file the parent saw modified at or after it is read again.
     pub parent_copy_start: i64,
     /// Read every file (`--checksum`).
     pub checksum: bool,
