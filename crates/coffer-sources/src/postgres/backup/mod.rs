@@ -556,14 +556,19 @@ impl Postgres {
     }
 }
 
-/// Waits until the next whole second begins and returns it (Unix time):
-/// every change after this instant has an mtime of this second or later.
+/// Waits until the next whole second has begun and returns it (Unix
+/// time): every change after this instant has an mtime of this second or
+/// later. The wait runs 20 ms past the second's start, because file times
+/// come from the kernel's coarse clock, which may lag the system clock by a
+/// tick. Waiting (rather than counting the second before the start as
+/// recent) keeps what the start checkpoint wrote out of the next
+/// incremental's rereads.
 fn next_second() -> i64 {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let next = now.as_secs() + 1;
-    std::thread::sleep(Duration::from_secs(next).saturating_sub(now));
+    std::thread::sleep((Duration::from_secs(next) + Duration::from_millis(20)).saturating_sub(now));
     next as i64
 }
 
