@@ -6,6 +6,7 @@
 
 mod lock;
 mod monitoring;
+mod pg_files;
 mod tiers;
 
 use super::secret::url_has_password;
