@@ -260,9 +260,10 @@ impl Runner {
             id,
             EventLevel::Info,
             &format!(
-                "backing up {} ({}) into vault `{}`",
+                "backing up {} ({}{}) into vault `{}`",
                 source.name,
                 spec.describe(),
+                pg_files::requested(&spec),
                 rule.vault
             ),
         );

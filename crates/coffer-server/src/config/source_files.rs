@@ -164,9 +164,24 @@ impl SourceConfig {
 
     /// A base backup by files (`method = "files"`).
     pub fn by_files(&self) -> bool {
-        matches!(
-            self.to_spec(),
-            SourceSpec::PostgresBase { files: Some(_), .. }
-        )
+        self.files().is_some()
+    }
+
+    /// How a base backup by files is taken (`None`: another kind, or
+    /// `method = "stream"`).
+    pub fn files(&self) -> Option<FilesBackup> {
+        match self.to_spec() {
+            SourceSpec::PostgresBase { files, .. } => files,
+            _ => None,
+        }
+    }
+
+    /// A `postgres-base` source's `method` (`"stream"` or `"files"`).
+    pub fn method(&self) -> Option<&'static str> {
+        match self.to_spec() {
+            SourceSpec::PostgresBase { files: Some(_), .. } => Some(METHOD_FILES),
+            SourceSpec::PostgresBase { files: None, .. } => Some(METHOD_STREAM),
+            _ => None,
+        }
     }
 }

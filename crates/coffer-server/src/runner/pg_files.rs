@@ -7,6 +7,19 @@
 use crate::catalog::EventLevel;
 use coffer_sources::BackupResult;
 
+/// What a job's "backing up" event adds for a base backup by files:
+/// `, by files, incr requested` (empty for any other spec).
+pub(super) fn requested(spec: &coffer_sources::spec::SourceSpec) -> String {
+    match spec {
+        coffer_sources::spec::SourceSpec::PostgresBase { files: Some(f), .. } => format!(
+            ", by files, {} requested{}",
+            f.backup_type.as_str(),
+            if f.checksum { ", checksum" } else { "" }
+        ),
+        _ => String::new(),
+    }
+}
+
 /// The snapshot details copied into the job's details, as named there.
 const KEYS: [&str; 3] = ["backup_type", "backup_type_requested", "fallback"];
 
