@@ -147,6 +147,23 @@ fn issue18_pg_plan_daily_full_then_incremental_by_files() {
         (&"full".into(), &"incr".into()),
         "{checked:#}"
     );
+    // --connect tries what the backup needs: the backup functions, WAL
+    // archiving, the data directory readable here.
+    let connected = coffer_json(&cfg, &["config", "check", "--connect"]);
+    let db = connected["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "db")
+        .unwrap_or_else(|| panic!("no check of source db: {connected:#}"));
+    assert_eq!(db["ok"], true, "{db:#}");
+    let detail = db["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("pg_backup_start(text, boolean) allowed")
+            && detail.contains("archive_mode = on")
+            && detail.contains(&format!("data directory {} readable", data.display())),
+        "{detail}"
+    );
 
     // The incremental rule with no backup by files yet: a full, said.
     let (first, events) = run_rule(&cfg, "pg/incr");
