@@ -32,6 +32,7 @@ use jiff::Timestamp;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+mod pg_files;
 mod tiers;
 
 /// The tag every snapshot of source `name` made by a rule carries (the
@@ -230,7 +231,7 @@ impl Runner {
                 )
             })?;
         }
-        let spec = with_password(source)?;
+        let spec = password_into(source, source.spec_for(rule))?;
         let now = (self.now)();
         let mut tags = source.tags.clone();
         tags.push(source_tag(&source.name));
@@ -259,9 +260,10 @@ impl Runner {
             id,
             EventLevel::Info,
             &format!(
-                "backing up {} ({}) into vault `{}`",
+                "backing up {} ({}{}) into vault `{}`",
                 source.name,
                 spec.describe(),
+                pg_files::requested(&spec),
                 rule.vault
             ),
         );
@@ -313,6 +315,15 @@ impl Runner {
             .map(|d| d.snapshot.summary.total_bytes)
             .sum();
         result.details = Some(serde_json::json!({ crate::health::TOTAL_BYTES: total }));
+        let (pg_events, pg_details) = pg_files::report(&outcome.done);
+        for (level, msg) in pg_events {
+            self.event(id, level, &msg);
+        }
+        if let (Some(serde_json::Value::Object(m)), Some(pg)) =
+            (result.details.as_mut(), pg_details)
+        {
+            m.insert("pg_backup".into(), pg);
+        }
         if !outcome.failed.is_empty() {
             result.state = JobState::Partial;
             result.reason = Some(format!(
@@ -693,29 +704,46 @@ fn prune_wal(vault: &Vault, name: &str, now: Timestamp) -> (EventLevel, String, 
 /// there the client tools get it through the environment; it is never
 /// printed).
 pub fn with_password(source: &SourceConfig) -> ServerResult<SourceSpec> {
-    let mut spec = source.to_spec();
+    password_into(source, source.to_spec())
+}
+
+/// `spec` (the source's, as [`SourceConfig::spec_for`] made it for a
+/// rule) with the source's configured password put into its URL, and into
+/// the standby's of a base backup by files (a standby has the primary's
+/// roles; the configuration refuses a password in either URL).
+pub fn password_into(source: &SourceConfig, mut spec: SourceSpec) -> ServerResult<SourceSpec> {
     let Some(secret) = &source.password else {
         return Ok(spec);
     };
     let pw = secret
         .read()
         .map_err(|e| e.context(format!("source `{}`", source.name)))?;
-    let url = match &mut spec {
+    let mut urls: Vec<(&mut String, &str)> = match &mut spec {
+        SourceSpec::PostgresBase { url, files, .. } => {
+            let mut v = vec![(url, "URL")];
+            if let Some(s) = files.as_mut().and_then(|f| f.standby.as_mut()) {
+                v.push((s, "standby URL"));
+            }
+            v
+        }
         SourceSpec::Postgres { url, .. }
-        | SourceSpec::PostgresBase { url, .. }
         | SourceSpec::Mysql { url, .. }
-        | SourceSpec::Redis { url } => url,
+        | SourceSpec::Redis { url } => vec![(url, "URL")],
         _ => return Ok(spec),
     };
-    let mut u = url::Url::parse(url)
-        .map_err(|e| ServerError::config(format!("source `{}`: bad url: {e}", source.name)))?;
-    u.set_password(Some(&pw)).map_err(|_| {
-        ServerError::config(format!(
-            "source `{}`: its URL cannot carry a password",
-            source.name
-        ))
-    })?;
-    *url = u.to_string();
+    for (url, what) in urls.iter_mut() {
+        let mut u = url::Url::parse(url).map_err(|e| {
+            ServerError::config(format!("source `{}`: bad {what}: {e}", source.name))
+        })?;
+        u.set_password(Some(&pw)).map_err(|_| {
+            ServerError::config(format!(
+                "source `{}`: its {what} cannot carry a password",
+                source.name
+            ))
+        })?;
+        **url = u.to_string();
+    }
+    drop(urls);
     Ok(spec)
 }
 

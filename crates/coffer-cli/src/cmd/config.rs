@@ -155,7 +155,16 @@ fn check(g: &GlobalArgs, path: &Path, connect: Option<Duration>) -> Result<u8> {
         let sources: Vec<_> = config
             .sources
             .iter()
-            .map(|s| json!({"name": s.name, "kind": s.kind, "tags": s.tags}))
+            .map(|s| {
+                let mut v = json!({"name": s.name, "kind": s.kind, "tags": s.tags});
+                if let Some(m) = s.method() {
+                    v["method"] = m.into();
+                }
+                if let Some(f) = s.files() {
+                    v["backup_type"] = f.backup_type.as_str().into();
+                }
+                v
+            })
             .collect();
         let plans: Vec<_> = config
             .plans
@@ -177,6 +186,7 @@ fn check(g: &GlobalArgs, path: &Path, connect: Option<Duration>) -> Result<u8> {
                             "retention": r.retention,
                             "tiers": r.tiers.iter().map(|t| json!({"after_days": t.after_days, "vault": t.vault, "retention": t.retention})).collect::<Vec<_>>(),
                             "copy_to": r.copy_to.iter().map(|c| json!({"vault": c.vault, "retention": c.retention})).collect::<Vec<_>>(),
+                            "pg_backup_type": r.pg_backup_type.map(|t| t.as_str()),
                             "next_run": next.as_ref().map(|z| z.timestamp().to_string()),
                         })
                     })
@@ -243,17 +253,29 @@ fn check(g: &GlobalArgs, path: &Path, connect: Option<Duration>) -> Result<u8> {
         } else {
             format!(" [{}]", s.tags.join(", "))
         };
-        println!("  {:<12} {}{tags}", s.name, kind.as_str().unwrap_or(""));
+        let how = match (s.method(), s.files()) {
+            (_, Some(f)) => format!(", method files, {}", f.backup_type.as_str()),
+            (Some(m), None) => format!(", method {m}"),
+            _ => String::new(),
+        };
+        println!(
+            "  {:<12} {}{how}{tags}",
+            s.name,
+            kind.as_str().unwrap_or("")
+        );
     }
     println!("\nplans ({}), rules ({}):", config.plans.len(), rules.len());
     for (r, next) in &rules {
         println!(
-            "  {}: {} in {} -> vault {} ({})",
+            "  {}: {} in {} -> vault {} ({}){}",
             r.id(),
             r.schedule,
             r.timezone_name,
             r.vault,
-            r.sources.join(", ")
+            r.sources.join(", "),
+            r.pg_backup_type
+                .map(|t| format!(", pg_backup_type {}", t.as_str()))
+                .unwrap_or_default()
         );
         match next {
             Some(z) => println!("    next run: {}", z.strftime("%Y-%m-%d %H:%M %Z (%:z)")),

@@ -68,7 +68,20 @@ fn the_example_is_valid() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains(": valid"), "{stdout}");
     assert!(stdout.contains("vaults (5):"), "{stdout}");
-    assert!(stdout.contains("sources (7):"), "{stdout}");
+    assert!(stdout.contains("sources (8):"), "{stdout}");
+    // Issue 18: the method of a postgres-base source and a rule's type.
+    assert!(
+        stdout.contains("app-db-files postgres-base, method files, full"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("app-db-base  postgres-base, method stream [databases]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("postgres/incr-4h: 0 5,9,13,17,21 * * * in UTC -> vault main (app-db-files), pg_backup_type incr"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("daily/nightly: cron(0 5 ? * * *) in Europe/Berlin"),
         "{stdout}"

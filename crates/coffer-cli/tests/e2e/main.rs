@@ -27,6 +27,7 @@ mod metrics;
 mod notify;
 mod object_lock;
 mod pg_backup;
+mod pg_plan;
 mod pg_tablespace;
 mod pg_timeline;
 mod pitr;

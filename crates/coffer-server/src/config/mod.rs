@@ -43,6 +43,7 @@ mod restore_test;
 mod secret;
 mod server;
 mod source;
+mod source_files;
 mod source_wal;
 mod tiers;
 mod validate;
@@ -76,6 +77,7 @@ pub use restore_test::{
 pub use secret::SecretRef;
 pub use server::{ServerConfig, TlsFiles, DEFAULT_STORAGE_REFRESH};
 pub use source::{SourceConfig, SourceKind};
+pub use source_files::{METHOD_FILES, METHOD_STREAM};
 pub use source_wal::WalConfig;
 pub use tiers::TierConfig;
 pub use validate::{ConfigError, ConfigErrors};

@@ -61,6 +61,10 @@ pub struct RuleConfig {
     pub tiers: Vec<TierConfig>,
     /// Copies into other vaults, each with its own retention.
     pub copy_to: Vec<CopyConfig>,
+    /// `pg_backup_type`: the type of its base backups by files (the
+    /// `postgres-base` sources with `method = "files"` it selects),
+    /// instead of each source's `backup_type`.
+    pub pg_backup_type: Option<coffer_sources::postgres::backup::BackupType>,
 }
 
 impl RuleConfig {
@@ -172,6 +176,7 @@ struct RawRule {
     tiers: Vec<RawTier>,
     #[serde(default)]
     copy_to: Vec<RawCopy>,
+    pg_backup_type: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -233,6 +238,10 @@ impl Validator<'_> {
             r.source_tags.as_ref(),
             raw_sources,
         );
+        let pg_backup_type = r
+            .pg_backup_type
+            .as_ref()
+            .and_then(|t| self.pg_backup_type(&id, t, &sources, raw_sources));
 
         let schedule = self.schedule(&format!("rule `{id}`"), &r.schedule);
         let (timezone, timezone_name) = self.timezone(&format!("rule `{id}`"), r.timezone.as_ref());
@@ -342,6 +351,43 @@ impl Validator<'_> {
             retention,
             tiers,
             copy_to,
+            pg_backup_type,
         }
+    }
+
+    /// A rule's `pg_backup_type`: a backup type, on a rule that selects a
+    /// base backup by files (else refused, naming what it selects).
+    fn pg_backup_type(
+        &mut self,
+        id: &str,
+        t: &S<String>,
+        sources: &[String],
+        raw_sources: &[RawSource],
+    ) -> Option<coffer_sources::postgres::backup::BackupType> {
+        let owner = format!("rule `{id}`");
+        let parsed = super::source_files::backup_type(self, &owner, "pg_backup_type", t)?;
+        let selected: Vec<&RawSource> = raw_sources
+            .iter()
+            .filter(|s| sources.contains(s.name.get_ref()))
+            .collect();
+        if !selected.iter().any(|s| s.by_files()) {
+            let what: Vec<String> = selected
+                .iter()
+                .map(|s| format!("`{}` ({})", s.name.get_ref(), s.kind_text()))
+                .collect();
+            self.at(
+                t,
+                format!(
+                    "{owner}: pg_backup_type applies to base backups by files, but the rule selects {}, none of kind postgres-base with method = \"files\": select such a source, or remove pg_backup_type",
+                    if what.is_empty() {
+                        "no sources".to_string()
+                    } else {
+                        what.join(", ")
+                    }
+                ),
+            );
+            return None;
+        }
+        Some(parsed)
     }
 }

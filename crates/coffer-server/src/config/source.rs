@@ -64,9 +64,19 @@ impl SourceKind {
                 "password_env",
                 "password_file",
             ],
-            SourceKind::PostgresBase | SourceKind::Mysql => {
-                &["url", "bin_dir", "password_env", "password_file"]
-            }
+            SourceKind::PostgresBase => &[
+                "url",
+                "bin_dir",
+                "password_env",
+                "password_file",
+                "method",
+                "pgdata",
+                "backup_type",
+                "checksum",
+                "archive_timeout",
+                "standby",
+            ],
+            SourceKind::Mysql => &["url", "bin_dir", "password_env", "password_file"],
             SourceKind::Redis => &["url", "password_env", "password_file"],
             SourceKind::Command => &["command", "stream_name", "restore_command"],
         }
@@ -141,6 +151,35 @@ pub(super) struct RawSource {
     wal_max_queue: Option<S<i64>>,
     wal_prefetch: Option<S<i64>>,
     wal_spool: Option<S<PathBuf>>,
+    method: Option<S<String>>,
+    pgdata: Option<S<PathBuf>>,
+    backup_type: Option<S<String>>,
+    checksum: Option<S<bool>>,
+    archive_timeout: Option<S<String>>,
+    standby: Option<S<String>>,
+}
+
+impl RawSource {
+    /// A `postgres-base` source with `method = "files"`.
+    pub(super) fn by_files(&self) -> bool {
+        *self.kind.get_ref() == SourceKind::PostgresBase
+            && self
+                .method
+                .as_ref()
+                .is_some_and(|m| m.get_ref() == super::source_files::METHOD_FILES)
+    }
+
+    /// Its kind as the file writes it, with its method if it has one
+    /// (`postgres-base, method = "stream"`), for messages.
+    pub(super) fn kind_text(&self) -> String {
+        match (&self.method, *self.kind.get_ref()) {
+            (Some(m), SourceKind::PostgresBase) => {
+                format!("postgres-base, method = \"{}\"", m.get_ref())
+            }
+            (None, SourceKind::PostgresBase) => "postgres-base, method = \"stream\"".into(),
+            (_, k) => k.name().into(),
+        }
+    }
 }
 
 impl Validator<'_> {
@@ -170,7 +209,7 @@ impl Validator<'_> {
             );
         }
         // Fields that do not apply to this kind.
-        let present: [(&str, Option<Range<usize>>); 16] = [
+        let present: [(&str, Option<Range<usize>>); 22] = [
             ("paths", s.paths.as_ref().map(|v| v.span())),
             ("exclude", s.exclude.as_ref().map(|v| v.span())),
             ("include", s.include.as_ref().map(|v| v.span())),
@@ -199,6 +238,15 @@ impl Validator<'_> {
                 "restore_command",
                 s.restore_command.as_ref().map(|v| v.span()),
             ),
+            ("method", s.method.as_ref().map(|v| v.span())),
+            ("pgdata", s.pgdata.as_ref().map(|v| v.span())),
+            ("backup_type", s.backup_type.as_ref().map(|v| v.span())),
+            ("checksum", s.checksum.as_ref().map(|v| v.span())),
+            (
+                "archive_timeout",
+                s.archive_timeout.as_ref().map(|v| v.span()),
+            ),
+            ("standby", s.standby.as_ref().map(|v| v.span())),
         ];
         let allowed = kind.fields();
         for (field, span) in present {
@@ -341,7 +389,17 @@ impl Validator<'_> {
                     SourceKind::PostgresBase => SourceSpec::PostgresBase {
                         url,
                         bin_dir,
-                        files: None,
+                        files: self.source_files(
+                            &name,
+                            super::source_files::FilesFields {
+                                method: &s.method,
+                                pgdata: &s.pgdata,
+                                backup_type: &s.backup_type,
+                                checksum: &s.checksum,
+                                archive_timeout: &s.archive_timeout,
+                                standby: &s.standby,
+                            },
+                        ),
                     },
                     SourceKind::Mysql => SourceSpec::Mysql { url, bin_dir },
                     _ => SourceSpec::Redis { url },

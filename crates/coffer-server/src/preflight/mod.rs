@@ -16,6 +16,7 @@
 //! reported as failed and left behind (its connection attempt ends with
 //! its own connect timeout, or with the process).
 
+mod pg_files;
 mod sink;
 mod source;
 

@@ -68,12 +68,19 @@ fn probe(spec: &SourceSpec) -> SourceResult<String> {
             }
             Ok(found.join(", "))
         }
-        SourceSpec::PostgresBase { url, bin_dir, .. } => {
+        SourceSpec::PostgresBase {
+            url,
+            bin_dir,
+            files,
+        } => {
             let url = DbUrl::parse(url, postgres::SCHEMES, postgres::DEFAULT_PORT, "url")?;
             let opts = PgOptions {
                 bin_dir: bin_dir.clone(),
             };
             let pg = Postgres::connect(&url, &opts, None)?;
+            if let Some(f) = files {
+                return super::pg_files::probe(&pg, &url, &opts, f);
+            }
             let db = url.database.as_deref().unwrap_or(postgres::MAINTENANCE_DB);
             let may = pg.query(
                 db,

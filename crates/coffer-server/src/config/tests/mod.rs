@@ -6,6 +6,7 @@
 
 mod lock;
 mod monitoring;
+mod pg_files;
 mod tiers;
 
 use super::secret::url_has_password;
@@ -58,8 +59,8 @@ fn the_example_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/coffer.toml");
     let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.vaults.len(), 5);
-    assert_eq!(c.sources.len(), 7);
-    assert_eq!(c.rules().count(), 3);
+    assert_eq!(c.sources.len(), 8);
+    assert_eq!(c.rules().count(), 5);
     assert_eq!(c.verify.len(), 2);
     assert_eq!(
         c.verify_entry("nightly-sample").unwrap().data,
@@ -98,6 +99,25 @@ fn the_example_is_valid() {
     let every = c.rules().nth(2).unwrap();
     assert_eq!(every.completion_window, SignedDuration::from_hours(1));
     assert_eq!(every.timezone_name, "UTC");
+    // Issue 18: a daily full and a 4-hourly incr of one base backup by files.
+    let files = c.source("app-db-files").unwrap();
+    assert_eq!(files.method(), Some(METHOD_FILES));
+    let ids: Vec<(String, Option<&str>)> = c
+        .rules()
+        .skip(3)
+        .map(|r| (r.id(), r.pg_backup_type.map(|t| t.as_str())))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("postgres/full-daily".to_string(), Some("full")),
+            ("postgres/incr-4h".to_string(), Some("incr"))
+        ]
+    );
+    assert_eq!(
+        c.source("app-db-base").unwrap().method(),
+        Some(METHOD_STREAM)
+    );
     assert_eq!(c.restore_tests.len(), 2);
     let rt = c.restore_test("app-db-weekly").unwrap();
     assert_eq!(rt.select, SnapshotSelect::Random { within_days: 7 });
