@@ -256,15 +256,8 @@ fn run(req: &RestoreRequest<'_>, progress: &Progress) -> SourceResult<RestoreOut
         if postgres::backup::is_files_layout(&snap.source.details) {
             let done = postgres::backup::restore_files(vault, index, id, snap, opts, progress)?;
             out.bytes = done.bytes;
+            out.restored_to = done.restored_to(opts);
             out.settings = done.settings;
-            out.restored_to = opts.dir.display().to_string();
-            if !done.tablespaces.is_empty() {
-                out.restored_to = format!(
-                    "{} (tablespaces {})",
-                    out.restored_to,
-                    postgres::tablespace::describe(&done.tablespaces)
-                );
-            }
             return Ok(out);
         }
         // A base backup of a cluster with tablespaces holds a tar for each.
@@ -291,15 +284,8 @@ fn run(req: &RestoreRequest<'_>, progress: &Progress) -> SourceResult<RestoreOut
         out.bytes = base.inner.len() + tablespaces.iter().map(|(_, s)| s.inner.len()).sum::<u64>();
         add(&progress.total_bytes, out.bytes);
         let done = pg_physical::restore_pgdata_tars(base, tablespaces, opts)?;
+        out.restored_to = done.restored_to(opts);
         out.settings = done.settings;
-        out.restored_to = opts.dir.display().to_string();
-        if !done.tablespaces.is_empty() {
-            out.restored_to = format!(
-                "{} (tablespaces {})",
-                out.restored_to,
-                postgres::tablespace::describe(&done.tablespaces)
-            );
-        }
         return Ok(out);
     }
     let reader = Stream {

@@ -272,8 +272,12 @@ impl SourceSpec {
             SourceSpec::Postgres { url: u, .. } => {
                 url(u, postgres::SCHEMES, postgres::DEFAULT_PORT)
             }
-            SourceSpec::PostgresBase { url: u, .. } => format!(
-                "a base backup of {}",
+            SourceSpec::PostgresBase { url: u, files, .. } => format!(
+                "a base backup{} of {}",
+                match files {
+                    Some(f) => format!(" by files ({})", f.backup_type.as_str()),
+                    None => String::new(),
+                },
                 url(u, postgres::SCHEMES, postgres::DEFAULT_PORT)
             ),
             SourceSpec::Mysql { url: u, .. } => url(u, mysql::SCHEMES, mysql::DEFAULT_PORT),

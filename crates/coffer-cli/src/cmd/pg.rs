@@ -12,6 +12,22 @@ use crate::output::count;
 use crate::progress::{ProgressView, Work};
 use crate::sources::{usage, ToolArgs};
 
+/// What both modes of base backup take besides the cluster.
+#[derive(clap::Args)]
+pub struct BaseArgs {
+    /// Tag the snapshot (repeatable)
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Host name to record
+    #[arg(long)]
+    host: Option<String>,
+    /// zstd level (0 = none)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(0..=22))]
+    compression: i32,
+    #[command(flatten)]
+    tools: ToolArgs,
+}
+
 /// `coffer pg …`: physical PostgreSQL backups.
 #[derive(clap::Subcommand)]
 pub enum PgCmd {
@@ -20,17 +36,8 @@ pub enum PgCmd {
         /// The cluster: postgres://user@host:port/ (the user needs the REPLICATION attribute)
         #[arg(long, value_name = "URL")]
         postgres: String,
-        /// Tag the snapshot (repeatable)
-        #[arg(long)]
-        tag: Vec<String>,
-        /// Host name to record
-        #[arg(long)]
-        host: Option<String>,
-        /// zstd level (0 = none)
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(0..=22))]
-        compression: i32,
         #[command(flatten)]
-        tools: ToolArgs,
+        snapshot: BaseArgs,
     },
     /// Take a base backup by reading the data directory between pg_backup_start and pg_backup_stop (run it where the data directory is readable); incr and diff read only the files that changed
     Backup {
@@ -52,17 +59,8 @@ pub enum PgCmd {
         /// Seconds pg_backup_stop may wait for the server to archive the WAL up to the backup's end (and a standby to replay its start)
         #[arg(long, value_name = "SECONDS", default_value_t = coffer_sources::postgres::backup::DEFAULT_ARCHIVE_TIMEOUT)]
         archive_timeout: u64,
-        /// Tag the snapshot (repeatable)
-        #[arg(long)]
-        tag: Vec<String>,
-        /// Host name to record
-        #[arg(long)]
-        host: Option<String>,
-        /// zstd level (0 = none)
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(0..=22))]
-        compression: i32,
         #[command(flatten)]
-        tools: ToolArgs,
+        snapshot: BaseArgs,
     },
     /// Report gaps in the archived WAL and the recoverable window (exit 1 if no base backup can recover or a gap cuts the window)
     WalVerify,
@@ -84,13 +82,7 @@ fn missing_range(gap: &wal::Gap) -> String {
 }
 
 /// Runs a base backup of either mode and reports it.
-fn base_backup(
-    g: &GlobalArgs,
-    spec: SourceSpec,
-    tag: Vec<String>,
-    host: Option<String>,
-    compression: i32,
-) -> Result<u8> {
+fn base_backup(g: &GlobalArgs, spec: SourceSpec, a: &BaseArgs) -> Result<u8> {
     spec.validate().map_err(usage)?;
     let vault = crate::context::open(g)?;
     let progress = std::sync::Arc::new(coffer_sources::Progress::with_notices(
@@ -99,14 +91,14 @@ fn base_backup(
     let cancel = coffer_core::Cancel::default();
     crate::signal::cancel_on_interrupt(cancel.clone());
     let opts = BackupOptions {
-        compression_level: compression,
+        compression_level: a.compression,
         cancel: Some(cancel),
         progress: Some(progress.clone()),
         ..Default::default()
     };
     let meta = SnapshotMeta {
-        host,
-        tags: crate::args::tag_list(&tag),
+        host: a.host.clone(),
+        tags: crate::args::tag_list(&a.tag),
         ..Default::default()
     };
     let bar = ProgressView::start(g, progress, Work::Backup);
@@ -140,17 +132,14 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
     match cmd {
         PgCmd::Basebackup {
             postgres: u,
-            tag,
-            host,
-            compression,
-            tools,
+            snapshot: a,
         } => {
             let spec = SourceSpec::PostgresBase {
-                url: tools.url(&u, "--postgres")?,
-                bin_dir: tools.pg_bin_dir.clone(),
+                url: a.tools.url(&u, "--postgres")?,
+                bin_dir: a.tools.pg_bin_dir.clone(),
                 files: None,
             };
-            base_backup(g, spec, tag, host, compression)
+            base_backup(g, spec, &a)
         }
         PgCmd::Backup {
             postgres: u,
@@ -159,27 +148,24 @@ pub fn pg(g: &GlobalArgs, cmd: PgCmd) -> Result<u8> {
             checksum,
             standby,
             archive_timeout,
-            tag,
-            host,
-            compression,
-            tools,
+            snapshot: a,
         } => {
             let pgdata = pgdata
                 .map(|p| coffer_sources::files::absolute(&p))
                 .transpose()
                 .context("--pgdata")?;
             let spec = SourceSpec::PostgresBase {
-                url: tools.url(&u, "--postgres")?,
-                bin_dir: tools.pg_bin_dir.clone(),
+                url: a.tools.url(&u, "--postgres")?,
+                bin_dir: a.tools.pg_bin_dir.clone(),
                 files: Some(FilesBackup {
                     pgdata,
                     backup_type: BackupType::parse(&backup_type).expect("clap checked it"),
                     checksum,
                     archive_timeout: Some(archive_timeout),
-                    standby: standby.map(|s| tools.url(&s, "--standby")).transpose()?,
+                    standby: standby.map(|s| a.tools.url(&s, "--standby")).transpose()?,
                 }),
             };
-            base_backup(g, spec, tag, host, compression)
+            base_backup(g, spec, &a)
         }
         PgCmd::WalPrune { dry_run } => {
             let vault = crate::context::open(g)?;

@@ -415,16 +415,8 @@ fn issue18_pg_backup_with_a_tablespace_restores_with_a_mapping() {
     let port1 = free_port();
     archiving_cluster(&mut s, &vault, &key, &data1, port1, "");
     let log1 = s.log(&data1);
-    let old = s.path("ts old");
-    std::fs::create_dir(&old).unwrap();
-    must(
-        Command::new("chown")
-            .arg(format!("{PG_USER}:{PG_USER}"))
-            .arg(&old),
-        "chown of the tablespace directory",
-    );
+    let old = tablespace(&s, port1, "ts1", "ts old");
     let old_s = old.to_str().unwrap().to_string();
-    psql(port1, &format!("create tablespace ts1 location '{old_s}'"));
     psql(port1, "create table tt (batch int, i int) tablespace ts1");
     psql(
         port1,

@@ -275,10 +275,14 @@ fn every_recovery_target_stops_where_it_should() {
 #[test]
 fn killed_pg_basebackup_leaves_no_snapshot() {
     require_setup();
-    let s = Scratch::new();
+    let mut s = Scratch::new();
     let vault = s.path("vault");
     let key = s.path("vault.key");
-    ok(coffer_pg(&vault, &key, &["init"]), "init");
+    // A cluster in archive mode (a base backup of one that is not is
+    // refused before pg_basebackup runs).
+    let data = s.path("data");
+    let port = free_port();
+    archiving_cluster(&mut s, &vault, &key, &data, port, "");
     // A pg_basebackup that writes part of a stream and is killed; the real
     // psql beside it (--pg-bin-dir is searched alone).
     let bin = s.path("bin");
@@ -296,7 +300,7 @@ fn killed_pg_basebackup_leaves_no_snapshot() {
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    // The machine's PostgreSQL answers the version query.
+    let url = format!("postgres://postgres@127.0.0.1:{port}/");
     let o = coffer_pg(
         &vault,
         &key,
@@ -304,7 +308,7 @@ fn killed_pg_basebackup_leaves_no_snapshot() {
             "pg",
             "basebackup",
             "--postgres",
-            "postgres://postgres@127.0.0.1:5432/",
+            &url,
             "--pg-bin-dir",
             bin.to_str().unwrap(),
         ],
@@ -322,4 +326,21 @@ fn killed_pg_basebackup_leaves_no_snapshot() {
     .unwrap();
     assert_eq!(snaps.as_array().unwrap().len(), 0, "{snaps}");
     ok(coffer_pg(&vault, &key, &["check"]), "check");
+    // The machine's server (archive_mode off) is refused up front.
+    let o = coffer_pg(
+        &vault,
+        &key,
+        &[
+            "pg",
+            "basebackup",
+            "--postgres",
+            "postgres://postgres@127.0.0.1:5432/",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", out_text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not in archive mode"),
+        "{}",
+        out_text(&o)
+    );
 }

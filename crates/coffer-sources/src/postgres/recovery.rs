@@ -111,6 +111,21 @@ pub struct PgdataRestored {
     pub tablespaces: Vec<Tablespace>,
 }
 
+impl PgdataRestored {
+    /// Where the restore went: the data directory, and each tablespace.
+    pub fn restored_to(&self, opts: &PgdataOptions) -> String {
+        let dir = opts.dir.display().to_string();
+        if self.tablespaces.is_empty() {
+            dir
+        } else {
+            format!(
+                "{dir} (tablespaces {})",
+                super::tablespace::describe(&self.tablespaces)
+            )
+        }
+    }
+}
+
 /// A string as a single-quoted value in postgresql.conf.
 fn conf_quote(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))

@@ -312,3 +312,21 @@ pub fn base_backup(vault: &Path, key: &Path, port: u16) -> serde_json::Value {
     ))
     .unwrap()
 }
+
+/// A tablespace `name` of the cluster on `port` in a new directory `dir`
+/// of the scratch directory (owned by postgres); returns its location.
+pub fn tablespace(s: &Scratch, port: u16, name: &str, dir: &str) -> PathBuf {
+    let loc = s.path(dir);
+    std::fs::create_dir(&loc).unwrap();
+    must(
+        Command::new("chown")
+            .arg(format!("{PG_USER}:{PG_USER}"))
+            .arg(&loc),
+        "chown of the tablespace directory",
+    );
+    psql(
+        port,
+        &format!("create tablespace {name} location '{}'", loc.display()),
+    );
+    loc
+}
