@@ -44,6 +44,7 @@ mod secret;
 mod server;
 mod source;
 mod source_files;
+mod source_rule;
 mod source_wal;
 mod tiers;
 mod validate;

@@ -5,16 +5,15 @@
 //! `coffer pg backup` does ([`FilesBackup`]), with `pgdata`, `backup_type`,
 //! `checksum`, `archive_timeout` and `standby`. A rule's `pg_backup_type`
 //! overrides the source's `backup_type` for that rule's jobs
-//! ([`SourceConfig::spec_for`], the one place where that happens).
+//! (`SourceConfig::spec_for` in `source_rule`, the one place where that
+//! happens; kept apart so that this module needs neither sources nor
+//! rules).
 
 use std::path::PathBuf;
 
 use coffer_sources::postgres::backup::{BackupType, FilesBackup};
-use coffer_sources::spec::SourceSpec;
 
-use super::plan::RuleConfig;
 use super::secret::url_has_password;
-use super::source::SourceConfig;
 use super::validate::{Validator, S};
 
 /// `method = "files"`.
@@ -146,42 +145,5 @@ impl Validator<'_> {
             archive_timeout,
             standby,
         })
-    }
-}
-
-impl SourceConfig {
-    /// The spec the daemon runs for this source by `rule`: the source's,
-    /// with the rule's `pg_backup_type` for a base backup by files.
-    pub fn spec_for(&self, rule: &RuleConfig) -> SourceSpec {
-        let mut spec = self.to_spec();
-        if let (SourceSpec::PostgresBase { files: Some(f), .. }, Some(t)) =
-            (&mut spec, rule.pg_backup_type)
-        {
-            f.backup_type = t;
-        }
-        spec
-    }
-
-    /// A base backup by files (`method = "files"`).
-    pub fn by_files(&self) -> bool {
-        self.files().is_some()
-    }
-
-    /// How a base backup by files is taken (`None`: another kind, or
-    /// `method = "stream"`).
-    pub fn files(&self) -> Option<FilesBackup> {
-        match self.to_spec() {
-            SourceSpec::PostgresBase { files, .. } => files,
-            _ => None,
-        }
-    }
-
-    /// A `postgres-base` source's `method` (`"stream"` or `"files"`).
-    pub fn method(&self) -> Option<&'static str> {
-        match self.to_spec() {
-            SourceSpec::PostgresBase { files: Some(_), .. } => Some(METHOD_FILES),
-            SourceSpec::PostgresBase { files: None, .. } => Some(METHOD_STREAM),
-            _ => None,
-        }
     }
 }
