@@ -319,6 +319,29 @@ fn issue18_pg_backup_bad_input_and_an_interrupted_backup() {
             >= 2,
         "the server aborted both backups:\n{log}"
     );
+    // An archive_command that fails: the backup waits for the WAL up to
+    // its end in the vault, gives up after --archive-timeout, and writes
+    // no snapshot.
+    let good = psql(port1, "show archive_command");
+    psql(port1, "alter system set archive_command = '/bin/false'");
+    psql(port1, "select pg_reload_conf()");
+    let o = coffer_pg(
+        &vault,
+        &key,
+        &["pg", "backup", "--postgres", &u1, "--archive-timeout", "3"],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{}", out_text(&o));
+    assert!(
+        err.contains("did not archive WAL file")
+            && err.contains("within 3 s")
+            && err.contains("no snapshot"),
+        "{err}"
+    );
+    assert_eq!(snapshot_count(&vault, &key), 0);
+    psql(port1, "alter system reset archive_command");
+    psql(port1, "select pg_reload_conf()");
+    assert_eq!(psql(port1, "show archive_command"), good);
     // And the next backup works.
     let (snap, _) = pg_backup(&vault, &key, port1, &[]);
     assert_eq!(detail(&snap, "backup_type"), "full");

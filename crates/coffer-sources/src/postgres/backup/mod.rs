@@ -323,24 +323,17 @@ impl Postgres {
             node.subtree = Some(w.save_dir(location, pt.as_ref())?);
             ts_nodes.push(node);
         }
+        // The stop does not wait for archiving itself (the server would
+        // look once a second); the WAL up to the end is waited for in the
+        // vault below, as pgBackRest's archive check does.
         let stop_sql = if self.server_version_num >= 150_000 {
             "select lsn, encode(convert_to(labelfile, 'UTF8'), 'hex'), \
-             encode(convert_to(coalesce(spcmapfile, ''), 'UTF8'), 'hex') from pg_backup_stop(true)"
+             encode(convert_to(coalesce(spcmapfile, ''), 'UTF8'), 'hex') from pg_backup_stop(false)"
         } else {
             "select lsn, encode(convert_to(labelfile, 'UTF8'), 'hex'), \
-             encode(convert_to(coalesce(spcmapfile, ''), 'UTF8'), 'hex') from pg_stop_backup(false, true)"
+             encode(convert_to(coalesce(spcmapfile, ''), 'UTF8'), 'hex') from pg_stop_backup(false, false)"
         };
-        let answer = session.query(stop_sql, Some(timeout)).map_err(|e| match e {
-            SourceError::Process { status, .. } if status.starts_with("gave no answer") => {
-                SourceError::Mismatch(format!(
-                    "PostgreSQL at {at} did not archive the WAL up to the backup's end within {} s: \
-                     check archive_command (the server log names its failures) and \
-                     `coffer pg wal-verify`; no snapshot was written",
-                    timeout.as_secs()
-                ))
-            }
-            e => e,
-        })?;
+        let answer = session.query(stop_sql, Some(timeout))?;
         drop(session);
         let (stop_lsn, label, map) = parse_stop(answer.first().map(String::as_str).unwrap_or(""))
             .ok_or_else(|| SourceError::Protocol {
@@ -351,6 +344,24 @@ impl Postgres {
             target: at.clone(),
             detail: "pg_backup_stop returned no readable backup label".into(),
         })?;
+        let stop_wal_file =
+            Segment::of_lsn(l.timeline, stop_lsn.saturating_sub(1), facts.seg_size).name();
+        let history = format!(
+            "{}.{:08X}.backup",
+            l.start_wal_file,
+            l.start_lsn % facts.seg_size
+        );
+        wait_archived(vault, &[&stop_wal_file, &history], timeout, progress).map_err(
+            |e| match e {
+                SourceError::Mismatch(what) => SourceError::Mismatch(format!(
+                    "PostgreSQL at {at} did not archive {what} into the vault within {} s: \
+                     check archive_command (the server log names its failures) and \
+                     `coffer pg wal-verify`; no snapshot was written",
+                    timeout.as_secs()
+                )),
+                e => e,
+            },
+        )?;
 
         let root_meta = std::fs::metadata(&pgdata)
             .map_err(|e| SourceError::io(pgdata.display().to_string(), e))?;
@@ -425,10 +436,7 @@ impl Postgres {
             d.insert("checkpoint_lsn".into(), format_lsn(ck));
         }
         d.insert("stop_lsn".into(), format_lsn(stop_lsn));
-        d.insert(
-            "stop_wal_file".into(),
-            Segment::of_lsn(l.timeline, stop_lsn.saturating_sub(1), facts.seg_size).name(),
-        );
+        d.insert("stop_wal_file".into(), stop_wal_file);
         if !map.is_empty() {
             // As a streamed base backup records it: restore tests and
             // front ends read the tablespaces from here.
@@ -530,6 +538,41 @@ fn wait_for_standby(
             redo.trim()
         ))),
     }
+}
+
+/// Waits until every WAL file of `names` is in the vault (looking every
+/// 100 ms, at most `timeout`); the error names the first one missing.
+fn wait_archived(
+    vault: &coffer_core::Vault,
+    names: &[&str],
+    timeout: Duration,
+    progress: &Progress,
+) -> SourceResult<()> {
+    let began = std::time::Instant::now();
+    let mut said = false;
+    for name in names {
+        let path = coffer_core::wal::object_path(vault, name);
+        loop {
+            let there = vault
+                .backend()
+                .exists(&path)
+                .map_err(|e| SourceError::Vault(vault.storage_err(e)))?;
+            if there {
+                break;
+            }
+            if began.elapsed() > timeout {
+                return Err(SourceError::Mismatch(format!("WAL file {name}")));
+            }
+            if !said && began.elapsed() > Duration::from_secs(5) {
+                progress.notices.say(&format!(
+                    "waiting for the server to archive {name}, the WAL up to the backup's end"
+                ));
+                said = true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Ok(())
 }
 
 /// The error for a server that does not archive its WAL.
