@@ -165,28 +165,44 @@ where
     } else {
         MAX_READ_LOCAL
     };
+    // Group blobs that lie close together into one ranged read; a blob's
+    // run of equal offsets is never split. The reads, not the packs, are
+    // what runs in parallel: a pack holding most of a large file would
+    // otherwise leave all but one thread idle.
+    let mut reads_of: Vec<&[Want]> = Vec::new();
+    for needs in &packs {
+        let mut i = 0;
+        while i < needs.len() {
+            let start = needs[i].offset;
+            let mut j = i + 1;
+            let mut end = needs[i].offset + needs[i].len;
+            while j < needs.len()
+                && (needs[j].offset == needs[j - 1].offset
+                    || (needs[j].offset <= end + MAX_GAP
+                        && needs[j].offset + needs[j].len - start <= max_read))
+            {
+                end = end.max(needs[j].offset + needs[j].len);
+                j += 1;
+            }
+            reads_of.push(&needs[i..j]);
+            i = j;
+        }
+    }
     let run = || -> Vec<Error> {
-        packs
+        reads_of
             .par_iter()
-            .flat_map_iter(|needs| {
-                let pack_id = index.pack(needs[0].pack);
+            .flat_map_iter(|group| {
+                let pack_id = index.pack(group[0].pack);
                 let path = ObjectKind::Pack.path(&pack_id);
                 let mut errs = Vec::new();
-                let mut i = 0;
-                while i < needs.len() {
-                    // Group blobs that lie close together into one ranged
-                    // read; a blob's run of equal offsets is never split.
-                    let start = needs[i].offset;
-                    let mut j = i + 1;
-                    let mut end = needs[i].offset + needs[i].len;
-                    while j < needs.len()
-                        && (needs[j].offset == needs[j - 1].offset
-                            || (needs[j].offset <= end + MAX_GAP
-                                && needs[j].offset + needs[j].len - start <= max_read))
-                    {
-                        end = end.max(needs[j].offset + needs[j].len);
-                        j += 1;
-                    }
+                let start = group[0].offset;
+                let end = group
+                    .iter()
+                    .map(|w| w.offset + w.len)
+                    .max()
+                    .expect("a read holds a blob");
+                {
+                    let (needs, i, j) = (group, 0, group.len());
                     match vault
                         .backend()
                         .read_range(&path, start as u64, (end - start) as u64)
@@ -258,7 +274,6 @@ where
                             }
                         }
                     }
-                    i = j;
                 }
                 errs
             })

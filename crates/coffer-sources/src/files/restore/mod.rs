@@ -25,7 +25,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::filter::Patterns;
 use crate::{add, Progress};
@@ -298,19 +298,30 @@ fn restore_with(
             add(&progress.bytes, data.len() as u64);
             let i = files[f] as usize;
             let it = &items.items[i];
+            // The lock covers opening and finishing, not the write: the
+            // packs of one large file are restored by several threads at
+            // once, each writing at its own offsets.
+            let file = {
+                let mut of = open[f].lock().unwrap();
+                if of.file.is_none() {
+                    let (file, fresh) = b.create_file(&items.rel(i))?;
+                    of.file = Some(Arc::new(file));
+                    of.fresh = fresh;
+                }
+                of.file.clone().expect("opened above")
+            };
+            let wrote_last = write_sparse(&file, off, data)?;
+            drop(file);
             let mut of = open[f].lock().unwrap();
-            if of.file.is_none() {
-                let (file, fresh) = b.create_file(&items.rel(i))?;
-                of.file = Some(file);
-                of.fresh = fresh;
-            }
-            let wrote_last = write_sparse(of.file.as_ref().expect("opened above"), off, data)?;
             if off + data.len() as u64 == it.size {
                 of.whole = wrote_last;
             }
             if last {
                 of.remaining -= 1;
                 if of.remaining == 0 {
+                    // Every chunk was written (each thread counts its chunk
+                    // down only after writing it), so size, mode and times
+                    // are set after the last write.
                     let file = of.file.take().expect("opened above");
                     // A file whose last byte was written has its length;
                     // one that ends in a hole gets it here.
@@ -411,7 +422,7 @@ impl OpenDirs {
 
 /// A file being written: open from its first chunk to its last.
 struct OpenFile {
-    file: Option<File>,
+    file: Option<Arc<File>>,
     /// Made by this restore where nothing was (see [`Beneath::create_file`]).
     fresh: bool,
     /// The file's last byte was written (it does not end in a hole).
