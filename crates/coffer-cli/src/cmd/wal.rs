@@ -91,6 +91,7 @@ fn source_wal(g: &GlobalArgs, source: Option<&str>) -> Result<WalConfig> {
 /// `coffer wal-push PATH`: archives the file (and the next ready ones);
 /// exits 0 only once it is durable, and 1 also when the queue lags.
 pub fn wal_push(g: &GlobalArgs, a: WalPushArgs) -> Result<u8> {
+    keep_freed_memory();
     let c = source_wal(g, a.source.as_deref())?;
     let opts = PushOptions {
         parallel: a
@@ -269,4 +270,23 @@ pub fn wal_fetch(g: &GlobalArgs, a: WalFetchArgs) -> Result<u8> {
         );
     }
     Ok(0)
+}
+
+/// A batch of `wal-push` reads, compresses and seals one 16 MiB segment
+/// after the other on each thread. glibc hands buffers that large out as
+/// fresh mappings and gives them back on free, so every segment paid for
+/// about 40 MB of new zeroed pages (a third of the push's CPU time was the
+/// kernel's). Keeping freed memory in the heap (a higher mmap threshold,
+/// no trimming, a pad on growth) lets the next segment reuse it: on 23 real
+/// segments, 50,000 page faults instead of 220,000 and 0.15 s of system
+/// time instead of 0.54 s. A no-op where the allocator is not glibc's.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; it is called before
+    // any thread of this process starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
 }

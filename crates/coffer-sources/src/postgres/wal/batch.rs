@@ -222,16 +222,19 @@ pub fn push_batch(vault: &Vault, path: &Path, opts: &PushOptions) -> SourceResul
     let results = run_parallel(
         &jobs,
         opts.parallel,
-        |p| -> SourceResult<(Vec<u8>, PutOutcome)> {
+        |p| -> SourceResult<(String, PutOutcome)> {
             let data = std::fs::read(p)
                 .map_err(|e| SourceError::io(format!("reading WAL file {}", p.display()), e))?;
             let n = file_name(p)?;
             let outcome = wal::put(vault, &n, &data)?;
-            Ok((data, outcome))
+            // Only the hash is kept for the marker: holding every file of
+            // a batch in memory cost 16 MiB a file, and each new buffer
+            // fresh pages from the kernel.
+            Ok((wal::content_hash(&data), outcome))
         },
     );
     let mut results = results.into_iter();
-    let (data, outcome) = results.next().expect("the requested file")?;
+    let (hash, outcome) = results.next().expect("the requested file")?;
     let mut report = PushReport {
         wal_file: name,
         already_archived: outcome == PutOutcome::AlreadyArchived,
@@ -246,11 +249,11 @@ pub fn push_batch(vault: &Vault, path: &Path, opts: &PushOptions) -> SourceResul
         max_queue: opts.max_queue,
         lag: opts.max_queue.is_some_and(|m| ready.len() > m),
     };
-    let mark = |n: &str, data: &[u8]| -> SourceResult<()> {
+    let mark = |n: &str, hash: &str| -> SourceResult<()> {
         let marker = Marker {
             vault_id: id.clone(),
             location: location.clone(),
-            blake3: wal::content_hash(data),
+            blake3: hash.to_string(),
         };
         let json = serde_json::to_vec(&marker).expect("a marker serializes");
         std::fs::create_dir_all(&spool)
@@ -260,7 +263,7 @@ pub fn push_batch(vault: &Vault, path: &Path, opts: &PushOptions) -> SourceResul
     if report.lag {
         // The call fails for the lag and PostgreSQL retries it: the marker
         // makes that retry return at once, so the lag never stalls archiving.
-        if let Err(e) = mark(&report.wal_file, &data) {
+        if let Err(e) = mark(&report.wal_file, &hash) {
             report.failed.push(BatchFailure {
                 name: report.wal_file.clone(),
                 error: format!("pushed, but its marker was not written: {e}"),
@@ -269,8 +272,8 @@ pub fn push_batch(vault: &Vault, path: &Path, opts: &PushOptions) -> SourceResul
     }
     for (n, r) in ahead.iter().zip(results) {
         match r {
-            Ok((data, outcome)) => {
-                if let Err(e) = mark(n, &data) {
+            Ok((hash, outcome)) => {
+                if let Err(e) = mark(n, &hash) {
                     // Durable all the same; PostgreSQL's call for it checks the vault.
                     report.failed.push(BatchFailure {
                         name: n.clone(),
