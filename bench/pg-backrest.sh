@@ -13,9 +13,12 @@
 #      Garage (scripts/garage.sh), and by pgBackRest archive-push (async) into
 #      its repo; the age of the oldest archive_status/*.ready file sampled
 #      every second (max and p95 lag), the segments archived per second, and
-#      the archiving's CPU seconds. Before each load, BACKLOG_SECONDS of
-#      pgbench with archiving paused makes a backlog whose drain is the
-#      tool's full-speed rate.
+#      the archiving's CPU seconds (PostgreSQL's default max_wal_size and
+#      checkpoint_timeout). Before each load, with archiving paused
+#      (archive_command = ''), a checkpoint, BACKLOG_SECONDS of pgbench and an
+#      update of 5% of the blobs rows make a backlog of real WAL whose drain
+#      is the tool's full-speed rate: under the load alone the archiver only
+#      has to keep up with what pgbench writes.
 #
 #   sudo bash bench/pg-backrest.sh                      # the issue's size
 #   SCALE=2 BLOB_ROWS=50000 MINUTES=0.5 BACKLOG_SECONDS=10 sudo bash bench/pg-backrest.sh   # a quick try
@@ -324,7 +327,6 @@ ready_count() { find "$data/pg_wal/archive_status" -name '*.ready' | wc -l; }
 archived() { q "$PORT" -c "select archived_count || ' ' || failed_count from pg_stat_archiver"; }
 set_archive() { # COMMAND ('' pauses archiving)
     q "$PORT" -c "alter system set archive_command = '${1//\'/\'\'}'" -c "select pg_reload_conf()" >/dev/null
-    sleep 1
 }
 wait_drained() { # LIMIT_S: until no .ready file is left
     local i
@@ -360,15 +362,19 @@ pgbench_run() { # SECONDS: the write load; prints tps
     awk '/^tps/ { printf "%.0f", $3 }' "$work/pgbench"
 }
 
-declare -A A_TPS A_SEGS A_RATE A_MAX A_P95 A_DRAIN A_CPU B_SEGS B_SECS B_RATE B_CPU
+declare -A A_TPS A_SEGS A_RATE A_MAX A_P95 A_DRAIN A_CPU B_SEGS B_SECS B_RATE B_MBS B_CPU
 archive_phase() { # NAME COMMAND
     local name=$1 cmd=$2 n t0 t1 before after
     wait_drained 600
     if ((BACKLOG_SECONDS > 0)); then
         log "part 6, $name: pgbench -T $BACKLOG_SECONDS with archiving paused, then the backlog's drain"
         set_archive ''
+        sleep 1
+        q "$PORT" -c checkpoint
         pgbench_run "$BACKLOG_SECONDS" >/dev/null
-        q "$PORT" -c "select pg_switch_wal()" >/dev/null
+        ((++backlog_gen))
+        q "$PORT" -c "update blobs set gen = $((backlog_gen + 2)), payload = payload(id, $((backlog_gen + 2)))
+            where id % 20 = $backlog_gen" -c "select pg_switch_wal()" >/dev/null
         sleep 1
         n=$(ready_count)
         cg_begin "$name-backlog"
@@ -378,11 +384,13 @@ archive_phase() { # NAME COMMAND
         t1=$(now)
         B_SEGS[$name]=$n B_SECS[$name]=$(secs "$t0" "$t1")
         B_RATE[$name]=$(awk -v n="$n" -v t="${B_SECS[$name]}" 'BEGIN { printf "%.1f", n / t }')
+        B_MBS[$name]=$(awk -v n="$n" -v t="${B_SECS[$name]}" 'BEGIN { printf "%.0f", n * 16.777216 / t }')
         B_CPU[$name]=$(cg_end)
         row 6 backlog "$name" "${B_SECS[$name]}" "${B_CPU[$name]}" "" "$((n << 24))" "segments=$n rate=${B_RATE[$name]}"
         log "part 6, $name: $n segments drained in ${B_SECS[$name]} s (${B_RATE[$name]}/s, ${B_CPU[$name]} CPU s)"
     else
         set_archive "$cmd"
+        sleep 1
     fi
     log "part 6, $name: pgbench -c $CLIENTS -j $JOBS -T $LOAD_SECONDS, sampling the archive lag every second"
     before=$(archived)
@@ -401,7 +409,6 @@ archive_phase() { # NAME COMMAND
     A_TPS[$name]=$(pgbench_run "$LOAD_SECONDS")
     t1=$(now)
     q "$PORT" -c "select pg_switch_wal()" >/dev/null
-    sleep 1
     wait_drained 3600
     A_DRAIN[$name]=$(secs "$t1" "$(now)")
     kill "$sampler" 2>/dev/null || true
@@ -420,6 +427,10 @@ archive_phase() { # NAME COMMAND
     log "part 6, $name: ${A_TPS[$name]} tps, ${A_SEGS[$name]} segments, lag max ${A_MAX[$name]} s, p95 ${A_P95[$name]} s, drained ${A_DRAIN[$name]} s after the load"
 }
 
+# PostgreSQL's defaults from here (more checkpoints, more full-page images).
+q "$PORT" -c "alter system set max_wal_size = '1GB'" -c "alter system set checkpoint_timeout = '5min'" \
+    -c "select pg_reload_conf()" >/dev/null
+backlog_gen=0
 as_pg "$COFFER_BIN" --vault "$pgdir/vault-wal" --key-file "$pgdir/vault-wal.key" -q init
 phases=(coffer-local)
 archive_phase coffer-local "$COFFER_BIN --vault $pgdir/vault-wal --key-file $pgdir/vault-wal.key --quiet wal-push %p"
@@ -458,7 +469,7 @@ echo "| archive_command | backlog of ${BACKLOG_SECONDS} s of pgbench: segments, 
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for p in "${phases[@]}"; do
     per=$(awk -v c="${A_CPU[$p]}" -v n="${A_SEGS[$p]}" 'BEGIN { if (c == "-" || n == 0) print "-"; else printf "%.2f", c / n }')
-    echo "| $p | ${B_SEGS[$p]:--} in ${B_SECS[$p]:--} s | ${B_RATE[$p]:--}/s | ${B_CPU[$p]:--} | ${A_TPS[$p]} | ${A_SEGS[$p]} | ${A_RATE[$p]} | ${A_MAX[$p]} s | ${A_P95[$p]} s | ${A_DRAIN[$p]} s | ${A_CPU[$p]} | $per |"
+    echo "| $p | ${B_SEGS[$p]:--} in ${B_SECS[$p]:--} s | ${B_RATE[$p]:--}/s (${B_MBS[$p]:--} MB/s) | ${B_CPU[$p]:--} | ${A_TPS[$p]} | ${A_SEGS[$p]} | ${A_RATE[$p]} | ${A_MAX[$p]} s | ${A_P95[$p]} s | ${A_DRAIN[$p]} s | ${A_CPU[$p]} | $per |"
 done
 if ((BACKLOG_SECONDS > 0)); then
     echo
