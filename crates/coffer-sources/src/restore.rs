@@ -250,6 +250,16 @@ fn run(req: &RestoreRequest<'_>, progress: &Progress) -> SourceResult<RestoreOut
         out.files = Some(stats);
         return Ok(out);
     }
+    if let Destination::Pgdata(opts) = &req.destination {
+        if postgres::backup::is_files_layout(&snap.source.details) {
+            expect_kind(id, snap, &[pg_physical::KIND_BASE], "--pgdata")?;
+            let done = postgres::backup::restore_files(vault, index, id, snap, opts, progress)?;
+            out.bytes = done.bytes;
+            out.settings = done.settings;
+            out.restored_to = opts.dir.display().to_string();
+            return Ok(out);
+        }
+    }
     let reader = Stream {
         inner: StreamReader::open(vault, index, snap)?,
         cancel: req.cancel.clone(),

@@ -52,13 +52,19 @@ pub enum SourceSpec {
         #[serde(default)]
         bin_dir: Option<PathBuf>,
     },
-    /// A PostgreSQL base backup (`pg_basebackup`) for point-in-time recovery.
+    /// A PostgreSQL base backup for point-in-time recovery: streamed from
+    /// `pg_basebackup`, or, with `files`, the data directory read between
+    /// `pg_backup_start` and `pg_backup_stop` (`coffer pg backup`).
     PostgresBase {
-        /// `postgres://user@host:port/` of a user with REPLICATION.
+        /// `postgres://user@host:port/` of a user with REPLICATION (a
+        /// superuser for a backup by files).
         url: String,
         /// Where the client tools are (only this directory is searched).
         #[serde(default)]
         bin_dir: Option<PathBuf>,
+        /// Back up by files, as this says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        files: Option<postgres::backup::FilesBackup>,
     },
     /// MariaDB/MySQL dumps (`mariadb-dump --single-transaction`).
     Mysql {
@@ -92,6 +98,9 @@ impl std::fmt::Debug for SourceSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut v = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
         if let Some(u) = v.get_mut("url") {
+            *u = crate::dburl::redact(u.as_str().unwrap_or_default()).into();
+        }
+        if let Some(u) = v.pointer_mut("/files/standby") {
             *u = crate::dburl::redact(u.as_str().unwrap_or_default()).into();
         }
         write!(f, "SourceSpec({v})")
@@ -500,12 +509,43 @@ pub fn backup_named(
             }
             Ok(out)
         }
-        SourceSpec::PostgresBase { url, bin_dir } => {
+        SourceSpec::PostgresBase {
+            url,
+            bin_dir,
+            files,
+        } => {
             let url = DbUrl::parse(url, postgres::SCHEMES, postgres::DEFAULT_PORT, "--postgres")?;
             let pgo = postgres::PgOptions {
                 bin_dir: bin_dir.clone(),
             };
             let pg = postgres::Postgres::connect(&url, &pgo, None)?;
+            if let Some(f) = files {
+                let standby = match &f.standby {
+                    Some(s) => {
+                        let su = DbUrl::parse(
+                            s,
+                            postgres::SCHEMES,
+                            postgres::DEFAULT_PORT,
+                            "--standby",
+                        )?;
+                        Some(postgres::Postgres::connect(&su, &pgo, None)?)
+                    }
+                    None => None,
+                };
+                let what = format!("a base backup by files of {}", url.location(None));
+                begin(&what, None, None);
+                let none = Progress::default();
+                let r = run_backup(vault, opts, meta, |arch, index| {
+                    pg.backup_files(
+                        arch,
+                        index,
+                        f,
+                        standby.as_ref(),
+                        arch.progress().unwrap_or(&none),
+                    )
+                });
+                return Ok(Outcome::one(what, r));
+            }
             Ok(one(
                 format!("a base backup of {}", url.location(None)),
                 Some("pg_basebackup"),

@@ -502,7 +502,9 @@ fn pgdata_options(
     a: &StreamRestoreArgs,
 ) -> Result<PgdataOptions> {
     // As before the restore: a snapshot that is no single stream says so first.
-    StreamReader::open(vault, index, snap)?;
+    if !coffer_sources::postgres::backup::is_files_layout(&snap.source.details) {
+        StreamReader::open(vault, index, snap)?;
+    }
     restore::expect_kind(id, snap, &[pg_physical::KIND_BASE], "--pgdata")?;
     let recovery = recovery_options(g, a)?;
     let owner = match &a.pgdata_owner {

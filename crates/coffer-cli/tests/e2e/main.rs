@@ -26,6 +26,8 @@ mod jobs;
 mod metrics;
 mod notify;
 mod object_lock;
+mod pg_backup;
+mod pg_timeline;
 mod pitr;
 mod progress;
 mod proof;

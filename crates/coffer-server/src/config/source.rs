@@ -338,7 +338,11 @@ impl Validator<'_> {
                         exclude_databases: strings(&s.exclude_databases),
                         bin_dir,
                     },
-                    SourceKind::PostgresBase => SourceSpec::PostgresBase { url, bin_dir },
+                    SourceKind::PostgresBase => SourceSpec::PostgresBase {
+                        url,
+                        bin_dir,
+                        files: None,
+                    },
                     SourceKind::Mysql => SourceSpec::Mysql { url, bin_dir },
                     _ => SourceSpec::Redis { url },
                 }

@@ -68,7 +68,7 @@ fn probe(spec: &SourceSpec) -> SourceResult<String> {
             }
             Ok(found.join(", "))
         }
-        SourceSpec::PostgresBase { url, bin_dir } => {
+        SourceSpec::PostgresBase { url, bin_dir, .. } => {
             let url = DbUrl::parse(url, postgres::SCHEMES, postgres::DEFAULT_PORT, "url")?;
             let opts = PgOptions {
                 bin_dir: bin_dir.clone(),

@@ -80,7 +80,7 @@ const PG_USER: &str = "postgres";
 
 pub(super) fn test_pg_base(c: &Ctx<'_>, t: &mut Run) -> ServerResult<()> {
     let (url, bin_dir) = match c.spec {
-        SourceSpec::PostgresBase { url, bin_dir } => (url.clone(), bin_dir.clone()),
+        SourceSpec::PostgresBase { url, bin_dir, .. } => (url.clone(), bin_dir.clone()),
         _ => return Err(failed("the source is not a postgres-base source".into())),
     };
     let source_url = DbUrl::parse(&url, postgres::SCHEMES, postgres::DEFAULT_PORT, "url")

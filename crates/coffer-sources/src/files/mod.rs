@@ -74,7 +74,7 @@ struct Walker<'a> {
 /// Cache of user and group names, both ways: one NSS lookup per distinct id
 /// or name (each lookup reads /etc/passwd or asks nscd).
 #[derive(Default)]
-struct Names {
+pub(crate) struct Names {
     users: Mutex<HashMap<u32, Option<String>>>,
     groups: Mutex<HashMap<u32, Option<String>>>,
     uids: Mutex<HashMap<String, Option<u32>>>,
@@ -291,62 +291,9 @@ impl Walker<'_> {
     }
 
     fn node(&self, path: &Path, name: &OsStr, m: &Metadata) -> Node {
-        let ft = m.file_type();
-        let kind = if ft.is_dir() {
-            NodeKind::Dir
-        } else if ft.is_symlink() {
-            NodeKind::Symlink
-        } else if ft.is_fifo() {
-            NodeKind::Fifo
-        } else if ft.is_char_device() {
-            NodeKind::CharDevice
-        } else if ft.is_block_device() {
-            NodeKind::BlockDevice
-        } else if ft.is_socket() {
-            NodeKind::Socket
-        } else {
-            NodeKind::File
-        };
-        let mut n = Node::new(name.as_bytes().to_vec(), kind);
-        n.mode = m.mode() & 0o7777;
-        n.uid = m.uid();
-        n.gid = m.gid();
-        n.user = self.names.user(m.uid());
-        n.group = self.names.group(m.gid());
-        n.mtime = time(m.mtime(), m.mtime_nsec());
-        // atime is not recorded: reading a directory (this backup does) or a
-        // file moves it, so recording it would make every backup store new
-        // trees for data that did not change (borg leaves it out too).
-        n.ctime = time(m.ctime(), m.ctime_nsec());
-        n.inode = m.ino();
-        n.dev = m.dev();
-        n.links = m.nlink();
-        n.rdev = if matches!(kind, NodeKind::CharDevice | NodeKind::BlockDevice) {
-            m.rdev()
-        } else {
-            0
-        };
-        if kind == NodeKind::File {
-            n.size = m.size();
-        }
-        if kind == NodeKind::Symlink {
-            match std::fs::read_link(path) {
-                Ok(t) => n.target = Some(t.into_os_string().into_vec()),
-                Err(e) => self.warn(path, format_args!("cannot read link: {e}")),
-            }
-        }
-        if let Ok(names) = xattr::list(path) {
-            for xn in names {
-                if let Ok(Some(v)) = xattr::get(path, &xn) {
-                    n.xattrs.push(Xattr {
-                        name: xn.into_vec(),
-                        value: v,
-                    });
-                }
-            }
-            n.xattrs.sort_by(|a, b| a.name.cmp(&b.name));
-        }
-        n
+        node_of(&self.names, path, name, m, &mut |what| {
+            self.warn(path, what)
+        })
     }
 
     /// Saves one entry; `Ok(None)` when it is skipped with a warning.
@@ -489,4 +436,72 @@ impl Walker<'_> {
         self.archiver
             .save_tree(&Tree::new(nodes?.into_iter().flatten().collect()))
     }
+}
+
+/// The node of the entry at `path` named `name`, from its metadata `m`:
+/// kind, mode, owner (with names), times, size, link target and xattrs; no
+/// content. What cannot be read is said through `warn`.
+pub(crate) fn node_of(
+    names: &Names,
+    path: &Path,
+    name: &OsStr,
+    m: &Metadata,
+    warn: &mut dyn FnMut(String),
+) -> Node {
+    let ft = m.file_type();
+    let kind = if ft.is_dir() {
+        NodeKind::Dir
+    } else if ft.is_symlink() {
+        NodeKind::Symlink
+    } else if ft.is_fifo() {
+        NodeKind::Fifo
+    } else if ft.is_char_device() {
+        NodeKind::CharDevice
+    } else if ft.is_block_device() {
+        NodeKind::BlockDevice
+    } else if ft.is_socket() {
+        NodeKind::Socket
+    } else {
+        NodeKind::File
+    };
+    let mut n = Node::new(name.as_bytes().to_vec(), kind);
+    n.mode = m.mode() & 0o7777;
+    n.uid = m.uid();
+    n.gid = m.gid();
+    n.user = names.user(m.uid());
+    n.group = names.group(m.gid());
+    n.mtime = time(m.mtime(), m.mtime_nsec());
+    // atime is not recorded: reading a directory (this backup does) or a
+    // file moves it, so recording it would make every backup store new
+    // trees for data that did not change (borg leaves it out too).
+    n.ctime = time(m.ctime(), m.ctime_nsec());
+    n.inode = m.ino();
+    n.dev = m.dev();
+    n.links = m.nlink();
+    n.rdev = if matches!(kind, NodeKind::CharDevice | NodeKind::BlockDevice) {
+        m.rdev()
+    } else {
+        0
+    };
+    if kind == NodeKind::File {
+        n.size = m.size();
+    }
+    if kind == NodeKind::Symlink {
+        match std::fs::read_link(path) {
+            Ok(t) => n.target = Some(t.into_os_string().into_vec()),
+            Err(e) => warn(format!("cannot read link: {e}")),
+        }
+    }
+    if let Ok(names) = xattr::list(path) {
+        for xn in names {
+            if let Ok(Some(v)) = xattr::get(path, &xn) {
+                n.xattrs.push(Xattr {
+                    name: xn.into_vec(),
+                    value: v,
+                });
+            }
+        }
+        n.xattrs.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    n
 }

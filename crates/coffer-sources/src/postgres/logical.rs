@@ -150,6 +150,17 @@ impl Postgres {
 
     /// A libpq connection string for `db`, without the password.
     pub(crate) fn conninfo(&self, db: &str) -> String {
+        self.conninfo_as(db, "coffer")
+    }
+
+    /// The psql this connection runs.
+    pub(crate) fn psql(&self) -> &Path {
+        &self.psql
+    }
+
+    /// [`Postgres::conninfo`] with `application_name` `app` (unless the URL
+    /// sets one).
+    pub(crate) fn conninfo_as(&self, db: &str, app: &str) -> String {
         let mut parts = vec![
             kv("host", &self.url.host),
             kv("port", &self.url.port.to_string()),
@@ -172,7 +183,7 @@ impl Postgres {
             parts.push(kv("connect_timeout", "15"));
         }
         if self.url.param("application_name").is_none() {
-            parts.push(kv("application_name", "coffer"));
+            parts.push(kv("application_name", app));
         }
         parts.join(" ")
     }

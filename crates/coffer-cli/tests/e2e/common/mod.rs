@@ -164,11 +164,22 @@ pub fn stderr(o: &Output) -> String {
 
 /// A free TCP port on 127.0.0.1 (bound once, then released for the caller).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    // A port is free when it is handed out, but a test may start its server
+    // on it only seconds later (after initdb): never hand the same port to
+    // two tests of this process.
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Polls `f` until it holds; fails the test after `secs` seconds, naming

@@ -1,14 +1,19 @@
 //! `wal-verify`: gaps in the archived WAL and the recoverable window, along
 //! the timelines a restore would follow.
 //!
-//! A restore from a base backup on timeline `T0` follows the newest timeline
-//! whose history (the archived `NNNNNNNN.history` file, which lists every
-//! ancestor and the LSN where it was left) contains `T0` after the backup's
-//! start — what PostgreSQL's `recovery_target_timeline = 'latest'` picks.
-//! For each segment number it reads the newest timeline on that path that
-//! had begun by then (as PostgreSQL's `XLogFileReadAnyTLI` does), so a
-//! segment of a stray branch (a timeline not on the path, or a timeline on
-//! it before it began) never fills a gap: the gap is reported.
+//! A restore from a base backup on timeline `T0` follows what PostgreSQL's
+//! `recovery_target_timeline = 'latest'` (which `coffer restore` leaves)
+//! picks: the newest timeline whose history file (`NNNNNNNN.history`, which
+//! lists every ancestor and the LSN where it was left) is archived, counting
+//! up from `T0` without a hole. Its history must leave `T0` after the
+//! backup's checkpoint, else PostgreSQL refuses to start and the base
+//! backup is reported unrecoverable with the reason
+//! ([`BaseBackupWal::timeline_problem`]). For each segment number it reads
+//! the newest timeline on that path that had begun by then (as PostgreSQL's
+//! `XLogFileReadAnyTLI` does: the segment holding a switch point comes from
+//! the new timeline), so a segment of a stray branch (a timeline not on the
+//! path, or a timeline on it before it began) never fills a gap: the gap is
+//! reported.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,7 +21,7 @@ use coffer_core::wal;
 use coffer_core::Vault;
 
 use super::super::physical::KIND_BASE;
-use super::{parse_lsn, Segment};
+use super::{format_lsn, parse_lsn, Segment};
 use crate::error::SourceResult;
 
 /// A run of missing segments.
@@ -28,6 +33,13 @@ pub struct Gap {
     pub before: String,
     /// Segments missing between them.
     pub missing: u64,
+    /// The first missing segment's name: on a base backup's path, on the
+    /// timeline the restore reads that number from; in
+    /// [`VerifyReport::gaps`], on the timeline of `after`.
+    pub first_missing: String,
+    /// The last missing segment's name (the same as `first_missing` when one
+    /// is missing).
+    pub last_missing: String,
 }
 
 /// A base backup and whether the archive lets it recover.
@@ -52,6 +64,12 @@ pub struct BaseBackupWal {
     pub consistent: bool,
     /// The newest segment reachable from its start without a gap.
     pub recoverable_to: Option<String>,
+    /// Why a restore of it with the latest timeline (what `coffer restore`
+    /// does) cannot start, when the archive's newest timeline is not a
+    /// descendant of it or its history file is damaged (then it is not
+    /// `consistent` and reaches nothing): what PostgreSQL will say, and what
+    /// to do.
+    pub timeline_problem: Option<String>,
 }
 
 /// What `wal-verify` found.
@@ -119,36 +137,83 @@ pub(crate) fn parse_history(text: &str) -> Option<Vec<Branch>> {
     Some(out)
 }
 
-/// The path a restore from a backup on `start_tl` at `start_lsn` follows:
-/// `(timeline, first segment number read from it)`, oldest first. The
-/// target is the newest timeline whose history contains `start_tl` left at
-/// or after `start_lsn`.
+/// The path a restore from a backup on `start_tl` follows, as PostgreSQL's
+/// `recovery_target_timeline = 'latest'` (what `coffer restore` leaves)
+/// decides it: `(timeline, first segment number read from it)`, oldest
+/// first. The target is the newest timeline whose history file exists,
+/// counting up from `start_tl` without a hole (`findNewestTimeLine`); not
+/// the newest one that descends from the backup. When that timeline did not
+/// leave `start_tl` after the backup's checkpoint (`fork_after`, its LSN)
+/// PostgreSQL refuses to start ("requested timeline T is not a child of
+/// this server's history"): the error says so and what to do. `histories`
+/// holds the parsed history files, `damaged` the timelines whose archived
+/// history file does not parse (PostgreSQL refuses those too).
 pub(crate) fn timeline_path(
     histories: &BTreeMap<u32, Vec<Branch>>,
+    damaged: &BTreeSet<u32>,
     start_tl: u32,
-    start_lsn: u64,
+    fork_after: u64,
     seg_size: u64,
-) -> Vec<(u32, u64)> {
-    let descends = |h: &Vec<Branch>| {
-        h.iter()
-            .any(|b| b.parent == start_tl && b.switch >= start_lsn)
-    };
-    let target = histories
-        .iter()
-        .filter(|(t, h)| **t > start_tl && descends(h))
-        .map(|(t, _)| *t)
-        .max();
-    let mut path = vec![(start_tl, 0)];
-    if let Some(t) = target {
-        let h = &histories[&t];
-        let from = h.iter().position(|b| b.parent == start_tl).unwrap_or(0);
-        // Each branch point begins the next timeline on the path.
-        for (i, b) in h.iter().enumerate().skip(from) {
-            let next = h.get(i + 1).map_or(t, |n| n.parent);
-            path.push((next, b.switch / seg_size));
+) -> Result<Vec<(u32, u64)>, String> {
+    let mut target = start_tl;
+    while let Some(next) = target.checked_add(1) {
+        if !histories.contains_key(&next) && !damaged.contains(&next) {
+            break;
         }
+        target = next;
     }
-    path
+    let mut path = vec![(start_tl, 0)];
+    if target == start_tl {
+        return Ok(path);
+    }
+    let file = format!("{target:08X}.history");
+    let Some(h) = histories.get(&target) else {
+        return Err(format!(
+            "the timeline history file {file} of timeline {target} (the newest, which a \
+             restore follows) does not parse, and PostgreSQL refuses to restore with it: \
+             replace it with the file from the server that created timeline {target}"
+        ));
+    };
+    // The timeline to name instead: the newest that does descend from it.
+    let follow = histories
+        .iter()
+        .filter(|(t, h)| {
+            **t > start_tl
+                && h.iter()
+                    .any(|b| b.parent == start_tl && b.switch > fork_after)
+        })
+        .map(|(t, _)| *t)
+        .max()
+        .unwrap_or(start_tl);
+    let refused = |how: String| {
+        format!(
+            "timeline {target} (the newest in the archive, which a restore follows) {how}: \
+             PostgreSQL refuses to restore this base backup (\"requested timeline {target} is \
+             not a child of this server's history\"); to restore it, add \
+             recovery_target_timeline = '{follow}' to the restored data directory's \
+             postgresql.auto.conf before starting it. If timeline {target} is a stray branch \
+             (a side restore that archived into this vault), its history file {file} does \
+             the same to every later base backup of timeline {start_tl}"
+        )
+    };
+    let Some(from) = h.iter().position(|b| b.parent == start_tl) else {
+        return Err(refused(format!(
+            "does not descend from timeline {start_tl}, the base backup's"
+        )));
+    };
+    if h[from].switch <= fork_after {
+        return Err(refused(format!(
+            "left timeline {start_tl} at {}, before the base backup's checkpoint at {}",
+            format_lsn(h[from].switch),
+            format_lsn(fork_after)
+        )));
+    }
+    // Each branch point begins the next timeline on the path.
+    for (i, b) in h.iter().enumerate().skip(from) {
+        let next = h.get(i + 1).map_or(target, |n| n.parent);
+        path.push((next, b.switch / seg_size));
+    }
+    Ok(path)
 }
 
 /// Lists the archive and the vault's base backups and reports gaps and the
@@ -174,6 +239,7 @@ pub fn verify(vault: &Vault) -> SourceResult<VerifyReport> {
     let mut by_number: BTreeMap<u64, String> = BTreeMap::new();
     let mut archived: BTreeSet<(u32, u64)> = BTreeSet::new();
     let mut histories: BTreeMap<u32, Vec<Branch>> = BTreeMap::new();
+    let mut damaged_histories: BTreeSet<u32> = BTreeSet::new();
     let mut report = VerifyReport {
         undecodable,
         ..Default::default()
@@ -190,8 +256,13 @@ pub fn verify(vault: &Vault) -> SourceResult<VerifyReport> {
                 if let Some(t) = history_timeline(&f.name) {
                     report.timeline_histories.push(t);
                     let text = wal::get(vault, &f.name)?.unwrap_or_default();
-                    if let Some(h) = parse_history(&String::from_utf8_lossy(&text)) {
-                        histories.insert(t, h);
+                    match parse_history(&String::from_utf8_lossy(&text)) {
+                        Some(h) => {
+                            histories.insert(t, h);
+                        }
+                        None => {
+                            damaged_histories.insert(t);
+                        }
                     }
                 }
             }
@@ -203,10 +274,13 @@ pub fn verify(vault: &Vault) -> SourceResult<VerifyReport> {
     for (n, name) in &by_number {
         if let Some((p, pname)) = prev {
             if *n > p + 1 {
+                let tl = Segment::parse(pname).map_or(1, |s| s.timeline);
                 report.gaps.push(Gap {
                     after: pname.clone(),
                     before: name.clone(),
                     missing: n - p - 1,
+                    first_missing: segment_name(tl, p + 1, seg_size),
+                    last_missing: segment_name(tl, n - 1, seg_size),
                 });
             }
         }
@@ -230,13 +304,27 @@ pub fn verify(vault: &Vault) -> SourceResult<VerifyReport> {
             None
         };
         let n0 = start.number(seg_size);
-        let path = timeline_path(
+        // PostgreSQL checks the branch point against the backup's checkpoint.
+        let fork_after = d
+            .get("checkpoint_lsn")
+            .and_then(|l| parse_lsn(l))
+            .or(start_lsn)
+            .unwrap_or(n0 * seg_size);
+        let (path, timeline_problem) = match timeline_path(
             &histories,
+            &damaged_histories,
             start.timeline,
-            start_lsn.unwrap_or(n0 * seg_size),
+            fork_after,
             seg_size,
-        );
-        let walk = walk_path(&path, &archived, n0, seg_size);
+        ) {
+            Ok(p) => (p, None),
+            Err(e) => (vec![(start.timeline, 0)], Some(e)),
+        };
+        let mut walk = walk_path(&path, &archived, n0, seg_size);
+        if timeline_problem.is_some() {
+            // The restore does not start: nothing is reachable.
+            walk.reached = None;
+        }
         let consistent = match (&walk.reached, end) {
             (Some(r), Some(e)) => *r >= e.number(seg_size),
             // Without its history file the end is unknown: not provably consistent.
@@ -252,6 +340,7 @@ pub fn verify(vault: &Vault) -> SourceResult<VerifyReport> {
             gaps: walk.gaps.clone(),
             consistent,
             recoverable_to: walk.reached.map(name_of),
+            timeline_problem,
         });
         if consistent && report.window.is_none() {
             window_gaps = walk.gaps;
@@ -293,6 +382,7 @@ struct Walk {
 /// it, as the restore would read them.
 fn walk_path(path: &[(u32, u64)], archived: &BTreeSet<(u32, u64)>, n0: u64, seg: u64) -> Walk {
     let on_path = |n: u64| archived.contains(&(tl_at(path, n), n));
+    let name = |n: u64| segment_name(tl_at(path, n), n, seg);
     // The newest segment number archived on the path.
     let last = archived
         .iter()
@@ -312,14 +402,18 @@ fn walk_path(path: &[(u32, u64)], archived: &BTreeSet<(u32, u64)>, n0: u64, seg:
         if on_path(n) {
             match prev {
                 Some(p) if n > p + 1 => walk.gaps.push(Gap {
-                    after: segment_name(tl_at(path, p), p, seg),
-                    before: segment_name(tl_at(path, n), n, seg),
+                    after: name(p),
+                    before: name(n),
                     missing: n - p - 1,
+                    first_missing: name(p + 1),
+                    last_missing: name(n - 1),
                 }),
                 None if n > n0 => walk.gaps.push(Gap {
-                    after: format!("(start) {}", segment_name(tl_at(path, n0), n0, seg)),
-                    before: segment_name(tl_at(path, n), n, seg),
+                    after: format!("(start) {}", name(n0)),
+                    before: name(n),
                     missing: n - n0,
+                    first_missing: name(n0),
+                    last_missing: name(n - 1),
                 }),
                 _ => {}
             }
@@ -359,10 +453,10 @@ mod tests {
 
     #[test]
     fn a_gap_a_stray_branch_covers_is_on_the_path() {
-        let text = "# comment\n1\t0/5000064\tno recovery target specified\n";
-        let h2 = parse_history(text).unwrap();
+        let text = "# comment\n1\t0/5000064\tat restore point \"rp\"\n";
+        let h3 = parse_history(text).unwrap();
         assert_eq!(
-            h2,
+            h3,
             vec![Branch {
                 parent: 1,
                 switch: 0x5000064
@@ -371,34 +465,106 @@ mod tests {
         assert_eq!(history_timeline("00000002.history"), Some(2));
         assert_eq!(history_timeline("000000010000000000000002"), None);
         assert!(parse_history("1\tnot-an-lsn\n").is_none());
-        // Timeline 3 branched from 1 before the backup started: a stray branch.
-        let h3 = vec![Branch {
+        // Timeline 2 branched from 1 before the backup started: a stray
+        // branch, older than timeline 3, the newest, which a restore follows.
+        let h2 = vec![Branch {
             parent: 1,
             switch: 2 * SEG,
         }];
-        let histories = BTreeMap::from([(2, h2), (3, h3)]);
-        let path = timeline_path(&histories, 1, 3 * SEG + 40, SEG);
-        assert_eq!(path, vec![(1, 0), (2, 5)]);
-        // 1/4 is missing; 3/4 (stray) must not hide it, nor would 2/4
-        // (timeline 2 begins in segment 5).
-        let archived = BTreeSet::from([(1, 3), (3, 4), (2, 4), (2, 5), (2, 6), (1, 6)]);
+        let histories = BTreeMap::from([(2, h2), (3, h3.clone())]);
+        let none = BTreeSet::new();
+        let path = timeline_path(&histories, &none, 1, 3 * SEG + 40, SEG).unwrap();
+        assert_eq!(path, vec![(1, 0), (3, 5)]);
+        // 1/4 is missing; 2/4 (stray) must not hide it, nor would 3/4
+        // (timeline 3 begins in segment 5).
+        let archived = BTreeSet::from([(1, 3), (2, 4), (3, 4), (3, 5), (3, 6), (1, 6)]);
         let w = walk_path(&path, &archived, 3, SEG);
         assert_eq!(w.reached, Some(3));
         assert_eq!(
             w.gaps,
             vec![Gap {
                 after: "000000010000000000000003".into(),
-                before: "000000020000000000000005".into(),
-                missing: 1
+                before: "000000030000000000000005".into(),
+                missing: 1,
+                first_missing: "000000010000000000000004".into(),
+                last_missing: "000000010000000000000004".into(),
             }]
         );
-        // With 1/4 archived the path is whole up to 2/6.
+        // With 1/4 archived the path is whole up to 3/6.
         let mut whole = archived.clone();
         whole.insert((1, 4));
         let w = walk_path(&path, &whole, 3, SEG);
         assert_eq!((w.reached, w.gaps.len()), (Some(6), 0));
-        // A backup on timeline 2 follows timeline 2 alone.
-        assert_eq!(timeline_path(&histories, 2, 6 * SEG, SEG), vec![(2, 0)]);
+        // A backup on timeline 3 follows timeline 3 alone.
+        assert_eq!(
+            timeline_path(&histories, &none, 3, 6 * SEG, SEG),
+            Ok(vec![(3, 0)])
+        );
+    }
+
+    #[test]
+    fn the_latest_timeline_is_the_newest_as_postgresql_finds_it() {
+        let none = BTreeSet::new();
+        let b = |parent, switch| Branch { parent, switch };
+        // 2 stray (from 1 before the backups), 3 from 1 at 0/5000064, 4 from 3.
+        let mut histories = BTreeMap::from([
+            (2, vec![b(1, 2 * SEG)]),
+            (3, vec![b(1, 0x5000064)]),
+            (4, vec![b(1, 0x5000064), b(3, 7 * SEG + 0x28)]),
+        ]);
+        assert_eq!(
+            timeline_path(&histories, &none, 1, 3 * SEG, SEG),
+            Ok(vec![(1, 0), (3, 5), (4, 7)])
+        );
+        // A backup on the stray branch: timeline 4 does not descend from it.
+        let e = timeline_path(&histories, &none, 2, 3 * SEG, SEG).unwrap_err();
+        assert!(
+            e.contains("timeline 4") && e.contains("does not descend from timeline 2"),
+            "{e}"
+        );
+        assert!(
+            e.contains("00000004.history") && e.contains("not a child"),
+            "{e}"
+        );
+        // A backup of timeline 1 after timeline 3 (and so 4) left it.
+        let e = timeline_path(&histories, &none, 1, 6 * SEG, SEG).unwrap_err();
+        assert!(e.contains("left timeline 1 at 0/5000064"), "{e}");
+        assert!(e.contains("checkpoint at 0/6000000"), "{e}");
+        assert!(e.contains("recovery_target_timeline = '1'"), "{e}");
+        // A backup of timeline 1 that timeline 3 descends from, but 4 too:
+        // the refusal of a newer stray 5 names 4 to follow.
+        histories.insert(5, vec![b(1, SEG)]);
+        let e = timeline_path(&histories, &none, 1, 3 * SEG, SEG).unwrap_err();
+        assert!(
+            e.contains("timeline 5 ") && e.contains("recovery_target_timeline = '4'"),
+            "{e}"
+        );
+        histories.remove(&5);
+        // PostgreSQL counts up without a hole: with 3's history missing,
+        // a backup on 1 follows the newest of 1 and 2, which is 2 (stray).
+        histories.remove(&3);
+        let e = timeline_path(&histories, &none, 1, 3 * SEG, SEG).unwrap_err();
+        assert!(
+            e.contains("timeline 2 ") && e.contains("left timeline 1 at 0/2000000"),
+            "{e}"
+        );
+        histories.remove(&2);
+        assert_eq!(
+            timeline_path(&histories, &none, 1, 3 * SEG, SEG),
+            Ok(vec![(1, 0)])
+        );
+        // Damaged history files below the newest are not read; a damaged
+        // newest one is refused, as PostgreSQL refuses it.
+        let damaged = BTreeSet::from([2, 3]);
+        assert_eq!(
+            timeline_path(&histories, &damaged, 1, 3 * SEG, SEG),
+            Ok(vec![(1, 0), (3, 5), (4, 7)])
+        );
+        let e = timeline_path(&BTreeMap::new(), &damaged, 1, 3 * SEG, SEG).unwrap_err();
+        assert!(
+            e.contains("00000003.history") && e.contains("does not parse"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -469,6 +635,23 @@ mod tests {
             Some(name(2, 6)),
             "{r:?}"
         );
+        // A newer timeline that left timeline 1 before the backup began:
+        // PostgreSQL's latest timeline, and the restore cannot start.
+        wal::put(
+            &v,
+            "00000003.history",
+            b"1\t0/2000000\tno recovery target specified\n",
+        )
+        .unwrap();
+        let r = verify(&v).unwrap();
+        let b = &r.base_backups[0];
+        assert!(!b.consistent && b.recoverable_to.is_none(), "{b:?}");
+        let why = b.timeline_problem.as_deref().unwrap_or_default();
+        assert!(
+            why.contains("timeline 3") && why.contains("00000003.history"),
+            "{why}"
+        );
+        assert!(r.window.is_none(), "{r:?}");
     }
 
     #[test]
