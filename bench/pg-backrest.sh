@@ -14,14 +14,15 @@
 #      its repo; the age of the oldest archive_status/*.ready file sampled
 #      every second (max and p95 lag), the segments archived per second, and
 #      the archiving's CPU seconds (PostgreSQL's default max_wal_size and
-#      checkpoint_timeout). Before each load, with archiving paused
-#      (archive_command = ''), a checkpoint, BACKLOG_SECONDS of pgbench and an
-#      update of 5% of the blobs rows make a backlog of real WAL whose drain
-#      is the tool's full-speed rate: under the load alone the archiver only
-#      has to keep up with what pgbench writes.
+#      checkpoint_timeout). Before the loads, BACKLOG_ROUNDS rounds in which
+#      each tool in turn archives a backlog of real WAL made with archiving
+#      paused (archive_command = ''): a checkpoint, BACKLOG_SECONDS of pgbench
+#      and an update of 5% of the blobs rows. The backlog's drain is the
+#      tool's full-speed rate: under the load alone an archiver only has to
+#      keep up with what pgbench writes.
 #
 #   sudo bash bench/pg-backrest.sh                      # the issue's size
-#   SCALE=2 BLOB_ROWS=50000 MINUTES=0.5 BACKLOG_SECONDS=10 sudo bash bench/pg-backrest.sh   # a quick try
+#   SCALE=2 BLOB_ROWS=50000 MINUTES=0.5 BACKLOG_SECONDS=5 BACKLOG_ROUNDS=1 sudo bash bench/pg-backrest.sh   # a quick try
 #
 # Both encrypted (pgBackRest aes-256-cbc with a passphrase; coffer with a key
 # file), both zstd level 3 (pgBackRest compress-type=zst compress-level=3;
@@ -50,7 +51,7 @@
 # removed at the end (KEEP=1 keeps it).
 #
 # Environment: SCALE (30), BLOB_ROWS (2240000), MINUTES (3), BACKLOG_SECONDS
-# (60), CLIENTS (4), JOBS (2), S3 (1), BENCH_DIR (/var/tmp/coffer-bench),
+# (30), BACKLOG_ROUNDS (2, 0 for none), CLIENTS (4), JOBS (2), S3 (1), BENCH_DIR (/var/tmp/coffer-bench),
 # PG_BIN (/usr/lib/postgresql/15/bin), PGBACKREST (pgbackrest), COFFER_BIN
 # (target/release/coffer, built here unless SKIP_BUILD=1), COFFER_BACKUP
 # (auto: `pg backup --type` when the binary has it, else `pg basebackup`, a
@@ -62,7 +63,8 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SCALE=${SCALE:-30}
 BLOB_ROWS=${BLOB_ROWS:-2240000}
 MINUTES=${MINUTES:-3}
-BACKLOG_SECONDS=${BACKLOG_SECONDS:-60}
+BACKLOG_SECONDS=${BACKLOG_SECONDS:-30}
+BACKLOG_ROUNDS=${BACKLOG_ROUNDS:-2}
 CLIENTS=${CLIENTS:-4}
 JOBS=${JOBS:-2}
 S3=${S3:-1}
@@ -365,40 +367,43 @@ pgbench_run() { # SECONDS: the write load; prints tps
     awk '/^tps/ { printf "%.0f", $3 }' "$work/pgbench"
 }
 
-declare -A A_TPS A_SEGS A_RATE A_MAX A_P95 A_DRAIN A_CPU B_SEGS B_SECS B_RATE B_MBS B_CPU
-archive_phase() { # NAME COMMAND
-    local name=$1 cmd=$2 n t0 t1 before after
+declare -A A_TPS A_SEGS A_RATE A_MAX A_P95 A_DRAIN A_CPU B_SEGS B_SECS B_CPU B_ROUNDS CMD_OF
+# backlog NAME: a backlog of real WAL made with archiving paused, then the
+# time until the tool has archived all of it (its full-speed rate).
+backlog() {
+    local name=$1 n t0 secs cpu
     wait_drained 600
-    if ((BACKLOG_SECONDS > 0)); then
-        log "part 6, $name: pgbench -T $BACKLOG_SECONDS with archiving paused, then the backlog's drain"
-        set_archive ''
-        sleep 1
-        q "$PORT" -c checkpoint
-        pgbench_run "$BACKLOG_SECONDS" >/dev/null
-        ((++backlog_gen))
-        q "$PORT" -c "update blobs set gen = $((backlog_gen + 2)), payload = payload(id, $((backlog_gen + 2)))
-            where id % 20 = $backlog_gen" -c "select pg_switch_wal()" >/dev/null
-        sleep 1
-        n=$(ready_count)
-        cg_begin "$name-backlog"
-        t0=$(now)
-        set_archive "$cmd"
-        wait_drained 3600
-        t1=$(now)
-        B_SEGS[$name]=$n B_SECS[$name]=$(secs "$t0" "$t1")
-        B_RATE[$name]=$(awk -v n="$n" -v t="${B_SECS[$name]}" 'BEGIN { printf "%.1f", n / t }')
-        B_MBS[$name]=$(awk -v n="$n" -v t="${B_SECS[$name]}" 'BEGIN { printf "%.0f", n * 16.777216 / t }')
-        B_CPU[$name]=$(cg_end)
-        row 6 backlog "$name" "${B_SECS[$name]}" "${B_CPU[$name]}" "" "$((n << 24))" "segments=$n rate=${B_RATE[$name]}"
-        log "part 6, $name: $n segments drained in ${B_SECS[$name]} s (${B_RATE[$name]}/s, ${B_CPU[$name]} CPU s)"
-    else
-        set_archive "$cmd"
-        sleep 1
-    fi
+    set_archive ''
+    sleep 1
+    q "$PORT" -c checkpoint
+    pgbench_run "$BACKLOG_SECONDS" >/dev/null
+    ((++backlog_gen))
+    q "$PORT" -c "update blobs set gen = $((backlog_gen + 2)), payload = payload(id, $((backlog_gen + 2)))
+        where id % 20 = $((backlog_gen % 20))" -c "select pg_switch_wal()" >/dev/null
+    n=$(ready_count)
+    cg_begin "$name-backlog"
+    t0=$(now)
+    set_archive "${CMD_OF[$name]}"
+    wait_drained 3600
+    secs=$(secs "$t0" "$(now)")
+    cpu=$(cg_end)
+    B_SEGS[$name]=$((${B_SEGS[$name]:-0} + n))
+    B_SECS[$name]=$(awk -v a="${B_SECS[$name]:-0}" -v b="$secs" 'BEGIN { printf "%.2f", a + b }')
+    B_CPU[$name]=$(awk -v a="${B_CPU[$name]:-0}" -v b="$cpu" 'BEGIN { if (b == "-" || a == "-") print "-"; else printf "%.1f", a + b }')
+    B_ROUNDS[$name]+="${B_ROUNDS[$name]:+, }$(awk -v n="$n" -v t="$secs" 'BEGIN { printf "%.1f", n / t }')"
+    row 6 backlog "$name" "$secs" "$cpu" "" "$((n << 24))" "segments=$n"
+    log "part 6, $name: backlog of $n segments archived in $secs s ($cpu CPU s)"
+}
+# load NAME: MINUTES of pgbench with the tool as archive_command, the age of
+# the oldest .ready file sampled every second.
+load() {
+    local name=$1 t0 t1 before after
+    wait_drained 600
+    set_archive "${CMD_OF[$name]}"
+    sleep 1
     log "part 6, $name: pgbench -c $CLIENTS -j $JOBS -T $LOAD_SECONDS, sampling the archive lag every second"
     before=$(archived)
     cg_begin "$name-load"
-    rm -f "$work/lag-$name"
     (
         while :; do
             o=$(find "$data/pg_wal/archive_status" -name '*.ready' -printf '%T@\n' 2>/dev/null | sort -n | head -1)
@@ -436,15 +441,24 @@ q "$PORT" -c "alter system set max_wal_size = '1GB'" -c "alter system set checkp
 backlog_gen=0
 as_pg "$COFFER_BIN" --vault "$pgdir/vault-wal" --key-file "$pgdir/vault-wal.key" -q init
 phases=(coffer-local)
-archive_phase coffer-local "$COFFER_BIN --vault $pgdir/vault-wal --key-file $pgdir/vault-wal.key --quiet wal-push %p"
+CMD_OF[coffer-local]="$COFFER_BIN --vault $pgdir/vault-wal --key-file $pgdir/vault-wal.key --quiet wal-push %p"
 if [[ $S3 == 1 ]]; then
     s3_vault="s3://$COFFER_TEST_S3_BUCKET/pg-backrest-$(date +%s)"
     as_pg "$COFFER_BIN" --vault "$s3_vault" --key-file "$pgdir/vault-s3.key" -q init
     phases+=(coffer-garage)
-    archive_phase coffer-garage "$COFFER_BIN --vault $s3_vault --key-file $pgdir/vault-s3.key --quiet wal-push %p"
+    CMD_OF[coffer-garage]="$COFFER_BIN --vault $s3_vault --key-file $pgdir/vault-s3.key --quiet wal-push %p"
 fi
 phases+=(pgbackrest)
-archive_phase pgbackrest "$pgbr_push"
+CMD_OF[pgbackrest]=$pgbr_push
+# Rounds of backlogs, the tools taking turns (the machine's other load
+# varies from minute to minute), then one load per tool.
+for ((round = 1; round <= BACKLOG_ROUNDS; round++)); do
+    for p in "${phases[@]}"; do
+        log "part 6, $p: backlog round $round: pgbench -T $BACKLOG_SECONDS and a 5% blobs update with archiving paused"
+        backlog "$p"
+    done
+done
+for p in "${phases[@]}"; do load "$p"; done
 set_archive "$coffer_push && $pgbr_push"
 
 # --- tables
@@ -469,13 +483,16 @@ echo "| 5. restore of the latest incr to the first \`select 1\` | ${RTO_OF[coffe
 echo
 echo "Archiving (pgbench -c $CLIENTS -j $JOBS, scale $SCALE; lag = age of the oldest archive_status/*.ready, sampled every second; CPU = the archiver's cpuacct cgroup):"
 echo
-echo "| archive_command | backlog of ${BACKLOG_SECONDS} s of pgbench: segments, drain | full-speed rate | CPU s | load of $LOAD_SECONDS s: tps | segments | archived/s | lag max | lag p95 | drained after the load | CPU s | CPU s per segment |"
+echo "| archive_command | backlogs ($BACKLOG_ROUNDS × ${BACKLOG_SECONDS} s of pgbench + 5% of blobs): segments, time | full-speed rate (each round) | CPU s | CPU s per segment | load of $LOAD_SECONDS s: tps | segments | archived/s | lag max | lag p95 | drained after the load | CPU s |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+declare -A B_RATE
 for p in "${phases[@]}"; do
-    per=$(awk -v c="${A_CPU[$p]}" -v n="${A_SEGS[$p]}" 'BEGIN { if (c == "-" || n == 0) print "-"; else printf "%.2f", c / n }')
-    echo "| $p | ${B_SEGS[$p]:--} in ${B_SECS[$p]:--} s | ${B_RATE[$p]:--}/s (${B_MBS[$p]:--} MB/s) | ${B_CPU[$p]:--} | ${A_TPS[$p]} | ${A_SEGS[$p]} | ${A_RATE[$p]} | ${A_MAX[$p]} s | ${A_P95[$p]} s | ${A_DRAIN[$p]} s | ${A_CPU[$p]} | $per |"
+    B_RATE[$p]=$(awk -v n="${B_SEGS[$p]:-0}" -v t="${B_SECS[$p]:-0}" 'BEGIN { if (t > 0) printf "%.1f", n / t; else print "-" }')
+    mbs=$(awk -v n="${B_SEGS[$p]:-0}" -v t="${B_SECS[$p]:-0}" 'BEGIN { if (t > 0) printf "%.0f", n * 16.777216 / t; else print "-" }')
+    per=$(awk -v c="${B_CPU[$p]:--}" -v n="${B_SEGS[$p]:-0}" 'BEGIN { if (c == "-" || n == 0) print "-"; else printf "%.3f", c / n }')
+    echo "| $p | ${B_SEGS[$p]:--} in ${B_SECS[$p]:--} s | ${B_RATE[$p]}/s, $mbs MB/s (${B_ROUNDS[$p]:--}) | ${B_CPU[$p]:--} | $per | ${A_TPS[$p]} | ${A_SEGS[$p]} | ${A_RATE[$p]} | ${A_MAX[$p]} s | ${A_P95[$p]} s | ${A_DRAIN[$p]} s | ${A_CPU[$p]} |"
 done
-if ((BACKLOG_SECONDS > 0)); then
+if ((BACKLOG_ROUNDS > 0)); then
     echo
     echo "Full-speed rate, coffer (local) ÷ pgBackRest: $(ratio "${B_RATE[coffer-local]}" "${B_RATE[pgbackrest]}")× (target ≥ 2×)."
 fi
