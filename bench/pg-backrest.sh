@@ -327,6 +327,29 @@ for tool in coffer pgbr; do
         die "the $tool restore has blobs rows, sum(gen) = ${ROWS_OF[$tool]}, the cluster $expect_rows"
 done
 
+# --- the floor: what a backup costs when nothing changed (the checkpoint,
+# the stop waiting for its WAL to pass both archive commands), and that
+# WAL round trip alone: pg_switch_wal() until pg_stat_archiver names it.
+declare -A FLOOR_OF
+for tool in coffer pgbr; do
+    q "$PORT" -c checkpoint
+    log "floor: $tool incr with nothing changed"
+    if [[ $tool == coffer ]]; then coffer_backup incr; else pgbr_backup incr; fi
+    WALL_OF[floor.$tool]=$WALL CPU_OF[floor.$tool]=$CPU RSS_OF[floor.$tool]=$RSS
+    row floor "backup incr, nothing changed" "$tool" "$WALL" "$CPU" "$RSS" "" ""
+done
+trips=()
+for i in 1 2 3; do
+    q "$PORT" -c "create table if not exists trip (i int)" -c "insert into trip values ($i)" >/dev/null
+    t0=$(now)
+    seg=$(q "$PORT" -c "select pg_walfile_name(pg_switch_wal())")
+    until [[ $(q "$PORT" -c "select coalesce(last_archived_wal, '') >= '$seg' from pg_stat_archiver") == t ]]; do sleep 0.02; done
+    trips+=("$(secs "$t0" "$(now)")")
+done
+trip=$(printf '%s\n' "${trips[@]}" | sort -n | sed -n 2p)
+row floor "wal round trip (median of 3)" both "$trip" "" "" "" "${trips[*]}"
+log "floor: coffer ${WALL_OF[floor.coffer]} s, pgBackRest ${WALL_OF[floor.pgbr]} s; one segment through both archive commands: $trip s (${trips[*]})"
+
 # --- 6: archive_command with a pgbench write load
 ready_count() { find "$data/pg_wal/archive_status" -name '*.ready' | wc -l; }
 archived() { q "$PORT" -c "select archived_count || ' ' || failed_count from pg_stat_archiver"; }
@@ -480,6 +503,9 @@ pr "3. incr after a skewed 2% update ($changed_skew rows, newest 5%)" 3.coffer 3
 echo "| 4. stored after 1-3 (of which WAL) | $(mib "$coffer_bytes") ($(mib "$coffer_wal")) | $(mib "$pgbr_bytes") ($(mib "$pgbr_wal")) | $(ratio "$pgbr_bytes" "$coffer_bytes")× | - |"
 echo "| 4. stored, backups only | $(mib $((coffer_bytes - coffer_wal))) | $(mib $((pgbr_bytes - pgbr_wal))) | $(ratio $((pgbr_bytes - pgbr_wal)) $((coffer_bytes - coffer_wal)))× | - |"
 echo "| 5. restore of the latest incr to the first \`select 1\` | ${RTO_OF[coffer]} s (restore ${WALL_OF[5.coffer]} s, ${CPU_OF[5.coffer]} CPU s; start ${START_OF[coffer]} s) | ${RTO_OF[pgbr]} s (restore ${WALL_OF[5.pgbr]} s, ${CPU_OF[5.pgbr]} CPU s; start ${START_OF[pgbr]} s) | $(ratio "${RTO_OF[pgbr]}" "${RTO_OF[coffer]}")× | $(ratio "${CPU_OF[5.pgbr]}" "${CPU_OF[5.coffer]}")× |"
+pr "floor: incr with nothing changed (after a checkpoint)" floor.coffer floor.pgbr
+echo
+echo "One WAL segment through archive_command = coffer wal-push && pgbackrest archive-push (pg_switch_wal() until pg_stat_archiver names it, median of 3): $trip s (${trips[*]}). Every backup's stop waits for such a trip."
 echo
 echo "Archiving (pgbench -c $CLIENTS -j $JOBS, scale $SCALE; lag = age of the oldest archive_status/*.ready, sampled every second; CPU = the archiver's cpuacct cgroup):"
 echo
