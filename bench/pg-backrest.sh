@@ -44,7 +44,8 @@
 # Needs root (the cluster and the tools run as the postgres user; part 6 puts
 # the archiver in a cpuacct cgroup to count its CPU, "-" when that fails),
 # /usr/lib/postgresql/15/bin, pgbackrest (installed with apt-get if missing),
-# jq, and for the Garage row scripts/garage.sh (S3=0 leaves that row out).
+# jq, and for the Garage row scripts/garage.sh, of which it starts its own
+# server in BENCH_DIR on free ports from 3930 (S3=0 leaves that row out).
 #
 # Output: markdown tables on stdout, progress on stderr, raw rows in
 # BENCH_DIR/pg-backrest.tsv. Everything made under BENCH_DIR/pg-backrest is
@@ -121,11 +122,13 @@ repo="$pgdir/pgbr-repo"
 tsv="$BENCH_DIR/pg-backrest.tsv"
 CG_ROOT=/sys/fs/cgroup/cpuacct
 sampler=
+garage_started=
 
 cleanup() {
     local rc=$?
     [[ -n $sampler ]] && kill "$sampler" 2>/dev/null
     pg_stop_all "$rc"
+    [[ -n $garage_started ]] && "$REPO_ROOT/scripts/garage.sh" stop >/dev/null 2>&1
     for g in "$CG_ROOT"/coffer-bench-pgbr-*; do
         [[ -d $g ]] || continue
         while read -r p; do echo "$p" >"$CG_ROOT/cgroup.procs" 2>/dev/null || true; done <"$g/cgroup.procs"
@@ -144,7 +147,15 @@ chmod 700 "$pgdir"
 as_pg test -w "$pgdir" || die "the postgres user cannot write $pgdir: choose a BENCH_DIR whose parents it can enter"
 cd "$work"
 if [[ $S3 == 1 ]]; then
-    # Before the cluster starts: archive_command inherits the server's environment.
+    # A Garage of its own (the shared one in /tmp/coffer-garage is stopped by
+    # other runs' tests), started before the cluster: archive_command
+    # inherits the server's environment.
+    export COFFER_GARAGE_DIR=$work/garage
+    COFFER_GARAGE_S3_PORT=$(free_port 3930)
+    COFFER_GARAGE_RPC_PORT=$(free_port $((COFFER_GARAGE_S3_PORT + 1)))
+    COFFER_GARAGE_ADMIN_PORT=$(free_port $((COFFER_GARAGE_RPC_PORT + 1)))
+    export COFFER_GARAGE_S3_PORT COFFER_GARAGE_RPC_PORT COFFER_GARAGE_ADMIN_PORT
+    garage_started=1
     env_file=$("$REPO_ROOT/scripts/garage.sh" start) || die "scripts/garage.sh start failed (S3=0 leaves the Garage row out)"
     # shellcheck source=/dev/null
     source "$env_file"
@@ -234,7 +245,7 @@ as_pg "$PGBACKREST" --config="$conf" --stanza=bench stanza-create >&2
 as_pg "$PGBACKREST" --config="$conf" --stanza=bench check >&2
 
 url="postgres://postgres@127.0.0.1:$PORT/"
-declare -A WALL_OF CPU_OF RSS_OF
+declare -A WALL_OF CPU_OF RSS_OF STORED_OF LAST_OF
 coffer_backup() { # TYPE
     if [[ $COFFER_BACKUP == backup ]]; then
         measure "coffer pg backup --type $1" runuser -u postgres -- "$COFFER_BIN" --vault "$vault" --key-file "$key" \
@@ -256,11 +267,13 @@ backup_pair() { # PART TYPE
     log "part $part: coffer ($COFFER_BACKUP) --type $type"
     coffer_backup "$type"
     WALL_OF[$part.coffer]=$WALL CPU_OF[$part.coffer]=$CPU RSS_OF[$part.coffer]=$RSS
-    row "$part" "backup $type" coffer "$WALL" "$CPU" "$RSS" "$(bytes "$vault")" "snapshot=$coffer_snap mode=$COFFER_BACKUP"
+    STORED_OF[$part.coffer]=$(($(bytes "$vault") - ${LAST_OF[coffer]:-0})) LAST_OF[coffer]=$(bytes "$vault")
+    row "$part" "backup $type" coffer "$WALL" "$CPU" "$RSS" "${LAST_OF[coffer]}" "snapshot=$coffer_snap mode=$COFFER_BACKUP"
     log "part $part: pgbackrest --type=$type"
     pgbr_backup "$type"
     WALL_OF[$part.pgbr]=$WALL CPU_OF[$part.pgbr]=$CPU RSS_OF[$part.pgbr]=$RSS
-    row "$part" "backup $type" pgbackrest "$WALL" "$CPU" "$RSS" "$(bytes "$repo")" ""
+    STORED_OF[$part.pgbr]=$(($(bytes "$repo") - ${LAST_OF[pgbr]:-0})) LAST_OF[pgbr]=$(bytes "$repo")
+    row "$part" "backup $type" pgbackrest "$WALL" "$CPU" "$RSS" "${LAST_OF[pgbr]}" ""
     log "part $part: coffer ${WALL_OF[$part.coffer]} s (${CPU_OF[$part.coffer]} CPU s), pgBackRest ${WALL_OF[$part.pgbr]} s (${CPU_OF[$part.pgbr]} CPU s)"
 }
 
@@ -500,6 +513,9 @@ echo "|---|---|---|---|---|"
 pr "1. full backup" 1.coffer 1.pgbr
 pr "2. incr after a scattered 2% update ($changed rows)" 2.coffer 2.pgbr
 pr "3. incr after a skewed 2% update ($changed_skew rows, newest 5%)" 3.coffer 3.pgbr
+for part in 1 2 3; do
+    echo "| 4. stored by backup $part (with the WAL archived since the step before) | $(mib "${STORED_OF[$part.coffer]}") | $(mib "${STORED_OF[$part.pgbr]}") | $(ratio "${STORED_OF[$part.pgbr]}" "${STORED_OF[$part.coffer]}")× | - |"
+done
 echo "| 4. stored after 1-3 (of which WAL) | $(mib "$coffer_bytes") ($(mib "$coffer_wal")) | $(mib "$pgbr_bytes") ($(mib "$pgbr_wal")) | $(ratio "$pgbr_bytes" "$coffer_bytes")× | - |"
 echo "| 4. stored, backups only | $(mib $((coffer_bytes - coffer_wal))) | $(mib $((pgbr_bytes - pgbr_wal))) | $(ratio $((pgbr_bytes - pgbr_wal)) $((coffer_bytes - coffer_wal)))× | - |"
 echo "| 5. restore of the latest incr to the first \`select 1\` | ${RTO_OF[coffer]} s (restore ${WALL_OF[5.coffer]} s, ${CPU_OF[5.coffer]} CPU s; start ${START_OF[coffer]} s) | ${RTO_OF[pgbr]} s (restore ${WALL_OF[5.pgbr]} s, ${CPU_OF[5.pgbr]} CPU s; start ${START_OF[pgbr]} s) | $(ratio "${RTO_OF[pgbr]}" "${RTO_OF[coffer]}")× | $(ratio "${CPU_OF[5.pgbr]}" "${CPU_OF[5.coffer]}")× |"
