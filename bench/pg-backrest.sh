@@ -7,7 +7,10 @@
 #   3. incremental after a skewed 2% update (rows among the newest 5% of ids)
 #   4. stored bytes after the three (coffer: the vault; pgBackRest: its repo)
 #   5. restore of the latest incremental into an empty directory, start, until
-#      the first `select 1` succeeds
+#      the first `select 1` succeeds (its check of the rows, a sequential
+#      scan, sets hint bits all over the table), then 5b: an incremental
+#      after those reads alone, and one WAL segment's round trip through
+#      both archive commands
 #   6. archive_command with real WAL: a pgbench write load of MINUTES minutes
 #      archived by `coffer wal-push` (its defaults) into a local vault, into
 #      Garage (scripts/garage.sh), and by pgBackRest archive-push (async) into
@@ -340,16 +343,19 @@ for tool in coffer pgbr; do
         die "the $tool restore has blobs rows, sum(gen) = ${ROWS_OF[$tool]}, the cluster $expect_rows"
 done
 
-# --- the floor: what a backup costs when nothing changed (the checkpoint,
-# the stop waiting for its WAL to pass both archive commands), and that
-# WAL round trip alone: pg_switch_wal() until pg_stat_archiver names it.
+# --- 5b: an incremental after nothing but reads: part 5's check (a sequential
+# scan of blobs) set the hint bits of every row the two updates replaced, so
+# pages all over the table are dirty again and both heap files have a new
+# mtime, though no row changed. Then the WAL round trip every backup's stop
+# waits for: pg_switch_wal() until pg_stat_archiver names the segment, through
+# both archive commands.
 declare -A FLOOR_OF
 for tool in coffer pgbr; do
     q "$PORT" -c checkpoint
-    log "floor: $tool incr with nothing changed"
+    log "5b: $tool incr after the reads (hint bits)"
     if [[ $tool == coffer ]]; then coffer_backup incr; else pgbr_backup incr; fi
     WALL_OF[floor.$tool]=$WALL CPU_OF[floor.$tool]=$CPU RSS_OF[floor.$tool]=$RSS
-    row floor "backup incr, nothing changed" "$tool" "$WALL" "$CPU" "$RSS" "" ""
+    row 5b "backup incr after hint bits" "$tool" "$WALL" "$CPU" "$RSS" "" ""
 done
 trips=()
 for i in 1 2 3; do
@@ -360,8 +366,8 @@ for i in 1 2 3; do
     trips+=("$(secs "$t0" "$(now)")")
 done
 trip=$(printf '%s\n' "${trips[@]}" | sort -n | sed -n 2p)
-row floor "wal round trip (median of 3)" both "$trip" "" "" "" "${trips[*]}"
-log "floor: coffer ${WALL_OF[floor.coffer]} s, pgBackRest ${WALL_OF[floor.pgbr]} s; one segment through both archive commands: $trip s (${trips[*]})"
+row 5b "wal round trip (median of 3)" both "$trip" "" "" "" "${trips[*]}"
+log "5b: coffer ${WALL_OF[floor.coffer]} s, pgBackRest ${WALL_OF[floor.pgbr]} s; one segment through both archive commands: $trip s (${trips[*]})"
 
 # --- 6: archive_command with a pgbench write load
 ready_count() { find "$data/pg_wal/archive_status" -name '*.ready' | wc -l; }
@@ -519,7 +525,7 @@ done
 echo "| 4. stored after 1-3 (of which WAL) | $(mib "$coffer_bytes") ($(mib "$coffer_wal")) | $(mib "$pgbr_bytes") ($(mib "$pgbr_wal")) | $(ratio "$pgbr_bytes" "$coffer_bytes")× | - |"
 echo "| 4. stored, backups only | $(mib $((coffer_bytes - coffer_wal))) | $(mib $((pgbr_bytes - pgbr_wal))) | $(ratio $((pgbr_bytes - pgbr_wal)) $((coffer_bytes - coffer_wal)))× | - |"
 echo "| 5. restore of the latest incr to the first \`select 1\` | ${RTO_OF[coffer]} s (restore ${WALL_OF[5.coffer]} s, ${CPU_OF[5.coffer]} CPU s; start ${START_OF[coffer]} s) | ${RTO_OF[pgbr]} s (restore ${WALL_OF[5.pgbr]} s, ${CPU_OF[5.pgbr]} CPU s; start ${START_OF[pgbr]} s) | $(ratio "${RTO_OF[pgbr]}" "${RTO_OF[coffer]}")× | $(ratio "${CPU_OF[5.pgbr]}" "${CPU_OF[5.coffer]}")× |"
-pr "floor: incr with nothing changed (after a checkpoint)" floor.coffer floor.pgbr
+pr "5b. incr after only reads (the check's scan set hint bits all over blobs)" floor.coffer floor.pgbr
 echo
 echo "One WAL segment through archive_command = coffer wal-push && pgbackrest archive-push (pg_switch_wal() until pg_stat_archiver names it, median of 3): $trip s (${trips[*]}). Every backup's stop waits for such a trip."
 echo
