@@ -264,14 +264,25 @@ pgbr_backup() { # TYPE
     measure "pgbackrest backup --type=$1" runuser -u postgres -- "$PGBACKREST" --config="$conf" --stanza=bench \
         backup --type="$1"
 }
+# drain: a checkpoint, then the WAL so far archived (pg_switch_wal() until
+# pg_stat_archiver names the segment), so that a backup's stop waits only for
+# its own WAL, not for the backlog of an update made before it (whichever tool
+# ran first would otherwise pay for archiving it through both commands).
+drain() {
+    local seg
+    q "$PORT" -c checkpoint >/dev/null
+    seg=$(q "$PORT" -c "select pg_walfile_name(pg_switch_wal())")
+    until [[ $(q "$PORT" -c "select coalesce(last_archived_wal, '') >= '$seg' from pg_stat_archiver") == t ]]; do sleep 0.02; done
+}
 backup_pair() { # PART TYPE
     local part=$1 type=$2
-    q "$PORT" -c checkpoint
+    drain
     log "part $part: coffer ($COFFER_BACKUP) --type $type"
     coffer_backup "$type"
     WALL_OF[$part.coffer]=$WALL CPU_OF[$part.coffer]=$CPU RSS_OF[$part.coffer]=$RSS
     STORED_OF[$part.coffer]=$(($(bytes "$vault") - ${LAST_OF[coffer]:-0})) LAST_OF[coffer]=$(bytes "$vault")
     row "$part" "backup $type" coffer "$WALL" "$CPU" "$RSS" "${LAST_OF[coffer]}" "snapshot=$coffer_snap mode=$COFFER_BACKUP"
+    drain
     log "part $part: pgbackrest --type=$type"
     pgbr_backup "$type"
     WALL_OF[$part.pgbr]=$WALL CPU_OF[$part.pgbr]=$CPU RSS_OF[$part.pgbr]=$RSS
@@ -351,7 +362,7 @@ done
 # both archive commands.
 declare -A FLOOR_OF
 for tool in coffer pgbr; do
-    q "$PORT" -c checkpoint
+    drain
     log "5b: $tool incr after the reads (hint bits)"
     if [[ $tool == coffer ]]; then coffer_backup incr; else pgbr_backup incr; fi
     WALL_OF[floor.$tool]=$WALL CPU_OF[floor.$tool]=$CPU RSS_OF[floor.$tool]=$RSS
