@@ -329,9 +329,6 @@ fn restore_with(
                         file.set_len(it.size)?;
                     }
                     meta.set_fd(&file, of.fresh, it, items.extra(i))?;
-                    if it.size >= WRITEBACK_MIN {
-                        start_writeback(&file);
-                    }
                     add(&progress.files, 1);
                 }
             }
@@ -421,29 +418,6 @@ impl OpenDirs {
         let fd: BorrowedFd<'b> = self.stack.last().expect("pushed above").1.as_fd();
         Ok(Dir::Borrowed(fd))
     }
-}
-
-/// Files at least this large are handed to the disk as soon as they are
-/// finished ([`start_writeback`]).
-const WRITEBACK_MIN: u64 = 1 << 20;
-
-/// Starts writing a finished file's pages to disk, without waiting for it
-/// (Linux `sync_file_range(SYNC_FILE_RANGE_WRITE)`; advisory, so errors are
-/// ignored). A restore otherwise leaves all it wrote dirty in the page
-/// cache, and whoever syncs next pays for it at once: PostgreSQL syncs its
-/// data directory when a restored server starts. Started here, the disk
-/// writes while the restore still decrypts and decompresses.
-fn start_writeback(file: &File) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: the descriptor is open for the duration of the call.
-        unsafe {
-            libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = file;
 }
 
 /// A file being written: open from its first chunk to its last.
