@@ -35,17 +35,17 @@
 //! it), then sets up recovery as for every base backup
 //! ([`super::recovery`]).
 
+mod parent;
 mod restore;
 mod session;
+mod waits;
 mod walk;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use coffer_core::{
-    Archiver, BackupSummary, Id, Index, Node, NodeKind, Snapshot, SourceInfo, Time, Tree,
-};
+use coffer_core::{Archiver, BackupSummary, Index, Node, NodeKind, SourceInfo, Time, Tree};
 use serde::{Deserialize, Serialize};
 
 use super::logical::{Postgres, MAINTENANCE_DB};
@@ -134,14 +134,6 @@ struct Facts {
     system_identifier: String,
     seg_size: u64,
     data_directory: PathBuf,
-}
-
-/// The parent a backup reads against.
-struct Parent {
-    id: Id,
-    data: Option<Tree>,
-    tablespaces: Option<Tree>,
-    copy_start: i64,
 }
 
 impl Postgres {
@@ -476,104 +468,9 @@ impl Postgres {
     }
 }
 
+use parent::choose_parent;
 use session::Session;
-
-/// Waits until the standby `sb` replayed the primary's checkpoint at or
-/// after `start_lsn` (the backup's start), then has it write a
-/// restartpoint and checks that the restartpoint's redo position is at or
-/// after the start: only then do its files hold every change before it.
-fn wait_for_standby(
-    primary: &Postgres,
-    sb: &Postgres,
-    start_lsn: u64,
-    timeout: Duration,
-    progress: &Progress,
-) -> SourceResult<()> {
-    let sat = sb.url().host_port();
-    let ckpt = primary.query(
-        MAINTENANCE_DB,
-        "select checkpoint_lsn from pg_control_checkpoint()",
-    )?;
-    let ckpt = parse_lsn(ckpt.trim()).ok_or_else(|| SourceError::Protocol {
-        target: primary.url().host_port(),
-        detail: format!("unexpected checkpoint_lsn {ckpt:?}"),
-    })?;
-    let began = std::time::Instant::now();
-    let mut said = false;
-    loop {
-        let r = sb.query(
-            MAINTENANCE_DB,
-            "select coalesce(pg_last_wal_replay_lsn()::text, '')",
-        )?;
-        if parse_lsn(r.trim()).is_some_and(|l| l > ckpt) {
-            break;
-        }
-        if began.elapsed() > timeout {
-            return Err(SourceError::Mismatch(format!(
-                "the standby {sat} did not replay the backup's start checkpoint {} within {} s                  (it is at {}): check its replication, or back up from the primary",
-                format_lsn(ckpt),
-                timeout.as_secs(),
-                r.trim()
-            )));
-        }
-        if !said && began.elapsed() > Duration::from_secs(2) {
-            progress.notices.say(&format!(
-                "waiting for the standby {sat} to replay the backup's start checkpoint {}",
-                format_lsn(ckpt)
-            ));
-            said = true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    sb.query(MAINTENANCE_DB, "checkpoint")?;
-    let redo = sb.query(
-        MAINTENANCE_DB,
-        "select redo_lsn from pg_control_checkpoint()",
-    )?;
-    match parse_lsn(redo.trim()) {
-        Some(r) if r >= start_lsn => Ok(()),
-        _ => Err(SourceError::Mismatch(format!(
-            "the standby {sat} wrote no restartpoint at or after the backup's start {} (its redo              position is {}): run the backup again, or back up from the primary",
-            format_lsn(start_lsn),
-            redo.trim()
-        ))),
-    }
-}
-
-/// Waits until every WAL file of `names` is in the vault (looking every
-/// 100 ms, at most `timeout`); the error names the first one missing.
-fn wait_archived(
-    vault: &coffer_core::Vault,
-    names: &[&str],
-    timeout: Duration,
-    progress: &Progress,
-) -> SourceResult<()> {
-    let began = std::time::Instant::now();
-    let mut said = false;
-    for name in names {
-        let path = coffer_core::wal::object_path(vault, name);
-        loop {
-            let there = vault
-                .backend()
-                .exists(&path)
-                .map_err(|e| SourceError::Vault(vault.storage_err(e)))?;
-            if there {
-                break;
-            }
-            if began.elapsed() > timeout {
-                return Err(SourceError::Mismatch(format!("WAL file {name}")));
-            }
-            if !said && began.elapsed() > Duration::from_secs(5) {
-                progress.notices.say(&format!(
-                    "waiting for the server to archive {name}, the WAL up to the backup's end"
-                ));
-                said = true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    Ok(())
-}
+use waits::{next_second, wait_archived, wait_for_standby};
 
 /// The error for a server that does not archive its WAL.
 fn not_archiving(at: &str) -> SourceError {
@@ -597,22 +494,6 @@ impl Postgres {
         }
         Ok(())
     }
-}
-
-/// Waits until the next whole second has begun and returns it (Unix
-/// time): every change after this instant has an mtime of this second or
-/// later. The wait runs 20 ms past the second's start, because file times
-/// come from the kernel's coarse clock, which may lag the system clock by a
-/// tick. Waiting (rather than counting the second before the start as
-/// recent) keeps what the start checkpoint wrote out of the next
-/// incremental's rereads.
-fn next_second() -> i64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let next = now.as_secs() + 1;
-    std::thread::sleep((Duration::from_secs(next) + Duration::from_millis(20)).saturating_sub(now));
-    next as i64
 }
 
 /// Text sent hex-encoded (so that no byte of it can break the line protocol).
@@ -691,100 +572,6 @@ fn tablespace_dirs(pgdata: &Path) -> SourceResult<Vec<(String, PathBuf)>> {
     }
     out.sort();
     Ok(out)
-}
-
-/// The newest backup by files of this cluster that a backup of type
-/// `want` reads against, the type it then is, and why it fell back to a
-/// full backup, if it did.
-fn choose_parent(
-    vault: &coffer_core::Vault,
-    index: &Index,
-    want: BackupType,
-    sysid: &str,
-    pgdata: &str,
-) -> SourceResult<(BackupType, Option<Parent>, Option<String>)> {
-    if want == BackupType::Full {
-        return Ok((BackupType::Full, None, None));
-    }
-    let ours = |s: &Snapshot| {
-        let d = &s.source.details;
-        s.source.kind == KIND_BASE
-            && d.get("layout").map(String::as_str) == Some(LAYOUT_FILES)
-            && d.get("system_identifier").map(String::as_str) == Some(sysid)
-            && d.get("pgdata").map(String::as_str) == Some(pgdata)
-    };
-    let found = vault
-        .snapshots(&Default::default())?
-        .into_iter()
-        .rev()
-        .find(|(_, s)| {
-            ours(s)
-                && (want == BackupType::Incr
-                    || s.source.details.get("backup_type").map(String::as_str) == Some("full"))
-        });
-    let what = if want == BackupType::Diff {
-        "full backup"
-    } else {
-        "backup"
-    };
-    let Some((id, snap)) = found else {
-        return Ok((
-            BackupType::Full,
-            None,
-            Some(format!(
-                "no {what} by files of this cluster (system identifier {sysid}, {pgdata}) is in the vault: \
-                 taking a full backup instead of {}",
-                want.as_str()
-            )),
-        ));
-    };
-    let load = || -> coffer_core::Result<(Option<Tree>, Option<Tree>)> {
-        let top = vault.load_tree(index, &snap.tree)?;
-        let sub = |name: &str| -> coffer_core::Result<Option<Tree>> {
-            match top.get(name.as_bytes()).and_then(|n| n.subtree.as_ref()) {
-                Some(t) => Ok(Some(vault.load_tree(index, t)?)),
-                None => Ok(None),
-            }
-        };
-        Ok((sub(DATA)?, sub(TABLESPACES)?))
-    };
-    let copy_start = snap
-        .source
-        .details
-        .get("copy_start")
-        .and_then(|s| s.parse::<i64>().ok());
-    match (load(), copy_start) {
-        (Ok((data, tablespaces)), Some(copy_start)) => Ok((
-            want,
-            Some(Parent {
-                id,
-                data,
-                tablespaces,
-                copy_start,
-            }),
-            None,
-        )),
-        (Err(e), _) => Ok((
-            BackupType::Full,
-            None,
-            Some(format!(
-                "the parent {} ({}) cannot be read ({e}): taking a full backup instead of {}",
-                id.short(),
-                snap.time,
-                want.as_str()
-            )),
-        )),
-        (_, None) => Ok((
-            BackupType::Full,
-            None,
-            Some(format!(
-                "the parent {} ({}) records no copy start: taking a full backup instead of {}",
-                id.short(),
-                snap.time,
-                want.as_str()
-            )),
-        )),
-    }
 }
 
 /// A small file of the data directory's top, owned as `like`.
