@@ -169,7 +169,8 @@ where
     // run of equal offsets is never split. The reads, not the packs, are
     // what runs in parallel: a pack holding most of a large file would
     // otherwise leave all but one thread idle.
-    let mut reads_of: Vec<&[Want]> = Vec::new();
+    // Each read: its blobs and the byte range [start, end) of the pack.
+    let mut reads_of: Vec<(&[Want], u32, u32)> = Vec::new();
     for needs in &packs {
         let mut i = 0;
         while i < needs.len() {
@@ -184,92 +185,76 @@ where
                 end = end.max(needs[j].offset + needs[j].len);
                 j += 1;
             }
-            reads_of.push(&needs[i..j]);
+            reads_of.push((&needs[i..j], start, end));
             i = j;
         }
     }
     let run = || -> Vec<Error> {
         reads_of
             .par_iter()
-            .flat_map_iter(|group| {
+            .flat_map_iter(|&(group, start, end)| {
                 let pack_id = index.pack(group[0].pack);
                 let path = ObjectKind::Pack.path(&pack_id);
                 let mut errs = Vec::new();
-                let start = group[0].offset;
-                let end = group
-                    .iter()
-                    .map(|w| w.offset + w.len)
-                    .max()
-                    .expect("a read holds a blob");
+                match vault
+                    .backend()
+                    .read_range(&path, start as u64, (end - start) as u64)
                 {
-                    let (needs, i, j) = (group, 0, group.len());
-                    match vault
-                        .backend()
-                        .read_range(&path, start as u64, (end - start) as u64)
-                    {
-                        Err(e) => errs.push(vault.storage_err(e)),
-                        Ok(mut buf) => {
-                            // A blob's targets: its run of equal offsets.
-                            for targets in needs[i..j].chunk_by(|a, b| a.offset == b.offset) {
-                                let n = &targets[0];
-                                let (id, _) = index.entry(n.entry);
-                                let a = (n.offset - start) as usize;
-                                let b = a + n.len as usize;
-                                if b > buf.len() {
+                    Err(e) => errs.push(vault.storage_err(e)),
+                    Ok(mut buf) => {
+                        // A blob's targets: its run of equal offsets.
+                        for targets in group.chunk_by(|a, b| a.offset == b.offset) {
+                            let n = &targets[0];
+                            let (id, _) = index.entry(n.entry);
+                            let a = (n.offset - start) as usize;
+                            let b = a + n.len as usize;
+                            if b > buf.len() {
+                                errs.push(Error::damaged(&path, format!("blob {id} is truncated")));
+                                continue;
+                            }
+                            let mut deliver = |at: u64, data: &[u8], last: bool| {
+                                for t in targets {
+                                    let f = t.file as usize;
+                                    if let Err(e) = sink(f, t.off + at, data, last) {
+                                        errs.push(Error::io(describe(f), e));
+                                    } else {
+                                        bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                                    }
+                                }
+                            };
+                            let blob = &mut buf[a..b];
+                            let written = match delivery {
+                                Delivery::Whole => open_blob_in_place(
+                                    vault.key(),
+                                    &id,
+                                    blob,
+                                    Some(n.raw_len),
+                                    &path,
+                                    |data| deliver(0, data, true),
+                                ),
+                                Delivery::Pieces => open_blob_in_pieces(
+                                    vault.key(),
+                                    &id,
+                                    blob,
+                                    n.raw_len,
+                                    &path,
+                                    deliver,
+                                ),
+                            };
+                            match written {
+                                Ok(()) => {
+                                    blobs.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Err(e) => {
+                                    let files: Vec<String> = targets
+                                        .iter()
+                                        .take(3)
+                                        .map(|t| describe(t.file as usize))
+                                        .collect();
                                     errs.push(Error::damaged(
                                         &path,
-                                        format!("blob {id} is truncated"),
-                                    ));
-                                    continue;
-                                }
-                                let mut deliver = |at: u64, data: &[u8], last: bool| {
-                                    for t in targets {
-                                        let f = t.file as usize;
-                                        if let Err(e) = sink(f, t.off + at, data, last) {
-                                            errs.push(Error::io(describe(f), e));
-                                        } else {
-                                            bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-                                        }
-                                    }
-                                };
-                                let blob = &mut buf[a..b];
-                                let written = match delivery {
-                                    Delivery::Whole => open_blob_in_place(
-                                        vault.key(),
-                                        &id,
-                                        blob,
-                                        Some(n.raw_len),
-                                        &path,
-                                        |data| deliver(0, data, true),
-                                    ),
-                                    Delivery::Pieces => open_blob_in_pieces(
-                                        vault.key(),
-                                        &id,
-                                        blob,
-                                        n.raw_len,
-                                        &path,
-                                        deliver,
-                                    ),
-                                };
-                                match written {
-                                    Ok(()) => {
-                                        blobs.fetch_add(1, Ordering::Relaxed);
-                                    }
-                                    Err(e) => {
-                                        let files: Vec<String> = targets
-                                            .iter()
-                                            .take(3)
-                                            .map(|t| describe(t.file as usize))
-                                            .collect();
-                                        errs.push(Error::damaged(
-                                            &path,
-                                            format!(
-                                                "{} (needed by {})",
-                                                detail(&e),
-                                                files.join(", ")
-                                            ),
-                                        ))
-                                    }
+                                        format!("{} (needed by {})", detail(&e), files.join(", ")),
+                                    ))
                                 }
                             }
                         }
