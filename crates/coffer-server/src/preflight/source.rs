@@ -79,7 +79,7 @@ fn probe(spec: &SourceSpec) -> SourceResult<String> {
             };
             let pg = Postgres::connect(&url, &opts, None)?;
             if let Some(f) = files {
-                return super::pg_files::probe(&pg, &url, &opts, f);
+                return super::pg_files::probe(&pg, &opts, f);
             }
             let db = url.database.as_deref().unwrap_or(postgres::MAINTENANCE_DB);
             let may = pg.query(

@@ -125,8 +125,18 @@ pub struct FilesBackup {
     pub standby: Option<String>,
 }
 
+/// What [`Postgres::check_files_backup`] found.
+pub struct FilesCheck {
+    facts: Facts,
+    pgdata: PathBuf,
+    /// What was checked and found, a phrase each.
+    pub found: Vec<String>,
+}
+
 /// What the server says before a backup.
 struct Facts {
+    /// The user may run the start and stop functions.
+    may_backup: bool,
     archive_mode: String,
     archive_command: String,
     wal_level: String,
@@ -137,28 +147,49 @@ struct Facts {
 }
 
 impl Postgres {
+    /// The start and stop functions of this server's version, as
+    /// `has_function_privilege` names them.
+    fn backup_functions(&self) -> (&'static str, &'static str) {
+        if self.server_version_num >= 150_000 {
+            ("pg_backup_start(text, boolean)", "pg_backup_stop(boolean)")
+        } else {
+            (
+                "pg_start_backup(text, boolean, boolean)",
+                "pg_stop_backup(boolean, boolean)",
+            )
+        }
+    }
+
     fn backup_facts(&self) -> SourceResult<Facts> {
+        let (start, stop) = self.backup_functions();
         let out = self
             .query(
                 MAINTENANCE_DB,
-                "select current_setting('archive_mode') || '|' || current_setting('wal_level') || '|' \
-                 || pg_is_in_recovery()::text || '|' || (select system_identifier from pg_control_system())::text \
-                 || '|' || (select setting from pg_settings where name = 'wal_segment_size') || '|' \
-                 || encode(convert_to(current_setting('archive_command'), 'UTF8'), 'hex') || '|' \
-                 || current_setting('data_directory')",
+                &format!(
+                    "select (has_function_privilege('{start}', 'execute') \
+                     and has_function_privilege('{stop}', 'execute'))::text || '|' \
+                     || current_setting('archive_mode') || '|' || current_setting('wal_level') || '|' \
+                     || pg_is_in_recovery()::text || '|' || (select system_identifier from pg_control_system())::text \
+                     || '|' || (select setting from pg_settings where name = 'wal_segment_size') || '|' \
+                     || encode(convert_to(current_setting('archive_command'), 'UTF8'), 'hex') || '|' \
+                     || current_setting('data_directory')"
+                ),
             )
             .map_err(|e| self.connect_error(MAINTENANCE_DB, e))?;
         let line = out.trim_end_matches('\n');
-        let f: Vec<&str> = line.splitn(7, '|').collect();
+        let f: Vec<&str> = line.splitn(8, '|').collect();
         let bad = || SourceError::Protocol {
             target: self.url().host_port(),
             detail: format!("unexpected answer to the backup's settings query: {line:?}"),
         };
-        if f.len() != 7 {
+        if f.len() != 8 {
             return Err(bad());
         }
+        let may_backup = f[0] == "true";
+        let f = &f[1..];
         let archive_command = hex_text(f[5]).ok_or_else(bad)?;
         Ok(Facts {
+            may_backup,
             archive_mode: f[0].to_string(),
             wal_level: f[1].to_string(),
             in_recovery: f[2] == "true",
@@ -173,25 +204,28 @@ impl Postgres {
         })
     }
 
-    /// Takes a base backup by files (see the module documentation).
-    ///
-    /// With `standby` (a connection to a standby of this cluster, from
-    /// [`FilesBackup::standby`]), the files are the standby's: after
-    /// `pg_backup_start` on the primary, the standby is waited for until it
-    /// replayed the start checkpoint, and made to write a restartpoint
-    /// there (`CHECKPOINT`), so that its files on disk hold everything up
-    /// to the backup's start; then they are read, and the stop runs on the
-    /// primary.
-    pub fn backup_files(
+    /// Checks what a backup by files of this server needs before it
+    /// starts, without starting it: the right to run the start and stop
+    /// functions, WAL archiving on (`archive_mode`, a non-empty
+    /// `archive_command`, `wal_level` above minimal), a primary here, with
+    /// `standby` a standby of the same cluster, and the data directory (the
+    /// given `pgdata`, else the server's, or the standby's) readable here
+    /// and that cluster's. [`Postgres::backup_files`] runs it first, and
+    /// `config check --connect` alone.
+    pub fn check_files_backup(
         &self,
-        archiver: &Archiver,
-        index: &Index,
         opts: &FilesBackup,
         standby: Option<&Postgres>,
-        progress: &Progress,
-    ) -> SourceResult<SourceOutput> {
+    ) -> SourceResult<FilesCheck> {
         let at = self.url().host_port();
         let facts = self.backup_facts()?;
+        if !facts.may_backup {
+            let (start, stop) = self.backup_functions();
+            return Err(SourceError::Usage(format!(
+                "the user of PostgreSQL at {at} may not run {start} and {stop}: connect as a \
+                 superuser, or GRANT EXECUTE ON FUNCTION {start}, {stop} TO the user"
+            )));
+        }
         let standby_facts = match standby {
             Some(sb) => {
                 let f = sb.backup_facts()?;
@@ -240,6 +274,41 @@ impl Postgres {
                 .clone()
         });
         check_pgdata(&pgdata, &facts.system_identifier, &at)?;
+        let mut found = vec![
+            format!("PostgreSQL {}", self.short_version()),
+            format!("{} allowed", self.backup_functions().0),
+            format!("archive_mode = {}", facts.archive_mode),
+        ];
+        if let Some(sb) = standby {
+            found.push(format!("standby {} in recovery", sb.url().host_port()));
+        }
+        found.push(format!("data directory {} readable", pgdata.display()));
+        Ok(FilesCheck {
+            facts,
+            pgdata,
+            found,
+        })
+    }
+
+    /// Takes a base backup by files (see the module documentation).
+    ///
+    /// With `standby` (a connection to a standby of this cluster, from
+    /// [`FilesBackup::standby`]), the files are the standby's: after
+    /// `pg_backup_start` on the primary, the standby is waited for until it
+    /// replayed the start checkpoint, and made to write a restartpoint
+    /// there (`CHECKPOINT`), so that its files on disk hold everything up
+    /// to the backup's start; then they are read, and the stop runs on the
+    /// primary.
+    pub fn backup_files(
+        &self,
+        archiver: &Archiver,
+        index: &Index,
+        opts: &FilesBackup,
+        standby: Option<&Postgres>,
+        progress: &Progress,
+    ) -> SourceResult<SourceOutput> {
+        let at = self.url().host_port();
+        let FilesCheck { facts, pgdata, .. } = self.check_files_backup(opts, standby)?;
         let pgdata_s = pgdata.to_string_lossy().into_owned();
         let vault = archiver.vault();
         let (done_type, parent, fallback) = choose_parent(
